@@ -1,0 +1,41 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint format openapi bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Serve the API on http://127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL is set).
+run: install
+	$(BIN)/helpdesk serve --migrate --demo
+
+## Lint and run the whole suite (TEST_DATABASE_URL's server when set, else an embedded one).
+test: install lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## Write the OpenAPI document the app serves to openapi/openapi.json.
+openapi: install
+	$(BIN)/helpdesk openapi --output openapi/openapi.json
+
+## Measure ticket creation over HTTP (see bench/README.md).
+bench: install
+	$(BIN)/python bench/create_tickets.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""An API-first help-desk ticketing service."""

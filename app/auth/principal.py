@@ -1,0 +1,23 @@
+from dataclasses import dataclass
+from uuid import UUID
+
+from app.models.enums import ActorType, Role, TicketAccess
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: an API key (server to server) or an agent acting through an agent token."""
+
+    workspace_id: UUID
+    role: Role
+    actor_type: ActorType
+    actor_id: UUID
+    agent_id: UUID | None = None
+    ticket_access: TicketAccess = TicketAccess.all
+
+    @property
+    def restricted(self) -> bool:
+        return self.agent_id is not None and self.ticket_access is TicketAccess.restricted
+
+    def can(self, role: Role) -> bool:
+        return self.role.rank >= role.rank

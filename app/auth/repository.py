@@ -1,0 +1,67 @@
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit.repository import ScopedRepository
+from app.models import Agent, AgentTokenSecret, ApiKey
+
+LAST_USED_RESOLUTION_SECONDS = 60
+
+
+async def find_api_key_by_hash(session: AsyncSession, key_hash: bytes) -> ApiKey | None:
+    """Across workspaces: the key itself says which workspace it belongs to."""
+    statement = select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def record_api_key_use(session: AsyncSession, key: ApiKey) -> None:
+    """Move `last_used_at` at most once a minute, so busy keys do not write on every request."""
+    await session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.workspace_id == key.workspace_id,
+            ApiKey.id == key.id,
+            or_(
+                ApiKey.last_used_at.is_(None),
+                ApiKey.last_used_at
+                < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, LAST_USED_RESOLUTION_SECONDS),
+            ),
+        )
+        .values(last_used_at=func.now())
+    )
+
+
+async def find_token_secret(session: AsyncSession, secret_id: UUID) -> AgentTokenSecret | None:
+    statement = select(AgentTokenSecret).where(
+        AgentTokenSecret.id == secret_id,
+        or_(AgentTokenSecret.expires_at.is_(None), AgentTokenSecret.expires_at > func.now()),
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def find_agent_by_external_id(
+    session: AsyncSession, workspace_id: UUID, external_id: str
+) -> Agent | None:
+    statement = select(Agent).where(Agent.workspace_id == workspace_id, Agent.external_id == external_id)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+class ApiKeyRepository(ScopedRepository[ApiKey]):
+    model = ApiKey
+
+    def list_statement(self, include_revoked: bool):
+        statement = self.select()
+        return statement if include_revoked else statement.where(ApiKey.revoked_at.is_(None))
+
+
+class TokenSecretRepository(ScopedRepository[AgentTokenSecret]):
+    model = AgentTokenSecret
+
+    async def current(self) -> AgentTokenSecret | None:
+        statement = self.select().where(AgentTokenSecret.expires_at.is_(None))
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def retire(self, secret: AgentTokenSecret, at: datetime) -> None:
+        await self.update(secret, {"expires_at": at})

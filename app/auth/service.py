@@ -1,0 +1,134 @@
+"""Authentication of API keys and agent tokens, and the management of both."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+import jwt
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import repository
+from app.auth.keys import (
+    generate_api_key,
+    generate_token_secret,
+    hash_api_key,
+    looks_like_api_key,
+    visible_prefix,
+)
+from app.auth.principal import Principal
+from app.auth.repository import ApiKeyRepository, TokenSecretRepository
+from app.config import Settings
+from app.errors import NotFound, Unauthorized
+from app.kit.crypto import SecretBox
+from app.kit.ids import new_id
+from app.kit.time import utcnow
+from app.models import AgentTokenSecret, ApiKey
+from app.models.enums import ActorType, Role
+
+TOKEN_LEEWAY_SECONDS = 30
+
+
+async def authenticate(
+    session: AsyncSession, token: str, settings: Settings, secret_box: SecretBox
+) -> Principal:
+    if looks_like_api_key(token):
+        return await _authenticate_api_key(session, token)
+    return await _authenticate_agent_token(session, token, settings, secret_box)
+
+
+async def _authenticate_api_key(session: AsyncSession, token: str) -> Principal:
+    key = await repository.find_api_key_by_hash(session, hash_api_key(token))
+    if key is None:
+        raise Unauthorized("The API key is not valid or has been revoked")
+    if key.last_used_at is None or utcnow() - key.last_used_at > timedelta(
+        seconds=repository.LAST_USED_RESOLUTION_SECONDS
+    ):
+        await repository.record_api_key_use(session, key)
+    return Principal(
+        workspace_id=key.workspace_id, role=key.role, actor_type=ActorType.api_key, actor_id=key.id
+    )
+
+
+async def _authenticate_agent_token(
+    session: AsyncSession, token: str, settings: Settings, secret_box: SecretBox
+) -> Principal:
+    invalid = Unauthorized("The agent token is not valid")
+    try:
+        secret_id = UUID(str(jwt.get_unverified_header(token).get("kid")))
+    except (jwt.InvalidTokenError, ValueError) as exc:
+        raise invalid from exc
+    secret = await repository.find_token_secret(session, secret_id)
+    plaintext = secret_box.decrypt(secret.secret_encrypted) if secret else None
+    if secret is None or plaintext is None:
+        raise invalid
+    try:
+        claims = jwt.decode(
+            token,
+            plaintext,
+            algorithms=["HS256"],
+            options={"require": ["exp", "sub", "role"]},
+            leeway=TOKEN_LEEWAY_SECONDS,
+        )
+        claimed_role = Role(claims["role"])
+    except (jwt.InvalidTokenError, ValueError) as exc:
+        raise Unauthorized(f"The agent token is not valid: {exc}") from exc
+    max_ttl = timedelta(minutes=settings.agent_token_max_ttl_minutes)
+    if claims["exp"] - utcnow().timestamp() > max_ttl.total_seconds() + TOKEN_LEEWAY_SECONDS:
+        raise Unauthorized(f"Agent tokens may live at most {settings.agent_token_max_ttl_minutes} minutes")
+    agent = await repository.find_agent_by_external_id(session, secret.workspace_id, str(claims["sub"]))
+    if agent is None or not agent.active:
+        raise Unauthorized("The agent token names no active agent of this workspace")
+    # A token never grants more than the agent's own role.
+    role = min(claimed_role, agent.role, key=lambda candidate: candidate.rank)
+    return Principal(
+        workspace_id=agent.workspace_id,
+        role=role,
+        actor_type=ActorType.agent,
+        actor_id=agent.id,
+        agent_id=agent.id,
+        ticket_access=agent.ticket_access,
+    )
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    api_key: ApiKey
+    plaintext: str
+
+
+async def issue_api_key(session: AsyncSession, workspace_id: UUID, name: str, role: Role) -> IssuedKey:
+    plaintext = generate_api_key()
+    key = ApiKey(
+        id=new_id(), name=name, role=role, prefix=visible_prefix(plaintext), key_hash=hash_api_key(plaintext)
+    )
+    await ApiKeyRepository(session, workspace_id).add(key)
+    return IssuedKey(key, plaintext)
+
+
+async def revoke_api_key(session: AsyncSession, workspace_id: UUID, key_id: UUID) -> ApiKey:
+    repo = ApiKeyRepository(session, workspace_id)
+    key = await repo.get(key_id, for_update=True)
+    if key is None:
+        raise NotFound("API key")
+    if key.revoked_at is None:
+        await repo.update(key, {"revoked_at": utcnow()})
+    return key
+
+
+@dataclass(frozen=True)
+class IssuedSecret:
+    secret: AgentTokenSecret
+    plaintext: str
+
+
+async def rotate_token_secret(
+    session: AsyncSession, workspace_id: UUID, settings: Settings, secret_box: SecretBox
+) -> IssuedSecret:
+    """A new signing secret; the previous one keeps verifying tokens for the grace period."""
+    repo = TokenSecretRepository(session, workspace_id)
+    current = await repo.current()
+    if current is not None:
+        await repo.retire(current, utcnow() + timedelta(minutes=settings.agent_token_secret_grace_minutes))
+    plaintext = generate_token_secret()
+    secret = await repo.add(AgentTokenSecret(id=new_id(), secret_encrypted=secret_box.encrypt(plaintext)))
+    return IssuedSecret(secret, plaintext)

@@ -1,0 +1,166 @@
+"""The `helpdesk` command."""
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from uuid import UUID
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import get_settings
+from app.db import create_database, migrate, resolve_database_url
+from app.models.enums import Role
+
+T = TypeVar("T")
+
+
+def _run_in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    settings = get_settings()
+    url = resolve_database_url(settings)
+
+    async def run() -> T:
+        database = create_database(url, settings)
+        try:
+            async with database.sessionmaker() as session, session.begin():
+                return await work(session)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+def _print_json(payload: dict[str, Any]) -> None:
+    click.echo(json.dumps(payload, indent=2, default=str, ensure_ascii=False))
+
+
+@click.group()
+def main() -> None:
+    """Help-desk ticketing service."""
+    logging.basicConfig(level=get_settings().log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="API processes.")
+@click.option("--migrate", "apply_migrations", is_flag=True, help="Apply pending migrations first.")
+@click.option("--demo", is_flag=True, help="Create a demo workspace and print its key if none exists.")
+def serve(host: str, port: int, workers: int, apply_migrations: bool, demo: bool) -> None:
+    """Serve the API."""
+    import uvicorn
+
+    url = resolve_database_url(get_settings())
+    if apply_migrations:
+        migrate(url)
+    if demo:
+        _create_demo_workspace()
+    uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_level=get_settings().log_level)
+
+
+@main.command(name="migrate")
+def migrate_command() -> None:
+    """Apply pending database migrations."""
+    migrate(resolve_database_url(get_settings()))
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+def openapi(output: str | None) -> None:
+    """Print the OpenAPI document the API serves."""
+    from app.openapi import render_openapi
+
+    document = render_openapi()
+    if output:
+        with open(output, "w", encoding="utf-8") as file:
+            file.write(document)
+    else:
+        sys.stdout.write(document)
+
+
+@main.group()
+def workspace() -> None:
+    """Manage workspaces (one per business)."""
+
+
+@workspace.command("create")
+@click.option("--name", required=True, help="The business's name.")
+def workspace_create(name: str) -> None:
+    """Create a workspace; prints its id and an admin API key, shown only this once."""
+    from app.workspaces.service import create_workspace
+
+    created = _run_in_transaction(lambda session: create_workspace(session, name))
+    _print_json(
+        {
+            "workspace_id": created.workspace.id,
+            "name": created.workspace.name,
+            "api_key": created.admin_key.plaintext,
+            "api_key_id": created.admin_key.api_key.id,
+            "role": created.admin_key.api_key.role,
+        }
+    )
+
+
+def _create_demo_workspace() -> None:
+    from app.workspaces import repository
+    from app.workspaces.service import create_workspace
+
+    async def create_if_none(session: AsyncSession):
+        if await repository.any_workspace_exists(session):
+            return None
+        return await create_workspace(session, "Demo")
+
+    created = _run_in_transaction(create_if_none)
+    if created is not None:
+        click.echo(
+            "\nCreated the Demo workspace. Its admin API key is shown only this once:\n\n"
+            f"    {created.admin_key.plaintext}\n\n"
+            "Try:  curl -H 'Authorization: Bearer <key>' http://127.0.0.1:8000/v1/tickets\n"
+        )
+
+
+@main.group(name="api-key")
+def api_key() -> None:
+    """Manage API keys."""
+
+
+@api_key.command("create")
+@click.option("--workspace", "workspace_id", required=True, type=click.UUID)
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
+@click.option("--name", default="CLI key", show_default=True)
+def api_key_create(workspace_id: UUID, role: str, name: str) -> None:
+    """Create an API key; the key is printed only this once."""
+    from app.auth.service import issue_api_key
+    from app.workspaces import repository
+
+    async def create(session: AsyncSession):
+        if await repository.get_workspace(session, workspace_id) is None:
+            raise click.ClickException("no such workspace")
+        return await issue_api_key(session, workspace_id, name, Role(role))
+
+    issued = _run_in_transaction(create)
+    _print_json(
+        {"api_key": issued.plaintext, "id": issued.api_key.id, "prefix": issued.api_key.prefix, "role": role}
+    )
+
+
+@api_key.command("revoke")
+@click.option("--workspace", "workspace_id", required=True, type=click.UUID)
+@click.argument("key_id", type=click.UUID)
+def api_key_revoke(workspace_id: UUID, key_id: UUID) -> None:
+    """Revoke an API key by its id."""
+    from app.auth.service import revoke_api_key
+    from app.errors import NotFound
+
+    async def revoke(session: AsyncSession):
+        try:
+            return await revoke_api_key(session, workspace_id, key_id)
+        except NotFound as exc:
+            raise click.ClickException("no such API key in that workspace") from exc
+
+    revoked = _run_in_transaction(revoke)
+    _print_json({"id": revoked.id, "revoked_at": revoked.revoked_at})

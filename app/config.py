@@ -1,0 +1,36 @@
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_DB_", extra="ignore")
+
+    pool_size: int = Field(10, ge=1, le=200)
+    max_overflow: int = Field(10, ge=0, le=200)
+    pool_timeout_seconds: float = Field(10.0, gt=0)
+    statement_timeout_ms: int = Field(30_000, ge=0)
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; each reads the environment variable named in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_", extra="ignore")
+
+    # PostgreSQL URL (postgresql://... or postgresql+asyncpg://...). Empty: the embedded server.
+    database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    data_dir: Path = Path("./data")
+    secret_key: SecretStr | None = None
+    log_level: str = "info"
+    default_phone_region: str = Field("VN", min_length=2, max_length=2)
+    idempotency_ttl_hours: int = Field(24, ge=1)
+    agent_token_max_ttl_minutes: int = Field(24 * 60, ge=1)
+    agent_token_secret_grace_minutes: int = Field(60, ge=0)
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

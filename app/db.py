@@ -1,0 +1,72 @@
+"""Engine, sessions and migrations."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from app.config import Settings
+from app.embedded import asyncpg_url, start_embedded_postgres
+
+ROOT = Path(__file__).resolve().parent.parent
+# Set by the process that started the embedded server, for the processes it spawns (uvicorn workers).
+EMBEDDED_URL_ENV = "HELPDESK_EMBEDDED_DATABASE_URL"
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """DATABASE_URL when set; otherwise the embedded server under the data directory."""
+    if settings.database_url:
+        return asyncpg_url(settings.database_url)
+    if url := os.environ.get(EMBEDDED_URL_ENV):
+        return url
+    url = start_embedded_postgres(settings.data_dir)
+    os.environ[EMBEDDED_URL_ENV] = url
+    return url
+
+
+def is_embedded(settings: Settings) -> bool:
+    return not settings.database_url
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def create_database(url: str, settings: Settings) -> Database:
+    engine = create_async_engine(
+        url,
+        pool_size=settings.db.pool_size,
+        max_overflow=settings.db.max_overflow,
+        pool_timeout=settings.db.pool_timeout_seconds,
+        pool_pre_ping=False,
+        connect_args={
+            "server_settings": {
+                "application_name": "helpdesk",
+                "statement_timeout": str(settings.db.statement_timeout_ms),
+                "timezone": "UTC",
+            }
+        },
+    )
+    return Database(engine, async_sessionmaker(engine, expire_on_commit=False, autoflush=False))
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["database_url"] = url
+    return config
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Apply pending migrations (blocking; run it before the event loop or in a thread)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)

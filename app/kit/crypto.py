@@ -1,0 +1,45 @@
+"""Encryption of the secrets the service must read back (e.g. agent-token signing secrets)."""
+
+import base64
+import hashlib
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from app.config import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class SecretBox:
+    def __init__(self, key_material: str) -> None:
+        digest = hashlib.sha256(key_material.encode()).digest()
+        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+
+    def encrypt(self, plaintext: str) -> bytes:
+        return self._fernet.encrypt(plaintext.encode())
+
+    def decrypt(self, token: bytes) -> str | None:
+        """The plaintext, or None when it was encrypted under another key."""
+        try:
+            return self._fernet.decrypt(token).decode()
+        except InvalidToken:
+            return None
+
+
+def load_secret_box(settings: Settings) -> SecretBox:
+    """HELPDESK_SECRET_KEY when set; otherwise a key kept in the data directory (single-host setups)."""
+    if settings.secret_key is not None:
+        return SecretBox(settings.secret_key.get_secret_value())
+    path: Path = settings.data_dir / "secret.key"
+    if not path.exists():
+        if settings.database_url:
+            logger.warning("HELPDESK_SECRET_KEY is not set; generating %s for this host only", path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+    return SecretBox(path.read_text().strip())

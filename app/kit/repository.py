@@ -1,0 +1,69 @@
+"""The base of every repository: each statement starts from the caller's workspace."""
+
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit.pagination import Keyset, PageParams
+from app.kit.time import utcnow
+
+ModelT = TypeVar("ModelT")
+
+
+class ScopedRepository(Generic[ModelT]):
+    model: type[ModelT]
+
+    def __init__(self, session: AsyncSession, workspace_id: UUID) -> None:
+        self.session = session
+        self.workspace_id = workspace_id
+
+    def select(self) -> Select[tuple[ModelT]]:
+        return select(self.model).where(self.model.workspace_id == self.workspace_id)  # type: ignore[attr-defined]
+
+    async def get(self, id: UUID, *, for_update: bool = False) -> ModelT | None:
+        statement = self.select().where(self.model.id == id)  # type: ignore[attr-defined]
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def get_many(self, ids: Sequence[UUID]) -> list[ModelT]:
+        if not ids:
+            return []
+        statement = self.select().where(self.model.id.in_(ids))  # type: ignore[attr-defined]
+        return list((await self.session.execute(statement)).scalars())
+
+    async def exists(self, id: UUID) -> bool:
+        statement = select(func.count()).select_from(self.select().where(self.model.id == id).subquery())  # type: ignore[attr-defined]
+        return bool(await self.session.scalar(statement))
+
+    async def add(self, instance: ModelT) -> ModelT:
+        instance.workspace_id = self.workspace_id  # type: ignore[attr-defined]
+        self.session.add(instance)
+        await self.session.flush()
+        return instance
+
+    async def update(self, instance: ModelT, values: dict[str, Any]) -> ModelT:
+        """Write `values` and bump the version; `updated_at` moves only when something changed."""
+        changed = {key: value for key, value in values.items() if getattr(instance, key) != value}
+        if not changed:
+            return instance
+        for key, value in changed.items():
+            setattr(instance, key, value)
+        if hasattr(instance, "version"):
+            instance.version += 1  # type: ignore[attr-defined]
+            instance.updated_at = utcnow()  # type: ignore[attr-defined]
+        await self.session.flush()
+        return instance
+
+    async def delete(self, instance: ModelT) -> None:
+        await self.session.delete(instance)
+        await self.session.flush()
+
+    async def paginate(
+        self, statement: Select[Any], keyset: Keyset, page: PageParams
+    ) -> tuple[list[Any], str | None]:
+        rows = (await self.session.execute(keyset.apply(statement, page.cursor, page.limit))).scalars().all()
+        return keyset.page(rows, page.limit)

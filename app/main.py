@@ -1,0 +1,50 @@
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from app.config import Settings, get_settings
+from app.db import create_database, resolve_database_url
+from app.errors import install_error_handlers
+from app.kit.crypto import load_secret_box
+from app.routers import ROUTERS
+
+DESCRIPTION = """
+Help-desk tickets for businesses that talk to customers on web chat, email, Facebook Messenger,
+Zalo and the phone. Authenticate with `Authorization: Bearer <API key or agent token>`.
+Errors are `application/problem+json`; lists are cursor-paginated; POST accepts `Idempotency-Key`;
+reads carry an `ETag` and PATCH honours `If-Match`.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.secret_box = load_secret_box(settings)
+        app.state.db = create_database(database_url or resolve_database_url(settings), settings)
+        try:
+            yield
+        finally:
+            await app.state.db.dispose()
+
+    app = FastAPI(
+        title="Helpdesk API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    logging.getLogger("app").setLevel(settings.log_level.upper())
+    return app

@@ -1,0 +1,33 @@
+"""Every table of the service; alembic reads `Base.metadata` from here."""
+
+from app.models.agent import Agent, Group, GroupMember
+from app.models.api_key import AgentTokenSecret, ApiKey
+from app.models.base import Base
+from app.models.category import Category, CategoryWatcher
+from app.models.contact import Contact, ContactIdentity, Organization
+from app.models.custom_field import CustomFieldDefinition
+from app.models.idempotency_key import IdempotencyKey
+from app.models.status import TicketStatus
+from app.models.ticket import Ticket, TicketHistory
+from app.models.workspace import TicketCounter, Workspace
+
+__all__ = [
+    "Agent",
+    "AgentTokenSecret",
+    "ApiKey",
+    "Base",
+    "Category",
+    "CategoryWatcher",
+    "Contact",
+    "ContactIdentity",
+    "CustomFieldDefinition",
+    "Group",
+    "GroupMember",
+    "IdempotencyKey",
+    "Organization",
+    "Ticket",
+    "TicketCounter",
+    "TicketHistory",
+    "TicketStatus",
+    "Workspace",
+]

@@ -1,0 +1,67 @@
+from uuid import UUID
+
+from sqlalchemy import ARRAY, Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, Timestamps, Versioned, WorkspaceScoped
+from app.models.columns import pg_enum
+from app.models.enums import Availability, Role, TicketAccess
+
+
+class Agent(WorkspaceScoped, Timestamps, Versioned, Base):
+    __tablename__ = "agents"
+    __table_args__ = (
+        Index("uq_agents_workspace_id_external_id", "workspace_id", "external_id", unique=True),
+        Index(
+            "uq_agents_workspace_id_email",
+            "workspace_id",
+            text("lower(email)"),
+            unique=True,
+            postgresql_where=text("email IS NOT NULL"),
+        ),
+    )
+
+    workspace_id: Mapped[UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    external_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    role: Mapped[Role] = mapped_column(pg_enum(Role, "role"))
+    availability: Mapped[Availability] = mapped_column(
+        pg_enum(Availability, "availability"), server_default=Availability.offline.value
+    )
+    capacity: Mapped[int] = mapped_column(Integer, server_default="20")
+    skills: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
+    ticket_access: Mapped[TicketAccess] = mapped_column(
+        pg_enum(TicketAccess, "ticket_access"), server_default=TicketAccess.all.value
+    )
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+
+
+class Group(WorkspaceScoped, Timestamps, Versioned, Base):
+    __tablename__ = "groups"
+    __table_args__ = (Index("uq_groups_workspace_id_name", "workspace_id", text("lower(name)"), unique=True),)
+
+    workspace_id: Mapped[UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(2000))
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["workspace_id", "group_id"], ["groups.workspace_id", "groups.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(
+            ["workspace_id", "agent_id"], ["agents.workspace_id", "agents.id"], ondelete="CASCADE"
+        ),
+        Index("ix_group_members_workspace_id_agent_id", "workspace_id", "agent_id"),
+    )
+
+    workspace_id: Mapped[UUID] = mapped_column(primary_key=True)
+    group_id: Mapped[UUID] = mapped_column(primary_key=True)
+    agent_id: Mapped[UUID] = mapped_column(primary_key=True)

@@ -1,0 +1,95 @@
+import enum
+
+
+class Role(enum.StrEnum):
+    viewer = "viewer"
+    agent = "agent"
+    admin = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANK[self]
+
+
+_ROLE_RANK = {Role.viewer: 0, Role.agent: 1, Role.admin: 2}
+
+
+class Availability(enum.StrEnum):
+    online = "online"
+    away = "away"
+    offline = "offline"
+
+
+class StatusKind(enum.StrEnum):
+    new = "new"
+    open = "open"
+    pending = "pending"
+    on_hold = "on_hold"
+    solved = "solved"
+    closed = "closed"
+
+
+# Declared lowest first, so that PostgreSQL orders the enum by urgency.
+class Priority(enum.StrEnum):
+    low = "low"
+    normal = "normal"
+    high = "high"
+    urgent = "urgent"
+
+
+class TicketType(enum.StrEnum):
+    question = "question"
+    incident = "incident"
+    problem = "problem"
+    task = "task"
+
+
+class Channel(enum.StrEnum):
+    api = "api"
+    web = "web"
+    chat = "chat"
+    email = "email"
+    messenger = "messenger"
+    zalo = "zalo"
+    phone = "phone"
+
+
+class IdentityKind(enum.StrEnum):
+    email = "email"
+    phone = "phone"
+    messenger = "messenger"
+    zalo = "zalo"
+    chat = "chat"
+    external = "external"
+
+
+class CustomFieldEntity(enum.StrEnum):
+    ticket = "ticket"
+    contact = "contact"
+
+
+class CustomFieldType(enum.StrEnum):
+    text = "text"
+    textarea = "textarea"
+    integer = "integer"
+    decimal = "decimal"
+    date = "date"
+    datetime = "datetime"
+    checkbox = "checkbox"
+    dropdown = "dropdown"
+    multiselect = "multiselect"
+    regex = "regex"
+
+
+class TicketAccess(enum.StrEnum):
+    """`all` tickets of the workspace, or only those of the agent's groups and watched categories."""
+
+    all = "all"
+    restricted = "restricted"
+
+
+class ActorType(enum.StrEnum):
+    agent = "agent"
+    api_key = "api_key"
+    contact = "contact"
+    system = "system"

@@ -1,0 +1,123 @@
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, Timestamps, Versioned, WorkspaceScoped
+from app.models.columns import pg_enum
+from app.models.enums import ActorType, Channel, Priority, StatusKind, TicketType
+
+
+def _scoped_fk(column: str, table: str, **options: Any) -> ForeignKeyConstraint:
+    """A reference inside the workspace: a row of another workspace can never be referenced."""
+    return ForeignKeyConstraint(["workspace_id", column], [f"{table}.workspace_id", f"{table}.id"], **options)
+
+
+class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "number"),
+        _scoped_fk("status_id", "ticket_statuses"),
+        _scoped_fk("category_id", "categories"),
+        _scoped_fk("group_id", "groups"),
+        _scoped_fk("assignee_id", "agents"),
+        _scoped_fk("requester_id", "contacts"),
+        _scoped_fk("parent_id", "tickets"),
+        Index("ix_tickets_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
+        Index("ix_tickets_workspace_id_updated_at_id", "workspace_id", "updated_at", "id"),
+        Index("ix_tickets_workspace_id_priority_id", "workspace_id", "priority", "id"),
+        Index("ix_tickets_workspace_id_due_at_id", "workspace_id", "due_at", "id"),
+        Index("ix_tickets_workspace_id_status_kind", "workspace_id", "status_kind"),
+        Index("ix_tickets_workspace_id_assignee_id", "workspace_id", "assignee_id"),
+        Index("ix_tickets_workspace_id_group_id", "workspace_id", "group_id"),
+        Index("ix_tickets_workspace_id_category_id", "workspace_id", "category_id"),
+        Index("ix_tickets_workspace_id_requester_id", "workspace_id", "requester_id"),
+        Index(
+            "ix_tickets_workspace_id_parent_id",
+            "workspace_id",
+            "parent_id",
+            postgresql_where=text("parent_id IS NOT NULL"),
+        ),
+        Index("ix_tickets_tags", "tags", postgresql_using="gin"),
+        Index("ix_tickets_followers", "followers", postgresql_using="gin"),
+        Index(
+            "ix_tickets_external_refs",
+            "external_refs",
+            postgresql_using="gin",
+            postgresql_ops={"external_refs": "jsonb_path_ops"},
+        ),
+        Index(
+            "ix_tickets_search_text",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
+    )
+
+    workspace_id: Mapped[UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(BigInteger)
+    subject: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text)
+    status_id: Mapped[UUID]
+    # Copied from the status (whose kind never changes) so that filters and rules need no join.
+    status_kind: Mapped[StatusKind] = mapped_column(pg_enum(StatusKind, "status_kind"))
+    priority: Mapped[Priority] = mapped_column(pg_enum(Priority, "ticket_priority"))
+    type: Mapped[TicketType | None] = mapped_column(pg_enum(TicketType, "ticket_type"))
+    category_id: Mapped[UUID | None]
+    group_id: Mapped[UUID | None]
+    assignee_id: Mapped[UUID | None]
+    requester_id: Mapped[UUID | None]
+    followers: Mapped[list[UUID]] = mapped_column(ARRAY(Uuid()), server_default="{}")
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    channel: Mapped[Channel] = mapped_column(pg_enum(Channel, "channel"))
+    external_refs: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")
+    due_at: Mapped[datetime | None]
+    parent_id: Mapped[UUID | None]
+    internal: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    first_response_at: Mapped[datetime | None]
+    solved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+    search_text: Mapped[str] = mapped_column(Text, server_default="")
+
+
+class TicketHistory(WorkspaceScoped, Base):
+    """One field of one change: who, when, old value, new value."""
+
+    __tablename__ = "ticket_history"
+    __table_args__ = (
+        # Deferred so that a new ticket's history can be written before the ticket row, which is
+        # inserted last to hold the ticket-number lock for as short a time as possible.
+        _scoped_fk("ticket_id", "tickets", ondelete="CASCADE", deferrable=True, initially="DEFERRED"),
+        Index("ix_ticket_history_workspace_id_ticket_id_id", "workspace_id", "ticket_id", "id"),
+    )
+
+    workspace_id: Mapped[UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    ticket_id: Mapped[UUID]
+    change_id: Mapped[UUID]
+    occurred_at: Mapped[datetime]
+    actor_type: Mapped[ActorType] = mapped_column(pg_enum(ActorType, "actor_type"))
+    actor_id: Mapped[UUID | None]
+    field: Mapped[str] = mapped_column(String(100))
+    old_value: Mapped[Any] = mapped_column(JSONB, nullable=True)
+    new_value: Mapped[Any] = mapped_column(JSONB, nullable=True)

@@ -1,0 +1,27 @@
+from sqlalchemy import update
+
+from app.kit.pagination import Keyset, SortColumn
+from app.kit.repository import ScopedRepository
+from app.models import TicketStatus
+from app.models.enums import StatusKind
+
+BY_POSITION = Keyset("position", [SortColumn(TicketStatus.position), SortColumn(TicketStatus.id)])
+
+
+class StatusRepository(ScopedRepository[TicketStatus]):
+    model = TicketStatus
+
+    async def default_for(self, kind: StatusKind) -> TicketStatus | None:
+        statement = self.select().where(TicketStatus.kind == kind, TicketStatus.is_default)
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def clear_default(self, kind: StatusKind) -> None:
+        await self.session.execute(
+            update(TicketStatus)
+            .where(
+                TicketStatus.workspace_id == self.workspace_id,
+                TicketStatus.kind == kind,
+                TicketStatus.is_default,
+            )
+            .values(is_default=False, version=TicketStatus.version + 1)
+        )

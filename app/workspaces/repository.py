@@ -1,0 +1,22 @@
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import TicketCounter, Workspace
+
+
+async def get_workspace(session: AsyncSession, workspace_id: UUID) -> Workspace | None:
+    return await session.get(Workspace, workspace_id)
+
+
+async def any_workspace_exists(session: AsyncSession) -> bool:
+    return (await session.scalar(select(Workspace.id).limit(1))) is not None
+
+
+async def add_workspace(session: AsyncSession, workspace: Workspace) -> Workspace:
+    session.add(workspace)
+    await session.flush()
+    session.add(TicketCounter(workspace_id=workspace.id))
+    await session.flush()
+    return workspace

@@ -1,0 +1,121 @@
+"""The suite runs against a real PostgreSQL: TEST_DATABASE_URL's server when set, else the embedded one.
+
+It creates its own uniquely named database, migrates it once, and drops it at the end. Tests are
+isolated by workspace: each makes its own, so no test sees another's rows.
+"""
+
+import asyncio
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from app.config import Settings
+from app.db import Database, migrate
+from app.embedded import asyncpg_url, start_embedded_postgres
+from app.main import create_app
+from app.models.enums import Role
+
+
+def _plain_url(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def admin_statement(maintenance_url: str, statement: str) -> None:
+    """Run a statement (CREATE/DROP DATABASE) on the server of `maintenance_url`."""
+    connection = await asyncpg.connect(_plain_url(maintenance_url))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    name = f"helpdesk_test_{secrets.token_hex(6)}"
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        maintenance_url = asyncpg_url(configured)
+    else:
+        data_dir = Path(tempfile.mkdtemp(prefix="helpdesk-test-"))
+        maintenance_url = start_embedded_postgres(data_dir, database="postgres")
+    asyncio.run(admin_statement(maintenance_url, f'CREATE DATABASE "{name}"'))
+    url = make_url(maintenance_url).set(database=name).render_as_string(hide_password=False)
+    migrate(url)
+    yield url
+    asyncio.run(admin_statement(maintenance_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(secret_key="test-secret-key", data_dir=tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+async def app(database_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, database_url=database_url)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def db(app: FastAPI) -> Database:
+    return app.state.db
+
+
+def make_client(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="http://testserver",
+        headers=headers,
+    )
+
+
+@dataclass
+class Tenant:
+    """A workspace of its own with a client per role."""
+
+    workspace_id: UUID
+    admin_key: str
+    admin: httpx.AsyncClient
+    agent: httpx.AsyncClient
+    viewer: httpx.AsyncClient
+    anonymous: httpx.AsyncClient
+
+
+async def create_tenant(app: FastAPI, name: str = "Công ty TNHH Ánh Dương") -> Tenant:
+    from app.auth.service import issue_api_key
+    from app.workspaces.service import create_workspace
+
+    async with app.state.db.sessionmaker() as session, session.begin():
+        created = await create_workspace(session, name)
+        agent_key = await issue_api_key(session, created.workspace.id, "agent", Role.agent)
+        viewer_key = await issue_api_key(session, created.workspace.id, "viewer", Role.viewer)
+    return Tenant(
+        workspace_id=created.workspace.id,
+        admin_key=created.admin_key.plaintext,
+        admin=make_client(app, created.admin_key.plaintext),
+        agent=make_client(app, agent_key.plaintext),
+        viewer=make_client(app, viewer_key.plaintext),
+        anonymous=make_client(app),
+    )
+
+
+@pytest.fixture
+async def tenant(app: FastAPI) -> Tenant:
+    return await create_tenant(app)
+
+
+@pytest.fixture
+async def other_tenant(app: FastAPI) -> Tenant:
+    return await create_tenant(app, "Cửa hàng Bình Minh")

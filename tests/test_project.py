@@ -1,0 +1,52 @@
+"""Checks on the project's contracts: one migration head, no drift, reversible migrations, OpenAPI file."""
+
+import asyncio
+import secrets
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import pool
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.db import alembic_config
+from app.models import Base
+from app.openapi import COMMITTED_PATH, render_openapi
+from tests.conftest import admin_statement
+
+
+def test_alembic_has_a_single_head(database_url: str) -> None:
+    heads = ScriptDirectory.from_config(alembic_config(database_url)).get_heads()
+    assert len(heads) == 1, f"several migration heads: {heads}"
+
+
+async def test_models_and_migrations_agree(database_url: str) -> None:
+    engine = create_async_engine(database_url, poolclass=pool.NullPool)
+    async with engine.connect() as connection:
+        diff = await connection.run_sync(
+            lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata
+            )
+        )
+    await engine.dispose()
+    assert diff == [], f"models differ from the migrations: {diff}"
+
+
+def test_migrations_upgrade_downgrade_upgrade(database_url: str) -> None:
+    name = f"helpdesk_migrations_{secrets.token_hex(4)}"
+    asyncio.run(admin_statement(database_url, f'CREATE DATABASE "{name}"'))
+    try:
+        config = alembic_config(make_url(database_url).set(database=name).render_as_string(hide_password=False))
+        command.upgrade(config, "head")
+        command.downgrade(config, "base")
+        command.upgrade(config, "head")
+    finally:
+        asyncio.run(admin_statement(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_committed_openapi_document_matches_the_app() -> None:
+    assert COMMITTED_PATH.read_text(encoding="utf-8") == render_openapi(), (
+        "openapi/openapi.json is stale: run `make openapi`"
+    )
