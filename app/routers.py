@@ -1,9 +1,27 @@
 """Every router of the API, in the order the OpenAPI document lists them."""
 
+from app.agents.router import router as agents_router
+from app.auth.router import router as auth_router
+from app.categories.router import router as categories_router
+from app.contacts.router import router as contacts_router
+from app.custom_fields.router import router as custom_fields_router
+from app.groups.router import router as groups_router
 from app.health.router import router as health_router
+from app.organizations.router import router as organizations_router
 from app.statuses.router import router as statuses_router
+from app.tickets.router import router as tickets_router
+from app.workspaces.router import router as workspaces_router
 
 ROUTERS = [
     health_router,
+    tickets_router,
+    workspaces_router,
+    auth_router,
     statuses_router,
+    agents_router,
+    groups_router,
+    categories_router,
+    custom_fields_router,
+    organizations_router,
+    contacts_router,
 ]

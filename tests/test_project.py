@@ -38,7 +38,9 @@ def test_migrations_upgrade_downgrade_upgrade(database_url: str) -> None:
     name = f"helpdesk_migrations_{secrets.token_hex(4)}"
     asyncio.run(admin_statement(database_url, f'CREATE DATABASE "{name}"'))
     try:
-        config = alembic_config(make_url(database_url).set(database=name).render_as_string(hide_password=False))
+        config = alembic_config(
+            make_url(database_url).set(database=name).render_as_string(hide_password=False)
+        )
         command.upgrade(config, "head")
         command.downgrade(config, "base")
         command.upgrade(config, "head")

@@ -4,6 +4,7 @@ from uuid import UUID
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.pagination import Keyset, SortColumn
 from app.kit.repository import ScopedRepository
 from app.models import Agent, AgentTokenSecret, ApiKey
 
@@ -48,8 +49,12 @@ async def find_agent_by_external_id(
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+BY_CREATION = Keyset("created_at", [SortColumn(ApiKey.created_at), SortColumn(ApiKey.id)])
+
+
 class ApiKeyRepository(ScopedRepository[ApiKey]):
     model = ApiKey
+    resource = "API key"
 
     def list_statement(self, include_revoked: bool):
         statement = self.select()

@@ -1,7 +1,7 @@
 """Authentication of API keys and agent tokens, and the management of both."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import jwt
@@ -18,7 +18,7 @@ from app.auth.keys import (
 from app.auth.principal import Principal
 from app.auth.repository import ApiKeyRepository, TokenSecretRepository
 from app.config import Settings
-from app.errors import NotFound, Unauthorized
+from app.errors import Unauthorized
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
 from app.kit.time import utcnow
@@ -99,7 +99,11 @@ class IssuedKey:
 async def issue_api_key(session: AsyncSession, workspace_id: UUID, name: str, role: Role) -> IssuedKey:
     plaintext = generate_api_key()
     key = ApiKey(
-        id=new_id(), name=name, role=role, prefix=visible_prefix(plaintext), key_hash=hash_api_key(plaintext)
+        id=new_id(),
+        name=name,
+        role=role,
+        prefix=visible_prefix(plaintext),
+        key_hash=hash_api_key(plaintext),
     )
     await ApiKeyRepository(session, workspace_id).add(key)
     return IssuedKey(key, plaintext)
@@ -107,9 +111,7 @@ async def issue_api_key(session: AsyncSession, workspace_id: UUID, name: str, ro
 
 async def revoke_api_key(session: AsyncSession, workspace_id: UUID, key_id: UUID) -> ApiKey:
     repo = ApiKeyRepository(session, workspace_id)
-    key = await repo.get(key_id, for_update=True)
-    if key is None:
-        raise NotFound("API key")
+    key = await repo.get_or_404(key_id, for_update=True)
     if key.revoked_at is None:
         await repo.update(key, {"revoked_at": utcnow()})
     return key
@@ -119,6 +121,7 @@ async def revoke_api_key(session: AsyncSession, workspace_id: UUID, key_id: UUID
 class IssuedSecret:
     secret: AgentTokenSecret
     plaintext: str
+    previous_expires_at: datetime | None
 
 
 async def rotate_token_secret(
@@ -127,8 +130,10 @@ async def rotate_token_secret(
     """A new signing secret; the previous one keeps verifying tokens for the grace period."""
     repo = TokenSecretRepository(session, workspace_id)
     current = await repo.current()
+    previous_expires_at = None
     if current is not None:
-        await repo.retire(current, utcnow() + timedelta(minutes=settings.agent_token_secret_grace_minutes))
+        previous_expires_at = utcnow() + timedelta(minutes=settings.agent_token_secret_grace_minutes)
+        await repo.retire(current, previous_expires_at)
     plaintext = generate_token_secret()
     secret = await repo.add(AgentTokenSecret(id=new_id(), secret_encrypted=secret_box.encrypt(plaintext)))
-    return IssuedSecret(secret, plaintext)
+    return IssuedSecret(secret, plaintext, previous_expires_at)

@@ -7,6 +7,7 @@ from uuid import UUID
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.errors import NotFound
 from app.kit.pagination import Keyset, PageParams
 from app.kit.time import utcnow
 
@@ -15,6 +16,8 @@ ModelT = TypeVar("ModelT")
 
 class ScopedRepository(Generic[ModelT]):
     model: type[ModelT]
+    # How errors name the resource: "Agent not found".
+    resource: str
 
     def __init__(self, session: AsyncSession, workspace_id: UUID) -> None:
         self.session = session
@@ -28,6 +31,12 @@ class ScopedRepository(Generic[ModelT]):
         if for_update:
             statement = statement.with_for_update()
         return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def get_or_404(self, id: UUID, *, for_update: bool = False) -> ModelT:
+        found = await self.get(id, for_update=for_update)
+        if found is None:
+            raise NotFound(self.resource)
+        return found
 
     async def get_many(self, ids: Sequence[UUID]) -> list[ModelT]:
         if not ids:

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 
 class RequestModel(BaseModel):
@@ -27,6 +27,13 @@ class ResponseModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def _require_text(value: Any) -> Any:
+    # Pydantic would read a number as a Unix time; the API speaks RFC 3339 only.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an RFC 3339 date-time string")
+    return value
+
+
 def _require_aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must include a time zone offset (RFC 3339)")
@@ -37,7 +44,7 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(max_length=2000)]
 LongText = Annotated[str, StringConstraints(max_length=65_536)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s,]+$")]
-AwareDatetime = Annotated[datetime, AfterValidator(_require_aware)]
+AwareDatetime = Annotated[datetime, BeforeValidator(_require_text), AfterValidator(_require_aware)]
 ExternalRefs = Annotated[
     dict[
         Annotated[str, StringConstraints(min_length=1, max_length=64)], Annotated[str, Field(max_length=200)]

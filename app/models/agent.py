@@ -1,6 +1,7 @@
 from uuid import UUID
 
-from sqlalchemy import ARRAY, Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, String, text
+from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamps, Versioned, WorkspaceScoped
@@ -37,6 +38,8 @@ class Agent(WorkspaceScoped, Timestamps, Versioned, Base):
         pg_enum(TicketAccess, "ticket_access"), server_default=TicketAccess.all.value
     )
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    # Folded name and email, for accent-insensitive `q` searches.
+    search_text: Mapped[str] = mapped_column(Text, server_default="")
 
 
 class Group(WorkspaceScoped, Timestamps, Versioned, Base):
@@ -48,6 +51,8 @@ class Group(WorkspaceScoped, Timestamps, Versioned, Base):
     )
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(String(2000))
+    # Folded name, for accent-insensitive `q` searches.
+    search_text: Mapped[str] = mapped_column(Text, server_default="")
 
 
 class GroupMember(Base):

@@ -35,4 +35,4 @@ class Timestamps:
 class Versioned:
     """`version` grows by one on every change; it is the resource's ETag."""
 
-    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    version: Mapped[int] = mapped_column(server_default="1")

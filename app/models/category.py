@@ -1,6 +1,6 @@
 from uuid import UUID
 
-from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamps, Versioned, WorkspaceScoped
@@ -23,6 +23,8 @@ class Category(WorkspaceScoped, Timestamps, Versioned, Base):
     parent_id: Mapped[UUID | None]
     position: Mapped[int] = mapped_column(Integer, server_default="0")
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    # Folded name, for accent-insensitive `q` searches.
+    search_text: Mapped[str] = mapped_column(Text, server_default="")
 
 
 class CategoryWatcher(Base):

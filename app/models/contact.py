@@ -1,8 +1,8 @@
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ARRAY, Boolean, ForeignKey, ForeignKeyConstraint, Index, String, Text, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, String, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamps, Versioned, WorkspaceScoped
@@ -15,6 +15,12 @@ class Organization(WorkspaceScoped, Timestamps, Versioned, Base):
     __table_args__ = (
         Index("uq_organizations_workspace_id_name", "workspace_id", text("lower(name)"), unique=True),
         Index("ix_organizations_domains", "domains", postgresql_using="gin"),
+        Index(
+            "ix_organizations_search_text",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
     )
 
     workspace_id: Mapped[UUID] = mapped_column(
@@ -24,6 +30,7 @@ class Organization(WorkspaceScoped, Timestamps, Versioned, Base):
     domains: Mapped[list[str]] = mapped_column(ARRAY(String(253)), server_default="{}")
     external_id: Mapped[str | None] = mapped_column(String(200))
     notes: Mapped[str | None] = mapped_column(Text)
+    search_text: Mapped[str] = mapped_column(Text, server_default="")
 
 
 class Contact(WorkspaceScoped, Timestamps, Versioned, Base):

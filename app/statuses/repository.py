@@ -10,6 +10,7 @@ BY_POSITION = Keyset("position", [SortColumn(TicketStatus.position), SortColumn(
 
 class StatusRepository(ScopedRepository[TicketStatus]):
     model = TicketStatus
+    resource = "Status"
 
     async def default_for(self, kind: StatusKind) -> TicketStatus | None:
         statement = self.select().where(TicketStatus.kind == kind, TicketStatus.is_default)

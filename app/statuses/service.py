@@ -2,7 +2,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Conflict, NotFound, Unprocessable
+from app.errors import Conflict, Unprocessable
 from app.kit.ids import new_id
 from app.models import TicketStatus
 from app.models.enums import StatusKind
@@ -32,10 +32,7 @@ async def create_default_statuses(session: AsyncSession, workspace_id: UUID) -> 
 async def get_status(
     session: AsyncSession, workspace_id: UUID, status_id: UUID, *, for_update: bool = False
 ) -> TicketStatus:
-    status = await StatusRepository(session, workspace_id).get(status_id, for_update=for_update)
-    if status is None:
-        raise NotFound("Status")
-    return status
+    return await StatusRepository(session, workspace_id).get_or_404(status_id, for_update=for_update)
 
 
 async def create_status(session: AsyncSession, workspace_id: UUID, data: StatusCreate) -> TicketStatus:

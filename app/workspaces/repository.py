@@ -1,8 +1,10 @@
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.time import utcnow
 from app.models import TicketCounter, Workspace
 
 
@@ -18,5 +20,14 @@ async def add_workspace(session: AsyncSession, workspace: Workspace) -> Workspac
     session.add(workspace)
     await session.flush()
     session.add(TicketCounter(workspace_id=workspace.id))
+    await session.flush()
+    return workspace
+
+
+async def update_workspace(session: AsyncSession, workspace: Workspace, values: dict[str, Any]) -> Workspace:
+    for key, value in values.items():
+        setattr(workspace, key, value)
+    if values:
+        workspace.updated_at = utcnow()
     await session.flush()
     return workspace

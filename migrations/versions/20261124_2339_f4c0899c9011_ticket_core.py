@@ -1,8 +1,8 @@
 """ticket core
 
-Revision ID: 9229f6f14fb3
+Revision ID: f4c0899c9011
 Revises: 
-Create Date: 2026-11-24 23:30:27.360025+00:00
+Create Date: 2026-11-24 23:39:22.800681+00:00
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '9229f6f14fb3'
+revision: str = 'f4c0899c9011'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -45,9 +45,10 @@ def upgrade() -> None:
     sa.Column('role', sa.Enum('viewer', 'agent', 'admin', name='role'), nullable=False),
     sa.Column('availability', sa.Enum('online', 'away', 'offline', name='availability'), server_default='offline', nullable=False),
     sa.Column('capacity', sa.Integer(), server_default='20', nullable=False),
-    sa.Column('skills', sa.ARRAY(sa.String(length=100)), server_default='{}', nullable=False),
+    sa.Column('skills', postgresql.ARRAY(sa.String(length=100)), server_default='{}', nullable=False),
     sa.Column('ticket_access', sa.Enum('all', 'restricted', name='ticket_access'), server_default='all', nullable=False),
     sa.Column('active', sa.Boolean(), server_default='true', nullable=False),
+    sa.Column('search_text', sa.Text(), server_default='', nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
@@ -78,6 +79,7 @@ def upgrade() -> None:
     sa.Column('parent_id', sa.Uuid(), nullable=True),
     sa.Column('position', sa.Integer(), server_default='0', nullable=False),
     sa.Column('active', sa.Boolean(), server_default='true', nullable=False),
+    sa.Column('search_text', sa.Text(), server_default='', nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
@@ -110,6 +112,7 @@ def upgrade() -> None:
     sa.Column('workspace_id', sa.Uuid(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('description', sa.String(length=2000), nullable=True),
+    sa.Column('search_text', sa.Text(), server_default='', nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
@@ -134,9 +137,10 @@ def upgrade() -> None:
     op.create_table('organizations',
     sa.Column('workspace_id', sa.Uuid(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('domains', sa.ARRAY(sa.String(length=253)), server_default='{}', nullable=False),
+    sa.Column('domains', postgresql.ARRAY(sa.String(length=253)), server_default='{}', nullable=False),
     sa.Column('external_id', sa.String(length=200), nullable=True),
     sa.Column('notes', sa.Text(), nullable=True),
+    sa.Column('search_text', sa.Text(), server_default='', nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
@@ -145,6 +149,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('workspace_id', 'id', name=op.f('pk_organizations'))
     )
     op.create_index('ix_organizations_domains', 'organizations', ['domains'], unique=False, postgresql_using='gin')
+    op.create_index('ix_organizations_search_text', 'organizations', ['search_text'], unique=False, postgresql_using='gin', postgresql_ops={'search_text': 'gin_trgm_ops'})
     op.create_index('uq_organizations_workspace_id_name', 'organizations', ['workspace_id', sa.literal_column('lower(name)')], unique=True)
     op.create_table('ticket_counters',
     sa.Column('workspace_id', sa.Uuid(), nullable=False),
@@ -233,8 +238,8 @@ def upgrade() -> None:
     sa.Column('group_id', sa.Uuid(), nullable=True),
     sa.Column('assignee_id', sa.Uuid(), nullable=True),
     sa.Column('requester_id', sa.Uuid(), nullable=True),
-    sa.Column('followers', sa.ARRAY(sa.Uuid()), server_default='{}', nullable=False),
-    sa.Column('tags', sa.ARRAY(sa.String(length=100)), server_default='{}', nullable=False),
+    sa.Column('followers', postgresql.ARRAY(sa.Uuid()), server_default='{}', nullable=False),
+    sa.Column('tags', postgresql.ARRAY(sa.String(length=100)), server_default='{}', nullable=False),
     sa.Column('custom_fields', postgresql.JSONB(astext_type=sa.Text()), server_default='{}', nullable=False),
     sa.Column('channel', sa.Enum('api', 'web', 'chat', 'email', 'messenger', 'zalo', 'phone', name='channel'), nullable=False),
     sa.Column('external_refs', postgresql.JSONB(astext_type=sa.Text()), server_default='{}', nullable=False),
@@ -326,6 +331,7 @@ def downgrade() -> None:
     op.drop_table('ticket_statuses')
     op.drop_table('ticket_counters')
     op.drop_index('uq_organizations_workspace_id_name', table_name='organizations')
+    op.drop_index('ix_organizations_search_text', table_name='organizations', postgresql_using='gin', postgresql_ops={'search_text': 'gin_trgm_ops'})
     op.drop_index('ix_organizations_domains', table_name='organizations', postgresql_using='gin')
     op.drop_table('organizations')
     op.drop_table('idempotency_keys')

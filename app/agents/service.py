@@ -1,0 +1,88 @@
+from collections.abc import Sequence
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agents.repository import BY_NAME, AgentRepository
+from app.agents.schemas import AgentCreate, AgentOut, AgentUpdate
+from app.auth.principal import Principal
+from app.errors import AppError
+from app.kit.ids import new_id
+from app.kit.pagination import PageParams
+from app.kit.schemas import Page
+from app.kit.search import search_key
+from app.models import Agent
+from app.models.enums import Availability, Role
+
+
+class NotAnAgent(AppError):
+    status = 404
+    code = "not_an_agent"
+    title = "Not found"
+
+    def __init__(self) -> None:
+        super().__init__("This credential does not act as an agent: only agent tokens have a current agent")
+
+
+async def get_agent(
+    session: AsyncSession, workspace_id: UUID, agent_id: UUID, *, for_update: bool = False
+) -> Agent:
+    return await AgentRepository(session, workspace_id).get_or_404(agent_id, for_update=for_update)
+
+
+async def get_current_agent(session: AsyncSession, principal: Principal) -> Agent:
+    if principal.agent_id is None:
+        raise NotAnAgent()
+    return await get_agent(session, principal.workspace_id, principal.agent_id)
+
+
+async def describe_agents(
+    session: AsyncSession, workspace_id: UUID, agents: Sequence[Agent]
+) -> list[AgentOut]:
+    """The agents as the API shows them, with the groups of all of them read in one query."""
+    group_ids = await AgentRepository(session, workspace_id).group_ids_by_agent([a.id for a in agents])
+    return [AgentOut.of(agent, group_ids.get(agent.id, [])) for agent in agents]
+
+
+async def describe_agent(session: AsyncSession, workspace_id: UUID, agent: Agent) -> AgentOut:
+    [described] = await describe_agents(session, workspace_id, [agent])
+    return described
+
+
+async def list_agents(
+    session: AsyncSession,
+    workspace_id: UUID,
+    page: PageParams,
+    *,
+    active: bool | None = None,
+    role: Role | None = None,
+    availability: Availability | None = None,
+    group_id: UUID | None = None,
+    q: str | None = None,
+) -> Page[AgentOut]:
+    repo = AgentRepository(session, workspace_id)
+    statement = repo.filtered(active=active, role=role, availability=availability, group_id=group_id, q=q)
+    agents, next_cursor = await repo.paginate(statement, BY_NAME, page)
+    return Page(items=await describe_agents(session, workspace_id, agents), next_cursor=next_cursor)
+
+
+async def create_agent(session: AsyncSession, workspace_id: UUID, data: AgentCreate) -> Agent:
+    agent = Agent(id=new_id(), search_text=search_key(data.name, data.email), **data.model_dump())
+    return await AgentRepository(session, workspace_id).add(agent)
+
+
+async def update_agent(session: AsyncSession, workspace_id: UUID, agent: Agent, data: AgentUpdate) -> Agent:
+    values = data.changes()
+    if "name" in values or "email" in values:
+        values["search_text"] = search_key(values.get("name", agent.name), values.get("email", agent.email))
+    return await AgentRepository(session, workspace_id).update(agent, values)
+
+
+async def touch_agent(session: AsyncSession, workspace_id: UUID, agent_id: UUID) -> None:
+    """A new version for an agent whose groups changed, so that its ETag changes with its `group_ids`."""
+    await AgentRepository(session, workspace_id).touch(agent_id)
+
+
+async def touch_members_of(session: AsyncSession, workspace_id: UUID, group_id: UUID) -> None:
+    """A new version for every member of a group about to be deleted."""
+    await AgentRepository(session, workspace_id).touch_members_of(group_id)

@@ -1,0 +1,118 @@
+from collections.abc import Sequence
+from uuid import UUID
+
+from sqlalchemy import Select, delete, select
+from sqlalchemy.dialects.postgresql import insert
+
+from app.contacts.schemas import ContactSort
+from app.kit.pagination import Keyset, SortColumn
+from app.kit.repository import ScopedRepository
+from app.kit.search import like_pattern, search_terms
+from app.kit.time import utcnow
+from app.models import Contact, ContactIdentity
+from app.models.enums import IdentityKind
+
+KEYSETS = {
+    ContactSort.newest: Keyset(
+        "-created_at",
+        [SortColumn(Contact.created_at, descending=True), SortColumn(Contact.id, descending=True)],
+    ),
+    ContactSort.oldest: Keyset("created_at", [SortColumn(Contact.created_at), SortColumn(Contact.id)]),
+    ContactSort.name: Keyset("name", [SortColumn(Contact.name, nullable=True), SortColumn(Contact.id)]),
+}
+
+
+class ContactRepository(ScopedRepository[Contact]):
+    model = Contact
+    resource = "Contact"
+
+    def search(
+        self,
+        *,
+        q: str | None,
+        email: str | None,
+        phone: str | None,
+        organization_id: UUID | None,
+        external_id: str | None,
+        vip: bool | None,
+    ) -> Select[tuple[Contact]]:
+        statement = self.select()
+        for term in search_terms(q or ""):
+            statement = statement.where(Contact.search_text.like(like_pattern(term)))
+        if email is not None:
+            statement = statement.where(Contact.email == email)
+        if phone is not None:
+            statement = statement.where(Contact.phone == phone)
+        if organization_id is not None:
+            statement = statement.where(Contact.organization_id == organization_id)
+        if external_id is not None:
+            statement = statement.where(Contact.external_id == external_id)
+        if vip is not None:
+            statement = statement.where(Contact.vip == vip)
+        return statement
+
+    async def find_by_identity(self, kind: IdentityKind, value: str) -> Contact | None:
+        statement = self.select().join(
+            ContactIdentity,
+            (ContactIdentity.workspace_id == Contact.workspace_id)
+            & (ContactIdentity.contact_id == Contact.id)
+            & (ContactIdentity.kind == kind)
+            & (ContactIdentity.value == value),
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def touch(self, contact: Contact) -> None:
+        """A new version for a change the contact's row does not show (its identities)."""
+        contact.version += 1
+        contact.updated_at = utcnow()
+        await self.session.flush()
+
+
+class IdentityRepository(ScopedRepository[ContactIdentity]):
+    model = ContactIdentity
+
+    async def of_contacts(self, contact_ids: Sequence[UUID]) -> list[ContactIdentity]:
+        if not contact_ids:
+            return []
+        statement = (
+            self.select()
+            .where(ContactIdentity.contact_id.in_(contact_ids))
+            .order_by(ContactIdentity.contact_id, ContactIdentity.id)
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+    async def of_contact(self, contact_id: UUID, identity_id: UUID) -> ContactIdentity | None:
+        statement = self.select().where(
+            ContactIdentity.contact_id == contact_id, ContactIdentity.id == identity_id
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def claim(self, contact_id: UUID, kind: IdentityKind, value: str) -> ContactIdentity | None:
+        """The new identity, or None when the value is already someone's (waits for a concurrent claim)."""
+        statement = (
+            insert(ContactIdentity)
+            .values(workspace_id=self.workspace_id, contact_id=contact_id, kind=kind, value=value)
+            .on_conflict_do_nothing(
+                index_elements=[ContactIdentity.workspace_id, ContactIdentity.kind, ContactIdentity.value]
+            )
+            .returning(ContactIdentity)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def owner(self, kind: IdentityKind, value: str) -> UUID | None:
+        statement = select(ContactIdentity.contact_id).where(
+            ContactIdentity.workspace_id == self.workspace_id,
+            ContactIdentity.kind == kind,
+            ContactIdentity.value == value,
+        )
+        return await self.session.scalar(statement)
+
+    async def release(self, contact_id: UUID, kind: IdentityKind, value: str) -> None:
+        await self.session.execute(
+            delete(ContactIdentity).where(
+                ContactIdentity.workspace_id == self.workspace_id,
+                ContactIdentity.contact_id == contact_id,
+                ContactIdentity.kind == kind,
+                ContactIdentity.value == value,
+            )
+        )

@@ -1,0 +1,254 @@
+"""Every query on tickets and their history. Hot writes use single statements, not the ORM's unit of work."""
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Select, and_, func, insert, literal, or_, select, true, update
+from sqlalchemy.orm import aliased
+
+from app.auth.principal import Principal
+from app.categories.repository import subtree_ids
+from app.kit.pagination import Keyset, PageParams, SortColumn
+from app.kit.repository import ScopedRepository
+from app.kit.search import like_pattern
+from app.models import (
+    CategoryWatcher,
+    Contact,
+    GroupMember,
+    Ticket,
+    TicketCounter,
+    TicketHistory,
+    TicketStatus,
+)
+from app.models.enums import StatusKind
+from app.tickets.filters import TicketFilters
+
+SORTS = {
+    "created_at": Keyset("created_at", [SortColumn(Ticket.created_at), SortColumn(Ticket.id)]),
+    "-created_at": Keyset(
+        "-created_at",
+        [SortColumn(Ticket.created_at, descending=True), SortColumn(Ticket.id, descending=True)],
+    ),
+    "updated_at": Keyset("updated_at", [SortColumn(Ticket.updated_at), SortColumn(Ticket.id)]),
+    "-updated_at": Keyset(
+        "-updated_at",
+        [SortColumn(Ticket.updated_at, descending=True), SortColumn(Ticket.id, descending=True)],
+    ),
+    "priority": Keyset("priority", [SortColumn(Ticket.priority), SortColumn(Ticket.id)]),
+    "-priority": Keyset(
+        "-priority", [SortColumn(Ticket.priority, descending=True), SortColumn(Ticket.id, descending=True)]
+    ),
+    "due_at": Keyset("due_at", [SortColumn(Ticket.due_at, nullable=True), SortColumn(Ticket.id)]),
+    "-due_at": Keyset(
+        "-due_at",
+        [SortColumn(Ticket.due_at, descending=True, nullable=True), SortColumn(Ticket.id, descending=True)],
+    ),
+}
+HISTORY_ORDER = Keyset("history", [SortColumn(TicketHistory.id)])
+CHILDREN_ORDER = Keyset("number", [SortColumn(Ticket.number), SortColumn(Ticket.id)])
+UNRESOLVED_KINDS = (StatusKind.new, StatusKind.open, StatusKind.pending, StatusKind.on_hold)
+
+TICKET_COLUMNS = Ticket.__table__.c
+
+
+class TicketRepository(ScopedRepository[Ticket]):
+    model = Ticket
+    resource = "Ticket"
+
+    def visible(self, principal: Principal) -> Select[tuple[Ticket]]:
+        """The tickets the caller may see: all of them, or a restricted agent's share of them."""
+        statement = self.select()
+        if not principal.restricted:
+            return statement
+        agent_id = principal.agent_id
+        groups = select(GroupMember.group_id).where(
+            GroupMember.workspace_id == self.workspace_id, GroupMember.agent_id == agent_id
+        )
+        watched = select(CategoryWatcher.category_id).where(
+            CategoryWatcher.workspace_id == self.workspace_id, CategoryWatcher.agent_id == agent_id
+        )
+        return statement.where(
+            or_(
+                Ticket.group_id.in_(groups),
+                Ticket.category_id.in_(watched),
+                Ticket.assignee_id == agent_id,
+                Ticket.followers.contains([agent_id]),
+            )
+        )
+
+    async def get_visible(
+        self, principal: Principal, ticket_id: UUID, *, for_update: bool = False
+    ) -> Ticket | None:
+        statement = self.visible(principal).where(Ticket.id == ticket_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def lock_visible(self, principal: Principal, ticket_ids: Sequence[UUID]) -> list[Ticket]:
+        """Lock in id order, so that two bulk changes over the same tickets cannot deadlock."""
+        statement = (
+            self.visible(principal).where(Ticket.id.in_(ticket_ids)).order_by(Ticket.id).with_for_update()
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+    async def insert_numbered(self, values: dict[str, Any]) -> Ticket:
+        """Insert with the next number of the workspace in one statement.
+
+        The counter row stays locked until commit, which is what makes numbers gap-free: the
+        statement runs last in the transaction so that the lock is held as briefly as possible.
+        """
+        counter = (
+            update(TicketCounter)
+            .where(TicketCounter.workspace_id == self.workspace_id)
+            .values(last_number=TicketCounter.last_number + 1)
+            .returning(TicketCounter.last_number)
+            .cte("counter")
+        )
+        values = {**values, "workspace_id": self.workspace_id}
+        names = list(values)
+        source = select(
+            *(literal(values[name], TICKET_COLUMNS[name].type) for name in names), counter.c.last_number
+        )
+        statement = insert(Ticket).from_select([*names, "number"], source).returning(Ticket)
+        return (await self.session.execute(statement)).scalar_one()
+
+    async def update_values(self, ticket: Ticket, values: dict[str, Any]) -> Ticket:
+        statement = (
+            update(Ticket)
+            .where(Ticket.workspace_id == self.workspace_id, Ticket.id == ticket.id)
+            .values(**values, version=Ticket.version + 1, updated_at=func.now())
+            .returning(Ticket)
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.execute(statement)).scalar_one()
+
+    async def add_history(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(
+                insert(TicketHistory), [{**row, "workspace_id": self.workspace_id} for row in rows]
+            )
+
+    async def history_page(self, ticket_id: UUID, page: PageParams) -> tuple[list[TicketHistory], str | None]:
+        statement = select(TicketHistory).where(
+            TicketHistory.workspace_id == self.workspace_id, TicketHistory.ticket_id == ticket_id
+        )
+        return await self.paginate(statement, HISTORY_ORDER, page)
+
+    async def status_for(self, status_id: UUID | None, kind: StatusKind | None) -> TicketStatus | None:
+        """The status with this id, or the default status of this kind."""
+        statement = select(TicketStatus).where(TicketStatus.workspace_id == self.workspace_id)
+        if status_id is not None:
+            statement = statement.where(TicketStatus.id == status_id)
+        else:
+            statement = statement.where(TicketStatus.kind == kind, TicketStatus.is_default)
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def ancestor_ids(self, ticket_id: UUID) -> list[UUID]:
+        """The ticket and its ancestors, walking up `parent_id`."""
+        chain = (
+            select(Ticket.id, Ticket.parent_id)
+            .where(Ticket.workspace_id == self.workspace_id, Ticket.id == ticket_id)
+            .cte("chain", recursive=True)
+        )
+        parent = aliased(Ticket)
+        chain = chain.union(
+            select(parent.id, parent.parent_id).where(
+                parent.workspace_id == self.workspace_id, parent.id == chain.c.parent_id
+            )
+        )
+        return list((await self.session.execute(select(chain.c.id))).scalars())
+
+    async def count_unresolved_children(self, ticket_id: UUID) -> int:
+        statement = select(func.count()).where(
+            Ticket.workspace_id == self.workspace_id,
+            Ticket.parent_id == ticket_id,
+            Ticket.deleted_at.is_(None),
+            Ticket.status_kind.in_(UNRESOLVED_KINDS),
+        )
+        return int(await self.session.scalar(statement) or 0)
+
+    async def children_by_kind(self, ticket_id: UUID) -> dict[StatusKind, int]:
+        statement = (
+            select(Ticket.status_kind, func.count())
+            .where(
+                Ticket.workspace_id == self.workspace_id,
+                Ticket.parent_id == ticket_id,
+                Ticket.deleted_at.is_(None),
+            )
+            .group_by(Ticket.status_kind)
+        )
+        return {kind: count for kind, count in (await self.session.execute(statement)).all()}
+
+    async def children_page(self, principal: Principal, ticket_id: UUID, page: PageParams):
+        statement = self.visible(principal).where(Ticket.parent_id == ticket_id, Ticket.deleted_at.is_(None))
+        return await self.paginate(statement, CHILDREN_ORDER, page)
+
+    def filtered(self, principal: Principal, filters: TicketFilters) -> Select[tuple[Ticket]]:
+        statement = self.visible(principal)
+        return statement.where(*self._conditions(principal, filters))
+
+    async def list_page(self, principal: Principal, filters: TicketFilters, sort: str, page: PageParams):
+        return await self.paginate(self.filtered(principal, filters), SORTS[sort], page)
+
+    async def count_by(
+        self, principal: Principal, filters: TicketFilters, column: Any
+    ) -> list[tuple[Any, int]]:
+        matching = self.filtered(principal, filters).subquery()
+        grouped = getattr(matching.c, column.key)
+        statement = select(grouped, func.count()).group_by(grouped).order_by(func.count().desc(), grouped)
+        return [(key, count) for key, count in (await self.session.execute(statement)).all()]
+
+    def _conditions(self, principal: Principal, filters: TicketFilters) -> list[Any]:
+        conditions: list[Any] = [
+            Ticket.deleted_at.is_not(None) if filters.deleted else Ticket.deleted_at.is_(None)
+        ]
+        for column, values in (
+            (Ticket.status_id, filters.status_id),
+            (Ticket.status_kind, filters.status_kind),
+            (Ticket.priority, filters.priority),
+            (Ticket.type, filters.type),
+            (Ticket.channel, filters.channel),
+        ):
+            if values:
+                conditions.append(column.in_(values))
+        for column, reference in (
+            (Ticket.assignee_id, filters.assignee_id),
+            (Ticket.group_id, filters.group_id),
+            (Ticket.requester_id, filters.requester_id),
+            (Ticket.parent_id, filters.parent_id),
+        ):
+            if reference is TicketFilters.NONE:
+                conditions.append(column.is_(None))
+            elif reference is not None:
+                conditions.append(column == reference)
+        if filters.category_id is not None:
+            conditions.append(Ticket.category_id.in_(subtree_ids(self.workspace_id, filters.category_id)))
+        if filters.tags:
+            conditions.append(Ticket.tags.contains(filters.tags))
+        if filters.external_ref is not None:
+            conditions.append(Ticket.external_refs.contains(filters.external_ref))
+        for column, after, before in (
+            (Ticket.created_at, filters.created_after, filters.created_before),
+            (Ticket.updated_at, filters.updated_after, filters.updated_before),
+        ):
+            if after is not None:
+                conditions.append(column >= after)
+            if before is not None:
+                conditions.append(column < before)
+        if filters.terms or filters.number is not None:
+            conditions.append(self._search(filters.terms, filters.number))
+        return conditions
+
+    def _search(self, terms: Sequence[str], number: int | None) -> Any:
+        alternatives = []
+        if terms:
+            alternatives.append(and_(*(Ticket.search_text.like(like_pattern(term)) for term in terms)))
+            requesters = select(Contact.id).where(
+                Contact.workspace_id == self.workspace_id,
+                *(Contact.search_text.like(like_pattern(term)) for term in terms),
+            )
+            alternatives.append(Ticket.requester_id.in_(requesters))
+        if number is not None:
+            alternatives.append(Ticket.number == number)
+        return or_(*alternatives) if alternatives else true()

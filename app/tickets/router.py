@@ -1,0 +1,164 @@
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from app.auth.principal import Principal
+from app.kit.deps import Agent, Session, Viewer
+from app.kit.http import IfMatch, set_etag
+from app.kit.pagination import PageQuery
+from app.kit.routing import UnitOfWorkRoute
+from app.kit.schemas import Page
+from app.models import Ticket
+from app.tickets.filters import Filters, TicketGroupBy, TicketSort
+from app.tickets.schemas import (
+    BulkResult,
+    BulkUpdate,
+    ChildrenPage,
+    CountBucket,
+    HistoryEntry,
+    TicketCounts,
+    TicketCreate,
+    TicketOut,
+    TicketUpdate,
+)
+from app.tickets.service import TicketService
+
+router = APIRouter(prefix="/v1/tickets", tags=["Tickets"], route_class=UnitOfWorkRoute)
+
+Force = Annotated[
+    bool,
+    Query(description="Solve or close a parent ticket even though some of its sub-tickets are unresolved"),
+]
+
+
+def _service(request: Request, session: Session, principal: Principal) -> TicketService:
+    return TicketService(session, principal, request.app.state.settings)
+
+
+async def _single(service: TicketService, ticket: Ticket, response: Response) -> TicketOut:
+    """A ticket as single-ticket responses show it: with its ETag and its sub-tickets' summary."""
+    out = TicketOut.model_validate(ticket)
+    summary = await service.children_summary(ticket.id)
+    out.children_summary = summary if summary.total else None
+    set_etag(response, ticket.version)
+    return out
+
+
+@router.post("", response_model=TicketOut, status_code=status.HTTP_201_CREATED)
+async def create_ticket(
+    data: TicketCreate, request: Request, session: Session, principal: Agent, response: Response
+) -> TicketOut:
+    """Open a ticket. Its number is the next of the workspace (#1, #2, … without gaps)."""
+    ticket = await _service(request, session, principal).create(data)
+    set_etag(response, ticket.version)
+    response.headers["Location"] = f"/v1/tickets/{ticket.id}"
+    return TicketOut.model_validate(ticket)
+
+
+@router.get("", response_model=Page[TicketOut])
+async def list_tickets(
+    request: Request,
+    session: Session,
+    principal: Viewer,
+    filters: Filters,
+    page: PageQuery,
+    sort: Annotated[TicketSort, Query(description="A field; a leading `-` sorts descending")] = "-created_at",
+) -> Page[TicketOut]:
+    items, next_cursor = await _service(request, session, principal).list_page(filters, sort, page)
+    return Page(items=[TicketOut.model_validate(item) for item in items], next_cursor=next_cursor)
+
+
+@router.get("/counts", response_model=TicketCounts)
+async def count_tickets(
+    request: Request,
+    session: Session,
+    principal: Viewer,
+    filters: Filters,
+    group_by: TicketGroupBy = "status",
+) -> TicketCounts:
+    """Tickets per status, priority, assignee, group or category: the columns of a board."""
+    counted = await _service(request, session, principal).count(filters, group_by)
+    buckets = [CountBucket(key=key, count=count) for key, count in counted]
+    return TicketCounts(group_by=group_by, total=sum(bucket.count for bucket in buckets), buckets=buckets)
+
+
+@router.post("/bulk", response_model=BulkResult)
+async def bulk_update_tickets(
+    data: BulkUpdate, request: Request, session: Session, principal: Agent, force: Force = False
+) -> BulkResult:
+    """Apply one change set to up to 100 tickets: all of them change, or none does."""
+    updated = await _service(request, session, principal).bulk_update(data.ids, data.changes, force=force)
+    return BulkResult(items=[TicketOut.model_validate(ticket) for ticket in updated])
+
+
+@router.get("/{ticket_id}", response_model=TicketOut)
+async def get_ticket(
+    ticket_id: UUID, request: Request, session: Session, principal: Viewer, response: Response
+) -> TicketOut:
+    service = _service(request, session, principal)
+    return await _single(service, await service.get(ticket_id), response)
+
+
+@router.patch("/{ticket_id}", response_model=TicketOut)
+async def update_ticket(
+    ticket_id: UUID,
+    data: TicketUpdate,
+    request: Request,
+    session: Session,
+    principal: Agent,
+    response: Response,
+    if_match: IfMatch = None,
+    force: Force = False,
+) -> TicketOut:
+    """Change fields. A closed ticket is read-only (reopen it); a deleted one must be restored first."""
+    service = _service(request, session, principal)
+    return await _single(
+        service, await service.update(ticket_id, data, if_match=if_match, force=force), response
+    )
+
+
+@router.delete("/{ticket_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_ticket(ticket_id: UUID, request: Request, session: Session, principal: Agent) -> None:
+    """Soft-delete: the ticket leaves the lists (see `deleted=true`) and can be restored."""
+    await _service(request, session, principal).delete(ticket_id)
+
+
+@router.post("/{ticket_id}/restore", response_model=TicketOut)
+async def restore_ticket(
+    ticket_id: UUID, request: Request, session: Session, principal: Agent, response: Response
+) -> TicketOut:
+    service = _service(request, session, principal)
+    return await _single(service, await service.restore(ticket_id), response)
+
+
+@router.post("/{ticket_id}/reopen", response_model=TicketOut)
+async def reopen_ticket(
+    ticket_id: UUID, request: Request, session: Session, principal: Agent, response: Response
+) -> TicketOut:
+    """Move a solved or closed ticket back to the default open status."""
+    service = _service(request, session, principal)
+    return await _single(service, await service.reopen(ticket_id), response)
+
+
+@router.get("/{ticket_id}/children", response_model=ChildrenPage)
+async def list_ticket_children(
+    ticket_id: UUID, request: Request, session: Session, principal: Viewer, page: PageQuery
+) -> ChildrenPage:
+    """The sub-tickets, by number, with a summary of all of them by status kind."""
+    service = _service(request, session, principal)
+    items, next_cursor = await service.children_page(ticket_id, page)
+    return ChildrenPage(
+        items=[TicketOut.model_validate(item) for item in items],
+        next_cursor=next_cursor,
+        summary=await service.children_summary(ticket_id),
+    )
+
+
+@router.get("/{ticket_id}/history", response_model=Page[HistoryEntry])
+async def list_ticket_history(
+    ticket_id: UUID, request: Request, session: Session, principal: Viewer, page: PageQuery
+) -> Page[HistoryEntry]:
+    """Every change to the ticket, oldest first: who, when, which field, old and new value."""
+    items, next_cursor = await _service(request, session, principal).history_page(ticket_id, page)
+    return Page(items=items, next_cursor=next_cursor)

@@ -1,0 +1,187 @@
+from datetime import datetime
+from typing import Annotated, Any, Self
+from uuid import UUID
+
+from pydantic import Field, StringConstraints, model_validator
+
+from app.kit.schemas import (
+    AwareDatetime,
+    CustomFieldValues,
+    ExternalRefs,
+    LongText,
+    Name,
+    RequestModel,
+    ResponseModel,
+    Tag,
+    UpdateModel,
+)
+from app.models.enums import ActorType, Channel, Priority, StatusKind, TicketType
+
+Subject = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+Tags = Annotated[list[Tag], Field(max_length=50)]
+AgentIds = Annotated[list[UUID], Field(max_length=100)]
+MAX_BULK = 100
+
+
+class RequesterInline(RequestModel):
+    """Finds the contact by email, then by phone, or creates it."""
+
+    email: Annotated[str, StringConstraints(max_length=320)] | None = None
+    phone: Annotated[str, StringConstraints(max_length=50)] | None = None
+    name: Name | None = None
+
+    @model_validator(mode="after")
+    def _identifies_someone(self) -> Self:
+        if not (self.email or self.phone or self.name):
+            raise ValueError("give at least one of email, phone or name")
+        return self
+
+
+def _one_of(model: Any, first: str, second: str) -> None:
+    if first in model.model_fields_set and second in model.model_fields_set:
+        raise ValueError(f"give either {first} or {second}, not both")
+
+
+class TicketCreate(RequestModel):
+    subject: Subject
+    description: LongText | None = None
+    status_id: UUID | None = Field(None, description="A status of the workspace")
+    status_kind: StatusKind | None = Field(None, description="Shortcut: the default status of this kind")
+    priority: Priority = Priority.normal
+    type: TicketType | None = None
+    category_id: UUID | None = None
+    group_id: UUID | None = None
+    assignee_id: UUID | None = None
+    requester_id: UUID | None = None
+    requester: RequesterInline | None = None
+    followers: AgentIds = []
+    tags: Tags = []
+    custom_fields: CustomFieldValues = {}
+    channel: Channel = Channel.api
+    external_refs: ExternalRefs = Field(
+        {}, description='References in other systems, e.g. {"crm": "OPP-1042"}'
+    )
+    due_at: AwareDatetime | None = None
+    parent_id: UUID | None = Field(None, description="Makes this ticket a sub-ticket of another")
+    internal: bool = Field(
+        False, description="Opened for colleagues: never shown to a contact, never sent out"
+    )
+
+    @model_validator(mode="after")
+    def _exclusive_fields(self) -> Self:
+        _one_of(self, "status_id", "status_kind")
+        _one_of(self, "requester_id", "requester")
+        return self
+
+
+class TicketUpdate(UpdateModel):
+    """The fields to change. `tags` and `followers` replace the lists; `add_*`/`remove_*` edit them."""
+
+    subject: Subject = None
+    description: LongText | None = None
+    status_id: UUID = None
+    status_kind: StatusKind = None
+    priority: Priority = None
+    type: TicketType | None = None
+    category_id: UUID | None = None
+    group_id: UUID | None = None
+    assignee_id: UUID | None = None
+    requester_id: UUID | None = None
+    requester: RequesterInline = None
+    followers: AgentIds = None
+    add_followers: AgentIds = None
+    remove_followers: AgentIds = None
+    tags: Tags = None
+    add_tags: Tags = None
+    remove_tags: Tags = None
+    custom_fields: CustomFieldValues = Field(None, description="Keys to set; a null value removes the key")
+    external_refs: ExternalRefs = None
+    due_at: AwareDatetime | None = None
+    parent_id: UUID | None = None
+    internal: bool = None
+
+    @model_validator(mode="after")
+    def _exclusive_fields(self) -> Self:
+        _one_of(self, "status_id", "status_kind")
+        _one_of(self, "requester_id", "requester")
+        for edit in ("add_tags", "remove_tags"):
+            _one_of(self, "tags", edit)
+        for edit in ("add_followers", "remove_followers"):
+            _one_of(self, "followers", edit)
+        return self
+
+
+class BulkUpdate(RequestModel):
+    ids: Annotated[list[UUID], Field(min_length=1, max_length=MAX_BULK)]
+    changes: TicketUpdate
+
+
+class ChildrenSummary(ResponseModel):
+    total: int
+    unresolved: int = Field(description="Children not yet solved or closed")
+    by_status_kind: dict[StatusKind, int]
+
+
+class TicketOut(ResponseModel):
+    id: UUID
+    number: int
+    subject: str
+    description: str | None
+    status_id: UUID
+    status_kind: StatusKind
+    priority: Priority
+    type: TicketType | None
+    category_id: UUID | None
+    group_id: UUID | None
+    assignee_id: UUID | None
+    requester_id: UUID | None
+    followers: list[UUID]
+    tags: list[str]
+    custom_fields: dict[str, Any]
+    channel: Channel
+    external_refs: dict[str, str]
+    due_at: datetime | None
+    parent_id: UUID | None
+    internal: bool
+    created_at: datetime
+    updated_at: datetime
+    first_response_at: datetime | None
+    solved_at: datetime | None
+    closed_at: datetime | None
+    deleted_at: datetime | None
+    version: int
+    children_summary: ChildrenSummary | None = Field(
+        None, description="On single-ticket responses when the ticket has sub-tickets; null in lists"
+    )
+
+
+class BulkResult(ResponseModel):
+    items: list[TicketOut]
+
+
+class ChildrenPage(ResponseModel):
+    items: list[TicketOut]
+    next_cursor: str | None
+    summary: ChildrenSummary
+
+
+class HistoryEntry(ResponseModel):
+    id: UUID
+    change_id: UUID = Field(description="Entries written by one request share it")
+    occurred_at: datetime
+    actor_type: ActorType
+    actor_id: UUID | None
+    field: str
+    old_value: Any
+    new_value: Any
+
+
+class CountBucket(ResponseModel):
+    key: str | None = Field(description="The group's value (an id, a kind, a priority); null for none")
+    count: int
+
+
+class TicketCounts(ResponseModel):
+    group_by: str
+    total: int
+    buckets: list[CountBucket]

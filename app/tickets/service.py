@@ -1,0 +1,327 @@
+"""The rules of tickets: workflow timestamps, closed and deleted tickets, sub-tickets, history."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agents.repository import AgentRepository
+from app.auth.principal import Principal
+from app.categories.repository import CategoryRepository
+from app.config import Settings
+from app.contacts.service import find_or_create_contact
+from app.custom_fields.validation import load_definitions, validate_custom_fields
+from app.errors import Conflict, NotFound, Unprocessable
+from app.kit.http import check_if_match
+from app.kit.ids import new_id
+from app.kit.pagination import PageParams
+from app.kit.search import search_key
+from app.kit.time import utcnow
+from app.models import Ticket, TicketHistory, TicketStatus
+from app.models.enums import CustomFieldEntity, Role, StatusKind
+from app.tickets.changes import history_rows
+from app.tickets.filters import TicketFilters
+from app.tickets.repository import TicketRepository
+from app.tickets.schemas import ChildrenSummary, RequesterInline, TicketCreate, TicketUpdate
+
+RESOLVED_KINDS = (StatusKind.solved, StatusKind.closed)
+GROUP_COLUMNS = {
+    "status": Ticket.status_id,
+    "status_kind": Ticket.status_kind,
+    "priority": Ticket.priority,
+    "type": Ticket.type,
+    "assignee": Ticket.assignee_id,
+    "group": Ticket.group_id,
+    "category": Ticket.category_id,
+    "channel": Ticket.channel,
+}
+
+
+class TicketService:
+    """Ticket changes made by one caller within one unit of work."""
+
+    def __init__(self, session: AsyncSession, principal: Principal, settings: Settings) -> None:
+        self.session = session
+        self.principal = principal
+        self.settings = settings
+        self.workspace_id = principal.workspace_id
+        self.repo = TicketRepository(session, principal.workspace_id)
+
+    async def get(self, ticket_id: UUID, *, for_update: bool = False) -> Ticket:
+        ticket = await self.repo.get_visible(self.principal, ticket_id, for_update=for_update)
+        if ticket is None:
+            raise NotFound("Ticket")
+        return ticket
+
+    async def list_page(
+        self, filters: TicketFilters, sort: str, page: PageParams
+    ) -> tuple[list[Ticket], str | None]:
+        return await self.repo.list_page(self.principal, filters, sort, page)
+
+    async def count(self, filters: TicketFilters, group_by: str) -> list[tuple[str | None, int]]:
+        counted = await self.repo.count_by(self.principal, filters, GROUP_COLUMNS[group_by])
+        return [(None if key is None else str(getattr(key, "value", key)), count) for key, count in counted]
+
+    async def children_page(self, ticket_id: UUID, page: PageParams) -> tuple[list[Ticket], str | None]:
+        await self.get(ticket_id)
+        return await self.repo.children_page(self.principal, ticket_id, page)
+
+    async def history_page(self, ticket_id: UUID, page: PageParams) -> tuple[list[TicketHistory], str | None]:
+        await self.get(ticket_id)
+        return await self.repo.history_page(ticket_id, page)
+
+    async def children_summary(self, ticket_id: UUID) -> ChildrenSummary:
+        by_kind = await self.repo.children_by_kind(ticket_id)
+        unresolved = sum(count for kind, count in by_kind.items() if kind not in RESOLVED_KINDS)
+        return ChildrenSummary(total=sum(by_kind.values()), unresolved=unresolved, by_status_kind=by_kind)
+
+    async def create(self, data: TicketCreate) -> Ticket:
+        status = await self._status(data.status_id, data.status_kind or StatusKind.new, field="status_id")
+        now = utcnow()
+        values: dict[str, Any] = {
+            "id": new_id(),
+            "subject": data.subject,
+            "description": data.description,
+            "status_id": status.id,
+            "status_kind": status.kind,
+            "priority": data.priority,
+            "type": data.type,
+            "category_id": data.category_id,
+            "group_id": data.group_id,
+            "assignee_id": data.assignee_id,
+            "requester_id": data.requester_id,
+            "followers": _unique(data.followers),
+            "tags": _normalise_tags(data.tags),
+            "channel": data.channel,
+            "external_refs": data.external_refs,
+            "due_at": data.due_at,
+            "parent_id": data.parent_id,
+            "internal": data.internal,
+            "search_text": search_key(data.subject),
+            "solved_at": now if status.kind in RESOLVED_KINDS else None,
+            "closed_at": now if status.kind is StatusKind.closed else None,
+        }
+        if data.requester is not None:
+            values["requester_id"] = await self._requester(data.requester)
+        await self._check_references(values)
+        definitions = await load_definitions(self.session, self.workspace_id, CustomFieldEntity.ticket)
+        values["custom_fields"] = validate_custom_fields(definitions, data.custom_fields, current=None)
+        if data.parent_id is not None:
+            await self._check_parent(values["id"], data.parent_id)
+        initial = {name: (None, value) for name, value in values.items() if _is_set(value) and name != "id"}
+        # History first: the numbered insert locks the workspace's counter until commit.
+        await self.repo.add_history(history_rows(values["id"], self.principal, initial))
+        return await self.repo.insert_numbered(values)
+
+    async def update(
+        self, ticket_id: UUID, data: TicketUpdate, *, if_match: str | None = None, force: bool = False
+    ) -> Ticket:
+        ticket = await self.get(ticket_id, for_update=True)
+        check_if_match(if_match, ticket.version)
+        return await self._apply(ticket, data, force=force)
+
+    async def bulk_update(
+        self, ticket_ids: Sequence[UUID], data: TicketUpdate, *, force: bool
+    ) -> list[Ticket]:
+        """The same change on every ticket, all or nothing."""
+        ids = _unique(ticket_ids)
+        tickets = {ticket.id: ticket for ticket in await self.repo.lock_visible(self.principal, ids)}
+        updated = []
+        for position, ticket_id in enumerate(ids):
+            ticket = tickets.get(ticket_id)
+            if ticket is None:
+                raise NotFound("Ticket", field=f"ids.{position}")
+            try:
+                updated.append(await self._apply(ticket, data, force=force))
+            except (Conflict, Unprocessable) as exc:
+                exc.detail = f"ticket #{ticket.number}: {exc.detail}"
+                exc.extra = {**exc.extra, "ticket_id": str(ticket_id)}
+                raise
+        return updated
+
+    async def delete(self, ticket_id: UUID) -> None:
+        ticket = await self.get(ticket_id, for_update=True)
+        if ticket.deleted_at is None:
+            await self._write(ticket, {"deleted_at": utcnow()})
+
+    async def restore(self, ticket_id: UUID) -> Ticket:
+        ticket = await self.get(ticket_id, for_update=True)
+        if ticket.deleted_at is None:
+            return ticket
+        return await self._write(ticket, {"deleted_at": None})
+
+    async def reopen(self, ticket_id: UUID) -> Ticket:
+        """Back to the default open status: the one way to change a closed ticket."""
+        ticket = await self.get(ticket_id, for_update=True)
+        _refuse_if_deleted(ticket)
+        if ticket.status_kind not in RESOLVED_KINDS:
+            raise Conflict("Only a solved or closed ticket can be reopened", code="ticket_not_resolved")
+        status = await self._status(None, StatusKind.open, field="status_id")
+        return await self._write(ticket, {"status_id": status.id, **_status_values(ticket, status)})
+
+    async def _apply(self, ticket: Ticket, data: TicketUpdate, *, force: bool) -> Ticket:
+        _refuse_if_deleted(ticket)
+        if ticket.status_kind is StatusKind.closed:
+            raise Conflict(
+                "A closed ticket cannot be changed; reopen it first (POST /v1/tickets/{id}/reopen)",
+                code="ticket_closed",
+            )
+        sent = data.changes()
+        values: dict[str, Any] = {}
+        for name in (
+            "subject", "description", "priority", "type", "category_id", "group_id", "assignee_id",
+            "requester_id", "external_refs", "due_at", "parent_id", "internal",
+        ):  # fmt: skip
+            if name in sent:
+                values[name] = getattr(data, name)
+        if "subject" in values:
+            values["search_text"] = search_key(values["subject"])
+        if data.requester is not None:
+            values["requester_id"] = await self._requester(data.requester)
+        if "status_id" in sent or "status_kind" in sent:
+            status = await self._status(data.status_id, data.status_kind, field="status_id")
+            values["status_id"] = status.id
+            values.update(_status_values(ticket, status))
+        values.update(_edited_lists(ticket, data, sent))
+        if "custom_fields" in sent:
+            definitions = await load_definitions(self.session, self.workspace_id, CustomFieldEntity.ticket)
+            values["custom_fields"] = validate_custom_fields(
+                definitions, data.custom_fields, current=ticket.custom_fields
+            )
+        changed = {name: value for name, value in values.items() if getattr(ticket, name) != value}
+        if not changed:
+            return ticket
+        added_followers = [agent for agent in changed.get("followers", []) if agent not in ticket.followers]
+        await self._check_references({**changed, "followers": added_followers})
+        if changed.get("parent_id") is not None:
+            await self._check_parent(ticket.id, changed["parent_id"])
+        if (
+            changed.get("status_kind") in RESOLVED_KINDS
+            and ticket.status_kind not in RESOLVED_KINDS
+            and not force
+        ):
+            unresolved = await self.repo.count_unresolved_children(ticket.id)
+            if unresolved:
+                raise Conflict(
+                    f"The ticket has {unresolved} unresolved sub-tickets; "
+                    "solve them first or pass force=true",
+                    code="unresolved_children",
+                    extra={"unresolved_children": unresolved},
+                )
+        return await self._write(ticket, changed)
+
+    async def _write(self, ticket: Ticket, changed: dict[str, Any]) -> Ticket:
+        old = {name: getattr(ticket, name) for name in changed}
+        await self.repo.add_history(
+            history_rows(ticket.id, self.principal, {name: (old[name], changed[name]) for name in changed})
+        )
+        return await self.repo.update_values(ticket, changed)
+
+    async def _status(self, status_id: UUID | None, kind: StatusKind | None, *, field: str) -> TicketStatus:
+        status = await self.repo.status_for(status_id, kind)
+        if status is None:
+            raise Unprocessable(f"{field}: no such status", field=field, code="unknown_reference")
+        if not status.active:
+            raise Unprocessable(f"{field}: the status {status.name!r} is inactive", field=field)
+        return status
+
+    async def _requester(self, requester: RequesterInline) -> UUID:
+        contact = await find_or_create_contact(
+            self.session,
+            self.workspace_id,
+            email=requester.email,
+            phone=requester.phone,
+            name=requester.name,
+            default_phone_region=self.settings.default_phone_region,
+        )
+        return contact.id
+
+    async def _check_references(self, values: dict[str, Any]) -> None:
+        """Rules the foreign keys cannot state; plain existence is left to them."""
+        agent_ids = _unique([*values.get("followers", []), *filter(None, [values.get("assignee_id")])])
+        if agent_ids:
+            agents = {
+                agent.id: agent
+                for agent in await AgentRepository(self.session, self.workspace_id).get_many(agent_ids)
+            }
+            for agent_id in agent_ids:
+                field = "assignee_id" if agent_id == values.get("assignee_id") else "followers"
+                agent = agents.get(agent_id)
+                if agent is None:
+                    raise Unprocessable(f"{field}: no such agent", field=field, code="unknown_reference")
+                if not agent.active:
+                    raise Unprocessable(f"{field}: the agent {agent.name!r} is inactive", field=field)
+                if field == "assignee_id" and agent.role is Role.viewer:
+                    raise Unprocessable("assignee_id: a viewer cannot be assigned tickets", field=field)
+        if values.get("category_id") is not None:
+            category = await CategoryRepository(self.session, self.workspace_id).get(values["category_id"])
+            if category is None:
+                raise Unprocessable(
+                    "category_id: no such category", field="category_id", code="unknown_reference"
+                )
+            if not category.active:
+                raise Unprocessable(
+                    f"category_id: the category {category.name!r} is inactive", field="category_id"
+                )
+
+    async def _check_parent(self, ticket_id: UUID, parent_id: UUID) -> None:
+        parent = await self.repo.get_visible(self.principal, parent_id)
+        if parent is None:
+            raise Unprocessable("parent_id: no such ticket", field="parent_id", code="unknown_reference")
+        if ticket_id in await self.repo.ancestor_ids(parent_id):
+            raise Unprocessable(
+                "parent_id: a ticket cannot be its own ancestor", field="parent_id", code="cycle"
+            )
+
+
+def _refuse_if_deleted(ticket: Ticket) -> None:
+    if ticket.deleted_at is not None:
+        raise Conflict("The ticket is deleted; restore it first", code="ticket_deleted")
+
+
+def _status_values(ticket: Ticket, status: TicketStatus) -> dict[str, Any]:
+    """`solved_at` and `closed_at` follow the status: set on entering, cleared on leaving."""
+    now = utcnow()
+    solved_at: datetime | None = ticket.solved_at
+    closed_at: datetime | None = ticket.closed_at
+    if status.kind in RESOLVED_KINDS:
+        solved_at = solved_at if ticket.status_kind in RESOLVED_KINDS else now
+    else:
+        solved_at = None
+    closed_at = (closed_at or now) if status.kind is StatusKind.closed else None
+    return {"status_kind": status.kind, "solved_at": solved_at, "closed_at": closed_at}
+
+
+def _edited_lists(ticket: Ticket, data: TicketUpdate, sent: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if "tags" in sent:
+        values["tags"] = _normalise_tags(data.tags)
+    elif "add_tags" in sent or "remove_tags" in sent:
+        removed = set(_normalise_tags(data.remove_tags or []))
+        values["tags"] = [
+            tag for tag in _normalise_tags([*ticket.tags, *(data.add_tags or [])]) if tag not in removed
+        ]
+    if "followers" in sent:
+        values["followers"] = _unique(data.followers)
+    elif "add_followers" in sent or "remove_followers" in sent:
+        removed_ids = set(data.remove_followers or [])
+        values["followers"] = [
+            agent
+            for agent in _unique([*ticket.followers, *(data.add_followers or [])])
+            if agent not in removed_ids
+        ]
+    return values
+
+
+def _normalise_tags(tags: Sequence[str]) -> list[str]:
+    return _unique([tag.lower() for tag in tags])
+
+
+def _unique(items: Sequence[Any]) -> list[Any]:
+    return list(dict.fromkeys(items))
+
+
+def _is_set(value: Any) -> bool:
+    return value is not None and value != [] and value != {} and value is not False

@@ -1,0 +1,156 @@
+"""Every route of the app, called by another workspace with this workspace's ids, finds nothing.
+
+The routes come from the OpenAPI document, so a route added later is walked without editing
+this test; a path parameter or a request body it cannot fill makes the test fail with a message.
+"""
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import Tenant
+from tests.world import EXAMPLES, RESOURCE_KEYS, World, build_world
+
+PUBLIC_OPERATIONS = {"health"}
+# Query parameters that take an id of the world, by the world key they take.
+QUERY_REFERENCES = {
+    "agent_id": "agent_id",
+    "assignee": "agent_id",
+    "group": "group_id",
+    "group_id": "group_id",
+    "category_id": "category_id",
+    "parent": "ticket_id",
+    "parent_id": "category_id",
+    "requester_id": "contact_id",
+    "organization_id": "organization_id",
+    "status_id": "status_id",
+}
+
+
+class Recorder(dict):
+    """A world that remembers which keys an example body used."""
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world)
+        self.used: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.used.add(key)
+        return super().__getitem__(key)
+
+
+def operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:
+    document = app.openapi()
+    return [
+        (method.upper(), path, operation)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+        if operation["operationId"] not in PUBLIC_OPERATIONS
+    ]
+
+
+def fill(path: str, world: World) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        assert name in world, f"add a `{name}` to tests/world.py so that {path} can be walked"
+        return world[name]
+
+    return re.sub(r"{(\w+)}", value, path)
+
+
+def body_for(operation: dict[str, Any], world: World) -> dict[str, Any] | None:
+    if "requestBody" not in operation:
+        return None
+    operation_id = operation["operationId"]
+    assert operation_id in EXAMPLES, f"add an example body for {operation_id} to tests/world.py"
+    return EXAMPLES[operation_id](world)
+
+
+def foreign_ids(world: World) -> list[str]:
+    return [world[key] for key in RESOURCE_KEYS]
+
+
+def assert_no_leak(response: httpx.Response, world: World) -> None:
+    for foreign in foreign_ids(world):
+        assert foreign not in response.text, (
+            f"{response.request.method} {response.request.url} leaked {foreign}"
+        )
+
+
+@pytest.fixture
+async def worlds(tenant: Tenant, other_tenant: Tenant) -> tuple[World, World]:
+    return await build_world(tenant), await build_world(other_tenant)
+
+
+async def test_paths_with_another_workspaces_ids_are_404(
+    app: FastAPI, tenant: Tenant, other_tenant: Tenant, worlds: tuple[World, World]
+) -> None:
+    theirs, ours = worlds
+    caller = other_tenant.admin
+    walked = 0
+    for method, path, operation in operations(app):
+        names = re.findall(r"{(\w+)}", path)
+        if not names:
+            continue
+        # All ids foreign, then each id foreign on its own beside the caller's own ids.
+        mixes = [dict(theirs)] + ([{**ours, name: theirs[name]} for name in names] if len(names) > 1 else [])
+        for world in mixes:
+            url = fill(path, world)
+            response = await caller.request(method, url, json=body_for(operation, ours))
+            assert response.status_code == 404, f"{method} {url}: {response.status_code} {response.text}"
+            assert response.headers["content-type"] == "application/problem+json"
+            assert_no_leak(response, theirs)
+            walked += 1
+    assert walked > 20
+    # Nothing of the first workspace was changed or removed by the walk.
+    ticket = (await tenant.admin.get(f"/v1/tickets/{theirs['ticket_id']}")).json()
+    assert ticket["version"] == 1 and ticket["deleted_at"] is None
+    assert (await tenant.admin.get(f"/v1/groups/{theirs['group_id']}/members")).json()["items"]
+
+
+async def test_lists_and_filters_never_show_another_workspaces_rows(
+    app: FastAPI, other_tenant: Tenant, worlds: tuple[World, World]
+) -> None:
+    theirs, _ = worlds
+    caller = other_tenant.admin
+    for method, path, operation in operations(app):
+        if method != "GET" or "{" in path:
+            continue
+        response = await caller.get(path)
+        assert response.status_code in (200, 404), f"GET {path}: {response.status_code}"
+        assert_no_leak(response, theirs)
+        for parameter in operation.get("parameters", []):
+            key = QUERY_REFERENCES.get(parameter["name"])
+            if parameter["in"] != "query" or key is None:
+                continue
+            filtered = await caller.get(path, params={parameter["name"]: theirs[key]})
+            assert filtered.status_code < 500
+            assert_no_leak(filtered, theirs)
+            if filtered.status_code == 200 and "items" in filtered.json():
+                assert filtered.json()["items"] == [], f"GET {path}?{parameter['name']}=<foreign id>"
+
+
+async def test_writes_referencing_another_workspaces_ids_are_refused(
+    app: FastAPI, other_tenant: Tenant, worlds: tuple[World, World]
+) -> None:
+    theirs, ours = worlds
+    caller = other_tenant.admin
+    checked = 0
+    for method, path, operation in operations(app):
+        if "requestBody" not in operation or operation["operationId"] not in EXAMPLES:
+            continue
+        recorder = Recorder(ours)
+        EXAMPLES[operation["operationId"]](recorder)
+        for key in sorted(recorder.used & set(RESOURCE_KEYS)):
+            body = EXAMPLES[operation["operationId"]]({**ours, key: theirs[key]})
+            response = await caller.request(method, fill(path, ours), json=body)
+            assert 400 <= response.status_code < 500, (
+                f"{method} {path} with a foreign {key}: {response.status_code} {response.text}"
+            )
+            assert response.headers["content-type"] == "application/problem+json"
+            assert_no_leak(response, theirs)
+            checked += 1
+    assert checked > 15

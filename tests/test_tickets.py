@@ -1,0 +1,414 @@
+import asyncio
+
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import Tenant, make_client
+from tests.factories import (
+    create,
+    create_agent,
+    create_category,
+    create_contact,
+    create_group,
+    create_ticket,
+    mint_agent_token,
+    rotate_token_secret,
+    status_id,
+)
+
+
+async def test_create_ticket_returns_it_with_number_etag_and_location(tenant: Tenant) -> None:
+    response = await tenant.agent.post(
+        "/v1/tickets",
+        json={
+            "subject": "Không đăng nhập được",
+            "description": "Khách báo lỗi khi đăng nhập trên ứng dụng di động",
+            "priority": "high",
+            "type": "incident",
+            "tags": ["Mobile", "login", "mobile"],
+            "external_refs": {"crm": "OPP-1042"},
+            "channel": "zalo",
+        },
+    )
+    assert response.status_code == 201, response.text
+    ticket = response.json()
+    assert ticket["number"] == 1
+    assert ticket["status_kind"] == "new"
+    assert ticket["priority"] == "high"
+    assert ticket["tags"] == ["mobile", "login"]
+    assert ticket["channel"] == "zalo"
+    assert response.headers["location"] == f"/v1/tickets/{ticket['id']}"
+    assert response.headers["etag"] == '"1"'
+    fetched = await tenant.viewer.get(f"/v1/tickets/{ticket['id']}")
+    assert fetched.json() == ticket
+    assert fetched.headers["etag"] == '"1"'
+
+
+async def test_ticket_numbers_stay_unique_and_gap_free_under_concurrency(tenant: Tenant) -> None:
+    async def attempt(index: int):
+        # Every fifth request is refused (unknown field), and must not consume a number.
+        body = {"subject": f"Yêu cầu {index}"} | ({"bogus": True} if index % 5 == 0 else {})
+        return await tenant.agent.post("/v1/tickets", json=body)
+
+    responses = await asyncio.gather(*(attempt(index) for index in range(60)))
+    created = [response.json()["number"] for response in responses if response.status_code == 201]
+    assert len(created) == 48
+    assert sorted(created) == list(range(1, 49))
+
+
+async def test_inline_requester_finds_or_creates_the_contact(tenant: Tenant) -> None:
+    first = await create_ticket(
+        tenant.agent, requester={"email": "Hoa.Nguyen@example.vn", "name": "Nguyễn Thị Hoa"}
+    )
+    second = await create_ticket(tenant.agent, requester={"email": "hoa.nguyen@example.vn"})
+    assert first["requester_id"] == second["requester_id"] is not None
+    by_phone = await create_ticket(tenant.agent, requester={"phone": "0912 345 678"})
+    again = await create_ticket(tenant.agent, requester={"phone": "+84912345678"})
+    assert by_phone["requester_id"] == again["requester_id"] != first["requester_id"]
+    both = await tenant.agent.post(
+        "/v1/tickets",
+        json={"subject": "x", "requester_id": first["requester_id"], "requester": {"name": "A"}},
+    )
+    assert both.status_code == 422
+
+
+async def test_custom_fields_are_validated_against_their_definitions(tenant: Tenant) -> None:
+    await create(
+        tenant.admin,
+        "/v1/custom-fields",
+        {"entity": "ticket", "key": "order_id", "label": "Mã đơn hàng", "type": "integer", "required": True},
+    )
+    missing = await tenant.agent.post("/v1/tickets", json={"subject": "Đơn hàng"})
+    assert missing.status_code == 422
+    assert missing.json()["field"] == "custom_fields.order_id"
+    wrong_type = await tenant.agent.post(
+        "/v1/tickets", json={"subject": "Đơn hàng", "custom_fields": {"order_id": "x"}}
+    )
+    assert wrong_type.status_code == 422
+    assert wrong_type.json()["field"] == "custom_fields.order_id"
+    unknown = await tenant.agent.post(
+        "/v1/tickets", json={"subject": "Đơn hàng", "custom_fields": {"order_id": 7, "colour": "red"}}
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["field"] == "custom_fields.colour"
+    ticket = await create_ticket(tenant.agent, custom_fields={"order_id": 1042})
+    assert ticket["custom_fields"] == {"order_id": 1042}
+    cleared = await tenant.agent.patch(
+        f"/v1/tickets/{ticket['id']}", json={"custom_fields": {"order_id": None}}
+    )
+    assert cleared.status_code == 422
+
+
+async def test_status_changes_move_solved_and_closed_times_and_closed_is_read_only(tenant: Tenant) -> None:
+    ticket = await create_ticket(tenant.agent)
+    url = f"/v1/tickets/{ticket['id']}"
+    solved = (await tenant.agent.patch(url, json={"status_kind": "solved"})).json()
+    assert solved["status_kind"] == "solved" and solved["solved_at"] is not None
+    reopened = (await tenant.agent.patch(url, json={"status_kind": "open"})).json()
+    assert reopened["solved_at"] is None
+    closed = (
+        await tenant.agent.patch(url, json={"status_id": await status_id(tenant.viewer, "closed")})
+    ).json()
+    assert closed["closed_at"] is not None and closed["solved_at"] is not None
+    refused = await tenant.agent.patch(url, json={"priority": "urgent"})
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "ticket_closed"
+    response = await tenant.agent.post(f"{url}/reopen")
+    assert response.status_code == 200
+    assert response.json()["status_kind"] == "open"
+    assert response.json()["closed_at"] is None and response.json()["solved_at"] is None
+    assert (await tenant.agent.post(f"{url}/reopen")).status_code == 409
+
+
+async def test_history_records_every_change_with_actor_and_values(tenant: Tenant) -> None:
+    ticket = await create_ticket(tenant.agent, priority="low")
+    url = f"/v1/tickets/{ticket['id']}"
+    await tenant.agent.patch(url, json={"priority": "urgent", "add_tags": ["vip"]})
+    await tenant.agent.patch(url, json={"priority": "urgent"})  # no change, no history
+    entries = (await tenant.viewer.get(f"{url}/history")).json()["items"]
+    creation = [entry for entry in entries if entry["old_value"] is None and entry["field"] == "subject"]
+    assert creation and creation[0]["new_value"] == "Giao hàng chậm"
+    priority_changes = [entry for entry in entries if entry["field"] == "priority"]
+    assert [(entry["old_value"], entry["new_value"]) for entry in priority_changes] == [
+        (None, "low"),
+        ("low", "urgent"),
+    ]
+    tag_change = next(entry for entry in entries if entry["field"] == "tags")
+    assert tag_change["new_value"] == ["vip"]
+    assert tag_change["actor_type"] == "api_key"
+    assert tag_change["change_id"] == priority_changes[1]["change_id"]
+
+
+async def test_stale_if_match_is_refused(tenant: Tenant) -> None:
+    ticket = await create_ticket(tenant.agent)
+    url = f"/v1/tickets/{ticket['id']}"
+    first = await tenant.agent.patch(url, json={"priority": "high"}, headers={"If-Match": '"1"'})
+    assert first.status_code == 200
+    assert first.headers["etag"] == '"2"'
+    stale = await tenant.agent.patch(url, json={"priority": "low"}, headers={"If-Match": '"1"'})
+    assert stale.status_code == 412
+    assert stale.headers["content-type"] == "application/problem+json"
+
+
+async def test_concurrent_patches_with_the_same_if_match_let_exactly_one_through(tenant: Tenant) -> None:
+    ticket = await create_ticket(tenant.agent)
+    url = f"/v1/tickets/{ticket['id']}"
+    responses = await asyncio.gather(
+        *(
+            tenant.agent.patch(url, json={"subject": f"Phiên bản {index}"}, headers={"If-Match": '"1"'})
+            for index in range(8)
+        )
+    )
+    assert sorted(response.status_code for response in responses) == [200] + [412] * 7
+
+
+async def test_if_none_match_answers_not_modified(tenant: Tenant) -> None:
+    ticket = await create_ticket(tenant.agent)
+    response = await tenant.viewer.get(f"/v1/tickets/{ticket['id']}", headers={"If-None-Match": '"1"'})
+    assert response.status_code == 304
+    listed = await tenant.viewer.get("/v1/tickets")
+    again = await tenant.viewer.get("/v1/tickets", headers={"If-None-Match": listed.headers["etag"]})
+    assert again.status_code == 304
+
+
+async def test_sub_tickets_summary_cycles_and_solving_a_parent(tenant: Tenant) -> None:
+    parent = await create_ticket(tenant.agent, subject="Triển khai hệ thống")
+    child = await create_ticket(tenant.agent, subject="Cài đặt máy chủ", parent_id=parent["id"])
+    grandchild = await create_ticket(tenant.agent, subject="Cấu hình mạng", parent_id=child["id"])
+    cycle = await tenant.agent.patch(f"/v1/tickets/{parent['id']}", json={"parent_id": grandchild["id"]})
+    assert cycle.status_code == 422 and cycle.json()["field"] == "parent_id"
+    itself = await tenant.agent.patch(f"/v1/tickets/{parent['id']}", json={"parent_id": parent["id"]})
+    assert itself.status_code == 422
+
+    children = (await tenant.viewer.get(f"/v1/tickets/{parent['id']}/children")).json()
+    assert [item["id"] for item in children["items"]] == [child["id"]]
+    assert children["summary"] == {"total": 1, "unresolved": 1, "by_status_kind": {"new": 1}}
+    fetched = (await tenant.viewer.get(f"/v1/tickets/{parent['id']}")).json()
+    assert fetched["children_summary"]["unresolved"] == 1
+
+    refused = await tenant.agent.patch(f"/v1/tickets/{parent['id']}", json={"status_kind": "solved"})
+    assert refused.status_code == 409 and refused.json()["code"] == "unresolved_children"
+    forced = await tenant.agent.patch(
+        f"/v1/tickets/{parent['id']}?force=true", json={"status_kind": "solved"}
+    )
+    assert forced.status_code == 200
+    assert forced.json()["status_kind"] == "solved"
+
+
+async def test_delete_and_restore(tenant: Tenant) -> None:
+    ticket = await create_ticket(tenant.agent)
+    url = f"/v1/tickets/{ticket['id']}"
+    assert (await tenant.agent.delete(url)).status_code == 204
+    assert ticket["id"] not in [
+        item["id"] for item in (await tenant.viewer.get("/v1/tickets")).json()["items"]
+    ]
+    deleted = (await tenant.viewer.get("/v1/tickets?deleted=true")).json()["items"]
+    assert [item["id"] for item in deleted] == [ticket["id"]]
+    assert (await tenant.viewer.get(url)).json()["deleted_at"] is not None
+    refused = await tenant.agent.patch(url, json={"priority": "low"})
+    assert refused.status_code == 409 and refused.json()["code"] == "ticket_deleted"
+    restored = await tenant.agent.post(f"{url}/restore")
+    assert restored.status_code == 200 and restored.json()["deleted_at"] is None
+    assert (await tenant.viewer.delete(url)).status_code == 403
+
+
+async def test_bulk_update_is_all_or_nothing(tenant: Tenant, other_tenant: Tenant) -> None:
+    tickets = [await create_ticket(tenant.agent, subject=f"Phiếu {index}") for index in range(3)]
+    ids = [ticket["id"] for ticket in tickets]
+    response = await tenant.agent.post(
+        "/v1/tickets/bulk", json={"ids": ids, "changes": {"priority": "urgent", "add_tags": ["đợt-1"]}}
+    )
+    assert response.status_code == 200, response.text
+    assert {item["priority"] for item in response.json()["items"]} == {"urgent"}
+    assert all(item["tags"] == ["đợt-1"] for item in response.json()["items"])
+
+    foreign = await create_ticket(other_tenant.agent)
+    refused = await tenant.agent.post(
+        "/v1/tickets/bulk", json={"ids": [*ids, foreign["id"]], "changes": {"priority": "low"}}
+    )
+    assert refused.status_code == 404
+    assert refused.json()["field"] == "ids.3"
+    closed = await tenant.agent.patch(f"/v1/tickets/{ids[1]}", json={"status_kind": "closed"})
+    assert closed.status_code == 200
+    refused = await tenant.agent.post("/v1/tickets/bulk", json={"ids": ids, "changes": {"priority": "low"}})
+    assert refused.status_code == 409
+    assert refused.json()["ticket_id"] == ids[1]
+    unchanged = (await tenant.viewer.get(f"/v1/tickets/{ids[0]}")).json()
+    assert unchanged["priority"] == "urgent"
+    too_many = await tenant.agent.post(
+        "/v1/tickets/bulk", json={"ids": [ids[0]] * 101, "changes": {"priority": "low"}}
+    )
+    assert too_many.status_code == 422
+
+
+async def test_list_filters(tenant: Tenant) -> None:
+    agent = await create_agent(tenant.admin, "crm-7", name="Trần Văn Bình")
+    group = await create_group(tenant.admin, "Nhóm Kỹ thuật")
+    parent_category = await create_category(tenant.admin, "Vận chuyển")
+    sub_category = await create_category(tenant.admin, "Giao hàng", parent_id=parent_category["id"])
+    requester = await create_contact(tenant.agent, name="Đặng Thu Thảo", email="thao@example.vn")
+    slow = await create_ticket(
+        tenant.agent,
+        subject="Giao hàng chậm",
+        priority="urgent",
+        assignee_id=agent["id"],
+        group_id=group["id"],
+        category_id=sub_category["id"],
+        tags=["shipping", "vip"],
+        requester_id=requester["id"],
+        external_refs={"crm": "OPP-1"},
+    )
+    refund = await create_ticket(tenant.agent, subject="Hoàn tiền đơn hàng", tags=["billing"])
+
+    async def ids(query: str) -> list[str]:
+        response = await tenant.viewer.get(f"/v1/tickets?{query}")
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert await ids("q=giao hang cham") == [slow["id"]]
+    assert await ids("q=dang") == [slow["id"]]
+    assert await ids("q=thao@example") == [slow["id"]]
+    assert await ids(f"q=%23{refund['number']}") == [refund["id"]]
+    assert await ids("priority=urgent,high") == [slow["id"]]
+    assert await ids("assignee=none") == [refund["id"]]
+    assert await ids(f"assignee={agent['id']}") == [slow["id"]]
+    assert await ids(f"group={group['id']}") == [slow["id"]]
+    assert await ids(f"category_id={parent_category['id']}") == [slow["id"]]
+    assert await ids("tag=shipping&tag=vip") == [slow["id"]]
+    assert await ids("tag=shipping,billing") == []
+    assert await ids("external_ref=crm:OPP-1") == [slow["id"]]
+    assert await ids(f"requester_id={requester['id']}") == [slow["id"]]
+    assert await ids("status_kind=new") == [refund["id"], slow["id"]]
+    assert await ids("created_after=2000-01-01T00:00:00Z&created_before=2000-01-02T00:00:00Z") == []
+    me = await tenant.viewer.get("/v1/tickets?assignee=me")
+    assert me.status_code == 400 and me.json()["field"] == "assignee"
+    bad = await tenant.viewer.get("/v1/tickets?priority=critical")
+    assert bad.status_code == 400 and bad.json()["field"] == "priority"
+    naive = await tenant.viewer.get("/v1/tickets?created_after=2024-01-01T00:00:00")
+    assert naive.status_code == 422
+
+
+@pytest.mark.parametrize("sort", ["created_at", "-created_at", "priority", "-priority", "due_at", "-due_at"])
+async def test_pages_cover_every_ticket_once_in_order(tenant: Tenant, sort: str) -> None:
+    priorities = ["low", "normal", "high", "urgent"]
+    for index in range(7):
+        due = {"due_at": f"2030-01-0{index % 3 + 1}T08:00:00+07:00"} if index % 2 else {}
+        await create_ticket(tenant.agent, subject=f"Phiếu {index}", priority=priorities[index % 4], **due)
+    everything = (await tenant.viewer.get(f"/v1/tickets?sort={sort}&limit=200")).json()["items"]
+    seen, cursor = [], None
+    while True:
+        query = f"/v1/tickets?sort={sort}&limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = (await tenant.viewer.get(query)).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [item["id"] for item in everything]
+    assert len(seen) == 7
+    if sort.lstrip("-") == "due_at":
+        assert [item["due_at"] is None for item in everything] == [False] * 3 + [True] * 4
+
+
+async def test_cursor_of_another_sort_is_refused(tenant: Tenant) -> None:
+    for _ in range(3):
+        await create_ticket(tenant.agent)
+    cursor = (await tenant.viewer.get("/v1/tickets?limit=1")).json()["next_cursor"]
+    response = await tenant.viewer.get(f"/v1/tickets?limit=1&sort=priority&cursor={cursor}")
+    assert response.status_code == 400 and response.json()["field"] == "cursor"
+    garbage = await tenant.viewer.get("/v1/tickets?cursor=not-a-cursor")
+    assert garbage.status_code == 400
+
+
+async def test_counts_group_the_filtered_tickets(tenant: Tenant) -> None:
+    for priority in ["high", "high", "low"]:
+        await create_ticket(tenant.agent, priority=priority)
+    counts = (await tenant.viewer.get("/v1/tickets/counts?group_by=priority")).json()
+    assert counts["total"] == 3
+    assert {bucket["key"]: bucket["count"] for bucket in counts["buckets"]} == {"high": 2, "low": 1}
+    filtered = (await tenant.viewer.get("/v1/tickets/counts?group_by=assignee&priority=low")).json()
+    assert filtered["buckets"] == [{"key": None, "count": 1}]
+
+
+async def test_assignee_and_followers_must_be_active_agents(tenant: Tenant, other_tenant: Tenant) -> None:
+    inactive = await create_agent(tenant.admin, "crm-9", active=False)
+    viewer = await create_agent(tenant.admin, "crm-10", role="viewer")
+    foreign = await create_agent(other_tenant.admin, "crm-11")
+    for body, field in (
+        ({"assignee_id": inactive["id"]}, "assignee_id"),
+        ({"assignee_id": viewer["id"]}, "assignee_id"),
+        ({"assignee_id": foreign["id"]}, "assignee_id"),
+        ({"followers": [foreign["id"]]}, "followers"),
+    ):
+        response = await tenant.agent.post("/v1/tickets", json={"subject": "x", **body})
+        assert response.status_code == 422, (body, response.text)
+        assert response.json()["field"] == field
+        assert foreign["id"] not in response.text
+
+
+async def test_restricted_agent_sees_only_their_groups_and_watched_categories(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    restricted = await create_agent(tenant.admin, "crm-restricted", ticket_access="restricted")
+    group = await create_group(tenant.admin, "Nhóm CSKH", [restricted["id"]])
+    watched = await create_category(tenant.admin, "Bảo hành")
+    response = await tenant.admin.put(f"/v1/categories/{watched['id']}/watchers/{restricted['id']}")
+    assert response.status_code == 204
+    in_group = await create_ticket(tenant.agent, group_id=group["id"])
+    in_category = await create_ticket(tenant.agent, category_id=watched["id"])
+    followed = await create_ticket(tenant.agent, followers=[restricted["id"]])
+    hidden = await create_ticket(tenant.agent)
+
+    kid, secret = await rotate_token_secret(tenant.admin)
+    client = make_client(app, mint_agent_token(kid, secret, "crm-restricted"))
+    listed = {item["id"] for item in (await client.get("/v1/tickets")).json()["items"]}
+    assert listed == {in_group["id"], in_category["id"], followed["id"]}
+    assert (await client.get(f"/v1/tickets/{hidden['id']}")).status_code == 404
+    assert (await client.patch(f"/v1/tickets/{hidden['id']}", json={"priority": "low"})).status_code == 404
+    counts = (await client.get("/v1/tickets/counts?group_by=status_kind")).json()
+    assert counts["total"] == 3
+    mine = await client.get("/v1/tickets?assignee=me")
+    assert mine.status_code == 200 and mine.json()["items"] == []
+
+
+async def test_idempotency_key_replays_and_refuses_another_body(tenant: Tenant) -> None:
+    headers = {"Idempotency-Key": "crm-import-42"}
+    first = await tenant.agent.post("/v1/tickets", json={"subject": "Đổi trả"}, headers=headers)
+    replay = await tenant.agent.post("/v1/tickets", json={"subject": "Đổi trả"}, headers=headers)
+    assert first.status_code == replay.status_code == 201
+    assert replay.json() == first.json()
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    other = await tenant.agent.post("/v1/tickets", json={"subject": "Khác"}, headers=headers)
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+    assert (await tenant.viewer.get("/v1/tickets")).json()["items"][0]["number"] == 1
+
+
+async def test_a_failed_request_releases_its_idempotency_key(tenant: Tenant) -> None:
+    headers = {"Idempotency-Key": "retry-me"}
+    failed = await tenant.agent.post(
+        "/v1/tickets", json={"subject": "x", "priority": "bogus"}, headers=headers
+    )
+    assert failed.status_code == 422
+    fixed = await tenant.agent.post("/v1/tickets", json={"subject": "x", "priority": "low"}, headers=headers)
+    assert fixed.status_code == 201
+
+
+async def test_concurrent_requests_with_one_idempotency_key_create_one_ticket(tenant: Tenant) -> None:
+    headers = {"Idempotency-Key": "double-click"}
+    responses = await asyncio.gather(
+        *(tenant.agent.post("/v1/tickets", json={"subject": "Một lần"}, headers=headers) for _ in range(5))
+    )
+    statuses = sorted(response.status_code for response in responses)
+    assert set(statuses) <= {201, 409}
+    numbers = {response.json()["number"] for response in responses if response.status_code == 201}
+    assert numbers == {1}
+    assert len((await tenant.viewer.get("/v1/tickets")).json()["items"]) == 1
+
+
+async def test_viewer_reads_but_cannot_write(tenant: Tenant) -> None:
+    ticket = await create_ticket(tenant.agent)
+    assert (await tenant.viewer.get(f"/v1/tickets/{ticket['id']}")).status_code == 200
+    response = await tenant.viewer.post("/v1/tickets", json={"subject": "x"})
+    assert response.status_code == 403
+    assert response.json()["code"] == "insufficient_role"
+    assert (await tenant.anonymous.get("/v1/tickets")).status_code == 401

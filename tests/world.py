@@ -1,0 +1,138 @@
+"""One of every resource in a workspace, and a valid request body for every write operation.
+
+The tenant-isolation and bad-input tests walk the OpenAPI document: every path parameter must
+name a resource of the world, and every operation with a JSON body must have an example here,
+so a route added later is covered (or the test says what it is missing).
+"""
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from tests.conftest import Tenant
+from tests.factories import create, create_agent, create_category, create_contact, create_group, create_ticket
+
+World = dict[str, str]
+
+
+async def build_world(tenant: Tenant) -> World:
+    admin, agent = tenant.admin, tenant.agent
+    suffix = secrets.token_hex(3)
+    member = await create_agent(admin, f"crm-{suffix}", email=f"an.{suffix}@example.vn")
+    group = await create_group(admin, f"Nhóm Kỹ thuật {suffix}", [member["id"]])
+    category = await create_category(admin, f"Giao hàng {suffix}")
+    watched = await admin.put(f"/v1/categories/{category['id']}/watchers/{member['id']}")
+    assert watched.status_code == 204
+    field = await create(
+        admin,
+        "/v1/custom-fields",
+        {"entity": "ticket", "key": f"ma_don_{suffix}", "label": "Mã đơn", "type": "text"},
+    )
+    organization = await create(admin, "/v1/organizations", {"name": f"Công ty Sao Mai {suffix}"})
+    contact = await create_contact(
+        agent, email=f"khach.{suffix}@example.vn", organization_id=organization["id"]
+    )
+    identity = await create(
+        agent, f"/v1/contacts/{contact['id']}/identities", {"kind": "zalo", "value": suffix}
+    )
+    status = await create(admin, "/v1/statuses", {"name": f"Chờ linh kiện {suffix}", "kind": "on_hold"})
+    parent = await create_ticket(agent, subject=f"Triển khai {suffix}", requester_id=contact["id"])
+    ticket = await create_ticket(
+        agent,
+        parent_id=parent["id"],
+        group_id=group["id"],
+        category_id=category["id"],
+        assignee_id=member["id"],
+        requester_id=contact["id"],
+        followers=[member["id"]],
+    )
+    api_key = await create(admin, "/v1/api-keys", {"name": f"khóa {suffix}", "role": "viewer"})
+    return {
+        "agent_id": member["id"],
+        "group_id": group["id"],
+        "category_id": category["id"],
+        "field_id": field["id"],
+        "field_key": field["key"],
+        "organization_id": organization["id"],
+        "contact_id": contact["id"],
+        "identity_id": identity["identities"][-1]["id"] if "identities" in identity else identity["id"],
+        "status_id": status["id"],
+        "ticket_id": ticket["id"],
+        "parent_ticket_id": parent["id"],
+        "api_key_id": api_key["id"],
+    }
+
+
+# Keys of a world that are ids of resources (the rest are other values, like a field key).
+RESOURCE_KEYS = (
+    "agent_id", "group_id", "category_id", "field_id", "organization_id", "contact_id",
+    "identity_id", "status_id", "ticket_id", "parent_ticket_id", "api_key_id",
+)  # fmt: skip
+
+
+def _unique(label: str) -> str:
+    return f"{label} {secrets.token_hex(3)}"
+
+
+EXAMPLES: dict[str, Callable[[World], dict[str, Any]]] = {
+    "create_ticket": lambda w: {
+        "subject": "Khách hàng phản ánh giao hàng chậm",
+        "description": "Đơn hàng đặt thứ hai chưa tới",
+        "priority": "high",
+        "type": "incident",
+        "status_id": w["status_id"],
+        "category_id": w["category_id"],
+        "group_id": w["group_id"],
+        "assignee_id": w["agent_id"],
+        "requester_id": w["contact_id"],
+        "followers": [w["agent_id"]],
+        "tags": ["giao-hang"],
+        "custom_fields": {w["field_key"]: "DH-1042"},
+        "external_refs": {"crm": "OPP-1042"},
+        "due_at": "2030-01-01T09:00:00+07:00",
+        "parent_id": w["parent_ticket_id"],
+    },
+    "update_ticket": lambda w: {
+        "subject": "Giao hàng chậm (đã liên hệ)",
+        "priority": "urgent",
+        "category_id": w["category_id"],
+        "group_id": w["group_id"],
+        "assignee_id": w["agent_id"],
+        "requester_id": w["contact_id"],
+        "add_followers": [w["agent_id"]],
+        "add_tags": ["da-lien-he"],
+        "custom_fields": {w["field_key"]: "DH-1043"},
+        "parent_id": w["parent_ticket_id"],
+    },
+    "bulk_update_tickets": lambda w: {
+        "ids": [w["ticket_id"]],
+        "changes": {"priority": "low", "group_id": w["group_id"], "assignee_id": w["agent_id"]},
+    },
+    "update_workspace": lambda w: {"name": "Công ty TNHH Ánh Dương"},
+    "create_api_key": lambda w: {"name": _unique("Khóa CRM"), "role": "viewer"},
+    "create_status": lambda w: {"name": _unique("Chờ khách"), "kind": "pending", "color": "#ff9800"},
+    "update_status": lambda w: {"color": "#123456", "position": 5},
+    "create_agent": lambda w: {"external_id": _unique("crm"), "name": "Phạm Thu Trang", "role": "agent"},
+    "update_agent": lambda w: {"capacity": 12, "availability": "online", "skills": ["tieng-anh"]},
+    "create_group": lambda w: {"name": _unique("Nhóm CSKH"), "description": "Chăm sóc khách hàng"},
+    "update_group": lambda w: {"description": "Nhóm hỗ trợ kỹ thuật"},
+    "create_category": lambda w: {"name": _unique("Bảo hành"), "parent_id": w["category_id"]},
+    "update_category": lambda w: {"description": "Hàng lỗi, đổi trả"},
+    "create_custom_field": lambda w: {
+        "entity": "contact",
+        "key": f"hang_{secrets.token_hex(3)}",
+        "label": "Hạng thành viên",
+        "type": "dropdown",
+        "options": [{"value": "vang", "label": "Vàng"}, {"value": "bac", "label": "Bạc"}],
+    },
+    "update_custom_field": lambda w: {"label": "Mã đơn hàng", "position": 3},
+    "create_organization": lambda w: {"name": _unique("Công ty Bình Minh"), "domains": []},
+    "update_organization": lambda w: {"notes": "Khách hàng doanh nghiệp"},
+    "create_contact": lambda w: {
+        "name": "Trần Thị Mai",
+        "email": f"mai.{secrets.token_hex(3)}@example.vn",
+        "organization_id": w["organization_id"],
+    },
+    "update_contact": lambda w: {"name": "Trần Thị Mai Anh", "organization_id": w["organization_id"]},
+    "add_contact_identity": lambda w: {"kind": "messenger", "value": secrets.token_hex(8)},
+}
