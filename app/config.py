@@ -8,8 +8,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HELPDESK_DB_", extra="ignore")
 
-    pool_size: int = Field(10, ge=1, le=200)
-    max_overflow: int = Field(10, ge=0, le=200)
+    # Small on purpose: more transactions in flight than cores only queue up inside PostgreSQL
+    # (and on the ticket-number lock of a busy workspace).
+    pool_size: int = Field(4, ge=1, le=200)
+    max_overflow: int = Field(4, ge=0, le=200)
     pool_timeout_seconds: float = Field(10.0, gt=0)
     statement_timeout_ms: int = Field(30_000, ge=0)
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
@@ -53,35 +54,45 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def prepare(url: str) -> tuple[str, UUID, UUID]:
-    """A workspace, its admin key and a requester contact."""
+@dataclass(frozen=True)
+class Tenant:
+    key: str
+    workspace_id: UUID
+    requester_id: UUID
+
+
+async def prepare(url: str, count: int) -> list[Tenant]:
+    """Workspaces, each with an agent key and a requester contact."""
     from app.auth.service import issue_api_key
     from app.models import Contact
     from app.models.enums import Role
     from app.workspaces.service import create_workspace
 
     database = create_database(url, Settings())
+    tenants = []
     async with database.sessionmaker() as session, session.begin():
-        created = await create_workspace(session, "Benchmark")
-        key = await issue_api_key(session, created.workspace.id, "bench", Role.agent)
-        contact = Contact(id=new_id(), workspace_id=created.workspace.id, name="Nguyễn Văn An")
-        session.add(contact)
+        for index in range(count):
+            created = await create_workspace(session, f"Benchmark {index}")
+            key = await issue_api_key(session, created.workspace.id, "bench", Role.agent)
+            contact = Contact(id=new_id(), workspace_id=created.workspace.id, name="Nguyễn Văn An")
+            session.add(contact)
+            tenants.append(Tenant(key.plaintext, created.workspace.id, contact.id))
     await database.dispose()
-    return key.plaintext, created.workspace.id, contact.id
+    return tenants
 
 
 async def drive_http(
-    base: str, key: str, body: dict, concurrency: int, warmup: float, duration: float
+    base: str, tenants: list[Tenant], concurrency: int, warmup: float, duration: float
 ) -> dict:
     latencies: list[float] = []
     errors = 0
     measuring = False
     deadline = time.monotonic() + warmup + duration
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    payload = json.dumps(body).encode()
 
-    async def worker(session: aiohttp.ClientSession) -> None:
+    async def worker(session: aiohttp.ClientSession, tenant: Tenant) -> None:
         nonlocal errors
+        headers = {"Authorization": f"Bearer {tenant.key}", "Content-Type": "application/json"}
+        payload = json.dumps({**BODY, "requester_id": str(tenant.requester_id)}).encode()
         while time.monotonic() < deadline:
             started = time.perf_counter()
             async with session.post(f"{base}/v1/tickets", data=payload, headers=headers) as response:
@@ -95,7 +106,10 @@ async def drive_http(
 
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        tasks = [asyncio.create_task(worker(session)) for _ in range(concurrency)]
+        tasks = [
+            asyncio.create_task(worker(session, tenants[index % len(tenants)]))
+            for index in range(concurrency)
+        ]
         await asyncio.sleep(warmup)
         measuring = True
         measured_from = time.monotonic()
@@ -111,53 +125,59 @@ async def drive_http(
     }
 
 
-async def drive_asyncpg(
-    url: str, workspace_id: UUID, requester_id: UUID, concurrency: int, duration: float
-) -> dict:
-    """The same rows the API writes for one ticket, as plain statements in one transaction each."""
+RAW_INSERT = """
+WITH history AS (
+    INSERT INTO ticket_history
+        (workspace_id, id, ticket_id, change_id, occurred_at, actor_type, field, new_value)
+    SELECT $1, h.id, $2, $3, now(), 'api_key', h.field, h.new_value
+    FROM jsonb_to_recordset($4::jsonb) AS h(id uuid, field text, new_value jsonb)
+), counter AS (
+    UPDATE ticket_counters SET last_number = last_number + 1 WHERE workspace_id = $1 RETURNING last_number
+)
+INSERT INTO tickets (workspace_id, id, number, subject, description, status_id, status_kind, priority, type,
+                     requester_id, tags, channel, search_text)
+SELECT $1, $2, last_number, $5, $6, $7, 'new', 'high', 'question', $8, $9, 'phone', $10 FROM counter
+RETURNING *
+"""
+
+
+async def drive_asyncpg(url: str, tenants: list[Tenant], concurrency: int, duration: float) -> dict:
+    """The rows the API writes for one ticket (history, number, ticket) as one plain statement."""
     pool = await asyncpg.create_pool(plain(url), min_size=concurrency, max_size=concurrency)
-    status_id = await pool.fetchval(
-        "SELECT id FROM ticket_statuses WHERE workspace_id = $1 AND kind = 'new' AND is_default", workspace_id
-    )
     count = 0
     deadline = time.monotonic() + duration
 
-    async def worker() -> None:
+    async def worker(tenant: Tenant) -> None:
         nonlocal count
         async with pool.acquire() as connection:
+            status_id = await connection.fetchval(
+                "SELECT id FROM ticket_statuses WHERE workspace_id = $1 AND kind = 'new' AND is_default",
+                tenant.workspace_id,
+            )
+            fields = {**BODY, "status_id": str(status_id), "requester_id": str(tenant.requester_id)}
             while time.monotonic() < deadline:
                 ticket_id = new_id()
-                fields = {**BODY, "status_id": str(status_id), "requester_id": str(requester_id)}
                 history = [
-                    (new_id(), workspace_id, ticket_id, new_id(), "api_key", name, json.dumps(value))
-                    for name, value in fields.items()
+                    {"id": str(new_id()), "field": name, "new_value": value} for name, value in fields.items()
                 ]
                 async with connection.transaction():
-                    await connection.executemany(
-                        "INSERT INTO ticket_history (id, workspace_id, ticket_id, change_id, occurred_at, "
-                        "actor_type, field, new_value) VALUES ($1, $2, $3, $4, now(), $5, $6, $7::jsonb)",
-                        history,
-                    )
-                    await connection.execute(
-                        "WITH counter AS (UPDATE ticket_counters SET last_number = last_number + 1 "
-                        "WHERE workspace_id = $1 RETURNING last_number) "
-                        "INSERT INTO tickets (workspace_id, id, number, subject, description, status_id, "
-                        "status_kind, priority, type, requester_id, tags, channel, search_text) "
-                        "SELECT $1, $2, last_number, $3, $4, $5, 'new', 'high', 'question', $6, $7, "
-                        "'phone', $8 FROM counter",
-                        workspace_id,
+                    await connection.fetchrow(
+                        RAW_INSERT,
+                        tenant.workspace_id,
                         ticket_id,
+                        new_id(),
+                        json.dumps(history),
                         BODY["subject"],
                         BODY["description"],
                         status_id,
-                        requester_id,
+                        tenant.requester_id,
                         BODY["tags"],
                         search_key(BODY["subject"]),
                     )
                 count += 1
 
     started = time.monotonic()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(tenants[index % len(tenants)]) for index in range(concurrency)))
     elapsed = time.monotonic() - started
     await pool.close()
     return {"transactions_per_second": round(count / elapsed, 1), "transactions": count}
@@ -169,6 +189,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="API processes")
+    parser.add_argument(
+        "--workspaces",
+        type=int,
+        default=1,
+        help="Spread the load over this many workspaces (1: every ticket takes the same number lock)",
+    )
     args = parser.parse_args()
 
     configured = os.environ.get("BENCH_DATABASE_URL")
@@ -189,8 +215,7 @@ def main() -> None:
     server = None
     try:
         migrate(url)
-        key, workspace_id, requester_id = asyncio.run(prepare(url))
-        body = {**BODY, "requester_id": str(requester_id)}
+        tenants = asyncio.run(prepare(url, args.workspaces))
         port = free_port()
         env = {
             **os.environ,
@@ -218,17 +243,19 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         time.sleep(1.0)
-        http = asyncio.run(drive_http(base, key, body, args.concurrency, args.warmup, args.duration))
+        http = asyncio.run(drive_http(base, tenants, args.concurrency, args.warmup, args.duration))
         server.terminate()
         server.wait(timeout=30)
         server = None
-        raw = asyncio.run(drive_asyncpg(url, workspace_id, requester_id, args.concurrency, args.duration))
+        raw = asyncio.run(drive_asyncpg(url, tenants, args.concurrency, args.duration))
     finally:
         if server is not None:
             server.kill()
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     result = {
+        "database": "BENCH_DATABASE_URL" if configured else "embedded",
         "api_processes": args.workers,
+        "workspaces": args.workspaces,
         "concurrency": args.concurrency,
         "duration_s": args.duration,
         "http": http,

@@ -1,7 +1,8 @@
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Row, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Keyset, SortColumn
@@ -11,13 +12,18 @@ from app.models import Agent, AgentTokenSecret, ApiKey
 LAST_USED_RESOLUTION_SECONDS = 60
 
 
-async def find_api_key_by_hash(session: AsyncSession, key_hash: bytes) -> ApiKey | None:
+# Columns rather than the entity: this runs on every request and needs no identity map.
+_KEY_BY_HASH = select(ApiKey.workspace_id, ApiKey.id, ApiKey.role, ApiKey.last_used_at).where(
+    ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
+)
+
+
+async def find_api_key_by_hash(session: AsyncSession, key_hash: bytes) -> Row[Any] | None:
     """Across workspaces: the key itself says which workspace it belongs to."""
-    statement = select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
-    return (await session.execute(statement)).scalar_one_or_none()
+    return (await session.execute(_KEY_BY_HASH, {"key_hash": key_hash})).one_or_none()
 
 
-async def record_api_key_use(session: AsyncSession, key: ApiKey) -> None:
+async def record_api_key_use(session: AsyncSession, key: Row[Any]) -> None:
     """Move `last_used_at` at most once a minute, so busy keys do not write on every request."""
     await session.execute(
         update(ApiKey)

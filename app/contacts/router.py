@@ -22,7 +22,7 @@ from app.kit.schemas import Page
 router = APIRouter(prefix="/v1/contacts", tags=["Contacts"], route_class=UnitOfWorkRoute)
 
 
-def default_phone_region(request: Request) -> str:
+async def default_phone_region(request: Request) -> str:
     return request.app.state.settings.default_phone_region
 
 

@@ -19,8 +19,11 @@ bearer = HTTPBearer(
 )
 
 
-def get_session(request: Request) -> AsyncSession:
-    """The session of the request's unit of work, opened and committed by the route class."""
+async def get_session(request: Request) -> AsyncSession:
+    """The session of the request's unit of work, opened and committed by the route class.
+
+    Dependencies are coroutines, here and elsewhere, so that FastAPI does not hop to a thread.
+    """
     return request.state.session
 
 

@@ -111,7 +111,7 @@ class PageParams:
     limit: int
 
 
-def page_params(
+async def page_params(
     cursor: Annotated[
         str | None, Query(max_length=1000, description="`next_cursor` of the previous page")
     ] = None,

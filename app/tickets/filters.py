@@ -95,7 +95,7 @@ Multi = Annotated[list[str] | None, Query(max_length=50)]
 Reference = Annotated[str | None, Query(max_length=64)]
 
 
-def ticket_filters(
+async def ticket_filters(
     principal: Annotated[Principal, Depends(current_principal)],
     status_id: Annotated[Multi, Query(description="Status ids (repeat or comma-separate)")] = None,
     status_kind: Annotated[Multi, Query(description="new, open, pending, on_hold, solved, closed")] = None,

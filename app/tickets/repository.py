@@ -4,7 +4,8 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, func, insert, literal, or_, select, true, update
+from sqlalchemy import Insert, Row, Select, and_, bindparam, column, func, insert, or_, select, true, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import aliased
 
 from app.auth.principal import Principal
@@ -22,6 +23,7 @@ from app.models import (
     TicketStatus,
 )
 from app.models.enums import StatusKind
+from app.tickets.changes import to_json
 from app.tickets.filters import TicketFilters
 
 SORTS = {
@@ -50,6 +52,67 @@ CHILDREN_ORDER = Keyset("number", [SortColumn(Ticket.number), SortColumn(Ticket.
 UNRESOLVED_KINDS = (StatusKind.new, StatusKind.open, StatusKind.pending, StatusKind.on_hold)
 
 TICKET_COLUMNS = Ticket.__table__.c
+# The columns a new ticket gets from the service; the database fills in the rest.
+_CREATED_COLUMNS = [
+    column.name
+    for column in TICKET_COLUMNS
+    if column.name not in ("workspace_id", "number", "created_at", "updated_at", "version", "deleted_at")
+    and column.name not in ("first_response_at",)
+]
+
+
+def _insert_numbered() -> Insert:
+    """One round trip for a new ticket: its history, the next number of the workspace, the row.
+
+    The counter row stays locked until commit, which is what makes numbers gap-free; doing all
+    the writes in the statement that takes the lock, right before commit, keeps the lock short.
+    """
+    # Not named like a column, or UPDATE would also SET the column from it.
+    workspace_id = bindparam("scope_workspace_id", type_=TICKET_COLUMNS.workspace_id.type)
+    history_columns = ["id", "ticket_id", "change_id", "occurred_at", "actor_type", "actor_id", "field"]
+    recordset = (
+        func.jsonb_to_recordset(bindparam("history", type_=JSONB))
+        .table_valued(
+            *(column(name, TicketHistory.__table__.c[name].type) for name in history_columns),
+            column("old_value", JSONB),
+            column("new_value", JSONB),
+        )
+        .render_derived(name="history_rows", with_types=True)
+    )
+    # Tables rather than entities: these are plain statements, not the ORM's bulk inserts.
+    history = insert(TicketHistory.__table__).from_select(
+        ["workspace_id", *history_columns, "old_value", "new_value"],
+        select(
+            workspace_id,
+            *(recordset.c[name] for name in history_columns),
+            recordset.c.old_value,
+            recordset.c.new_value,
+        ),
+    )
+    counter = (
+        update(TicketCounter.__table__)
+        .where(TicketCounter.workspace_id == workspace_id)
+        .values(last_number=TicketCounter.last_number + 1)
+        .returning(TicketCounter.last_number)
+        .cte("counter")
+    )
+    values = select(
+        workspace_id,
+        *(bindparam(name, type_=TICKET_COLUMNS[name].type) for name in _CREATED_COLUMNS),
+        counter.c.last_number,
+    )
+    return (
+        insert(Ticket.__table__)
+        .from_select(["workspace_id", *_CREATED_COLUMNS, "number"], values)
+        .returning(*TICKET_COLUMNS)
+        .add_cte(history.cte("history"))
+    )
+
+
+_INSERT_NUMBERED = _insert_numbered()
+_STATUSES = select(TicketStatus).where(TicketStatus.workspace_id == bindparam("workspace_id"))
+_STATUS_BY_ID = _STATUSES.where(TicketStatus.id == bindparam("status_id"))
+_DEFAULT_STATUS = _STATUSES.where(TicketStatus.kind == bindparam("kind"), TicketStatus.is_default)
 
 
 class TicketRepository(ScopedRepository[Ticket]):
@@ -92,26 +155,12 @@ class TicketRepository(ScopedRepository[Ticket]):
         )
         return list((await self.session.execute(statement)).scalars())
 
-    async def insert_numbered(self, values: dict[str, Any]) -> Ticket:
-        """Insert with the next number of the workspace in one statement.
-
-        The counter row stays locked until commit, which is what makes numbers gap-free: the
-        statement runs last in the transaction so that the lock is held as briefly as possible.
-        """
-        counter = (
-            update(TicketCounter)
-            .where(TicketCounter.workspace_id == self.workspace_id)
-            .values(last_number=TicketCounter.last_number + 1)
-            .returning(TicketCounter.last_number)
-            .cte("counter")
-        )
-        values = {**values, "workspace_id": self.workspace_id}
-        names = list(values)
-        source = select(
-            *(literal(values[name], TICKET_COLUMNS[name].type) for name in names), counter.c.last_number
-        )
-        statement = insert(Ticket).from_select([*names, "number"], source).returning(Ticket)
-        return (await self.session.execute(statement)).scalar_one()
+    async def insert_numbered(self, values: dict[str, Any], history: Sequence[dict[str, Any]]) -> Row[Any]:
+        """Insert the ticket, numbered, and its history in one statement (see `_insert_numbered`)."""
+        parameters = {name: values.get(name) for name in _CREATED_COLUMNS}
+        parameters["scope_workspace_id"] = self.workspace_id
+        parameters["history"] = [to_json(row) for row in history]
+        return (await self.session.execute(_INSERT_NUMBERED, parameters)).one()
 
     async def update_values(self, ticket: Ticket, values: dict[str, Any]) -> Ticket:
         statement = (
@@ -137,12 +186,11 @@ class TicketRepository(ScopedRepository[Ticket]):
 
     async def status_for(self, status_id: UUID | None, kind: StatusKind | None) -> TicketStatus | None:
         """The status with this id, or the default status of this kind."""
-        statement = select(TicketStatus).where(TicketStatus.workspace_id == self.workspace_id)
         if status_id is not None:
-            statement = statement.where(TicketStatus.id == status_id)
+            statement, parameters = _STATUS_BY_ID, {"workspace_id": self.workspace_id, "status_id": status_id}
         else:
-            statement = statement.where(TicketStatus.kind == kind, TicketStatus.is_default)
-        return (await self.session.execute(statement)).scalar_one_or_none()
+            statement, parameters = _DEFAULT_STATUS, {"workspace_id": self.workspace_id, "kind": kind}
+        return (await self.session.execute(statement, parameters)).scalar_one_or_none()
 
     async def ancestor_ids(self, ticket_id: UUID) -> list[UUID]:
         """The ticket and its ancestors, walking up `parent_id`."""
@@ -203,7 +251,7 @@ class TicketRepository(ScopedRepository[Ticket]):
         conditions: list[Any] = [
             Ticket.deleted_at.is_not(None) if filters.deleted else Ticket.deleted_at.is_(None)
         ]
-        for column, values in (
+        for attribute, values in (
             (Ticket.status_id, filters.status_id),
             (Ticket.status_kind, filters.status_kind),
             (Ticket.priority, filters.priority),
@@ -211,31 +259,31 @@ class TicketRepository(ScopedRepository[Ticket]):
             (Ticket.channel, filters.channel),
         ):
             if values:
-                conditions.append(column.in_(values))
-        for column, reference in (
+                conditions.append(attribute.in_(values))
+        for attribute, reference in (
             (Ticket.assignee_id, filters.assignee_id),
             (Ticket.group_id, filters.group_id),
             (Ticket.requester_id, filters.requester_id),
             (Ticket.parent_id, filters.parent_id),
         ):
             if reference is TicketFilters.NONE:
-                conditions.append(column.is_(None))
+                conditions.append(attribute.is_(None))
             elif reference is not None:
-                conditions.append(column == reference)
+                conditions.append(attribute == reference)
         if filters.category_id is not None:
             conditions.append(Ticket.category_id.in_(subtree_ids(self.workspace_id, filters.category_id)))
         if filters.tags:
             conditions.append(Ticket.tags.contains(filters.tags))
         if filters.external_ref is not None:
             conditions.append(Ticket.external_refs.contains(filters.external_ref))
-        for column, after, before in (
+        for attribute, after, before in (
             (Ticket.created_at, filters.created_after, filters.created_before),
             (Ticket.updated_at, filters.updated_after, filters.updated_before),
         ):
             if after is not None:
-                conditions.append(column >= after)
+                conditions.append(attribute >= after)
             if before is not None:
-                conditions.append(column < before)
+                conditions.append(attribute < before)
         if filters.terms or filters.number is not None:
             conditions.append(self._search(filters.terms, filters.number))
         return conditions

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agents.repository import AgentRepository
@@ -77,7 +78,7 @@ class TicketService:
         unresolved = sum(count for kind, count in by_kind.items() if kind not in RESOLVED_KINDS)
         return ChildrenSummary(total=sum(by_kind.values()), unresolved=unresolved, by_status_kind=by_kind)
 
-    async def create(self, data: TicketCreate) -> Ticket:
+    async def create(self, data: TicketCreate) -> Row[Any]:
         status = await self._status(data.status_id, data.status_kind or StatusKind.new, field="status_id")
         now = utcnow()
         values: dict[str, Any] = {
@@ -111,9 +112,7 @@ class TicketService:
         if data.parent_id is not None:
             await self._check_parent(values["id"], data.parent_id)
         initial = {name: (None, value) for name, value in values.items() if _is_set(value) and name != "id"}
-        # History first: the numbered insert locks the workspace's counter until commit.
-        await self.repo.add_history(history_rows(values["id"], self.principal, initial))
-        return await self.repo.insert_numbered(values)
+        return await self.repo.insert_numbered(values, history_rows(values["id"], self.principal, initial))
 
     async def update(
         self, ticket_id: UUID, data: TicketUpdate, *, if_match: str | None = None, force: bool = False
