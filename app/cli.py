@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -41,6 +42,7 @@ def _print_json(payload: dict[str, Any]) -> None:
 def main() -> None:
     """Help-desk ticketing service."""
     logging.basicConfig(level=get_settings().log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -58,6 +60,9 @@ def serve(host: str, port: int, workers: int, apply_migrations: bool, demo: bool
         migrate(url)
     if demo:
         _create_demo_workspace()
+    # uvicorn re-raises the SIGTERM it shut down on; exiting through Python instead of dying of
+    # the signal lets the embedded PostgreSQL stop with the last process that uses it.
+    signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
     uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_level=get_settings().log_level)
 
 

@@ -393,6 +393,31 @@ async def test_a_failed_request_releases_its_idempotency_key(tenant: Tenant) -> 
     assert fixed.status_code == 201
 
 
+async def test_a_key_still_in_progress_is_a_409(app: FastAPI, tenant: Tenant) -> None:
+    import hashlib
+    from datetime import timedelta
+
+    from app.kit.time import utcnow
+    from app.models import IdempotencyKey
+
+    body = b'{"subject": "x"}'
+
+    async with app.state.db.sessionmaker() as session, session.begin():
+        session.add(
+            IdempotencyKey(
+                workspace_id=tenant.workspace_id,
+                key="still-running",
+                request_hash=hashlib.sha256(b"POST /v1/tickets\n" + body).digest(),
+                locked_until=utcnow() + timedelta(minutes=1),
+                expires_at=utcnow() + timedelta(hours=24),
+            )
+        )
+    headers = {"Idempotency-Key": "still-running", "Content-Type": "application/json"}
+    response = await tenant.agent.post("/v1/tickets", content=body, headers=headers)
+    assert response.status_code == 409
+    assert response.json()["code"] == "idempotency_in_progress"
+
+
 async def test_concurrent_requests_with_one_idempotency_key_create_one_ticket(tenant: Tenant) -> None:
     headers = {"Idempotency-Key": "double-click"}
     responses = await asyncio.gather(

@@ -24,7 +24,7 @@ MAX_BULK = 100
 
 
 class RequesterInline(RequestModel):
-    """Finds the contact by email, then by phone, or creates it."""
+    """Finds the contact by email, then by phone, or creates it with the name given."""
 
     email: Annotated[str, StringConstraints(max_length=320)] | None = None
     phone: Annotated[str, StringConstraints(max_length=50)] | None = None
@@ -32,8 +32,8 @@ class RequesterInline(RequestModel):
 
     @model_validator(mode="after")
     def _identifies_someone(self) -> Self:
-        if not (self.email or self.phone or self.name):
-            raise ValueError("give at least one of email, phone or name")
+        if not (self.email or self.phone):
+            raise ValueError("give an email address or a phone number")
         return self
 
 

@@ -1,8 +1,8 @@
 """ticket core
 
-Revision ID: f4c0899c9011
+Revision ID: 05fb3c3a1c93
 Revises: 
-Create Date: 2026-11-24 23:39:22.800681+00:00
+Create Date: 2026-11-25 00:10:12.902963+00:00
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = 'f4c0899c9011'
+revision: str = '05fb3c3a1c93'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
