@@ -1,6 +1,7 @@
 """Plain factory functions for tests: each creates one thing through the API and returns its JSON."""
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -22,8 +23,10 @@ async def create_agent(client: httpx.AsyncClient, external_id: str, **fields: An
     return await create(client, "/v1/agents", body)
 
 
-async def create_group(client: httpx.AsyncClient, name: str, member_ids: list[str] = ()) -> dict[str, Any]:
-    group = await create(client, "/v1/groups", {"name": name})
+async def create_group(
+    client: httpx.AsyncClient, name: str, member_ids: Sequence[str] = (), **fields: Any
+) -> dict[str, Any]:
+    group = await create(client, "/v1/groups", {"name": name, **fields})
     for agent_id in member_ids:
         response = await client.put(f"/v1/groups/{group['id']}/members/{agent_id}")
         assert response.status_code == 204, response.text
@@ -32,6 +35,13 @@ async def create_group(client: httpx.AsyncClient, name: str, member_ids: list[st
 
 async def create_category(client: httpx.AsyncClient, name: str, **fields: Any) -> dict[str, Any]:
     return await create(client, "/v1/categories", {"name": name, **fields})
+
+
+async def create_custom_field(
+    client: httpx.AsyncClient, entity: str, key: str, label: str, **fields: Any
+) -> dict[str, Any]:
+    body = {"entity": entity, "key": key, "label": label, "type": "text", **fields}
+    return await create(client, "/v1/custom-fields", body)
 
 
 async def create_contact(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:

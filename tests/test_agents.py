@@ -1,30 +1,12 @@
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
-import httpx
-import jwt
 import pytest
 from fastapi import FastAPI
 
 from tests.conftest import Tenant, make_client
-
-
-async def create_agent(tenant: Tenant, external_id: str, name: str, **fields: Any) -> dict[str, Any]:
-    response = await tenant.admin.post(
-        "/v1/agents", json={"external_id": external_id, "name": name, **fields}
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def agent_token_client(app: FastAPI, tenant: Tenant, external_id: str) -> httpx.AsyncClient:
-    rotated = await tenant.admin.post("/v1/agent-token-secret/rotate")
-    assert rotated.status_code == 201, rotated.text
-    secret = rotated.json()
-    claims = {"sub": external_id, "role": "agent", "exp": datetime.now(UTC) + timedelta(minutes=5)}
-    token = jwt.encode(claims, secret["secret"], algorithm="HS256", headers={"kid": secret["id"]})
-    return make_client(app, token)
+from tests.factories import create, create_agent, mint_agent_token, rotate_token_secret
 
 
 async def test_create_agent_normalises_skills_and_sets_an_etag(tenant: Tenant) -> None:
@@ -56,7 +38,7 @@ async def test_create_agent_normalises_skills_and_sets_an_etag(tenant: Tenant) -
 
 
 async def test_create_agent_defaults(tenant: Tenant) -> None:
-    agent = await create_agent(tenant, "crm-002", "Trần Thị Bích")
+    agent = await create(tenant.admin, "/v1/agents", {"external_id": "crm-002", "name": "Trần Thị Bích"})
     assert agent["role"] == "agent"
     assert agent["availability"] == "offline"
     assert agent["capacity"] == 20
@@ -96,7 +78,7 @@ async def test_create_agent_refuses_bad_input_naming_the_field(
 async def test_external_id_and_email_are_unique_in_the_workspace(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    await create_agent(tenant, "crm-010", "Phạm Minh Đức", email="duc.pham@anhduong.vn")
+    await create_agent(tenant.admin, "crm-010", name="Phạm Minh Đức", email="duc.pham@anhduong.vn")
 
     same_external_id = await tenant.admin.post("/v1/agents", json={"external_id": "crm-010", "name": "Khác"})
     assert same_external_id.status_code == 409
@@ -108,7 +90,7 @@ async def test_external_id_and_email_are_unique_in_the_workspace(
     assert same_email.status_code == 409
     assert same_email.json()["field"] == "email"
 
-    await create_agent(other_tenant, "crm-010", "Phạm Minh Đức", email="duc.pham@anhduong.vn")
+    await create_agent(other_tenant.admin, "crm-010", name="Phạm Minh Đức", email="duc.pham@anhduong.vn")
 
 
 async def test_only_admins_write_agents(tenant: Tenant) -> None:
@@ -119,13 +101,13 @@ async def test_only_admins_write_agents(tenant: Tenant) -> None:
     assert (await tenant.agent.post("/v1/agents", json=body)).status_code == 403
     assert (await tenant.anonymous.get("/v1/agents")).status_code == 401
 
-    agent = await create_agent(tenant, "crm-020", "Võ Thị Hoa")
+    agent = await create_agent(tenant.admin, "crm-020", name="Võ Thị Hoa")
     patched = await tenant.viewer.patch(f"/v1/agents/{agent['id']}", json={"name": "Hoa"})
     assert patched.status_code == 403
 
 
 async def test_agents_are_deactivated_not_deleted(tenant: Tenant) -> None:
-    agent = await create_agent(tenant, "crm-030", "Đặng Quốc Huy")
+    agent = await create_agent(tenant.admin, "crm-030", name="Đặng Quốc Huy")
     assert (await tenant.admin.delete(f"/v1/agents/{agent['id']}")).status_code == 405
 
     response = await tenant.admin.patch(f"/v1/agents/{agent['id']}", json={"active": False})
@@ -135,7 +117,7 @@ async def test_agents_are_deactivated_not_deleted(tenant: Tenant) -> None:
 
 
 async def test_update_agent(tenant: Tenant) -> None:
-    agent = await create_agent(tenant, "crm-040", "Bùi Thị Lan", email="lan@anhduong.vn")
+    agent = await create_agent(tenant.admin, "crm-040", name="Bùi Thị Lan", email="lan@anhduong.vn")
     path = f"/v1/agents/{agent['id']}"
 
     response = await tenant.admin.patch(
@@ -174,14 +156,14 @@ async def test_update_agent(tenant: Tenant) -> None:
 async def test_update_agent_refuses_bad_input_naming_the_field(
     tenant: Tenant, body: dict[str, Any], field: str
 ) -> None:
-    agent = await create_agent(tenant, f"crm-{uuid4()}", "Hồ Thị Mai")
+    agent = await create_agent(tenant.admin, f"crm-{uuid4()}", name="Hồ Thị Mai")
     response = await tenant.admin.patch(f"/v1/agents/{agent['id']}", json=body)
     assert response.status_code == 422
     assert response.json()["field"] == field
 
 
 async def test_another_workspaces_agent_is_not_found(tenant: Tenant, other_tenant: Tenant) -> None:
-    foreign = await create_agent(other_tenant, "crm-050", "Ngô Thanh Tùng")
+    foreign = await create_agent(other_tenant.admin, "crm-050", name="Ngô Thanh Tùng")
     for response in (
         await tenant.admin.get(f"/v1/agents/{foreign['id']}"),
         await tenant.admin.patch(f"/v1/agents/{foreign['id']}", json={"name": "X"}),
@@ -197,7 +179,7 @@ async def test_another_workspaces_agent_is_not_found(tenant: Tenant, other_tenan
 async def test_list_agents_pages_by_name(tenant: Tenant) -> None:
     names = ["Giang Văn E", "An Thị A", "Cao Văn C", "Bạch Thị B", "Dương Văn D"]
     for number, name in enumerate(names):
-        await create_agent(tenant, f"crm-10{number}", name)
+        await create_agent(tenant.admin, f"crm-10{number}", name=name)
 
     seen: list[str] = []
     cursor = None
@@ -220,9 +202,13 @@ async def test_list_agents_pages_by_name(tenant: Tenant) -> None:
 
 
 async def test_list_agents_filters(tenant: Tenant) -> None:
-    an = await create_agent(tenant, "crm-200", "Nguyễn Văn An", email="an@anhduong.vn", availability="online")
-    binh = await create_agent(tenant, "crm-201", "Lê Thị Bình", email="binh.nguyen@anhduong.vn", role="admin")
-    cuong = await create_agent(tenant, "crm-202", "Trần Cường", active=False, role="viewer")
+    an = await create_agent(
+        tenant.admin, "crm-200", name="Nguyễn Văn An", email="an@anhduong.vn", availability="online"
+    )
+    binh = await create_agent(
+        tenant.admin, "crm-201", name="Lê Thị Bình", email="binh.nguyen@anhduong.vn", role="admin"
+    )
+    cuong = await create_agent(tenant.admin, "crm-202", name="Trần Cường", active=False, role="viewer")
 
     async def names(**params: Any) -> list[str]:
         response = await tenant.viewer.get("/v1/agents", params=params)
@@ -256,8 +242,9 @@ async def test_list_agents_refuses_bad_filters(tenant: Tenant, params: dict[str,
 
 
 async def test_current_agent_is_the_one_the_token_acts_as(app: FastAPI, tenant: Tenant) -> None:
-    agent = await create_agent(tenant, "crm-300", "Lý Thị Ngọc", role="admin")
-    async with await agent_token_client(app, tenant, "crm-300") as client:
+    agent = await create_agent(tenant.admin, "crm-300", name="Lý Thị Ngọc", role="admin")
+    kid, secret = await rotate_token_secret(tenant.admin)
+    async with make_client(app, mint_agent_token(kid, secret, "crm-300")) as client:
         response = await client.get("/v1/agents/me")
     assert response.status_code == 200, response.text
     assert response.json()["id"] == agent["id"]

@@ -5,41 +5,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.categories.repository import subtree_ids
-from app.kit.ids import new_id
-from app.models import Ticket
-from app.models.enums import Channel, Priority, StatusKind
 from tests.conftest import Tenant
-
-
-async def create_category(tenant: Tenant, name: str, **fields: Any) -> dict[str, Any]:
-    response = await tenant.admin.post("/v1/categories", json={"name": name, **fields})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def create_agent(tenant: Tenant, name: str) -> dict[str, Any]:
-    response = await tenant.admin.post("/v1/agents", json={"external_id": str(uuid4()), "name": name})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def insert_ticket(app: FastAPI, tenant: Tenant, **references: UUID) -> None:
-    statuses = (await tenant.viewer.get("/v1/statuses")).json()["items"]
-    new_status = next(s for s in statuses if s["kind"] == "new" and s["is_default"])
-    async with app.state.db.sessionmaker() as session, session.begin():
-        session.add(
-            Ticket(
-                workspace_id=tenant.workspace_id,
-                id=new_id(),
-                number=1,
-                subject="Đơn hàng chưa nhận được",
-                status_id=UUID(new_status["id"]),
-                status_kind=StatusKind.new,
-                priority=Priority.high,
-                channel=Channel.messenger,
-                **references,
-            )
-        )
+from tests.factories import create_agent, create_category, create_ticket
 
 
 async def names(tenant: Tenant, **params: Any) -> list[str]:
@@ -59,7 +26,7 @@ async def test_create_and_get_category(tenant: Tenant) -> None:
     assert parent["active"] is True
     assert parent["watcher_ids"] == []
 
-    child = await create_category(tenant, "Giao hàng chậm", parent_id=parent["id"])
+    child = await create_category(tenant.admin, "Giao hàng chậm", parent_id=parent["id"])
     assert child["parent_id"] == parent["id"]
     assert child["position"] == 0
 
@@ -89,7 +56,7 @@ async def test_create_category_refuses_bad_input_naming_the_field(
 
 
 async def test_parent_must_be_a_category_of_the_workspace(tenant: Tenant, other_tenant: Tenant) -> None:
-    foreign = await create_category(other_tenant, "Thanh toán")
+    foreign = await create_category(other_tenant.admin, "Thanh toán")
     for parent_id in (foreign["id"], str(uuid4())):
         response = await tenant.admin.post(
             "/v1/categories", json={"name": "Hoàn tiền", "parent_id": parent_id}
@@ -98,7 +65,7 @@ async def test_parent_must_be_a_category_of_the_workspace(tenant: Tenant, other_
         assert response.json()["field"] == "parent_id"
         assert foreign["id"] not in response.text
 
-    own = await create_category(tenant, "Hoàn tiền")
+    own = await create_category(tenant.admin, "Hoàn tiền")
     moved = await tenant.admin.patch(f"/v1/categories/{own['id']}", json={"parent_id": foreign["id"]})
     assert moved.status_code == 422
     assert moved.json()["field"] == "parent_id"
@@ -107,8 +74,8 @@ async def test_parent_must_be_a_category_of_the_workspace(tenant: Tenant, other_
 async def test_only_admins_write_categories(tenant: Tenant) -> None:
     assert (await tenant.viewer.post("/v1/categories", json={"name": "Khác"})).status_code == 403
     assert (await tenant.agent.post("/v1/categories", json={"name": "Khác"})).status_code == 403
-    category = await create_category(tenant, "Khác")
-    agent = await create_agent(tenant, "Mai Văn Phúc")
+    category = await create_category(tenant.admin, "Khác")
+    agent = await create_agent(tenant.admin, str(uuid4()), name="Mai Văn Phúc")
     path = f"/v1/categories/{category['id']}"
     assert (await tenant.viewer.patch(path, json={"name": "X"})).status_code == 403
     assert (await tenant.viewer.delete(path)).status_code == 403
@@ -117,8 +84,8 @@ async def test_only_admins_write_categories(tenant: Tenant) -> None:
 
 
 async def test_update_category(tenant: Tenant) -> None:
-    parent = await create_category(tenant, "Sản phẩm")
-    category = await create_category(tenant, "Bảo hành", description="Cũ")
+    parent = await create_category(tenant.admin, "Sản phẩm")
+    category = await create_category(tenant.admin, "Bảo hành", description="Cũ")
     path = f"/v1/categories/{category['id']}"
 
     response = await tenant.admin.patch(
@@ -147,10 +114,10 @@ async def test_update_category(tenant: Tenant) -> None:
 
 
 async def test_a_category_cannot_become_its_own_ancestor(tenant: Tenant) -> None:
-    root = await create_category(tenant, "Giao hàng")
-    child = await create_category(tenant, "Giao hàng chậm", parent_id=root["id"])
-    grandchild = await create_category(tenant, "Chậm quá 7 ngày", parent_id=child["id"])
-    sibling = await create_category(tenant, "Thanh toán")
+    root = await create_category(tenant.admin, "Giao hàng")
+    child = await create_category(tenant.admin, "Giao hàng chậm", parent_id=root["id"])
+    grandchild = await create_category(tenant.admin, "Chậm quá 7 ngày", parent_id=child["id"])
+    sibling = await create_category(tenant.admin, "Thanh toán")
 
     for category, parent in ((root, root), (root, child), (root, grandchild), (child, grandchild)):
         response = await tenant.admin.patch(
@@ -169,12 +136,12 @@ async def test_a_category_cannot_become_its_own_ancestor(tenant: Tenant) -> None
 
 
 async def test_list_categories_filters_and_order(tenant: Tenant) -> None:
-    delivery = await create_category(tenant, "Giao hàng", position=2)
-    payment = await create_category(tenant, "Thanh toán", position=1)
-    await create_category(tenant, "Đổi trả", position=3, active=False)
-    await create_category(tenant, "Giao hàng chậm", parent_id=delivery["id"])
-    await create_category(tenant, "Giao nhầm hàng", parent_id=delivery["id"], position=1)
-    await create_category(tenant, "Hoàn tiền", parent_id=payment["id"])
+    delivery = await create_category(tenant.admin, "Giao hàng", position=2)
+    payment = await create_category(tenant.admin, "Thanh toán", position=1)
+    await create_category(tenant.admin, "Đổi trả", position=3, active=False)
+    await create_category(tenant.admin, "Giao hàng chậm", parent_id=delivery["id"])
+    await create_category(tenant.admin, "Giao nhầm hàng", parent_id=delivery["id"], position=1)
+    await create_category(tenant.admin, "Hoàn tiền", parent_id=payment["id"])
 
     assert await names(tenant, root="true") == ["Thanh toán", "Giao hàng", "Đổi trả"]
     assert await names(tenant, root="false") == ["Giao hàng chậm", "Hoàn tiền", "Giao nhầm hàng"]
@@ -191,7 +158,7 @@ async def test_list_categories_filters_and_order(tenant: Tenant) -> None:
 
 async def test_list_categories_pages(tenant: Tenant) -> None:
     for position in range(5):
-        await create_category(tenant, f"Danh mục {position}", position=4 - position)
+        await create_category(tenant.admin, f"Danh mục {position}", position=4 - position)
     seen: list[str] = []
     cursor = None
     while True:
@@ -206,8 +173,8 @@ async def test_list_categories_pages(tenant: Tenant) -> None:
 
 
 async def test_another_workspaces_category_is_not_found(tenant: Tenant, other_tenant: Tenant) -> None:
-    foreign = await create_category(other_tenant, "Giao hàng")
-    agent = await create_agent(tenant, "Nguyễn Văn An")
+    foreign = await create_category(other_tenant.admin, "Giao hàng")
+    agent = await create_agent(tenant.admin, str(uuid4()), name="Nguyễn Văn An")
     path = f"/v1/categories/{foreign['id']}"
     for response in (
         await tenant.viewer.get(path),
@@ -224,10 +191,10 @@ async def test_another_workspaces_category_is_not_found(tenant: Tenant, other_te
 
 
 async def test_watchers_are_added_idempotently_and_removed(tenant: Tenant, other_tenant: Tenant) -> None:
-    category = await create_category(tenant, "Khiếu nại")
-    an = await create_agent(tenant, "Nguyễn Văn An")
-    binh = await create_agent(tenant, "Lê Thị Bình")
-    foreign_agent = await create_agent(other_tenant, "Trần Văn Cường")
+    category = await create_category(tenant.admin, "Khiếu nại")
+    an = await create_agent(tenant.admin, str(uuid4()), name="Nguyễn Văn An")
+    binh = await create_agent(tenant.admin, str(uuid4()), name="Lê Thị Bình")
+    foreign_agent = await create_agent(other_tenant.admin, str(uuid4()), name="Trần Văn Cường")
     path = f"/v1/categories/{category['id']}/watchers"
 
     for agent in (an, an, binh):
@@ -251,17 +218,17 @@ async def test_watchers_are_added_idempotently_and_removed(tenant: Tenant, other
 
 
 async def test_delete_category(tenant: Tenant) -> None:
-    category = await create_category(tenant, "Tạm thời")
-    agent = await create_agent(tenant, "Vũ Thị Quyên")
+    category = await create_category(tenant.admin, "Tạm thời")
+    agent = await create_agent(tenant.admin, str(uuid4()), name="Vũ Thị Quyên")
     await tenant.admin.put(f"/v1/categories/{category['id']}/watchers/{agent['id']}")
     assert (await tenant.admin.delete(f"/v1/categories/{category['id']}")).status_code == 204
     assert (await tenant.viewer.get(f"/v1/categories/{category['id']}")).status_code == 404
 
 
-async def test_a_category_in_use_cannot_be_deleted(app: FastAPI, tenant: Tenant) -> None:
-    parent = await create_category(tenant, "Giao hàng")
-    child = await create_category(tenant, "Giao hàng chậm", parent_id=parent["id"])
-    await insert_ticket(app, tenant, category_id=UUID(child["id"]))
+async def test_a_category_in_use_cannot_be_deleted(tenant: Tenant) -> None:
+    parent = await create_category(tenant.admin, "Giao hàng")
+    child = await create_category(tenant.admin, "Giao hàng chậm", parent_id=parent["id"])
+    await create_ticket(tenant.agent, category_id=child["id"])
 
     for category in (parent, child):
         response = await tenant.admin.delete(f"/v1/categories/{category['id']}")
@@ -273,10 +240,10 @@ async def test_a_category_in_use_cannot_be_deleted(app: FastAPI, tenant: Tenant)
 async def test_subtree_ids_stay_within_the_workspace(
     app: FastAPI, tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    root = await create_category(tenant, "Sản phẩm")
-    child = await create_category(tenant, "Điện thoại", parent_id=root["id"])
-    grandchild = await create_category(tenant, "Màn hình", parent_id=child["id"])
-    await create_category(tenant, "Thanh toán")
+    root = await create_category(tenant.admin, "Sản phẩm")
+    child = await create_category(tenant.admin, "Điện thoại", parent_id=root["id"])
+    grandchild = await create_category(tenant.admin, "Màn hình", parent_id=child["id"])
+    await create_category(tenant.admin, "Thanh toán")
 
     async with app.state.db.sessionmaker() as session:
         subtree = set(await session.scalars(subtree_ids(tenant.workspace_id, UUID(root["id"]))))

@@ -8,18 +8,11 @@ from sqlalchemy import func, select
 
 from app.contacts.service import find_or_create_contact, normalize_email, normalize_phone
 from app.errors import Unprocessable
-from app.kit.ids import new_id
-from app.models import Contact, ContactIdentity, Ticket
-from app.models.enums import Channel, Priority, StatusKind
+from app.models import Contact, ContactIdentity
 from tests.conftest import Tenant
+from tests.factories import create_contact, create_ticket
 
 HOA = {"name": "Nguyễn Thị Hoa", "email": "Hoa.Nguyen@SaoMai.vn", "phone": "0912 345 678"}
-
-
-async def create_contact(tenant: Tenant, **body: Any) -> dict[str, Any]:
-    response = await tenant.agent.post("/v1/contacts", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def identities(contact: dict[str, Any]) -> set[tuple[str, str]]:
@@ -71,7 +64,7 @@ async def test_invalid_input_is_422_naming_the_field(
 
 
 async def test_email_phone_and_external_id_are_unique(tenant: Tenant, other_tenant: Tenant) -> None:
-    await create_contact(tenant, **HOA, external_id="CRM-1")
+    await create_contact(tenant.agent, **HOA, external_id="CRM-1")
     for body, field in [
         ({"email": "HOA.NGUYEN@saomai.vn"}, "email"),
         ({"phone": "+84 912 345 678"}, "phone"),
@@ -81,11 +74,11 @@ async def test_email_phone_and_external_id_are_unique(tenant: Tenant, other_tena
         assert response.status_code == 409, body
         assert response.json()["field"] == field
     # Identities are unique per workspace only.
-    await create_contact(other_tenant, **HOA, external_id="CRM-1")
+    await create_contact(other_tenant.agent, **HOA, external_id="CRM-1")
 
 
 async def test_changing_the_email_replaces_the_primary_identity(tenant: Tenant) -> None:
-    hoa = await create_contact(tenant, **HOA)
+    hoa = await create_contact(tenant.agent, **HOA)
     path = f"/v1/contacts/{hoa['id']}"
     updated = await tenant.agent.patch(
         path, json={"email": "hoa@gmail.com", "phone": None}, headers={"If-Match": '"1"'}
@@ -96,7 +89,7 @@ async def test_changing_the_email_replaces_the_primary_identity(tenant: Tenant) 
     assert updated.json()["phone"] is None
     assert identities(updated.json()) == {("email", "hoa@gmail.com")}
     # The old address and number are free again.
-    await create_contact(tenant, name="Trần Văn Nam", email=HOA["email"], phone=HOA["phone"])
+    await create_contact(tenant.agent, name="Trần Văn Nam", email=HOA["email"], phone=HOA["phone"])
 
     taken = await tenant.agent.patch(path, json={"email": HOA["email"]})
     assert taken.status_code == 409
@@ -113,7 +106,7 @@ async def test_changing_the_email_replaces_the_primary_identity(tenant: Tenant) 
 
 
 async def test_a_secondary_identity_can_become_the_primary_email(tenant: Tenant) -> None:
-    hoa = await create_contact(tenant, **HOA)
+    hoa = await create_contact(tenant.agent, **HOA)
     added = await tenant.agent.post(
         f"/v1/contacts/{hoa['id']}/identities", json={"kind": "email", "value": "hoa@gmail.com"}
     )
@@ -124,7 +117,7 @@ async def test_a_secondary_identity_can_become_the_primary_email(tenant: Tenant)
 
 
 async def test_identities_are_added_and_removed(tenant: Tenant, other_tenant: Tenant) -> None:
-    hoa = await create_contact(tenant, **HOA)
+    hoa = await create_contact(tenant.agent, **HOA)
     base = f"/v1/contacts/{hoa['id']}/identities"
     zalo = await tenant.agent.post(base, json={"kind": "zalo", "value": "zalo-84912345678"})
     assert zalo.status_code == 201
@@ -139,7 +132,7 @@ async def test_identities_are_added_and_removed(tenant: Tenant, other_tenant: Te
     assert len(fetched.json()["identities"]) == 5
 
     # Identities are unique in the workspace, whichever contact has them.
-    nam = await create_contact(tenant, name="Trần Văn Nam")
+    nam = await create_contact(tenant.agent, name="Trần Văn Nam")
     for body in [{"kind": "zalo", "value": "zalo-84912345678"}, {"kind": "email", "value": "HOA@gmail.com"}]:
         duplicate = await tenant.agent.post(f"/v1/contacts/{nam['id']}/identities", json=body)
         assert duplicate.status_code == 409
@@ -177,13 +170,13 @@ async def test_a_contact_with_an_email_joins_the_organization_of_its_domain(tena
         "/v1/organizations", json={"name": "Công ty Cổ phần Sao Mai", "domains": ["saomai.vn"]}
     )
     other = await tenant.admin.post("/v1/organizations", json={"name": "Bình Minh"})
-    linked = await create_contact(tenant, **HOA)
+    linked = await create_contact(tenant.agent, **HOA)
     assert linked["organization_id"] == organization.json()["id"]
     chosen = await create_contact(
-        tenant, name="Trần Văn Nam", email="nam@saomai.vn", organization_id=other.json()["id"]
+        tenant.agent, name="Trần Văn Nam", email="nam@saomai.vn", organization_id=other.json()["id"]
     )
     assert chosen["organization_id"] == other.json()["id"]
-    unlinked = await create_contact(tenant, name="Lê Thu", email="thu@gmail.com")
+    unlinked = await create_contact(tenant.agent, name="Lê Thu", email="thu@gmail.com")
     assert unlinked["organization_id"] is None
 
     members = await tenant.viewer.get("/v1/contacts", params={"organization_id": organization.json()["id"]})
@@ -191,7 +184,7 @@ async def test_a_contact_with_an_email_joins_the_organization_of_its_domain(tena
 
 
 async def test_another_workspaces_ids_are_not_found(tenant: Tenant, other_tenant: Tenant) -> None:
-    hoa = await create_contact(tenant, **HOA)
+    hoa = await create_contact(tenant.agent, **HOA)
     path = f"/v1/contacts/{hoa['id']}"
     assert (await other_tenant.viewer.get(path)).status_code == 404
     assert (await other_tenant.agent.patch(path, json={"vip": True})).status_code == 404
@@ -212,7 +205,7 @@ async def test_another_workspaces_ids_are_not_found(tenant: Tenant, other_tenant
 
 async def test_viewers_cannot_write_contacts(tenant: Tenant) -> None:
     assert (await tenant.viewer.post("/v1/contacts", json=HOA)).status_code == 403
-    hoa = await create_contact(tenant, **HOA)
+    hoa = await create_contact(tenant.agent, **HOA)
     path = f"/v1/contacts/{hoa['id']}"
     assert (await tenant.viewer.patch(path, json={"vip": True})).status_code == 403
     assert (await tenant.viewer.delete(path)).status_code == 403
@@ -224,9 +217,9 @@ async def test_viewers_cannot_write_contacts(tenant: Tenant) -> None:
 
 
 async def test_q_ignores_accents_and_matches_phone_prefixes(tenant: Tenant) -> None:
-    dang = await create_contact(tenant, name="Đặng Văn Lâm", phone="0987 654 321")
-    hoa = await create_contact(tenant, **HOA)
-    await create_contact(tenant, name="Lê Thu", email="thu@gmail.com")
+    dang = await create_contact(tenant.agent, name="Đặng Văn Lâm", phone="0987 654 321")
+    hoa = await create_contact(tenant.agent, **HOA)
+    await create_contact(tenant.agent, name="Lê Thu", email="thu@gmail.com")
 
     async def search(**params: str) -> list[str]:
         response = await tenant.viewer.get("/v1/contacts", params=params)
@@ -248,8 +241,8 @@ async def test_q_ignores_accents_and_matches_phone_prefixes(tenant: Tenant) -> N
 
 
 async def test_filters_by_vip_and_external_id(tenant: Tenant) -> None:
-    vip = await create_contact(tenant, name="Nguyễn Thị Hoa", vip=True, external_id="CRM-9")
-    await create_contact(tenant, name="Trần Văn Nam")
+    vip = await create_contact(tenant.agent, name="Nguyễn Thị Hoa", vip=True, external_id="CRM-9")
+    await create_contact(tenant.agent, name="Trần Văn Nam")
     response = await tenant.viewer.get("/v1/contacts", params={"vip": "true"})
     assert [c["id"] for c in response.json()["items"]] == [vip["id"]]
     response = await tenant.viewer.get("/v1/contacts", params={"external_id": "CRM-9"})
@@ -261,7 +254,7 @@ async def test_pagination_visits_every_contact_once_in_order(tenant: Tenant, sor
     names = ["Đặng Văn Lâm", "Bùi Minh", None, "Ánh Tuyết", "Cao Long", None, "Hoàng Yến"]
     created = []
     for name in names:
-        created.append(await create_contact(tenant, **({"name": name} if name else {})))
+        created.append(await create_contact(tenant.agent, name=name))
     seen: list[dict[str, Any]] = []
     cursor = None
     while True:
@@ -290,34 +283,19 @@ async def test_pagination_visits_every_contact_once_in_order(tenant: Tenant, sor
     assert wrong_sort.json()["field"] == "query.sort"
 
 
-async def test_a_requester_of_tickets_cannot_be_deleted(app: FastAPI, tenant: Tenant) -> None:
-    hoa = await create_contact(tenant, **HOA)
-    statuses = (await tenant.viewer.get("/v1/statuses")).json()["items"]
-    new_status = next(s for s in statuses if s["kind"] == "new")
-    async with app.state.db.sessionmaker() as session, session.begin():
-        session.add(
-            Ticket(
-                id=new_id(),
-                workspace_id=tenant.workspace_id,
-                number=1,
-                subject="Giao hàng chậm",
-                status_id=UUID(new_status["id"]),
-                status_kind=StatusKind.new,
-                priority=Priority.normal,
-                channel=Channel.email,
-                requester_id=UUID(hoa["id"]),
-            )
-        )
+async def test_a_requester_of_tickets_cannot_be_deleted(tenant: Tenant) -> None:
+    hoa = await create_contact(tenant.agent, **HOA)
+    await create_ticket(tenant.agent, requester_id=hoa["id"])
     refused = await tenant.agent.delete(f"/v1/contacts/{hoa['id']}")
     assert refused.status_code == 409
     assert refused.json()["code"] == "contact_in_use"
     assert "requester" in refused.json()["detail"]
 
-    other = await create_contact(tenant, name="Trần Văn Nam", email="nam@gmail.com")
+    other = await create_contact(tenant.agent, name="Trần Văn Nam", email="nam@gmail.com")
     assert (await tenant.agent.delete(f"/v1/contacts/{other['id']}")).status_code == 204
     assert (await tenant.viewer.get(f"/v1/contacts/{other['id']}")).status_code == 404
     # Its identities went with it.
-    await create_contact(tenant, name="Trần Văn Nam", email="nam@gmail.com")
+    await create_contact(tenant.agent, name="Trần Văn Nam", email="nam@gmail.com")
 
 
 # --- find_or_create_contact, the tickets domain's inline requester ---------------------------------
@@ -334,7 +312,7 @@ def test_normalisation_helpers() -> None:
 
 
 async def test_find_or_create_finds_by_email_then_phone(app: FastAPI, tenant: Tenant) -> None:
-    hoa = await create_contact(tenant, **HOA)
+    hoa = await create_contact(tenant.agent, **HOA)
     organization = await tenant.admin.post(
         "/v1/organizations", json={"name": "Bình Minh", "domains": ["binhminh.vn"]}
     )

@@ -1,15 +1,14 @@
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
-from fastapi import FastAPI
 
 from app.custom_fields.validation import validate_custom_fields
 from app.errors import Unprocessable
-from app.kit.ids import new_id
-from app.models import CustomFieldDefinition, Ticket
-from app.models.enums import Channel, CustomFieldEntity, CustomFieldType, Priority, StatusKind
+from app.models import CustomFieldDefinition
+from app.models.enums import CustomFieldEntity, CustomFieldType
 from tests.conftest import Tenant
+from tests.factories import create, create_custom_field, create_ticket
 
 OPTIONS = [
     {"value": "ha_noi", "label": "Hà Nội"},
@@ -176,12 +175,6 @@ def test_a_change_is_merged_and_null_removes_a_key() -> None:
 # --- the API ---------------------------------------------------------------------------------
 
 
-async def create_field(tenant: Tenant, **body: Any) -> dict[str, Any]:
-    response = await tenant.admin.post("/v1/custom-fields", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 async def test_create_read_update_a_definition(tenant: Tenant) -> None:
     created = await tenant.admin.post(
         "/v1/custom-fields",
@@ -222,7 +215,7 @@ async def test_create_read_update_a_definition(tenant: Tenant) -> None:
 
 @pytest.mark.parametrize("fixed", [{"entity": "contact"}, {"key": "city"}, {"type": "text"}])
 async def test_entity_key_and_type_are_fixed(tenant: Tenant, fixed: dict[str, str]) -> None:
-    field = await create_field(tenant, entity="ticket", key="note", label="Ghi chú", type="text")
+    field = await create_custom_field(tenant.admin, "ticket", "note", "Ghi chú")
     response = await tenant.admin.patch(f"/v1/custom-fields/{field['id']}", json=fixed)
     assert response.status_code == 422
     assert response.json()["field"] == next(iter(fixed))
@@ -279,8 +272,8 @@ async def test_a_pattern_too_slow_to_compile_is_refused(tenant: Tenant) -> None:
 
 
 async def test_patch_keeps_options_and_pattern_consistent_with_the_type(tenant: Tenant) -> None:
-    dropdown = await create_field(
-        tenant, entity="ticket", key="province", label="Tỉnh", type="dropdown", options=OPTIONS
+    dropdown = await create_custom_field(
+        tenant.admin, "ticket", "province", "Tỉnh", type="dropdown", options=OPTIONS
     )
     emptied = await tenant.admin.patch(f"/v1/custom-fields/{dropdown['id']}", json={"options": []})
     assert emptied.status_code == 422
@@ -292,7 +285,7 @@ async def test_patch_keeps_options_and_pattern_consistent_with_the_type(tenant: 
     assert patterned.status_code == 422
     assert patterned.json()["field"] == "pattern"
 
-    code = await create_field(tenant, entity="ticket", key="code", label="Mã", type="regex", pattern=r"\d+")
+    code = await create_custom_field(tenant.admin, "ticket", "code", "Mã", type="regex", pattern=r"\d+")
     broken = await tenant.admin.patch(f"/v1/custom-fields/{code['id']}", json={"pattern": "(("})
     assert broken.status_code == 422
     assert broken.json()["field"] == "pattern"
@@ -302,30 +295,25 @@ async def test_patch_keeps_options_and_pattern_consistent_with_the_type(tenant: 
 
 
 async def test_keys_are_unique_per_entity(tenant: Tenant) -> None:
-    await create_field(tenant, entity="ticket", key="region", label="Vùng", type="text")
+    await create_custom_field(tenant.admin, "ticket", "region", "Vùng")
     duplicate = await tenant.admin.post(
         "/v1/custom-fields", json={"entity": "ticket", "key": "region", "label": "Khác", "type": "text"}
     )
     assert duplicate.status_code == 409
     assert duplicate.json()["field"] == "key"
-    await create_field(tenant, entity="contact", key="region", label="Vùng", type="text")
+    await create_custom_field(tenant.admin, "contact", "region", "Vùng")
 
 
 async def test_list_filters_sorts_by_position_and_paginates(tenant: Tenant) -> None:
     created = []
     for position in (30, 10, 20, 10, 0):
         created.append(
-            await create_field(
-                tenant,
-                entity="ticket",
-                key=f"field_{len(created)}",
-                label="Nhãn",
-                type="text",
-                position=position,
+            await create_custom_field(
+                tenant.admin, "ticket", f"field_{len(created)}", "Nhãn", position=position
             )
         )
-    await create_field(tenant, entity="contact", key="loyalty", label="Hạng", type="text")
-    inactive = await create_field(tenant, entity="ticket", key="old", label="Cũ", type="text", active=False)
+    await create_custom_field(tenant.admin, "contact", "loyalty", "Hạng")
+    inactive = await create_custom_field(tenant.admin, "ticket", "old", "Cũ", active=False)
 
     seen: list[dict[str, Any]] = []
     cursor = None
@@ -350,8 +338,8 @@ async def test_list_filters_sorts_by_position_and_paginates(tenant: Tenant) -> N
 
 
 async def test_a_field_in_use_cannot_be_deleted(tenant: Tenant) -> None:
-    used = await create_field(tenant, entity="contact", key="loyalty", label="Hạng", type="text")
-    unused = await create_field(tenant, entity="ticket", key="loyalty", label="Hạng", type="text")
+    used = await create_custom_field(tenant.admin, "contact", "loyalty", "Hạng")
+    unused = await create_custom_field(tenant.admin, "ticket", "loyalty", "Hạng")
     contact = await tenant.agent.post(
         "/v1/contacts", json={"name": "Nguyễn Thị Hoa", "custom_fields": {"loyalty": "Vàng"}}
     )
@@ -377,7 +365,7 @@ async def test_only_admins_write_definitions(tenant: Tenant) -> None:
     assert (await tenant.viewer.post("/v1/custom-fields", json=body)).status_code == 403
     assert (await tenant.agent.post("/v1/custom-fields", json=body)).status_code == 403
     assert (await tenant.anonymous.get("/v1/custom-fields")).status_code == 401
-    field = await create_field(tenant, **body)
+    field = await create(tenant.admin, "/v1/custom-fields", body)
     assert (
         await tenant.agent.patch(f"/v1/custom-fields/{field['id']}", json={"label": "X"})
     ).status_code == 403
@@ -385,7 +373,7 @@ async def test_only_admins_write_definitions(tenant: Tenant) -> None:
 
 
 async def test_another_workspaces_field_is_not_found(tenant: Tenant, other_tenant: Tenant) -> None:
-    field = await create_field(tenant, entity="ticket", key="note", label="Ghi chú", type="text")
+    field = await create_custom_field(tenant.admin, "ticket", "note", "Ghi chú")
     path = f"/v1/custom-fields/{field['id']}"
     assert (await other_tenant.viewer.get(path)).status_code == 404
     assert (await other_tenant.admin.patch(path, json={"label": "X"})).status_code == 404
@@ -394,8 +382,8 @@ async def test_another_workspaces_field_is_not_found(tenant: Tenant, other_tenan
 
 
 async def test_contact_custom_fields_are_validated_against_the_definitions(tenant: Tenant) -> None:
-    await create_field(tenant, entity="contact", key="birthday", label="Ngày sinh", type="date")
-    await create_field(tenant, entity="ticket", key="order_code", label="Mã đơn", type="text")
+    await create_custom_field(tenant.admin, "contact", "birthday", "Ngày sinh", type="date")
+    await create_custom_field(tenant.admin, "ticket", "order_code", "Mã đơn")
     wrong_type = await tenant.agent.post(
         "/v1/contacts", json={"name": "Nguyễn Thị Hoa", "custom_fields": {"birthday": "12/05/1990"}}
     )
@@ -413,24 +401,9 @@ async def test_contact_custom_fields_are_validated_against_the_definitions(tenan
     assert created.json()["custom_fields"] == {"birthday": "1990-05-12"}
 
 
-async def test_a_ticket_field_with_values_cannot_be_deleted(app: FastAPI, tenant: Tenant) -> None:
-    field = await create_field(tenant, entity="ticket", key="order_code", label="Mã đơn", type="text")
-    statuses = (await tenant.viewer.get("/v1/statuses")).json()["items"]
-    new_status = next(s for s in statuses if s["kind"] == "new")
-    async with app.state.db.sessionmaker() as session, session.begin():
-        session.add(
-            Ticket(
-                id=new_id(),
-                workspace_id=tenant.workspace_id,
-                number=1,
-                subject="Giao hàng chậm",
-                status_id=UUID(new_status["id"]),
-                status_kind=StatusKind.new,
-                priority=Priority.normal,
-                channel=Channel.email,
-                custom_fields={"order_code": "DH-2025-0001"},
-            )
-        )
+async def test_a_ticket_field_with_values_cannot_be_deleted(tenant: Tenant) -> None:
+    field = await create_custom_field(tenant.admin, "ticket", "order_code", "Mã đơn")
+    await create_ticket(tenant.agent, custom_fields={"order_code": "DH-2025-0001"})
     refused = await tenant.admin.delete(f"/v1/custom-fields/{field['id']}")
     assert refused.status_code == 409
     assert refused.json()["code"] == "custom_field_in_use"

@@ -1,44 +1,10 @@
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
-from fastapi import FastAPI
 
-from app.kit.ids import new_id
-from app.models import Ticket
-from app.models.enums import Channel, Priority, StatusKind
 from tests.conftest import Tenant
-
-
-async def create_group(tenant: Tenant, name: str, **fields: Any) -> dict[str, Any]:
-    response = await tenant.admin.post("/v1/groups", json={"name": name, **fields})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def create_agent(tenant: Tenant, name: str) -> dict[str, Any]:
-    response = await tenant.admin.post("/v1/agents", json={"external_id": str(uuid4()), "name": name})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def insert_ticket(app: FastAPI, tenant: Tenant, **references: UUID) -> None:
-    statuses = (await tenant.viewer.get("/v1/statuses")).json()["items"]
-    new_status = next(s for s in statuses if s["kind"] == "new" and s["is_default"])
-    async with app.state.db.sessionmaker() as session, session.begin():
-        session.add(
-            Ticket(
-                workspace_id=tenant.workspace_id,
-                id=new_id(),
-                number=1,
-                subject="Giao hàng chậm",
-                status_id=UUID(new_status["id"]),
-                status_kind=StatusKind.new,
-                priority=Priority.normal,
-                channel=Channel.zalo,
-                **references,
-            )
-        )
+from tests.factories import create_agent, create_group, create_ticket
 
 
 async def test_create_and_get_group(tenant: Tenant) -> None:
@@ -76,13 +42,13 @@ async def test_create_group_refuses_bad_input_naming_the_field(
 
 
 async def test_group_names_are_unique_case_insensitively(tenant: Tenant, other_tenant: Tenant) -> None:
-    await create_group(tenant, "Nhóm Bán hàng")
+    await create_group(tenant.admin, "Nhóm Bán hàng")
     duplicate = await tenant.admin.post("/v1/groups", json={"name": "nhóm bán hàng"})
     assert duplicate.status_code == 409
     assert duplicate.json()["field"] == "name"
-    await create_group(other_tenant, "Nhóm Bán hàng")
+    await create_group(other_tenant.admin, "Nhóm Bán hàng")
 
-    other = await create_group(tenant, "Nhóm Kho")
+    other = await create_group(tenant.admin, "Nhóm Kho")
     renamed = await tenant.admin.patch(f"/v1/groups/{other['id']}", json={"name": "NHÓM BÁN HÀNG"})
     assert renamed.status_code == 409
     assert renamed.json()["field"] == "name"
@@ -91,8 +57,8 @@ async def test_group_names_are_unique_case_insensitively(tenant: Tenant, other_t
 async def test_only_admins_write_groups(tenant: Tenant) -> None:
     assert (await tenant.viewer.post("/v1/groups", json={"name": "Nhóm"})).status_code == 403
     assert (await tenant.agent.post("/v1/groups", json={"name": "Nhóm"})).status_code == 403
-    group = await create_group(tenant, "Nhóm Chăm sóc khách hàng")
-    agent = await create_agent(tenant, "Phan Văn Khoa")
+    group = await create_group(tenant.admin, "Nhóm Chăm sóc khách hàng")
+    agent = await create_agent(tenant.admin, str(uuid4()), name="Phan Văn Khoa")
     path = f"/v1/groups/{group['id']}"
     assert (await tenant.viewer.patch(path, json={"name": "X"})).status_code == 403
     assert (await tenant.viewer.delete(path)).status_code == 403
@@ -101,7 +67,7 @@ async def test_only_admins_write_groups(tenant: Tenant) -> None:
 
 
 async def test_update_group(tenant: Tenant) -> None:
-    group = await create_group(tenant, "Nhóm Hỗ trợ", description="Cũ")
+    group = await create_group(tenant.admin, "Nhóm Hỗ trợ", description="Cũ")
     path = f"/v1/groups/{group['id']}"
     response = await tenant.admin.patch(
         path, json={"name": "Nhóm Hỗ trợ 24/7", "description": None}, headers={"If-Match": '"1"'}
@@ -121,7 +87,7 @@ async def test_update_group(tenant: Tenant) -> None:
 
 async def test_list_groups_pages_by_name_and_searches_without_accents(tenant: Tenant) -> None:
     for name in ["Nhóm Kỹ thuật", "Nhóm Giao hàng", "Nhóm Thanh toán", "Kế toán", "Nhóm Đổi trả"]:
-        await create_group(tenant, name)
+        await create_group(tenant.admin, name)
 
     seen: list[str] = []
     cursor = None
@@ -150,10 +116,10 @@ async def test_list_groups_pages_by_name_and_searches_without_accents(tenant: Te
 
 
 async def test_members_are_added_idempotently_and_removed(tenant: Tenant) -> None:
-    group = await create_group(tenant, "Nhóm Kỹ thuật")
-    an = await create_agent(tenant, "Nguyễn Văn An")
-    binh = await create_agent(tenant, "Lê Thị Bình")
-    await create_agent(tenant, "Trần Văn Cường")
+    group = await create_group(tenant.admin, "Nhóm Kỹ thuật")
+    an = await create_agent(tenant.admin, str(uuid4()), name="Nguyễn Văn An")
+    binh = await create_agent(tenant.admin, str(uuid4()), name="Lê Thị Bình")
+    await create_agent(tenant.admin, str(uuid4()), name="Trần Văn Cường")
     path = f"/v1/groups/{group['id']}/members"
 
     for agent in (an, an, binh):
@@ -190,10 +156,10 @@ async def test_members_are_added_idempotently_and_removed(tenant: Tenant) -> Non
 
 
 async def test_group_ids_of_agents_are_read_for_the_whole_page(tenant: Tenant) -> None:
-    support = await create_group(tenant, "Nhóm Hỗ trợ")
-    sales = await create_group(tenant, "Nhóm Bán hàng")
-    an = await create_agent(tenant, "An")
-    binh = await create_agent(tenant, "Bình")
+    support = await create_group(tenant.admin, "Nhóm Hỗ trợ")
+    sales = await create_group(tenant.admin, "Nhóm Bán hàng")
+    an = await create_agent(tenant.admin, str(uuid4()), name="An")
+    binh = await create_agent(tenant.admin, str(uuid4()), name="Bình")
     for group, agent in ((support, an), (sales, an), (sales, binh)):
         assert (await tenant.admin.put(f"/v1/groups/{group['id']}/members/{agent['id']}")).status_code == 204
     listed = {
@@ -204,10 +170,10 @@ async def test_group_ids_of_agents_are_read_for_the_whole_page(tenant: Tenant) -
 
 
 async def test_another_workspaces_group_or_agent_is_not_found(tenant: Tenant, other_tenant: Tenant) -> None:
-    group = await create_group(tenant, "Nhóm Kỹ thuật")
-    agent = await create_agent(tenant, "Nguyễn Văn An")
-    foreign_group = await create_group(other_tenant, "Nhóm Kỹ thuật")
-    foreign_agent = await create_agent(other_tenant, "Nguyễn Văn An")
+    group = await create_group(tenant.admin, "Nhóm Kỹ thuật")
+    agent = await create_agent(tenant.admin, str(uuid4()), name="Nguyễn Văn An")
+    foreign_group = await create_group(other_tenant.admin, "Nhóm Kỹ thuật")
+    foreign_agent = await create_agent(other_tenant.admin, str(uuid4()), name="Nguyễn Văn An")
     foreign_path = f"/v1/groups/{foreign_group['id']}"
 
     for response in (
@@ -229,9 +195,9 @@ async def test_another_workspaces_group_or_agent_is_not_found(tenant: Tenant, ot
     assert by_foreign_group.json()["items"] == []
 
 
-async def test_delete_group(app: FastAPI, tenant: Tenant) -> None:
-    group = await create_group(tenant, "Nhóm Tạm thời")
-    agent = await create_agent(tenant, "Đỗ Thị Hạnh")
+async def test_delete_group(tenant: Tenant) -> None:
+    group = await create_group(tenant.admin, "Nhóm Tạm thời")
+    agent = await create_agent(tenant.admin, str(uuid4()), name="Đỗ Thị Hạnh")
     await tenant.admin.put(f"/v1/groups/{group['id']}/members/{agent['id']}")
 
     assert (await tenant.admin.delete(f"/v1/groups/{group['id']}")).status_code == 204
@@ -241,9 +207,9 @@ async def test_delete_group(app: FastAPI, tenant: Tenant) -> None:
     assert remaining.headers["etag"] == '"3"'
 
 
-async def test_a_group_with_tickets_cannot_be_deleted(app: FastAPI, tenant: Tenant) -> None:
-    group = await create_group(tenant, "Nhóm Giao hàng")
-    await insert_ticket(app, tenant, group_id=UUID(group["id"]))
+async def test_a_group_with_tickets_cannot_be_deleted(tenant: Tenant) -> None:
+    group = await create_group(tenant.admin, "Nhóm Giao hàng")
+    await create_ticket(tenant.agent, group_id=group["id"])
     response = await tenant.admin.delete(f"/v1/groups/{group['id']}")
     assert response.status_code == 409
     assert response.json()["code"] == "group_in_use"

@@ -3,12 +3,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Tenant
-
-
-async def create_organization(tenant: Tenant, **body: Any) -> dict[str, Any]:
-    response = await tenant.admin.post("/v1/organizations", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
+from tests.factories import create
 
 
 async def test_create_read_update_delete(tenant: Tenant) -> None:
@@ -47,11 +42,11 @@ async def test_create_read_update_delete(tenant: Tenant) -> None:
 
 
 async def test_names_are_unique_regardless_of_case(tenant: Tenant) -> None:
-    await create_organization(tenant, name="Công ty Cổ phần Sao Mai")
+    await create(tenant.admin, "/v1/organizations", {"name": "Công ty Cổ phần Sao Mai"})
     duplicate = await tenant.admin.post("/v1/organizations", json={"name": "CÔNG TY CỔ PHẦN SAO MAI"})
     assert duplicate.status_code == 409
     assert duplicate.json()["field"] == "name"
-    other = await create_organization(tenant, name="Cửa hàng Bình Minh")
+    other = await create(tenant.admin, "/v1/organizations", {"name": "Cửa hàng Bình Minh"})
     renamed = await tenant.admin.patch(
         f"/v1/organizations/{other['id']}", json={"name": "công ty cổ phần sao mai"}
     )
@@ -60,7 +55,7 @@ async def test_names_are_unique_regardless_of_case(tenant: Tenant) -> None:
 
 
 async def test_a_domain_belongs_to_one_organization(tenant: Tenant, other_tenant: Tenant) -> None:
-    first = await create_organization(tenant, name="Sao Mai", domains=["saomai.vn"])
+    first = await create(tenant.admin, "/v1/organizations", {"name": "Sao Mai", "domains": ["saomai.vn"]})
     taken = await tenant.admin.post(
         "/v1/organizations", json={"name": "Sao Mai Miền Nam", "domains": ["sg.saomai.vn", "SAOMAI.VN"]}
     )
@@ -68,7 +63,9 @@ async def test_a_domain_belongs_to_one_organization(tenant: Tenant, other_tenant
     assert taken.json()["field"] == "domains"
     assert "saomai.vn" in taken.json()["detail"]
 
-    second = await create_organization(tenant, name="Sao Mai Miền Nam", domains=["sg.saomai.vn"])
+    second = await create(
+        tenant.admin, "/v1/organizations", {"name": "Sao Mai Miền Nam", "domains": ["sg.saomai.vn"]}
+    )
     moved = await tenant.admin.patch(f"/v1/organizations/{second['id']}", json={"domains": ["saomai.vn"]})
     assert moved.status_code == 409
     assert moved.json()["field"] == "domains"
@@ -79,7 +76,7 @@ async def test_a_domain_belongs_to_one_organization(tenant: Tenant, other_tenant
     assert kept.status_code == 200
 
     # Another workspace may use the same domain.
-    await create_organization(other_tenant, name="Sao Mai", domains=["saomai.vn"])
+    await create(other_tenant.admin, "/v1/organizations", {"name": "Sao Mai", "domains": ["saomai.vn"]})
 
 
 @pytest.mark.parametrize(
@@ -107,7 +104,7 @@ async def test_invalid_input_is_422_naming_the_field(
 
 
 async def test_null_name_is_refused_on_patch(tenant: Tenant) -> None:
-    organization = await create_organization(tenant, name="Sao Mai")
+    organization = await create(tenant.admin, "/v1/organizations", {"name": "Sao Mai"})
     response = await tenant.admin.patch(f"/v1/organizations/{organization['id']}", json={"name": None})
     assert response.status_code == 422
     assert response.json()["field"] == "name"
@@ -115,7 +112,7 @@ async def test_null_name_is_refused_on_patch(tenant: Tenant) -> None:
 
 async def test_list_is_sorted_by_name_paginated_and_searchable(tenant: Tenant) -> None:
     names = ["Đặng Gia", "Bình Minh", "Ánh Dương", "Công ty Cổ phần Sao Mai", "Hoa Sen"]
-    created = {name: await create_organization(tenant, name=name) for name in names}
+    created = {name: await create(tenant.admin, "/v1/organizations", {"name": name}) for name in names}
     await tenant.admin.patch(
         f"/v1/organizations/{created['Hoa Sen']['id']}", json={"domains": ["hoasen-group.vn"]}
     )
@@ -147,7 +144,7 @@ async def test_list_is_sorted_by_name_paginated_and_searchable(tenant: Tenant) -
 
 
 async def test_an_organization_with_contacts_cannot_be_deleted(tenant: Tenant) -> None:
-    organization = await create_organization(tenant, name="Sao Mai")
+    organization = await create(tenant.admin, "/v1/organizations", {"name": "Sao Mai"})
     contact = await tenant.agent.post(
         "/v1/contacts", json={"name": "Nguyễn Thị Hoa", "organization_id": organization["id"]}
     )
@@ -163,7 +160,7 @@ async def test_an_organization_with_contacts_cannot_be_deleted(tenant: Tenant) -
 async def test_only_admins_write_organizations(tenant: Tenant) -> None:
     assert (await tenant.viewer.post("/v1/organizations", json={"name": "Sao Mai"})).status_code == 403
     assert (await tenant.agent.post("/v1/organizations", json={"name": "Sao Mai"})).status_code == 403
-    organization = await create_organization(tenant, name="Sao Mai")
+    organization = await create(tenant.admin, "/v1/organizations", {"name": "Sao Mai"})
     path = f"/v1/organizations/{organization['id']}"
     assert (await tenant.agent.patch(path, json={"name": "X"})).status_code == 403
     assert (await tenant.viewer.delete(path)).status_code == 403
@@ -171,7 +168,7 @@ async def test_only_admins_write_organizations(tenant: Tenant) -> None:
 
 
 async def test_another_workspaces_organization_is_not_found(tenant: Tenant, other_tenant: Tenant) -> None:
-    organization = await create_organization(tenant, name="Sao Mai")
+    organization = await create(tenant.admin, "/v1/organizations", {"name": "Sao Mai"})
     path = f"/v1/organizations/{organization['id']}"
     assert (await other_tenant.viewer.get(path)).status_code == 404
     assert (await other_tenant.admin.patch(path, json={"name": "X"})).status_code == 404

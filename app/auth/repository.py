@@ -1,29 +1,44 @@
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Keyset, SortColumn
+from app.kit.plain import PlainStatement
 from app.kit.repository import ScopedRepository
 from app.models import Agent, AgentTokenSecret, ApiKey
+from app.models.enums import Role
 
 LAST_USED_RESOLUTION_SECONDS = 60
 
 
-# Columns rather than the entity: this runs on every request and needs no identity map.
-_KEY_BY_HASH = select(ApiKey.workspace_id, ApiKey.id, ApiKey.role, ApiKey.last_used_at).where(
-    ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
+# A plain statement: it runs on every request.
+_KEY_BY_HASH = PlainStatement(
+    select(ApiKey.workspace_id, ApiKey.id, ApiKey.role, ApiKey.last_used_at).where(
+        ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
+    )
 )
 
 
-async def find_api_key_by_hash(session: AsyncSession, key_hash: bytes) -> Row[Any] | None:
+@dataclass(frozen=True, slots=True)
+class KeyMatch:
+    workspace_id: UUID
+    id: UUID
+    role: Role
+    last_used_at: datetime | None
+
+
+async def find_api_key_by_hash(session: AsyncSession, key_hash: bytes) -> KeyMatch | None:
     """Across workspaces: the key itself says which workspace it belongs to."""
-    return (await session.execute(_KEY_BY_HASH, {"key_hash": key_hash})).one_or_none()
+    row = await _KEY_BY_HASH.fetchrow(session, {"key_hash": key_hash})
+    if row is None:
+        return None
+    return KeyMatch(row["workspace_id"], row["id"], Role(row["role"]), row["last_used_at"])
 
 
-async def record_api_key_use(session: AsyncSession, key: Row[Any]) -> None:
+async def record_api_key_use(session: AsyncSession, key: KeyMatch) -> None:
     """Move `last_used_at` at most once a minute, so busy keys do not write on every request."""
     await session.execute(
         update(ApiKey)

@@ -1,16 +1,18 @@
 """Every query on tickets and their history. Hot writes use single statements, not the ORM's unit of work."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Insert, Row, Select, and_, bindparam, column, func, insert, or_, select, true, update
+from sqlalchemy import Insert, Select, and_, bindparam, column, func, insert, or_, select, true, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import aliased
 
 from app.auth.principal import Principal
 from app.categories.repository import subtree_ids
 from app.kit.pagination import Keyset, PageParams, SortColumn
+from app.kit.plain import PlainStatement
 from app.kit.repository import ScopedRepository
 from app.kit.search import like_pattern
 from app.models import (
@@ -109,10 +111,25 @@ def _insert_numbered() -> Insert:
     )
 
 
-_INSERT_NUMBERED = _insert_numbered()
-_STATUSES = select(TicketStatus).where(TicketStatus.workspace_id == bindparam("workspace_id"))
-_STATUS_BY_ID = _STATUSES.where(TicketStatus.id == bindparam("status_id"))
-_DEFAULT_STATUS = _STATUSES.where(TicketStatus.kind == bindparam("kind"), TicketStatus.is_default)
+# Plain statements: every ticket creation runs them.
+_INSERT_NUMBERED = PlainStatement(_insert_numbered())
+_STATUSES = select(TicketStatus.id, TicketStatus.name, TicketStatus.kind, TicketStatus.active).where(
+    TicketStatus.workspace_id == bindparam("workspace_id")
+)
+_STATUS_BY_ID = PlainStatement(_STATUSES.where(TicketStatus.id == bindparam("status_id")))
+_DEFAULT_STATUS = PlainStatement(
+    _STATUSES.where(TicketStatus.kind == bindparam("kind"), TicketStatus.is_default)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRef:
+    """What ticket rules need of a status."""
+
+    id: UUID
+    name: str
+    kind: StatusKind
+    active: bool
 
 
 class TicketRepository(ScopedRepository[Ticket]):
@@ -155,12 +172,14 @@ class TicketRepository(ScopedRepository[Ticket]):
         )
         return list((await self.session.execute(statement)).scalars())
 
-    async def insert_numbered(self, values: dict[str, Any], history: Sequence[dict[str, Any]]) -> Row[Any]:
+    async def insert_numbered(
+        self, values: dict[str, Any], history: Sequence[dict[str, Any]]
+    ) -> dict[str, Any]:
         """Insert the ticket, numbered, and its history in one statement (see `_insert_numbered`)."""
         parameters = {name: values.get(name) for name in _CREATED_COLUMNS}
         parameters["scope_workspace_id"] = self.workspace_id
         parameters["history"] = [to_json(row) for row in history]
-        return (await self.session.execute(_INSERT_NUMBERED, parameters)).one()
+        return dict(await _INSERT_NUMBERED.fetchrow(self.session, parameters))
 
     async def update_values(self, ticket: Ticket, values: dict[str, Any]) -> Ticket:
         statement = (
@@ -184,13 +203,16 @@ class TicketRepository(ScopedRepository[Ticket]):
         )
         return await self.paginate(statement, HISTORY_ORDER, page)
 
-    async def status_for(self, status_id: UUID | None, kind: StatusKind | None) -> TicketStatus | None:
+    async def status_for(self, status_id: UUID | None, kind: StatusKind | None) -> StatusRef | None:
         """The status with this id, or the default status of this kind."""
         if status_id is not None:
             statement, parameters = _STATUS_BY_ID, {"workspace_id": self.workspace_id, "status_id": status_id}
         else:
             statement, parameters = _DEFAULT_STATUS, {"workspace_id": self.workspace_id, "kind": kind}
-        return (await self.session.execute(statement, parameters)).scalar_one_or_none()
+        row = await statement.fetchrow(self.session, parameters)
+        return (
+            None if row is None else StatusRef(row["id"], row["name"], StatusKind(row["kind"]), row["active"])
+        )
 
     async def ancestor_ids(self, ticket_id: UUID) -> list[UUID]:
         """The ticket and its ancestors, walking up `parent_id`."""

@@ -51,8 +51,8 @@ async def create_ticket(
 ) -> TicketOut:
     """Open a ticket. Its number is the next of the workspace (#1, #2, … without gaps)."""
     ticket = await _service(request, session, principal).create(data)
-    set_etag(response, ticket.version)
-    response.headers["Location"] = f"/v1/tickets/{ticket.id}"
+    set_etag(response, ticket["version"])
+    response.headers["Location"] = f"/v1/tickets/{ticket['id']}"
     return TicketOut.model_validate(ticket)
 
 

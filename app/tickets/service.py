@@ -5,7 +5,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agents.repository import AgentRepository
@@ -20,11 +19,11 @@ from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.kit.search import search_key
 from app.kit.time import utcnow
-from app.models import Ticket, TicketHistory, TicketStatus
+from app.models import Ticket, TicketHistory
 from app.models.enums import CustomFieldEntity, Role, StatusKind
 from app.tickets.changes import history_rows
 from app.tickets.filters import TicketFilters
-from app.tickets.repository import TicketRepository
+from app.tickets.repository import StatusRef, TicketRepository
 from app.tickets.schemas import ChildrenSummary, RequesterInline, TicketCreate, TicketUpdate
 
 RESOLVED_KINDS = (StatusKind.solved, StatusKind.closed)
@@ -78,7 +77,7 @@ class TicketService:
         unresolved = sum(count for kind, count in by_kind.items() if kind not in RESOLVED_KINDS)
         return ChildrenSummary(total=sum(by_kind.values()), unresolved=unresolved, by_status_kind=by_kind)
 
-    async def create(self, data: TicketCreate) -> Row[Any]:
+    async def create(self, data: TicketCreate) -> dict[str, Any]:
         status = await self._status(data.status_id, data.status_kind or StatusKind.new, field="status_id")
         now = utcnow()
         values: dict[str, Any] = {
@@ -218,7 +217,7 @@ class TicketService:
         )
         return await self.repo.update_values(ticket, changed)
 
-    async def _status(self, status_id: UUID | None, kind: StatusKind | None, *, field: str) -> TicketStatus:
+    async def _status(self, status_id: UUID | None, kind: StatusKind | None, *, field: str) -> StatusRef:
         status = await self.repo.status_for(status_id, kind)
         if status is None:
             raise Unprocessable(f"{field}: no such status", field=field, code="unknown_reference")
@@ -280,7 +279,7 @@ def _refuse_if_deleted(ticket: Ticket) -> None:
         raise Conflict("The ticket is deleted; restore it first", code="ticket_deleted")
 
 
-def _status_values(ticket: Ticket, status: TicketStatus) -> dict[str, Any]:
+def _status_values(ticket: Ticket, status: StatusRef) -> dict[str, Any]:
     """`solved_at` and `closed_at` follow the status: set on entering, cleared on leaving."""
     now = utcnow()
     solved_at: datetime | None = ticket.solved_at

@@ -1,0 +1,55 @@
+"""Plain statements: a Core statement compiled once, run on the session's own asyncpg connection.
+
+For the few statements on the hottest paths (every request's authentication, ticket creation),
+where SQLAlchemy's per-execution work costs several times the query itself. They run inside the
+session's transaction like any other statement; rows come back as asyncpg records.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ClauseElement
+
+
+class PlainStatement:
+    def __init__(self, statement: ClauseElement) -> None:
+        compiled = statement.compile(dialect=asyncpg_dialect())
+        self.sql = str(compiled)
+        self._names = list(compiled.positiontup or [])
+        # Literals of the statement (`last_number + 1`) are parameters too, with their own value.
+        self._literals = {
+            name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
+        }
+        # asyncpg takes JSON documents as text on SQLAlchemy's connections.
+        self._json = {name for name, bind in compiled.binds.items() if isinstance(bind.type, JSONB)}
+
+    def _arguments(self, parameters: Mapping[str, Any]) -> list[Any]:
+        arguments = []
+        for name in self._names:
+            value = parameters[name] if name in parameters else self._literals[name]
+            arguments.append(json.dumps(value) if name in self._json else value)
+        return arguments
+
+    async def fetchrow(self, session: AsyncSession, parameters: Mapping[str, Any]) -> asyncpg.Record | None:
+        connection = await _driver_connection(session)
+        arguments = self._arguments(parameters)
+        try:
+            return await connection.fetchrow(self.sql, *arguments)
+        # The errors SQLAlchemy would have raised, so that one set of handlers answers them all.
+        except asyncpg.IntegrityConstraintViolationError as error:
+            raise IntegrityError(self.sql, arguments, error) from error
+        except asyncpg.DataError as error:
+            raise DataError(self.sql, arguments, error) from error
+        except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError) as error:
+            raise OperationalError(self.sql, arguments, error) from error
+
+
+async def _driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    connection = await session.connection()
+    return (await connection.get_raw_connection()).driver_connection
