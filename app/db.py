@@ -25,10 +25,6 @@ def resolve_database_url(settings: Settings) -> str:
     return url
 
 
-def is_embedded(settings: Settings) -> bool:
-    return not settings.database_url
-
-
 @dataclass
 class Database:
     engine: AsyncEngine

@@ -12,10 +12,6 @@ class StatusRepository(ScopedRepository[TicketStatus]):
     model = TicketStatus
     resource = "Status"
 
-    async def default_for(self, kind: StatusKind) -> TicketStatus | None:
-        statement = self.select().where(TicketStatus.kind == kind, TicketStatus.is_default)
-        return (await self.session.execute(statement)).scalar_one_or_none()
-
     async def clear_default(self, kind: StatusKind) -> None:
         await self.session.execute(
             update(TicketStatus)
