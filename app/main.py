@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 from app.config import Settings, get_settings
 from app.db import create_database, resolve_database_url
 from app.errors import install_error_handlers
+from app.events.catalogue import webhooks
 from app.kit.crypto import load_secret_box
 from app.routers import ROUTERS
 
@@ -46,5 +47,6 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.webhooks.include_router(webhooks)
     logging.getLogger("app").setLevel(settings.log_level.upper())
     return app

@@ -5,6 +5,7 @@ from app.auth.router import router as auth_router
 from app.categories.router import router as categories_router
 from app.contacts.router import router as contacts_router
 from app.custom_fields.router import router as custom_fields_router
+from app.events.router import router as events_router
 from app.groups.router import router as groups_router
 from app.health.router import router as health_router
 from app.organizations.router import router as organizations_router
@@ -24,4 +25,5 @@ ROUTERS = [
     custom_fields_router,
     organizations_router,
     contacts_router,
+    events_router,
 ]

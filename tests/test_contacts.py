@@ -6,9 +6,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from app.auth.principal import Principal
 from app.contacts.service import find_or_create_contact, normalize_email, normalize_phone
 from app.errors import Unprocessable
 from app.models import Contact, ContactIdentity
+from app.models.enums import ActorType, Role
 from tests.conftest import Tenant
 from tests.factories import create_contact, create_ticket
 
@@ -311,6 +313,11 @@ def test_normalisation_helpers() -> None:
         normalize_phone("0912", "VN")
 
 
+def acting_for(tenant: Tenant) -> Principal:
+    """The caller a service call is made for, as a channel or the system would call it."""
+    return Principal(tenant.workspace_id, Role.agent, ActorType.system, tenant.workspace_id)
+
+
 async def test_find_or_create_finds_by_email_then_phone(app: FastAPI, tenant: Tenant) -> None:
     hoa = await create_contact(tenant.agent, **HOA)
     organization = await tenant.admin.post(
@@ -319,7 +326,7 @@ async def test_find_or_create_finds_by_email_then_phone(app: FastAPI, tenant: Te
     async with app.state.db.sessionmaker() as session, session.begin():
         by_email = await find_or_create_contact(
             session,
-            tenant.workspace_id,
+            acting_for(tenant),
             email="HOA.NGUYEN@saomai.vn",
             phone=None,
             name=None,
@@ -327,7 +334,7 @@ async def test_find_or_create_finds_by_email_then_phone(app: FastAPI, tenant: Te
         )
         by_phone = await find_or_create_contact(
             session,
-            tenant.workspace_id,
+            acting_for(tenant),
             email="new@gmail.com",
             phone="+84912345678",
             name=None,
@@ -335,7 +342,7 @@ async def test_find_or_create_finds_by_email_then_phone(app: FastAPI, tenant: Te
         )
         created = await find_or_create_contact(
             session,
-            tenant.workspace_id,
+            acting_for(tenant),
             email="Nam@BinhMinh.vn",
             phone="0987 654 321",
             name="Trần Văn Nam",
@@ -363,7 +370,7 @@ async def test_find_or_create_names_the_invalid_requester_field(
     async with app.state.db.sessionmaker() as session, session.begin():
         with pytest.raises(Unprocessable) as refused:
             await find_or_create_contact(
-                session, tenant.workspace_id, email=email, phone=phone, name=None, default_phone_region="VN"
+                session, acting_for(tenant), email=email, phone=phone, name=None, default_phone_region="VN"
             )
     assert refused.value.field == field
 
@@ -373,7 +380,7 @@ async def test_concurrent_find_or_create_makes_one_contact(app: FastAPI, tenant:
         async with app.state.db.sessionmaker() as session, session.begin():
             contact = await find_or_create_contact(
                 session,
-                tenant.workspace_id,
+                acting_for(tenant),
                 email="Khach.Moi@SaoMai.vn",
                 phone="0912 000 111",
                 name="Khách mới",

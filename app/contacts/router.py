@@ -68,7 +68,7 @@ async def create_contact(
     data: ContactCreate, session: Session, principal: Agent, response: Response, region: PhoneRegion
 ) -> ContactOut:
     """The email and phone become the contact's primary identities; each is unique in the workspace."""
-    created = await service.create_contact(session, principal.workspace_id, data, default_phone_region=region)
+    created = await service.create_contact(session, principal, data, default_phone_region=region)
     set_etag(response, created.version)
     return (await service.present(session, principal.workspace_id, [created]))[0]
 
@@ -94,9 +94,7 @@ async def update_contact(
 ) -> ContactOut:
     found = await service.get_contact(session, principal.workspace_id, contact_id, for_update=True)
     check_if_match(if_match, found.version)
-    updated = await service.update_contact(
-        session, principal.workspace_id, found, data, default_phone_region=region
-    )
+    updated = await service.update_contact(session, principal, found, data, default_phone_region=region)
     set_etag(response, updated.version)
     return (await service.present(session, principal.workspace_id, [updated]))[0]
 
@@ -114,9 +112,7 @@ async def add_contact_identity(
 ):
     """Another way to recognise the contact: an address, a number, a Messenger or Zalo id."""
     found = await service.get_contact(session, principal.workspace_id, contact_id, for_update=True)
-    return await service.add_identity(
-        session, principal.workspace_id, found, data, default_phone_region=region
-    )
+    return await service.add_identity(session, principal, found, data, default_phone_region=region)
 
 
 @router.delete("/{contact_id}/identities/{identity_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -125,4 +121,4 @@ async def delete_contact_identity(
 ) -> None:
     """The primary email or phone cannot be removed here: change the contact's email or phone instead."""
     found = await service.get_contact(session, principal.workspace_id, contact_id, for_update=True)
-    await service.delete_identity(session, principal.workspace_id, found, identity_id)
+    await service.delete_identity(session, principal, found, identity_id)

@@ -2,11 +2,13 @@
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.principal import Principal
 from app.contacts.normalization import (
     email_domain,
     national_digits,
@@ -24,6 +26,7 @@ from app.contacts.schemas import (
 )
 from app.custom_fields.validation import load_definitions, validate_custom_fields
 from app.errors import Conflict, NotFound, Unprocessable
+from app.events.service import EventType, changes_between, event_row, record
 from app.kit.constraints import describe_violation
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
@@ -99,8 +102,9 @@ async def list_contacts(
 
 
 async def create_contact(
-    session: AsyncSession, workspace_id: UUID, data: ContactCreate, *, default_phone_region: str
+    session: AsyncSession, principal: Principal, data: ContactCreate, *, default_phone_region: str
 ) -> Contact:
+    workspace_id = principal.workspace_id
     phone = _valid_phone(data.phone, default_phone_region, "phone") if data.phone is not None else None
     if data.organization_id is not None:
         await _check_organization(session, workspace_id, data.organization_id)
@@ -111,17 +115,19 @@ async def create_contact(
         phone=phone,
         custom_fields=validate_custom_fields(definitions, data.custom_fields, current=None),
     )
-    return await _insert(session, workspace_id, contact, email_field="email", phone_field="phone")
+    return await _insert(session, principal, contact, email_field="email", phone_field="phone")
 
 
 async def update_contact(
     session: AsyncSession,
-    workspace_id: UUID,
+    principal: Principal,
     contact: Contact,
     data: ContactUpdate,
     *,
     default_phone_region: str,
 ) -> Contact:
+    workspace_id = principal.workspace_id
+    before = await _contact_json(session, workspace_id, contact)
     values = data.changes()
     if values.get("phone") is not None:
         values["phone"] = _valid_phone(values["phone"], default_phone_region, "phone")
@@ -148,7 +154,9 @@ async def update_contact(
             values.get("email", contact.email),
             values.get("phone", contact.phone),
         )
-    return await ContactRepository(session, workspace_id).update(contact, values)
+    updated = await ContactRepository(session, workspace_id).update(contact, values)
+    await _record_update(session, principal, before, updated)
+    return updated
 
 
 async def delete_contact(session: AsyncSession, workspace_id: UUID, contact: Contact) -> None:
@@ -165,7 +173,7 @@ async def delete_contact(session: AsyncSession, workspace_id: UUID, contact: Con
 
 async def add_identity(
     session: AsyncSession,
-    workspace_id: UUID,
+    principal: Principal,
     contact: Contact,
     data: IdentityCreate,
     *,
@@ -176,6 +184,8 @@ async def add_identity(
         value = _valid_email(value, "value")
     elif data.kind is IdentityKind.phone:
         value = _valid_phone(value, default_phone_region, "value")
+    workspace_id = principal.workspace_id
+    before = await _contact_json(session, workspace_id, contact)
     identity = await IdentityRepository(session, workspace_id).claim(contact.id, data.kind, value)
     if identity is None:
         raise Conflict(
@@ -184,12 +194,14 @@ async def add_identity(
             code="already_exists",
         )
     await ContactRepository(session, workspace_id).touch(contact)
+    await _record_update(session, principal, before, contact)
     return identity
 
 
 async def delete_identity(
-    session: AsyncSession, workspace_id: UUID, contact: Contact, identity_id: UUID
+    session: AsyncSession, principal: Principal, contact: Contact, identity_id: UUID
 ) -> None:
+    workspace_id = principal.workspace_id
     repo = IdentityRepository(session, workspace_id)
     identity = await repo.of_contact(contact.id, identity_id)
     if identity is None:
@@ -201,13 +213,15 @@ async def delete_identity(
             f"{identity.kind.value} instead",
             code="primary_identity",
         )
+    before = await _contact_json(session, workspace_id, contact)
     await repo.delete(identity)
     await ContactRepository(session, workspace_id).touch(contact)
+    await _record_update(session, principal, before, contact)
 
 
 async def find_or_create_contact(
     session: AsyncSession,
-    workspace_id: UUID,
+    principal: Principal,
     *,
     email: str | None,
     phone: str | None,
@@ -224,7 +238,7 @@ async def find_or_create_contact(
     phone = _valid_phone(phone, default_phone_region, "requester.phone") if phone is not None else None
     if email is None and phone is None:
         raise Unprocessable("A requester needs an email address or a phone number", field="requester")
-    repo = ContactRepository(session, workspace_id)
+    repo = ContactRepository(session, principal.workspace_id)
     found = await _find_by_identities(repo, email, phone)
     if found is not None:
         return found
@@ -232,7 +246,7 @@ async def find_or_create_contact(
     savepoint = await session.begin_nested()
     try:
         created = await _insert(
-            session, workspace_id, contact, email_field="requester.email", phone_field="requester.phone"
+            session, principal, contact, email_field="requester.email", phone_field="requester.phone"
         )
     except Conflict:
         await savepoint.rollback()
@@ -245,9 +259,10 @@ async def find_or_create_contact(
 
 
 async def _insert(
-    session: AsyncSession, workspace_id: UUID, contact: Contact, *, email_field: str, phone_field: str
+    session: AsyncSession, principal: Principal, contact: Contact, *, email_field: str, phone_field: str
 ) -> Contact:
     """Add the contact with its primary identities, joining its email domain's organization if unset."""
+    workspace_id = principal.workspace_id
     if contact.email is not None and contact.organization_id is None:
         organization = await find_by_email_domain(session, workspace_id, email_domain(contact.email))
         contact.organization_id = organization.id if organization is not None else None
@@ -258,7 +273,24 @@ async def _insert(
         await _claim_primary(identities, contact.id, IdentityKind.email, contact.email, email_field)
     if contact.phone is not None:
         await _claim_primary(identities, contact.id, IdentityKind.phone, contact.phone, phone_field)
+    created = {"contact": await _contact_json(session, workspace_id, contact)}
+    await record(session, principal, [event_row(principal, EventType.contact_created, contact.id, created)])
     return contact
+
+
+async def _contact_json(session: AsyncSession, workspace_id: UUID, contact: Contact) -> dict[str, Any]:
+    [shown] = await present(session, workspace_id, [contact])
+    return shown.model_dump(mode="json")
+
+
+async def _record_update(
+    session: AsyncSession, principal: Principal, before: dict[str, Any], contact: Contact
+) -> None:
+    after = await _contact_json(session, principal.workspace_id, contact)
+    changes = changes_between(before, after)
+    if changes:
+        data = {"contact": after, "changes": changes}
+        await record(session, principal, [event_row(principal, EventType.contact_updated, contact.id, data)])
 
 
 async def _claim_primary(

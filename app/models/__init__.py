@@ -6,6 +6,7 @@ from app.models.base import Base
 from app.models.category import Category, CategoryWatcher
 from app.models.contact import Contact, ContactIdentity, Organization
 from app.models.custom_field import CustomFieldDefinition
+from app.models.event import Event
 from app.models.idempotency_key import IdempotencyKey
 from app.models.status import TicketStatus
 from app.models.ticket import Ticket, TicketHistory
@@ -21,6 +22,7 @@ __all__ = [
     "Contact",
     "ContactIdentity",
     "CustomFieldDefinition",
+    "Event",
     "Group",
     "GroupMember",
     "IdempotencyKey",

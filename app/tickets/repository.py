@@ -5,7 +5,22 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Insert, Select, and_, bindparam, column, func, insert, or_, select, true, update
+from sqlalchemy import (
+    ARRAY,
+    Insert,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    column,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import aliased
 
@@ -18,6 +33,7 @@ from app.kit.search import like_pattern
 from app.models import (
     CategoryWatcher,
     Contact,
+    Event,
     GroupMember,
     Ticket,
     TicketCounter,
@@ -58,13 +74,13 @@ TICKET_COLUMNS = Ticket.__table__.c
 _CREATED_COLUMNS = [
     column.name
     for column in TICKET_COLUMNS
-    if column.name not in ("workspace_id", "number", "created_at", "updated_at", "version", "deleted_at")
-    and column.name not in ("first_response_at",)
+    if column.name not in ("workspace_id", "number", "version", "deleted_at", "first_response_at")
 ]
+_EVENT_COLUMNS = ["id", "type", "occurred_at", "actor_type", "actor_id"]
 
 
 def _insert_numbered() -> Insert:
-    """One round trip for a new ticket: its history, the next number of the workspace, the row.
+    """One round trip for a new ticket: its history, its event, the next number of the workspace, the row.
 
     The counter row stays locked until commit, which is what makes numbers gap-free; doing all
     the writes in the statement that takes the lock, right before commit, keeps the lock short.
@@ -98,6 +114,20 @@ def _insert_numbered() -> Insert:
         .returning(TicketCounter.last_number)
         .cte("counter")
     )
+    # The event carries the ticket as the API shows it; only its number is known here.
+    event = insert(Event.__table__).from_select(
+        ["workspace_id", "subject_id", *_EVENT_COLUMNS, "data"],
+        select(
+            workspace_id,
+            bindparam("id", type_=TICKET_COLUMNS.id.type),
+            *(bindparam(f"event_{name}", type_=Event.__table__.c[name].type) for name in _EVENT_COLUMNS),
+            func.jsonb_set(
+                bindparam("event_data", type_=JSONB),
+                literal(["ticket", "number"], ARRAY(Text)),
+                func.to_jsonb(counter.c.last_number),
+            ),
+        ),
+    )
     values = select(
         workspace_id,
         *(bindparam(name, type_=TICKET_COLUMNS[name].type) for name in _CREATED_COLUMNS),
@@ -108,6 +138,7 @@ def _insert_numbered() -> Insert:
         .from_select(["workspace_id", *_CREATED_COLUMNS, "number"], values)
         .returning(*TICKET_COLUMNS)
         .add_cte(history.cte("history"))
+        .add_cte(event.cte("event"))
     )
 
 
@@ -173,12 +204,13 @@ class TicketRepository(ScopedRepository[Ticket]):
         return list((await self.session.execute(statement)).scalars())
 
     async def insert_numbered(
-        self, values: dict[str, Any], history: Sequence[dict[str, Any]]
+        self, values: dict[str, Any], history: Sequence[dict[str, Any]], event: dict[str, Any]
     ) -> dict[str, Any]:
-        """Insert the ticket, numbered, and its history in one statement (see `_insert_numbered`)."""
+        """Insert the ticket, numbered, its history and its event in one statement."""
         parameters = {name: values.get(name) for name in _CREATED_COLUMNS}
         parameters["scope_workspace_id"] = self.workspace_id
         parameters["history"] = [to_json(row) for row in history]
+        parameters.update({f"event_{name}": event[name] for name in [*_EVENT_COLUMNS, "data"]})
         return dict(await _INSERT_NUMBERED.fetchrow(self.session, parameters))
 
     async def update_values(self, ticket: Ticket, values: dict[str, Any]) -> Ticket:

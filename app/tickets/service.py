@@ -14,6 +14,7 @@ from app.config import Settings
 from app.contacts.service import find_or_create_contact
 from app.custom_fields.validation import load_definitions, validate_custom_fields
 from app.errors import Conflict, NotFound, Unprocessable
+from app.events.service import EventType, record
 from app.kit.http import check_if_match
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
@@ -22,6 +23,7 @@ from app.kit.time import utcnow
 from app.models import Ticket, TicketHistory
 from app.models.enums import CustomFieldEntity, Role, StatusKind
 from app.tickets.changes import history_rows
+from app.tickets.events import change_events, created_event, ticket_json
 from app.tickets.filters import TicketFilters
 from app.tickets.repository import StatusRef, TicketRepository
 from app.tickets.schemas import ChildrenSummary, RequesterInline, TicketCreate, TicketUpdate
@@ -82,6 +84,8 @@ class TicketService:
         now = utcnow()
         values: dict[str, Any] = {
             "id": new_id(),
+            "created_at": now,
+            "updated_at": now,
             "subject": data.subject,
             "description": data.description,
             "status_id": status.id,
@@ -110,8 +114,17 @@ class TicketService:
         values["custom_fields"] = validate_custom_fields(definitions, data.custom_fields, current=None)
         if data.parent_id is not None:
             await self._check_parent(values["id"], data.parent_id)
-        initial = {name: (None, value) for name, value in values.items() if _is_set(value) and name != "id"}
-        return await self.repo.insert_numbered(values, history_rows(values["id"], self.principal, initial))
+        recorded = {
+            name: value for name, value in values.items() if name not in ("id", "created_at", "updated_at")
+        }
+        initial = {name: (None, value) for name, value in recorded.items() if _is_set(value)}
+        # The number is the database's to give; the event gets it in the same statement.
+        ticket = ticket_json(
+            {**values, "number": 0, "version": 1, "first_response_at": None, "deleted_at": None}
+        )
+        return await self.repo.insert_numbered(
+            values, history_rows(values["id"], self.principal, initial), created_event(self.principal, ticket)
+        )
 
     async def update(
         self, ticket_id: UUID, data: TicketUpdate, *, if_match: str | None = None, force: bool = False
@@ -142,13 +155,13 @@ class TicketService:
     async def delete(self, ticket_id: UUID) -> None:
         ticket = await self.get(ticket_id, for_update=True)
         if ticket.deleted_at is None:
-            await self._write(ticket, {"deleted_at": utcnow()})
+            await self._write(ticket, {"deleted_at": utcnow()}, kind=EventType.ticket_deleted)
 
     async def restore(self, ticket_id: UUID) -> Ticket:
         ticket = await self.get(ticket_id, for_update=True)
         if ticket.deleted_at is None:
             return ticket
-        return await self._write(ticket, {"deleted_at": None})
+        return await self._write(ticket, {"deleted_at": None}, kind=EventType.ticket_restored)
 
     async def reopen(self, ticket_id: UUID) -> Ticket:
         """Back to the default open status: the one way to change a closed ticket."""
@@ -210,12 +223,22 @@ class TicketService:
                 )
         return await self._write(ticket, changed)
 
-    async def _write(self, ticket: Ticket, changed: dict[str, Any]) -> Ticket:
+    async def _write(
+        self, ticket: Ticket, changed: dict[str, Any], *, kind: EventType = EventType.ticket_updated
+    ) -> Ticket:
+        """Apply the change with its history and its events, in this transaction."""
+        before = ticket_json(ticket)
         old = {name: getattr(ticket, name) for name in changed}
         await self.repo.add_history(
             history_rows(ticket.id, self.principal, {name: (old[name], changed[name]) for name in changed})
         )
-        return await self.repo.update_values(ticket, changed)
+        updated = await self.repo.update_values(ticket, changed)
+        await record(
+            self.session,
+            self.principal,
+            change_events(self.principal, before, ticket_json(updated), kind=kind),
+        )
+        return updated
 
     async def _status(self, status_id: UUID | None, kind: StatusKind | None, *, field: str) -> StatusRef:
         status = await self.repo.status_for(status_id, kind)
@@ -228,7 +251,7 @@ class TicketService:
     async def _requester(self, requester: RequesterInline) -> UUID:
         contact = await find_or_create_contact(
             self.session,
-            self.workspace_id,
+            self.principal,
             email=requester.email,
             phone=requester.phone,
             name=requester.name,

@@ -1,0 +1,60 @@
+"""The event catalogue as OpenAPI webhooks: what a subscriber receives, per event type."""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from app.events.schemas import ContactEventData, EventOut, TicketEventData
+from app.events.service import EventType
+
+DataT = TypeVar("DataT")
+
+
+class TicketEvent(EventOut):
+    data: TicketEventData
+
+
+class ContactEvent(EventOut):
+    data: ContactEventData
+
+
+class Delivery(BaseModel, Generic[DataT]):
+    """The body of a webhook request, signed per the Standard Webhooks specification."""
+
+    type: str
+    timestamp: datetime = Field(description="When the event occurred")
+    data: DataT
+
+
+DESCRIPTIONS = {
+    EventType.ticket_created: "A ticket was opened.",
+    EventType.ticket_updated: "Fields of a ticket changed; `data.changes` has each one, old and new.",
+    EventType.ticket_status_changed: "A ticket moved to another status (also sent as ticket.updated).",
+    EventType.ticket_assigned: "A ticket's assignee or group changed (also sent as ticket.updated).",
+    EventType.ticket_deleted: "A ticket was deleted (it can be restored).",
+    EventType.ticket_restored: "A deleted ticket was restored.",
+    EventType.contact_created: "A contact was created, through the API or as a ticket's requester.",
+    EventType.contact_updated: "A contact's fields or identities changed.",
+}
+
+webhooks = APIRouter(generate_unique_id_function=lambda route: route.name)
+
+
+def _document(event_type: EventType, body: type[BaseModel]) -> None:
+    def receive(delivery: Any) -> None:
+        """Documentation only: the service sends this request; it serves no such route."""
+
+    receive.__annotations__["delivery"] = body
+    name = event_type.value.replace(".", "_")
+    register: Callable[..., Any] = webhooks.post(
+        event_type.value, name=name, summary=event_type.value, description=DESCRIPTIONS[event_type]
+    )
+    register(receive)
+
+
+for _event_type in EventType:
+    _body = Delivery[TicketEvent] if _event_type.value.startswith("ticket.") else Delivery[ContactEvent]
+    _document(_event_type, _body)

@@ -1,0 +1,51 @@
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from app.contacts.schemas import ContactOut
+from app.kit.schemas import ResponseModel
+from app.models.enums import ActorType
+from app.tickets.schemas import TicketOut
+
+
+class Actor(ResponseModel):
+    type: ActorType
+    id: UUID | None = Field(description="The API key's or agent's id; null for the system")
+
+
+class EventOut(ResponseModel):
+    """An event as the change feed, the live stream and webhooks deliver it."""
+
+    id: UUID = Field(description="Stable: the same on every delivery and retry; deduplicate on it")
+    type: str
+    occurred_at: datetime
+    workspace_id: UUID
+    actor: Actor
+    data: dict[str, Any]
+
+
+class EventPage(ResponseModel):
+    items: list[EventOut]
+    next_cursor: str | None = Field(
+        description="Pass it as `after` to get the events that follow; it stays valid when no new "
+        "event has arrived yet"
+    )
+
+
+class Change(BaseModel):
+    old: Any
+    new: Any
+
+
+class TicketEventData(BaseModel):
+    ticket: TicketOut
+    changes: dict[str, Change] | None = Field(
+        None, description="The fields that changed, old and new (ticket.updated, status_changed, assigned)"
+    )
+
+
+class ContactEventData(BaseModel):
+    contact: ContactOut
+    changes: dict[str, Change] | None = None

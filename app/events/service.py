@@ -1,0 +1,92 @@
+"""The event catalogue and the writing of events, always in the transaction of the change."""
+
+import enum
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal
+from app.errors import BadRequest
+from app.events.repository import EventRepository
+from app.events.schemas import EventOut, EventPage
+from app.kit.ids import new_id
+from app.kit.pagination import decode_cursor, encode_cursor
+from app.kit.time import utcnow
+from app.models import Event
+
+FEED_CURSOR = "feed"
+
+
+class EventType(enum.StrEnum):
+    ticket_created = "ticket.created"
+    ticket_updated = "ticket.updated"
+    ticket_status_changed = "ticket.status_changed"
+    ticket_assigned = "ticket.assigned"
+    ticket_deleted = "ticket.deleted"
+    ticket_restored = "ticket.restored"
+    contact_created = "contact.created"
+    contact_updated = "contact.updated"
+
+
+def event_row(
+    principal: Principal, type: EventType, subject_id: UUID, data: dict[str, Any]
+) -> dict[str, Any]:
+    """An event ready to insert; `data` must already be JSON (ids and times as strings)."""
+    return {
+        "id": new_id(),
+        "type": type.value,
+        "occurred_at": utcnow(),
+        "actor_type": principal.actor_type,
+        "actor_id": principal.actor_id,
+        "subject_id": subject_id,
+        "data": data,
+    }
+
+
+# Bookkeeping that moves with every change and says nothing of its own.
+_UNREPORTED = frozenset({"updated_at", "version"})
+
+
+def changes_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The fields of a resource's API form that differ, old and new."""
+    return {
+        name: {"old": before.get(name), "new": value}
+        for name, value in after.items()
+        if name not in _UNREPORTED and before.get(name) != value
+    }
+
+
+async def record(session: AsyncSession, principal: Principal, rows: Sequence[dict[str, Any]]) -> None:
+    await EventRepository(session, principal.workspace_id).add_many(rows)
+
+
+def present(event: Event) -> EventOut:
+    return EventOut(
+        id=event.id,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        workspace_id=event.workspace_id,
+        actor={"type": event.actor_type, "id": event.actor_id},
+        data=event.data,
+    )
+
+
+async def feed_page(
+    session: AsyncSession, workspace_id: UUID, after: str | None, types: Sequence[str], limit: int
+) -> EventPage:
+    unknown = [name for name in types if name not in EventType._value2member_map_]
+    if unknown:
+        raise BadRequest(f"types: unknown event type {unknown[0]!r}", field="types", code="invalid_filter")
+    position = None
+    if after is not None:
+        transaction_id, event_id = decode_cursor(after, FEED_CURSOR, 2)
+        if not isinstance(transaction_id, int) or not isinstance(event_id, UUID):
+            raise BadRequest("The cursor is not valid", field="after", code="invalid_cursor")
+        position = (transaction_id, event_id)
+    events = await EventRepository(session, workspace_id).feed(position, types, limit)
+    if events:
+        last = events[-1]
+        after = encode_cursor(FEED_CURSOR, [last.transaction_id, last.id])
+    return EventPage(items=[present(event) for event in events], next_cursor=after)

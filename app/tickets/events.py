@@ -1,0 +1,39 @@
+"""The events a ticket change writes: the ticket as the API shows it, and what changed."""
+
+from typing import Any
+
+from app.auth.principal import Principal
+from app.events.service import EventType, changes_between, event_row
+from app.tickets.schemas import TicketOut
+
+# Fields whose change also has an event of its own, for consumers that want only those.
+_SPECIFIC_EVENTS = {
+    "status_id": EventType.ticket_status_changed,
+    "assignee_id": EventType.ticket_assigned,
+    "group_id": EventType.ticket_assigned,
+}
+
+
+def ticket_json(ticket: Any) -> dict[str, Any]:
+    return TicketOut.model_validate(ticket).model_dump(mode="json", exclude={"children_summary"})
+
+
+def created_event(principal: Principal, ticket: dict[str, Any]) -> dict[str, Any]:
+    return event_row(principal, EventType.ticket_created, ticket["id"], {"ticket": ticket})
+
+
+def change_events(
+    principal: Principal, before: dict[str, Any], after: dict[str, Any], *, kind: EventType
+) -> list[dict[str, Any]]:
+    """`kind` (updated, deleted, restored) with the changes, and the specific events they imply."""
+    changes = changes_between(before, after)
+    subject_id = after["id"]
+    rows = [event_row(principal, kind, subject_id, {"ticket": after, "changes": changes})]
+    for event_type in dict.fromkeys(_SPECIFIC_EVENTS[name] for name in changes if name in _SPECIFIC_EVENTS):
+        specific = {
+            name: change for name, change in changes.items() if _SPECIFIC_EVENTS.get(name) is event_type
+        }
+        if event_type is EventType.ticket_status_changed:
+            specific["status_kind"] = changes["status_kind"]
+        rows.append(event_row(principal, event_type, subject_id, {"ticket": after, "changes": specific}))
+    return rows

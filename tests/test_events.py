@@ -1,0 +1,138 @@
+"""Events are written with the change that causes them, and the feed serves them in commit order."""
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from app.events.repository import EventRepository
+from app.events.service import EventType, event_row
+from app.kit.ids import new_id
+from tests.conftest import Tenant
+from tests.factories import create_agent, create_contact, create_ticket, status_id
+from tests.test_contacts import acting_for
+
+
+async def feed(tenant: Tenant, **params: Any) -> dict[str, Any]:
+    response = await tenant.viewer.get("/v1/events", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def events_of(tenant: Tenant, subject_id: str) -> list[dict[str, Any]]:
+    items = (await feed(tenant, limit=200))["items"]
+    return [
+        item
+        for item in items
+        if item["data"].get("ticket", item["data"].get("contact", {}))["id"] == subject_id
+    ]
+
+
+async def test_a_new_ticket_has_its_created_event_with_the_ticket_as_the_api_returns_it(
+    tenant: Tenant,
+) -> None:
+    ticket = await create_ticket(tenant.agent, tags=["giao-hang"], custom_fields={})
+    [event] = await events_of(tenant, ticket["id"])
+    assert event["type"] == "ticket.created"
+    assert event["workspace_id"] == str(tenant.workspace_id)
+    assert event["actor"]["type"] == "api_key"
+    expected = {key: value for key, value in ticket.items() if key != "children_summary"}
+    assert event["data"]["ticket"] == expected
+    assert event["data"]["ticket"]["number"] == ticket["number"] == 1
+
+
+async def test_a_change_writes_updated_and_the_specific_events(tenant: Tenant) -> None:
+    agent = await create_agent(tenant.admin, "crm-77", name="Võ Thị Sáu")
+    ticket = await create_ticket(tenant.agent)
+    response = await tenant.agent.patch(
+        f"/v1/tickets/{ticket['id']}",
+        json={
+            "status_id": await status_id(tenant.viewer, "open"),
+            "assignee_id": agent["id"],
+            "priority": "high",
+        },
+    )
+    assert response.status_code == 200
+    events = await events_of(tenant, ticket["id"])
+    assert [event["type"] for event in events] == [
+        "ticket.created",
+        "ticket.updated",
+        "ticket.status_changed",
+        "ticket.assigned",
+    ]
+    updated, status_changed, assigned = events[1:]
+    assert updated["data"]["changes"]["priority"] == {"old": "normal", "new": "high"}
+    assert updated["data"]["ticket"] == {k: v for k, v in response.json().items() if k != "children_summary"}
+    assert set(status_changed["data"]["changes"]) == {"status_id", "status_kind"}
+    assert status_changed["data"]["changes"]["status_kind"] == {"old": "new", "new": "open"}
+    assert assigned["data"]["changes"] == {"assignee_id": {"old": None, "new": agent["id"]}}
+    assert len({event["id"] for event in events}) == 4
+
+
+async def test_delete_and_restore_are_events(tenant: Tenant) -> None:
+    ticket = await create_ticket(tenant.agent)
+    await tenant.agent.delete(f"/v1/tickets/{ticket['id']}")
+    await tenant.agent.post(f"/v1/tickets/{ticket['id']}/restore")
+    types = [event["type"] for event in await events_of(tenant, ticket["id"])]
+    assert types == ["ticket.created", "ticket.deleted", "ticket.restored"]
+
+
+async def test_a_refused_change_writes_no_event(tenant: Tenant) -> None:
+    tickets = [await create_ticket(tenant.agent) for _ in range(3)]
+    closed = await tenant.agent.patch(f"/v1/tickets/{tickets[2]['id']}", json={"status_kind": "closed"})
+    assert closed.status_code == 200
+    before = len((await feed(tenant, limit=200))["items"])
+    refused = await tenant.agent.post(
+        "/v1/tickets/bulk", json={"ids": [ticket["id"] for ticket in tickets], "changes": {"priority": "low"}}
+    )
+    assert refused.status_code == 409
+    assert len((await feed(tenant, limit=200))["items"]) == before
+
+
+async def test_contacts_have_created_and_updated_events(tenant: Tenant) -> None:
+    contact = await create_contact(tenant.agent, email="thu@example.vn")
+    await tenant.agent.patch(f"/v1/contacts/{contact['id']}", json={"vip": True})
+    await tenant.agent.patch(f"/v1/contacts/{contact['id']}", json={"vip": True})  # nothing changes
+    events = await events_of(tenant, contact["id"])
+    assert [event["type"] for event in events] == ["contact.created", "contact.updated"]
+    assert events[1]["data"]["changes"] == {"vip": {"old": False, "new": True}}
+    ticket = await create_ticket(tenant.agent, requester={"email": "moi@example.vn", "name": "Khách mới"})
+    requester_events = await events_of(tenant, ticket["requester_id"])
+    assert [event["type"] for event in requester_events] == ["contact.created"]
+
+
+async def test_the_feed_pages_with_a_cursor_and_filters_by_type(tenant: Tenant) -> None:
+    for _ in range(5):
+        await create_ticket(tenant.agent)
+    await create_contact(tenant.agent, email="loc@example.vn")
+    seen, cursor = [], None
+    while True:
+        page = await feed(tenant, limit=2, **({"after": cursor} if cursor else {}))
+        seen += [event["id"] for event in page["items"]]
+        if not page["items"]:
+            break
+        cursor = page["next_cursor"]
+    assert len(seen) == len(set(seen)) == 6
+    assert (await feed(tenant, after=cursor))["next_cursor"] == cursor
+    tickets_only = await feed(tenant, types="ticket.created")
+    assert len(tickets_only["items"]) == 5
+    assert (await tenant.viewer.get("/v1/events", params={"types": "ticket.exploded"})).status_code == 400
+    assert (await tenant.viewer.get("/v1/events", params={"after": "garbage"})).status_code == 400
+
+
+async def test_the_feed_never_passes_an_event_that_commits_late(app: FastAPI, tenant: Tenant) -> None:
+    """Transaction A writes first and commits last; a reader polling in between must not skip it."""
+    principal = acting_for(tenant)
+
+    def row(label: str) -> dict[str, Any]:
+        return event_row(principal, EventType.ticket_updated, new_id(), {"ticket": {"id": label}})
+
+    sessionmaker = app.state.db.sessionmaker
+    async with sessionmaker() as first, sessionmaker() as second:
+        await EventRepository(first, tenant.workspace_id).add_many([row("early-writer")])
+        await EventRepository(second, tenant.workspace_id).add_many([row("early-committer")])
+        await second.commit()
+        page = await feed(tenant)
+        assert page["items"] == [], "an event was served while an older transaction could still commit"
+        await first.commit()
+    page = await feed(tenant, after=page["next_cursor"]) if page["next_cursor"] else await feed(tenant)
+    assert [event["data"]["ticket"]["id"] for event in page["items"]] == ["early-writer", "early-committer"]
