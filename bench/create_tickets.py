@@ -2,7 +2,7 @@
 
 Starts PostgreSQL (BENCH_DATABASE_URL's server when set, else an embedded one), migrates a fresh
 database, serves the API with one process per core, drives `POST /v1/tickets` at a fixed
-concurrency after a warm-up, then inserts the same rows (ticket + history) with plain asyncpg and
+concurrency after a warm-up, then inserts the same rows (ticket, history, event) with plain asyncpg and
 prints both rates and their ratio. Everything stays on 127.0.0.1 and is bounded in time.
 """
 
@@ -133,6 +133,11 @@ WITH history AS (
     FROM jsonb_to_recordset($4::jsonb) AS h(id uuid, field text, new_value jsonb)
 ), counter AS (
     UPDATE ticket_counters SET last_number = last_number + 1 WHERE workspace_id = $1 RETURNING last_number
+), event AS (
+    INSERT INTO events (workspace_id, id, subject_id, type, occurred_at, actor_type, data)
+    SELECT $1, $3, $2, 'ticket.created', now(), 'api_key',
+           jsonb_set($11::jsonb, '{ticket,number}', to_jsonb(last_number))
+    FROM counter
 )
 INSERT INTO tickets (workspace_id, id, number, subject, description, status_id, status_kind, priority, type,
                      requester_id, tags, channel, search_text)
@@ -142,7 +147,7 @@ RETURNING *
 
 
 async def drive_asyncpg(url: str, tenants: list[Tenant], concurrency: int, duration: float) -> dict:
-    """The rows the API writes for one ticket (history, number, ticket) as one plain statement."""
+    """The rows the API writes for one ticket (history, event, number, ticket) as one plain statement."""
     pool = await asyncpg.create_pool(plain(url), min_size=concurrency, max_size=concurrency)
     count = 0
     deadline = time.monotonic() + duration
@@ -173,6 +178,7 @@ async def drive_asyncpg(url: str, tenants: list[Tenant], concurrency: int, durat
                         tenant.requester_id,
                         BODY["tags"],
                         search_key(BODY["subject"]),
+                        json.dumps({"ticket": {**fields, "id": str(ticket_id)}}),
                     )
                 count += 1
 
