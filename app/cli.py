@@ -66,6 +66,29 @@ def serve(host: str, port: int, workers: int, apply_migrations: bool, demo: bool
     uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_level=get_settings().log_level)
 
 
+@main.command()
+def worker() -> None:
+    """Run the background worker (webhook deliveries, retention) until SIGTERM or Ctrl-C."""
+    from app.kit.crypto import load_secret_box
+    from app.worker.runner import Worker
+
+    settings = get_settings()
+    url = resolve_database_url(settings)
+
+    async def run() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        database = create_database(url, settings)
+        try:
+            await Worker(database, url, settings, load_secret_box(settings)).run(stopping)
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+
+
 @main.command(name="migrate")
 def migrate_command() -> None:
     """Apply pending database migrations."""

@@ -16,6 +16,29 @@ class DatabaseSettings(BaseSettings):
     statement_timeout_ms: int = Field(30_000, ge=0)
 
 
+class WebhookSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_WEBHOOK_", extra="ignore")
+
+    allow_http: bool = False
+    # Comma-separated networks that webhooks may reach although they are private (e.g. 10.0.0.0/8).
+    allowed_networks: str = ""
+    timeout_seconds: float = Field(15.0, gt=0, le=60)
+    disable_after_days: float = Field(5.0, gt=0)
+    secret_grace_hours: float = Field(24.0, ge=0)
+    max_in_flight_per_endpoint: int = Field(4, ge=1, le=100)
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_WORKER_", extra="ignore")
+
+    # Run the worker inside `helpdesk serve`: "auto" does so on the embedded database only.
+    in_api: str = Field("auto", pattern="^(auto|true|false)$")
+    poll_seconds: float = Field(1.0, gt=0, le=60)
+    concurrency: int = Field(64, ge=1, le=1000)
+    lease_seconds: float = Field(60.0, ge=5)
+    shutdown_grace_seconds: float = Field(20.0, ge=0)
+
+
 class Settings(BaseSettings):
     """Every setting of the service; each reads the environment variable named in the README."""
 
@@ -30,7 +53,10 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(24, ge=1)
     agent_token_max_ttl_minutes: int = Field(24 * 60, ge=1)
     agent_token_secret_grace_minutes: int = Field(60, ge=0)
+    event_retention_days: float = Field(30.0, gt=0)
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
 
 @lru_cache

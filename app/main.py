@@ -1,3 +1,4 @@
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,17 +25,40 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+@asynccontextmanager
+async def _worker_in_process(
+    app: FastAPI, url: str, settings: Settings, embedded: bool
+) -> AsyncIterator[None]:
+    """The worker inside the API process: the default on the embedded database, a setting elsewhere."""
+    mode = settings.worker.in_api
+    if mode == "false" or (mode == "auto" and not embedded):
+        yield
+        return
+    from app.worker.runner import Worker
+
+    stopping = asyncio.Event()
+    task = asyncio.create_task(Worker(app.state.db, url, settings, app.state.secret_box).run(stopping))
+    try:
+        yield
+    finally:
+        stopping.set()
+        await task
+
+
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = database_url or resolve_database_url(settings)
         app.state.secret_box = load_secret_box(settings)
-        app.state.db = create_database(database_url or resolve_database_url(settings), settings)
-        try:
-            yield
-        finally:
-            await app.state.db.dispose()
+        app.state.db = create_database(url, settings)
+        embedded = database_url is None and not settings.database_url
+        async with _worker_in_process(app, url, settings, embedded):
+            try:
+                yield
+            finally:
+                await app.state.db.dispose()
 
     app = FastAPI(
         title="Helpdesk API",

@@ -11,6 +11,7 @@ from app.health.router import router as health_router
 from app.organizations.router import router as organizations_router
 from app.statuses.router import router as statuses_router
 from app.tickets.router import router as tickets_router
+from app.webhooks.router import router as webhooks_router
 from app.workspaces.router import router as workspaces_router
 
 ROUTERS = [
@@ -26,4 +27,5 @@ ROUTERS = [
     organizations_router,
     contacts_router,
     events_router,
+    webhooks_router,
 ]

@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import asyncpg
@@ -19,11 +20,14 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from app.config import Settings
+from app.config import Settings, WebhookSettings, WorkerSettings
 from app.db import Database, migrate
 from app.embedded import asyncpg_url, start_embedded_postgres
 from app.main import create_app
 from app.models.enums import Role
+
+if TYPE_CHECKING:
+    from tests.receiver import Receiver
 
 
 def _plain_url(url: str) -> str:
@@ -57,7 +61,14 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(secret_key="test-secret-key", data_dir=tmp_path_factory.mktemp("data"))
+    return Settings(
+        secret_key="test-secret-key",
+        data_dir=tmp_path_factory.mktemp("data"),
+        # The tests' webhook receivers listen on this machine.
+        webhook=WebhookSettings(allow_http=True, allowed_networks="127.0.0.1/32"),
+        # Tests run the worker's jobs themselves, with clocks of their own.
+        worker=WorkerSettings(in_api="false"),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -119,3 +130,12 @@ async def tenant(app: FastAPI) -> Tenant:
 @pytest.fixture
 async def other_tenant(app: FastAPI) -> Tenant:
     return await create_tenant(app, "Cửa hàng Bình Minh")
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator["Receiver"]:
+    """A webhook receiver on 127.0.0.1 (tests/receiver.py)."""
+    from tests.receiver import running_receiver
+
+    async with running_receiver() as running:
+        yield running

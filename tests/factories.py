@@ -63,3 +63,8 @@ async def rotate_token_secret(admin: httpx.AsyncClient) -> tuple[str, str]:
 def mint_agent_token(kid: str, secret: str, external_id: str, role: str = "agent", ttl: int = 600) -> str:
     claims = {"sub": external_id, "role": role, "exp": int(time.time()) + ttl}
     return jwt.encode(claims, secret, algorithm="HS256", headers={"kid": kid})
+
+
+async def create_webhook(client: httpx.AsyncClient, url: str, **fields: Any) -> dict[str, Any]:
+    """A webhook, with its signing secret (shown only when created)."""
+    return await create(client, "/v1/webhooks", {"url": url, **fields})

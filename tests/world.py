@@ -47,6 +47,10 @@ async def build_world(tenant: Tenant) -> World:
         followers=[member["id"]],
     )
     api_key = await create(admin, "/v1/api-keys", {"name": f"khóa {suffix}", "role": "viewer"})
+    # Never called: the walks do not run the worker.
+    webhook = await create(admin, "/v1/webhooks", {"url": "http://127.0.0.1:9/crm", "event_types": ["*"]})
+    delivery = await admin.post(f"/v1/webhooks/{webhook['id']}/test")
+    assert delivery.status_code == 202, delivery.text
     return {
         "agent_id": member["id"],
         "group_id": group["id"],
@@ -60,13 +64,15 @@ async def build_world(tenant: Tenant) -> World:
         "ticket_id": ticket["id"],
         "parent_ticket_id": parent["id"],
         "api_key_id": api_key["id"],
+        "webhook_id": webhook["id"],
+        "delivery_id": delivery.json()["id"],
     }
 
 
 # Keys of a world that are ids of resources (the rest are other values, like a field key).
 RESOURCE_KEYS = (
     "agent_id", "group_id", "category_id", "field_id", "organization_id", "contact_id",
-    "identity_id", "status_id", "ticket_id", "parent_ticket_id", "api_key_id",
+    "identity_id", "status_id", "ticket_id", "parent_ticket_id", "api_key_id", "webhook_id", "delivery_id",
 )  # fmt: skip
 
 
@@ -135,4 +141,10 @@ EXAMPLES: dict[str, Callable[[World], dict[str, Any]]] = {
     },
     "update_contact": lambda w: {"name": "Trần Thị Mai Anh", "organization_id": w["organization_id"]},
     "add_contact_identity": lambda w: {"kind": "messenger", "value": secrets.token_hex(8)},
+    "create_webhook": lambda w: {
+        "url": "http://127.0.0.1:9/hooks",
+        "description": "CRM đồng bộ phiếu",
+        "event_types": ["ticket.created", "ticket.updated"],
+    },
+    "update_webhook": lambda w: {"description": "CRM", "event_types": ["*"]},
 }

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.events.schemas import ContactEventData, EventOut, TicketEventData
 from app.events.service import EventType
+from app.webhooks.schemas import WebhookOut
 
 DataT = TypeVar("DataT")
 
@@ -19,6 +20,15 @@ class TicketEvent(EventOut):
 
 class ContactEvent(EventOut):
     data: ContactEventData
+
+
+class WebhookEventData(BaseModel):
+    webhook: WebhookOut
+    reason: str | None = Field(None, description="Why the service disabled the endpoint (webhook.disabled)")
+
+
+class WebhookEvent(EventOut):
+    data: WebhookEventData
 
 
 class Delivery(BaseModel, Generic[DataT]):
@@ -38,6 +48,8 @@ DESCRIPTIONS = {
     EventType.ticket_restored: "A deleted ticket was restored.",
     EventType.contact_created: "A contact was created, through the API or as a ticket's requester.",
     EventType.contact_updated: "A contact's fields or identities changed.",
+    EventType.webhook_test: "Sent by POST /v1/webhooks/{id}/test to that endpoint only.",
+    EventType.webhook_disabled: "The service disabled an endpoint (410 Gone, or failing for days).",
 }
 
 webhooks = APIRouter(generate_unique_id_function=lambda route: route.name)
@@ -55,6 +67,10 @@ def _document(event_type: EventType, body: type[BaseModel]) -> None:
     register(receive)
 
 
+_BODIES: dict[str, type[BaseModel]] = {
+    "ticket": Delivery[TicketEvent],
+    "contact": Delivery[ContactEvent],
+    "webhook": Delivery[WebhookEvent],
+}
 for _event_type in EventType:
-    _body = Delivery[TicketEvent] if _event_type.value.startswith("ticket.") else Delivery[ContactEvent]
-    _document(_event_type, _body)
+    _document(_event_type, _BODIES[_event_type.value.split(".")[0]])

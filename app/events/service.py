@@ -28,6 +28,8 @@ class EventType(enum.StrEnum):
     ticket_restored = "ticket.restored"
     contact_created = "contact.created"
     contact_updated = "contact.updated"
+    webhook_test = "webhook.test"
+    webhook_disabled = "webhook.disabled"
 
 
 def event_row(

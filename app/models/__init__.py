@@ -10,6 +10,7 @@ from app.models.event import Event
 from app.models.idempotency_key import IdempotencyKey
 from app.models.status import TicketStatus
 from app.models.ticket import Ticket, TicketHistory
+from app.models.webhook import DispatchCursor, Webhook, WebhookAttempt, WebhookDelivery
 from app.models.workspace import TicketCounter, Workspace
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Contact",
     "ContactIdentity",
     "CustomFieldDefinition",
+    "DispatchCursor",
     "Event",
     "Group",
     "GroupMember",
@@ -31,5 +33,8 @@ __all__ = [
     "TicketCounter",
     "TicketHistory",
     "TicketStatus",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
     "Workspace",
 ]

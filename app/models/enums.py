@@ -93,3 +93,9 @@ class ActorType(enum.StrEnum):
     api_key = "api_key"
     contact = "contact"
     system = "system"
+
+
+class DeliveryStatus(enum.StrEnum):
+    pending = "pending"
+    succeeded = "succeeded"
+    failed = "failed"

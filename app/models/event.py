@@ -18,6 +18,8 @@ class Event(WorkspaceScoped, Base):
     __table_args__ = (
         Index("ix_events_workspace_id_transaction_id_id", "workspace_id", "transaction_id", "id"),
         Index("ix_events_occurred_at", "occurred_at"),
+        # The fan-out to webhooks walks every workspace's events in the same order.
+        Index("ix_events_transaction_id_id", "transaction_id", "id"),
     )
 
     workspace_id: Mapped[UUID] = mapped_column(

@@ -1,0 +1,233 @@
+"""Outbound webhook requests that cannot be aimed at internal addresses (SSRF).
+
+A destination is checked when a webhook is saved and again for every delivery. The host is resolved
+here, every address it resolves to must be public (or inside a network the policy allows), and the
+request is sent to a checked address itself, so a DNS answer that changes in between (rebinding)
+cannot redirect it anywhere else.
+"""
+
+import asyncio
+import contextlib
+import ipaddress
+import re
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import httpx
+
+MAX_URL_LENGTH = 2048
+MAX_RESPONSE_BYTES = 64 * 1024
+_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_MAX_HOST_NAME_LENGTH = 253
+_HOST_NAME = re.compile(r"(?:[a-z0-9_-]{1,63}\.)*[a-z0-9_-]{1,63}\.?")
+# Resolvers read a name whose last label is a number as an IPv4 address in some shorthand
+# (2130706433, 0x7f000001, 127.1, 0x7f.0.0.1); no real top-level domain looks like that.
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
+# RFC 6052: a NAT64 gateway forwards these to the IPv4 address in their last 32 bits.
+_NAT64_WELL_KNOWN_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+class UnsafeDestination(Exception):
+    """The URL may not be called; str(error) says why in a sentence fit for an API error message."""
+
+
+@dataclass(frozen=True)
+class OutboundPolicy:
+    allow_http: bool = False
+    allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    @classmethod
+    def from_settings(cls, allow_http: bool, allowed_networks: Iterable[str]) -> "OutboundPolicy":
+        """Blank entries are skipped; a malformed network (or one with host bits set) raises ValueError."""
+        networks = tuple(
+            ipaddress.ip_network(network.strip()) for network in allowed_networks if network.strip()
+        )
+        return cls(allow_http=allow_http, allowed_networks=networks)
+
+
+async def system_resolve(host: str, port: int) -> list[str]:
+    """The addresses `host` has for TCP, each once, in the system resolver's order; OSError if none."""
+    answers = await asyncio.get_running_loop().getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )
+    return list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in answers))
+
+
+async def check_destination(
+    url: str, policy: OutboundPolicy, resolve: Resolver = system_resolve
+) -> list[str]:
+    """Validate the URL and every address its host resolves to; return them. Raises UnsafeDestination."""
+    destination = _parse_destination(url, policy)
+    try:
+        addresses = await _checked_addresses(destination, policy, resolve)
+    except OSError as error:
+        raise UnsafeDestination(f"The host {destination.host} could not be resolved.") from error
+    return [str(address) for address in addresses]
+
+
+async def safe_post(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    content: bytes,
+    headers: Mapping[str, str],
+    timeout: float,  # noqa: ASYNC109 - passed on to httpx, which applies it to each phase
+    policy: OutboundPolicy,
+    resolve: Resolver = system_resolve,
+) -> httpx.Response:
+    """Resolve and check again, then POST to the checked address itself (Host header and SNI kept),
+    without following redirects. The response holds at most the first MAX_RESPONSE_BYTES of its body.
+    Raises UnsafeDestination, or httpx errors for network failures."""
+    destination = _parse_destination(url, policy)
+    try:
+        async with asyncio.timeout(timeout):
+            addresses = await _checked_addresses(destination, policy, resolve)
+    except TimeoutError as error:
+        raise httpx.ConnectTimeout(f"Resolving {destination.host} took longer than {timeout:g} s.") from error
+    except OSError as error:
+        raise httpx.ConnectError(f"The host {destination.host} could not be resolved: {error}") from error
+
+    request_headers = httpx.Headers(headers)
+    request_headers["Host"] = destination.url.netloc.decode("ascii")
+    extensions = {}
+    if destination.url.scheme == "https":
+        # httpx pools connections by scheme, address and port: without this, a connection whose
+        # certificate was verified for one host name could carry a request for another on that address.
+        request_headers["Connection"] = "close"
+        if destination.address is None:
+            # Certificates name hosts without the trailing dot of a fully qualified name.
+            extensions["sni_hostname"] = destination.host.removesuffix(".")
+
+    async def post_to(address: IPAddress) -> httpx.Response:
+        request = client.build_request(
+            "POST",
+            destination.url.copy_with(host=str(address)),
+            content=content,
+            headers=request_headers,
+            timeout=timeout,
+            extensions=extensions,
+        )
+        if "Cookie" not in request_headers:
+            # The shared client's cookie jar files cookies under the address, which unrelated hosts share.
+            request.headers.pop("Cookie", None)
+        # No auth: credentials configured on the shared client are never for customers' URLs.
+        response = await client.send(request, auth=None, follow_redirects=False, stream=True)
+        try:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk[: MAX_RESPONSE_BYTES - len(body)]
+                if len(body) >= MAX_RESPONSE_BYTES:
+                    break  # a receiver cannot make us read an endless answer
+        finally:
+            await response.aclose()
+        # The body is decoded already: the new response must not claim an encoding or a length.
+        headers = [
+            (name, value) for name, value in response.headers.multi_items() if name not in _BODY_HEADERS
+        ]
+        return httpx.Response(response.status_code, headers=headers, content=bytes(body), request=request)
+
+    for address in addresses[:-1]:
+        # As httpx does with the addresses it resolves, move on when one cannot be reached.
+        with contextlib.suppress(httpx.ConnectError):
+            return await post_to(address)
+    return await post_to(addresses[-1])
+
+
+@dataclass(frozen=True)
+class _Destination:
+    url: httpx.URL
+    host: str  # ASCII (IDNA-encoded) host name, or the IP address as written
+    port: int
+    address: IPAddress | None  # set when the host is an IP address
+
+
+def _parse_destination(url: str, policy: OutboundPolicy) -> _Destination:
+    if len(url) > MAX_URL_LENGTH:
+        raise UnsafeDestination(f"The URL is longer than {MAX_URL_LENGTH} characters.")
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as error:
+        raise UnsafeDestination("The URL is not valid.") from error
+    if parsed.scheme != "https" and not (policy.allow_http and parsed.scheme == "http"):
+        allowed = "http:// or https://" if policy.allow_http else "https://"
+        raise UnsafeDestination(f"The URL must start with {allowed}.")
+    if parsed.userinfo:
+        raise UnsafeDestination("The URL may not contain a user name or password.")
+    host = parsed.raw_host.decode("ascii")
+    if not host:
+        raise UnsafeDestination("The URL has no host.")
+    port = _DEFAULT_PORTS[parsed.scheme] if parsed.port is None else parsed.port
+    if not 1 <= port <= 65535:
+        raise UnsafeDestination("The URL's port must be between 1 and 65535.")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+        last_label = host.removesuffix(".").rsplit(".", 1)[-1]
+        if (
+            len(host) > _MAX_HOST_NAME_LENGTH
+            or not _HOST_NAME.fullmatch(host)
+            or _NUMERIC_LABEL.fullmatch(last_label)
+        ):
+            raise UnsafeDestination(
+                f"The host {host} is neither a host name nor an IP address in standard form."
+            ) from None
+    return _Destination(url=parsed, host=host, port=port, address=address)
+
+
+async def _checked_addresses(
+    destination: _Destination, policy: OutboundPolicy, resolve: Resolver
+) -> list[IPAddress]:
+    """The addresses to connect to, all allowed; OSError when the host cannot be resolved."""
+    if destination.address is not None:
+        address = _unmapped(destination.address)
+        if not _may_connect(address, policy):
+            raise UnsafeDestination(f"The address {destination.host} is not a public address.")
+        return [address]
+    answers = await resolve(destination.host, destination.port)
+    if not answers:
+        raise UnsafeDestination(f"The host {destination.host} does not resolve to any address.")
+    addresses = []
+    for answer in answers:
+        try:
+            address = _unmapped(ipaddress.ip_address(answer))
+        except ValueError:
+            address = None
+        if address is None or not _may_connect(address, policy):
+            # The address itself is not told: the message would map the internal network for the caller.
+            raise UnsafeDestination(f"The host {destination.host} resolves to an address that is not public.")
+        addresses.append(address)
+    return list(dict.fromkeys(addresses))
+
+
+def _unmapped(address: IPAddress) -> IPAddress:
+    """An IPv4-mapped IPv6 address reaches its IPv4 address, so that is what is checked and connected to."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _may_connect(address: IPAddress, policy: OutboundPolicy) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+        return False  # a zone index cannot be carried in the URL the request is sent to
+    return any(address in network for network in policy.allowed_networks) or _is_public(address)
+
+
+def _is_public(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _NAT64_WELL_KNOWN_PREFIX:
+            return _is_public(ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF))
+        embedded = [address.sixtofour, *(address.teredo or ())]
+        if any(ipv4 is not None and not _is_public(ipv4) for ipv4 in embedded):
+            return False
+        if address.is_site_local:
+            return False
+    # is_global leaves out private, loopback, link-local, unspecified, shared (CGNAT), documentation and
+    # benchmarking addresses, but counts multicast and some reserved ranges as global.
+    return address.is_global and not address.is_multicast and not address.is_reserved

@@ -1,0 +1,375 @@
+"""The worker's webhook jobs: fan events out to endpoints, and deliver what is due.
+
+Each is a plain function over ids and sessions, one transaction per step, so tests call them
+directly with a clock of their own.
+"""
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+from sqlalchemy import BigInteger, Text, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from app.auth.principal import Principal
+from app.config import Settings
+from app.db import Database
+from app.events.service import EventType, event_row, present, record
+from app.kit.crypto import SecretBox
+from app.kit.ids import new_id
+from app.models import DispatchCursor, Event, Webhook, WebhookAttempt, WebhookDelivery
+from app.models.enums import ActorType, DeliveryStatus, Role
+from app.webhooks.outbound import OutboundPolicy, UnsafeDestination, safe_post
+from app.webhooks.secrets import signature_header
+from app.webhooks.service import webhook_json
+
+# The retry schedule after the first attempt (Standard Webhooks' suggestion: about 3 days in all).
+RETRY_DELAYS = [
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=14),
+    timedelta(hours=20),
+    timedelta(hours=24),
+]
+MAX_RETRY_AFTER = timedelta(hours=24)
+RESPONSE_EXCERPT_BYTES = 2048
+# Events are fanned out only past every running transaction, as the change feed serves them.
+_OLDEST_RUNNING_TRANSACTION = func.pg_snapshot_xmin(func.pg_current_snapshot()).cast(Text).cast(BigInteger)
+# Events delivered to one endpoint explicitly, never fanned out.
+_NOT_FANNED_OUT = (EventType.webhook_test.value,)
+
+
+def retry_delay(failed_attempts: int, retry_after: timedelta | None = None) -> timedelta | None:
+    """When to try again after `failed_attempts` failures (None: give up), with ±10 % jitter."""
+    if failed_attempts > len(RETRY_DELAYS):
+        return None
+    delay = RETRY_DELAYS[failed_attempts - 1] * random.uniform(0.9, 1.1)  # noqa: S311 - jitter, not security
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+    return delay
+
+
+def _subscribed(webhook: Webhook, event_type: str) -> bool:
+    return "*" in webhook.event_types or event_type in webhook.event_types
+
+
+async def dispatch_events(db: Database, now: datetime, limit: int = 500) -> int:
+    """Fan the next committed events out to the endpoints subscribed to them; the number handled.
+
+    One worker at a time holds the cursor (others skip it), so each event is fanned out once.
+    """
+    async with db.sessionmaker() as session, session.begin():
+        cursor = (
+            await session.execute(
+                select(DispatchCursor).where(DispatchCursor.id == 1).with_for_update(skip_locked=True)
+            )
+        ).scalar_one_or_none()
+        if cursor is None:
+            return 0
+        statement = select(Event).where(Event.transaction_id < _OLDEST_RUNNING_TRANSACTION)
+        if cursor.event_id is not None:
+            statement = statement.where(
+                tuple_(Event.transaction_id, Event.id) > (cursor.transaction_id, cursor.event_id)
+            )
+        events = list(
+            (await session.execute(statement.order_by(Event.transaction_id, Event.id).limit(limit))).scalars()
+        )
+        if not events:
+            return 0
+        workspaces = {event.workspace_id for event in events}
+        webhooks = (
+            await session.execute(select(Webhook).where(Webhook.workspace_id.in_(workspaces), Webhook.active))
+        ).scalars()
+        by_workspace: dict[UUID, list[Webhook]] = {}
+        for webhook in webhooks:
+            by_workspace.setdefault(webhook.workspace_id, []).append(webhook)
+        deliveries = [
+            {
+                "workspace_id": event.workspace_id,
+                "id": new_id(),
+                "webhook_id": webhook.id,
+                "event_id": event.id,
+                "next_attempt_at": now,
+            }
+            for event in events
+            if event.type not in _NOT_FANNED_OUT
+            for webhook in by_workspace.get(event.workspace_id, [])
+            if _subscribed(webhook, event.type)
+        ]
+        if deliveries:
+            await session.execute(
+                pg_insert(WebhookDelivery.__table__).values(deliveries).on_conflict_do_nothing()
+            )
+        cursor.transaction_id, cursor.event_id = events[-1].transaction_id, events[-1].id
+        return len(events)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery a worker holds, with what sending it needs."""
+
+    workspace_id: UUID
+    delivery_id: UUID
+    webhook_id: UUID
+    url: str
+    secrets: list[str]
+    event_id: UUID
+    body: str
+    failed_attempts: int
+
+
+async def claim_due(
+    db: Database,
+    secret_box: SecretBox,
+    now: datetime,
+    *,
+    limit: int,
+    lease: timedelta,
+    room: dict[UUID, int] | None = None,
+    per_endpoint: int,
+) -> list[Claim]:
+    """Take due deliveries for a while (`lease`); a worker that dies loses them when it ends.
+
+    `room` says how many more deliveries each endpoint may have in flight here, so one slow
+    endpoint never fills the worker.
+    """
+    room = room or {}
+    async with db.sessionmaker() as session, session.begin():
+        candidates = (
+            await session.execute(
+                select(WebhookDelivery)
+                .where(
+                    WebhookDelivery.status == DeliveryStatus.pending,
+                    WebhookDelivery.next_attempt_at <= now,
+                    or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now),
+                )
+                .order_by(WebhookDelivery.next_attempt_at)
+                .limit(limit * 4)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
+        picked: list[WebhookDelivery] = []
+        taken: dict[UUID, int] = {}
+        for delivery in candidates:
+            if len(picked) == limit:
+                break
+            if taken.get(delivery.webhook_id, 0) >= room.get(delivery.webhook_id, per_endpoint):
+                continue
+            taken[delivery.webhook_id] = taken.get(delivery.webhook_id, 0) + 1
+            picked.append(delivery)
+        if not picked:
+            return []
+        for delivery in picked:
+            delivery.locked_until = now + lease
+        webhooks = await _by_key(session, Webhook, {(d.workspace_id, d.webhook_id) for d in picked})
+        events = await _by_key(session, Event, {(d.workspace_id, d.event_id) for d in picked})
+        return [
+            _claim(
+                delivery,
+                webhooks[(delivery.workspace_id, delivery.webhook_id)],
+                events[(delivery.workspace_id, delivery.event_id)],
+                secret_box,
+                now,
+            )
+            for delivery in picked
+        ]
+
+
+async def _by_key(session: Any, model: Any, keys: set[tuple[UUID, UUID]]) -> dict[tuple[UUID, UUID], Any]:
+    """Rows of `model` by (workspace_id, id), read in one query."""
+    statement = select(model).where(tuple_(model.workspace_id, model.id).in_(keys))
+    return {(row.workspace_id, row.id): row for row in (await session.execute(statement)).scalars()}
+
+
+def _claim(
+    delivery: WebhookDelivery, webhook: Webhook, event: Event, secret_box: SecretBox, now: datetime
+) -> Claim:
+    in_use = [secret_box.decrypt(webhook.secret_encrypted)]
+    if webhook.previous_secret_encrypted is not None and (webhook.previous_secret_expires_at or now) > now:
+        in_use.append(secret_box.decrypt(webhook.previous_secret_encrypted))
+    envelope = {
+        "type": event.type,
+        "timestamp": event.occurred_at.isoformat().replace("+00:00", "Z"),
+        "data": present(event).model_dump(mode="json"),
+    }
+    return Claim(
+        workspace_id=delivery.workspace_id,
+        delivery_id=delivery.id,
+        webhook_id=webhook.id,
+        url=webhook.url,
+        secrets=[secret for secret in in_use if secret is not None],
+        event_id=event.id,
+        body=json.dumps(envelope, separators=(",", ":"), ensure_ascii=False),
+        failed_attempts=delivery.attempts,
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int | None
+    duration_ms: int
+    response_body: str | None
+    error: str | None
+    retry_after: timedelta | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+async def send(
+    client: httpx.AsyncClient, claim: Claim, *, now: datetime, timeout_seconds: float, policy: OutboundPolicy
+) -> Outcome:
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "helpdesk-webhooks/1.0",
+        "webhook-id": str(claim.event_id),
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature_header(claim.secrets, str(claim.event_id), now, claim.body),
+    }
+    started = time.perf_counter()
+    try:
+        # httpx's timeout applies to each phase; this bounds the whole request.
+        async with asyncio.timeout(timeout_seconds):
+            response = await safe_post(
+                client,
+                claim.url,
+                content=claim.body.encode(),
+                headers=headers,
+                timeout=timeout_seconds,
+                policy=policy,
+            )
+    except UnsafeDestination as refused:
+        return Outcome(None, _elapsed_ms(started), None, f"refused: {refused}", None)
+    except (httpx.TimeoutException, TimeoutError):
+        return Outcome(None, _elapsed_ms(started), None, f"no response within {timeout_seconds:g} s", None)
+    except httpx.HTTPError as error:
+        return Outcome(None, _elapsed_ms(started), None, f"{type(error).__name__}: {error}"[:1000], None)
+    excerpt = response.content[:RESPONSE_EXCERPT_BYTES].decode("utf-8", errors="replace")
+    return Outcome(response.status_code, _elapsed_ms(started), excerpt, None, _retry_after(response))
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
+
+
+def _retry_after(response: httpx.Response) -> timedelta | None:
+    value = response.headers.get("retry-after", "")
+    return timedelta(seconds=int(value)) if value.isdigit() else None
+
+
+async def record_outcome(
+    db: Database, claim: Claim, outcome: Outcome, settings: Settings, now: datetime
+) -> bool:
+    """The attempt in the log, the delivery's next step, and the endpoint's health, in one transaction.
+
+    True when the endpoint is now disabled: what else was claimed for it must not be sent.
+    """
+    async with db.sessionmaker() as session, session.begin():
+        delivery = (
+            await session.execute(
+                select(WebhookDelivery)
+                .where(
+                    WebhookDelivery.workspace_id == claim.workspace_id,
+                    WebhookDelivery.id == claim.delivery_id,
+                )
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        webhook = (
+            await session.execute(
+                select(Webhook)
+                .where(Webhook.workspace_id == claim.workspace_id, Webhook.id == claim.webhook_id)
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        if delivery is None or webhook is None:  # the endpoint was deleted meanwhile
+            return True
+        await session.execute(
+            insert(WebhookAttempt.__table__).values(
+                workspace_id=claim.workspace_id,
+                id=new_id(),
+                delivery_id=claim.delivery_id,
+                attempted_at=now,
+                status_code=outcome.status_code,
+                duration_ms=outcome.duration_ms,
+                response_body=outcome.response_body,
+                error=outcome.error,
+            )
+        )
+        delivery.attempts += 1
+        delivery.locked_until = None
+        if outcome.succeeded:
+            delivery.status, delivery.completed_at, delivery.next_attempt_at = (
+                DeliveryStatus.succeeded,
+                now,
+                None,
+            )
+            webhook.failing_since = None
+            return False
+        disable_reason = None
+        if outcome.status_code == 410:
+            disable_reason = "The endpoint answered 410 Gone"
+        else:
+            webhook.failing_since = webhook.failing_since or now
+            failing_for = now - webhook.failing_since
+            if failing_for >= timedelta(days=settings.webhook.disable_after_days):
+                disable_reason = f"Every delivery failed for {settings.webhook.disable_after_days:g} days"
+        delay = None if disable_reason else retry_delay(delivery.attempts, outcome.retry_after)
+        if delay is None:
+            delivery.status, delivery.completed_at, delivery.next_attempt_at = (
+                DeliveryStatus.failed,
+                now,
+                None,
+            )
+        else:
+            delivery.next_attempt_at = now + delay
+        if disable_reason and webhook.active:
+            await _disable(session, webhook, disable_reason)
+        return not webhook.active
+
+
+async def _disable(session: Any, webhook: Webhook, reason: str) -> None:
+    webhook.active = False
+    webhook.disabled_reason = reason
+    await session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.workspace_id == webhook.workspace_id,
+            WebhookDelivery.webhook_id == webhook.id,
+            WebhookDelivery.status == DeliveryStatus.pending,
+        )
+        .values(status=DeliveryStatus.failed, next_attempt_at=None, locked_until=None)
+    )
+    await session.flush()
+    system = Principal(webhook.workspace_id, Role.admin, ActorType.system, webhook.id)
+    data = {"webhook": webhook_json(webhook), "reason": reason}
+    await record(session, system, [event_row(system, EventType.webhook_disabled, webhook.id, data)])
+
+
+async def release(db: Database, claims: Sequence[Claim]) -> None:
+    """Give back claims a stopping worker did not send, so that others send them at once."""
+    if not claims:
+        return
+    async with db.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(WebhookDelivery)
+            .where(
+                tuple_(WebhookDelivery.workspace_id, WebhookDelivery.id).in_(
+                    [(claim.workspace_id, claim.delivery_id) for claim in claims]
+                ),
+                and_(WebhookDelivery.status == DeliveryStatus.pending),
+            )
+            .values(locked_until=None)
+        )

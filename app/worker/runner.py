@@ -1,0 +1,177 @@
+"""The worker: fans events out to webhooks, delivers them, and purges what has expired.
+
+Any number of workers share one database: they claim work with FOR UPDATE SKIP LOCKED, wake on
+LISTEN/NOTIFY and poll besides (a notification sent while no one listens is lost), and a
+delivery held by a worker that died is taken over when its lease ends.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from datetime import timedelta
+from uuid import UUID
+
+import asyncpg
+import httpx
+from sqlalchemy.engine import make_url
+
+from app.config import Settings
+from app.db import Database
+from app.events.tasks import purge_expired
+from app.kit.crypto import SecretBox
+from app.kit.time import utcnow
+from app.webhooks.service import outbound_policy
+from app.webhooks.tasks import Claim, claim_due, dispatch_events, record_outcome, release, send
+
+logger = logging.getLogger(__name__)
+
+EVENTS_CHANNEL = "helpdesk_events"
+DELIVERIES_CHANNEL = "helpdesk_deliveries"
+MAINTENANCE_INTERVAL = timedelta(hours=1)
+
+
+class Worker:
+    def __init__(self, db: Database, database_url: str, settings: Settings, secret_box: SecretBox) -> None:
+        self.db = db
+        self.database_url = database_url
+        self.settings = settings
+        self.secret_box = secret_box
+        self.policy = outbound_policy(settings)
+        self.events_arrived = asyncio.Event()
+        self.deliveries_due = asyncio.Event()
+        self.in_flight: dict[UUID, tuple[Claim, asyncio.Task[None]]] = {}
+        self.per_endpoint: Counter[UUID] = Counter()
+        # Endpoints disabled while deliveries for them were already claimed here.
+        self.disabled: set[UUID] = set()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Work until `stopping` is set; then stop claiming, finish or release what is in flight."""
+        # No proxies from the environment: deliveries connect to the addresses they checked.
+        async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
+            loops = [
+                asyncio.create_task(self._listen(stopping)),
+                asyncio.create_task(self._dispatch(stopping)),
+                asyncio.create_task(self._deliver(stopping, client)),
+                asyncio.create_task(self._maintain(stopping)),
+            ]
+            await stopping.wait()
+            await self._drain()
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+
+    async def _listen(self, stopping: asyncio.Event) -> None:
+        url = make_url(self.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        while not stopping.is_set():
+            try:
+                connection = await asyncpg.connect(url)
+                await connection.add_listener(EVENTS_CHANNEL, lambda *_: self.events_arrived.set())
+                await connection.add_listener(DELIVERIES_CHANNEL, lambda *_: self.deliveries_due.set())
+                try:
+                    while not stopping.is_set() and not connection.is_closed():
+                        await _wait(stopping, self.settings.worker.poll_seconds)
+                finally:
+                    await connection.close()
+            except (OSError, asyncpg.PostgresError) as error:
+                logger.warning("listening for notifications failed, polling meanwhile: %s", error)
+                await _wait(stopping, self.settings.worker.poll_seconds)
+
+    async def _dispatch(self, stopping: asyncio.Event) -> None:
+        # Events wait for older transactions to end before they are fanned out: look again soon.
+        interval = min(self.settings.worker.poll_seconds, 0.2)
+        while not stopping.is_set():
+            self.events_arrived.clear()
+            try:
+                if await dispatch_events(self.db, utcnow()):
+                    self.deliveries_due.set()
+                    continue
+            except Exception:
+                logger.exception("dispatching events failed")
+            await _wait(self.events_arrived, interval)
+
+    async def _deliver(self, stopping: asyncio.Event, client: httpx.AsyncClient) -> None:
+        settings = self.settings
+        cap = settings.webhook.max_in_flight_per_endpoint
+        while not stopping.is_set():
+            self.deliveries_due.clear()
+            room = settings.worker.concurrency - len(self.in_flight)
+            if room > 0:
+                try:
+                    claims = await claim_due(
+                        self.db,
+                        self.secret_box,
+                        utcnow(),
+                        limit=room,
+                        lease=timedelta(seconds=settings.worker.lease_seconds),
+                        room={endpoint: cap - count for endpoint, count in self.per_endpoint.items()},
+                        per_endpoint=cap,
+                    )
+                except Exception:
+                    logger.exception("claiming deliveries failed")
+                    claims = []
+                if stopping.is_set():
+                    await release(self.db, claims)
+                    return
+                for claim in claims:
+                    self._start(claim, client)
+                if claims:
+                    continue
+            await _wait(self.deliveries_due, settings.worker.poll_seconds)
+
+    def _start(self, claim: Claim, client: httpx.AsyncClient) -> None:
+        self.per_endpoint[claim.webhook_id] += 1
+        task = asyncio.create_task(self._attempt(claim, client))
+        self.in_flight[claim.delivery_id] = (claim, task)
+
+        def finished(_: asyncio.Task[None]) -> None:
+            self.in_flight.pop(claim.delivery_id, None)
+            self.per_endpoint[claim.webhook_id] -= 1
+            if self.per_endpoint[claim.webhook_id] <= 0:
+                del self.per_endpoint[claim.webhook_id]
+            self.deliveries_due.set()  # room for more
+
+        task.add_done_callback(finished)
+
+    async def _attempt(self, claim: Claim, client: httpx.AsyncClient) -> None:
+        if claim.webhook_id in self.disabled:
+            return  # disabling failed its pending deliveries; nothing more goes out
+        try:
+            outcome = await send(
+                client,
+                claim,
+                now=utcnow(),
+                timeout_seconds=self.settings.webhook.timeout_seconds,
+                policy=self.policy,
+            )
+            if await record_outcome(self.db, claim, outcome, self.settings, utcnow()):
+                self.disabled.add(claim.webhook_id)
+        except Exception:
+            # The lease runs out and another attempt is made: at least once, never lost.
+            logger.exception("delivering %s failed", claim.delivery_id)
+
+    async def _drain(self) -> None:
+        """Let in-flight deliveries finish for the grace period; give the rest back."""
+        pending = [task for _, task in self.in_flight.values()]
+        if pending:
+            await asyncio.wait(pending, timeout=self.settings.worker.shutdown_grace_seconds)
+        unfinished = [claim for claim, task in self.in_flight.values() if not task.done()]
+        for _, task in self.in_flight.values():
+            task.cancel()
+        await release(self.db, unfinished)
+
+    async def _maintain(self, stopping: asyncio.Event) -> None:
+        retention = timedelta(days=self.settings.event_retention_days)
+        while not stopping.is_set():
+            try:
+                purged = await purge_expired(self.db, utcnow(), retention)
+                if purged:
+                    logger.info("purged %d expired rows", purged)
+            except Exception:
+                logger.exception("purging expired rows failed")
+            await _wait(stopping, MAINTENANCE_INTERVAL.total_seconds())
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)

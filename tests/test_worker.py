@@ -1,0 +1,145 @@
+"""The worker as it runs: wakes on notifications, isolates slow endpoints, shares work, survives SIGKILL."""
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from app.config import Settings, WorkerSettings
+from app.db import create_database
+from app.models import WebhookDelivery
+from app.worker.runner import Worker
+from tests.conftest import Tenant
+from tests.factories import create_ticket, create_webhook
+from tests.receiver import Behaviour, Receiver, header, payload
+
+HELPDESK = str(Path(sys.executable).with_name("helpdesk"))
+
+
+def fast_settings(settings: Settings, **webhook: Any) -> Settings:
+    return settings.model_copy(
+        update={
+            "worker": WorkerSettings(poll_seconds=0.2, lease_seconds=5, shutdown_grace_seconds=1),
+            "webhook": settings.webhook.model_copy(update=webhook),
+        }
+    )
+
+
+async def test_a_hanging_endpoint_does_not_hold_up_another(
+    app: FastAPI, database_url: str, settings: Settings, tenant: Tenant, receiver: Receiver
+) -> None:
+    await create_webhook(tenant.admin, receiver.on("/hangs", Behaviour(delay_seconds=30)))
+    await create_webhook(tenant.admin, receiver.on("/quick", Behaviour()))
+    configured = fast_settings(settings, timeout_seconds=20, max_in_flight_per_endpoint=2)
+    stopping = asyncio.Event()
+    worker = asyncio.create_task(
+        Worker(app.state.db, database_url, configured, app.state.secret_box).run(stopping)
+    )
+    try:
+        for _ in range(6):
+            await create_ticket(tenant.agent)
+        quick = await receiver.wait_for("/quick", 6, within_seconds=10)
+        assert len(quick) == 6
+        assert len(receiver.at("/hangs")) <= 2, "a slow endpoint gets no more than its share of the worker"
+    finally:
+        stopping.set()
+        await worker
+
+
+async def test_two_workers_deliver_each_event_once(
+    app: FastAPI, database_url: str, settings: Settings, tenant: Tenant, receiver: Receiver
+) -> None:
+    await create_webhook(tenant.admin, receiver.on("/crm", Behaviour()), event_types=["ticket.created"])
+    configured = fast_settings(settings)
+    databases = [create_database(database_url, configured) for _ in range(2)]
+    stopping = asyncio.Event()
+    workers = [
+        asyncio.create_task(Worker(db, database_url, configured, app.state.secret_box).run(stopping))
+        for db in databases
+    ]
+    try:
+        await asyncio.gather(*(create_ticket(tenant.agent) for _ in range(40)))
+        received = await receiver.wait_for("/crm", 40, within_seconds=20)
+        await asyncio.sleep(1)
+        ids = [header(request, "webhook-id") for request in receiver.at("/crm")]
+        assert len(ids) == len(set(ids)) == 40
+        assert {payload(request)["type"] for request in received} == {"ticket.created"}
+    finally:
+        stopping.set()
+        await asyncio.gather(*workers)
+        for db in databases:
+            await db.dispose()
+
+
+async def test_events_survive_workers_killed_at_random(
+    database_url: str, tenant: Tenant, receiver: Receiver
+) -> None:
+    """Tickets are created while worker processes are SIGKILLed and restarted; afterwards every
+    committed event has reached the receiver at least once, any duplicate with the same id."""
+    await create_webhook(tenant.admin, receiver.on("/crm", Behaviour()), event_types=["ticket.created"])
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "HELPDESK_SECRET_KEY": "test-secret-key",
+        "HELPDESK_WEBHOOK_ALLOW_HTTP": "true",
+        "HELPDESK_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
+        "HELPDESK_WORKER_POLL_SECONDS": "0.2",
+        "HELPDESK_WORKER_LEASE_SECONDS": "5",
+        "HELPDESK_LOG_LEVEL": "warning",
+    }
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([HELPDESK, "worker"], env=env)  # noqa: S603 - our own command
+
+    rng = random.Random(7)
+    process = start()
+    created: list[dict[str, Any]] = []
+    try:
+        for _ in range(4):
+            for _ in range(10):
+                created.append(await create_ticket(tenant.agent))
+                await asyncio.sleep(rng.uniform(0, 0.05))
+            await asyncio.sleep(rng.uniform(0.1, 0.8))
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            process = start()
+        await receiver.wait_for("/crm", len(created), within_seconds=30)
+        delivered: dict[str, set[str]] = {}
+        for request in receiver.at("/crm"):
+            delivered.setdefault(payload(request)["data"]["data"]["ticket"]["id"], set()).add(
+                header(request, "webhook-id")
+            )
+        assert set(delivered) == {ticket["id"] for ticket in created}
+        assert all(len(ids) == 1 for ids in delivered.values()), "a re-sent event keeps its webhook-id"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+async def test_a_stopping_worker_hands_back_what_it_could_not_finish(
+    app: FastAPI, database_url: str, settings: Settings, tenant: Tenant, receiver: Receiver
+) -> None:
+    webhook = await create_webhook(tenant.admin, receiver.on("/slow", Behaviour(delay_seconds=10)))
+    configured = fast_settings(settings, timeout_seconds=15)
+    stopping = asyncio.Event()
+    worker = asyncio.create_task(
+        Worker(app.state.db, database_url, configured, app.state.secret_box).run(stopping)
+    )
+    await create_ticket(tenant.agent)
+    await receiver.wait_for("/slow", 1)
+    stopping.set()
+    await asyncio.wait_for(worker, timeout=5)
+    [delivery] = (await tenant.admin.get(f"/v1/webhooks/{webhook['id']}/deliveries")).json()["items"]
+    assert delivery["status"] == "pending" and delivery["attempts"] == []
+    async with app.state.db.sessionmaker() as session:
+        locked_until = await session.scalar(
+            select(WebhookDelivery.locked_until).where(WebhookDelivery.workspace_id == tenant.workspace_id)
+        )
+    assert locked_until is None, "released for another worker to send at once"
