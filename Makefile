@@ -33,9 +33,10 @@ format: install
 openapi: install
 	$(BIN)/helpdesk openapi --output openapi/openapi.json
 
-## Measure ticket creation over HTTP (see bench/README.md).
+## Measure ticket creation over HTTP and webhook delivery (see the README).
 bench: install
 	$(BIN)/python bench/create_tickets.py
+	$(BIN)/python bench/deliver_events.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

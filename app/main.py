@@ -10,6 +10,7 @@ from app.config import Settings, get_settings
 from app.db import create_database, resolve_database_url
 from app.errors import install_error_handlers
 from app.events.catalogue import webhooks
+from app.events.notifier import EventNotifier
 from app.kit.crypto import load_secret_box
 from app.routers import ROUTERS
 
@@ -53,11 +54,13 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         url = database_url or resolve_database_url(settings)
         app.state.secret_box = load_secret_box(settings)
         app.state.db = create_database(url, settings)
+        app.state.notifier = EventNotifier(url)
         embedded = database_url is None and not settings.database_url
         async with _worker_in_process(app, url, settings, embedded):
             try:
                 yield
             finally:
+                await app.state.notifier.close()
                 await app.state.db.dispose()
 
     app = FastAPI(

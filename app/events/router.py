@@ -1,6 +1,10 @@
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.events import service
 from app.events.schemas import EventPage
@@ -10,22 +14,72 @@ from app.kit.routing import UnitOfWorkRoute
 
 router = APIRouter(prefix="/v1/events", tags=["Events"], route_class=UnitOfWorkRoute)
 
+After = Annotated[
+    str | None, Query(max_length=1000, description="A cursor: `next_cursor`, or an event's `id`")
+]
+Types = Annotated[
+    list[str] | None, Query(max_length=20, description="Only these event types (repeat or comma-separate)")
+]
+
 
 @router.get("", response_model=EventPage)
 async def list_events(
     session: Session,
     principal: Viewer,
-    after: Annotated[
-        str | None, Query(max_length=1000, description="`next_cursor` of the previous page")
-    ] = None,
-    types: Annotated[
-        list[str] | None,
-        Query(max_length=20, description="Only these event types (repeat or comma-separate)"),
-    ] = None,
+    after: After = None,
+    types: Types = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> EventPage:
     """Every event of the workspace in commit order, for consumers that poll instead of receiving
     webhooks (the same events webhooks carry). Poll again with `after=next_cursor`; an event whose
     transaction is still running is held back until it commits, so none is ever skipped."""
-    names = [part.strip() for value in types or [] for part in value.split(",") if part.strip()]
-    return await service.feed_page(session, principal.workspace_id, after, names, limit)
+    return await service.feed_page(session, principal, after, _names(types), limit)
+
+
+def _names(types: list[str] | None) -> list[str]:
+    return [part.strip() for value in types or [] for part in value.split(",") if part.strip()]
+
+
+@dataclass(frozen=True)
+class StreamRequest:
+    types: list[str]
+    position: tuple[int, UUID] | None
+
+
+async def stream_request(
+    types: Types = None,
+    after: After = None,
+    last_event_id: Annotated[
+        str | None, Header(max_length=1000, description="Sent by browsers when they reconnect")
+    ] = None,
+) -> StreamRequest:
+    """The stream's parameters, checked before the stream starts (its errors are then plain 4xx)."""
+    names = _names(types)
+    service.check_types(names)
+    resume = last_event_id or after
+    return StreamRequest(names, service.parse_position(resume, "Last-Event-ID") if resume else None)
+
+
+@router.get("/stream", response_class=EventSourceResponse)
+async def stream_events(
+    request: Request,
+    principal: Viewer,
+    parameters: Annotated[StreamRequest, Depends(stream_request)],
+    ticket_id: Annotated[UUID | None, Query(description="Only the events of this ticket")] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """A live stream of the workspace's events (Server-Sent Events) for agent UIs: each message has
+    the event type as `event`, the event as `data` and a cursor as `id`. A reconnecting client resumes
+    after the last event it got (`Last-Event-ID`, or `after`); otherwise the stream starts now.
+    Comments keep idle connections open through proxies."""
+    app = request.app
+    events = service.stream(
+        app.state.db,
+        app.state.notifier,
+        principal,
+        parameters.position,
+        parameters.types,
+        ticket_id,
+        app.state.settings.worker.poll_seconds,
+    )
+    async for cursor, event in events:
+        yield ServerSentEvent(raw_data=service.present(event).model_dump_json(), event=event.type, id=cursor)

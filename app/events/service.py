@@ -1,14 +1,16 @@
 """The event catalogue and the writing of events, always in the transaction of the change."""
 
 import enum
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.db import Database
 from app.errors import BadRequest
+from app.events.notifier import EventNotifier
 from app.events.repository import EventRepository
 from app.events.schemas import EventOut, EventPage
 from app.kit.ids import new_id
@@ -17,6 +19,7 @@ from app.kit.time import utcnow
 from app.models import Event
 
 FEED_CURSOR = "feed"
+STREAM_BATCH = 100
 
 
 class EventType(enum.StrEnum):
@@ -75,20 +78,57 @@ def present(event: Event) -> EventOut:
     )
 
 
-async def feed_page(
-    session: AsyncSession, workspace_id: UUID, after: str | None, types: Sequence[str], limit: int
-) -> EventPage:
+def check_types(types: Sequence[str]) -> None:
     unknown = [name for name in types if name not in EventType._value2member_map_]
     if unknown:
         raise BadRequest(f"types: unknown event type {unknown[0]!r}", field="types", code="invalid_filter")
-    position = None
-    if after is not None:
-        transaction_id, event_id = decode_cursor(after, FEED_CURSOR, 2)
-        if not isinstance(transaction_id, int) or not isinstance(event_id, UUID):
-            raise BadRequest("The cursor is not valid", field="after", code="invalid_cursor")
-        position = (transaction_id, event_id)
-    events = await EventRepository(session, workspace_id).feed(position, types, limit)
+
+
+def parse_position(cursor: str, field: str) -> tuple[int, UUID]:
+    transaction_id, event_id = decode_cursor(cursor, FEED_CURSOR, 2)
+    if not isinstance(transaction_id, int) or not isinstance(event_id, UUID):
+        raise BadRequest("The cursor is not valid", field=field, code="invalid_cursor")
+    return transaction_id, event_id
+
+
+def cursor_of(event: Event) -> str:
+    return encode_cursor(FEED_CURSOR, [event.transaction_id, event.id])
+
+
+async def feed_page(
+    session: AsyncSession, principal: Principal, after: str | None, types: Sequence[str], limit: int
+) -> EventPage:
+    check_types(types)
+    position = parse_position(after, "after") if after is not None else None
+    events = await EventRepository(session, principal.workspace_id).feed(principal, position, types, limit)
     if events:
-        last = events[-1]
-        after = encode_cursor(FEED_CURSOR, [last.transaction_id, last.id])
+        after = cursor_of(events[-1])
     return EventPage(items=[present(event) for event in events], next_cursor=after)
+
+
+async def stream(
+    db: Database,
+    notifier: EventNotifier,
+    principal: Principal,
+    position: tuple[int, UUID] | None,
+    types: Sequence[str],
+    subject_id: UUID | None,
+    poll_seconds: float,
+) -> AsyncIterator[tuple[str, Event]]:
+    """(cursor, event) as events commit, from `position` (else from now) until the client leaves.
+
+    Each read is a short transaction of its own: a stream holds no connection while it waits.
+    """
+    if position is None:
+        async with db.sessionmaker() as session:
+            position = await EventRepository(session, principal.workspace_id).last_position()
+    while True:
+        async with db.sessionmaker() as session:
+            events = await EventRepository(session, principal.workspace_id).feed(
+                principal, position, types, STREAM_BATCH, subject_id
+            )
+        for event in events:
+            position = (event.transaction_id, event.id)
+            yield cursor_of(event), event
+        if len(events) < STREAM_BATCH:
+            await notifier.wait(poll_seconds)

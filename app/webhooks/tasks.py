@@ -108,9 +108,8 @@ async def dispatch_events(db: Database, now: datetime, limit: int = 500) -> int:
             if _subscribed(webhook, event.type)
         ]
         if deliveries:
-            await session.execute(
-                pg_insert(WebhookDelivery.__table__).values(deliveries).on_conflict_do_nothing()
-            )
+            # Parameters apart from the statement, so that its compiled form is reused.
+            await session.execute(pg_insert(WebhookDelivery.__table__).on_conflict_do_nothing(), deliveries)
         cursor.transaction_id, cursor.event_id = events[-1].transaction_id, events[-1].id
         return len(events)
 
@@ -127,6 +126,7 @@ class Claim:
     event_id: UUID
     body: str
     failed_attempts: int
+    leased_until: datetime
 
 
 async def claim_due(
@@ -212,6 +212,7 @@ def _claim(
         event_id=event.id,
         body=json.dumps(envelope, separators=(",", ":"), ensure_ascii=False),
         failed_attempts=delivery.attempts,
+        leased_until=delivery.locked_until,
     )
 
 
@@ -277,6 +278,8 @@ async def record_outcome(
     True when the endpoint is now disabled: what else was claimed for it must not be sent.
     """
     async with db.sessionmaker() as session, session.begin():
+        if outcome.succeeded:
+            return await _record_success(session, claim, outcome, now)
         delivery = (
             await session.execute(
                 select(WebhookDelivery)
@@ -296,28 +299,9 @@ async def record_outcome(
         ).scalar_one_or_none()
         if delivery is None or webhook is None:  # the endpoint was deleted meanwhile
             return True
-        await session.execute(
-            insert(WebhookAttempt.__table__).values(
-                workspace_id=claim.workspace_id,
-                id=new_id(),
-                delivery_id=claim.delivery_id,
-                attempted_at=now,
-                status_code=outcome.status_code,
-                duration_ms=outcome.duration_ms,
-                response_body=outcome.response_body,
-                error=outcome.error,
-            )
-        )
+        await _log_attempt(session, claim, outcome, now)
         delivery.attempts += 1
         delivery.locked_until = None
-        if outcome.succeeded:
-            delivery.status, delivery.completed_at, delivery.next_attempt_at = (
-                DeliveryStatus.succeeded,
-                now,
-                None,
-            )
-            webhook.failing_since = None
-            return False
         disable_reason = None
         if outcome.status_code == 410:
             disable_reason = "The endpoint answered 410 Gone"
@@ -338,6 +322,51 @@ async def record_outcome(
         if disable_reason and webhook.active:
             await _disable(session, webhook, disable_reason)
         return not webhook.active
+
+
+async def _record_success(session: Any, claim: Claim, outcome: Outcome, now: datetime) -> bool:
+    """The common case, written without locking the endpoint's row that every delivery shares."""
+    delivered = await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.workspace_id == claim.workspace_id, WebhookDelivery.id == claim.delivery_id)
+        .values(
+            status=DeliveryStatus.succeeded,
+            attempts=WebhookDelivery.attempts + 1,
+            completed_at=now,
+            next_attempt_at=None,
+            locked_until=None,
+        )
+        .returning(WebhookDelivery.id)
+    )
+    if delivered.first() is None:  # the endpoint was deleted meanwhile
+        return True
+    await _log_attempt(session, claim, outcome, now)
+    # Only an endpoint that was failing changes (and is locked): a success ends its failing run.
+    await session.execute(
+        update(Webhook)
+        .where(
+            Webhook.workspace_id == claim.workspace_id,
+            Webhook.id == claim.webhook_id,
+            Webhook.failing_since.is_not(None),
+        )
+        .values(failing_since=None)
+    )
+    return False
+
+
+async def _log_attempt(session: Any, claim: Claim, outcome: Outcome, now: datetime) -> None:
+    await session.execute(
+        insert(WebhookAttempt.__table__).values(
+            workspace_id=claim.workspace_id,
+            id=new_id(),
+            delivery_id=claim.delivery_id,
+            attempted_at=now,
+            status_code=outcome.status_code,
+            duration_ms=outcome.duration_ms,
+            response_body=outcome.response_body,
+            error=outcome.error,
+        )
+    )
 
 
 async def _disable(session: Any, webhook: Webhook, reason: str) -> None:

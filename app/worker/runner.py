@@ -8,7 +8,7 @@ delivery held by a worker that died is taken over when its lease ends.
 import asyncio
 import contextlib
 import logging
-from collections import Counter
+from collections import Counter, defaultdict, deque
 from datetime import timedelta
 from uuid import UUID
 
@@ -29,6 +29,11 @@ logger = logging.getLogger(__name__)
 EVENTS_CHANNEL = "helpdesk_events"
 DELIVERIES_CHANNEL = "helpdesk_deliveries"
 MAINTENANCE_INTERVAL = timedelta(hours=1)
+# Deliveries in flight per HTTP client, about.
+CLIENT_SHARE = 8
+# Deliveries claimed ahead per slot, so that a fast endpoint is not held up by claiming.
+PREFETCH = 8
+CLAIM_INTERVAL_SECONDS = 0.02
 
 
 class Worker:
@@ -42,17 +47,26 @@ class Worker:
         self.deliveries_due = asyncio.Event()
         self.in_flight: dict[UUID, tuple[Claim, asyncio.Task[None]]] = {}
         self.per_endpoint: Counter[UUID] = Counter()
+        # Claimed deliveries waiting for a free slot of their endpoint, and those held too long.
+        self.waiting: defaultdict[UUID, deque[Claim]] = defaultdict(deque)
+        self.stale: list[Claim] = []
+        # A waiting delivery is sent only while its lease has this much left to run.
+        self.lease_margin = timedelta(
+            seconds=min(settings.webhook.timeout_seconds + 5, settings.worker.lease_seconds / 2)
+        )
+        self.clients: list[httpx.AsyncClient] = []
         # Endpoints disabled while deliveries for them were already claimed here.
         self.disabled: set[UUID] = set()
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Work until `stopping` is set; then stop claiming, finish or release what is in flight."""
         # No proxies from the environment: deliveries connect to the addresses they checked.
-        async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
+        async with contextlib.AsyncExitStack() as stack:
+            clients = [await stack.enter_async_context(self._client()) for _ in range(self._client_count())]
             loops = [
                 asyncio.create_task(self._listen(stopping)),
                 asyncio.create_task(self._dispatch(stopping)),
-                asyncio.create_task(self._deliver(stopping, client)),
+                asyncio.create_task(self._deliver(stopping, clients)),
                 asyncio.create_task(self._maintain(stopping)),
             ]
             await stopping.wait()
@@ -60,6 +74,17 @@ class Worker:
             for loop in loops:
                 loop.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
+
+    def _client_count(self) -> int:
+        # An httpx pool slows down sharply with the requests in flight in it, so deliveries are spread
+        # over several small clients, each endpoint always on the same one.
+        return max(1, self.settings.worker.concurrency // CLIENT_SHARE)
+
+    def _client(self) -> httpx.AsyncClient:
+        connections = CLIENT_SHARE * 2
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        # No proxies from the environment: deliveries connect to the addresses they checked.
+        return httpx.AsyncClient(follow_redirects=False, trust_env=False, limits=limits)
 
     async def _listen(self, stopping: asyncio.Event) -> None:
         url = make_url(self.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -90,13 +115,21 @@ class Worker:
                 logger.exception("dispatching events failed")
             await _wait(self.events_arrived, interval)
 
-    async def _deliver(self, stopping: asyncio.Event, client: httpx.AsyncClient) -> None:
+    async def _deliver(self, stopping: asyncio.Event, clients: list[httpx.AsyncClient]) -> None:
         settings = self.settings
+        self.clients = clients
         cap = settings.webhook.max_in_flight_per_endpoint
+        held_per_endpoint = cap * PREFETCH
+        # Claims held (waiting or in flight) by this worker in all.
+        most_held = settings.worker.concurrency * PREFETCH
         while not stopping.is_set():
             self.deliveries_due.clear()
-            room = settings.worker.concurrency - len(self.in_flight)
+            room = most_held - len(self.in_flight) - self._waiting_count()
+            claims: list[Claim] = []
             if room > 0:
+                holding = Counter(self.per_endpoint)
+                for endpoint, waiting in self.waiting.items():
+                    holding[endpoint] += len(waiting)
                 try:
                     claims = await claim_due(
                         self.db,
@@ -104,20 +137,41 @@ class Worker:
                         utcnow(),
                         limit=room,
                         lease=timedelta(seconds=settings.worker.lease_seconds),
-                        room={endpoint: cap - count for endpoint, count in self.per_endpoint.items()},
-                        per_endpoint=cap,
+                        room={endpoint: held_per_endpoint - count for endpoint, count in holding.items()},
+                        per_endpoint=held_per_endpoint,
                     )
                 except Exception:
                     logger.exception("claiming deliveries failed")
-                    claims = []
                 if stopping.is_set():
                     await release(self.db, claims)
                     return
                 for claim in claims:
-                    self._start(claim, client)
-                if claims:
+                    self.waiting[claim.webhook_id].append(claim)
+                self._pump()
+            if claims:
+                # Let a few deliveries finish, so that the next claim is a batch, not one by one.
+                await _wait(stopping, CLAIM_INTERVAL_SECONDS)
+            else:
+                await _wait(self.deliveries_due, settings.worker.poll_seconds)
+
+    def _waiting_count(self) -> int:
+        return sum(len(waiting) for waiting in self.waiting.values())
+
+    def _pump(self) -> None:
+        """Start waiting deliveries while this worker and their endpoints have room."""
+        cap = self.settings.webhook.max_in_flight_per_endpoint
+        for endpoint, waiting in list(self.waiting.items()):
+            while waiting and self.per_endpoint[endpoint] < cap:
+                if len(self.in_flight) >= self.settings.worker.concurrency:
+                    return
+                claim = waiting.popleft()
+                if claim.leased_until - utcnow() < self.lease_margin:
+                    # Held too long behind a slow endpoint: another worker may send it now.
+                    self.stale.append(claim)
                     continue
-            await _wait(self.deliveries_due, settings.worker.poll_seconds)
+                self._start(claim, self.clients[endpoint.int % len(self.clients)])
+            if not waiting:
+                del self.waiting[endpoint]
 
     def _start(self, claim: Claim, client: httpx.AsyncClient) -> None:
         self.per_endpoint[claim.webhook_id] += 1
@@ -129,6 +183,7 @@ class Worker:
             self.per_endpoint[claim.webhook_id] -= 1
             if self.per_endpoint[claim.webhook_id] <= 0:
                 del self.per_endpoint[claim.webhook_id]
+            self._pump()
             self.deliveries_due.set()  # room for more
 
         task.add_done_callback(finished)
@@ -152,13 +207,15 @@ class Worker:
 
     async def _drain(self) -> None:
         """Let in-flight deliveries finish for the grace period; give the rest back."""
+        waiting = [claim for queue in self.waiting.values() for claim in queue]
+        self.waiting.clear()
         pending = [task for _, task in self.in_flight.values()]
         if pending:
             await asyncio.wait(pending, timeout=self.settings.worker.shutdown_grace_seconds)
         unfinished = [claim for claim, task in self.in_flight.values() if not task.done()]
         for _, task in self.in_flight.values():
             task.cancel()
-        await release(self.db, unfinished)
+        await release(self.db, [*waiting, *unfinished, *self.stale])
 
     async def _maintain(self, stopping: asyncio.Event) -> None:
         retention = timedelta(days=self.settings.event_retention_days)

@@ -1,0 +1,51 @@
+"""Wakes the live streams of one API process when events are written, whichever process wrote them."""
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+logger = logging.getLogger(__name__)
+
+EVENTS_CHANNEL = "helpdesk_events"
+
+
+class EventNotifier:
+    """One LISTEN connection per process, shared by every stream; streams poll besides."""
+
+    def __init__(self, database_url: str) -> None:
+        self._url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._connection: asyncpg.Connection | None = None
+        self._starting = asyncio.Lock()
+        self._changed = asyncio.Event()
+
+    async def wait(self, seconds: float) -> None:
+        """Return when events were written, or after `seconds` at the latest."""
+        await self._ensure_listening()
+        changed = self._changed
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), seconds)
+
+    def _notified(self, *_: object) -> None:
+        # Wake every waiter at once, then let the next wait start afresh.
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _ensure_listening(self) -> None:
+        if self._connection is not None and not self._connection.is_closed():
+            return
+        async with self._starting:
+            if self._connection is not None and not self._connection.is_closed():
+                return
+            try:
+                self._connection = await asyncpg.connect(self._url)
+                await self._connection.add_listener(EVENTS_CHANNEL, self._notified)
+            except (OSError, asyncpg.PostgresError) as error:
+                self._connection = None
+                logger.warning("listening for events failed, streams poll meanwhile: %s", error)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
