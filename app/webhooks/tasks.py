@@ -8,6 +8,7 @@ import asyncio
 import json
 import random
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -77,14 +78,17 @@ async def dispatch_events(db: Database, now: datetime, limit: int = 500) -> int:
         ).scalar_one_or_none()
         if cursor is None:
             return 0
-        statement = select(Event).where(Event.transaction_id < _OLDEST_RUNNING_TRANSACTION)
+        # Columns, not entities: a batch is hundreds of events and only these are needed.
+        statement = select(Event.workspace_id, Event.id, Event.type, Event.transaction_id).where(
+            Event.transaction_id < _OLDEST_RUNNING_TRANSACTION
+        )
         if cursor.event_id is not None:
             statement = statement.where(
                 tuple_(Event.transaction_id, Event.id) > (cursor.transaction_id, cursor.event_id)
             )
-        events = list(
-            (await session.execute(statement.order_by(Event.transaction_id, Event.id).limit(limit))).scalars()
-        )
+        events = (
+            await session.execute(statement.order_by(Event.transaction_id, Event.id).limit(limit))
+        ).all()
         if not events:
             return 0
         workspaces = {event.workspace_id for event in events}
@@ -129,6 +133,11 @@ class Claim:
     leased_until: datetime
 
 
+# Due deliveries looked at per claim, oldest first.
+CLAIM_SCAN = 2_000
+_D = WebhookDelivery.__table__.c
+
+
 async def claim_due(
     db: Database,
     secret_box: SecretBox,
@@ -141,59 +150,72 @@ async def claim_due(
 ) -> list[Claim]:
     """Take due deliveries for a while (`lease`); a worker that dies loses them when it ends.
 
-    `room` says how many more deliveries each endpoint may have in flight here, so one slow
-    endpoint never fills the worker.
+    At most `per_endpoint` per endpoint are taken, fewer where `room` says this worker already
+    holds some, so that one slow endpoint never fills the worker.
     """
     room = room or {}
+    due = (
+        select(
+            _D.workspace_id,
+            _D.id,
+            func.row_number().over(partition_by=_D.webhook_id, order_by=_D.next_attempt_at).label("rank"),
+        )
+        .where(
+            _D.status == DeliveryStatus.pending,
+            _D.next_attempt_at <= now,
+            or_(_D.locked_until.is_(None), _D.locked_until < now),
+        )
+        .order_by(_D.next_attempt_at)
+        .limit(CLAIM_SCAN)
+        .subquery()
+    )
+    candidates = (
+        select(_D.workspace_id, _D.id, _D.webhook_id, _D.event_id, _D.attempts)
+        .join(due, (_D.workspace_id == due.c.workspace_id) & (_D.id == due.c.id))
+        .where(due.c.rank <= per_endpoint)
+        .order_by(due.c.rank)
+        .limit(limit)
+        .with_for_update(of=WebhookDelivery.__table__, skip_locked=True)
+    )
     async with db.sessionmaker() as session, session.begin():
-        candidates = (
-            await session.execute(
-                select(WebhookDelivery)
-                .where(
-                    WebhookDelivery.status == DeliveryStatus.pending,
-                    WebhookDelivery.next_attempt_at <= now,
-                    or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now),
-                )
-                .order_by(WebhookDelivery.next_attempt_at)
-                .limit(limit * 4)
-                .with_for_update(skip_locked=True)
-            )
-        ).scalars()
-        picked: list[WebhookDelivery] = []
-        taken: dict[UUID, int] = {}
-        for delivery in candidates:
-            if len(picked) == limit:
-                break
-            if taken.get(delivery.webhook_id, 0) >= room.get(delivery.webhook_id, per_endpoint):
-                continue
-            taken[delivery.webhook_id] = taken.get(delivery.webhook_id, 0) + 1
-            picked.append(delivery)
+        taken: Counter[UUID] = Counter()
+        picked = []
+        for row in (await session.execute(candidates)).all():
+            if taken[row.webhook_id] < room.get(row.webhook_id, per_endpoint):
+                taken[row.webhook_id] += 1
+                picked.append(row)
         if not picked:
             return []
-        for delivery in picked:
-            delivery.locked_until = now + lease
-        webhooks = await _by_key(session, Webhook, {(d.workspace_id, d.webhook_id) for d in picked})
-        events = await _by_key(session, Event, {(d.workspace_id, d.event_id) for d in picked})
-        return [
-            _claim(
-                delivery,
-                webhooks[(delivery.workspace_id, delivery.webhook_id)],
-                events[(delivery.workspace_id, delivery.event_id)],
-                secret_box,
-                now,
-            )
-            for delivery in picked
-        ]
+        leased_until = now + lease
+        await session.execute(
+            update(WebhookDelivery.__table__)
+            .where(tuple_(_D.workspace_id, _D.id).in_([(row.workspace_id, row.id) for row in picked]))
+            .values(locked_until=leased_until)
+        )
+        webhooks = await _by_key(session, Webhook, {(row.workspace_id, row.webhook_id) for row in picked})
+        events = await _by_key(session, Event, {(row.workspace_id, row.event_id) for row in picked})
+    return [
+        _claim(
+            row,
+            webhooks[(row.workspace_id, row.webhook_id)],
+            events[(row.workspace_id, row.event_id)],
+            secret_box,
+            now,
+            leased_until,
+        )
+        for row in picked
+    ]
 
 
 async def _by_key(session: Any, model: Any, keys: set[tuple[UUID, UUID]]) -> dict[tuple[UUID, UUID], Any]:
-    """Rows of `model` by (workspace_id, id), read in one query."""
-    statement = select(model).where(tuple_(model.workspace_id, model.id).in_(keys))
-    return {(row.workspace_id, row.id): row for row in (await session.execute(statement)).scalars()}
+    """Rows of `model` by (workspace_id, id), read in one query, as plain rows."""
+    table = model.__table__
+    statement = select(table).where(tuple_(table.c.workspace_id, table.c.id).in_(keys))
+    return {(row.workspace_id, row.id): row for row in (await session.execute(statement)).all()}
 
 
 def _claim(
-    delivery: WebhookDelivery, webhook: Webhook, event: Event, secret_box: SecretBox, now: datetime
+    delivery: Any, webhook: Any, event: Any, secret_box: SecretBox, now: datetime, leased_until: datetime
 ) -> Claim:
     in_use = [secret_box.decrypt(webhook.secret_encrypted)]
     if webhook.previous_secret_encrypted is not None and (webhook.previous_secret_expires_at or now) > now:
@@ -212,7 +234,7 @@ def _claim(
         event_id=event.id,
         body=json.dumps(envelope, separators=(",", ":"), ensure_ascii=False),
         failed_attempts=delivery.attempts,
-        leased_until=delivery.locked_until,
+        leased_until=leased_until,
     )
 
 
@@ -279,7 +301,8 @@ async def record_outcome(
     """
     async with db.sessionmaker() as session, session.begin():
         if outcome.succeeded:
-            return await _record_success(session, claim, outcome, now)
+            await _record_successes(session, [(claim, outcome)], now)
+            return False
         delivery = (
             await session.execute(
                 select(WebhookDelivery)
@@ -324,49 +347,62 @@ async def record_outcome(
         return not webhook.active
 
 
-async def _record_success(session: Any, claim: Claim, outcome: Outcome, now: datetime) -> bool:
-    """The common case, written without locking the endpoint's row that every delivery shares."""
-    delivered = await session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.workspace_id == claim.workspace_id, WebhookDelivery.id == claim.delivery_id)
-        .values(
-            status=DeliveryStatus.succeeded,
-            attempts=WebhookDelivery.attempts + 1,
-            completed_at=now,
-            next_attempt_at=None,
-            locked_until=None,
-        )
-        .returning(WebhookDelivery.id)
+async def record_successes(db: Database, done: Sequence[tuple[Claim, Outcome]], now: datetime) -> None:
+    """Successful deliveries, many in one transaction: the common case, kept cheap."""
+    async with db.sessionmaker() as session, session.begin():
+        await _record_successes(session, done, now)
+
+
+async def _record_successes(session: Any, done: Sequence[tuple[Claim, Outcome]], now: datetime) -> None:
+    keys = [(claim.workspace_id, claim.delivery_id) for claim, _ in done]
+    delivered = set(
+        (
+            await session.execute(
+                update(WebhookDelivery.__table__)
+                .where(tuple_(_D.workspace_id, _D.id).in_(keys))
+                .values(
+                    status=DeliveryStatus.succeeded,
+                    attempts=_D.attempts + 1,
+                    completed_at=now,
+                    next_attempt_at=None,
+                    locked_until=None,
+                )
+                .returning(_D.id)
+            )
+        ).scalars()
     )
-    if delivered.first() is None:  # the endpoint was deleted meanwhile
-        return True
-    await _log_attempt(session, claim, outcome, now)
+    # Deliveries gone with their endpoint (deleted meanwhile) have no log to write to.
+    logged = [(claim, outcome) for claim, outcome in done if claim.delivery_id in delivered]
+    if logged:
+        await session.execute(
+            insert(WebhookAttempt.__table__), [_attempt_row(claim, outcome, now) for claim, outcome in logged]
+        )
     # Only an endpoint that was failing changes (and is locked): a success ends its failing run.
     await session.execute(
-        update(Webhook)
+        update(Webhook.__table__)
         .where(
-            Webhook.workspace_id == claim.workspace_id,
-            Webhook.id == claim.webhook_id,
+            tuple_(Webhook.workspace_id, Webhook.id).in_({(c.workspace_id, c.webhook_id) for c, _ in logged}),
             Webhook.failing_since.is_not(None),
         )
         .values(failing_since=None)
     )
-    return False
+
+
+def _attempt_row(claim: Claim, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    return {
+        "workspace_id": claim.workspace_id,
+        "id": new_id(),
+        "delivery_id": claim.delivery_id,
+        "attempted_at": now,
+        "status_code": outcome.status_code,
+        "duration_ms": outcome.duration_ms,
+        "response_body": outcome.response_body,
+        "error": outcome.error,
+    }
 
 
 async def _log_attempt(session: Any, claim: Claim, outcome: Outcome, now: datetime) -> None:
-    await session.execute(
-        insert(WebhookAttempt.__table__).values(
-            workspace_id=claim.workspace_id,
-            id=new_id(),
-            delivery_id=claim.delivery_id,
-            attempted_at=now,
-            status_code=outcome.status_code,
-            duration_ms=outcome.duration_ms,
-            response_body=outcome.response_body,
-            error=outcome.error,
-        )
-    )
+    await session.execute(insert(WebhookAttempt.__table__).values(**_attempt_row(claim, outcome, now)))
 
 
 async def _disable(session: Any, webhook: Webhook, reason: str) -> None:

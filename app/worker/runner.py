@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter, defaultdict, deque
+from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
 
@@ -22,7 +23,16 @@ from app.events.tasks import purge_expired
 from app.kit.crypto import SecretBox
 from app.kit.time import utcnow
 from app.webhooks.service import outbound_policy
-from app.webhooks.tasks import Claim, claim_due, dispatch_events, record_outcome, release, send
+from app.webhooks.tasks import (
+    Claim,
+    Outcome,
+    claim_due,
+    dispatch_events,
+    record_outcome,
+    record_successes,
+    release,
+    send,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +44,8 @@ CLIENT_SHARE = 8
 # Deliveries claimed ahead per slot, so that a fast endpoint is not held up by claiming.
 PREFETCH = 8
 CLAIM_INTERVAL_SECONDS = 0.02
+SUCCESS_BATCH_SECONDS = 0.02
+SUCCESS_BATCH_SIZE = 200
 
 
 class Worker:
@@ -47,6 +59,7 @@ class Worker:
         self.deliveries_due = asyncio.Event()
         self.in_flight: dict[UUID, tuple[Claim, asyncio.Task[None]]] = {}
         self.per_endpoint: Counter[UUID] = Counter()
+        self.sending: set[UUID] = set()
         # Claimed deliveries waiting for a free slot of their endpoint, and those held too long.
         self.waiting: defaultdict[UUID, deque[Claim]] = defaultdict(deque)
         self.stale: list[Claim] = []
@@ -55,6 +68,9 @@ class Worker:
             seconds=min(settings.webhook.timeout_seconds + 5, settings.worker.lease_seconds / 2)
         )
         self.clients: list[httpx.AsyncClient] = []
+        # Successful deliveries are written in batches: the batch being filled, and the writes.
+        self.successes: _Batch | None = None
+        self.writes: set[asyncio.Future[None]] = set()
         # Endpoints disabled while deliveries for them were already claimed here.
         self.disabled: set[UUID] = set()
 
@@ -175,18 +191,25 @@ class Worker:
 
     def _start(self, claim: Claim, client: httpx.AsyncClient) -> None:
         self.per_endpoint[claim.webhook_id] += 1
+        self.sending.add(claim.delivery_id)
         task = asyncio.create_task(self._attempt(claim, client))
         self.in_flight[claim.delivery_id] = (claim, task)
 
         def finished(_: asyncio.Task[None]) -> None:
             self.in_flight.pop(claim.delivery_id, None)
-            self.per_endpoint[claim.webhook_id] -= 1
-            if self.per_endpoint[claim.webhook_id] <= 0:
-                del self.per_endpoint[claim.webhook_id]
+            self._endpoint_free(claim)
             self._pump()
             self.deliveries_due.set()  # room for more
 
         task.add_done_callback(finished)
+
+    def _endpoint_free(self, claim: Claim) -> None:
+        """The endpoint has one request less in flight (once per claim)."""
+        if claim.delivery_id in self.sending:
+            self.sending.discard(claim.delivery_id)
+            self.per_endpoint[claim.webhook_id] -= 1
+            if self.per_endpoint[claim.webhook_id] <= 0:
+                del self.per_endpoint[claim.webhook_id]
 
     async def _attempt(self, claim: Claim, client: httpx.AsyncClient) -> None:
         if claim.webhook_id in self.disabled:
@@ -199,11 +222,44 @@ class Worker:
                 timeout_seconds=self.settings.webhook.timeout_seconds,
                 policy=self.policy,
             )
-            if await record_outcome(self.db, claim, outcome, self.settings, utcnow()):
+            # The endpoint's slot is for its requests; the bookkeeping need not hold it.
+            self._endpoint_free(claim)
+            self._pump()
+            if outcome.succeeded:
+                await self._record_success(claim, outcome)
+            elif await record_outcome(self.db, claim, outcome, self.settings, utcnow()):
                 self.disabled.add(claim.webhook_id)
         except Exception:
             # The lease runs out and another attempt is made: at least once, never lost.
             logger.exception("delivering %s failed", claim.delivery_id)
+
+    async def _record_success(self, claim: Claim, outcome: Outcome) -> None:
+        """Join the batch of successes being filled; return once it is committed."""
+        batch = self.successes
+        if batch is None:
+            batch = self.successes = _Batch(asyncio.get_running_loop().create_future())
+            asyncio.get_running_loop().call_later(SUCCESS_BATCH_SECONDS, self._flush, batch)
+        batch.items.append((claim, outcome))
+        if len(batch.items) >= SUCCESS_BATCH_SIZE:
+            self._flush(batch)
+        await asyncio.shield(batch.written)
+
+    def _flush(self, batch: "_Batch") -> None:
+        if self.successes is batch:
+            self.successes = None
+        if not batch.writing:
+            batch.writing = True
+            # Held until done, so that the write is not collected while it runs.
+            write = asyncio.ensure_future(self._write(batch))
+            self.writes.add(write)
+            write.add_done_callback(self.writes.discard)
+
+    async def _write(self, batch: "_Batch") -> None:
+        try:
+            await record_successes(self.db, batch.items, utcnow())
+            batch.written.set_result(None)
+        except Exception as error:
+            batch.written.set_exception(error)
 
     async def _drain(self) -> None:
         """Let in-flight deliveries finish for the grace period; give the rest back."""
@@ -227,6 +283,13 @@ class Worker:
             except Exception:
                 logger.exception("purging expired rows failed")
             await _wait(stopping, MAINTENANCE_INTERVAL.total_seconds())
+
+
+@dataclass
+class _Batch:
+    written: asyncio.Future[None]
+    items: list[tuple[Claim, Outcome]] = field(default_factory=list)
+    writing: bool = False
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
