@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from app.config import Settings, WorkerSettings
-from app.db import create_database
 from app.models import WebhookDelivery
 from app.worker.runner import Worker
 from tests.conftest import Tenant
@@ -30,6 +29,21 @@ def fast_settings(settings: Settings, **webhook: Any) -> Settings:
             "webhook": settings.webhook.model_copy(update=webhook),
         }
     )
+
+
+def start_worker(database_url: str) -> subprocess.Popen[bytes]:
+    """`helpdesk worker` as deployments run it, set up like the tests' app."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "HELPDESK_SECRET_KEY": "test-secret-key",
+        "HELPDESK_WEBHOOK_ALLOW_HTTP": "true",
+        "HELPDESK_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
+        "HELPDESK_WORKER_POLL_SECONDS": "0.2",
+        "HELPDESK_WORKER_LEASE_SECONDS": "5",
+        "HELPDESK_LOG_LEVEL": "warning",
+    }
+    return subprocess.Popen([HELPDESK, "worker"], env=env)  # noqa: S603 - our own command
 
 
 async def test_a_hanging_endpoint_does_not_hold_up_another(
@@ -53,29 +67,23 @@ async def test_a_hanging_endpoint_does_not_hold_up_another(
         await worker
 
 
-async def test_two_workers_deliver_each_event_once(
-    app: FastAPI, database_url: str, settings: Settings, tenant: Tenant, receiver: Receiver
+async def test_two_worker_processes_deliver_each_event_once(
+    database_url: str, tenant: Tenant, receiver: Receiver
 ) -> None:
     await create_webhook(tenant.admin, receiver.on("/crm", Behaviour()), event_types=["ticket.created"])
-    configured = fast_settings(settings)
-    databases = [create_database(database_url, configured) for _ in range(2)]
-    stopping = asyncio.Event()
-    workers = [
-        asyncio.create_task(Worker(db, database_url, configured, app.state.secret_box).run(stopping))
-        for db in databases
-    ]
+    workers = [start_worker(database_url) for _ in range(2)]
     try:
         await asyncio.gather(*(create_ticket(tenant.agent) for _ in range(40)))
-        received = await receiver.wait_for("/crm", 40, within_seconds=20)
+        received = await receiver.wait_for("/crm", 40, within_seconds=30)
         await asyncio.sleep(1)
         ids = [header(request, "webhook-id") for request in receiver.at("/crm")]
         assert len(ids) == len(set(ids)) == 40
         assert {payload(request)["type"] for request in received} == {"ticket.created"}
     finally:
-        stopping.set()
-        await asyncio.gather(*workers)
-        for db in databases:
-            await db.dispose()
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            assert worker.wait(timeout=30) == 0, "a worker stops cleanly on SIGTERM"
 
 
 async def test_events_survive_workers_killed_at_random(
@@ -84,19 +92,9 @@ async def test_events_survive_workers_killed_at_random(
     """Tickets are created while worker processes are SIGKILLed and restarted; afterwards every
     committed event has reached the receiver at least once, any duplicate with the same id."""
     await create_webhook(tenant.admin, receiver.on("/crm", Behaviour()), event_types=["ticket.created"])
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "HELPDESK_SECRET_KEY": "test-secret-key",
-        "HELPDESK_WEBHOOK_ALLOW_HTTP": "true",
-        "HELPDESK_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
-        "HELPDESK_WORKER_POLL_SECONDS": "0.2",
-        "HELPDESK_WORKER_LEASE_SECONDS": "5",
-        "HELPDESK_LOG_LEVEL": "warning",
-    }
 
     def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([HELPDESK, "worker"], env=env)  # noqa: S603 - our own command
+        return start_worker(database_url)
 
     rng = random.Random(7)
     process = start()
