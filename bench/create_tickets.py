@@ -15,7 +15,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,16 +22,15 @@ from uuid import UUID
 
 import aiohttp
 import asyncpg
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.config import Settings  # noqa: E402
-from app.db import create_database, migrate  # noqa: E402
-from app.embedded import asyncpg_url, start_embedded_postgres  # noqa: E402
+from app.db import create_database  # noqa: E402
 from app.kit.ids import new_id  # noqa: E402
 from app.kit.search import search_key  # noqa: E402
+from bench.common import bench_database, free_port, plain, server_kind  # noqa: E402
 
 BODY = {
     "subject": "Giao hàng chậm, khách hỏi tình trạng đơn",
@@ -42,16 +40,6 @@ BODY = {
     "tags": ["giao-hang", "tong-dai"],
     "channel": "phone",
 }
-
-
-def plain(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass(frozen=True)
@@ -203,63 +191,47 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    configured = os.environ.get("BENCH_DATABASE_URL")
-    server_url = (
-        asyncpg_url(configured)
-        if configured
-        else start_embedded_postgres(Path(tempfile.mkdtemp(prefix="helpdesk-bench-")), database="postgres")
-    )
-    name = f"helpdesk_bench_{secrets.token_hex(4)}"
-
-    async def admin(statement: str) -> None:
-        connection = await asyncpg.connect(plain(server_url))
-        await connection.execute(statement)
-        await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     server = None
-    try:
-        migrate(url)
-        tenants = asyncio.run(prepare(url, args.workspaces))
-        port = free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "HELPDESK_SECRET_KEY": secrets.token_hex(16),
-            "HELPDESK_LOG_LEVEL": "warning",
-        }
-        server = subprocess.Popen(
-            [
-                Path(sys.executable).with_name("helpdesk"),
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                str(args.workers),
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        time.sleep(1.0)
-        http = asyncio.run(drive_http(base, tenants, args.concurrency, args.warmup, args.duration))
-        server.terminate()
-        server.wait(timeout=30)
-        server = None
-        raw = asyncio.run(drive_asyncpg(url, tenants, args.concurrency, args.duration))
-    finally:
-        if server is not None:
-            server.kill()
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with bench_database() as url:
+        try:
+            tenants = asyncio.run(prepare(url, args.workspaces))
+            port = free_port()
+            env = {
+                **os.environ,
+                "DATABASE_URL": url,
+                "HELPDESK_SECRET_KEY": secrets.token_hex(16),
+                "HELPDESK_LOG_LEVEL": "warning",
+            }
+            server = subprocess.Popen(
+                [
+                    Path(sys.executable).with_name("helpdesk"),
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(args.workers),
+                ],
+                cwd=ROOT,
+                env=env,
+            )
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(200):
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                        break
+                except OSError:
+                    time.sleep(0.1)
+            time.sleep(1.0)
+            http = asyncio.run(drive_http(base, tenants, args.concurrency, args.warmup, args.duration))
+            server.terminate()
+            server.wait(timeout=30)
+            server = None
+            raw = asyncio.run(drive_asyncpg(url, tenants, args.concurrency, args.duration))
+        finally:
+            if server is not None:
+                server.kill()
     result = {
-        "database": "BENCH_DATABASE_URL" if configured else "embedded",
+        "database": server_kind(),
         "api_processes": args.workers,
         "workspaces": args.workspaces,
         "concurrency": args.concurrency,

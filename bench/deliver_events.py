@@ -14,7 +14,6 @@ import secrets
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from uuid import UUID
@@ -22,17 +21,15 @@ from uuid import UUID
 import aiohttp
 import asyncpg
 from aiohttp import web
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.config import Settings  # noqa: E402
-from app.db import create_database, migrate  # noqa: E402
-from app.embedded import asyncpg_url, start_embedded_postgres  # noqa: E402
+from app.db import create_database  # noqa: E402
 from app.kit.crypto import load_secret_box  # noqa: E402
 from app.kit.ids import new_id  # noqa: E402
-from bench.create_tickets import free_port, plain  # noqa: E402
+from bench.common import bench_database, free_port, plain, server_kind  # noqa: E402
 
 HELPDESK = str(Path(sys.executable).with_name("helpdesk"))
 
@@ -201,27 +198,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="tickets per second for the latency run")
     parser.add_argument("--duration", type=float, default=20.0)
     args = parser.parse_args()
-    configured = os.environ.get("BENCH_DATABASE_URL")
-    server_url = (
-        asyncpg_url(configured)
-        if configured
-        else start_embedded_postgres(Path(tempfile.mkdtemp(prefix="helpdesk-bench-")), database="postgres")
-    )
-    name = f"helpdesk_bench_{secrets.token_hex(4)}"
-
-    async def admin(statement: str) -> None:
-        connection = await asyncpg.connect(plain(server_url))
-        await connection.execute(statement)
-        await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate(url)
+    with bench_database() as url:
         result = asyncio.run(run(url, args.backlog, args.rate, args.duration))
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    print(json.dumps({"database": "BENCH_DATABASE_URL" if configured else "embedded", **result}, indent=2))
+    print(json.dumps({"database": server_kind(), **result}, indent=2))
 
 
 if __name__ == "__main__":
