@@ -254,6 +254,9 @@ class Outcome:
 async def send(
     client: httpx.AsyncClient, claim: Claim, *, now: datetime, timeout_seconds: float, policy: OutboundPolicy
 ) -> Outcome:
+    if not claim.secrets:
+        # Never send unsigned: the secret was encrypted under another HELPDESK_SECRET_KEY.
+        return Outcome(None, 0, None, "the signing secret cannot be read with this HELPDESK_SECRET_KEY", None)
     headers = {
         "content-type": "application/json",
         "user-agent": "helpdesk-webhooks/1.0",

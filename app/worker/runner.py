@@ -60,9 +60,8 @@ class Worker:
         self.in_flight: dict[UUID, tuple[Claim, asyncio.Task[None]]] = {}
         self.per_endpoint: Counter[UUID] = Counter()
         self.sending: set[UUID] = set()
-        # Claimed deliveries waiting for a free slot of their endpoint, and those held too long.
+        # Claimed deliveries waiting for a free slot of their endpoint.
         self.waiting: defaultdict[UUID, deque[Claim]] = defaultdict(deque)
-        self.stale: list[Claim] = []
         # A waiting delivery is sent only while its lease has this much left to run.
         self.lease_margin = timedelta(
             seconds=min(settings.webhook.timeout_seconds + 5, settings.worker.lease_seconds / 2)
@@ -76,7 +75,6 @@ class Worker:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Work until `stopping` is set; then stop claiming, finish or release what is in flight."""
-        # No proxies from the environment: deliveries connect to the addresses they checked.
         async with contextlib.AsyncExitStack() as stack:
             clients = [await stack.enter_async_context(self._client()) for _ in range(self._client_count())]
             loops = [
@@ -182,8 +180,7 @@ class Worker:
                     return
                 claim = waiting.popleft()
                 if claim.leased_until - utcnow() < self.lease_margin:
-                    # Held too long behind a slow endpoint: another worker may send it now.
-                    self.stale.append(claim)
+                    # Held too long behind a slow endpoint: left to the lease's end and a new claim.
                     continue
                 self._start(claim, self.clients[endpoint.int % len(self.clients)])
             if not waiting:
@@ -271,7 +268,7 @@ class Worker:
         unfinished = [claim for claim, task in self.in_flight.values() if not task.done()]
         for _, task in self.in_flight.values():
             task.cancel()
-        await release(self.db, [*waiting, *unfinished, *self.stale])
+        await release(self.db, [*waiting, *unfinished])
 
     async def _maintain(self, stopping: asyncio.Event) -> None:
         retention = timedelta(days=self.settings.event_retention_days)
