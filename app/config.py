@@ -39,6 +39,15 @@ class WorkerSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(20.0, ge=0)
 
 
+class AttachmentSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_ATTACHMENT_", extra="ignore")
+
+    max_file_bytes: int = Field(25 * 1024 * 1024, ge=1)
+    max_files_per_comment: int = Field(20, ge=1, le=100)
+    # Uploads not referenced by a comment within this time are deleted with their bytes.
+    unattached_ttl_hours: float = Field(24.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Every setting of the service; each reads the environment variable named in the README."""
 
@@ -57,6 +66,7 @@ class Settings(BaseSettings):
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    attachment: AttachmentSettings = Field(default_factory=AttachmentSettings)
 
 
 @lru_cache

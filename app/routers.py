@@ -1,14 +1,18 @@
 """Every router of the API, in the order the OpenAPI document lists them."""
 
 from app.agents.router import router as agents_router
+from app.attachments.router import router as attachments_router
 from app.auth.router import router as auth_router
 from app.categories.router import router as categories_router
+from app.comments.router import router as comments_router
 from app.contacts.router import router as contacts_router
 from app.custom_fields.router import router as custom_fields_router
 from app.events.router import router as events_router
 from app.groups.router import router as groups_router
 from app.health.router import router as health_router
+from app.macros.router import router as macros_router
 from app.organizations.router import router as organizations_router
+from app.presence.router import router as presence_router
 from app.statuses.router import router as statuses_router
 from app.tickets.router import router as tickets_router
 from app.webhooks.router import router as webhooks_router
@@ -17,6 +21,10 @@ from app.workspaces.router import router as workspaces_router
 ROUTERS = [
     health_router,
     tickets_router,
+    attachments_router,
+    comments_router,
+    presence_router,
+    macros_router,
     workspaces_router,
     auth_router,
     statuses_router,

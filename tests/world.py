@@ -47,10 +47,17 @@ async def build_world(tenant: Tenant) -> World:
         followers=[member["id"]],
     )
     api_key = await create(admin, "/v1/api-keys", {"name": f"khóa {suffix}", "role": "viewer"})
+    macro = await create(admin, "/v1/macros", macro_example(member["id"], group["id"], status["id"], suffix))
+    note = await create(agent, f"/v1/tickets/{ticket['id']}/comments", {"body": "Ghi chú", "public": False})
+    link = await create(
+        agent, f"/v1/tickets/{ticket['id']}/links", {"ticket_id": parent["id"], "kind": "related"}
+    )
     # Never called: the walks do not run the worker.
     webhook = await create(admin, "/v1/webhooks", {"url": "http://127.0.0.1:9/crm", "event_types": ["*"]})
     delivery = await admin.post(f"/v1/webhooks/{webhook['id']}/test")
     assert delivery.status_code == 202, delivery.text
+    upload = await agent.post("/v1/uploads", files={"files": ("Hóa đơn.pdf", b"%PDF-1.4\n%%EOF\n")})
+    assert upload.status_code == 201, upload.text
     return {
         "agent_id": member["id"],
         "group_id": group["id"],
@@ -65,7 +72,11 @@ async def build_world(tenant: Tenant) -> World:
         "parent_ticket_id": parent["id"],
         "api_key_id": api_key["id"],
         "webhook_id": webhook["id"],
+        "comment_id": note["id"],
+        "link_id": link["id"],
         "delivery_id": delivery.json()["id"],
+        "macro_id": macro["id"],
+        "attachment_id": upload.json()[0]["id"],
     }
 
 
@@ -73,12 +84,36 @@ async def build_world(tenant: Tenant) -> World:
 RESOURCE_KEYS = (
     "agent_id", "group_id", "category_id", "field_id", "organization_id", "contact_id",
     "identity_id", "status_id", "ticket_id", "parent_ticket_id", "api_key_id", "webhook_id", "delivery_id",
+    "comment_id", "link_id", "macro_id", "attachment_id",
 )  # fmt: skip
+
+
+def macro_example(agent_id: str, group_id: str, status_id: str, suffix: str) -> dict[str, Any]:
+    return {
+        "name": f"Xác nhận tiếp nhận {suffix}",
+        "description": "Trả lời khách khi nhận phiếu",
+        "body": "Chào {{ requester.name }}, phiếu #{{ ticket.number }} đã được tiếp nhận.",
+        "group_id": group_id,
+        "actions": [
+            {"type": "set_status", "status_id": status_id},
+            {"type": "set_group", "group_id": group_id},
+            {"type": "set_assignee", "assignee_id": agent_id},
+            {"type": "add_follower", "agent_id": agent_id},
+            {"type": "add_tags", "tags": ["da-tiep-nhan"]},
+        ],
+    }
 
 
 def _unique(label: str) -> str:
     return f"{label} {secrets.token_hex(3)}"
 
+
+# Multipart operations: their form fields (files are added by the walks).
+MULTIPART_EXAMPLES: dict[str, Callable[[World], dict[str, Any]]] = {
+    "create_comment_with_files": lambda w: {
+        "comment": '{"body": "Ảnh chụp lỗi", "public": false}',
+    },
+}
 
 EXAMPLES: dict[str, Callable[[World], dict[str, Any]]] = {
     "create_ticket": lambda w: {
@@ -147,4 +182,25 @@ EXAMPLES: dict[str, Callable[[World], dict[str, Any]]] = {
         "event_types": ["ticket.created", "ticket.updated"],
     },
     "update_webhook": lambda w: {"description": "CRM", "event_types": ["*"]},
+    "create_comment": lambda w: {"body": "Dạ em đã kiểm tra đơn hàng", "public": False, "attachments": []},
+    "create_ticket_child": lambda w: {
+        "subject": "Kiểm tra kho",
+        "category_id": w["category_id"],
+        "group_id": w["group_id"],
+        "assignee_id": w["agent_id"],
+    },
+    "link_ticket": lambda w: {"ticket_id": w["parent_ticket_id"], "kind": "duplicate_of"},
+    "merge_ticket": lambda w: {"into": w["parent_ticket_id"]},
+    "mark_presence": lambda w: {"state": "viewing"},
+    "create_macro": lambda w: macro_example(
+        w["agent_id"], w["group_id"], w["status_id"], secrets.token_hex(3)
+    ),
+    "update_macro": lambda w: {
+        "description": "Chuyển nhóm kỹ thuật",
+        "group_id": w["group_id"],
+        "actions": [
+            {"type": "set_assignee", "assignee_id": w["agent_id"]},
+            {"type": "set_priority", "priority": "high"},
+        ],
+    },
 }

@@ -7,16 +7,12 @@ from app.agents import service
 from app.agents.schemas import AgentCreate, AgentOut, AgentUpdate
 from app.kit.deps import Admin, Session, Viewer
 from app.kit.http import IfMatch, check_if_match, set_etag
-from app.kit.pagination import PageQuery
+from app.kit.pagination import PageQuery, SearchQuery
 from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
 from app.models.enums import Availability, Role
 
 router = APIRouter(prefix="/v1/agents", tags=["Agents"], route_class=UnitOfWorkRoute)
-
-SearchQuery = Annotated[
-    str | None, Query(max_length=200, description="Words found in the name or email, accents ignored")
-]
 
 
 @router.get("", response_model=Page[AgentOut])

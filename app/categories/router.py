@@ -7,15 +7,11 @@ from app.categories import service
 from app.categories.schemas import CategoryCreate, CategoryOut, CategoryUpdate
 from app.kit.deps import Admin, Session, Viewer
 from app.kit.http import IfMatch, check_if_match, set_etag
-from app.kit.pagination import PageQuery
+from app.kit.pagination import PageQuery, SearchQuery
 from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
 
 router = APIRouter(prefix="/v1/categories", tags=["Categories"], route_class=UnitOfWorkRoute)
-
-SearchQuery = Annotated[
-    str | None, Query(max_length=200, description="Words found in the name, accents ignored")
-]
 
 
 @router.get("", response_model=Page[CategoryOut])

@@ -46,6 +46,8 @@ DESCRIPTIONS = {
     EventType.ticket_assigned: "A ticket's assignee or group changed (also sent as ticket.updated).",
     EventType.ticket_deleted: "A ticket was deleted (it can be restored).",
     EventType.ticket_restored: "A deleted ticket was restored.",
+    EventType.ticket_comment_added: "A public reply or an internal note was added (`data.comment`).",
+    EventType.ticket_merged: "The ticket was merged into another (`data.into`); it is now closed.",
     EventType.contact_created: "A contact was created, through the API or as a ticket's requester.",
     EventType.contact_updated: "A contact's fields or identities changed.",
     EventType.webhook_test: "Sent by POST /v1/webhooks/{id}/test to that endpoint only.",

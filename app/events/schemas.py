@@ -4,6 +4,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from app.comments.schemas import CommentOut
 from app.contacts.schemas import ContactOut
 from app.kit.schemas import ResponseModel
 from app.models.enums import ActorType
@@ -44,6 +45,8 @@ class TicketEventData(BaseModel):
     changes: dict[str, Change] | None = Field(
         None, description="The fields that changed, old and new (ticket.updated, status_changed, assigned)"
     )
+    comment: CommentOut | None = Field(None, description="The comment (ticket.comment_added)")
+    into: TicketOut | None = Field(None, description="The ticket it was merged into (ticket.merged)")
 
 
 class ContactEventData(BaseModel):

@@ -29,6 +29,8 @@ class EventType(enum.StrEnum):
     ticket_assigned = "ticket.assigned"
     ticket_deleted = "ticket.deleted"
     ticket_restored = "ticket.restored"
+    ticket_comment_added = "ticket.comment_added"
+    ticket_merged = "ticket.merged"
     contact_created = "contact.created"
     contact_updated = "contact.updated"
     webhook_test = "webhook.test"

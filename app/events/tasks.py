@@ -1,11 +1,11 @@
-"""Retention: events (with their deliveries), delivery attempts and expired idempotency keys go."""
+"""Retention: events (with their deliveries), delivery attempts, expired idempotency keys and presence go."""
 
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, literal_column, select
 
 from app.db import Database
-from app.models import Event, IdempotencyKey, WebhookAttempt
+from app.models import Event, IdempotencyKey, Presence, WebhookAttempt
 
 BATCH = 5_000
 _ROW = literal_column("ctid")
@@ -18,6 +18,7 @@ async def purge_expired(db: Database, now: datetime, retention: timedelta) -> in
         (WebhookAttempt.__table__, WebhookAttempt.attempted_at, now - retention),
         (Event.__table__, Event.occurred_at, now - retention),
         (IdempotencyKey.__table__, IdempotencyKey.expires_at, now),
+        (Presence.__table__, Presence.expires_at, now),
     ):
         while True:
             batch = select(_ROW).select_from(table).where(column < horizon).limit(BATCH)

@@ -1,22 +1,17 @@
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 
 from app.agents.schemas import AgentOut
 from app.groups import service
 from app.groups.schemas import GroupCreate, GroupOut, GroupUpdate
 from app.kit.deps import Admin, Session, Viewer
 from app.kit.http import IfMatch, check_if_match, set_etag
-from app.kit.pagination import PageQuery
+from app.kit.pagination import PageQuery, SearchQuery
 from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
 
 router = APIRouter(prefix="/v1/groups", tags=["Groups"], route_class=UnitOfWorkRoute)
-
-SearchQuery = Annotated[
-    str | None, Query(max_length=200, description="Words found in the name, accents ignored")
-]
 
 
 @router.get("", response_model=Page[GroupOut])

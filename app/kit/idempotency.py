@@ -14,6 +14,7 @@ from fastapi import Depends, Header, Request, Response
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
 
 from app.auth.principal import Principal
 from app.errors import Conflict, Unprocessable
@@ -38,8 +39,23 @@ class IdempotentReplay(Exception):
         self.response = response
 
 
-def _request_hash(request: Request, body: bytes) -> bytes:
-    return hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n" + body).digest()
+async def _request_hash(request: Request) -> bytes:
+    """The method, path and body; a multipart body (already parsed) by its fields and files."""
+    digest = hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n")
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        digest.update(await request.body())
+        return digest.digest()
+    for name, value in (await request.form()).multi_items():
+        digest.update(name.encode() + b"\0")
+        if isinstance(value, UploadFile):
+            digest.update((value.filename or "").encode() + b"\0")
+            while chunk := await value.read(1 << 20):
+                digest.update(chunk)
+            await value.seek(0)
+        else:
+            digest.update(value.encode())
+        digest.update(b"\0")
+    return digest.digest()
 
 
 async def claim_idempotency_key(
@@ -57,7 +73,7 @@ async def claim_idempotency_key(
     if idempotency_key is None or request.method != "POST":
         return
     settings = request.app.state.settings
-    request_hash = _request_hash(request, await request.body())
+    request_hash = await _request_hash(request)
     now = utcnow()
     async with request.app.state.db.sessionmaker() as session, session.begin():
         claimed = await session.execute(

@@ -121,3 +121,8 @@ async def page_params(
 
 
 PageQuery = Annotated[PageParams, Depends(page_params)]
+
+SearchQuery = Annotated[
+    str | None,
+    Query(max_length=200, description="Words to find in the names (and emails), accents and case ignored"),
+]

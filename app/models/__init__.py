@@ -2,12 +2,15 @@
 
 from app.models.agent import Agent, Group, GroupMember
 from app.models.api_key import AgentTokenSecret, ApiKey
+from app.models.attachment import Attachment
 from app.models.base import Base
 from app.models.category import Category, CategoryWatcher
+from app.models.comment import Comment, Presence, TicketLink
 from app.models.contact import Contact, ContactIdentity, Organization
 from app.models.custom_field import CustomFieldDefinition
 from app.models.event import Event
 from app.models.idempotency_key import IdempotencyKey
+from app.models.macro import Macro
 from app.models.status import TicketStatus
 from app.models.ticket import Ticket, TicketHistory
 from app.models.webhook import DispatchCursor, Webhook, WebhookAttempt, WebhookDelivery
@@ -17,9 +20,11 @@ __all__ = [
     "Agent",
     "AgentTokenSecret",
     "ApiKey",
+    "Attachment",
     "Base",
     "Category",
     "CategoryWatcher",
+    "Comment",
     "Contact",
     "ContactIdentity",
     "CustomFieldDefinition",
@@ -28,10 +33,13 @@ __all__ = [
     "Group",
     "GroupMember",
     "IdempotencyKey",
+    "Macro",
     "Organization",
+    "Presence",
     "Ticket",
     "TicketCounter",
     "TicketHistory",
+    "TicketLink",
     "TicketStatus",
     "Webhook",
     "WebhookAttempt",

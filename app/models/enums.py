@@ -99,3 +99,20 @@ class DeliveryStatus(enum.StrEnum):
     pending = "pending"
     succeeded = "succeeded"
     failed = "failed"
+
+
+class CommentAuthor(enum.StrEnum):
+    agent = "agent"
+    contact = "contact"
+    system = "system"
+
+
+class LinkKind(enum.StrEnum):
+    related = "related"
+    duplicate_of = "duplicate_of"
+    follow_up_of = "follow_up_of"
+
+
+class PresenceState(enum.StrEnum):
+    viewing = "viewing"
+    typing = "typing"

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamps, Versioned, WorkspaceScoped
 from app.models.columns import pg_enum
-from app.models.enums import ActorType, Channel, Priority, StatusKind, TicketType
+from app.models.enums import ActorType, Channel, CommentAuthor, Priority, StatusKind, TicketType
 
 
 def _scoped_fk(column: str, table: str, **options: Any) -> ForeignKeyConstraint:
@@ -37,6 +37,7 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
         _scoped_fk("assignee_id", "agents"),
         _scoped_fk("requester_id", "contacts"),
         _scoped_fk("parent_id", "tickets"),
+        _scoped_fk("merged_into_id", "tickets"),
         Index("ix_tickets_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
         Index("ix_tickets_workspace_id_updated_at_id", "workspace_id", "updated_at", "id"),
         Index("ix_tickets_workspace_id_priority_id", "workspace_id", "priority", "id"),
@@ -92,6 +93,12 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     parent_id: Mapped[UUID | None]
     internal: Mapped[bool] = mapped_column(Boolean, server_default="false")
     first_response_at: Mapped[datetime | None]
+    last_public_comment_at: Mapped[datetime | None]
+    last_public_comment_by: Mapped[CommentAuthor | None] = mapped_column(
+        pg_enum(CommentAuthor, "comment_author")
+    )
+    # Set when the ticket was merged into another; the ticket is then closed.
+    merged_into_id: Mapped[UUID | None]
     solved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]

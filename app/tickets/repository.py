@@ -13,6 +13,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     column,
+    delete,
     func,
     insert,
     literal,
@@ -22,10 +23,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import aliased
 
 from app.auth.principal import Principal
 from app.categories.repository import subtree_ids
+from app.kit.ids import new_id
 from app.kit.pagination import Keyset, PageParams, SortColumn
 from app.kit.plain import PlainStatement
 from app.kit.repository import ScopedRepository
@@ -38,9 +41,10 @@ from app.models import (
     Ticket,
     TicketCounter,
     TicketHistory,
+    TicketLink,
     TicketStatus,
 )
-from app.models.enums import StatusKind
+from app.models.enums import LinkKind, StatusKind
 from app.tickets.changes import to_json
 from app.tickets.filters import TicketFilters
 
@@ -70,11 +74,15 @@ CHILDREN_ORDER = Keyset("number", [SortColumn(Ticket.number), SortColumn(Ticket.
 UNRESOLVED_KINDS = (StatusKind.new, StatusKind.open, StatusKind.pending, StatusKind.on_hold)
 
 TICKET_COLUMNS = Ticket.__table__.c
+# What a new ticket does not have yet.
+UNSET_AT_CREATION = (
+    "deleted_at", "first_response_at", "last_public_comment_at", "last_public_comment_by", "merged_into_id",
+)  # fmt: skip
 # The columns a new ticket gets from the service; the database fills in the rest.
 _CREATED_COLUMNS = [
     column.name
     for column in TICKET_COLUMNS
-    if column.name not in ("workspace_id", "number", "version", "deleted_at", "first_response_at")
+    if column.name not in {"workspace_id", "number", "version", *UNSET_AT_CREATION}
 ]
 _EVENT_COLUMNS = ["id", "type", "occurred_at", "actor_type", "actor_id"]
 
@@ -228,6 +236,46 @@ class TicketRepository(ScopedRepository[Ticket]):
             await self.session.execute(
                 insert(TicketHistory), [{**row, "workspace_id": self.workspace_id} for row in rows]
             )
+
+    async def add_link(self, ticket_id: UUID, linked_ticket_id: UUID, kind: LinkKind) -> TicketLink | None:
+        """The link, or None if it existed already."""
+        inserted = await self.session.execute(
+            pg_insert(TicketLink)
+            .values(
+                workspace_id=self.workspace_id,
+                id=new_id(),
+                ticket_id=ticket_id,
+                linked_ticket_id=linked_ticket_id,
+                kind=kind,
+            )
+            .on_conflict_do_nothing()
+            .returning(TicketLink)
+        )
+        return inserted.scalar_one_or_none()
+
+    async def links_of(self, ticket_id: UUID) -> list[TicketLink]:
+        """Links from and to the ticket."""
+        statement = (
+            select(TicketLink)
+            .where(
+                TicketLink.workspace_id == self.workspace_id,
+                or_(TicketLink.ticket_id == ticket_id, TicketLink.linked_ticket_id == ticket_id),
+            )
+            .order_by(TicketLink.id)
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+    async def remove_link(self, ticket_id: UUID, link_id: UUID) -> bool:
+        removed = await self.session.execute(
+            delete(TicketLink)
+            .where(
+                TicketLink.workspace_id == self.workspace_id,
+                TicketLink.id == link_id,
+                or_(TicketLink.ticket_id == ticket_id, TicketLink.linked_ticket_id == ticket_id),
+            )
+            .returning(TicketLink.id)
+        )
+        return removed.first() is not None
 
     async def history_page(self, ticket_id: UUID, page: PageParams) -> tuple[list[TicketHistory], str | None]:
         statement = select(TicketHistory).where(

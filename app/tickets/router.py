@@ -11,12 +11,18 @@ from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
 from app.models import Ticket
 from app.tickets.filters import Filters, TicketGroupBy, TicketSort
+from app.tickets.relations import TicketRelations
 from app.tickets.schemas import (
     BulkResult,
     BulkUpdate,
+    ChildCreate,
     ChildrenPage,
     CountBucket,
     HistoryEntry,
+    LinkCreate,
+    LinkOut,
+    MergeRequest,
+    MergeResult,
     TicketCounts,
     TicketCreate,
     TicketOut,
@@ -162,3 +168,52 @@ async def list_ticket_history(
     """Every change to the ticket, oldest first: who, when, which field, old and new value."""
     items, next_cursor = await _service(request, session, principal).history_page(ticket_id, page)
     return Page(items=items, next_cursor=next_cursor)
+
+
+@router.post("/{ticket_id}/children", response_model=TicketOut, status_code=status.HTTP_201_CREATED)
+async def create_ticket_child(
+    ticket_id: UUID,
+    data: ChildCreate,
+    request: Request,
+    session: Session,
+    principal: Agent,
+    response: Response,
+) -> TicketOut:
+    """A sub-ticket made from this one: same requester and category (unless given), and an internal note
+    on it that refers to the parent."""
+    service = _service(request, session, principal)
+    child = await TicketRelations(service).add_child(ticket_id, data, request.app.state.settings)
+    set_etag(response, child["version"])
+    response.headers["Location"] = f"/v1/tickets/{child['id']}"
+    return TicketOut.model_validate(child)
+
+
+@router.get("/{ticket_id}/links", response_model=list[LinkOut])
+async def list_ticket_links(ticket_id: UUID, request: Request, session: Session, principal: Viewer):
+    """Links from and to the ticket."""
+    return await TicketRelations(_service(request, session, principal)).links(ticket_id)
+
+
+@router.post("/{ticket_id}/links", response_model=LinkOut, status_code=status.HTTP_201_CREATED)
+async def link_ticket(
+    ticket_id: UUID, data: LinkCreate, request: Request, session: Session, principal: Agent
+):
+    return await TicketRelations(_service(request, session, principal)).link(ticket_id, data)
+
+
+@router.delete("/{ticket_id}/links/{link_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def unlink_ticket(
+    ticket_id: UUID, link_id: UUID, request: Request, session: Session, principal: Agent
+) -> None:
+    await TicketRelations(_service(request, session, principal)).unlink(ticket_id, link_id)
+
+
+@router.post("/{ticket_id}/merge", response_model=MergeResult)
+async def merge_ticket(
+    ticket_id: UUID, data: MergeRequest, request: Request, session: Session, principal: Agent
+) -> MergeResult:
+    """Merge this ticket into another: its comments and attachments move there (each comment keeps
+    `original_ticket_id`), followers and tags are united, this ticket is closed with `merged_into_id`,
+    and later messages to it land on the other. Both histories say so."""
+    source, target = await TicketRelations(_service(request, session, principal)).merge(ticket_id, data.into)
+    return MergeResult(ticket=TicketOut.model_validate(source), into=TicketOut.model_validate(target))

@@ -15,7 +15,7 @@ from app.kit.schemas import (
     Tag,
     UpdateModel,
 )
-from app.models.enums import ActorType, Channel, Priority, StatusKind, TicketType
+from app.models.enums import ActorType, Channel, CommentAuthor, LinkKind, Priority, StatusKind, TicketType
 
 Subject = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 Tags = Annotated[list[Tag], Field(max_length=50)]
@@ -146,6 +146,9 @@ class TicketOut(ResponseModel):
     created_at: datetime
     updated_at: datetime
     first_response_at: datetime | None
+    last_public_comment_at: datetime | None
+    last_public_comment_by: CommentAuthor | None = Field(description="Who wrote the last public comment")
+    merged_into_id: UUID | None = Field(description="The ticket this one was merged into")
     solved_at: datetime | None
     closed_at: datetime | None
     deleted_at: datetime | None
@@ -185,3 +188,42 @@ class TicketCounts(ResponseModel):
     group_by: str
     total: int
     buckets: list[CountBucket]
+
+
+class LinkCreate(RequestModel):
+    ticket_id: UUID = Field(description="The other ticket")
+    kind: LinkKind = Field(
+        description="This ticket is `related` to, a `duplicate_of` or a `follow_up_of` the other"
+    )
+
+
+class LinkOut(ResponseModel):
+    id: UUID
+    ticket_id: UUID
+    linked_ticket_id: UUID
+    kind: LinkKind
+    created_at: datetime
+
+
+class ChildCreate(RequestModel):
+    """A sub-ticket: the requester and category come from the parent unless given."""
+
+    subject: Subject
+    description: LongText | None = None
+    priority: Priority | None = None
+    type: TicketType | None = None
+    category_id: UUID | None = None
+    group_id: UUID | None = None
+    assignee_id: UUID | None = None
+    tags: Tags = []
+    custom_fields: CustomFieldValues = {}
+    due_at: AwareDatetime | None = None
+
+
+class MergeRequest(RequestModel):
+    into: UUID = Field(description="The ticket that receives this one's conversation")
+
+
+class MergeResult(ResponseModel):
+    ticket: TicketOut = Field(description="The merged ticket, now closed")
+    into: TicketOut

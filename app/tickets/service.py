@@ -21,14 +21,15 @@ from app.kit.pagination import PageParams
 from app.kit.search import search_key
 from app.kit.time import utcnow
 from app.models import Ticket, TicketHistory
-from app.models.enums import CustomFieldEntity, Role, StatusKind
+from app.models.enums import CustomFieldEntity, LinkKind, Role, StatusKind
 from app.tickets.changes import history_rows
 from app.tickets.events import change_events, created_event, ticket_json
 from app.tickets.filters import TicketFilters
-from app.tickets.repository import StatusRef, TicketRepository
+from app.tickets.repository import UNSET_AT_CREATION, StatusRef, TicketRepository
 from app.tickets.schemas import ChildrenSummary, RequesterInline, TicketCreate, TicketUpdate
 
 RESOLVED_KINDS = (StatusKind.solved, StatusKind.closed)
+
 GROUP_COLUMNS = {
     "status": Ticket.status_id,
     "status_kind": Ticket.status_kind,
@@ -119,9 +120,7 @@ class TicketService:
         }
         initial = {name: (None, value) for name, value in recorded.items() if _is_set(value)}
         # The number is the database's to give; the event gets it in the same statement.
-        ticket = ticket_json(
-            {**values, "number": 0, "version": 1, "first_response_at": None, "deleted_at": None}
-        )
+        ticket = ticket_json({**values, "number": 0, "version": 1, **dict.fromkeys(UNSET_AT_CREATION)})
         return await self.repo.insert_numbered(
             values, history_rows(values["id"], self.principal, initial), created_event(self.principal, ticket)
         )
@@ -208,20 +207,60 @@ class TicketService:
         await self._check_references({**changed, "followers": added_followers})
         if changed.get("parent_id") is not None:
             await self._check_parent(ticket.id, changed["parent_id"])
-        if (
-            changed.get("status_kind") in RESOLVED_KINDS
-            and ticket.status_kind not in RESOLVED_KINDS
-            and not force
-        ):
-            unresolved = await self.repo.count_unresolved_children(ticket.id)
-            if unresolved:
-                raise Conflict(
-                    f"The ticket has {unresolved} unresolved sub-tickets; "
-                    "solve them first or pass force=true",
-                    code="unresolved_children",
-                    extra={"unresolved_children": unresolved},
-                )
+        if not force:
+            await self._refuse_unresolved_children(ticket, changed)
         return await self._write(ticket, changed)
+
+    async def _refuse_unresolved_children(self, ticket: Ticket, changed: dict[str, Any]) -> None:
+        if changed.get("status_kind") not in RESOLVED_KINDS or ticket.status_kind in RESOLVED_KINDS:
+            return
+        unresolved = await self.repo.count_unresolved_children(ticket.id)
+        if unresolved:
+            raise Conflict(
+                f"The ticket has {unresolved} unresolved sub-tickets; solve them first or pass force=true",
+                code="unresolved_children",
+                extra={"unresolved_children": unresolved},
+            )
+
+    async def apply_changes(
+        self,
+        ticket: Ticket,
+        values: dict[str, Any],
+        *,
+        status_id: UUID | None = None,
+        status_kind: StatusKind | None = None,
+    ) -> Ticket:
+        """Changes the service makes (for a new comment, a merge), with history and events; `updated_at`
+        moves even when nothing else does."""
+        if status_id is not None or status_kind is not None:
+            status = await self._status(status_id, status_kind, field="status_id")
+            values = {**values, "status_id": status.id, **_status_values(ticket, status)}
+        changed = {name: value for name, value in values.items() if getattr(ticket, name) != value}
+        if not changed:
+            return await self.repo.update_values(ticket, {})
+        await self._refuse_unresolved_children(ticket, changed)
+        return await self._write(ticket, changed)
+
+    async def close_as_merged(self, source: Ticket, into_id: UUID) -> Ticket:
+        status = await self._status(None, StatusKind.closed, field="status_id")
+        changed = {"merged_into_id": into_id, "status_id": status.id, **_status_values(source, status)}
+        return await self._write(source, changed)
+
+    async def open_follow_up(self, closed: Ticket) -> Ticket:
+        """A new ticket for a customer writing on a closed one, linked to it as a follow-up."""
+        created = await self.create(
+            TicketCreate(
+                subject=closed.subject,
+                requester_id=closed.requester_id,
+                priority=closed.priority,
+                type=closed.type,
+                category_id=closed.category_id,
+                group_id=closed.group_id,
+                channel=closed.channel,
+            )
+        )
+        await self.repo.add_link(created["id"], closed.id, LinkKind.follow_up_of)
+        return await self.get(created["id"], for_update=True)
 
     async def _write(
         self, ticket: Ticket, changed: dict[str, Any], *, kind: EventType = EventType.ticket_updated

@@ -17,6 +17,8 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
+from app.attachments.storage import storage_for
+from app.attachments.tasks import purge_unattached
 from app.config import Settings
 from app.db import Database
 from app.events.tasks import purge_expired
@@ -271,10 +273,15 @@ class Worker:
         await release(self.db, [*waiting, *unfinished])
 
     async def _maintain(self, stopping: asyncio.Event) -> None:
-        retention = timedelta(days=self.settings.event_retention_days)
+        settings = self.settings
+        retention = timedelta(days=settings.event_retention_days)
+        upload_ttl = timedelta(hours=settings.attachment.unattached_ttl_hours)
+        storage = storage_for(settings)
         while not stopping.is_set():
             try:
-                purged = await purge_expired(self.db, utcnow(), retention)
+                now = utcnow()
+                purged = await purge_expired(self.db, now, retention)
+                purged += await purge_unattached(self.db, storage, now, upload_ttl)
                 if purged:
                     logger.info("purged %d expired rows", purged)
             except Exception:

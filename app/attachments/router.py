@@ -1,0 +1,103 @@
+from typing import Annotated
+from urllib.parse import quote
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile, status
+from fastapi.responses import StreamingResponse
+from starlette.datastructures import Headers
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.types import Receive, Scope, Send
+
+from app.attachments.schemas import UploadOut
+from app.attachments.service import PayloadTooLarge, get_attachment, store_files, uploaded_by
+from app.attachments.storage import Storage, storage_dependency
+from app.auth.principal import Principal
+from app.errors import NotFound
+from app.kit.deps import Agent, Session, Viewer
+from app.kit.routing import UnitOfWorkRoute
+from app.models import Attachment
+from app.tickets.service import TicketService
+
+# Room for each multipart part's boundary and headers (a long filename included) beyond its bytes.
+PART_OVERHEAD_BYTES = 64 * 1024
+
+StorageDep = Annotated[Storage, Depends(storage_dependency)]
+
+
+class BoundedBodyRoute(UnitOfWorkRoute):
+    """A unit of work that also refuses a request body larger than the upload limits allow, with a 413.
+
+    The framework spools a multipart body to disk before the endpoint runs, so the service's per-file
+    check alone would come after an unbounded body was stored. A declared length is checked up front
+    (the limiter would answer it in plain text); a body sent without one is cut off as it arrives.
+    """
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limits = scope["app"].state.settings.attachment
+        max_body_bytes = limits.max_files_per_comment * (limits.max_file_bytes + PART_OVERHEAD_BYTES)
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > max_body_bytes:
+            raise PayloadTooLarge(
+                f"The request body is larger than {max_body_bytes} bytes",
+                extra={"max_file_bytes": limits.max_file_bytes, "max_files": limits.max_files_per_comment},
+            )
+        await RequestBodyLimitMiddleware(super().handle, max_body_bytes)(scope, receive, send)
+
+
+router = APIRouter(prefix="/v1", tags=["Attachments"], route_class=BoundedBodyRoute)
+
+
+@router.post("/uploads", response_model=list[UploadOut], status_code=status.HTTP_201_CREATED)
+async def upload_files(
+    request: Request,
+    session: Session,
+    principal: Agent,
+    storage: StorageDep,
+    files: Annotated[list[UploadFile], File(description="One or more files (multipart/form-data)")],
+) -> list[UploadOut]:
+    """Upload files before writing the comment that carries them: pass their tokens in its `attachments`.
+
+    Each file's type is sniffed from its bytes. An upload no comment attaches is deleted after a while
+    (`HELPDESK_ATTACHMENT_UNATTACHED_TTL_HOURS`). Too many files or too large a file is a 413.
+    """
+    stored = await store_files(session, principal, storage, request.app.state.settings, files)
+    return [UploadOut.model_validate(attachment) for attachment in stored]
+
+
+@router.get(
+    "/attachments/{attachment_id}",
+    response_class=StreamingResponse,
+    responses={200: {"description": "The file's bytes, as a download", "content": {"*/*": {}}}},
+)
+async def download_attachment(
+    attachment_id: UUID, request: Request, session: Session, principal: Viewer, storage: StorageDep
+) -> StreamingResponse:
+    """The file, to whoever can read its ticket; an upload not attached yet, to its uploader only."""
+    attachment = await _readable(request, session, principal, attachment_id)
+    chunks = await storage.open(attachment.storage_key)
+    return StreamingResponse(
+        chunks,
+        media_type=attachment.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(attachment.filename, safe='')}",
+            "Content-Length": str(attachment.size),
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+async def _readable(
+    request: Request, session: Session, principal: Principal, attachment_id: UUID
+) -> Attachment:
+    """Authorised like its ticket. The check lives here, not in the service, which the ticket domain
+    imports (merges move attachments) and so must not import it back."""
+    attachment = await get_attachment(session, principal.workspace_id, attachment_id)
+    if attachment.ticket_id is None:
+        if not uploaded_by(attachment, principal):
+            raise NotFound("Attachment")
+        return attachment
+    try:
+        await TicketService(session, principal, request.app.state.settings).get(attachment.ticket_id)
+    except NotFound:
+        raise NotFound("Attachment") from None
+    return attachment

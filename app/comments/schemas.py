@@ -1,0 +1,71 @@
+from datetime import datetime
+from typing import Annotated, Literal, Self
+from uuid import UUID
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from app.attachments.schemas import AttachmentOut
+from app.kit.schemas import LongText, RequestModel, ResponseModel
+from app.models.enums import Channel, CommentAuthor, StatusKind
+
+Body = Annotated[str, StringConstraints(min_length=1, max_length=65_536)]
+UploadToken = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class AuthorIn(RequestModel):
+    type: Literal["agent", "contact"]
+    id: UUID
+
+
+class CommentCreate(RequestModel):
+    body: Body = Field(description="Plain text")
+    html_body: LongText | None = Field(
+        None, description="Optional HTML; scripts, event handlers and javascript: links are removed"
+    )
+    public: bool = Field(description="True: a reply the customer sees. False: an internal note for staff")
+    author: AuthorIn | None = Field(
+        None,
+        description="For API keys relaying a message: the contact or agent who wrote it (default: the "
+        "system). An agent token always writes as its agent.",
+    )
+    channel: Channel | None = Field(None, description="Where the message came from (default: api)")
+    provider_message_id: Annotated[str, StringConstraints(max_length=500)] | None = None
+    status_id: UUID | None = Field(None, description="Also move the ticket to this status")
+    status_kind: StatusKind | None = Field(
+        None, description="Also move the ticket to the default status of this kind"
+    )
+    attachments: Annotated[list[UploadToken], Field(max_length=100)] = Field(
+        [],
+        description="Tokens of files uploaded with POST /v1/uploads; with the files sent along, at most "
+        "HELPDESK_ATTACHMENT_MAX_FILES_PER_COMMENT in all",
+    )
+    expected_last_comment_id: UUID | None = Field(
+        None,
+        description="The last public comment the writer has seen: if another was added since, the reply "
+        "is refused (409) with the comments it missed",
+    )
+
+    @model_validator(mode="after")
+    def _one_status(self) -> Self:
+        if self.status_id is not None and self.status_kind is not None:
+            raise ValueError("give either status_id or status_kind, not both")
+        return self
+
+
+class AuthorOut(BaseModel):
+    type: CommentAuthor
+    id: UUID | None
+
+
+class CommentOut(ResponseModel):
+    id: UUID
+    ticket_id: UUID
+    author: AuthorOut
+    public: bool
+    body: str
+    html_body: str | None
+    channel: Channel | None
+    provider_message_id: str | None
+    original_ticket_id: UUID | None = Field(description="Where it was written, if a merge moved it here")
+    attachments: list[AttachmentOut]
+    created_at: datetime

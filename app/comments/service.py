@@ -1,0 +1,208 @@
+"""Comments: replies and notes, and what they change on their ticket, in the same transaction."""
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import nh3
+from fastapi import UploadFile
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agents.repository import AgentRepository
+from app.attachments.schemas import AttachmentOut
+from app.attachments.service import (
+    PayloadTooLarge,
+    attach_stored,
+    attach_uploads,
+    attachments_of_comments,
+    store_files,
+)
+from app.attachments.storage import Storage
+from app.auth.principal import Principal
+from app.comments.repository import CommentRepository
+from app.comments.schemas import AuthorOut, CommentCreate, CommentOut
+from app.config import Settings
+from app.contacts.repository import ContactRepository
+from app.errors import Conflict, Unprocessable
+from app.events.service import EventType, event_row, record
+from app.kit.ids import new_id
+from app.kit.pagination import PageParams
+from app.kit.time import utcnow
+from app.models import Comment, Ticket
+from app.models.enums import ActorType, Channel, CommentAuthor, StatusKind
+from app.tickets.events import ticket_json
+from app.tickets.service import TicketService
+
+# A customer writing on a ticket waiting for them, or solved, brings it back to work.
+_REOPENED_BY_CUSTOMER = (StatusKind.pending, StatusKind.on_hold, StatusKind.solved)
+
+
+class CommentService:
+    def __init__(
+        self, session: AsyncSession, principal: Principal, settings: Settings, storage: Storage | None = None
+    ) -> None:
+        self.session = session
+        self.principal = principal
+        self.settings = settings
+        self.storage = storage
+        self.tickets = TicketService(session, principal, settings)
+        self.repo = CommentRepository(session, principal.workspace_id)
+
+    async def get(self, comment_id: UUID) -> Comment:
+        comment = await self.repo.get_or_404(comment_id)
+        await self.tickets.get(comment.ticket_id)  # visible only with its ticket
+        return comment
+
+    async def page(
+        self, ticket_id: UUID, public: bool | None, page: PageParams
+    ) -> tuple[list[Comment], str | None]:
+        await self.tickets.get(ticket_id)
+        return await self.repo.page(ticket_id, public, page)
+
+    async def add(self, ticket_id: UUID, data: CommentCreate, *, files: Sequence[UploadFile] = ()) -> Comment:
+        ticket = await self._target(await self.tickets.get(ticket_id, for_update=True))
+        author_type, author_id = await self._author(data)
+        if ticket.deleted_at is not None:
+            raise Conflict("The ticket is deleted; restore it first", code="ticket_deleted")
+        if ticket.status_kind is StatusKind.closed:
+            if author_type is not CommentAuthor.contact:
+                raise Conflict(
+                    "A closed ticket cannot be changed; reopen it first (POST /v1/tickets/{id}/reopen)",
+                    code="ticket_closed",
+                )
+            ticket = await self.tickets.open_follow_up(ticket)
+        await self._refuse_if_outdated(ticket, data.expected_last_comment_id)
+        now = utcnow()
+        comment = await self.repo.add(
+            Comment(
+                id=new_id(),
+                ticket_id=ticket.id,
+                author_type=author_type,
+                author_id=author_id,
+                public=data.public,
+                body=data.body,
+                html_body=nh3.clean(data.html_body) if data.html_body else None,
+                channel=data.channel or Channel.api,
+                provider_message_id=data.provider_message_id,
+                created_at=now,
+            )
+        )
+        await self._attach(comment, data.attachments, files)
+        status_kind = data.status_kind
+        if data.status_id is None and status_kind is None:
+            status_kind = _implied_status(ticket, author_type, data.public)
+        updated = await self.tickets.apply_changes(
+            ticket,
+            _effects(ticket, author_type, data.public, now),
+            status_id=data.status_id,
+            status_kind=status_kind,
+        )
+        shown = (await self.present([comment]))[0].model_dump(mode="json")
+        after = ticket_json(updated)
+        await record(
+            self.session,
+            self.principal,
+            [
+                event_row(
+                    self.principal,
+                    EventType.ticket_comment_added,
+                    ticket.id,
+                    {"ticket": after, "comment": shown},
+                )
+            ],
+        )
+        return comment
+
+    async def present(self, comments: Sequence[Comment]) -> list[CommentOut]:
+        attachments = await attachments_of_comments(
+            self.session, self.principal.workspace_id, [comment.id for comment in comments]
+        )
+        return [
+            CommentOut(
+                id=comment.id,
+                ticket_id=comment.ticket_id,
+                author=AuthorOut(type=comment.author_type, id=comment.author_id),
+                public=comment.public,
+                body=comment.body,
+                html_body=comment.html_body,
+                channel=comment.channel,
+                provider_message_id=comment.provider_message_id,
+                original_ticket_id=comment.original_ticket_id,
+                attachments=[AttachmentOut.model_validate(item) for item in attachments[comment.id]],
+                created_at=comment.created_at,
+            )
+            for comment in comments
+        ]
+
+    async def _target(self, ticket: Ticket) -> Ticket:
+        """Messages addressed to a merged ticket land on the ticket it was merged into."""
+        while ticket.merged_into_id is not None:
+            ticket = await self.tickets.get(ticket.merged_into_id, for_update=True)
+        return ticket
+
+    async def _author(self, data: CommentCreate) -> tuple[CommentAuthor, UUID | None]:
+        principal = self.principal
+        if principal.actor_type is ActorType.agent:
+            if data.author is not None:
+                raise Unprocessable("author: an agent token always writes as its agent", field="author")
+            return CommentAuthor.agent, principal.agent_id
+        if data.author is None:
+            return CommentAuthor.system, None
+        workspace_id = principal.workspace_id
+        if data.author.type == "agent":
+            agent = await AgentRepository(self.session, workspace_id).get(data.author.id)
+            if agent is None or not agent.active:
+                raise Unprocessable(
+                    "author.id: no such active agent", field="author.id", code="unknown_reference"
+                )
+            return CommentAuthor.agent, agent.id
+        if not await ContactRepository(self.session, workspace_id).exists(data.author.id):
+            raise Unprocessable("author.id: no such contact", field="author.id", code="unknown_reference")
+        return CommentAuthor.contact, data.author.id
+
+    async def _refuse_if_outdated(self, ticket: Ticket, expected_last_comment_id: UUID | None) -> None:
+        """Collision detection: a reply written before the latest public comment is refused with what it
+        missed, so that the agent reads before sending twice. The ticket's row lock orders replies."""
+        if expected_last_comment_id is None:
+            return
+        last = await self.repo.last_public(ticket.id)
+        if last is None or last.id == expected_last_comment_id:
+            return
+        missed = await self.repo.public_after(ticket.id, expected_last_comment_id)
+        shown = await self.present(missed or [last])
+        raise Conflict(
+            "Public comments were added since the one you saw; read them before replying",
+            code="comments_missed",
+            extra={"missed_comments": [comment.model_dump(mode="json") for comment in shown]},
+        )
+
+    async def _attach(self, comment: Comment, tokens: Sequence[str], files: Sequence[UploadFile]) -> None:
+        most = self.settings.attachment.max_files_per_comment
+        if len(tokens) + len(files) > most:
+            raise PayloadTooLarge(f"A comment carries at most {most} files", field="attachments")
+        if files:
+            if self.storage is None:
+                raise RuntimeError("files were sent to a comment service without storage")
+            stored = await store_files(self.session, self.principal, self.storage, self.settings, files)
+            await attach_stored(
+                self.session, self.principal.workspace_id, stored, comment.ticket_id, comment.id
+            )
+        if tokens:
+            await attach_uploads(self.session, self.principal, tokens, comment.ticket_id, comment.id)
+
+
+def _implied_status(ticket: Ticket, author: CommentAuthor, public: bool) -> StatusKind | None:
+    if author is CommentAuthor.contact and ticket.status_kind in _REOPENED_BY_CUSTOMER:
+        return StatusKind.open
+    if author is CommentAuthor.agent and public and ticket.status_kind is StatusKind.new:
+        return StatusKind.open
+    return None
+
+
+def _effects(ticket: Ticket, author: CommentAuthor, public: bool, now: Any) -> dict[str, Any]:
+    if not public:
+        return {}
+    effects: dict[str, Any] = {"last_public_comment_at": now, "last_public_comment_by": author}
+    if author is CommentAuthor.agent and ticket.first_response_at is None:
+        effects["first_response_at"] = now
+    return effects
