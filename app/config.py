@@ -36,6 +36,8 @@ class WorkerSettings(BaseSettings):
     poll_seconds: float = Field(1.0, gt=0, le=60)
     concurrency: int = Field(64, ge=1, le=1000)
     lease_seconds: float = Field(60.0, ge=5)
+    # Tickets waiting in a group are handed out on this beat, and at once when an agent becomes available.
+    assignment_seconds: float = Field(5.0, gt=0, le=300)
     shutdown_grace_seconds: float = Field(20.0, ge=0)
 
 

@@ -5,6 +5,7 @@ isolated by workspace: each makes its own, so no test sees another's rows.
 """
 
 import asyncio
+import contextlib
 import os
 import secrets
 import tempfile
@@ -120,6 +121,30 @@ async def create_tenant(app: FastAPI, name: str = "Công ty TNHH Ánh Dương") 
         viewer=make_client(app, viewer_key.plaintext),
         anonymous=make_client(app),
     )
+
+
+@contextlib.asynccontextmanager
+async def running_worker(app: FastAPI, database_url: str, settings: Settings) -> AsyncIterator[None]:
+    """A worker in this process for the duration of the block; stopped the way SIGTERM stops one."""
+    from app.worker.runner import Worker
+
+    stopping = asyncio.Event()
+    worker = asyncio.create_task(
+        Worker(app.state.db, database_url, settings, app.state.secret_box).run(stopping)
+    )
+    try:
+        yield
+    finally:
+        stopping.set()
+        await worker
+
+
+async def agent_token_client(app: FastAPI, tenant: Tenant, external_id: str) -> httpx.AsyncClient:
+    """A client acting as the tenant's agent `external_id` through an agent token."""
+    from tests.factories import mint_agent_token, rotate_token_secret
+
+    kid, secret = await rotate_token_secret(tenant.admin)
+    return make_client(app, mint_agent_token(kid, secret, external_id))
 
 
 @pytest.fixture

@@ -5,13 +5,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from tests.conftest import Tenant, make_client
+from tests.conftest import Tenant, agent_token_client
 from tests.factories import (
     create_agent,
     create_contact,
     create_ticket,
-    mint_agent_token,
-    rotate_token_secret,
     status_id,
 )
 
@@ -26,8 +24,7 @@ async def comment(client: Any, ticket_id: str, **fields: Any) -> dict[str, Any]:
 
 async def agent_client(app: FastAPI, tenant: Tenant, external_id: str = "crm-agent") -> Any:
     await create_agent(tenant.admin, external_id, name="Lê Thị Mai")
-    kid, secret = await rotate_token_secret(tenant.admin)
-    return make_client(app, mint_agent_token(kid, secret, external_id))
+    return await agent_token_client(app, tenant, external_id)
 
 
 async def test_an_agents_first_public_reply_sets_first_response_and_opens(

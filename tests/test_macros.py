@@ -12,15 +12,13 @@ from sqlalchemy import func, select
 from app.errors import Unprocessable
 from app.macros.rendering import MAX_OUTPUT_CHARS, SAMPLE_PLACEHOLDERS, render
 from app.models import Comment
-from tests.conftest import Tenant, make_client
+from tests.conftest import Tenant, agent_token_client
 from tests.factories import (
     create,
     create_agent,
     create_contact,
     create_group,
     create_ticket,
-    mint_agent_token,
-    rotate_token_secret,
     status_id,
 )
 
@@ -29,11 +27,6 @@ GREETING = "Chào {{ requester.name }}, phiếu #{{ ticket.number }} đã đư�
 
 async def create_macro(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
     return await create(client, "/v1/macros", {"name": "Xác nhận tiếp nhận", "body": GREETING, **fields})
-
-
-async def agent_token_client(app: FastAPI, tenant: Tenant, external_id: str) -> httpx.AsyncClient:
-    kid, secret = await rotate_token_secret(tenant.admin)
-    return make_client(app, mint_agent_token(kid, secret, external_id))
 
 
 async def comment_count(app: FastAPI, ticket_id: str) -> int:

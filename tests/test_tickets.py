@@ -243,7 +243,7 @@ async def test_bulk_update_is_all_or_nothing(tenant: Tenant, other_tenant: Tenan
 
 async def test_list_filters(tenant: Tenant) -> None:
     agent = await create_agent(tenant.admin, "crm-7", name="Trần Văn Bình")
-    group = await create_group(tenant.admin, "Nhóm Kỹ thuật")
+    group = await create_group(tenant.admin, "Nhóm Kỹ thuật", [agent["id"]])
     parent_category = await create_category(tenant.admin, "Vận chuyển")
     sub_category = await create_category(tenant.admin, "Giao hàng", parent_id=parent_category["id"])
     requester = await create_contact(tenant.agent, name="Đặng Thu Thảo", email="thao@example.vn")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.config import Settings, WorkerSettings
 from app.models import WebhookDelivery
 from app.worker.runner import Worker
-from tests.conftest import Tenant
+from tests.conftest import Tenant, running_worker
 from tests.factories import create_ticket, create_webhook
 from tests.receiver import Behaviour, Receiver, header, payload
 
@@ -52,19 +52,12 @@ async def test_a_hanging_endpoint_does_not_hold_up_another(
     await create_webhook(tenant.admin, receiver.on("/hangs", Behaviour(delay_seconds=30)))
     await create_webhook(tenant.admin, receiver.on("/quick", Behaviour()))
     configured = fast_settings(settings, timeout_seconds=20, max_in_flight_per_endpoint=2)
-    stopping = asyncio.Event()
-    worker = asyncio.create_task(
-        Worker(app.state.db, database_url, configured, app.state.secret_box).run(stopping)
-    )
-    try:
+    async with running_worker(app, database_url, configured):
         for _ in range(6):
             await create_ticket(tenant.agent)
         quick = await receiver.wait_for("/quick", 6, within_seconds=10)
         assert len(quick) == 6
         assert len(receiver.at("/hangs")) <= 2, "a slow endpoint gets no more than its share of the worker"
-    finally:
-        stopping.set()
-        await worker
 
 
 async def test_two_worker_processes_deliver_each_event_once(

@@ -155,8 +155,12 @@ EXAMPLES: dict[str, Callable[[World], dict[str, Any]]] = {
     "update_status": lambda w: {"color": "#123456", "position": 5},
     "create_agent": lambda w: {"external_id": _unique("crm"), "name": "Phạm Thu Trang", "role": "agent"},
     "update_agent": lambda w: {"capacity": 12, "availability": "online", "skills": ["tieng-anh"]},
-    "create_group": lambda w: {"name": _unique("Nhóm CSKH"), "description": "Chăm sóc khách hàng"},
-    "update_group": lambda w: {"description": "Nhóm hỗ trợ kỹ thuật"},
+    "create_group": lambda w: {
+        "name": _unique("Nhóm CSKH"),
+        "description": "Chăm sóc khách hàng",
+        "assignment_strategy": "round_robin",
+    },
+    "update_group": lambda w: {"description": "Nhóm hỗ trợ kỹ thuật", "assignment_strategy": "skills"},
     "create_category": lambda w: {"name": _unique("Bảo hành"), "parent_id": w["category_id"]},
     "update_category": lambda w: {"description": "Hàng lỗi, đổi trả"},
     "create_custom_field": lambda w: {
@@ -191,6 +195,7 @@ EXAMPLES: dict[str, Callable[[World], dict[str, Any]]] = {
     },
     "link_ticket": lambda w: {"ticket_id": w["parent_ticket_id"], "kind": "duplicate_of"},
     "merge_ticket": lambda w: {"into": w["parent_ticket_id"]},
+    "assign_ticket": lambda w: {"agent_id": w["agent_id"], "group_id": w["group_id"]},
     "mark_presence": lambda w: {"state": "viewing"},
     "create_macro": lambda w: macro_example(
         w["agent_id"], w["group_id"], w["status_id"], secrets.token_hex(3)

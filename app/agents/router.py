@@ -1,11 +1,12 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.agents import service
 from app.agents.schemas import AgentCreate, AgentOut, AgentUpdate
 from app.kit.deps import Admin, Session, Viewer
+from app.kit.deps import Agent as AgentRole
 from app.kit.http import IfMatch, check_if_match, set_etag
 from app.kit.pagination import PageQuery, SearchQuery
 from app.kit.routing import UnitOfWorkRoute
@@ -67,13 +68,16 @@ async def update_agent(
     agent_id: UUID,
     data: AgentUpdate,
     session: Session,
-    principal: Admin,
+    principal: AgentRole,
+    request: Request,
     response: Response,
     if_match: IfMatch = None,
 ):
-    """Agents are never deleted: `active: false` retires one while its history keeps pointing at it."""
+    """Admins change any field; an agent token may change its own `availability`. Agents are never
+    deleted: `active: false` retires one while its history keeps pointing at it. A change of
+    availability or activity is an `agent.availability_changed` event."""
     found = await service.get_agent(session, principal.workspace_id, agent_id, for_update=True)
     check_if_match(if_match, found.version)
-    updated = await service.update_agent(session, principal.workspace_id, found, data)
+    updated = await service.update_agent(session, principal, request.app.state.settings, found, data)
     set_etag(response, updated.version)
     return await service.describe_agent(session, principal.workspace_id, updated)

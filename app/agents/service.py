@@ -5,8 +5,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agents.repository import BY_NAME, AgentRepository
 from app.agents.schemas import AgentCreate, AgentOut, AgentUpdate
+from app.assignment.tasks import release_tickets
 from app.auth.principal import Principal
-from app.errors import AppError
+from app.config import Settings
+from app.errors import AppError, Forbidden
+from app.events.service import EventType, changes_between, event_row, record
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.kit.schemas import Page
@@ -71,11 +74,35 @@ async def create_agent(session: AsyncSession, workspace_id: UUID, data: AgentCre
     return await AgentRepository(session, workspace_id).add(agent)
 
 
-async def update_agent(session: AsyncSession, workspace_id: UUID, agent: Agent, data: AgentUpdate) -> Agent:
+async def update_agent(
+    session: AsyncSession, principal: Principal, settings: Settings, agent: Agent, data: AgentUpdate
+) -> Agent:
+    """Admins change anything; an agent changes their own availability only.
+
+    Going online, away or offline, or being (de)activated, is an `agent.availability_changed` event;
+    an agent who goes offline or is deactivated gives back the tickets of groups that ask for it.
+    """
     values = data.changes()
+    if not principal.can(Role.admin) and (principal.agent_id != agent.id or set(values) - {"availability"}):
+        raise Forbidden("Agents may change their own availability only; the rest takes an admin")
     if "name" in values or "email" in values:
         values["search_text"] = search_key(values.get("name", agent.name), values.get("email", agent.email))
-    return await AgentRepository(session, workspace_id).update(agent, values)
+    before = {"availability": agent.availability.value, "active": agent.active}
+    updated = await AgentRepository(session, principal.workspace_id).update(agent, values)
+    described = (await describe_agent(session, principal.workspace_id, updated)).model_dump(mode="json")
+    changes = changes_between(before, {name: described[name] for name in before})
+    if changes:
+        event = event_row(
+            principal,
+            EventType.agent_availability_changed,
+            agent.id,
+            {"agent": described, "changes": changes},
+        )
+        await record(session, principal, [event])
+    could_work = before["availability"] != Availability.offline.value and before["active"]
+    if could_work and (updated.availability is Availability.offline or not updated.active):
+        await release_tickets(session, principal, settings, agent.id)
+    return updated
 
 
 async def touch_agent(session: AsyncSession, workspace_id: UUID, agent_id: UUID) -> None:

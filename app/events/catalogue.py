@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from app.events.schemas import ContactEventData, EventOut, TicketEventData
+from app.events.schemas import AgentEventData, ContactEventData, EventOut, TicketEventData
 from app.events.service import EventType
 from app.webhooks.schemas import WebhookOut
 
@@ -20,6 +20,10 @@ class TicketEvent(EventOut):
 
 class ContactEvent(EventOut):
     data: ContactEventData
+
+
+class AgentEvent(EventOut):
+    data: AgentEventData
 
 
 class WebhookEventData(BaseModel):
@@ -48,6 +52,9 @@ DESCRIPTIONS = {
     EventType.ticket_restored: "A deleted ticket was restored.",
     EventType.ticket_comment_added: "A public reply or an internal note was added (`data.comment`).",
     EventType.ticket_merged: "The ticket was merged into another (`data.into`); it is now closed.",
+    EventType.agent_availability_changed: (
+        "An agent went online, away or offline, or was deactivated or reactivated."
+    ),
     EventType.contact_created: "A contact was created, through the API or as a ticket's requester.",
     EventType.contact_updated: "A contact's fields or identities changed.",
     EventType.webhook_test: "Sent by POST /v1/webhooks/{id}/test to that endpoint only.",
@@ -72,6 +79,7 @@ def _document(event_type: EventType, body: type[BaseModel]) -> None:
 _BODIES: dict[str, type[BaseModel]] = {
     "ticket": Delivery[TicketEvent],
     "contact": Delivery[ContactEvent],
+    "agent": Delivery[AgentEvent],
     "webhook": Delivery[WebhookEvent],
 }
 for _event_type in EventType:

@@ -4,6 +4,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from app.agents.schemas import AgentOut
 from app.comments.schemas import CommentOut
 from app.contacts.schemas import ContactOut
 from app.kit.schemas import ResponseModel
@@ -52,3 +53,8 @@ class TicketEventData(BaseModel):
 class ContactEventData(BaseModel):
     contact: ContactOut
     changes: dict[str, Change] | None = None
+
+
+class AgentEventData(BaseModel):
+    agent: AgentOut
+    changes: dict[str, Change] = Field(description="`availability` (and `active`), old and new")

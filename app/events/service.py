@@ -31,6 +31,7 @@ class EventType(enum.StrEnum):
     ticket_restored = "ticket.restored"
     ticket_comment_added = "ticket.comment_added"
     ticket_merged = "ticket.merged"
+    agent_availability_changed = "agent.availability_changed"
     contact_created = "contact.created"
     contact_updated = "contact.updated"
     webhook_test = "webhook.test"

@@ -1,3 +1,4 @@
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, String, Text, text
@@ -6,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamps, Versioned, WorkspaceScoped
 from app.models.columns import pg_enum
-from app.models.enums import Availability, Role, TicketAccess
+from app.models.enums import AssignmentStrategy, Availability, Role, TicketAccess
 
 
 class Agent(WorkspaceScoped, Timestamps, Versioned, Base):
@@ -51,6 +52,13 @@ class Group(WorkspaceScoped, Timestamps, Versioned, Base):
     )
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(String(2000))
+    assignment_strategy: Mapped[AssignmentStrategy] = mapped_column(
+        pg_enum(AssignmentStrategy, "assignment_strategy"), server_default=AssignmentStrategy.manual.value
+    )
+    # Whether agents who are away still receive tickets (online agents always do).
+    assign_to_away: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # Whether an agent's running tickets go back to the group when they go offline or are deactivated.
+    reassign_on_offline: Mapped[bool] = mapped_column(Boolean, server_default="false")
     # Folded name, for accent-insensitive `q` searches.
     search_text: Mapped[str] = mapped_column(Text, server_default="")
 
@@ -70,3 +78,5 @@ class GroupMember(Base):
     workspace_id: Mapped[UUID] = mapped_column(primary_key=True)
     group_id: Mapped[UUID] = mapped_column(primary_key=True)
     agent_id: Mapped[UUID] = mapped_column(primary_key=True)
+    # Round robin hands the next ticket to the member who received one longest ago.
+    last_assigned_at: Mapped[datetime | None]

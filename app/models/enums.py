@@ -116,3 +116,12 @@ class LinkKind(enum.StrEnum):
 class PresenceState(enum.StrEnum):
     viewing = "viewing"
     typing = "typing"
+
+
+class AssignmentStrategy(enum.StrEnum):
+    """How a group hands its new tickets to its agents."""
+
+    manual = "manual"
+    round_robin = "round_robin"
+    least_loaded = "least_loaded"
+    skills = "skills"

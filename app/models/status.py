@@ -30,5 +30,7 @@ class TicketStatus(WorkspaceScoped, Timestamps, Versioned, Base):
     kind: Mapped[StatusKind] = mapped_column(pg_enum(StatusKind, "status_kind"))
     color: Mapped[str] = mapped_column(String(7), server_default="#9e9e9e")
     position: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Whether the SLA clocks stop while a ticket has this status; fixed at creation, like the kind.
+    pauses_sla: Mapped[bool] = mapped_column(Boolean, server_default="false")
     is_default: Mapped[bool] = mapped_column(Boolean, server_default="false")
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")

@@ -27,6 +27,9 @@ def _scoped_fk(column: str, table: str, **options: Any) -> ForeignKeyConstraint:
     return ForeignKeyConstraint(["workspace_id", column], [f"{table}.workspace_id", f"{table}.id"], **options)
 
 
+_UNRESOLVED = "deleted_at IS NULL AND status_kind IN ('new', 'open', 'pending', 'on_hold')"
+
+
 class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     __tablename__ = "tickets"
     __table_args__ = (
@@ -52,6 +55,20 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
             "workspace_id",
             "parent_id",
             postgresql_where=text("parent_id IS NOT NULL"),
+        ),
+        # An agent's load, and the tickets waiting in a group for an agent who can take them.
+        Index(
+            "ix_tickets_workspace_id_assignee_id_unresolved",
+            "workspace_id",
+            "assignee_id",
+            postgresql_where=text(f"assignee_id IS NOT NULL AND {_UNRESOLVED}"),
+        ),
+        Index(
+            "ix_tickets_waiting",
+            "workspace_id",
+            "group_id",
+            "created_at",
+            postgresql_where=text(f"assignee_id IS NULL AND group_id IS NOT NULL AND {_UNRESOLVED}"),
         ),
         Index("ix_tickets_tags", "tags", postgresql_using="gin"),
         Index("ix_tickets_followers", "followers", postgresql_using="gin"),
@@ -86,6 +103,8 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     requester_id: Mapped[UUID | None]
     followers: Mapped[list[UUID]] = mapped_column(ARRAY(Uuid()), server_default="{}")
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
+    # What an agent must know to be given the ticket by a group that assigns by skills.
+    required_skills: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     channel: Mapped[Channel] = mapped_column(pg_enum(Channel, "channel"))
     external_refs: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")

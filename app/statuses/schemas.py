@@ -17,11 +17,16 @@ class StatusCreate(RequestModel):
     kind: StatusKind
     color: Color = "#9e9e9e"
     position: Position = 0
+    pauses_sla: bool | None = Field(
+        None,
+        description="Whether the SLA clocks stop while a ticket has this status; by default they do for "
+        "the kinds pending and on_hold. Fixed at creation, like the kind",
+    )
     is_default: bool = False
 
 
 class StatusUpdate(UpdateModel):
-    """The kind of a status is fixed: tickets and rules rely on it."""
+    """The kind of a status and whether it pauses the SLA are fixed: tickets and rules rely on them."""
 
     name: StatusName = None
     color: Color = None
@@ -36,6 +41,7 @@ class StatusOut(ResponseModel):
     kind: StatusKind
     color: str
     position: int
+    pauses_sla: bool
     is_default: bool
     active: bool
     created_at: datetime

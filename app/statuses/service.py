@@ -9,6 +9,9 @@ from app.models.enums import StatusKind
 from app.statuses.repository import StatusRepository
 from app.statuses.schemas import StatusCreate, StatusUpdate
 
+# While the ticket waits on the customer or on a third party, the business is not the one late.
+PAUSING_KINDS = (StatusKind.pending, StatusKind.on_hold)
+
 DEFAULT_STATUSES = [
     ("New", StatusKind.new, "#2196f3"),
     ("Open", StatusKind.open, "#f44336"),
@@ -24,7 +27,13 @@ async def create_default_statuses(session: AsyncSession, workspace_id: UUID) -> 
     for position, (name, kind, color) in enumerate(DEFAULT_STATUSES):
         await repo.add(
             TicketStatus(
-                id=new_id(), name=name, kind=kind, color=color, position=position * 10, is_default=True
+                id=new_id(),
+                name=name,
+                kind=kind,
+                color=color,
+                position=position * 10,
+                pauses_sla=kind in PAUSING_KINDS,
+                is_default=True,
             )
         )
 
@@ -39,7 +48,10 @@ async def create_status(session: AsyncSession, workspace_id: UUID, data: StatusC
     repo = StatusRepository(session, workspace_id)
     if data.is_default:
         await repo.clear_default(data.kind)
-    return await repo.add(TicketStatus(id=new_id(), **data.model_dump()))
+    values = data.model_dump()
+    if values["pauses_sla"] is None:
+        values["pauses_sla"] = data.kind in PAUSING_KINDS
+    return await repo.add(TicketStatus(id=new_id(), **values))
 
 
 async def update_status(

@@ -13,6 +13,7 @@ from app.models import Ticket
 from app.tickets.filters import Filters, TicketGroupBy, TicketSort
 from app.tickets.relations import TicketRelations
 from app.tickets.schemas import (
+    AssignRequest,
     BulkResult,
     BulkUpdate,
     ChildCreate,
@@ -145,6 +146,38 @@ async def reopen_ticket(
     """Move a solved or closed ticket back to the default open status."""
     service = _service(request, session, principal)
     return await _single(service, await service.reopen(ticket_id), response)
+
+
+@router.post("/{ticket_id}/assign", response_model=TicketOut)
+async def assign_ticket(
+    ticket_id: UUID,
+    data: AssignRequest,
+    request: Request,
+    session: Session,
+    principal: Agent,
+    response: Response,
+    if_match: IfMatch = None,
+) -> TicketOut:
+    """Give the ticket to an agent of its group (422 for an agent outside the group or inactive), or
+    to a group whose strategy (or the one given) chooses among its available agents under capacity. When
+    nobody can take it, the ticket waits unassigned in the group and goes to the first agent who can."""
+    service = _service(request, session, principal)
+    return await _single(service, await service.assign(ticket_id, data, if_match=if_match), response)
+
+
+@router.post("/{ticket_id}/unassign", response_model=TicketOut)
+async def unassign_ticket(
+    ticket_id: UUID,
+    request: Request,
+    session: Session,
+    principal: Agent,
+    response: Response,
+    if_match: IfMatch = None,
+) -> TicketOut:
+    """Take the ticket from its assignee. A group that assigns automatically hands it to another agent
+    at once when one can take it; otherwise it waits in the group."""
+    service = _service(request, session, principal)
+    return await _single(service, await service.unassign(ticket_id, if_match=if_match), response)
 
 
 @router.get("/{ticket_id}/children", response_model=ChildrenPage)

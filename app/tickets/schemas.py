@@ -4,6 +4,7 @@ from uuid import UUID
 
 from pydantic import Field, StringConstraints, model_validator
 
+from app.agents.schemas import Skills
 from app.kit.schemas import (
     AwareDatetime,
     CustomFieldValues,
@@ -15,7 +16,16 @@ from app.kit.schemas import (
     Tag,
     UpdateModel,
 )
-from app.models.enums import ActorType, Channel, CommentAuthor, LinkKind, Priority, StatusKind, TicketType
+from app.models.enums import (
+    ActorType,
+    AssignmentStrategy,
+    Channel,
+    CommentAuthor,
+    LinkKind,
+    Priority,
+    StatusKind,
+    TicketType,
+)
 
 Subject = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 Tags = Annotated[list[Tag], Field(max_length=50)]
@@ -56,6 +66,9 @@ class TicketCreate(RequestModel):
     requester: RequesterInline | None = None
     followers: AgentIds = []
     tags: Tags = []
+    required_skills: Skills = Field(
+        [], description="What the agent must know, for groups that assign by skills"
+    )
     custom_fields: CustomFieldValues = {}
     channel: Channel = Channel.api
     external_refs: ExternalRefs = Field(
@@ -94,6 +107,7 @@ class TicketUpdate(UpdateModel):
     tags: Tags = None
     add_tags: Tags = None
     remove_tags: Tags = None
+    required_skills: Skills = None
     custom_fields: CustomFieldValues = Field(None, description="Keys to set; a null value removes the key")
     external_refs: ExternalRefs = None
     due_at: AwareDatetime | None = None
@@ -137,6 +151,7 @@ class TicketOut(ResponseModel):
     requester_id: UUID | None
     followers: list[UUID]
     tags: list[str]
+    required_skills: list[str]
     custom_fields: dict[str, Any]
     channel: Channel
     external_refs: dict[str, str]
@@ -218,6 +233,24 @@ class ChildCreate(RequestModel):
     tags: Tags = []
     custom_fields: CustomFieldValues = {}
     due_at: AwareDatetime | None = None
+
+
+class AssignRequest(RequestModel):
+    """To an agent (`agent_id`), to a group (`group_id`, by its strategy or the one given), or both."""
+
+    agent_id: UUID | None = Field(None, description="A member of the ticket's group (or of `group_id`)")
+    group_id: UUID | None = Field(None, description="Moves the ticket to this group")
+    strategy: AssignmentStrategy | None = Field(
+        None, description="Chooses the agent this way instead of by the group's own strategy"
+    )
+
+    @model_validator(mode="after")
+    def _says_where(self) -> Self:
+        if self.agent_id is None and self.group_id is None and self.strategy is None:
+            raise ValueError("give agent_id, group_id or strategy")
+        if self.agent_id is not None and self.strategy is not None:
+            raise ValueError("give either agent_id or strategy, not both")
+        return self
 
 
 class MergeRequest(RequestModel):

@@ -8,6 +8,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agents.repository import AgentRepository
+from app.assignment.service import Assigner
 from app.auth.principal import Principal
 from app.categories.repository import CategoryRepository
 from app.config import Settings
@@ -15,18 +16,19 @@ from app.contacts.service import find_or_create_contact
 from app.custom_fields.validation import load_definitions, validate_custom_fields
 from app.errors import Conflict, NotFound, Unprocessable
 from app.events.service import EventType, record
+from app.groups.repository import GroupRepository
 from app.kit.http import check_if_match
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.kit.search import search_key
 from app.kit.time import utcnow
 from app.models import Ticket, TicketHistory
-from app.models.enums import CustomFieldEntity, LinkKind, Role, StatusKind
+from app.models.enums import AssignmentStrategy, CustomFieldEntity, LinkKind, Role, StatusKind
 from app.tickets.changes import history_rows
 from app.tickets.events import change_events, created_event, ticket_json
 from app.tickets.filters import TicketFilters
 from app.tickets.repository import UNSET_AT_CREATION, StatusRef, TicketRepository
-from app.tickets.schemas import ChildrenSummary, RequesterInline, TicketCreate, TicketUpdate
+from app.tickets.schemas import AssignRequest, ChildrenSummary, RequesterInline, TicketCreate, TicketUpdate
 
 RESOLVED_KINDS = (StatusKind.solved, StatusKind.closed)
 
@@ -51,6 +53,7 @@ class TicketService:
         self.settings = settings
         self.workspace_id = principal.workspace_id
         self.repo = TicketRepository(session, principal.workspace_id)
+        self.assigner = Assigner(session, principal.workspace_id)
 
     async def get(self, ticket_id: UUID, *, for_update: bool = False) -> Ticket:
         ticket = await self.repo.get_visible(self.principal, ticket_id, for_update=for_update)
@@ -99,6 +102,7 @@ class TicketService:
             "requester_id": data.requester_id,
             "followers": _unique(data.followers),
             "tags": _normalise_tags(data.tags),
+            "required_skills": data.required_skills,
             "channel": data.channel,
             "external_refs": data.external_refs,
             "due_at": data.due_at,
@@ -113,6 +117,7 @@ class TicketService:
         await self._check_references(values)
         definitions = await load_definitions(self.session, self.workspace_id, CustomFieldEntity.ticket)
         values["custom_fields"] = validate_custom_fields(definitions, data.custom_fields, current=None)
+        await self._route(None, values)
         if data.parent_id is not None:
             await self._check_parent(values["id"], data.parent_id)
         recorded = {
@@ -171,7 +176,21 @@ class TicketService:
         status = await self._status(None, StatusKind.open, field="status_id")
         return await self._write(ticket, {"status_id": status.id, **_status_values(ticket, status)})
 
-    async def _apply(self, ticket: Ticket, data: TicketUpdate, *, force: bool) -> Ticket:
+    async def assign(self, ticket_id: UUID, data: AssignRequest, *, if_match: str | None = None) -> Ticket:
+        ticket = await self.get(ticket_id, for_update=True)
+        check_if_match(if_match, ticket.version)
+        # Without an agent, the assignee is cleared and the group (the new one, if given) chooses.
+        change = {"assignee_id": data.agent_id, **({"group_id": data.group_id} if data.group_id else {})}
+        return await self._apply(ticket, TicketUpdate(**change), force=False, strategy=data.strategy)
+
+    async def unassign(self, ticket_id: UUID, *, if_match: str | None = None) -> Ticket:
+        ticket = await self.get(ticket_id, for_update=True)
+        check_if_match(if_match, ticket.version)
+        return await self._apply(ticket, TicketUpdate(assignee_id=None), force=False)
+
+    async def _apply(
+        self, ticket: Ticket, data: TicketUpdate, *, force: bool, strategy: AssignmentStrategy | None = None
+    ) -> Ticket:
         _refuse_if_deleted(ticket)
         if ticket.status_kind is StatusKind.closed:
             raise Conflict(
@@ -182,7 +201,7 @@ class TicketService:
         values: dict[str, Any] = {}
         for name in (
             "subject", "description", "priority", "type", "category_id", "group_id", "assignee_id",
-            "requester_id", "external_refs", "due_at", "parent_id", "internal",
+            "requester_id", "required_skills", "external_refs", "due_at", "parent_id", "internal",
         ):  # fmt: skip
             if name in sent:
                 values[name] = getattr(data, name)
@@ -200,6 +219,7 @@ class TicketService:
             values["custom_fields"] = validate_custom_fields(
                 definitions, data.custom_fields, current=ticket.custom_fields
             )
+        await self._route(ticket, values, strategy=strategy)
         changed = {name: value for name, value in values.items() if getattr(ticket, name) != value}
         if not changed:
             return ticket
@@ -278,6 +298,47 @@ class TicketService:
             change_events(self.principal, before, ticket_json(updated), kind=kind),
         )
         return updated
+
+    async def _route(
+        self, ticket: Ticket | None, values: dict[str, Any], *, strategy: AssignmentStrategy | None = None
+    ) -> None:
+        """Keep the assignee a member of the ticket's group, and let the group choose one when it has none.
+
+        `values` are the new ticket's, or the changes to `ticket`; the assignee chosen is added to them.
+        """
+
+        def current(name: str) -> Any:
+            return values[name] if name in values else getattr(ticket, name, None)
+
+        group_id = current("group_id")
+        if group_id is None:
+            return
+        group_moved = ticket is None or group_id != ticket.group_id
+        assignee_sent = "assignee_id" in values
+        assignee_id = current("assignee_id")
+        if assignee_id is not None and (group_moved or assignee_sent):
+            if await self.assigner.is_member(group_id, assignee_id):
+                return
+            if not await GroupRepository(self.session, self.workspace_id).exists(group_id):
+                raise Unprocessable("group_id: no such group", field="group_id", code="unknown_reference")
+            if assignee_sent:
+                raise Unprocessable(
+                    "assignee_id: the agent is not a member of the ticket's group",
+                    field="assignee_id",
+                    code="agent_not_in_group",
+                )
+            # The ticket moved to a group its assignee is not in: the new group chooses.
+            assignee_id = values["assignee_id"] = None
+        if assignee_id is not None or current("status_kind") in RESOLVED_KINDS:
+            return
+        if group_moved or assignee_sent or strategy is not None:
+            previous = getattr(ticket, "assignee_id", None)
+            values["assignee_id"] = await self.assigner.choose(
+                group_id,
+                required_skills=current("required_skills") or (),
+                strategy=strategy,
+                exclude=[previous] if previous is not None and not group_moved else [],
+            )
 
     async def _status(self, status_id: UUID | None, kind: StatusKind | None, *, field: str) -> StatusRef:
         status = await self.repo.status_for(status_id, kind)

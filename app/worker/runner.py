@@ -1,4 +1,5 @@
-"""The worker: fans events out to webhooks, delivers them, and purges what has expired.
+"""The worker: fans events out to webhooks, delivers them, hands out tickets waiting in groups, and
+purges what has expired.
 
 Any number of workers share one database: they claim work with FOR UPDATE SKIP LOCKED, wake on
 LISTEN/NOTIFY and poll besides (a notification sent while no one listens is lost), and a
@@ -17,6 +18,7 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
+from app.assignment.tasks import assign_waiting
 from app.attachments.storage import storage_for
 from app.attachments.tasks import purge_unattached
 from app.config import Settings
@@ -40,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 EVENTS_CHANNEL = "helpdesk_events"
 DELIVERIES_CHANNEL = "helpdesk_deliveries"
+ASSIGNMENT_CHANNEL = "helpdesk_assignment"
 MAINTENANCE_INTERVAL = timedelta(hours=1)
 # Deliveries in flight per HTTP client, about.
 CLIENT_SHARE = 8
@@ -59,6 +62,7 @@ class Worker:
         self.policy = outbound_policy(settings)
         self.events_arrived = asyncio.Event()
         self.deliveries_due = asyncio.Event()
+        self.agents_available = asyncio.Event()
         self.in_flight: dict[UUID, tuple[Claim, asyncio.Task[None]]] = {}
         self.per_endpoint: Counter[UUID] = Counter()
         self.sending: set[UUID] = set()
@@ -84,6 +88,7 @@ class Worker:
                 asyncio.create_task(self._dispatch(stopping)),
                 asyncio.create_task(self._deliver(stopping, clients)),
                 asyncio.create_task(self._maintain(stopping)),
+                asyncio.create_task(self._assign(stopping)),
             ]
             await stopping.wait()
             await self._drain()
@@ -109,6 +114,7 @@ class Worker:
                 connection = await asyncpg.connect(url)
                 await connection.add_listener(EVENTS_CHANNEL, lambda *_: self.events_arrived.set())
                 await connection.add_listener(DELIVERIES_CHANNEL, lambda *_: self.deliveries_due.set())
+                await connection.add_listener(ASSIGNMENT_CHANNEL, lambda *_: self.agents_available.set())
                 try:
                     while not stopping.is_set() and not connection.is_closed():
                         await _wait(stopping, self.settings.worker.poll_seconds)
@@ -271,6 +277,15 @@ class Worker:
         for _, task in self.in_flight.values():
             task.cancel()
         await release(self.db, [*waiting, *unfinished])
+
+    async def _assign(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            self.agents_available.clear()
+            try:
+                await assign_waiting(self.db, self.settings)
+            except Exception:
+                logger.exception("assigning waiting tickets failed")
+            await _wait(self.agents_available, self.settings.worker.assignment_seconds)
 
     async def _maintain(self, stopping: asyncio.Event) -> None:
         settings = self.settings

@@ -1,0 +1,192 @@
+"""The queries of assignment: a group's agents who can take a ticket, their load, the waiting tickets."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, ScalarSelect, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Agent, Group, GroupMember, Ticket, TicketStatus
+from app.models.enums import AssignmentStrategy, Availability, Role
+from app.tickets.repository import UNRESOLVED_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPolicy:
+    strategy: AssignmentStrategy
+    assign_to_away: bool
+
+    @property
+    def available(self) -> list[Availability]:
+        """The availabilities in which the group's agents receive tickets."""
+        return [Availability.online, Availability.away] if self.assign_to_away else [Availability.online]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    agent_id: UUID
+    capacity: int
+    load: int
+    skills: list[str]
+    last_assigned_at: datetime | None
+
+
+def waiting(workspace_id: UUID | None = None) -> ColumnElement[bool]:
+    """Tickets in a group, unassigned and unresolved: what the group still has to hand out."""
+    condition = (
+        Ticket.assignee_id.is_(None)
+        & Ticket.group_id.is_not(None)
+        & Ticket.deleted_at.is_(None)
+        & Ticket.status_kind.in_(UNRESOLVED_KINDS)
+    )
+    return condition if workspace_id is None else condition & (Ticket.workspace_id == workspace_id)
+
+
+class AssignmentRepository:
+    def __init__(self, session: AsyncSession, workspace_id: UUID) -> None:
+        self.session = session
+        self.workspace_id = workspace_id
+
+    async def group_policy(self, group_id: UUID, *, lock: bool = False) -> GroupPolicy | None:
+        """With `lock`, the group's automatic assignments happen one at a time, which keeps round robin
+        fair; FOR NO KEY UPDATE does not conflict with the key-share locks that inserting tickets takes.
+        """
+        statement = select(Group.assignment_strategy, Group.assign_to_away).where(
+            Group.workspace_id == self.workspace_id, Group.id == group_id
+        )
+        if lock:
+            statement = statement.with_for_update(key_share=True)
+        row = (await self.session.execute(statement)).one_or_none()
+        return None if row is None else GroupPolicy(*row)
+
+    async def candidates(
+        self,
+        group_id: UUID,
+        *,
+        available: Sequence[Availability],
+        required_skills: Sequence[str],
+        exclude: Sequence[UUID],
+    ) -> list[Candidate]:
+        """The group's active agents who are available and could work the ticket, with their load."""
+        statement = (
+            select(
+                Agent.id, Agent.capacity, self._load_of(Agent.id), Agent.skills, GroupMember.last_assigned_at
+            )
+            .join(
+                GroupMember,
+                (GroupMember.workspace_id == Agent.workspace_id) & (GroupMember.agent_id == Agent.id),
+            )
+            .where(
+                GroupMember.workspace_id == self.workspace_id,
+                GroupMember.group_id == group_id,
+                Agent.active,
+                Agent.role != Role.viewer,
+                Agent.availability.in_(available),
+                Agent.capacity > 0,
+            )
+        )
+        if required_skills:
+            statement = statement.where(Agent.skills.contains(list(required_skills)))
+        if exclude:
+            statement = statement.where(Agent.id.not_in(exclude))
+        return [Candidate(*row) for row in await self.session.execute(statement)]
+
+    async def lock_if_free(self, agent_id: UUID, available: Sequence[Availability]) -> bool:
+        """Lock the agent and tell whether they can still take a ticket.
+
+        The lock makes concurrent assignments to one agent wait for each other; the load is counted
+        after it is held, so it includes every assignment committed before.
+        """
+        locked = (
+            select(Agent.capacity)
+            .where(
+                Agent.workspace_id == self.workspace_id,
+                Agent.id == agent_id,
+                Agent.active,
+                Agent.availability.in_(available),
+            )
+            .with_for_update(key_share=True)
+        )
+        capacity = (await self.session.execute(locked)).scalar_one_or_none()
+        if capacity is None:
+            return False
+        return await self.session.scalar(select(self._load_of(agent_id))) < capacity
+
+    async def mark_assigned(self, group_id: UUID, agent_id: UUID, at: datetime) -> None:
+        await self.session.execute(
+            update(GroupMember)
+            .where(
+                GroupMember.workspace_id == self.workspace_id,
+                GroupMember.group_id == group_id,
+                GroupMember.agent_id == agent_id,
+            )
+            .values(last_assigned_at=at)
+        )
+
+    async def waiting_tickets(self, group_id: UUID, limit: int) -> list[Ticket]:
+        """The group's oldest waiting tickets, locked; those another transaction holds are skipped."""
+        statement = (
+            select(Ticket)
+            .where(waiting(self.workspace_id), Ticket.group_id == group_id)
+            .order_by(Ticket.created_at, Ticket.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+    async def running_tickets_in_releasing_groups(self, agent_id: UUID) -> list[Ticket]:
+        """The agent's unresolved tickets in groups that take tickets back when their agent goes offline."""
+        releasing = select(Group.id).where(Group.workspace_id == self.workspace_id, Group.reassign_on_offline)
+        statement = (
+            select(Ticket)
+            .where(
+                Ticket.workspace_id == self.workspace_id,
+                Ticket.assignee_id == agent_id,
+                Ticket.deleted_at.is_(None),
+                Ticket.status_kind.in_(UNRESOLVED_KINDS),
+                Ticket.group_id.in_(releasing),
+            )
+            .order_by(Ticket.created_at, Ticket.id)
+            .with_for_update()
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+    async def is_member(self, group_id: UUID, agent_id: UUID) -> bool:
+        statement = select(GroupMember.agent_id).where(
+            GroupMember.workspace_id == self.workspace_id,
+            GroupMember.group_id == group_id,
+            GroupMember.agent_id == agent_id,
+        )
+        return (await self.session.execute(statement)).first() is not None
+
+    def _load_of(self, agent_id: UUID | ColumnElement[UUID]) -> ScalarSelect[int]:
+        """The agent's tickets whose SLA runs: unresolved, in a status that does not pause the clocks."""
+        return (
+            select(func.count())
+            .select_from(Ticket)
+            .join(
+                TicketStatus,
+                (TicketStatus.workspace_id == Ticket.workspace_id) & (TicketStatus.id == Ticket.status_id),
+            )
+            .where(
+                Ticket.workspace_id == self.workspace_id,
+                Ticket.assignee_id == agent_id,
+                Ticket.deleted_at.is_(None),
+                Ticket.status_kind.in_(UNRESOLVED_KINDS),
+                TicketStatus.pauses_sla.is_(False),
+            )
+            .scalar_subquery()
+        )
+
+
+async def groups_with_waiting_tickets(session: AsyncSession) -> list[tuple[UUID, UUID]]:
+    """(workspace, group) of every group that assigns automatically and has tickets waiting."""
+    statement = (
+        select(Ticket.workspace_id, Ticket.group_id)
+        .join(Group, (Group.workspace_id == Ticket.workspace_id) & (Group.id == Ticket.group_id))
+        .where(waiting(), Group.assignment_strategy != AssignmentStrategy.manual)
+        .distinct()
+    )
+    return [(workspace_id, group_id) for workspace_id, group_id in await session.execute(statement)]
