@@ -38,6 +38,8 @@ class WorkerSettings(BaseSettings):
     lease_seconds: float = Field(60.0, ge=5)
     # Tickets waiting in a group are handed out on this beat, and at once when an agent becomes available.
     assignment_seconds: float = Field(5.0, gt=0, le=300)
+    # SLA warnings and breaches are looked for on this beat: they go out at most this late.
+    sla_seconds: float = Field(10.0, gt=0, le=50)
     shutdown_grace_seconds: float = Field(20.0, ge=0)
 
 

@@ -13,6 +13,8 @@ from app.health.router import router as health_router
 from app.macros.router import router as macros_router
 from app.organizations.router import router as organizations_router
 from app.presence.router import router as presence_router
+from app.reports.router import router as reports_router
+from app.sla.router import router as sla_router
 from app.statuses.router import router as statuses_router
 from app.tickets.router import router as tickets_router
 from app.webhooks.router import router as webhooks_router
@@ -32,6 +34,8 @@ ROUTERS = [
     groups_router,
     categories_router,
     custom_fields_router,
+    sla_router,
+    reports_router,
     organizations_router,
     contacts_router,
     events_router,

@@ -80,6 +80,13 @@ def body_for(operation: dict[str, Any], world: World) -> dict[str, Any]:
     return {"json": EXAMPLES[operation_id](world)}
 
 
+def without_live_figures(ticket: dict[str, Any]) -> dict[str, Any]:
+    """The ticket without what moves with the clock (the time its SLA metrics have counted)."""
+    live = ("elapsed_minutes", "remaining_minutes")
+    metrics = [{k: v for k, v in metric.items() if k not in live} for metric in ticket["sla"]["metrics"]]
+    return {**ticket, "sla": {**ticket["sla"], "metrics": metrics}}
+
+
 def foreign_ids(world: World) -> list[str]:
     return [world[key] for key in RESOURCE_KEYS]
 
@@ -101,7 +108,7 @@ async def test_paths_with_another_workspaces_ids_are_404(
 ) -> None:
     theirs, ours = worlds
     caller = other_tenant.admin
-    before = (await tenant.admin.get(f"/v1/tickets/{theirs['ticket_id']}")).json()
+    before = without_live_figures((await tenant.admin.get(f"/v1/tickets/{theirs['ticket_id']}")).json())
     walked = 0
     for method, path, operation in operations(app):
         names = re.findall(r"{(\w+)}", path)
@@ -119,7 +126,7 @@ async def test_paths_with_another_workspaces_ids_are_404(
     assert walked > 20
     # Nothing of the first workspace was changed or removed by the walk.
     ticket = (await tenant.admin.get(f"/v1/tickets/{theirs['ticket_id']}")).json()
-    assert ticket == before
+    assert without_live_figures(ticket) == before
     assert (await tenant.admin.get(f"/v1/groups/{theirs['group_id']}/members")).json()["items"]
 
 

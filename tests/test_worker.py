@@ -31,8 +31,9 @@ def fast_settings(settings: Settings, **webhook: Any) -> Settings:
     )
 
 
-def start_worker(database_url: str) -> subprocess.Popen[bytes]:
-    """`helpdesk worker` as deployments run it, set up like the tests' app."""
+def start_worker(database_url: str, **settings: str) -> subprocess.Popen[bytes]:
+    """`helpdesk worker` as deployments run it, set up like the tests' app (and `settings`, named by
+    environment variable)."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -42,6 +43,7 @@ def start_worker(database_url: str) -> subprocess.Popen[bytes]:
         "HELPDESK_WORKER_POLL_SECONDS": "0.2",
         "HELPDESK_WORKER_LEASE_SECONDS": "5",
         "HELPDESK_LOG_LEVEL": "warning",
+        **settings,
     }
     return subprocess.Popen([HELPDESK, "worker"], env=env)  # noqa: S603 - our own command
 

@@ -36,6 +36,8 @@ async def build_world(tenant: Tenant) -> World:
         agent, f"/v1/contacts/{contact['id']}/identities", {"kind": "zalo", "value": suffix}
     )
     status = await create(admin, "/v1/statuses", {"name": f"Chờ linh kiện {suffix}", "kind": "on_hold"})
+    calendar = await create(admin, "/v1/calendars", calendar_example(suffix))
+    policy = await create(admin, "/v1/sla-policies", policy_example(calendar["id"], group["id"], suffix))
     parent = await create_ticket(agent, subject=f"Triển khai {suffix}", requester_id=contact["id"])
     ticket = await create_ticket(
         agent,
@@ -77,6 +79,8 @@ async def build_world(tenant: Tenant) -> World:
         "delivery_id": delivery.json()["id"],
         "macro_id": macro["id"],
         "attachment_id": upload.json()[0]["id"],
+        "calendar_id": calendar["id"],
+        "policy_id": policy["id"],
     }
 
 
@@ -84,8 +88,34 @@ async def build_world(tenant: Tenant) -> World:
 RESOURCE_KEYS = (
     "agent_id", "group_id", "category_id", "field_id", "organization_id", "contact_id",
     "identity_id", "status_id", "ticket_id", "parent_ticket_id", "api_key_id", "webhook_id", "delivery_id",
-    "comment_id", "link_id", "macro_id", "attachment_id",
+    "comment_id", "link_id", "macro_id", "attachment_id", "calendar_id", "policy_id",
 )  # fmt: skip
+
+
+def calendar_example(suffix: str) -> dict[str, Any]:
+    weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday"]
+    return {
+        "name": f"Giờ hành chính {suffix}",
+        "time_zone": "Asia/Ho_Chi_Minh",
+        "hours": [
+            *({"day": day, "start": "08:00", "end": "12:00"} for day in weekdays),
+            *({"day": day, "start": "13:30", "end": "17:30"} for day in weekdays),
+        ],
+        "holidays": [{"start": "2027-02-05", "end": "2027-02-11", "name": "Tết Đinh Mùi"}],
+    }
+
+
+def policy_example(calendar_id: str, group_id: str, suffix: str) -> dict[str, Any]:
+    return {
+        "name": f"SLA nhóm kỹ thuật {suffix}",
+        "conditions": {"all": [{"field": "group_id", "operator": "equals", "value": group_id}]},
+        "calendar_id": calendar_id,
+        "targets": [
+            {"priority": "normal", "metric": "first_response", "minutes": 240},
+            {"priority": "normal", "metric": "next_response", "minutes": 480},
+            {"priority": "normal", "metric": "resolution", "minutes": 2400},
+        ],
+    }
 
 
 def macro_example(agent_id: str, group_id: str, status_id: str, suffix: str) -> dict[str, Any]:
@@ -195,6 +225,10 @@ EXAMPLES: dict[str, Callable[[World], dict[str, Any]]] = {
     },
     "link_ticket": lambda w: {"ticket_id": w["parent_ticket_id"], "kind": "duplicate_of"},
     "merge_ticket": lambda w: {"into": w["parent_ticket_id"]},
+    "create_calendar": lambda w: calendar_example(secrets.token_hex(3)),
+    "update_calendar": lambda w: {"holidays": [{"start": "2027-09-02", "name": "Quốc khánh"}]},
+    "create_sla_policy": lambda w: policy_example(w["calendar_id"], w["group_id"], secrets.token_hex(3)),
+    "update_sla_policy": lambda w: {"warn_minutes_before": 30, "position": 2},
     "assign_ticket": lambda w: {"agent_id": w["agent_id"], "group_id": w["group_id"]},
     "mark_presence": lambda w: {"state": "viewing"},
     "create_macro": lambda w: macro_example(

@@ -55,6 +55,12 @@ DESCRIPTIONS = {
     EventType.agent_availability_changed: (
         "An agent went online, away or offline, or was deactivated or reactivated."
     ),
+    EventType.ticket_sla_warning: (
+        "An SLA metric of the ticket is close to its due time (`data.sla`); once per metric cycle."
+    ),
+    EventType.ticket_sla_breached: (
+        "An SLA metric of the ticket passed its due time (`data.sla`); once per metric cycle."
+    ),
     EventType.contact_created: "A contact was created, through the API or as a ticket's requester.",
     EventType.contact_updated: "A contact's fields or identities changed.",
     EventType.webhook_test: "Sent by POST /v1/webhooks/{id}/test to that endpoint only.",

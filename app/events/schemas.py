@@ -9,6 +9,7 @@ from app.comments.schemas import CommentOut
 from app.contacts.schemas import ContactOut
 from app.kit.schemas import ResponseModel
 from app.models.enums import ActorType
+from app.sla.schemas import SlaMetricOut
 from app.tickets.schemas import TicketOut
 
 
@@ -48,6 +49,9 @@ class TicketEventData(BaseModel):
     )
     comment: CommentOut | None = Field(None, description="The comment (ticket.comment_added)")
     into: TicketOut | None = Field(None, description="The ticket it was merged into (ticket.merged)")
+    sla: SlaMetricOut | None = Field(
+        None, description="The metric warned about or breached (ticket.sla_warning, ticket.sla_breached)"
+    )
 
 
 class ContactEventData(BaseModel):

@@ -31,6 +31,8 @@ class EventType(enum.StrEnum):
     ticket_restored = "ticket.restored"
     ticket_comment_added = "ticket.comment_added"
     ticket_merged = "ticket.merged"
+    ticket_sla_warning = "ticket.sla_warning"
+    ticket_sla_breached = "ticket.sla_breached"
     agent_availability_changed = "agent.availability_changed"
     contact_created = "contact.created"
     contact_updated = "contact.updated"

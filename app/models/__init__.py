@@ -11,6 +11,7 @@ from app.models.custom_field import CustomFieldDefinition
 from app.models.event import Event
 from app.models.idempotency_key import IdempotencyKey
 from app.models.macro import Macro
+from app.models.sla import BusinessCalendar, SlaPolicy, TicketSla
 from app.models.status import TicketStatus
 from app.models.ticket import Ticket, TicketHistory
 from app.models.webhook import DispatchCursor, Webhook, WebhookAttempt, WebhookDelivery
@@ -22,6 +23,7 @@ __all__ = [
     "ApiKey",
     "Attachment",
     "Base",
+    "BusinessCalendar",
     "Category",
     "CategoryWatcher",
     "Comment",
@@ -36,10 +38,12 @@ __all__ = [
     "Macro",
     "Organization",
     "Presence",
+    "SlaPolicy",
     "Ticket",
     "TicketCounter",
     "TicketHistory",
     "TicketLink",
+    "TicketSla",
     "TicketStatus",
     "Webhook",
     "WebhookAttempt",

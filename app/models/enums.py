@@ -125,3 +125,18 @@ class AssignmentStrategy(enum.StrEnum):
     round_robin = "round_robin"
     least_loaded = "least_loaded"
     skills = "skills"
+
+
+class SlaMetric(enum.StrEnum):
+    first_response = "first_response"
+    next_response = "next_response"
+    resolution = "resolution"
+
+
+class SlaState(enum.StrEnum):
+    """Where a metric's current cycle is: counting, stopped by the status, met, or no longer due."""
+
+    running = "running"
+    paused = "paused"
+    fulfilled = "fulfilled"
+    cancelled = "cancelled"

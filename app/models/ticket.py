@@ -41,10 +41,12 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
         _scoped_fk("requester_id", "contacts"),
         _scoped_fk("parent_id", "tickets"),
         _scoped_fk("merged_into_id", "tickets"),
+        _scoped_fk("sla_policy_id", "sla_policies"),
         Index("ix_tickets_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
         Index("ix_tickets_workspace_id_updated_at_id", "workspace_id", "updated_at", "id"),
         Index("ix_tickets_workspace_id_priority_id", "workspace_id", "priority", "id"),
         Index("ix_tickets_workspace_id_due_at_id", "workspace_id", "due_at", "id"),
+        Index("ix_tickets_workspace_id_sla_due_at_id", "workspace_id", "sla_due_at", "id"),
         Index("ix_tickets_workspace_id_status_kind", "workspace_id", "status_kind"),
         Index("ix_tickets_workspace_id_assignee_id", "workspace_id", "assignee_id"),
         Index("ix_tickets_workspace_id_group_id", "workspace_id", "group_id"),
@@ -118,6 +120,11 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     )
     # Set when the ticket was merged into another; the ticket is then closed.
     merged_into_id: Mapped[UUID | None]
+    # The SLA policy that applies, the soonest due time of its running metrics, and whether one is overdue
+    # (kept here from ticket_slas, for lists to filter and sort on).
+    sla_policy_id: Mapped[UUID | None]
+    sla_due_at: Mapped[datetime | None]
+    sla_breached: Mapped[bool] = mapped_column(Boolean, server_default="false")
     solved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]

@@ -26,7 +26,7 @@ def to_json(value: Any) -> Any:
 
 
 # Columns kept for the service's own use, never shown in a history.
-UNRECORDED = frozenset({"search_text", "status_kind"})
+UNRECORDED = frozenset({"search_text", "status_kind", "sla_due_at", "sla_breached"})
 
 
 def history_rows(

@@ -15,7 +15,7 @@ _SPECIFIC_EVENTS = {
 
 
 def ticket_json(ticket: Any) -> dict[str, Any]:
-    return TicketOut.model_validate(ticket).model_dump(mode="json", exclude={"children_summary"})
+    return TicketOut.model_validate(ticket).model_dump(mode="json", exclude={"children_summary", "sla"})
 
 
 def created_event(principal: Principal, ticket: dict[str, Any]) -> dict[str, Any]:

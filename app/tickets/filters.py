@@ -16,8 +16,9 @@ from app.kit.search import search_terms
 from app.models.enums import Channel, Priority, StatusKind, TicketType
 
 TicketSort = Literal[
-    "created_at", "-created_at", "updated_at", "-updated_at", "priority", "-priority", "due_at", "-due_at"
-]
+    "created_at", "-created_at", "updated_at", "-updated_at", "priority", "-priority", "due_at", "-due_at",
+    "sla_due_at", "-sla_due_at",
+]  # fmt: skip
 TicketGroupBy = Literal[
     "status", "status_kind", "priority", "type", "assignee", "group", "category", "channel"
 ]
@@ -49,6 +50,9 @@ class TicketFilters:
     created_before: datetime | None = None
     updated_after: datetime | None = None
     updated_before: datetime | None = None
+    sla_breached: bool | None = None
+    sla_due_after: datetime | None = None
+    sla_due_before: datetime | None = None
     deleted: bool = False
     terms: list[str] = field(default_factory=list)
     number: int | None = None
@@ -117,6 +121,13 @@ async def ticket_filters(
     created_before: Annotated[AwareDatetime | None, Query()] = None,
     updated_after: Annotated[AwareDatetime | None, Query()] = None,
     updated_before: Annotated[AwareDatetime | None, Query()] = None,
+    sla_breached: Annotated[
+        bool | None, Query(description="true: a metric is overdue; false: none is (or no SLA applies)")
+    ] = None,
+    sla_due_after: Annotated[
+        AwareDatetime | None, Query(description="The soonest SLA due time is at or after this")
+    ] = None,
+    sla_due_before: Annotated[AwareDatetime | None, Query(description="… and before this")] = None,
     deleted: Annotated[bool, Query(description="List deleted tickets instead")] = False,
     q: Annotated[
         str | None,
@@ -153,6 +164,9 @@ async def ticket_filters(
         created_before=created_before,
         updated_after=updated_after,
         updated_before=updated_before,
+        sla_breached=sla_breached,
+        sla_due_after=sla_due_after,
+        sla_due_before=sla_due_before,
         deleted=deleted,
         terms=search_terms(q) if q else [],
         number=int(number_match.group(1)) if number_match else None,

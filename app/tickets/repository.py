@@ -68,6 +68,14 @@ SORTS = {
         "-due_at",
         [SortColumn(Ticket.due_at, descending=True, nullable=True), SortColumn(Ticket.id, descending=True)],
     ),
+    "sla_due_at": Keyset("sla_due_at", [SortColumn(Ticket.sla_due_at, nullable=True), SortColumn(Ticket.id)]),
+    "-sla_due_at": Keyset(
+        "-sla_due_at",
+        [
+            SortColumn(Ticket.sla_due_at, descending=True, nullable=True),
+            SortColumn(Ticket.id, descending=True),
+        ],
+    ),
 }
 HISTORY_ORDER = Keyset("history", [SortColumn(TicketHistory.id)])
 CHILDREN_ORDER = Keyset("number", [SortColumn(Ticket.number), SortColumn(Ticket.id)])
@@ -152,9 +160,9 @@ def _insert_numbered() -> Insert:
 
 # Plain statements: every ticket creation runs them.
 _INSERT_NUMBERED = PlainStatement(_insert_numbered())
-_STATUSES = select(TicketStatus.id, TicketStatus.name, TicketStatus.kind, TicketStatus.active).where(
-    TicketStatus.workspace_id == bindparam("workspace_id")
-)
+_STATUSES = select(
+    TicketStatus.id, TicketStatus.name, TicketStatus.kind, TicketStatus.active, TicketStatus.pauses_sla
+).where(TicketStatus.workspace_id == bindparam("workspace_id"))
 _STATUS_BY_ID = PlainStatement(_STATUSES.where(TicketStatus.id == bindparam("status_id")))
 _DEFAULT_STATUS = PlainStatement(
     _STATUSES.where(TicketStatus.kind == bindparam("kind"), TicketStatus.is_default)
@@ -169,6 +177,7 @@ class StatusRef:
     name: str
     kind: StatusKind
     active: bool
+    pauses_sla: bool
 
 
 class TicketRepository(ScopedRepository[Ticket]):
@@ -291,7 +300,9 @@ class TicketRepository(ScopedRepository[Ticket]):
             statement, parameters = _DEFAULT_STATUS, {"workspace_id": self.workspace_id, "kind": kind}
         row = await statement.fetchrow(self.session, parameters)
         return (
-            None if row is None else StatusRef(row["id"], row["name"], StatusKind(row["kind"]), row["active"])
+            None
+            if row is None
+            else StatusRef(row["id"], row["name"], StatusKind(row["kind"]), row["active"], row["pauses_sla"])
         )
 
     async def ancestor_ids(self, ticket_id: UUID) -> list[UUID]:
@@ -378,9 +389,12 @@ class TicketRepository(ScopedRepository[Ticket]):
             conditions.append(Ticket.tags.contains(filters.tags))
         if filters.external_ref is not None:
             conditions.append(Ticket.external_refs.contains(filters.external_ref))
+        if filters.sla_breached is not None:
+            conditions.append(Ticket.sla_breached.is_(filters.sla_breached))
         for attribute, after, before in (
             (Ticket.created_at, filters.created_after, filters.created_before),
             (Ticket.updated_at, filters.updated_after, filters.updated_before),
+            (Ticket.sla_due_at, filters.sla_due_after, filters.sla_due_before),
         ):
             if after is not None:
                 conditions.append(attribute >= after)

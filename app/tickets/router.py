@@ -9,7 +9,9 @@ from app.kit.http import IfMatch, set_etag
 from app.kit.pagination import PageQuery
 from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
+from app.kit.time import utcnow
 from app.models import Ticket
+from app.models.enums import SlaState
 from app.tickets.filters import Filters, TicketGroupBy, TicketSort
 from app.tickets.relations import TicketRelations
 from app.tickets.schemas import (
@@ -44,11 +46,16 @@ def _service(request: Request, session: Session, principal: Principal) -> Ticket
 
 
 async def _single(service: TicketService, ticket: Ticket, response: Response) -> TicketOut:
-    """A ticket as single-ticket responses show it: with its ETag and its sub-tickets' summary."""
+    """A ticket as single-ticket responses show it: with its ETag, its SLA clocks and its sub-tickets'
+    summary."""
     out = TicketOut.model_validate(ticket)
+    # Running clocks are shown as of the current minute, which the ETag then names.
+    minute = utcnow().replace(second=0, microsecond=0)
+    out.sla = await service.sla.describe(ticket, minute)
     summary = await service.children_summary(ticket.id)
     out.children_summary = summary if summary.total else None
-    set_etag(response, ticket.version)
+    running = out.sla is not None and any(metric.state is SlaState.running for metric in out.sla.metrics)
+    set_etag(response, ticket.version, int(minute.timestamp()) // 60 if running else None)
     return out
 
 

@@ -26,6 +26,7 @@ from app.models.enums import (
     StatusKind,
     TicketType,
 )
+from app.sla.schemas import TicketSlaOut
 
 Subject = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 Tags = Annotated[list[Tag], Field(max_length=50)]
@@ -164,10 +165,16 @@ class TicketOut(ResponseModel):
     last_public_comment_at: datetime | None
     last_public_comment_by: CommentAuthor | None = Field(description="Who wrote the last public comment")
     merged_into_id: UUID | None = Field(description="The ticket this one was merged into")
+    sla_policy_id: UUID | None = Field(description="The SLA policy that applies")
+    sla_due_at: datetime | None = Field(description="The soonest due time of the running SLA metrics")
+    sla_breached: bool = Field(description="An SLA metric is overdue")
     solved_at: datetime | None
     closed_at: datetime | None
     deleted_at: datetime | None
     version: int
+    sla: TicketSlaOut | None = Field(
+        None, description="Each SLA metric: on single-ticket responses when a policy applies; null in lists"
+    )
     children_summary: ChildrenSummary | None = Field(
         None, description="On single-ticket responses when the ticket has sub-tickets; null in lists"
     )

@@ -24,6 +24,7 @@ from app.kit.search import search_key
 from app.kit.time import utcnow
 from app.models import Ticket, TicketHistory
 from app.models.enums import AssignmentStrategy, CustomFieldEntity, LinkKind, Role, StatusKind
+from app.sla.service import SlaService
 from app.tickets.changes import history_rows
 from app.tickets.events import change_events, created_event, ticket_json
 from app.tickets.filters import TicketFilters
@@ -54,6 +55,7 @@ class TicketService:
         self.workspace_id = principal.workspace_id
         self.repo = TicketRepository(session, principal.workspace_id)
         self.assigner = Assigner(session, principal.workspace_id)
+        self.sla = SlaService(session, principal.workspace_id)
 
     async def get(self, ticket_id: UUID, *, for_update: bool = False) -> Ticket:
         ticket = await self.repo.get_visible(self.principal, ticket_id, for_update=for_update)
@@ -120,15 +122,20 @@ class TicketService:
         await self._route(None, values)
         if data.parent_id is not None:
             await self._check_parent(values["id"], data.parent_id)
+        clocks = await self.sla.start(values, now, paused=status.pauses_sla)
         recorded = {
             name: value for name, value in values.items() if name not in ("id", "created_at", "updated_at")
         }
         initial = {name: (None, value) for name, value in recorded.items() if _is_set(value)}
         # The number is the database's to give; the event gets it in the same statement.
         ticket = ticket_json({**values, "number": 0, "version": 1, **dict.fromkeys(UNSET_AT_CREATION)})
-        return await self.repo.insert_numbered(
+        created = await self.repo.insert_numbered(
             values, history_rows(values["id"], self.principal, initial), created_event(self.principal, ticket)
         )
+        if clocks:
+            self.session.add_all(clocks)
+            await self.session.flush()
+        return created
 
     async def update(
         self, ticket_id: UUID, data: TicketUpdate, *, if_match: str | None = None, force: bool = False
@@ -286,6 +293,7 @@ class TicketService:
         self, ticket: Ticket, changed: dict[str, Any], *, kind: EventType = EventType.ticket_updated
     ) -> Ticket:
         """Apply the change with its history and its events, in this transaction."""
+        changed = {**changed, **await self.sla.on_change(ticket, changed, utcnow())}
         before = ticket_json(ticket)
         old = {name: getattr(ticket, name) for name in changed}
         await self.repo.add_history(

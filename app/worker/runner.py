@@ -1,5 +1,5 @@
-"""The worker: fans events out to webhooks, delivers them, hands out tickets waiting in groups, and
-purges what has expired.
+"""The worker: fans events out to webhooks, delivers them, hands out tickets waiting in groups,
+announces SLA warnings and breaches, and purges what has expired.
 
 Any number of workers share one database: they claim work with FOR UPDATE SKIP LOCKED, wake on
 LISTEN/NOTIFY and poll besides (a notification sent while no one listens is lost), and a
@@ -26,6 +26,7 @@ from app.db import Database
 from app.events.tasks import purge_expired
 from app.kit.crypto import SecretBox
 from app.kit.time import utcnow
+from app.sla.tasks import announce_due
 from app.webhooks.service import outbound_policy
 from app.webhooks.tasks import (
     Claim,
@@ -89,6 +90,7 @@ class Worker:
                 asyncio.create_task(self._deliver(stopping, clients)),
                 asyncio.create_task(self._maintain(stopping)),
                 asyncio.create_task(self._assign(stopping)),
+                asyncio.create_task(self._watch_sla(stopping)),
             ]
             await stopping.wait()
             await self._drain()
@@ -286,6 +288,14 @@ class Worker:
             except Exception:
                 logger.exception("assigning waiting tickets failed")
             await _wait(self.agents_available, self.settings.worker.assignment_seconds)
+
+    async def _watch_sla(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                await announce_due(self.db, utcnow())
+            except Exception:
+                logger.exception("announcing SLA warnings and breaches failed")
+            await _wait(stopping, self.settings.worker.sla_seconds)
 
     async def _maintain(self, stopping: asyncio.Event) -> None:
         settings = self.settings
