@@ -17,6 +17,7 @@ from app.reports.router import router as reports_router
 from app.sla.router import router as sla_router
 from app.statuses.router import router as statuses_router
 from app.tickets.router import router as tickets_router
+from app.triggers.router import router as triggers_router
 from app.webhooks.router import router as webhooks_router
 from app.workspaces.router import router as workspaces_router
 
@@ -34,6 +35,7 @@ ROUTERS = [
     groups_router,
     categories_router,
     custom_fields_router,
+    triggers_router,
     sla_router,
     reports_router,
     organizations_router,

@@ -351,7 +351,9 @@ async def test_new_holidays_move_the_due_times_of_running_clocks(tenant: Tenant)
     assert after.headers["ETag"] != before.headers["ETag"]
 
 
-async def test_lists_filter_and_sort_by_due_time_and_breach(app: FastAPI, tenant: Tenant) -> None:
+async def test_lists_filter_and_sort_by_due_time_and_breach(
+    app: FastAPI, settings: Settings, tenant: Tenant
+) -> None:
     await policy(tenant.admin, [target("first_response", 60, business_hours=False)])
     start = datetime(2026, 12, 5, 1, 0, tzinfo=UTC)
     with travel(start):
@@ -359,7 +361,7 @@ async def test_lists_filter_and_sort_by_due_time_and_breach(app: FastAPI, tenant
     with travel(start + timedelta(minutes=30)):
         soon = await create_ticket(tenant.agent, subject="Sắp đến hạn")
         await create_ticket(tenant.agent, subject="Đã xong", status_kind="solved")
-    await announce_due(app.state.db, start + timedelta(minutes=61))
+    await announce_due(app.state.db, settings, start + timedelta(minutes=61))
 
     def subjects(response: httpx.Response) -> list[str]:
         return [item["subject"] for item in response.json()["items"]]
@@ -379,13 +381,15 @@ async def test_lists_filter_and_sort_by_due_time_and_breach(app: FastAPI, tenant
 # Announcements
 
 
-async def test_a_warning_then_a_breach_each_once_per_cycle(app: FastAPI, tenant: Tenant) -> None:
+async def test_a_warning_then_a_breach_each_once_per_cycle(
+    app: FastAPI, settings: Settings, tenant: Tenant
+) -> None:
     await policy(tenant.admin, [target("first_response", 60, business_hours=False)], warn_at_percent=80)
     start = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)
     with travel(start):
         ticket = await create_ticket(tenant.agent)
     for minutes in (47, 49, 50, 61, 75):
-        await announce_due(app.state.db, start + timedelta(minutes=minutes))
+        await announce_due(app.state.db, settings, start + timedelta(minutes=minutes))
         if minutes == 47:
             assert await events(tenant, "ticket.sla_warning") == []
     [warning] = await events(tenant, "ticket.sla_warning")
@@ -402,24 +406,24 @@ async def test_a_warning_then_a_breach_each_once_per_cycle(app: FastAPI, tenant:
     assert fetched["sla_breached"] is True and fetched["sla"]["metrics"][0]["remaining_minutes"] == -15
 
 
-async def test_a_pause_moves_the_breach(app: FastAPI, tenant: Tenant) -> None:
+async def test_a_pause_moves_the_breach(app: FastAPI, settings: Settings, tenant: Tenant) -> None:
     await policy(tenant.admin, [target("first_response", 60, business_hours=False)], warn_minutes_before=10)
     start = datetime(2026, 12, 9, 2, 0, tzinfo=UTC)
     with travel(start):
         ticket = await create_ticket(tenant.agent)
     with travel(start + timedelta(minutes=30)):
         await patch(tenant.agent, f"/v1/tickets/{ticket['id']}", {"status_kind": "on_hold"})
-    await announce_due(app.state.db, start + timedelta(minutes=65))
+    await announce_due(app.state.db, settings, start + timedelta(minutes=65))
     assert await events(tenant, "ticket.sla_breached") == [], "paused: nothing is due"
     with travel(start + timedelta(minutes=90)):
         await patch(tenant.agent, f"/v1/tickets/{ticket['id']}", {"status_kind": "open"})
-    await announce_due(app.state.db, start + timedelta(minutes=105))
+    await announce_due(app.state.db, settings, start + timedelta(minutes=105))
     assert await events(tenant, "ticket.sla_warning") == [], "30 + 15 minutes counted of 50"
-    await announce_due(app.state.db, start + timedelta(minutes=111))
+    await announce_due(app.state.db, settings, start + timedelta(minutes=111))
     assert await events(tenant, "ticket.sla_breached") == []
     [warning] = await events(tenant, "ticket.sla_warning")
     assert warning["data"]["sla"]["warned_at"] == iso(start + timedelta(minutes=110))
-    await announce_due(app.state.db, start + timedelta(minutes=121))
+    await announce_due(app.state.db, settings, start + timedelta(minutes=121))
     [breach] = await events(tenant, "ticket.sla_breached")
     assert breach["data"]["sla"]["breached_at"] == iso(start + timedelta(minutes=120))
 
@@ -481,7 +485,7 @@ async def test_breaches_are_announced_once_by_two_workers_one_of_them_killed(
 
 
 async def test_the_sla_report_counts_met_breached_and_running_with_times(
-    app: FastAPI, tenant: Tenant
+    app: FastAPI, settings: Settings, tenant: Tenant
 ) -> None:
     await policy(
         tenant.admin,
@@ -502,7 +506,7 @@ async def test_the_sla_report_counts_met_breached_and_running_with_times(
             await comment(tenant.agent, ticket["id"], **reply)
     with travel(start + timedelta(minutes=60)):
         await patch(tenant.agent, f"/v1/tickets/{normal[0]['id']}", {"status_kind": "solved"})
-    await announce_due(app.state.db, start + timedelta(minutes=31))  # normal[3] and urgent are late
+    await announce_due(app.state.db, settings, start + timedelta(minutes=31))  # normal[3] and urgent are late
 
     period = {"from": iso(start - timedelta(hours=1)), "to": iso(start + timedelta(hours=1))}
     response = await tenant.viewer.get("/v1/reports/sla", params=period)

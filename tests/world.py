@@ -50,6 +50,7 @@ async def build_world(tenant: Tenant) -> World:
     )
     api_key = await create(admin, "/v1/api-keys", {"name": f"khóa {suffix}", "role": "viewer"})
     macro = await create(admin, "/v1/macros", macro_example(member["id"], group["id"], status["id"], suffix))
+    trigger = await create(admin, "/v1/triggers", trigger_example(group["id"], macro["id"], suffix))
     note = await create(agent, f"/v1/tickets/{ticket['id']}/comments", {"body": "Ghi chú", "public": False})
     link = await create(
         agent, f"/v1/tickets/{ticket['id']}/links", {"ticket_id": parent["id"], "kind": "related"}
@@ -81,6 +82,7 @@ async def build_world(tenant: Tenant) -> World:
         "attachment_id": upload.json()[0]["id"],
         "calendar_id": calendar["id"],
         "policy_id": policy["id"],
+        "trigger_id": trigger["id"],
     }
 
 
@@ -89,6 +91,7 @@ RESOURCE_KEYS = (
     "agent_id", "group_id", "category_id", "field_id", "organization_id", "contact_id",
     "identity_id", "status_id", "ticket_id", "parent_ticket_id", "api_key_id", "webhook_id", "delivery_id",
     "comment_id", "link_id", "macro_id", "attachment_id", "calendar_id", "policy_id",
+    "trigger_id",
 )  # fmt: skip
 
 
@@ -130,6 +133,22 @@ def macro_example(agent_id: str, group_id: str, status_id: str, suffix: str) -> 
             {"type": "set_assignee", "assignee_id": agent_id},
             {"type": "add_follower", "agent_id": agent_id},
             {"type": "add_tags", "tags": ["da-tiep-nhan"]},
+        ],
+    }
+
+
+def trigger_example(group_id: str, macro_id: str, suffix: str) -> dict[str, Any]:
+    return {
+        "name": f"Tin nhắn Zalo về nhóm kỹ thuật {suffix}",
+        "events": ["ticket.created"],
+        "conditions": {
+            "all": [{"field": "channel", "operator": "equals", "value": "zalo"}],
+            "any": [{"field": "subject", "operator": "contains", "value": "lỗi"}],
+        },
+        "actions": [
+            {"type": "set_group", "group_id": group_id},
+            {"type": "set_priority", "priority": "high"},
+            {"type": "add_comment", "macro_id": macro_id, "public": True},
         ],
     }
 
@@ -234,6 +253,11 @@ EXAMPLES: dict[str, Callable[[World], dict[str, Any]]] = {
     "create_macro": lambda w: macro_example(
         w["agent_id"], w["group_id"], w["status_id"], secrets.token_hex(3)
     ),
+    "create_trigger": lambda w: trigger_example(w["group_id"], w["macro_id"], secrets.token_hex(3)),
+    "update_trigger": lambda w: {
+        "position": 5,
+        "conditions": {"all": [{"field": "tags", "operator": "contains", "value": "vip"}]},
+    },
     "update_macro": lambda w: {
         "description": "Chuyển nhóm kỹ thuật",
         "group_id": w["group_id"],

@@ -59,12 +59,20 @@ class CommentService:
         await self.tickets.get(ticket_id)
         return await self.repo.page(ticket_id, public, page)
 
-    async def add(self, ticket_id: UUID, data: CommentCreate, *, files: Sequence[UploadFile] = ()) -> Comment:
+    async def add(
+        self,
+        ticket_id: UUID,
+        data: CommentCreate,
+        *,
+        files: Sequence[UploadFile] = (),
+        allow_closed: bool = False,
+    ) -> Comment:
+        """`allow_closed`: a trigger's message on a ticket that was just closed goes on that ticket."""
         ticket = await self._target(await self.tickets.get(ticket_id, for_update=True))
         author_type, author_id = await self._author(data)
         if ticket.deleted_at is not None:
             raise Conflict("The ticket is deleted; restore it first", code="ticket_deleted")
-        if ticket.status_kind is StatusKind.closed:
+        if ticket.status_kind is StatusKind.closed and not allow_closed:
             if author_type is not CommentAuthor.contact:
                 raise Conflict(
                     "A closed ticket cannot be changed; reopen it first (POST /v1/tickets/{id}/reopen)",
@@ -111,6 +119,7 @@ class CommentService:
                 )
             ],
         )
+        await self.tickets.after_comment(updated, comment)
         return comment
 
     async def present(self, comments: Sequence[Comment]) -> list[CommentOut]:

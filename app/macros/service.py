@@ -19,26 +19,22 @@ from app.groups.repository import GroupRepository
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.kit.search import search_key
+from app.macros.changes import ticket_update
 from app.macros.rendering import Placeholders, check_template, placeholders, render
 from app.macros.repository import BY_POSITION, MacroRepository
 from app.macros.schemas import (
     AddFollowerAction,
-    AddTagsAction,
     MacroAction,
     MacroCreate,
     MacroPreview,
     MacroUpdate,
-    RemoveTagsAction,
     SetAssigneeAction,
     SetGroupAction,
-    SetPriorityAction,
     SetStatusAction,
-    SetTypeAction,
 )
 from app.models import Comment, Macro, Ticket
 from app.models.enums import Role
 from app.statuses.repository import StatusRepository
-from app.tickets.schemas import TicketUpdate
 from app.tickets.service import TicketService
 from app.workspaces.repository import get_workspace
 
@@ -67,7 +63,7 @@ async def list_macros(
 async def create_macro(session: AsyncSession, workspace_id: UUID, data: MacroCreate) -> Macro:
     _require_content(data.body, data.actions)
     await _check_template(data.body)
-    await _check_references(session, workspace_id, data.group_id, data.actions)
+    await check_action_references(session, workspace_id, data.group_id, data.actions)
     macro = Macro(
         id=new_id(),
         search_text=search_key(data.name, data.description),
@@ -84,7 +80,7 @@ async def update_macro(session: AsyncSession, workspace_id: UUID, macro: Macro, 
     if "actions" in values:
         values["actions"] = _stored(data.actions)
     _require_content(values.get("body", macro.body), values.get("actions", macro.actions))
-    await _check_references(
+    await check_action_references(
         session, workspace_id, values.get("group_id"), data.actions if "actions" in values else []
     )
     if "name" in values or "description" in values:
@@ -112,7 +108,7 @@ async def _check_template(body: str) -> None:
     await asyncio.to_thread(check_template, body)
 
 
-async def _check_references(
+async def check_action_references(
     session: AsyncSession, workspace_id: UUID, group_id: UUID | None, actions: Sequence[MacroAction]
 ) -> None:
     """Everything a macro names must be of the workspace, so that applying it can succeed."""
@@ -154,32 +150,6 @@ def _unknown(field: str, resource: str) -> Unprocessable:
     return Unprocessable(f"{field}: no such {resource}", field=field, code="unknown_reference")
 
 
-def ticket_update(actions: Sequence[MacroAction]) -> TicketUpdate:
-    """The one ticket change that the actions make together."""
-    values: dict[str, Any] = {}
-    for action in actions:
-        if isinstance(action, SetStatusAction):
-            if action.status_id is not None:
-                values["status_id"] = action.status_id
-            else:
-                values["status_kind"] = action.status_kind
-        elif isinstance(action, SetPriorityAction):
-            values["priority"] = action.priority
-        elif isinstance(action, SetTypeAction):
-            values["type"] = action.ticket_type
-        elif isinstance(action, SetGroupAction):
-            values["group_id"] = action.group_id
-        elif isinstance(action, SetAssigneeAction):
-            values["assignee_id"] = action.assignee_id
-        elif isinstance(action, AddTagsAction):
-            values.setdefault("add_tags", []).extend(action.tags)
-        elif isinstance(action, RemoveTagsAction):
-            values.setdefault("remove_tags", []).extend(action.tags)
-        elif isinstance(action, AddFollowerAction):
-            values.setdefault("add_followers", []).append(action.agent_id)
-    return TicketUpdate(**values)
-
-
 class MacroService:
     """Macros used on a ticket by one caller within one unit of work."""
 
@@ -195,7 +165,7 @@ class MacroService:
         """The comment and the changes the macro would make on the ticket; nothing is written."""
         macro = await self._usable(macro_id)
         ticket = await self.tickets.get(ticket_id)
-        body = await self._render(macro, ticket)
+        body = await self.render_for(macro, ticket)
         return MacroPreview(
             body=body, public=macro.public, actions=STORED_ACTIONS.validate_python(macro.actions)
         )
@@ -205,7 +175,7 @@ class MacroService:
         nothing (a closed ticket, an action naming an agent deactivated since: no comment either)."""
         macro = await self._usable(macro_id)
         ticket = await self.tickets.get(ticket_id)
-        body = await self._render(macro, ticket)
+        body = await self.render_for(macro, ticket)
         comment = None
         if body:
             comment = await CommentService(self.session, self.principal, self.settings).add(
@@ -227,7 +197,7 @@ class MacroService:
             raise Forbidden("The macro is limited to a group you are not in", code="macro_group_only")
         return macro
 
-    async def _render(self, macro: Macro, ticket: Ticket) -> str:
+    async def render_for(self, macro: Macro, ticket: Ticket) -> str:
         """The comment text; empty for a macro without a body."""
         if not macro.body.strip():
             return ""

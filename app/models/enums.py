@@ -93,6 +93,7 @@ class ActorType(enum.StrEnum):
     api_key = "api_key"
     contact = "contact"
     system = "system"
+    trigger = "trigger"
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -15,7 +15,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from app.kit.schemas import RequestModel
 from app.kit.search import fold
-from app.models.enums import Channel, Priority, StatusKind, TicketType
+from app.models.enums import Channel, CommentAuthor, Priority, SlaMetric, StatusKind, TicketType
 
 
 class Operator(enum.StrEnum):
@@ -82,7 +82,12 @@ FIELDS: dict[str, tuple[_Kind, type[enum.Enum] | None]] = {
     "requester_vip": (_Kind.flag, None),
     # The value is a calendar's id: whether now is within its working hours.
     "business_hours": (_Kind.hours, None),
+    # Of the event, for triggers: the comment added (ticket.comment_added), the metric (ticket.sla_*).
+    "comment_public": (_Kind.flag, None),
+    "comment_author": (_Kind.choice, CommentAuthor),
+    "sla_metric": (_Kind.choice, SlaMetric),
 }
+EVENT_FIELDS = frozenset({"comment_public", "comment_author", "sla_metric"})
 FIELD_NAMES = [*FIELDS, f"{CUSTOM_FIELD_PREFIX}<key>"]
 _MAX_VALUES = 100
 
@@ -162,6 +167,20 @@ class Condition(RequestModel):
 class Conditions(RequestModel):
     all: Annotated[list[Condition], Field(max_length=50)] = []
     any: Annotated[list[Condition], Field(max_length=50)] = []
+
+
+CHANGE_OPERATORS = frozenset({Operator.changed, Operator.changed_to, Operator.changed_from})
+
+
+def refuse_event_conditions(conditions: Conditions) -> Conditions:
+    """For rules about a ticket's state (SLA policies): no conditions on a change or an event."""
+    for part in (conditions.all, conditions.any):
+        for condition in part:
+            if condition.operator in CHANGE_OPERATORS or condition.field in EVENT_FIELDS:
+                raise ValueError(
+                    f"{condition.field} {condition.operator.value}: only triggers look at changes and events"
+                )
+    return conditions
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from app.kit.schemas import Name, RequestModel, ResponseModel, ShortText, UpdateModel
 from app.models.enums import Priority, SlaMetric, SlaState
-from app.rules.conditions import Conditions
+from app.rules.conditions import Conditions, refuse_event_conditions
 from app.sla.calendars import WEEKDAYS
+
+StateConditions = Annotated[Conditions, AfterValidator(refuse_event_conditions)]
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 assert Weekday.__args__ == WEEKDAYS  # type: ignore[attr-defined]
@@ -150,7 +152,7 @@ class SlaPolicyCreate(RequestModel):
         0, description="Policies are tried by position; the first that matches applies"
     )
     active: bool = True
-    conditions: Conditions = Field(
+    conditions: StateConditions = Field(
         Conditions(), description="Which tickets the policy is for; no conditions: every ticket"
     )
     calendar_id: UUID | None = Field(None, description="The business calendar the targets count in")
@@ -177,7 +179,7 @@ class SlaPolicyUpdate(UpdateModel):
     description: ShortText | None = None
     position: Position = None
     active: bool = None
-    conditions: Conditions = None
+    conditions: StateConditions = None
     calendar_id: UUID | None = None
     targets: Targets = None
     warn_at_percent: Percent | None = None

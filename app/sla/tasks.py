@@ -4,6 +4,7 @@ The scan reads the index of upcoming moments (`next_check_at`), not the tickets.
 before its clocks, as every ticket change does, and one that another transaction holds is left for
 the next scan; the announcement, the clock and the ticket commit together, so an event is written
 exactly once even with several workers, and a worker that dies mid-batch leaves the batch to the next.
+The triggers listening to the announcements run in the same transaction.
 """
 
 import logging
@@ -13,6 +14,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.config import Settings
 from app.db import Database
 from app.events.service import EventType, event_row, record
 from app.models import Ticket, TicketSla
@@ -20,13 +22,14 @@ from app.models.enums import ActorType, Role
 from app.sla.repository import clocks_of, due_tickets, lock_tickets
 from app.sla.service import SlaService, summary
 from app.tickets.events import ticket_json
+from app.triggers.runner import TriggerRunner
 
 logger = logging.getLogger(__name__)
 
 BATCH = 200
 
 
-async def announce_due(db: Database, now: datetime) -> int:
+async def announce_due(db: Database, settings: Settings, now: datetime) -> int:
     """Announce what has fallen due by `now`; returns how many events were written."""
     written = 0
     while True:
@@ -43,13 +46,15 @@ async def announce_due(db: Database, now: datetime) -> int:
                 clocks.setdefault((found.workspace_id, found.ticket_id), []).append(found)
             for ticket in tickets:
                 written += await _announce(
-                    session, ticket, clocks.get((ticket.workspace_id, ticket.id), []), now
+                    session, settings, ticket, clocks.get((ticket.workspace_id, ticket.id), []), now
                 )
         if len(keys) < BATCH:
             return written
 
 
-async def _announce(session: AsyncSession, ticket: Ticket, clocks: list[TicketSla], now: datetime) -> int:
+async def _announce(
+    session: AsyncSession, settings: Settings, ticket: Ticket, clocks: list[TicketSla], now: datetime
+) -> int:
     sla = SlaService(session, ticket.workspace_id)
     announcements: list[tuple[EventType, TicketSla]] = []
     for clock in clocks:
@@ -86,4 +91,7 @@ async def _announce(session: AsyncSession, ticket: Ticket, clocks: list[TicketSl
         data = {"ticket": snapshot, "sla": described.model_dump(mode="json")}
         rows.append(event_row(system, event_type, ticket.id, data))
     await record(session, Principal(ticket.workspace_id, Role.admin, ActorType.system, ticket.id), rows)
+    triggers = TriggerRunner(session, ticket.workspace_id, settings)
+    for event_type, clock in announcements:
+        ticket = await triggers.run(event_type, ticket, {}, sla_metric=clock.metric)
     return len(rows)

@@ -22,14 +22,15 @@ from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.kit.search import search_key
 from app.kit.time import utcnow
-from app.models import Ticket, TicketHistory
+from app.models import Comment, Ticket, TicketHistory
 from app.models.enums import AssignmentStrategy, CustomFieldEntity, LinkKind, Role, StatusKind
-from app.sla.service import SlaService
+from app.sla.service import SlaService, columns_of
 from app.tickets.changes import history_rows
 from app.tickets.events import change_events, created_event, ticket_json
 from app.tickets.filters import TicketFilters
 from app.tickets.repository import UNSET_AT_CREATION, StatusRef, TicketRepository
 from app.tickets.schemas import AssignRequest, ChildrenSummary, RequesterInline, TicketCreate, TicketUpdate
+from app.triggers.runner import TriggerRunner
 
 RESOLVED_KINDS = (StatusKind.solved, StatusKind.closed)
 
@@ -56,6 +57,9 @@ class TicketService:
         self.repo = TicketRepository(session, principal.workspace_id)
         self.assigner = Assigner(session, principal.workspace_id)
         self.sla = SlaService(session, principal.workspace_id)
+        self.triggers = TriggerRunner(session, principal.workspace_id, settings)
+        # The changes written per ticket since triggers last looked, old and new.
+        self.recorded: dict[UUID, dict[str, tuple[Any, Any]]] = {}
 
     async def get(self, ticket_id: UUID, *, for_update: bool = False) -> Ticket:
         ticket = await self.repo.get_visible(self.principal, ticket_id, for_update=for_update)
@@ -135,14 +139,18 @@ class TicketService:
         if clocks:
             self.session.add_all(clocks)
             await self.session.flush()
-        return created
+        if not await self.triggers.listening(EventType.ticket_created):
+            return created
+        ticket = await self.get(created["id"], for_update=True)
+        final = await self.triggers.run(EventType.ticket_created, ticket, initial)
+        return columns_of(final)
 
     async def update(
         self, ticket_id: UUID, data: TicketUpdate, *, if_match: str | None = None, force: bool = False
     ) -> Ticket:
         ticket = await self.get(ticket_id, for_update=True)
         check_if_match(if_match, ticket.version)
-        return await self._apply(ticket, data, force=force)
+        return await self._after(EventType.ticket_updated, await self._apply(ticket, data, force=force))
 
     async def bulk_update(
         self, ticket_ids: Sequence[UUID], data: TicketUpdate, *, force: bool
@@ -156,7 +164,8 @@ class TicketService:
             if ticket is None:
                 raise NotFound("Ticket", field=f"ids.{position}")
             try:
-                updated.append(await self._apply(ticket, data, force=force))
+                changed = await self._apply(ticket, data, force=force)
+                updated.append(await self._after(EventType.ticket_updated, changed))
             except (Conflict, Unprocessable) as exc:
                 exc.detail = f"ticket #{ticket.number}: {exc.detail}"
                 exc.extra = {**exc.extra, "ticket_id": str(ticket_id)}
@@ -172,7 +181,8 @@ class TicketService:
         ticket = await self.get(ticket_id, for_update=True)
         if ticket.deleted_at is None:
             return ticket
-        return await self._write(ticket, {"deleted_at": None}, kind=EventType.ticket_restored)
+        restored = await self._write(ticket, {"deleted_at": None}, kind=EventType.ticket_restored)
+        return await self._after(EventType.ticket_updated, restored)
 
     async def reopen(self, ticket_id: UUID) -> Ticket:
         """Back to the default open status: the one way to change a closed ticket."""
@@ -181,19 +191,41 @@ class TicketService:
         if ticket.status_kind not in RESOLVED_KINDS:
             raise Conflict("Only a solved or closed ticket can be reopened", code="ticket_not_resolved")
         status = await self._status(None, StatusKind.open, field="status_id")
-        return await self._write(ticket, {"status_id": status.id, **_status_values(ticket, status)})
+        reopened = await self._write(ticket, {"status_id": status.id, **_status_values(ticket, status)})
+        return await self._after(EventType.ticket_updated, reopened)
 
     async def assign(self, ticket_id: UUID, data: AssignRequest, *, if_match: str | None = None) -> Ticket:
         ticket = await self.get(ticket_id, for_update=True)
         check_if_match(if_match, ticket.version)
         # Without an agent, the assignee is cleared and the group (the new one, if given) chooses.
         change = {"assignee_id": data.agent_id, **({"group_id": data.group_id} if data.group_id else {})}
-        return await self._apply(ticket, TicketUpdate(**change), force=False, strategy=data.strategy)
+        assigned = await self._apply(ticket, TicketUpdate(**change), force=False, strategy=data.strategy)
+        return await self._after(EventType.ticket_updated, assigned)
 
     async def unassign(self, ticket_id: UUID, *, if_match: str | None = None) -> Ticket:
         ticket = await self.get(ticket_id, for_update=True)
         check_if_match(if_match, ticket.version)
-        return await self._apply(ticket, TicketUpdate(assignee_id=None), force=False)
+        unassigned = await self._apply(ticket, TicketUpdate(assignee_id=None), force=False)
+        return await self._after(EventType.ticket_updated, unassigned)
+
+    async def change(
+        self, ticket: Ticket, data: TicketUpdate, *, strategy: AssignmentStrategy | None = None
+    ) -> Ticket:
+        """A change made by automation: the rules and history of a caller's change; the caller runs the
+        triggers it fires."""
+        return await self._apply(ticket, data, force=False, strategy=strategy)
+
+    async def after_comment(self, ticket: Ticket, comment: Comment) -> Ticket:
+        """Run the triggers of a comment just added, with the changes it made to the ticket."""
+        changes = self.recorded.pop(ticket.id, {})
+        return await self.triggers.run(EventType.ticket_comment_added, ticket, changes, comment=comment)
+
+    async def _after(self, event: EventType, ticket: Ticket) -> Ticket:
+        """Run the triggers of the change just written to the ticket, if it changed."""
+        changes = self.recorded.pop(ticket.id, {})
+        if not changes:
+            return ticket
+        return await self.triggers.run(event, ticket, changes)
 
     async def _apply(
         self, ticket: Ticket, data: TicketUpdate, *, force: bool, strategy: AssignmentStrategy | None = None
@@ -296,6 +328,9 @@ class TicketService:
         changed = {**changed, **await self.sla.on_change(ticket, changed, utcnow())}
         before = ticket_json(ticket)
         old = {name: getattr(ticket, name) for name in changed}
+        recorded = self.recorded.setdefault(ticket.id, {})
+        for name, value in changed.items():
+            recorded[name] = (recorded[name][0] if name in recorded else old[name], value)
         await self.repo.add_history(
             history_rows(ticket.id, self.principal, {name: (old[name], changed[name]) for name in changed})
         )

@@ -292,7 +292,7 @@ class Worker:
     async def _watch_sla(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             try:
-                await announce_due(self.db, utcnow())
+                await announce_due(self.db, self.settings, utcnow())
             except Exception:
                 logger.exception("announcing SLA warnings and breaches failed")
             await _wait(stopping, self.settings.worker.sla_seconds)
