@@ -10,108 +10,27 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
-import socket
-import statistics
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from uuid import UUID
 
-import aiohttp
 import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.config import Settings  # noqa: E402
-from app.db import create_database  # noqa: E402
 from app.kit.ids import new_id  # noqa: E402
 from app.kit.search import search_key  # noqa: E402
-from bench.common import bench_database, free_port, plain, server_kind  # noqa: E402
-
-BODY = {
-    "subject": "Giao hàng chậm, khách hỏi tình trạng đơn",
-    "description": "Khách hàng gọi tổng đài hỏi đơn hàng đặt từ thứ hai chưa được giao.",
-    "priority": "high",
-    "type": "question",
-    "tags": ["giao-hang", "tong-dai"],
-    "channel": "phone",
-}
-
-
-@dataclass(frozen=True)
-class Tenant:
-    key: str
-    workspace_id: UUID
-    requester_id: UUID
-
-
-async def prepare(url: str, count: int) -> list[Tenant]:
-    """Workspaces, each with an agent key and a requester contact."""
-    from app.auth.service import issue_api_key
-    from app.models import Contact
-    from app.models.enums import Role
-    from app.workspaces.service import create_workspace
-
-    database = create_database(url, Settings())
-    tenants = []
-    async with database.sessionmaker() as session, session.begin():
-        for index in range(count):
-            created = await create_workspace(session, f"Benchmark {index}")
-            key = await issue_api_key(session, created.workspace.id, "bench", Role.agent)
-            contact = Contact(id=new_id(), workspace_id=created.workspace.id, name="Nguyễn Văn An")
-            session.add(contact)
-            tenants.append(Tenant(key.plaintext, created.workspace.id, contact.id))
-    await database.dispose()
-    return tenants
-
-
-async def drive_http(
-    base: str, tenants: list[Tenant], concurrency: int, warmup: float, duration: float
-) -> dict:
-    latencies: list[float] = []
-    errors = 0
-    measuring = False
-    deadline = time.monotonic() + warmup + duration
-
-    async def worker(session: aiohttp.ClientSession, tenant: Tenant) -> None:
-        nonlocal errors
-        headers = {"Authorization": f"Bearer {tenant.key}", "Content-Type": "application/json"}
-        payload = json.dumps({**BODY, "requester_id": str(tenant.requester_id)}).encode()
-        while time.monotonic() < deadline:
-            started = time.perf_counter()
-            async with session.post(f"{base}/v1/tickets", data=payload, headers=headers) as response:
-                await response.read()
-                ok = response.status == 201
-            if measuring:
-                if ok:
-                    latencies.append(time.perf_counter() - started)
-                else:
-                    errors += 1
-
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        tasks = [
-            asyncio.create_task(worker(session, tenants[index % len(tenants)]))
-            for index in range(concurrency)
-        ]
-        await asyncio.sleep(warmup)
-        measuring = True
-        measured_from = time.monotonic()
-        await asyncio.gather(*tasks)
-        elapsed = time.monotonic() - measured_from
-    latencies.sort()
-    return {
-        "requests_per_second": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
-        "requests": len(latencies),
-        "errors": errors,
-    }
-
+from bench.common import (  # noqa: E402
+    BODY,
+    Tenant,
+    bench_database,
+    drive_http,
+    plain,
+    prepare,
+    serve_api,
+    server_kind,
+)
 
 RAW_INSERT = """
 WITH history AS (
@@ -191,45 +110,11 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    server = None
     with bench_database() as url:
-        try:
-            tenants = asyncio.run(prepare(url, args.workspaces))
-            port = free_port()
-            env = {
-                **os.environ,
-                "DATABASE_URL": url,
-                "HELPDESK_SECRET_KEY": secrets.token_hex(16),
-                "HELPDESK_LOG_LEVEL": "warning",
-            }
-            server = subprocess.Popen(
-                [
-                    Path(sys.executable).with_name("helpdesk"),
-                    "serve",
-                    "--port",
-                    str(port),
-                    "--workers",
-                    str(args.workers),
-                ],
-                cwd=ROOT,
-                env=env,
-            )
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(200):
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                        break
-                except OSError:
-                    time.sleep(0.1)
-            time.sleep(1.0)
+        tenants = asyncio.run(prepare(url, args.workspaces))
+        with serve_api(url, args.workers) as base:
             http = asyncio.run(drive_http(base, tenants, args.concurrency, args.warmup, args.duration))
-            server.terminate()
-            server.wait(timeout=30)
-            server = None
-            raw = asyncio.run(drive_asyncpg(url, tenants, args.concurrency, args.duration))
-        finally:
-            if server is not None:
-                server.kill()
+        raw = asyncio.run(drive_asyncpg(url, tenants, args.concurrency, args.duration))
     result = {
         "database": server_kind(),
         "api_processes": args.workers,
