@@ -51,6 +51,11 @@ async def build_world(tenant: Tenant) -> World:
     api_key = await create(admin, "/v1/api-keys", {"name": f"khóa {suffix}", "role": "viewer"})
     macro = await create(admin, "/v1/macros", macro_example(member["id"], group["id"], status["id"], suffix))
     trigger = await create(admin, "/v1/triggers", trigger_example(group["id"], macro["id"], suffix))
+    channel = await create(admin, "/v1/channels", channel_example(group["id"], suffix))
+    received = await tenant.anonymous.post(
+        f"/v1/channels/{channel['id']}/messages", json=message_example(suffix), headers=CHANNEL_AUTH
+    )
+    assert received.status_code == 202, received.text
     note = await create(agent, f"/v1/tickets/{ticket['id']}/comments", {"body": "Ghi chú", "public": False})
     link = await create(
         agent, f"/v1/tickets/{ticket['id']}/links", {"ticket_id": parent["id"], "kind": "related"}
@@ -83,6 +88,8 @@ async def build_world(tenant: Tenant) -> World:
         "calendar_id": calendar["id"],
         "policy_id": policy["id"],
         "trigger_id": trigger["id"],
+        "channel_id": channel["id"],
+        "inbound_id": received.json()["id"],
     }
 
 
@@ -91,7 +98,7 @@ RESOURCE_KEYS = (
     "agent_id", "group_id", "category_id", "field_id", "organization_id", "contact_id",
     "identity_id", "status_id", "ticket_id", "parent_ticket_id", "api_key_id", "webhook_id", "delivery_id",
     "comment_id", "link_id", "macro_id", "attachment_id", "calendar_id", "policy_id",
-    "trigger_id",
+    "trigger_id", "channel_id", "inbound_id",
 )  # fmt: skip
 
 
@@ -150,6 +157,30 @@ def trigger_example(group_id: str, macro_id: str, suffix: str) -> dict[str, Any]
             {"type": "set_priority", "priority": "high"},
             {"type": "add_comment", "macro_id": macro_id, "public": True},
         ],
+    }
+
+
+CHANNEL_TOKEN = "kenh-chat-token-0123456789abcdef"
+# How a channel's caller authenticates: the channel's token, not an API key.
+CHANNEL_AUTH = {"Authorization": f"Bearer {CHANNEL_TOKEN}"}
+
+
+def channel_example(group_id: str, suffix: str) -> dict[str, Any]:
+    return {
+        "kind": "chat",
+        "name": f"Chat trên website {suffix}",
+        "settings": {"callback_url": "http://127.0.0.1:9/chat-replies", "reopen_window_hours": 48},
+        "secrets": {"token": CHANNEL_TOKEN, "callback_secret": "whsec_" + "A" * 32},
+        "defaults": {"group_id": group_id, "priority": "high", "tags": ["chat"]},
+    }
+
+
+def message_example(suffix: str) -> dict[str, Any]:
+    return {
+        "message_id": f"msg-{suffix}",
+        "contact": {"id": f"visitor-{suffix}", "name": "Chị Lan", "phone": "0912345678"},
+        "conversation_id": f"conv-{suffix}",
+        "text": "Cho em hỏi đơn hàng #1024 khi nào giao ạ?",
     }
 
 
@@ -257,6 +288,17 @@ EXAMPLES: dict[str, Callable[[World], dict[str, Any]]] = {
     "update_trigger": lambda w: {
         "position": 5,
         "conditions": {"all": [{"field": "tags", "operator": "contains", "value": "vip"}]},
+    },
+    "create_channel": lambda w: channel_example(w["group_id"], secrets.token_hex(3)),
+    "update_channel": lambda w: {"defaults": {"group_id": w["group_id"], "tags": ["zalo"]}, "active": True},
+    "receive_message": lambda w: message_example(secrets.token_hex(3)),
+    "receive_call": lambda w: {
+        "call_id": f"call-{secrets.token_hex(3)}",
+        "direction": "outbound",
+        "caller": "+84 912 345 678",
+        "agent_id": w["agent_id"],
+        "started_at": "2026-12-01T09:00:00+07:00",
+        "duration_seconds": 192,
     },
     "update_macro": lambda w: {
         "description": "Chuyển nhóm kỹ thuật",

@@ -1,12 +1,12 @@
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.attachments.schemas import AttachmentOut
 from app.kit.schemas import LongText, RequestModel, ResponseModel
-from app.models.enums import Channel, CommentAuthor, StatusKind
+from app.models.enums import Channel, CommentAuthor, DeliveryState, StatusKind
 
 Body = Annotated[str, StringConstraints(min_length=1, max_length=65_536)]
 UploadToken = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -57,6 +57,11 @@ class AuthorOut(BaseModel):
     id: UUID | None
 
 
+class DeliveryOut(BaseModel):
+    state: DeliveryState = Field(description="`queued`, `sent` (with `provider_message_id`) or `failed`")
+    error: str | None = Field(None, description="Why it failed, as the channel or its provider said")
+
+
 class CommentOut(ResponseModel):
     id: UUID
     ticket_id: UUID
@@ -67,5 +72,13 @@ class CommentOut(ResponseModel):
     channel: Channel | None
     provider_message_id: str | None
     original_ticket_id: UUID | None = Field(description="Where it was written, if a merge moved it here")
+    threading: dict[str, Any] | None = Field(
+        None,
+        description="For a message that arrived on a channel: the `rule` that put it on this ticket, and "
+        "the conversation and stored message it came from",
+    )
+    delivery: DeliveryOut | None = Field(
+        None, description="For a public reply sent out on the ticket's channel: how far it got"
+    )
     attachments: list[AttachmentOut]
     created_at: datetime

@@ -19,8 +19,9 @@ from app.attachments.service import (
 )
 from app.attachments.storage import Storage
 from app.auth.principal import Principal
+from app.channels.outbound import queue_reply
 from app.comments.repository import CommentRepository
-from app.comments.schemas import AuthorOut, CommentCreate, CommentOut
+from app.comments.schemas import AuthorOut, CommentCreate, CommentOut, DeliveryOut
 from app.config import Settings
 from app.contacts.repository import ContactRepository
 from app.errors import Conflict, Unprocessable
@@ -66,8 +67,10 @@ class CommentService:
         *,
         files: Sequence[UploadFile] = (),
         allow_closed: bool = False,
+        threading: dict[str, Any] | None = None,
     ) -> Comment:
-        """`allow_closed`: a trigger's message on a ticket that was just closed goes on that ticket."""
+        """`allow_closed`: a trigger's message on a ticket that was just closed goes on that ticket.
+        `threading`: for a message that arrived on a channel, how it found its ticket."""
         ticket = await self._target(await self.tickets.get(ticket_id, for_update=True))
         author_type, author_id = await self._author(data)
         if ticket.deleted_at is not None:
@@ -92,10 +95,12 @@ class CommentService:
                 html_body=nh3.clean(data.html_body) if data.html_body else None,
                 channel=data.channel or Channel.api,
                 provider_message_id=data.provider_message_id,
+                threading=threading,
                 created_at=now,
             )
         )
         await self._attach(comment, data.attachments, files)
+        await queue_reply(self.session, ticket, comment)
         status_kind = data.status_kind
         if data.status_id is None and status_kind is None:
             status_kind = _implied_status(ticket, author_type, data.public)
@@ -137,6 +142,10 @@ class CommentService:
                 channel=comment.channel,
                 provider_message_id=comment.provider_message_id,
                 original_ticket_id=comment.original_ticket_id,
+                threading=comment.threading,
+                delivery=DeliveryOut(state=comment.delivery_state, error=comment.delivery_error)
+                if comment.delivery_state is not None
+                else None,
                 attachments=[AttachmentOut.model_validate(item) for item in attachments[comment.id]],
                 created_at=comment.created_at,
             )

@@ -51,6 +51,9 @@ DESCRIPTIONS = {
     EventType.ticket_deleted: "A ticket was deleted (it can be restored).",
     EventType.ticket_restored: "A deleted ticket was restored.",
     EventType.ticket_comment_added: "A public reply or an internal note was added (`data.comment`).",
+    EventType.ticket_comment_delivery_failed: (
+        "A public reply could not be sent on the ticket's channel (`data.comment.delivery.error` says why)."
+    ),
     EventType.ticket_merged: "The ticket was merged into another (`data.into`); it is now closed.",
     EventType.agent_availability_changed: (
         "An agent went online, away or offline, or was deactivated or reactivated."

@@ -30,6 +30,7 @@ class EventType(enum.StrEnum):
     ticket_deleted = "ticket.deleted"
     ticket_restored = "ticket.restored"
     ticket_comment_added = "ticket.comment_added"
+    ticket_comment_delivery_failed = "ticket.comment_delivery_failed"
     ticket_merged = "ticket.merged"
     ticket_sla_warning = "ticket.sla_warning"
     ticket_sla_breached = "ticket.sla_breached"

@@ -20,9 +20,12 @@ class UnitOfWorkRoute(APIRoute):
     ETag (unless the endpoint set one) and answer `If-None-Match` with 304.
     """
 
+    # Idempotency keys belong to the caller's workspace, so they need an API key or agent token.
+    honours_idempotency_keys = True
+
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         methods = {method.upper() for method in kwargs.get("methods") or ()}
-        if "POST" in methods:
+        if "POST" in methods and self.honours_idempotency_keys:
             kwargs["dependencies"] = [*(kwargs.get("dependencies") or []), Depends(claim_idempotency_key)]
         super().__init__(path, endpoint, **kwargs)
 
@@ -82,3 +85,10 @@ def _weak_equal(a: str, b: str) -> bool:
 def _etag_matches(header: str, etag: str) -> bool:
     candidates = [candidate.strip() for candidate in header.split(",")]
     return "*" in candidates or any(_weak_equal(candidate, etag) for candidate in candidates)
+
+
+class ProviderRoute(UnitOfWorkRoute):
+    """For channels' inbound endpoints: the caller proves itself with the channel's secret, and a
+    re-sent message is recognised by its provider id rather than by an Idempotency-Key."""
+
+    honours_idempotency_keys = False

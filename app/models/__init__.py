@@ -5,6 +5,7 @@ from app.models.api_key import AgentTokenSecret, ApiKey
 from app.models.attachment import Attachment
 from app.models.base import Base
 from app.models.category import Category, CategoryWatcher
+from app.models.channel import Conversation, InboundMessage, MessagingChannel, OutboundMessage
 from app.models.comment import Comment, Presence, TicketLink
 from app.models.contact import Contact, ContactIdentity, Organization
 from app.models.custom_field import CustomFieldDefinition
@@ -30,14 +31,18 @@ __all__ = [
     "Comment",
     "Contact",
     "ContactIdentity",
+    "Conversation",
     "CustomFieldDefinition",
     "DispatchCursor",
     "Event",
     "Group",
     "GroupMember",
     "IdempotencyKey",
+    "InboundMessage",
     "Macro",
+    "MessagingChannel",
     "Organization",
+    "OutboundMessage",
     "Presence",
     "SlaPolicy",
     "Ticket",

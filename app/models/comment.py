@@ -1,12 +1,14 @@
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, WorkspaceScoped
 from app.models.columns import pg_enum
-from app.models.enums import Channel, CommentAuthor, LinkKind, PresenceState
+from app.models.enums import Channel, CommentAuthor, DeliveryState, LinkKind, PresenceState
 
 
 class Comment(WorkspaceScoped, Base):
@@ -33,6 +35,11 @@ class Comment(WorkspaceScoped, Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(500))
     # Where the comment was written, when a merge moved it to another ticket.
     original_ticket_id: Mapped[UUID | None]
+    # For a message that arrived on a channel: which rule put it on this ticket, and why.
+    threading: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # For a public reply sent out on the ticket's channel.
+    delivery_state: Mapped[DeliveryState | None] = mapped_column(pg_enum(DeliveryState, "delivery_state"))
+    delivery_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 

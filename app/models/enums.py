@@ -94,6 +94,8 @@ class ActorType(enum.StrEnum):
     contact = "contact"
     system = "system"
     trigger = "trigger"
+    # A message that arrived on a channel (actor_id: the channel).
+    channel = "channel"
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -141,3 +143,21 @@ class SlaState(enum.StrEnum):
     paused = "paused"
     fulfilled = "fulfilled"
     cancelled = "cancelled"
+
+
+class ChannelKind(enum.StrEnum):
+    chat = "chat"
+    api = "api"
+
+
+class InboundState(enum.StrEnum):
+    received = "received"
+    processed = "processed"
+    ignored = "ignored"
+    failed = "failed"
+
+
+class DeliveryState(enum.StrEnum):
+    queued = "queued"
+    sent = "sent"
+    failed = "failed"

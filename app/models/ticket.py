@@ -6,7 +6,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     String,
     Text,
@@ -18,14 +17,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamps, Versioned, WorkspaceScoped
-from app.models.columns import pg_enum
+from app.models.columns import pg_enum, scoped_fk
 from app.models.enums import ActorType, Channel, CommentAuthor, Priority, StatusKind, TicketType
-
-
-def _scoped_fk(column: str, table: str, **options: Any) -> ForeignKeyConstraint:
-    """A reference inside the workspace: a row of another workspace can never be referenced."""
-    return ForeignKeyConstraint(["workspace_id", column], [f"{table}.workspace_id", f"{table}.id"], **options)
-
 
 _UNRESOLVED = "deleted_at IS NULL AND status_kind IN ('new', 'open', 'pending', 'on_hold')"
 
@@ -34,14 +27,15 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     __tablename__ = "tickets"
     __table_args__ = (
         UniqueConstraint("workspace_id", "number"),
-        _scoped_fk("status_id", "ticket_statuses"),
-        _scoped_fk("category_id", "categories"),
-        _scoped_fk("group_id", "groups"),
-        _scoped_fk("assignee_id", "agents"),
-        _scoped_fk("requester_id", "contacts"),
-        _scoped_fk("parent_id", "tickets"),
-        _scoped_fk("merged_into_id", "tickets"),
-        _scoped_fk("sla_policy_id", "sla_policies"),
+        scoped_fk("status_id", "ticket_statuses"),
+        scoped_fk("category_id", "categories"),
+        scoped_fk("group_id", "groups"),
+        scoped_fk("assignee_id", "agents"),
+        scoped_fk("requester_id", "contacts"),
+        scoped_fk("parent_id", "tickets"),
+        scoped_fk("merged_into_id", "tickets"),
+        scoped_fk("sla_policy_id", "sla_policies"),
+        scoped_fk("conversation_id", "conversations"),
         Index("ix_tickets_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
         Index("ix_tickets_workspace_id_updated_at_id", "workspace_id", "updated_at", "id"),
         Index("ix_tickets_workspace_id_priority_id", "workspace_id", "priority", "id"),
@@ -125,6 +119,8 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     sla_policy_id: Mapped[UUID | None]
     sla_due_at: Mapped[datetime | None]
     sla_breached: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # The channel conversation the ticket came from, where public replies are sent.
+    conversation_id: Mapped[UUID | None]
     solved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
@@ -138,7 +134,7 @@ class TicketHistory(WorkspaceScoped, Base):
     __table_args__ = (
         # Deferred so that a new ticket's history can be written before the ticket row, which is
         # inserted last to hold the ticket-number lock for as short a time as possible.
-        _scoped_fk("ticket_id", "tickets", ondelete="CASCADE", deferrable=True, initially="DEFERRED"),
+        scoped_fk("ticket_id", "tickets", ondelete="CASCADE", deferrable=True, initially="DEFERRED"),
         Index("ix_ticket_history_workspace_id_ticket_id_id", "workspace_id", "ticket_id", "id"),
     )
 

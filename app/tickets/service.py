@@ -89,7 +89,8 @@ class TicketService:
         unresolved = sum(count for kind, count in by_kind.items() if kind not in RESOLVED_KINDS)
         return ChildrenSummary(total=sum(by_kind.values()), unresolved=unresolved, by_status_kind=by_kind)
 
-    async def create(self, data: TicketCreate) -> dict[str, Any]:
+    async def create(self, data: TicketCreate, *, conversation_id: UUID | None = None) -> dict[str, Any]:
+        """`conversation_id`: the channel conversation the ticket was opened from, where replies go."""
         status = await self._status(data.status_id, data.status_kind or StatusKind.new, field="status_id")
         now = utcnow()
         values: dict[str, Any] = {
@@ -114,6 +115,7 @@ class TicketService:
             "due_at": data.due_at,
             "parent_id": data.parent_id,
             "internal": data.internal,
+            "conversation_id": conversation_id,
             "search_text": search_key(data.subject),
             "solved_at": now if status.kind in RESOLVED_KINDS else None,
             "closed_at": now if status.kind is StatusKind.closed else None,
@@ -316,7 +318,8 @@ class TicketService:
                 category_id=closed.category_id,
                 group_id=closed.group_id,
                 channel=closed.channel,
-            )
+            ),
+            conversation_id=closed.conversation_id,
         )
         await self.repo.add_link(created["id"], closed.id, LinkKind.follow_up_of)
         return await self.get(created["id"], for_update=True)

@@ -29,11 +29,12 @@ def outbound_policy(settings: Settings) -> OutboundPolicy:
     return OutboundPolicy.from_settings(settings.webhook.allow_http, networks)
 
 
-async def _checked_url(url: str, settings: Settings) -> str:
+async def checked_url(url: str, settings: Settings, *, field: str = "url") -> str:
+    """The URL, if the service may send requests to it (a public address, https unless allowed)."""
     try:
         await check_destination(url, outbound_policy(settings))
     except UnsafeDestination as refused:
-        raise Unprocessable(f"url: {refused}", field="url", code="unsafe_url") from None
+        raise Unprocessable(f"{field}: {refused}", field=field, code="unsafe_url") from None
     return url
 
 
@@ -46,7 +47,7 @@ async def get_webhook(
 async def create_webhook(
     session: AsyncSession, workspace_id: UUID, data: WebhookCreate, settings: Settings, secret_box: SecretBox
 ) -> tuple[Webhook, str]:
-    url = await _checked_url(data.url, settings)
+    url = await checked_url(data.url, settings)
     secret = generate_secret()
     webhook = Webhook(
         id=new_id(),
@@ -64,7 +65,7 @@ async def update_webhook(
 ) -> Webhook:
     values = data.changes()
     if "url" in values and values["url"] != webhook.url:
-        await _checked_url(values["url"], settings)
+        await checked_url(values["url"], settings)
     if values.get("active") and not webhook.active:
         values.update(disabled_reason=None, failing_since=None)
     return await WebhookRepository(session, workspace_id).update(webhook, values)

@@ -1,5 +1,6 @@
-"""The worker: fans events out to webhooks, delivers them, hands out tickets waiting in groups,
-announces SLA warnings and breaches, and purges what has expired.
+"""The worker: fans events out to webhooks, delivers them, threads messages channels received, sends
+replies back on channels, hands out tickets waiting in groups, announces SLA warnings and breaches,
+and purges what has expired.
 
 Any number of workers share one database: they claim work with FOR UPDATE SKIP LOCKED, wake on
 LISTEN/NOTIFY and poll besides (a notification sent while no one listens is lost), and a
@@ -21,6 +22,7 @@ from sqlalchemy.engine import make_url
 from app.assignment.tasks import assign_waiting
 from app.attachments.storage import storage_for
 from app.attachments.tasks import purge_unattached
+from app.channels.tasks import send_due_replies, thread_due
 from app.config import Settings
 from app.db import Database
 from app.events.tasks import purge_expired
@@ -44,6 +46,8 @@ logger = logging.getLogger(__name__)
 EVENTS_CHANNEL = "helpdesk_events"
 DELIVERIES_CHANNEL = "helpdesk_deliveries"
 ASSIGNMENT_CHANNEL = "helpdesk_assignment"
+INBOUND_CHANNEL = "helpdesk_inbound"
+OUTBOUND_CHANNEL = "helpdesk_outbound"
 MAINTENANCE_INTERVAL = timedelta(hours=1)
 # Deliveries in flight per HTTP client, about.
 CLIENT_SHARE = 8
@@ -64,6 +68,8 @@ class Worker:
         self.events_arrived = asyncio.Event()
         self.deliveries_due = asyncio.Event()
         self.agents_available = asyncio.Event()
+        self.messages_arrived = asyncio.Event()
+        self.replies_queued = asyncio.Event()
         self.in_flight: dict[UUID, tuple[Claim, asyncio.Task[None]]] = {}
         self.per_endpoint: Counter[UUID] = Counter()
         self.sending: set[UUID] = set()
@@ -91,6 +97,11 @@ class Worker:
                 asyncio.create_task(self._maintain(stopping)),
                 asyncio.create_task(self._assign(stopping)),
                 asyncio.create_task(self._watch_sla(stopping)),
+                asyncio.create_task(self._reply(stopping, clients[0])),
+                *(
+                    asyncio.create_task(self._thread(stopping))
+                    for _ in range(self.settings.worker.inbound_concurrency)
+                ),
             ]
             await stopping.wait()
             await self._drain()
@@ -117,6 +128,8 @@ class Worker:
                 await connection.add_listener(EVENTS_CHANNEL, lambda *_: self.events_arrived.set())
                 await connection.add_listener(DELIVERIES_CHANNEL, lambda *_: self.deliveries_due.set())
                 await connection.add_listener(ASSIGNMENT_CHANNEL, lambda *_: self.agents_available.set())
+                await connection.add_listener(INBOUND_CHANNEL, lambda *_: self.messages_arrived.set())
+                await connection.add_listener(OUTBOUND_CHANNEL, lambda *_: self.replies_queued.set())
                 try:
                     while not stopping.is_set() and not connection.is_closed():
                         await _wait(stopping, self.settings.worker.poll_seconds)
@@ -296,6 +309,25 @@ class Worker:
             except Exception:
                 logger.exception("announcing SLA warnings and breaches failed")
             await _wait(stopping, self.settings.worker.sla_seconds)
+
+    async def _thread(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            self.messages_arrived.clear()
+            try:
+                await thread_due(self.db, self.settings)
+            except Exception:
+                logger.exception("threading inbound messages failed")
+            await _wait(self.messages_arrived, self.settings.worker.poll_seconds)
+
+    async def _reply(self, stopping: asyncio.Event, client: httpx.AsyncClient) -> None:
+        while not stopping.is_set():
+            self.replies_queued.clear()
+            try:
+                if await send_due_replies(self.db, self.settings, self.secret_box, client, self.policy):
+                    continue
+            except Exception:
+                logger.exception("sending replies failed")
+            await _wait(self.replies_queued, self.settings.worker.poll_seconds)
 
     async def _maintain(self, stopping: asyncio.Event) -> None:
         settings = self.settings

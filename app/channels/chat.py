@@ -1,0 +1,161 @@
+"""Chat and API channels: messages and call records posted by web chat widgets, contact-center
+software and CRMs; replies go back to the channel's callback URL as Standard Webhooks requests."""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from app.channels.incoming import Incoming
+from app.channels.schemas import CallIn, MessageIn
+from app.models import Comment, Conversation, MessagingChannel, OutboundMessage, Ticket
+from app.models.enums import Channel, ChannelKind, CommentAuthor, IdentityKind
+from app.webhooks.outbound import OutboundPolicy, UnsafeDestination, safe_post
+from app.webhooks.secrets import signature_header
+
+MESSAGE = "message"
+CALL = "call"
+# Answers that say "try again later"; any other 4xx will not change by retrying.
+_TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
+_IDENTITY_KINDS = {ChannelKind.chat: IdentityKind.chat, ChannelKind.api: IdentityKind.external}
+_ORIGINS = {ChannelKind.chat: Channel.chat, ChannelKind.api: Channel.api}
+
+
+def incoming(channel: MessagingChannel, kind: str, payload: dict[str, Any]) -> Incoming:
+    if kind == CALL:
+        return _call(CallIn.model_validate(payload))
+    message = MessageIn.model_validate(payload)
+    contact = message.contact
+    conversation = message.conversation_id or f"contact:{contact.id}"
+    return Incoming(
+        conversation=conversation,
+        identity_kind=_IDENTITY_KINDS[channel.kind],
+        identity=contact.id,
+        name=contact.name,
+        email=contact.email,
+        phone=contact.phone,
+        body=message.text,
+        html=message.html,
+        origin=_ORIGINS[channel.kind],
+        address={"conversation_id": message.conversation_id, "contact_id": contact.id},
+    )
+
+
+def _call(call: CallIn) -> Incoming:
+    """A call becomes a public comment: the customer's when they called, the agent's when they did."""
+    inbound = call.direction == "inbound"
+    return Incoming(
+        conversation=f"phone:{call.caller}",
+        identity_kind=IdentityKind.phone,
+        identity=call.caller,
+        name=call.contact_name,
+        phone=call.caller,
+        body=_call_summary(call),
+        origin=Channel.phone,
+        author=CommentAuthor.contact if inbound or call.agent_id is None else CommentAuthor.agent,
+        agent_id=None if inbound else call.agent_id,
+        address={"phone": call.caller},
+    )
+
+
+def _call_summary(call: CallIn) -> str:
+    who = f"from {call.caller}" if call.direction == "inbound" else f"to {call.caller}"
+    lines = [f"{call.direction.capitalize()} call {who}, {'answered' if call.answered else 'missed'}"]
+    lines[0] += f", started {call.started_at.isoformat()}"
+    if call.duration_seconds is not None:
+        minutes, seconds = divmod(call.duration_seconds, 60)
+        lines[0] += f", {minutes} min {seconds} s"
+    if call.recording_url is not None:
+        lines.append(f"Recording: {call.recording_url}")
+    if call.note:
+        lines.extend(["", call.note])
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Sent:
+    provider_message_id: str
+
+
+@dataclass(frozen=True)
+class NotSent:
+    error: str
+    # Retrying cannot help (the receiver refused the message itself).
+    permanent: bool
+
+
+async def send(
+    client: httpx.AsyncClient,
+    channel: MessagingChannel,
+    secrets: dict[str, str],
+    conversation: Conversation,
+    ticket: Ticket,
+    comment: Comment,
+    message: OutboundMessage,
+    *,
+    now: datetime,
+    timeout: float,  # noqa: ASYNC109 - passed on to httpx
+    policy: OutboundPolicy,
+) -> Sent | NotSent:
+    """POST the reply to the channel's callback URL, signed with its callback secret."""
+    url = channel.settings.get("callback_url")
+    secret = secrets.get("callback_secret")
+    if url is None or secret is None:
+        return NotSent("the channel has no callback_url and callback_secret to send replies to", True)
+    message_id = str(message.id)
+    body = json.dumps(
+        {
+            "type": "message.created",
+            "timestamp": now.isoformat(),
+            "data": {
+                "channel_id": str(channel.id),
+                "conversation_id": conversation.address.get("conversation_id"),
+                "contact_id": conversation.address.get("contact_id", conversation.address.get("phone")),
+                "ticket": {"id": str(ticket.id), "number": ticket.number},
+                "message": {
+                    "id": message_id,
+                    "comment_id": str(comment.id),
+                    "author": {"type": comment.author_type.value, "id": _text(comment.author_id)},
+                    "text": comment.body,
+                    "html": comment.html_body,
+                    "created_at": comment.created_at.isoformat(),
+                },
+            },
+        },
+        ensure_ascii=False,
+    )
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature_header([secret], message_id, now, body),
+    }
+    try:
+        response = await safe_post(
+            client, url, content=body.encode(), headers=headers, timeout=timeout, policy=policy
+        )
+    except UnsafeDestination as refused:
+        return NotSent(f"callback_url: {refused}", True)
+    except httpx.HTTPError as error:
+        return NotSent(f"the callback could not be reached: {error!s}"[:500], False)
+    if response.is_success:
+        return Sent(_provider_id(response) or message_id)
+    error = f"the callback answered {response.status_code}: {response.text[:300]}"
+    permanent = 400 <= response.status_code < 500 and response.status_code not in _TRANSIENT_STATUSES
+    return NotSent(error, permanent)
+
+
+def _provider_id(response: httpx.Response) -> str | None:
+    """The receiver's id of the message, when it answers `{"message_id": ...}`."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return None
+    found = answer.get("message_id") if isinstance(answer, dict) else None
+    return str(found)[:500] if found is not None else None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)

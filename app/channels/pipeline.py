@@ -1,0 +1,222 @@
+"""Threading: one stored inbound event becomes a comment on the right ticket, in one transaction.
+
+Messages of one conversation are threaded one at a time (an advisory lock on the conversation), so
+that the first messages of a new customer open one ticket however fast they arrive. The rule that
+placed a message is kept on its comment (`threading.rule`):
+
+- `new_conversation`: the first message of a conversation opens a ticket with the channel's defaults;
+- `open_ticket`: the conversation's ticket is unresolved: the message goes on it;
+- `reopened`: it was solved less than the channel's `reopen_window_hours` ago: the message reopens it;
+- `follow_up`: it was solved longer ago, or closed: a new ticket, linked as a follow-up of it;
+- `ticket_deleted`: it was deleted: a new ticket.
+
+A merged ticket's messages go to the ticket it was merged into, by the same rules.
+"""
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal
+from app.channels import chat
+from app.channels.incoming import Incoming
+from app.channels.repository import (
+    ChannelRepository,
+    ConversationRepository,
+    InboundRepository,
+    OutboundRepository,
+    lock_conversation,
+)
+from app.comments.schemas import AuthorIn, CommentCreate
+from app.comments.service import CommentService
+from app.config import Settings
+from app.contacts.repository import ContactRepository, IdentityRepository
+from app.contacts.schemas import ContactCreate
+from app.contacts.service import create_contact, find_or_create_contact
+from app.errors import Conflict
+from app.kit.ids import new_id
+from app.models import Contact, Conversation, InboundMessage, MessagingChannel, Ticket
+from app.models.enums import ActorType, ChannelKind, CommentAuthor, InboundState, LinkKind, Role, StatusKind
+from app.tickets.repository import TicketRepository
+from app.tickets.schemas import TicketCreate
+from app.tickets.service import TicketService
+
+ADAPTERS = {ChannelKind.chat: chat, ChannelKind.api: chat}
+SUBJECT_LENGTH = 120
+
+
+async def thread(session: AsyncSession, settings: Settings, inbound: InboundMessage, now: datetime) -> None:
+    """Process the (locked) inbound event: a comment on its ticket, or ignored with the reason."""
+    workspace_id = inbound.workspace_id
+    inbound_repo = InboundRepository(session, workspace_id)
+    channel = await ChannelRepository(session, workspace_id).get(inbound.channel_id)
+    if channel is None:
+        await inbound_repo.finish(inbound, InboundState.ignored, now, error="the channel was deleted")
+        return
+    if await OutboundRepository(session, workspace_id).sent_by_us(channel.id, inbound.provider_message_id):
+        await inbound_repo.finish(
+            inbound, InboundState.ignored, now, error="an echo of a reply sent from here"
+        )
+        return
+    message = ADAPTERS[channel.kind].incoming(channel, inbound.kind, inbound.payload)
+    principal = Principal(workspace_id, Role.admin, ActorType.channel, channel.id)
+    await lock_conversation(session, channel.id, message.conversation)
+    contact = await _contact(session, principal, message, settings)
+    conversation = await _conversation(session, channel, message, contact, now)
+    tickets = TicketService(session, principal, settings)
+    ticket, rule, previous = await _ticket_for(tickets, channel, conversation, contact, message, now)
+    author = (
+        AuthorIn(type="agent", id=message.agent_id)
+        if message.author is CommentAuthor.agent and message.agent_id is not None
+        else AuthorIn(type="contact", id=contact.id)
+    )
+    comment = await CommentService(session, principal, settings).add(
+        ticket.id,
+        CommentCreate(
+            body=message.body,
+            html_body=message.html,
+            public=True,
+            author=author,
+            channel=message.origin,
+            provider_message_id=inbound.provider_message_id,
+        ),
+        threading={
+            "rule": rule,
+            "conversation_id": str(conversation.id),
+            "inbound_message_id": str(inbound.id),
+            "previous_ticket_id": str(previous) if previous else None,
+        },
+    )
+    conversation.ticket_id = comment.ticket_id
+    if message.author is CommentAuthor.contact:
+        conversation.last_inbound_at = now
+    await inbound_repo.finish(
+        inbound, InboundState.processed, now, ticket_id=comment.ticket_id, comment_id=comment.id
+    )
+
+
+async def _contact(
+    session: AsyncSession, principal: Principal, message: Incoming, settings: Settings
+) -> Contact:
+    """The contact with the channel identity; else with the email or phone given; else a new one."""
+    repo = ContactRepository(session, principal.workspace_id)
+    found = await repo.find_by_identity(message.identity_kind, message.identity)
+    if found is not None:
+        return found
+    region = settings.default_phone_region
+    savepoint = await session.begin_nested()
+    try:
+        if message.email is not None or message.phone is not None:
+            contact = await find_or_create_contact(
+                session,
+                principal,
+                email=message.email,
+                phone=message.phone,
+                name=message.name,
+                default_phone_region=region,
+            )
+        else:
+            contact = await create_contact(
+                session, principal, ContactCreate(name=message.name), default_phone_region=region
+            )
+        identities = IdentityRepository(session, principal.workspace_id)
+        claimed = await identities.claim(contact.id, message.identity_kind, message.identity)
+        if claimed is None and await identities.owner(message.identity_kind, message.identity) != contact.id:
+            raise Conflict("the identity was claimed meanwhile")
+    except Conflict:
+        # Another conversation of the same new customer created them first: that contact it is.
+        await savepoint.rollback()
+        found = await repo.find_by_identity(message.identity_kind, message.identity)
+        if found is None:
+            raise
+        return found
+    await savepoint.commit()
+    return contact
+
+
+async def _conversation(
+    session: AsyncSession, channel: MessagingChannel, message: Incoming, contact: Contact, now: datetime
+) -> Conversation:
+    repo = ConversationRepository(session, channel.workspace_id)
+    conversation = await repo.find(channel.id, message.conversation)
+    if conversation is None:
+        conversation = await repo.add(
+            Conversation(
+                id=new_id(),
+                channel_id=channel.id,
+                external_id=message.conversation,
+                contact_id=contact.id,
+                address=message.address,
+                created_at=now,
+            )
+        )
+    else:
+        conversation.contact_id = contact.id
+        conversation.address = {**conversation.address, **message.address}
+    return conversation
+
+
+async def _ticket_for(
+    tickets: TicketService,
+    channel: MessagingChannel,
+    conversation: Conversation,
+    contact: Contact,
+    message: Incoming,
+    now: datetime,
+) -> tuple[Ticket, str, UUID | None]:
+    """The ticket the message goes on, the rule that chose it, and the ticket it follows up, if any."""
+    current = await _current_ticket(tickets.repo, conversation)
+    if current is None:
+        return await _open(tickets, channel, conversation, contact, message), "new_conversation", None
+    if current.deleted_at is not None:
+        return await _open(tickets, channel, conversation, contact, message), "ticket_deleted", current.id
+    if current.status_kind not in (StatusKind.solved, StatusKind.closed):
+        return current, "open_ticket", None
+    window = timedelta(hours=channel.settings.get("reopen_window_hours", 72))
+    if current.status_kind is StatusKind.solved and current.solved_at and now - current.solved_at < window:
+        return current, "reopened", None
+    follow_up = await _open(tickets, channel, conversation, contact, message)
+    await tickets.repo.add_link(follow_up.id, current.id, LinkKind.follow_up_of)
+    return follow_up, "follow_up", current.id
+
+
+async def _current_ticket(repo: TicketRepository, conversation: Conversation) -> Ticket | None:
+    if conversation.ticket_id is None:
+        return None
+    ticket = await repo.get(conversation.ticket_id, for_update=True)
+    while ticket is not None and ticket.merged_into_id is not None:
+        ticket = await repo.get(ticket.merged_into_id, for_update=True)
+    return ticket
+
+
+async def _open(
+    tickets: TicketService,
+    channel: MessagingChannel,
+    conversation: Conversation,
+    contact: Contact,
+    message: Incoming,
+) -> Ticket:
+    created = await tickets.create(
+        TicketCreate(
+            subject=_subject(message, contact, channel),
+            requester_id=contact.id,
+            channel=message.origin,
+            group_id=channel.default_group_id,
+            category_id=channel.default_category_id,
+            priority=channel.default_priority,
+            tags=channel.default_tags,
+        ),
+        conversation_id=conversation.id,
+    )
+    return await tickets.repo.get(created["id"], for_update=True)  # type: ignore[return-value]
+
+
+def _subject(message: Incoming, contact: Contact, channel: MessagingChannel) -> str:
+    """The message's first line, shortened; a message with no text is named by who sent it."""
+    first_line = next((line.strip() for line in message.body.splitlines() if line.strip()), "")
+    if not first_line:
+        return f"{channel.name}: {contact.name or message.identity}"[:SUBJECT_LENGTH]
+    if len(first_line) <= SUBJECT_LENGTH:
+        return first_line
+    return first_line[: SUBJECT_LENGTH - 1].rstrip() + "…"

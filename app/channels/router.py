@@ -1,0 +1,144 @@
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.channels import inbound, service
+from app.channels.schemas import (
+    Accepted,
+    CallIn,
+    ChannelCreate,
+    ChannelOut,
+    ChannelUpdate,
+    InboundOut,
+    MessageIn,
+)
+from app.kit.deps import Admin, Session
+from app.kit.http import IfMatch, check_if_match, set_etag
+from app.kit.pagination import PageQuery
+from app.kit.routing import ProviderRoute, UnitOfWorkRoute
+from app.kit.schemas import Page
+from app.models import MessagingChannel
+from app.models.enums import ChannelKind, InboundState
+
+router = APIRouter(prefix="/v1/channels", tags=["Channels"], route_class=UnitOfWorkRoute)
+receiving = APIRouter(prefix="/v1/channels", tags=["Channels: inbound"], route_class=ProviderRoute)
+channel_token = HTTPBearer(auto_error=False, description="The channel's `token` secret")
+
+
+@router.get("", response_model=Page[ChannelOut])
+async def list_channels(
+    request: Request,
+    session: Session,
+    principal: Admin,
+    page: PageQuery,
+    kind: ChannelKind | None = None,
+    active: bool | None = None,
+) -> Page[ChannelOut]:
+    """The channels of the workspace, by name."""
+    items, next_cursor = await service.list_channels(
+        session, principal.workspace_id, page, kind=kind, active=active
+    )
+    box = request.app.state.secret_box
+    return Page(items=[service.present(item, box) for item in items], next_cursor=next_cursor)
+
+
+@router.post("", response_model=ChannelOut, status_code=status.HTTP_201_CREATED)
+async def create_channel(
+    data: ChannelCreate, request: Request, session: Session, principal: Admin, response: Response
+) -> ChannelOut:
+    """A channel whose messages become tickets. Its callers post to `inbound_urls` with
+    `Authorization: Bearer <secrets.token>`. Secrets are write-only."""
+    state = request.app.state
+    created = await service.create_channel(
+        session, principal.workspace_id, data, state.settings, state.secret_box
+    )
+    set_etag(response, created.version)
+    return service.present(created, state.secret_box)
+
+
+@router.get("/{channel_id}", response_model=ChannelOut)
+async def get_channel(
+    channel_id: UUID, request: Request, session: Session, principal: Admin, response: Response
+) -> ChannelOut:
+    found = await service.get_channel(session, principal.workspace_id, channel_id)
+    set_etag(response, found.version)
+    return service.present(found, request.app.state.secret_box)
+
+
+@router.patch("/{channel_id}", response_model=ChannelOut)
+async def update_channel(
+    channel_id: UUID,
+    data: ChannelUpdate,
+    request: Request,
+    session: Session,
+    principal: Admin,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ChannelOut:
+    """`settings`, `defaults` and each secret sent replace the old; a secret sent as null is removed."""
+    state = request.app.state
+    found = await service.get_channel(session, principal.workspace_id, channel_id, for_update=True)
+    check_if_match(if_match, found.version)
+    updated = await service.update_channel(
+        session, principal.workspace_id, found, data, state.settings, state.secret_box
+    )
+    set_etag(response, updated.version)
+    return service.present(updated, state.secret_box)
+
+
+@router.delete("/{channel_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_channel(channel_id: UUID, session: Session, principal: Admin) -> None:
+    """Only a channel no ticket came in on: deactivate the others (their tickets still reply through it)."""
+    found = await service.get_channel(session, principal.workspace_id, channel_id, for_update=True)
+    await service.delete_channel(session, principal.workspace_id, found)
+
+
+@router.get("/{channel_id}/inbound", response_model=Page[InboundOut])
+async def list_inbound(
+    channel_id: UUID, session: Session, principal: Admin, page: PageQuery, state: InboundState | None = None
+) -> Page[InboundOut]:
+    """What the channel received, newest first: whether each was threaded, onto which ticket and
+    comment, or why it was ignored or failed."""
+    await service.get_channel(session, principal.workspace_id, channel_id)
+    items, next_cursor = await service.list_inbound(session, principal.workspace_id, channel_id, page, state)
+    return Page(items=[InboundOut.model_validate(item) for item in items], next_cursor=next_cursor)
+
+
+@router.get("/{channel_id}/inbound/{inbound_id}", response_model=InboundOut)
+async def get_inbound(channel_id: UUID, inbound_id: UUID, session: Session, principal: Admin) -> InboundOut:
+    found = await service.get_inbound(session, principal.workspace_id, channel_id, inbound_id)
+    return InboundOut.model_validate(found)
+
+
+async def _chat_channel(
+    channel_id: UUID,
+    session: Session,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(channel_token)],
+) -> MessagingChannel:
+    token = credentials.credentials if credentials is not None else None
+    return await inbound.receiving_channel(session, channel_id, token)
+
+
+ChatChannel = Annotated[MessagingChannel, Depends(_chat_channel)]
+
+
+@receiving.post("/{channel_id}/messages", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
+async def receive_message(
+    data: MessageIn, request: Request, session: Session, channel: ChatChannel
+) -> Accepted:
+    """A customer's message from a chat widget or the calling system, with the channel's token. It is
+    stored and acknowledged at once; a worker puts it on the conversation's ticket, or opens one, moments
+    later. A message sent again (same `message_id`) is acknowledged with `duplicate: true` and ignored."""
+    return await inbound.accept_message(
+        session, channel, data, request.app.state.settings.default_phone_region
+    )
+
+
+@receiving.post("/{channel_id}/calls", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
+async def receive_call(data: CallIn, request: Request, session: Session, channel: ChatChannel) -> Accepted:
+    """A call record from a switchboard: it goes on the caller's open ticket, or opens one, as a comment
+    (the customer's for an inbound call, the agent's for an outbound one). Deduplicated on `call_id`."""
+    region = request.app.state.settings.default_phone_region
+    return await inbound.accept_call(session, channel, data, region)

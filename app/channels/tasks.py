@@ -1,0 +1,192 @@
+"""Worker jobs of the channels: threading stored inbound events, and sending queued replies.
+
+Each inbound event is threaded in its own transaction, holding its row (FOR UPDATE SKIP LOCKED): a
+worker that dies mid-way leaves it to the next, and a committed one is never threaded again. Replies
+are leased, sent after the lease commits, and their outcome written in another transaction: sent at
+least once, never lost.
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal
+from app.channels import chat
+from app.channels.pipeline import thread
+from app.channels.repository import (
+    ChannelRepository,
+    ConversationRepository,
+    InboundRepository,
+    OutboundRepository,
+    claim_inbound,
+    claim_outbound,
+)
+from app.channels.service import channel_secrets
+from app.comments.repository import CommentRepository
+from app.comments.service import CommentService
+from app.config import Settings
+from app.db import Database
+from app.errors import AppError
+from app.events.service import EventType, event_row, record
+from app.kit.crypto import SecretBox
+from app.kit.time import utcnow
+from app.models import Comment, Conversation, MessagingChannel, OutboundMessage, Ticket
+from app.models.enums import ActorType, DeliveryState, InboundState, Role
+from app.tickets.events import ticket_json
+from app.tickets.repository import TicketRepository
+from app.webhooks.outbound import OutboundPolicy
+
+logger = logging.getLogger(__name__)
+
+# Waits before the next try of an event whose threading failed for a reason that may pass.
+INBOUND_RETRIES = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
+# Waits before the next try of a reply the channel did not take.
+REPLY_RETRIES = (
+    timedelta(seconds=5),
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+    timedelta(minutes=30),
+    timedelta(hours=1),
+    timedelta(hours=2),
+)
+REPLY_BATCH = 20
+
+
+async def thread_due(db: Database, settings: Settings) -> int:
+    """Thread stored events until none is due; returns how many were taken."""
+    taken = 0
+    while True:
+        async with db.sessionmaker() as session:
+            failure: str | None = None
+            permanent = False
+            async with session.begin():
+                inbound = await claim_inbound(session, utcnow())
+                if inbound is None:
+                    return taken
+                taken += 1
+                try:
+                    async with session.begin_nested():
+                        await thread(session, settings, inbound, utcnow())
+                except AppError as error:
+                    failure, permanent = error.detail, True
+                except Exception as error:
+                    logger.exception("threading inbound message %s failed", inbound.id)
+                    failure = f"{type(error).__name__}: {error}"[:1000]
+                if failure is not None:
+                    await _failed(session, inbound.workspace_id, inbound.id, failure, permanent=permanent)
+
+
+async def _failed(
+    session: AsyncSession, workspace_id: UUID, inbound_id: UUID, error: str, *, permanent: bool
+) -> None:
+    """Try again later, or give up and keep the event (state failed) with why."""
+    inbound = await InboundRepository(session, workspace_id).get(inbound_id)
+    if inbound is None:
+        return
+    inbound.attempts += 1
+    inbound.error = error
+    if permanent or inbound.attempts > len(INBOUND_RETRIES):
+        inbound.state = InboundState.failed
+        inbound.processed_at = utcnow()
+        logger.warning("inbound message %s failed: %s", inbound.id, error)
+    else:
+        inbound.next_attempt_at = utcnow() + INBOUND_RETRIES[inbound.attempts - 1]
+    await session.flush()
+
+
+@dataclass
+class _Reply:
+    message: OutboundMessage
+    channel: MessagingChannel
+    secrets: dict[str, str]
+    conversation: Conversation
+    ticket: Ticket
+    comment: Comment
+
+
+async def send_due_replies(
+    db: Database, settings: Settings, secret_box: SecretBox, client: httpx.AsyncClient, policy: OutboundPolicy
+) -> int:
+    """Send a batch of due replies; returns how many were tried."""
+    now = utcnow()
+    async with db.sessionmaker() as session, session.begin():
+        lease = timedelta(seconds=settings.worker.lease_seconds)
+        claimed = await claim_outbound(session, now, now + lease, REPLY_BATCH)
+        replies = [reply for message in claimed if (reply := await _load(session, secret_box, message))]
+    outcomes = await asyncio.gather(
+        *(
+            chat.send(
+                client,
+                reply.channel,
+                reply.secrets,
+                reply.conversation,
+                reply.ticket,
+                reply.comment,
+                reply.message,
+                now=utcnow(),
+                timeout=settings.webhook.timeout_seconds,
+                policy=policy,
+            )
+            for reply in replies
+        )
+    )
+    for reply, outcome in zip(replies, outcomes, strict=True):
+        async with db.sessionmaker() as session, session.begin():
+            await _record(session, settings, reply, outcome)
+    return len(claimed)
+
+
+async def _load(session: AsyncSession, secret_box: SecretBox, message: OutboundMessage) -> _Reply | None:
+    workspace_id = message.workspace_id
+    channel = await ChannelRepository(session, workspace_id).get(message.channel_id)
+    conversation = await ConversationRepository(session, workspace_id).get(message.conversation_id)
+    ticket = await TicketRepository(session, workspace_id).get(message.ticket_id)
+    comment = await CommentRepository(session, workspace_id).get(message.comment_id)
+    if channel is None or conversation is None or ticket is None or comment is None:
+        message.state = DeliveryState.failed
+        message.error = "the channel, conversation, ticket or comment was deleted"
+        return None
+    return _Reply(message, channel, channel_secrets(channel, secret_box), conversation, ticket, comment)
+
+
+async def _record(
+    session: AsyncSession, settings: Settings, reply: _Reply, outcome: chat.Sent | chat.NotSent
+) -> None:
+    workspace_id = reply.message.workspace_id
+    message = await OutboundRepository(session, workspace_id).get(reply.message.id, for_update=True)
+    comment = await CommentRepository(session, workspace_id).get(reply.comment.id, for_update=True)
+    if message is None or comment is None or message.state is not DeliveryState.queued:
+        return
+    now = utcnow()
+    message.leased_until = None
+    if isinstance(outcome, chat.Sent):
+        message.state = comment.delivery_state = DeliveryState.sent
+        message.provider_message_id = outcome.provider_message_id
+        message.sent_at = now
+        message.error = comment.delivery_error = None
+        comment.provider_message_id = comment.provider_message_id or outcome.provider_message_id
+        await session.flush()
+        return
+    message.error = outcome.error
+    if not outcome.permanent and message.attempts <= len(REPLY_RETRIES):
+        message.next_attempt_at = now + REPLY_RETRIES[message.attempts - 1]
+        await session.flush()
+        return
+    message.state = comment.delivery_state = DeliveryState.failed
+    comment.delivery_error = outcome.error
+    await session.flush()
+    system = Principal(workspace_id, Role.admin, ActorType.system, reply.channel.id)
+    ticket = await TicketRepository(session, workspace_id).get(message.ticket_id)
+    [shown] = await CommentService(session, system, settings).present([comment])
+    data = {"ticket": ticket_json(ticket), "comment": shown.model_dump(mode="json")}
+    await record(
+        session,
+        system,
+        [event_row(system, EventType.ticket_comment_delivery_failed, message.ticket_id, data)],
+    )
