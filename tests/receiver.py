@@ -15,16 +15,20 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    query: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class Behaviour:
-    """How one path answers: `fail_first` 500s, then `status`; optionally slowly or with headers."""
+    """How one path answers: `fail_first` 500s, then `status`; optionally slowly or with headers.
+    With `answers` (status, JSON body) it answers them in turn instead, the last one ever after, as a
+    provider's API does (e.g. an expired token, then success)."""
 
     status: int = 200
     fail_first: int = 0
     delay_seconds: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    answers: list[tuple[int, Any]] = field(default_factory=list)
 
 
 class Receiver:
@@ -51,10 +55,13 @@ class Receiver:
         body = await request.read()
         seen = len(self.at(request.path))
         async with self.arrived:
-            self.received.append(Received(request.path, dict(request.headers), body))
+            self.received.append(Received(request.path, dict(request.headers), body, dict(request.query)))
             self.arrived.notify_all()
         if behaviour.delay_seconds:
             await asyncio.sleep(behaviour.delay_seconds)
+        if behaviour.answers:
+            status, answer = behaviour.answers[min(seen, len(behaviour.answers) - 1)]
+            return web.json_response(answer, status=status, headers=behaviour.headers)
         status = 500 if seen < behaviour.fail_first else behaviour.status
         return web.Response(status=status, text=f"answer {status}", headers=behaviour.headers)
 

@@ -14,7 +14,9 @@ from tests.test_contacts import acting_for
 
 def as_in_events(ticket: dict[str, Any]) -> dict[str, Any]:
     """A ticket as a single-ticket response shows it, without what only those responses carry."""
-    return {key: value for key, value in ticket.items() if key not in ("children_summary", "sla")}
+    return {
+        key: value for key, value in ticket.items() if key not in ("children_summary", "sla", "reply_channel")
+    }
 
 
 async def feed(tenant: Tenant, **params: Any) -> dict[str, Any]:

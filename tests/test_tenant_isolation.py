@@ -15,9 +15,16 @@ from tests.conftest import Tenant
 from tests.world import EXAMPLES, MULTIPART_EXAMPLES, RESOURCE_KEYS, World, build_world
 
 PUBLIC_OPERATIONS = {"health"}
-# Authenticated by a channel's token, not by a workspace's key: any key is refused (401) before the
-# channel is looked at, whichever workspace it belongs to (tests/test_channels.py has the rest).
-CHANNEL_OPERATIONS = {"receive_message", "receive_call"}
+# Authenticated by a channel's token or its provider's signature, not by a workspace's key: any key is
+# refused (401, 403) before the channel is looked at, whichever workspace it belongs to
+# (tests/test_channels.py and tests/test_messaging_providers.py have the rest).
+CHANNEL_OPERATIONS = {
+    "receive_message": 401,
+    "receive_call": 401,
+    "verify_messenger": 403,
+    "receive_messenger": 403,
+    "receive_zalo": 403,
+}
 # Query parameters that take an id of the world, by the world key they take.
 QUERY_REFERENCES = {
     "agent_id": "agent_id",
@@ -122,7 +129,7 @@ async def test_paths_with_another_workspaces_ids_are_404(
         for world in mixes:
             url = fill(path, world)
             response = await caller.request(method, url, **body_for(operation, ours))
-            expected = 401 if operation["operationId"] in CHANNEL_OPERATIONS else 404
+            expected = CHANNEL_OPERATIONS.get(operation["operationId"], 404)
             assert response.status_code == expected, f"{method} {url}: {response.status_code} {response.text}"
             assert response.headers["content-type"] == "application/problem+json"
             assert_no_leak(response, theirs)

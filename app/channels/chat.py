@@ -2,17 +2,15 @@
 software and CRMs; replies go back to the channel's callback URL as Standard Webhooks requests."""
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import httpx
 
 from app.channels.incoming import Incoming
 from app.channels.schemas import CallIn, MessageIn
-from app.models import Comment, Conversation, MessagingChannel, OutboundMessage, Ticket
+from app.channels.sending import NotSent, Reply, Sent, call_provider, json_of
+from app.models import MessagingChannel
 from app.models.enums import Channel, ChannelKind, CommentAuthor, IdentityKind
-from app.webhooks.outbound import OutboundPolicy, UnsafeDestination, safe_post
 from app.webhooks.secrets import signature_header
 
 MESSAGE = "message"
@@ -74,86 +72,51 @@ def _call_summary(call: CallIn) -> str:
     return "\n".join(lines)
 
 
-@dataclass(frozen=True)
-class Sent:
-    provider_message_id: str
-
-
-@dataclass(frozen=True)
-class NotSent:
-    error: str
-    # Retrying cannot help (the receiver refused the message itself).
-    permanent: bool
-
-
-async def send(
-    client: httpx.AsyncClient,
-    channel: MessagingChannel,
-    secrets: dict[str, str],
-    conversation: Conversation,
-    ticket: Ticket,
-    comment: Comment,
-    message: OutboundMessage,
-    *,
-    now: datetime,
-    timeout: float,  # noqa: ASYNC109 - passed on to httpx
-    policy: OutboundPolicy,
-) -> Sent | NotSent:
+async def send(reply: Reply) -> Sent | NotSent:
     """POST the reply to the channel's callback URL, signed with its callback secret."""
+    channel, conversation, comment = reply.channel, reply.conversation, reply.comment
     url = channel.settings.get("callback_url")
-    secret = secrets.get("callback_secret")
+    secret = reply.secrets.get("callback_secret")
     if url is None or secret is None:
         return NotSent("the channel has no callback_url and callback_secret to send replies to", True)
-    message_id = str(message.id)
-    body = json.dumps(
-        {
-            "type": "message.created",
-            "timestamp": now.isoformat(),
-            "data": {
-                "channel_id": str(channel.id),
-                "conversation_id": conversation.address.get("conversation_id"),
-                "contact_id": conversation.address.get("contact_id", conversation.address.get("phone")),
-                "ticket": {"id": str(ticket.id), "number": ticket.number},
-                "message": {
-                    "id": message_id,
-                    "comment_id": str(comment.id),
-                    "author": {"type": comment.author_type.value, "id": _text(comment.author_id)},
-                    "text": comment.body,
-                    "html": comment.html_body,
-                    "created_at": comment.created_at.isoformat(),
-                },
+    message_id = str(reply.message.id)
+    body = {
+        "type": "message.created",
+        "timestamp": reply.now.isoformat(),
+        "data": {
+            "channel_id": str(channel.id),
+            "conversation_id": conversation.address.get("conversation_id"),
+            "contact_id": conversation.address.get("contact_id", conversation.address.get("phone")),
+            "ticket": {"id": str(reply.ticket.id), "number": reply.ticket.number},
+            "message": {
+                "id": message_id,
+                "comment_id": str(comment.id),
+                "author": {"type": comment.author_type.value, "id": _text(comment.author_id)},
+                "text": comment.body,
+                "html": comment.html_body,
+                "created_at": comment.created_at.isoformat(),
             },
         },
-        ensure_ascii=False,
-    )
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": message_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": signature_header([secret], message_id, now, body),
     }
-    try:
-        response = await safe_post(
-            client, url, content=body.encode(), headers=headers, timeout=timeout, policy=policy
-        )
-    except UnsafeDestination as refused:
-        return NotSent(f"callback_url: {refused}", True)
-    except httpx.HTTPError as error:
-        return NotSent(f"the callback could not be reached: {error!s}"[:500], False)
-    if response.is_success:
-        return Sent(_provider_id(response) or message_id)
-    error = f"the callback answered {response.status_code}: {response.text[:300]}"
-    permanent = 400 <= response.status_code < 500 and response.status_code not in _TRANSIENT_STATUSES
+    signed = json.dumps(body, ensure_ascii=False)
+    headers = {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(reply.now.timestamp())),
+        "webhook-signature": signature_header([secret], message_id, reply.now, signed),
+    }
+    answer = await call_provider(reply, url, content=signed.encode(), headers=headers)
+    if isinstance(answer, NotSent):
+        return answer
+    if answer.is_success:
+        return Sent(_provider_id(answer) or message_id)
+    error = f"the callback answered {answer.status_code}: {answer.text[:300]}"
+    permanent = 400 <= answer.status_code < 500 and answer.status_code not in _TRANSIENT_STATUSES
     return NotSent(error, permanent)
 
 
 def _provider_id(response: httpx.Response) -> str | None:
     """The receiver's id of the message, when it answers `{"message_id": ...}`."""
-    try:
-        answer = response.json()
-    except ValueError:
-        return None
-    found = answer.get("message_id") if isinstance(answer, dict) else None
+    found = json_of(response).get("message_id")
     return str(found)[:500] if found is not None else None
 
 

@@ -1,5 +1,6 @@
 """Receiving: check the caller, store the event once, answer at once; a worker threads it after."""
 
+import json
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -7,13 +8,17 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agents.repository import AgentRepository
+from app.channels import messenger, zalo
 from app.channels.chat import CALL, MESSAGE
+from app.channels.incoming import ProviderEvent
 from app.channels.repository import InboundRepository, find_channel
 from app.channels.schemas import Accepted, CallIn, MessageIn
-from app.channels.service import secret_matches
+from app.channels.service import channel_secrets, secret_matches
 from app.contacts.normalization import normalize_email, normalize_phone
-from app.errors import Forbidden, Unauthorized, Unprocessable
+from app.errors import BadRequest, Forbidden, Unauthorized, Unprocessable
+from app.kit.crypto import SecretBox
 from app.models import MessagingChannel
+from app.models.enums import ChannelKind
 
 
 async def receiving_channel(session: AsyncSession, channel_id: UUID, token: str | None) -> MessagingChannel:
@@ -66,3 +71,84 @@ def _normalized(normalize: Callable[..., str], value: str, field: str, *args: st
         return normalize(value, *args)
     except ValueError as error:
         raise Unprocessable(f"{field}: {error}", field=field) from None
+
+
+async def signed_channel(session: AsyncSession, channel_id: UUID, kind: ChannelKind) -> MessagingChannel:
+    """The channel whose provider signs its events; an unknown one is answered as a bad signature is."""
+    channel = await find_channel(session, channel_id)
+    if channel is None or channel.kind is not kind:
+        raise Forbidden("The signature is missing or wrong", code="bad_signature")
+    if not channel.active:
+        raise Forbidden("The channel is inactive", code="channel_inactive")
+    return channel
+
+
+def verify_handshake(channel: MessagingChannel, mode: str | None, verify_token: str | None) -> None:
+    """Meta's subscription check: the verify token must be the channel's."""
+    if (
+        mode != "subscribe"
+        or verify_token is None
+        or not secret_matches(channel, "verify_token", verify_token)
+    ):
+        raise Forbidden("The verify token is wrong", code="bad_verify_token")
+
+
+async def accept_messenger(
+    session: AsyncSession,
+    channel: MessagingChannel,
+    body: bytes,
+    signature: str | None,
+    secret_box: SecretBox,
+) -> int:
+    """Store the customer messages and postbacks of a signed Page webhook; returns how many were new."""
+    parsed = _signed_json(channel, secret_box, "app_secret", messenger.signature_matches, body, signature)
+    events = messenger.customer_events(parsed) if parsed.get("object") == "page" else []
+    return await _store_events(session, channel, events)
+
+
+async def accept_zalo(
+    session: AsyncSession,
+    channel: MessagingChannel,
+    body: bytes,
+    signature: str | None,
+    secret_box: SecretBox,
+) -> int:
+    """Store a signed Zalo OA event if it is one to keep; returns 1 when it was new."""
+    parsed = _signed_json(channel, secret_box, "oa_secret_key", zalo.signature_matches, body, signature)
+    if str(parsed.get("app_id")) != str(channel.settings.get("app_id")):
+        raise Forbidden("The event is for another Zalo app", code="bad_signature")
+    event = zalo.stored_event(parsed)
+    return await _store_events(session, channel, [event] if event else [])
+
+
+def _signed_json(
+    channel: MessagingChannel,
+    secret_box: SecretBox,
+    secret_name: str,
+    verify: Callable[[str, bytes, str | None], bool],
+    body: bytes,
+    signature: str | None,
+) -> dict[str, Any]:
+    """The body as a JSON object, once its signature is checked with the channel's secret."""
+    if not verify(channel_secrets(channel, secret_box).get(secret_name, ""), body, signature):
+        raise Forbidden("The signature is missing or wrong", code="bad_signature")
+    return _json_object(body)
+
+
+async def _store_events(session: AsyncSession, channel: MessagingChannel, events: list[ProviderEvent]) -> int:
+    """Store each event once; returns how many were new."""
+    new = 0
+    for event in events:
+        accepted = await _store(session, channel, event.provider_message_id, event.kind, event.payload)
+        new += not accepted.duplicate
+    return new
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        raise BadRequest("The body is not JSON", code="malformed_json") from None
+    if not isinstance(parsed, dict):
+        raise BadRequest("The body is not a JSON object", code="malformed_json")
+    return parsed

@@ -14,7 +14,8 @@ class Incoming:
     # Who the customer is on the channel.
     identity_kind: IdentityKind
     identity: str
-    body: str
+    # None for an event about the customer that is not a message (e.g. a follow).
+    body: str | None
     origin: Channel
     name: str | None = None
     email: str | None = None
@@ -25,3 +26,12 @@ class Incoming:
     agent_id: UUID | None = None
     # Where replies go, kept on the conversation.
     address: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    """An event of a provider's webhook worth keeping, with the provider's id to dedupe it on."""
+
+    provider_message_id: str
+    kind: str
+    payload: dict[str, Any]

@@ -19,7 +19,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.channels import chat
+from app.channels.adapters import ADAPTERS
 from app.channels.incoming import Incoming
 from app.channels.repository import (
     ChannelRepository,
@@ -37,12 +37,11 @@ from app.contacts.service import create_contact, find_or_create_contact
 from app.errors import Conflict
 from app.kit.ids import new_id
 from app.models import Contact, Conversation, InboundMessage, MessagingChannel, Ticket
-from app.models.enums import ActorType, ChannelKind, CommentAuthor, InboundState, LinkKind, Role, StatusKind
+from app.models.enums import ActorType, CommentAuthor, InboundState, LinkKind, Role, StatusKind
 from app.tickets.repository import TicketRepository
 from app.tickets.schemas import TicketCreate
 from app.tickets.service import TicketService
 
-ADAPTERS = {ChannelKind.chat: chat, ChannelKind.api: chat}
 SUBJECT_LENGTH = 120
 
 
@@ -64,6 +63,10 @@ async def thread(session: AsyncSession, settings: Settings, inbound: InboundMess
     await lock_conversation(session, channel.id, message.conversation)
     contact = await _contact(session, principal, message, settings)
     conversation = await _conversation(session, channel, message, contact, now)
+    if message.body is None:
+        # About the customer (e.g. a follow), not a message: the conversation knows, no ticket changes.
+        await inbound_repo.finish(inbound, InboundState.processed, now)
+        return
     tickets = TicketService(session, principal, settings)
     ticket, rule, previous = await _ticket_for(tickets, channel, conversation, contact, message, now)
     author = (

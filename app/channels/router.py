@@ -1,7 +1,8 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.channels import inbound, service
@@ -13,6 +14,7 @@ from app.channels.schemas import (
     ChannelUpdate,
     InboundOut,
     MessageIn,
+    Received,
 )
 from app.kit.deps import Admin, Session
 from app.kit.http import IfMatch, check_if_match, set_etag
@@ -142,3 +144,52 @@ async def receive_call(data: CallIn, request: Request, session: Session, channel
     (the customer's for an inbound call, the agent's for an outbound one). Deduplicated on `call_id`."""
     region = request.app.state.settings.default_phone_region
     return await inbound.accept_call(session, channel, data, region)
+
+
+@receiving.get("/{channel_id}/messenger", response_class=PlainTextResponse)
+async def verify_messenger(
+    channel_id: UUID,
+    session: Session,
+    mode: Annotated[str | None, Query(alias="hub.mode")] = None,
+    verify_token: Annotated[str | None, Query(alias="hub.verify_token", max_length=1000)] = None,
+    challenge: Annotated[str, Query(alias="hub.challenge", max_length=1000)] = "",
+) -> PlainTextResponse:
+    """Meta's verification handshake: answers `hub.challenge` when `hub.verify_token` is the channel's
+    verify token, else 403."""
+    channel = await inbound.signed_channel(session, channel_id, ChannelKind.messenger)
+    inbound.verify_handshake(channel, mode, verify_token)
+    return PlainTextResponse(challenge)
+
+
+@receiving.post("/{channel_id}/messenger", response_model=Received)
+async def receive_messenger(
+    channel_id: UUID,
+    request: Request,
+    session: Session,
+    signature: Annotated[str | None, Header(alias="X-Hub-Signature-256")] = None,
+) -> Received:
+    """Page webhook events (`{"object": "page", "entry": [...]}`), signed with the app secret over the raw
+    body (`X-Hub-Signature-256`); a missing or wrong signature is a 403 and nothing is stored. Customer
+    messages and postbacks are stored once by `mid` and threaded by workers; echoes, deliveries and reads
+    are acknowledged and dropped."""
+    channel = await inbound.signed_channel(session, channel_id, ChannelKind.messenger)
+    body = await request.body()
+    stored = await inbound.accept_messenger(session, channel, body, signature, request.app.state.secret_box)
+    return Received(stored=stored)
+
+
+@receiving.post("/{channel_id}/zalo", response_model=Received)
+async def receive_zalo(
+    channel_id: UUID,
+    request: Request,
+    session: Session,
+    signature: Annotated[str | None, Header(alias="X-ZEvent-Signature")] = None,
+) -> Received:
+    """A Zalo OA event, signed per `X-ZEvent-Signature` (SHA-256 of app id, raw body, timestamp and the OA
+    secret key); a missing or wrong signature is a 403 and nothing is stored. `user_send_*` messages are
+    stored once by `msg_id` and threaded by workers, `follow` and `unfollow` update the conversation, the
+    rest is acknowledged and dropped."""
+    channel = await inbound.signed_channel(session, channel_id, ChannelKind.zalo)
+    body = await request.body()
+    stored = await inbound.accept_zalo(session, channel, body, signature, request.app.state.secret_box)
+    return Received(stored=stored)

@@ -1,7 +1,7 @@
 """Channels as admins configure them, and what chat and API channels send in."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AnyHttpUrl, BaseModel, EmailStr, Field, StringConstraints
@@ -14,35 +14,104 @@ Token = Annotated[str, StringConstraints(min_length=24, max_length=200)]
 SigningSecret = Annotated[
     str, StringConstraints(pattern=r"^whsec_[A-Za-z0-9+/]{32,88}={0,2}$", max_length=100)
 ]
+ProviderSecret = Annotated[str, StringConstraints(min_length=8, max_length=1000)]
 ProviderId = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+# Facebook and Zalo ids are 64-bit numbers sent as strings: kept as strings.
+NumericId = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,30}$")]
+ReopenWindow = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=24 * 365,
+        description="A message on a conversation whose ticket was solved less than this long ago reopens "
+        "it; later, it opens a follow-up ticket",
+    ),
+]
 # Secrets the service only checks are kept as hashes; the others encrypted.
-HASHED_SECRETS = frozenset({"token"})
+HASHED_SECRETS = frozenset({"token", "verify_token"})
 
 
-class ChannelSettings(RequestModel):
+class ChatSettings(RequestModel):
     callback_url: AnyHttpUrl | None = Field(
         None,
         description="Where agents' public replies are sent, as Standard Webhooks requests signed with "
         "`callback_secret`; without it replies stay on the ticket",
     )
-    reopen_window_hours: int = Field(
-        72,
-        ge=0,
-        le=24 * 365,
-        description="A message on a conversation whose ticket was solved less than this long ago reopens "
-        "it; later, it opens a follow-up ticket",
-    )
+    reopen_window_hours: ReopenWindow = 72
 
 
-class ChannelSecrets(RequestModel):
+class ChatSecrets(RequestModel):
     """Write-only: never returned; `secrets_set` tells which are set. In a PATCH, null removes one."""
 
     token: Token | None = Field(
-        None, description="What the channel's callers send as `Authorization: Bearer <token>`"
+        None, description="Required. What the channel's callers send as `Authorization: Bearer <token>`"
     )
     callback_secret: SigningSecret | None = Field(
         None, description="Signs replies sent to `callback_url` (Standard Webhooks, `whsec_…`)"
     )
+
+
+class MessengerSettings(RequestModel):
+    page_id: NumericId = Field(description="The Facebook Page whose conversations the channel carries")
+    graph_base_url: AnyHttpUrl = Field(
+        AnyHttpUrl("https://graph.facebook.com"), description="Where the Send API is called"
+    )
+    graph_api_version: Annotated[str, StringConstraints(pattern=r"^v[0-9]{1,3}\.[0-9]{1,2}$")] = "v21.0"
+    human_agent_approved: bool = Field(
+        False,
+        description="Meta approved the Page for the HUMAN_AGENT tag: replies may go out up to 7 days after "
+        "the customer's last message instead of 24 hours",
+    )
+    reopen_window_hours: ReopenWindow = 72
+
+
+class MessengerSecrets(RequestModel):
+    """Write-only; all three are required."""
+
+    app_secret: ProviderSecret | None = Field(None, description="Checks `X-Hub-Signature-256` of events")
+    verify_token: ProviderSecret | None = Field(None, description="Answers Meta's verification handshake")
+    page_access_token: ProviderSecret | None = Field(None, description="Sends replies with the Send API")
+
+
+class ZaloSettings(RequestModel):
+    app_id: NumericId = Field(description="The Zalo app the OA's events come through")
+    oa_id: NumericId | None = None
+    api_base_url: AnyHttpUrl = Field(
+        AnyHttpUrl("https://openapi.zalo.me"), description="Where customer-service messages are sent"
+    )
+    oauth_base_url: AnyHttpUrl = Field(
+        AnyHttpUrl("https://oauth.zaloapp.com"), description="Where the access token is refreshed"
+    )
+    reopen_window_hours: ReopenWindow = 72
+
+
+class ZaloSecrets(RequestModel):
+    """Write-only; all four are required. The tokens are replaced by the service when it refreshes them."""
+
+    oa_secret_key: ProviderSecret | None = Field(None, description="Checks `X-ZEvent-Signature` of events")
+    app_secret: ProviderSecret | None = Field(None, description="Refreshes the access token")
+    access_token: ProviderSecret | None = Field(None, description="Sends customer-service messages")
+    refresh_token: ProviderSecret | None = Field(None, description="Single use: replaced on every refresh")
+
+
+SETTINGS = {
+    ChannelKind.chat: ChatSettings,
+    ChannelKind.api: ChatSettings,
+    ChannelKind.messenger: MessengerSettings,
+    ChannelKind.zalo: ZaloSettings,
+}
+SECRETS = {
+    ChannelKind.chat: ChatSecrets,
+    ChannelKind.api: ChatSecrets,
+    ChannelKind.messenger: MessengerSecrets,
+    ChannelKind.zalo: ZaloSecrets,
+}
+REQUIRED_SECRETS = {
+    ChannelKind.chat: ("token",),
+    ChannelKind.api: ("token",),
+    ChannelKind.messenger: ("app_secret", "verify_token", "page_access_token"),
+    ChannelKind.zalo: ("oa_secret_key", "app_secret", "access_token", "refresh_token"),
+}
 
 
 class TicketDefaults(RequestModel):
@@ -52,29 +121,54 @@ class TicketDefaults(RequestModel):
     tags: Tags = []
 
 
-class ChannelCreate(RequestModel):
+class _ChannelCreate(RequestModel):
+    name: Name = Field(description="Unique in the workspace, case-insensitively")
+    active: bool = True
+    defaults: TicketDefaults = Field(TicketDefaults(), description="For the tickets the channel opens")
+
+
+class ChatChannelCreate(_ChannelCreate):
     kind: Literal[ChannelKind.chat, ChannelKind.api] = Field(
         description="`chat`: a web chat widget; `api`: contact-center software or a CRM posting messages "
         "and call records"
     )
-    name: Name = Field(description="Unique in the workspace, case-insensitively")
-    active: bool = True
-    settings: ChannelSettings = ChannelSettings()
-    secrets: ChannelSecrets = Field(description="`token` is required: without it nothing can be received")
-    defaults: TicketDefaults = Field(TicketDefaults(), description="For the tickets the channel opens")
+    settings: ChatSettings = ChatSettings()
+    secrets: ChatSecrets
+
+
+class MessengerChannelCreate(_ChannelCreate):
+    kind: Literal[ChannelKind.messenger] = Field(description="A Facebook Page's Messenger conversations")
+    settings: MessengerSettings
+    secrets: MessengerSecrets
+
+
+class ZaloChannelCreate(_ChannelCreate):
+    kind: Literal[ChannelKind.zalo] = Field(description="A Zalo Official Account's conversations")
+    settings: ZaloSettings
+    secrets: ZaloSecrets
+
+
+ChannelCreate = Annotated[
+    ChatChannelCreate | MessengerChannelCreate | ZaloChannelCreate, Field(discriminator="kind")
+]
 
 
 class ChannelUpdate(UpdateModel):
     name: Name = None
     active: bool = None
-    settings: ChannelSettings = None
-    secrets: ChannelSecrets = None
+    settings: dict[str, Any] = Field(
+        None, description="Settings to change, as for the channel's kind; the others stay"
+    )
+    secrets: dict[str, str | None] = Field(
+        None, description="Secrets to replace, as for the channel's kind; null removes an optional one"
+    )
     defaults: TicketDefaults = None
 
 
 class InboundUrls(BaseModel):
-    messages: str
-    calls: str
+    messages: str | None = Field(None, description="Chat and API channels: customers' messages")
+    calls: str | None = Field(None, description="Chat and API channels: call records")
+    webhook: str | None = Field(None, description="Messenger and Zalo: the callback URL to give the provider")
 
 
 class ChannelOut(ResponseModel):
@@ -82,7 +176,7 @@ class ChannelOut(ResponseModel):
     kind: ChannelKind
     name: str
     active: bool
-    settings: ChannelSettings
+    settings: dict[str, Any] = Field(description="As for the channel's kind")
     secrets_set: list[str] = Field(description="Which secrets are set (their values are never shown)")
     defaults: TicketDefaults
     inbound_urls: InboundUrls = Field(description="Paths the channel's callers post to")
@@ -131,6 +225,10 @@ class CallIn(RequestModel):
 class Accepted(ResponseModel):
     id: UUID = Field(description="The stored message; processing follows within moments")
     duplicate: bool = Field(description="The message was received before; nothing new was stored")
+
+
+class Received(ResponseModel):
+    stored: int = Field(description="How many of the events were new customer messages or contact events")
 
 
 class InboundOut(ResponseModel):

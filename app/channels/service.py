@@ -3,18 +3,21 @@
 import hashlib
 import hmac
 import json
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.categories.repository import CategoryRepository
 from app.channels.repository import BY_NAME, NEWEST_FIRST, ChannelRepository, InboundRepository
 from app.channels.schemas import (
     HASHED_SECRETS,
+    REQUIRED_SECRETS,
+    SECRETS,
+    SETTINGS,
     ChannelCreate,
     ChannelOut,
-    ChannelSecrets,
     ChannelUpdate,
     InboundUrls,
     TicketDefaults,
@@ -26,8 +29,10 @@ from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.models import InboundMessage, MessagingChannel
-from app.models.enums import InboundState
+from app.models.enums import ChannelKind, InboundState
 from app.webhooks.service import checked_url
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def hash_secret(value: str) -> str:
@@ -49,8 +54,14 @@ def channel_secrets(channel: MessagingChannel, secret_box: SecretBox) -> dict[st
     return json.loads(plaintext)
 
 
-def present(channel: MessagingChannel, secret_box: SecretBox) -> ChannelOut:
+def _inbound_urls(channel: MessagingChannel) -> InboundUrls:
     base = f"/v1/channels/{channel.id}"
+    if channel.kind in (ChannelKind.chat, ChannelKind.api):
+        return InboundUrls(messages=f"{base}/messages", calls=f"{base}/calls")
+    return InboundUrls(webhook=f"{base}/{channel.kind.value}")
+
+
+def present(channel: MessagingChannel, secret_box: SecretBox) -> ChannelOut:
     return ChannelOut(
         id=channel.id,
         kind=channel.kind,
@@ -64,7 +75,7 @@ def present(channel: MessagingChannel, secret_box: SecretBox) -> ChannelOut:
             priority=channel.default_priority,
             tags=channel.default_tags,
         ),
-        inbound_urls=InboundUrls(messages=f"{base}/messages", calls=f"{base}/calls"),
+        inbound_urls=_inbound_urls(channel),
         created_at=channel.created_at,
         updated_at=channel.updated_at,
         version=channel.version,
@@ -87,22 +98,21 @@ async def list_channels(
 async def create_channel(
     session: AsyncSession, workspace_id: UUID, data: ChannelCreate, settings: Settings, secret_box: SecretBox
 ) -> MessagingChannel:
-    if data.secrets.token is None:
-        raise Unprocessable(
-            "secrets.token: a channel needs a token to receive messages", field="secrets.token"
-        )
     channel = MessagingChannel(
         id=new_id(),
         kind=data.kind,
         name=data.name,
         active=data.active,
-        settings=await _checked_settings(data.settings.model_dump(mode="json"), settings),
+        settings=await _checked_settings(
+            data.settings.model_dump(mode="json"), settings, SETTINGS[ChannelKind(data.kind)]
+        ),
         secret_hashes={},
         **await _default_values(session, workspace_id, data.defaults),
     )
-    for name, value in _secret_values(channel, data.secrets, secret_box).items():
+    sent = data.secrets.model_dump(exclude_unset=True)
+    for name, value in _secret_values(channel, sent, secret_box).items():
         setattr(channel, name, value)
-    _require_signing(channel, secret_box)
+    _check_secrets(channel, secret_box)
     return await ChannelRepository(session, workspace_id).add(channel)
 
 
@@ -118,17 +128,17 @@ async def update_channel(
         name: getattr(data, name) for name in data.model_fields_set & {"name", "active"}
     }
     if data.settings is not None:
-        values["settings"] = await _checked_settings(data.settings.model_dump(mode="json"), settings)
+        merged = _validated(SETTINGS[channel.kind], {**channel.settings, **data.settings}, "settings")
+        values["settings"] = await _checked_settings(
+            merged.model_dump(mode="json"), settings, SETTINGS[channel.kind]
+        )
     if data.defaults is not None:
         values.update(await _default_values(session, workspace_id, data.defaults))
     if data.secrets is not None:
-        if "token" in data.secrets.model_fields_set and data.secrets.token is None:
-            raise Unprocessable(
-                "secrets.token: the token can be replaced, not removed", field="secrets.token"
-            )
+        _validated(SECRETS[channel.kind], data.secrets, "secrets")
         values.update(_secret_values(channel, data.secrets, secret_box))
     updated = await ChannelRepository(session, workspace_id).update(channel, values)
-    _require_signing(updated, secret_box)
+    _check_secrets(updated, secret_box)
     return updated
 
 
@@ -142,10 +152,30 @@ async def delete_channel(session: AsyncSession, workspace_id: UUID, channel: Mes
     await repo.delete(channel)
 
 
-async def _checked_settings(values: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    if values.get("callback_url") is not None:
-        await checked_url(values["callback_url"], settings, field="settings.callback_url")
+async def _checked_settings(
+    values: dict[str, Any], settings: Settings, model: type[BaseModel]
+) -> dict[str, Any]:
+    """The settings, once every URL an admin set in them is one the service may call (the providers'
+    own endpoints, the defaults, are not looked up)."""
+    for name in ("callback_url", "graph_base_url", "api_base_url", "oauth_base_url"):
+        field = model.model_fields.get(name)
+        if values.get(name) is None or field is None or values[name] == _text(field.default):
+            continue
+        await checked_url(values[name], settings, field=f"settings.{name}")
     return values
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _validated(model: type[ModelT], values: dict[str, Any], prefix: str) -> ModelT:
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join([prefix, *(str(part) for part in first["loc"])])
+        raise Unprocessable(f"{field}: {first['msg']}", field=field) from None
 
 
 async def _default_values(
@@ -172,13 +202,12 @@ async def _default_values(
 
 
 def _secret_values(
-    channel: MessagingChannel, secrets: ChannelSecrets, secret_box: SecretBox
+    channel: MessagingChannel, sent: dict[str, str | None], secret_box: SecretBox
 ) -> dict[str, Any]:
     """The secrets sent, applied: hashed ones in `secret_hashes`, the rest in the encrypted object."""
     hashes = dict(channel.secret_hashes)
     readable = channel_secrets(channel, secret_box)
-    for name in secrets.model_fields_set:
-        value = getattr(secrets, name)
+    for name, value in sent.items():
         target: dict[str, str] = hashes if name in HASHED_SECRETS else readable
         if value is None:
             target.pop(name, None)
@@ -188,9 +217,16 @@ def _secret_values(
     return {"secret_hashes": hashes, "secrets_encrypted": encrypted}
 
 
-def _require_signing(channel: MessagingChannel, secret_box: SecretBox) -> None:
-    """Replies are never sent unsigned: a callback URL needs its secret."""
-    if channel.settings.get("callback_url") and "callback_secret" not in channel_secrets(channel, secret_box):
+def _check_secrets(channel: MessagingChannel, secret_box: SecretBox) -> None:
+    """The kind's required secrets are set; replies are never sent unsigned (a callback URL needs its
+    secret)."""
+    present = {*channel.secret_hashes, *channel_secrets(channel, secret_box)}
+    for name in REQUIRED_SECRETS[channel.kind]:
+        if name not in present:
+            raise Unprocessable(
+                f"secrets.{name}: required for a {channel.kind.value} channel", field=f"secrets.{name}"
+            )
+    if channel.settings.get("callback_url") and "callback_secret" not in present:
         raise Unprocessable(
             "secrets.callback_secret: a callback_url needs a callback_secret to sign replies with",
             field="secrets.callback_secret",

@@ -7,8 +7,9 @@ least once, never lost.
 """
 
 import asyncio
+import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from uuid import UUID
 
@@ -16,7 +17,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.channels import chat
+from app.channels.adapters import ADAPTERS
 from app.channels.pipeline import thread
 from app.channels.repository import (
     ChannelRepository,
@@ -26,6 +27,7 @@ from app.channels.repository import (
     claim_inbound,
     claim_outbound,
 )
+from app.channels.sending import NotSent, Reply, SecretsSaver, Sent
 from app.channels.service import channel_secrets
 from app.comments.repository import CommentRepository
 from app.comments.service import CommentService
@@ -100,16 +102,6 @@ async def _failed(
     await session.flush()
 
 
-@dataclass
-class _Reply:
-    message: OutboundMessage
-    channel: MessagingChannel
-    secrets: dict[str, str]
-    conversation: Conversation
-    ticket: Ticket
-    comment: Comment
-
-
 async def send_due_replies(
     db: Database, settings: Settings, secret_box: SecretBox, client: httpx.AsyncClient, policy: OutboundPolicy
 ) -> int:
@@ -118,31 +110,33 @@ async def send_due_replies(
     async with db.sessionmaker() as session, session.begin():
         lease = timedelta(seconds=settings.worker.lease_seconds)
         claimed = await claim_outbound(session, now, now + lease, REPLY_BATCH)
-        replies = [reply for message in claimed if (reply := await _load(session, secret_box, message))]
-    outcomes = await asyncio.gather(
-        *(
-            chat.send(
-                client,
-                reply.channel,
-                reply.secrets,
-                reply.conversation,
-                reply.ticket,
-                reply.comment,
-                reply.message,
-                now=utcnow(),
-                timeout=settings.webhook.timeout_seconds,
-                policy=policy,
-            )
-            for reply in replies
+        loaded = [found for message in claimed if (found := await _load(session, secret_box, message))]
+    replies = [
+        Reply(
+            message,
+            channel,
+            channel_secrets(channel, secret_box),
+            conversation,
+            ticket,
+            comment,
+            client=client,
+            now=utcnow(),
+            timeout=settings.webhook.timeout_seconds,
+            policy=policy,
+            save_secrets=_secrets_saver(db, secret_box, channel),
         )
-    )
+        for message, channel, conversation, ticket, comment in loaded
+    ]
+    outcomes = await asyncio.gather(*(ADAPTERS[reply.channel.kind].send(reply) for reply in replies))
     for reply, outcome in zip(replies, outcomes, strict=True):
         async with db.sessionmaker() as session, session.begin():
             await _record(session, settings, reply, outcome)
     return len(claimed)
 
 
-async def _load(session: AsyncSession, secret_box: SecretBox, message: OutboundMessage) -> _Reply | None:
+async def _load(
+    session: AsyncSession, secret_box: SecretBox, message: OutboundMessage
+) -> tuple[OutboundMessage, MessagingChannel, Conversation, Ticket, Comment] | None:
     workspace_id = message.workspace_id
     channel = await ChannelRepository(session, workspace_id).get(message.channel_id)
     conversation = await ConversationRepository(session, workspace_id).get(message.conversation_id)
@@ -152,12 +146,29 @@ async def _load(session: AsyncSession, secret_box: SecretBox, message: OutboundM
         message.state = DeliveryState.failed
         message.error = "the channel, conversation, ticket or comment was deleted"
         return None
-    return _Reply(message, channel, channel_secrets(channel, secret_box), conversation, ticket, comment)
+    return message, channel, conversation, ticket, comment
 
 
-async def _record(
-    session: AsyncSession, settings: Settings, reply: _Reply, outcome: chat.Sent | chat.NotSent
-) -> None:
+def _secrets_saver(db: Database, secret_box: SecretBox, channel: MessagingChannel) -> SecretsSaver:
+    """Replaces the channel's secrets under its row lock and commits at once: a refresh token is single
+    use, so two workers refreshing at the same time would lose the pair (the second sees the first's)."""
+
+    async def save(change: Callable[[dict[str, str]], Awaitable[dict[str, str]]]) -> dict[str, str]:
+        async with db.sessionmaker() as session, session.begin():
+            repo = ChannelRepository(session, channel.workspace_id)
+            locked = await repo.get(channel.id, for_update=True)
+            if locked is None:
+                return {}
+            current = channel_secrets(locked, secret_box)
+            changed = await change(current)
+            if changed != current:
+                locked.secrets_encrypted = secret_box.encrypt(json.dumps(changed))
+            return changed
+
+    return save
+
+
+async def _record(session: AsyncSession, settings: Settings, reply: Reply, outcome: Sent | NotSent) -> None:
     workspace_id = reply.message.workspace_id
     message = await OutboundRepository(session, workspace_id).get(reply.message.id, for_update=True)
     comment = await CommentRepository(session, workspace_id).get(reply.comment.id, for_update=True)
@@ -165,7 +176,7 @@ async def _record(
         return
     now = utcnow()
     message.leased_until = None
-    if isinstance(outcome, chat.Sent):
+    if isinstance(outcome, Sent):
         message.state = comment.delivery_state = DeliveryState.sent
         message.provider_message_id = outcome.provider_message_id
         message.sent_at = now

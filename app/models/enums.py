@@ -148,6 +148,8 @@ class SlaState(enum.StrEnum):
 class ChannelKind(enum.StrEnum):
     chat = "chat"
     api = "api"
+    messenger = "messenger"
+    zalo = "zalo"
 
 
 class InboundState(enum.StrEnum):

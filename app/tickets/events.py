@@ -15,7 +15,9 @@ _SPECIFIC_EVENTS = {
 
 
 def ticket_json(ticket: Any) -> dict[str, Any]:
-    return TicketOut.model_validate(ticket).model_dump(mode="json", exclude={"children_summary", "sla"})
+    return TicketOut.model_validate(ticket).model_dump(
+        mode="json", exclude={"children_summary", "sla", "reply_channel"}
+    )
 
 
 def created_event(principal: Principal, ticket: dict[str, Any]) -> dict[str, Any]:

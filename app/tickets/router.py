@@ -4,6 +4,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth.principal import Principal
+from app.channels.outbound import reply_channel
 from app.kit.deps import Agent, Session, Viewer
 from app.kit.http import IfMatch, set_etag
 from app.kit.pagination import PageQuery
@@ -54,6 +55,7 @@ async def _single(service: TicketService, ticket: Ticket, response: Response) ->
     out.sla = await service.sla.describe(ticket, minute)
     summary = await service.children_summary(ticket.id)
     out.children_summary = summary if summary.total else None
+    out.reply_channel = await reply_channel(service.session, ticket, utcnow())
     running = out.sla is not None and any(metric.state is SlaState.running for metric in out.sla.metrics)
     set_etag(response, ticket.version, int(minute.timestamp()) // 60 if running else None)
     return out

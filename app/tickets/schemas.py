@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated, Any, Self
 from uuid import UUID
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.agents.schemas import Skills
 from app.kit.schemas import (
@@ -20,6 +20,7 @@ from app.models.enums import (
     ActorType,
     AssignmentStrategy,
     Channel,
+    ChannelKind,
     CommentAuthor,
     LinkKind,
     Priority,
@@ -137,6 +138,20 @@ class ChildrenSummary(ResponseModel):
     by_status_kind: dict[StatusKind, int]
 
 
+class ReplyChannelOut(BaseModel):
+    """Where public replies to the ticket go: the channel it came from."""
+
+    channel_id: UUID
+    kind: ChannelKind
+    can_reply: bool = Field(description="Whether a public reply would be sent now")
+    until: datetime | None = Field(
+        None,
+        description="Until when it can be (Messenger: 24 hours, or 7 days with HUMAN_AGENT, after the "
+        "customer's last message)",
+    )
+    reason: str | None = Field(None, description="Why it cannot, when it cannot")
+
+
 class TicketOut(ResponseModel):
     id: UUID
     number: int
@@ -178,6 +193,13 @@ class TicketOut(ResponseModel):
     children_summary: ChildrenSummary | None = Field(
         None, description="On single-ticket responses when the ticket has sub-tickets; null in lists"
     )
+    reply_channel: ReplyChannelOut | None = Field(
+        None, description="On single-ticket responses when the ticket came from a channel; null in lists"
+    )
+
+
+# What only single-ticket responses carry (lists and events leave them out).
+SINGLE_TICKET_FIELDS = frozenset({"sla", "children_summary", "reply_channel"})
 
 
 class BulkResult(ResponseModel):

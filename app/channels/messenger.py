@@ -1,0 +1,138 @@
+"""Facebook Messenger: Page webhooks in (signed with the app secret), replies out by the Send API.
+
+Meta retries an event until it gets a 200 and unsubscribes an endpoint that keeps failing, so events are
+checked, stored and answered at once; threading happens after. Echoes (what the Page itself sent, from
+here or from Meta's own inbox), deliveries and reads are not customer messages and are not stored.
+"""
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from app.channels.incoming import Incoming, ProviderEvent
+from app.channels.sending import NotSent, Reply, Sent, call_provider, json_of
+from app.models import MessagingChannel
+from app.models.enums import Channel, IdentityKind
+
+MESSAGE = "message"
+POSTBACK = "postback"
+RESPONSE_WINDOW = timedelta(hours=24)
+HUMAN_AGENT_WINDOW = timedelta(days=7)
+MAX_TEXT = 2000
+# Graph API error codes that pass with time; the others will not change by retrying.
+_TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613})
+_REASONS = {
+    190: "the Page access token is invalid or expired",
+    551: "the person is not available on Messenger",
+    10: "the app lacks the permission to send this message",
+    200: "the app lacks the permission to send this message",
+    230: "the app lacks the permission to send this message",
+    100: "the Send API refused a parameter",
+}
+
+
+def signature_matches(app_secret: str, body: bytes, header: str | None) -> bool:
+    """`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`, compared in constant time."""
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.removeprefix("sha256=").lower())
+
+
+def customer_events(body: dict[str, Any]) -> list[ProviderEvent]:
+    """The customer messages and postbacks of a webhook POST: every entry, every messaging event."""
+    events = []
+    for entry in body.get("entry") or []:
+        for event in entry.get("messaging") or [] if isinstance(entry, dict) else []:
+            if not isinstance(event, dict):
+                continue
+            message, postback = event.get("message"), event.get("postback")
+            if isinstance(message, dict) and message.get("mid") and not message.get("is_echo"):
+                events.append(ProviderEvent(str(message["mid"]), MESSAGE, event))
+            elif isinstance(postback, dict):
+                sender = (event.get("sender") or {}).get("id")
+                key = postback.get("mid") or f"postback:{sender}:{event.get('timestamp')}"
+                events.append(ProviderEvent(str(key), POSTBACK, event))
+    return events
+
+
+def incoming(channel: MessagingChannel, kind: str, event: dict[str, Any]) -> Incoming:
+    psid = str(event["sender"]["id"])
+    if kind == POSTBACK:
+        postback = event["postback"]
+        body = postback.get("title") or postback.get("payload") or "(postback)"
+    else:
+        message = event["message"]
+        lines = [message["text"]] if message.get("text") else []
+        for attachment in message.get("attachments") or []:
+            url = (attachment.get("payload") or {}).get("url")
+            lines.append(
+                f"[{attachment.get('type', 'file')}] {url}" if url else f"[{attachment.get('type')}]"
+            )
+        body = "\n".join(lines) or "(empty message)"
+    return Incoming(
+        conversation=psid,
+        identity_kind=IdentityKind.messenger,
+        identity=psid,
+        body=body,
+        origin=Channel.messenger,
+        address={"psid": psid},
+    )
+
+
+def reply_window(channel: MessagingChannel, last_inbound_at: datetime | None) -> datetime | None:
+    """Until when the Page may still answer the customer."""
+    if last_inbound_at is None:
+        return None
+    approved = channel.settings.get("human_agent_approved", False)
+    return last_inbound_at + (HUMAN_AGENT_WINDOW if approved else RESPONSE_WINDOW)
+
+
+async def send(reply: Reply) -> Sent | NotSent:
+    """The Send API: RESPONSE within 24 h of the customer's last message; HUMAN_AGENT (up to 7 days) only
+    when the channel says Meta approved it; never another tag."""
+    channel, conversation = reply.channel, reply.conversation
+    last = conversation.last_inbound_at
+    until = reply_window(channel, last)
+    if last is None or until is None or reply.now >= until:
+        closed = until.isoformat() if until else "before any customer message"
+        return NotSent(f"the Messenger reply window closed ({closed}); the customer has to write first", True)
+    tag = (
+        {} if reply.now < last + RESPONSE_WINDOW else {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}
+    )
+    settings = channel.settings
+    url = (
+        f"{str(settings['graph_base_url']).rstrip('/')}/{settings['graph_api_version']}/"
+        f"{settings['page_id']}/messages"
+    )
+    token = reply.secrets.get("page_access_token", "")
+    sent_id = None
+    text = reply.comment.body
+    for start in range(0, len(text), MAX_TEXT):
+        body = {
+            "recipient": {"id": conversation.address["psid"]},
+            "messaging_type": "RESPONSE",
+            "message": {"text": text[start : start + MAX_TEXT]},
+            **tag,
+        }
+        outcome = await call_provider(reply, url, json_body=body, params={"access_token": token})
+        if isinstance(outcome, NotSent):
+            return outcome
+        answer = outcome
+        if answer.is_success:
+            sent_id = json_of(answer).get("message_id")
+            continue
+        return _failure(answer)
+    return Sent(str(sent_id)) if sent_id else NotSent("the Send API answered without a message id", False)
+
+
+def _failure(answer: httpx.Response) -> NotSent:
+    error = json_of(answer).get("error") or {}
+    code = error.get("code")
+    reason = _REASONS.get(code, "the Send API refused the message")
+    detail = f"{reason} (HTTP {answer.status_code}, code {code}: {error.get('message', answer.text[:200])})"
+    transient = code in _TRANSIENT_CODES or answer.status_code >= 500 or answer.status_code == 429
+    return NotSent(detail[:1000], not transient)

@@ -1,0 +1,87 @@
+"""What every adapter's `send` gets and answers, and the one way they call a provider."""
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from app.models import Comment, Conversation, MessagingChannel, OutboundMessage, Ticket
+from app.webhooks.outbound import OutboundPolicy, UnsafeDestination, safe_post
+
+# Replaces some of the channel's secrets (e.g. refreshed tokens) and commits; returns all of them.
+SecretsSaver = Callable[[Callable[[dict[str, str]], Awaitable[dict[str, str]]]], Awaitable[dict[str, str]]]
+
+
+@dataclass(frozen=True)
+class Sent:
+    provider_message_id: str
+
+
+@dataclass(frozen=True)
+class NotSent:
+    error: str
+    # Retrying cannot help (the provider refused the message itself, or the window closed).
+    permanent: bool
+
+
+@dataclass
+class Reply:
+    message: OutboundMessage
+    channel: MessagingChannel
+    secrets: dict[str, str]
+    conversation: Conversation
+    ticket: Ticket
+    comment: Comment
+    client: httpx.AsyncClient
+    now: datetime
+    timeout: float
+    policy: OutboundPolicy
+    save_secrets: SecretsSaver
+
+
+async def call_provider(
+    reply: Reply,
+    url: str,
+    *,
+    json_body: Any = None,
+    content: bytes | None = None,
+    form: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response | NotSent:
+    """POST to a provider (checked like every outbound request) JSON, `content` (JSON already encoded,
+    e.g. signed) or a form; a network failure is a NotSent."""
+    if params:
+        url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+    content_type = "application/json"
+    if form is not None:
+        content = urlencode(form).encode()
+        content_type = "application/x-www-form-urlencoded"
+    elif content is None:
+        content = json.dumps(json_body, ensure_ascii=False).encode()
+    try:
+        return await safe_post(
+            reply.client,
+            url,
+            content=content,
+            headers={"content-type": content_type, **(headers or {})},
+            timeout=reply.timeout,
+            policy=reply.policy,
+        )
+    except UnsafeDestination as refused:
+        return NotSent(f"the provider's URL may not be called: {refused}", True)
+    except httpx.HTTPError as error:
+        return NotSent(f"the provider could not be reached: {type(error).__name__} {error}"[:500], False)
+
+
+def json_of(answer: httpx.Response) -> dict[str, Any]:
+    """A provider's JSON object answer; empty when it answered anything else."""
+    try:
+        found = answer.json()
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
