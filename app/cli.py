@@ -67,12 +67,16 @@ def serve(host: str, port: int, workers: int, apply_migrations: bool, demo: bool
 
 
 @main.command()
-def worker() -> None:
-    """Run the background worker (webhook deliveries, retention) until SIGTERM or Ctrl-C."""
+@click.option("--smtp", is_flag=True, help="Also receive mail by SMTP (HELPDESK_EMAIL_LISTEN_HOST/PORT).")
+def worker(smtp: bool) -> None:
+    """Run the background worker (webhook deliveries, channel messages and replies, SLA, retention) until
+    SIGTERM or Ctrl-C."""
     from app.kit.crypto import load_secret_box
     from app.worker.runner import Worker
 
     settings = get_settings()
+    if smtp:
+        settings = settings.model_copy(update={"email": settings.email.model_copy(update={"listen": True})})
     url = resolve_database_url(settings)
 
     async def run() -> None:

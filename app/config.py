@@ -54,6 +54,17 @@ class AttachmentSettings(BaseSettings):
     unattached_ttl_hours: float = Field(24.0, gt=0)
 
 
+class EmailSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_EMAIL_", extra="ignore")
+
+    # The largest mail accepted, by the SMTP listener or POST /v1/channels/{id}/email.
+    max_message_bytes: int = Field(40 * 1024 * 1024, ge=1024)
+    # Workers started with `helpdesk worker --smtp`, or with this set, receive mail by SMTP.
+    listen: bool = False
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(2525, ge=0, le=65535)
+
+
 class Settings(BaseSettings):
     """Every setting of the service; each reads the environment variable named in the README."""
 
@@ -73,6 +84,7 @@ class Settings(BaseSettings):
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     attachment: AttachmentSettings = Field(default_factory=AttachmentSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
 
 
 @lru_cache

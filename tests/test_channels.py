@@ -163,7 +163,7 @@ async def test_a_conversation_opens_one_ticket_and_follows_it_through_its_life(
         tenant, channel, conversation_id="c-1", contact={"id": "khach-01", "name": "Chị Mai"}
     )
     assert again == {"id": first["id"], "duplicate": True}, "a re-sent message is acknowledged once"
-    await thread_due(app.state.db, settings)
+    await thread_due(app.state.db, settings, app.state.secret_box)
 
     stored = await threaded(tenant, channel, first["id"])
     assert stored["state"] == "processed" and stored["ticket_id"] and stored["comment_id"]
@@ -185,7 +185,7 @@ async def test_a_conversation_opens_one_ticket_and_follows_it_through_its_life(
 
     async def next_message(message_id: str) -> dict[str, Any]:
         accepted = await receive(tenant, channel, message_id=message_id, conversation_id="c-1")
-        await thread_due(app.state.db, settings)
+        await thread_due(app.state.db, settings, app.state.secret_box)
         return await threaded(tenant, channel, accepted["id"])
 
     assert (await next_message("m-2"))["ticket_id"] == ticket["id"]
@@ -204,6 +204,7 @@ async def test_a_conversation_opens_one_ticket_and_follows_it_through_its_life(
     [after] = await comments_of(tenant, follow_up["ticket_id"])
     assert after["threading"] == {
         "rule": "follow_up",
+        "matched": "conversation",
         "conversation_id": after["threading"]["conversation_id"],
         "inbound_message_id": follow_up["id"],
         "previous_ticket_id": ticket["id"],
@@ -224,8 +225,10 @@ async def test_ten_messages_of_a_new_customer_at_once_make_one_ticket(
     assert [answer.status_code for answer in answers] == [202] * 10
     # Four workers' worth of threading at once, and the same ten messages sent again meanwhile.
     resent = asyncio.gather(*(tenant.anonymous.post(url, json=m, headers=AUTH) for m in messages))
-    await asyncio.gather(*(thread_due(app.state.db, settings) for _ in range(4)), resent)
-    await thread_due(app.state.db, settings)
+    await asyncio.gather(
+        *(thread_due(app.state.db, settings, app.state.secret_box) for _ in range(4)), resent
+    )
+    await thread_due(app.state.db, settings, app.state.secret_box)
 
     workspace_id = UUID(str(tenant.workspace_id))
     assert await count(app, Ticket, workspace_id) == 1
@@ -255,7 +258,7 @@ async def test_a_known_customer_is_found_by_email_or_phone(
         tenant.admin, "/v1/channels", {"kind": "api", "name": "CRM", "secrets": {"token": TOKEN}}
     )
     accepted = await receive(tenant, channel, contact={"id": "CRM-991", "email": "Tuan@Example.vn"})
-    await thread_due(app.state.db, settings)
+    await thread_due(app.state.db, settings, app.state.secret_box)
     ticket_id = (await threaded(tenant, channel, accepted["id"]))["ticket_id"]
     ticket = (await tenant.viewer.get(f"/v1/tickets/{ticket_id}")).json()
     assert ticket["requester_id"] == known["id"] and ticket["channel"] == "api"
@@ -294,7 +297,7 @@ async def test_call_records_go_on_the_callers_ticket(
     }
     second = await tenant.anonymous.post(calls, json=callback, headers=AUTH)
     assert second.status_code == 202
-    await thread_due(app.state.db, settings)
+    await thread_due(app.state.db, settings, app.state.secret_box)
 
     ticket_id = (await threaded(tenant, channel, first.json()["id"]))["ticket_id"]
     assert (await threaded(tenant, channel, second.json()["id"]))["ticket_id"] == ticket_id
@@ -322,7 +325,7 @@ async def test_agent_replies_go_back_signed_and_echoes_are_ignored(
         secrets={"token": TOKEN, "callback_secret": SIGNING},
     )
     accepted = await receive(tenant, channel, conversation_id="c-9")
-    await thread_due(app.state.db, settings)
+    await thread_due(app.state.db, settings, app.state.secret_box)
     ticket_id = (await threaded(tenant, channel, accepted["id"]))["ticket_id"]
     agent = await agent_token_client(app, tenant, "cskh-01")
     reply = await comment(agent, ticket_id, public=True, body="Dạ size M vẫn còn ạ")
@@ -346,7 +349,7 @@ async def test_agent_replies_go_back_signed_and_echoes_are_ignored(
     assert shown["provider_message_id"] == header(request, "webhook-id")
 
     echo = await receive(tenant, channel, message_id=shown["provider_message_id"], conversation_id="c-9")
-    await thread_due(app.state.db, settings)
+    await thread_due(app.state.db, settings, app.state.secret_box)
     ignored = await threaded(tenant, channel, echo["id"])
     assert ignored["state"] == "ignored" and "echo" in ignored["error"]
     assert len(await comments_of(tenant, ticket_id)) == 3
@@ -362,7 +365,7 @@ async def test_a_refused_reply_fails_at_once_and_a_busy_receiver_is_tried_again(
         secrets={"token": TOKEN, "callback_secret": SIGNING},
     )
     accepted = await receive(tenant, channel)
-    await thread_due(app.state.db, settings)
+    await thread_due(app.state.db, settings, app.state.secret_box)
     ticket_id = (await threaded(tenant, channel, accepted["id"]))["ticket_id"]
     agent = await agent_token_client(app, tenant, "cskh-02")
     refused = await comment(agent, ticket_id, public=True, body="Dạ em gửi lại thông tin ạ")
@@ -397,7 +400,7 @@ async def test_internal_tickets_and_customers_own_words_are_never_sent(
         secrets={"token": TOKEN, "callback_secret": SIGNING},
     )
     accepted = await receive(tenant, channel)
-    await thread_due(app.state.db, settings)
+    await thread_due(app.state.db, settings, app.state.secret_box)
     ticket_id = (await threaded(tenant, channel, accepted["id"]))["ticket_id"]
     assert (await comments_of(tenant, ticket_id))[0]["delivery"] is None
     plain = await create_ticket(tenant.agent)

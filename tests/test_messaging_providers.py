@@ -65,7 +65,7 @@ async def agent_on_the_ticket(
     app: FastAPI, tenant: Tenant, settings: Settings, external_id: str
 ) -> tuple[Any, dict[str, Any]]:
     """Thread what was received, then an agent's client and the one ticket it opened."""
-    await thread_due(app.state.db, settings)
+    await thread_due(app.state.db, settings, app.state.secret_box)
     await create_agent(tenant.admin, external_id)
     return await agent_token_client(app, tenant, external_id), await only_ticket(tenant)
 
@@ -167,6 +167,7 @@ async def test_messenger_channels_need_their_secrets(tenant: Tenant) -> None:
         "messages": None,
         "calls": None,
         "webhook": f"/v1/channels/{channel['id']}/messenger",
+        "email": None,
     }
     unknown = await tenant.admin.patch(f"/v1/channels/{channel['id']}", json={"secrets": {"token": "x" * 30}})
     assert unknown.status_code == 422, "a chat channel's secret is not a Messenger one"
@@ -225,7 +226,7 @@ async def test_page_events_are_checked_stored_once_and_threaded(
     assert again.json() == {"stored": 0}, "Meta's retry changes nothing"
     assert sorted(row.provider_message_id for row in await stored(app, workspace_id)) == ["m_1", "m_2", "m_3"]
 
-    await thread_due(app.state.db, settings)
+    await thread_due(app.state.db, settings, app.state.secret_box)
     ticket = await only_ticket(tenant)
     assert ticket["channel"] == "messenger" and ticket["subject"] == "Chào shop, hoa hồng còn không ạ?"
     bodies = [c["body"] for c in await comments_of(tenant, ticket["id"])]
@@ -375,7 +376,7 @@ async def test_zalo_events_are_checked_stored_once_and_mapped(
     other_app = other_app.replace(ZALO_APP_ID.encode(), b"999")
     assert (await post_zalo(tenant, channel, other_app, zalo_mac(other_app))).status_code == 403
 
-    await thread_due(app.state.db, settings)
+    await thread_due(app.state.db, settings, app.state.secret_box)
     ticket = await only_ticket(tenant)
     assert ticket["channel"] == "zalo" and ticket["subject"] == "Helo"
     bodies = [c["body"] for c in await comments_of(tenant, ticket["id"])]

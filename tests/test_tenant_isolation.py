@@ -24,6 +24,7 @@ CHANNEL_OPERATIONS = {
     "verify_messenger": 403,
     "receive_messenger": 403,
     "receive_zalo": 403,
+    "receive_email": 401,
 }
 # Query parameters that take an id of the world, by the world key they take.
 QUERY_REFERENCES = {

@@ -90,13 +90,14 @@ def _is_plain_text(head: bytes) -> bool:
     return all(char in _TEXT_CONTROLS or unicodedata.category(char) != "Cc" for char in text)
 
 
-def clean_filename(raw: str | None) -> str:
-    """The client's name without folders or control characters, at most 255 characters, in NFC."""
+def clean_filename(raw: str | None, fallback: str = FALLBACK_FILENAME) -> str:
+    """The client's name without folders or control characters, at most 255 characters, in NFC;
+    `fallback` when nothing is left."""
     name = unicodedata.normalize("NFC", raw or "")
     name = "".join(char for char in name if unicodedata.category(char) not in _INVISIBLE_CATEGORIES)
     name = _PATH_SEPARATORS.split(name)[-1].strip()
     if name in ("", ".", ".."):
-        return FALLBACK_FILENAME
+        return fallback
     if len(name) <= MAX_FILENAME_CHARS:
         return name
     stem, dot, extension = name.rpartition(".")

@@ -2,7 +2,7 @@
 
 from types import ModuleType
 
-from app.channels import chat, messenger, zalo
+from app.channels import chat, mail, messenger, zalo
 from app.models.enums import ChannelKind
 
 ADAPTERS: dict[ChannelKind, ModuleType] = {
@@ -10,4 +10,5 @@ ADAPTERS: dict[ChannelKind, ModuleType] = {
     ChannelKind.api: chat,
     ChannelKind.messenger: messenger,
     ChannelKind.zalo: zalo,
+    ChannelKind.email: mail,
 }

@@ -9,7 +9,7 @@ import httpx
 from app.channels.incoming import Incoming
 from app.channels.schemas import CallIn, MessageIn
 from app.channels.sending import NotSent, Reply, Sent, call_provider, json_of
-from app.models import MessagingChannel
+from app.models import InboundMessage, MessagingChannel
 from app.models.enums import Channel, ChannelKind, CommentAuthor, IdentityKind
 from app.webhooks.secrets import signature_header
 
@@ -21,10 +21,10 @@ _IDENTITY_KINDS = {ChannelKind.chat: IdentityKind.chat, ChannelKind.api: Identit
 _ORIGINS = {ChannelKind.chat: Channel.chat, ChannelKind.api: Channel.api}
 
 
-def incoming(channel: MessagingChannel, kind: str, payload: dict[str, Any]) -> Incoming:
-    if kind == CALL:
-        return _call(CallIn.model_validate(payload))
-    message = MessageIn.model_validate(payload)
+def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming:
+    if inbound.kind == CALL:
+        return _call(CallIn.model_validate(inbound.payload))
+    message = MessageIn.model_validate(inbound.payload)
     contact = message.contact
     conversation = message.conversation_id or f"contact:{contact.id}"
     return Incoming(

@@ -1,16 +1,22 @@
 """Receiving: check the caller, store the event once, answer at once; a worker threads it after."""
 
+import hashlib
+import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agents.repository import AgentRepository
-from app.channels import messenger, zalo
+from app.attachments.service import PayloadTooLarge
+from app.channels import mail, messenger, zalo
 from app.channels.chat import CALL, MESSAGE
 from app.channels.incoming import ProviderEvent
+from app.channels.mail_parsing import parse_mail
 from app.channels.repository import InboundRepository, find_channel
 from app.channels.schemas import Accepted, CallIn, MessageIn
 from app.channels.service import channel_secrets, secret_matches
@@ -20,12 +26,22 @@ from app.kit.crypto import SecretBox
 from app.models import MessagingChannel
 from app.models.enums import ChannelKind
 
+MAILGUN_MAX_AGE_SECONDS = 15 * 60
+CHAT_KINDS = (ChannelKind.chat, ChannelKind.api)
 
-async def receiving_channel(session: AsyncSession, channel_id: UUID, token: str | None) -> MessagingChannel:
+
+async def receiving_channel(
+    session: AsyncSession, channel_id: UUID, token: str | None, kinds: Collection[ChannelKind] = CHAT_KINDS
+) -> MessagingChannel:
     """The channel, when the caller holds its token and it is active. An unknown channel is answered as
     a wrong token is, so that the answer tells nothing to whoever does not hold the token."""
     channel = await find_channel(session, channel_id)
-    if channel is None or token is None or not secret_matches(channel, "token", token):
+    if (
+        channel is None
+        or channel.kind not in kinds
+        or token is None
+        or not secret_matches(channel, "token", token)
+    ):
         raise Unauthorized("The channel token is missing or wrong")
     if not channel.active:
         raise Forbidden("The channel is inactive", code="channel_inactive")
@@ -54,15 +70,49 @@ async def accept_call(
     return await _store(session, channel, data.call_id, CALL, data.model_dump(mode="json"))
 
 
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request's body, refused (413) as soon as it passes `limit` bytes."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(
+                f"The message is larger than {limit} bytes", extra={"max_message_bytes": limit}
+            )
+    return bytes(body)
+
+
+async def accept_mail(session: AsyncSession, channel: MessagingChannel, raw: bytes) -> Accepted:
+    """Store a mail as received, once per Message-ID; the payload only summarises it for lists."""
+    if not raw.strip():
+        raise Unprocessable("The message is empty", field="body")
+    parsed = parse_mail(raw)
+    summary = {"from": parsed.from_address, "subject": parsed.subject[:500], "message_id": parsed.message_id}
+    return await _store(session, channel, mail.dedupe_key(parsed, raw), mail.EMAIL, summary, raw)
+
+
+def check_mailgun(
+    channel: MessagingChannel, secret_box: SecretBox, form: dict[str, str], now: datetime
+) -> None:
+    """Mailgun signs its routes: hex HMAC-SHA256(signing key, timestamp + token); recent timestamps only."""
+    key = channel_secrets(channel, secret_box).get("mailgun_signing_key")
+    timestamp, token, signature = form.get("timestamp", ""), form.get("token", ""), form.get("signature", "")
+    expected = hmac.new((key or "").encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+    fresh = timestamp.isdigit() and abs(now.timestamp() - int(timestamp)) <= MAILGUN_MAX_AGE_SECONDS
+    if key is None or not fresh or not hmac.compare_digest(expected, signature.lower()):
+        raise Forbidden("The Mailgun signature is missing, wrong or too old", code="bad_signature")
+
+
 async def _store(
     session: AsyncSession,
     channel: MessagingChannel,
     provider_message_id: str,
     kind: str,
     payload: dict[str, Any],
+    raw: bytes | None = None,
 ) -> Accepted:
     repo = InboundRepository(session, channel.workspace_id)
-    stored_id, duplicate = await repo.store(channel.id, provider_message_id, kind, payload)
+    stored_id, duplicate = await repo.store(channel.id, provider_message_id, kind, payload, raw)
     return Accepted(id=stored_id, duplicate=duplicate)
 
 

@@ -8,6 +8,12 @@ from app.models.enums import Channel, CommentAuthor, IdentityKind
 
 
 @dataclass(frozen=True)
+class IncomingFile:
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Incoming:
     # The provider's thread (messages of one conversation go on one ticket while it is open).
     conversation: str
@@ -26,6 +32,28 @@ class Incoming:
     agent_id: UUID | None = None
     # Where replies go, kept on the conversation.
     address: dict[str, Any] = field(default_factory=dict)
+    # For a new ticket; the message's first line when None.
+    subject: str | None = None
+    files: tuple[IncomingFile, ...] = ()
+    # Why the message must never get an automatic reply (e.g. it is an out-of-office mail), if so.
+    automatic: str | None = None
+    # What the adapter's `explicit_ticket` looks at (e.g. an email's references).
+    hints: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ignore:
+    """An event that is no customer message (e.g. mail from the service's own address)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Bounce:
+    """A report that a reply sent from here could not be delivered."""
+
+    provider_message_id: str | None
+    error: str
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import httpx
 
 from app.channels.incoming import Incoming, ProviderEvent
 from app.channels.sending import NotSent, Reply, Sent, call_provider, json_of
-from app.models import MessagingChannel
+from app.models import InboundMessage, MessagingChannel
 from app.models.enums import Channel, IdentityKind
 
 MESSAGE = "message"
@@ -59,9 +59,10 @@ def customer_events(body: dict[str, Any]) -> list[ProviderEvent]:
     return events
 
 
-def incoming(channel: MessagingChannel, kind: str, event: dict[str, Any]) -> Incoming:
+def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming:
+    event = inbound.payload
     psid = str(event["sender"]["id"])
-    if kind == POSTBACK:
+    if inbound.kind == POSTBACK:
         postback = event["postback"]
         body = postback.get("title") or postback.get("payload") or "(postback)"
     else:

@@ -13,11 +13,14 @@ from app.tickets.schemas import ReplyChannelOut
 
 
 def sends_replies(channel: MessagingChannel) -> bool:
-    """Messenger and Zalo always answer; chat and API channels when they have a callback URL."""
+    """Messenger and Zalo always answer; chat and API channels when they have a callback URL, email ones
+    when they have an SMTP server."""
     if not channel.active:
         return False
     if channel.kind in (ChannelKind.chat, ChannelKind.api):
         return channel.settings.get("callback_url") is not None
+    if channel.kind is ChannelKind.email:
+        return bool(channel.settings.get("smtp_host"))
     return True
 
 
@@ -70,7 +73,9 @@ async def reply_channel(session: AsyncSession, ticket: Ticket, now: datetime) ->
     if ticket.internal:
         described.reason = "the ticket is internal: nothing on it is sent out"
     elif not sends_replies(channel):
-        described.reason = "the channel is inactive or has no callback URL"
+        described.reason = (
+            "the channel is inactive, or has nowhere to send replies (callback URL, SMTP server)"
+        )
     elif channel.kind is ChannelKind.messenger:
         described.until = messenger.reply_window(channel, conversation.last_inbound_at)
         if described.until is None or now >= described.until:

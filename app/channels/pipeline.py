@@ -13,14 +13,18 @@ placed a message is kept on its comment (`threading.rule`):
 A merged ticket's messages go to the ticket it was merged into, by the same rules.
 """
 
+import io
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from fastapi import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.attachments.storage import storage_for
 from app.auth.principal import Principal
 from app.channels.adapters import ADAPTERS
-from app.channels.incoming import Incoming
+from app.channels.delivery import bounced
+from app.channels.incoming import Bounce, Ignore, Incoming
 from app.channels.repository import (
     ChannelRepository,
     ConversationRepository,
@@ -28,6 +32,7 @@ from app.channels.repository import (
     OutboundRepository,
     lock_conversation,
 )
+from app.channels.service import channel_secrets
 from app.comments.schemas import AuthorIn, CommentCreate
 from app.comments.service import CommentService
 from app.config import Settings
@@ -35,6 +40,7 @@ from app.contacts.repository import ContactRepository, IdentityRepository
 from app.contacts.schemas import ContactCreate
 from app.contacts.service import create_contact, find_or_create_contact
 from app.errors import Conflict
+from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
 from app.models import Contact, Conversation, InboundMessage, MessagingChannel, Ticket
 from app.models.enums import ActorType, CommentAuthor, InboundState, LinkKind, Role, StatusKind
@@ -45,7 +51,9 @@ from app.tickets.service import TicketService
 SUBJECT_LENGTH = 120
 
 
-async def thread(session: AsyncSession, settings: Settings, inbound: InboundMessage, now: datetime) -> None:
+async def thread(
+    session: AsyncSession, settings: Settings, secret_box: SecretBox, inbound: InboundMessage, now: datetime
+) -> None:
     """Process the (locked) inbound event: a comment on its ticket, or ignored with the reason."""
     workspace_id = inbound.workspace_id
     inbound_repo = InboundRepository(session, workspace_id)
@@ -58,7 +66,16 @@ async def thread(session: AsyncSession, settings: Settings, inbound: InboundMess
             inbound, InboundState.ignored, now, error="an echo of a reply sent from here"
         )
         return
-    message = ADAPTERS[channel.kind].incoming(channel, inbound.kind, inbound.payload)
+    adapter = ADAPTERS[channel.kind]
+    message = adapter.incoming(channel, inbound)
+    if isinstance(message, Ignore):
+        await inbound_repo.finish(inbound, InboundState.ignored, now, error=message.reason)
+        return
+    if isinstance(message, Bounce):
+        ours = await bounced(session, settings, channel, message.provider_message_id, message.error)
+        reason = "a delivery report for a reply sent from here" if ours else "a delivery report"
+        await inbound_repo.finish(inbound, InboundState.ignored, now, error=f"{reason}: {message.error}")
+        return
     principal = Principal(workspace_id, Role.admin, ActorType.channel, channel.id)
     await lock_conversation(session, channel.id, message.conversation)
     contact = await _contact(session, principal, message, settings)
@@ -68,27 +85,38 @@ async def thread(session: AsyncSession, settings: Settings, inbound: InboundMess
         await inbound_repo.finish(inbound, InboundState.processed, now)
         return
     tickets = TicketService(session, principal, settings)
-    ticket, rule, previous = await _ticket_for(tickets, channel, conversation, contact, message, now)
+    found = None
+    if hasattr(adapter, "explicit_ticket"):
+        secrets = channel_secrets(channel, secret_box)
+        found = await adapter.explicit_ticket(session, channel, secrets, message, contact)
+    elif conversation.ticket_id is not None:
+        found = (await current_ticket(tickets.repo, conversation.ticket_id), "conversation")
+    ticket, rule, previous = await _ticket_for(tickets, channel, conversation, contact, message, now, found)
     author = (
         AuthorIn(type="agent", id=message.agent_id)
         if message.author is CommentAuthor.agent and message.agent_id is not None
         else AuthorIn(type="contact", id=contact.id)
     )
-    comment = await CommentService(session, principal, settings).add(
+    body, files = _within_limits(message, settings)
+    comments = CommentService(session, principal, settings, storage_for(settings))
+    comment = await comments.add(
         ticket.id,
         CommentCreate(
-            body=message.body,
+            body=body,
             html_body=message.html,
             public=True,
             author=author,
             channel=message.origin,
             provider_message_id=inbound.provider_message_id,
         ),
+        files=files,
         threading={
             "rule": rule,
+            "matched": found[1] if found and found[0] is not None else None,
             "conversation_id": str(conversation.id),
             "inbound_message_id": str(inbound.id),
             "previous_ticket_id": str(previous) if previous else None,
+            **({"automatic": message.automatic} if message.automatic else {}),
         },
     )
     conversation.ticket_id = comment.ticket_id
@@ -167,9 +195,11 @@ async def _ticket_for(
     contact: Contact,
     message: Incoming,
     now: datetime,
+    found: tuple[Ticket | None, str] | None,
 ) -> tuple[Ticket, str, UUID | None]:
-    """The ticket the message goes on, the rule that chose it, and the ticket it follows up, if any."""
-    current = await _current_ticket(tickets.repo, conversation)
+    """The ticket the message goes on, the rule that chose it, and the ticket it follows up, if any.
+    `found`: the ticket the message belongs to (by its conversation, or by what the adapter read in it)."""
+    current = found[0] if found else None
     if current is None:
         return await _open(tickets, channel, conversation, contact, message), "new_conversation", None
     if current.deleted_at is not None:
@@ -184,10 +214,9 @@ async def _ticket_for(
     return follow_up, "follow_up", current.id
 
 
-async def _current_ticket(repo: TicketRepository, conversation: Conversation) -> Ticket | None:
-    if conversation.ticket_id is None:
-        return None
-    ticket = await repo.get(conversation.ticket_id, for_update=True)
+async def current_ticket(repo: TicketRepository, ticket_id: UUID) -> Ticket | None:
+    """The ticket, locked; for a merged one, the ticket it was merged into."""
+    ticket = await repo.get(ticket_id, for_update=True)
     while ticket is not None and ticket.merged_into_id is not None:
         ticket = await repo.get(ticket.merged_into_id, for_update=True)
     return ticket
@@ -216,10 +245,29 @@ async def _open(
 
 
 def _subject(message: Incoming, contact: Contact, channel: MessagingChannel) -> str:
-    """The message's first line, shortened; a message with no text is named by who sent it."""
-    first_line = next((line.strip() for line in message.body.splitlines() if line.strip()), "")
+    """The message's subject or first line, shortened; a message with no text is named by who sent it."""
+    first_line = message.subject or next(
+        (line.strip() for line in (message.body or "").splitlines() if line.strip()), ""
+    )
     if not first_line:
         return f"{channel.name}: {contact.name or message.identity}"[:SUBJECT_LENGTH]
     if len(first_line) <= SUBJECT_LENGTH:
         return first_line
     return first_line[: SUBJECT_LENGTH - 1].rstrip() + "…"
+
+
+def _within_limits(message: Incoming, settings: Settings) -> tuple[str, list[UploadFile]]:
+    """The body and the files to keep: a file over the size or count limit is named in the body instead,
+    so that a customer's message is never refused for its attachments."""
+    limits = settings.attachment
+    kept: list[UploadFile] = []
+    left_out: list[str] = []
+    for file in message.files:
+        if len(file.data) > limits.max_file_bytes or len(kept) >= limits.max_files_per_comment:
+            left_out.append(file.filename)
+        else:
+            kept.append(UploadFile(io.BytesIO(file.data), size=len(file.data), filename=file.filename))
+    body = message.body or ""
+    if left_out:
+        body += "\n\n" + "\n".join(f"[attachment not kept, over the limits: {name}]" for name in left_out)
+    return body.strip() or "(no text)", kept

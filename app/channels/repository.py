@@ -3,14 +3,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, select, text, update
+from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Keyset, SortColumn
 from app.kit.repository import ScopedRepository
 from app.models import Conversation, InboundMessage, MessagingChannel, OutboundMessage
-from app.models.enums import DeliveryState, InboundState
+from app.models.enums import ChannelKind, DeliveryState, InboundState
 
 BY_NAME = Keyset("name", [SortColumn(MessagingChannel.name), SortColumn(MessagingChannel.id)])
 NEWEST_FIRST = Keyset(
@@ -50,7 +50,12 @@ class InboundRepository(ScopedRepository[InboundMessage]):
     resource = "Inbound message"
 
     async def store(
-        self, channel_id: UUID, provider_message_id: str, kind: str, payload: dict[str, Any]
+        self,
+        channel_id: UUID,
+        provider_message_id: str,
+        kind: str,
+        payload: dict[str, Any],
+        raw: bytes | None = None,
     ) -> tuple[UUID, bool]:
         """The stored message's id, and whether it was stored before (then nothing changes)."""
         inserted = await self.session.scalar(
@@ -61,6 +66,7 @@ class InboundRepository(ScopedRepository[InboundMessage]):
                 provider_message_id=provider_message_id,
                 kind=kind,
                 payload=payload,
+                raw=raw,
             )
             .on_conflict_do_nothing(
                 index_elements=[
@@ -99,6 +105,39 @@ class InboundRepository(ScopedRepository[InboundMessage]):
         await self.session.flush()
 
 
+async def ticket_of_messages(
+    session: AsyncSession, workspace_id: UUID, channel_id: UUID, provider_message_ids: Sequence[str]
+) -> UUID | None:
+    """The ticket of the latest message among these (received on the channel or sent from here)."""
+    if not provider_message_ids:
+        return None
+    received = select(
+        InboundMessage.ticket_id.label("ticket_id"), InboundMessage.received_at.label("at")
+    ).where(
+        InboundMessage.workspace_id == workspace_id,
+        InboundMessage.channel_id == channel_id,
+        InboundMessage.provider_message_id.in_(provider_message_ids),
+        InboundMessage.ticket_id.is_not(None),
+    )
+    sent = select(OutboundMessage.ticket_id, OutboundMessage.created_at).where(
+        OutboundMessage.workspace_id == workspace_id,
+        OutboundMessage.channel_id == channel_id,
+        OutboundMessage.provider_message_id.in_(provider_message_ids),
+    )
+    both = received.union_all(sent).subquery()
+    return await session.scalar(select(both.c.ticket_id).order_by(both.c.at.desc()).limit(1))
+
+
+async def email_channels_for(session: AsyncSession, address: str) -> list[MessagingChannel]:
+    """The active email channels whose support address this is (across workspaces: mail names none)."""
+    statement = select(MessagingChannel).where(
+        MessagingChannel.kind == ChannelKind.email,
+        MessagingChannel.active,
+        func.lower(MessagingChannel.settings["address"].astext) == address.lower(),
+    )
+    return list((await session.execute(statement)).scalars())
+
+
 async def claim_inbound(session: AsyncSession, now: datetime) -> InboundMessage | None:
     """The oldest due message no other worker holds, locked until this transaction ends."""
     statement = (
@@ -135,12 +174,18 @@ class OutboundRepository(ScopedRepository[OutboundMessage]):
     resource = "Outbound message"
 
     async def sent_by_us(self, channel_id: UUID, provider_message_id: str) -> bool:
-        statement = select(OutboundMessage.id).where(
-            OutboundMessage.workspace_id == self.workspace_id,
+        return await self.by_provider_id(channel_id, provider_message_id, lock=False) is not None
+
+    async def by_provider_id(
+        self, channel_id: UUID, provider_message_id: str, *, lock: bool = True
+    ) -> OutboundMessage | None:
+        statement = self.select().where(
             OutboundMessage.channel_id == channel_id,
             OutboundMessage.provider_message_id == provider_message_id,
         )
-        return await self.session.scalar(statement.limit(1)) is not None
+        if lock:
+            statement = statement.with_for_update()
+        return (await self.session.execute(statement.limit(1))).scalar_one_or_none()
 
 
 async def claim_outbound(

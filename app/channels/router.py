@@ -16,11 +16,13 @@ from app.channels.schemas import (
     MessageIn,
     Received,
 )
+from app.errors import NotFound
 from app.kit.deps import Admin, Session
 from app.kit.http import IfMatch, check_if_match, set_etag
 from app.kit.pagination import PageQuery
 from app.kit.routing import ProviderRoute, UnitOfWorkRoute
 from app.kit.schemas import Page
+from app.kit.time import utcnow
 from app.models import MessagingChannel
 from app.models.enums import ChannelKind, InboundState
 
@@ -114,6 +116,19 @@ async def get_inbound(channel_id: UUID, inbound_id: UUID, session: Session, prin
     return InboundOut.model_validate(found)
 
 
+@router.get(
+    "/{channel_id}/inbound/{inbound_id}/raw",
+    response_class=Response,
+    responses={200: {"content": {"message/rfc822": {}}, "description": "The mail as it was received"}},
+)
+async def get_inbound_raw(channel_id: UUID, inbound_id: UUID, session: Session, principal: Admin) -> Response:
+    """The whole mail as it arrived (email channels), quoted text and all."""
+    found = await service.get_inbound(session, principal.workspace_id, channel_id, inbound_id)
+    if found.raw is None:
+        raise NotFound("Raw message")
+    return Response(found.raw, media_type="message/rfc822")
+
+
 async def _chat_channel(
     channel_id: UUID,
     session: Session,
@@ -193,3 +208,28 @@ async def receive_zalo(
     body = await request.body()
     stored = await inbound.accept_zalo(session, channel, body, signature, request.app.state.secret_box)
     return Received(stored=stored)
+
+
+@receiving.post("/{channel_id}/email", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
+async def receive_email(
+    channel_id: UUID,
+    request: Request,
+    session: Session,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(channel_token)],
+) -> Accepted:
+    """A mail as received: the raw RFC 5322 message as the body (`Content-Type: message/rfc822`) with the
+    channel's token as Bearer, or a Mailgun route's form (`body-mime`, with a URL ending in `mime`) signed
+    with the channel's `mailgun_signing_key`. Stored once per Message-ID and threaded by workers."""
+    state = request.app.state
+    limit = state.settings.email.max_message_bytes
+    if request.headers.get("content-type", "").startswith(("multipart/form-data", "application/x-www-form")):
+        channel = await inbound.signed_channel(session, channel_id, ChannelKind.email)
+        async with request.form(max_part_size=limit) as form:
+            fields = {name: value for name, value in form.items() if isinstance(value, str)}
+        inbound.check_mailgun(channel, state.secret_box, fields, utcnow())
+        raw = fields.get("body-mime", "").encode()
+    else:
+        token = credentials.credentials if credentials is not None else None
+        channel = await inbound.receiving_channel(session, channel_id, token, kinds=(ChannelKind.email,))
+        raw = await inbound.read_limited(request, limit)
+    return await inbound.accept_mail(session, channel, raw)

@@ -94,23 +94,54 @@ class ZaloSecrets(RequestModel):
     refresh_token: ProviderSecret | None = Field(None, description="Single use: replaced on every refresh")
 
 
+class EmailSettings(RequestModel):
+    address: EmailStr = Field(
+        description="The support address customers write to; replies come from it, and reply addresses "
+        "(`local+t<number>-<code>@domain`) are made from it"
+    )
+    display_name: Name | None = Field(None, description="The name replies are sent under")
+    smtp_host: Annotated[str, StringConstraints(min_length=1, max_length=253)] | None = Field(
+        None, description="The SMTP server replies are sent through; without it replies stay on the ticket"
+    )
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="`starttls` (port 587), `tls` (port 465) or `none` (a local relay)"
+    )
+    smtp_username: Annotated[str, StringConstraints(min_length=1, max_length=320)] | None = None
+    reopen_window_hours: ReopenWindow = 72
+
+
+class EmailSecrets(RequestModel):
+    """Write-only, all optional: `token` for `POST …/email` with a Bearer token, `mailgun_signing_key` for
+    Mailgun's signed routes, `smtp_password` for sending."""
+
+    token: Token | None = Field(
+        None, description="What MTAs and scripts posting raw mail send as Bearer token"
+    )
+    mailgun_signing_key: ProviderSecret | None = Field(None, description="Checks Mailgun's route signatures")
+    smtp_password: ProviderSecret | None = None
+
+
 SETTINGS = {
     ChannelKind.chat: ChatSettings,
     ChannelKind.api: ChatSettings,
     ChannelKind.messenger: MessengerSettings,
     ChannelKind.zalo: ZaloSettings,
+    ChannelKind.email: EmailSettings,
 }
 SECRETS = {
     ChannelKind.chat: ChatSecrets,
     ChannelKind.api: ChatSecrets,
     ChannelKind.messenger: MessengerSecrets,
     ChannelKind.zalo: ZaloSecrets,
+    ChannelKind.email: EmailSecrets,
 }
 REQUIRED_SECRETS = {
     ChannelKind.chat: ("token",),
     ChannelKind.api: ("token",),
     ChannelKind.messenger: ("app_secret", "verify_token", "page_access_token"),
     ChannelKind.zalo: ("oa_secret_key", "app_secret", "access_token", "refresh_token"),
+    ChannelKind.email: (),
 }
 
 
@@ -148,8 +179,17 @@ class ZaloChannelCreate(_ChannelCreate):
     secrets: ZaloSecrets
 
 
+class EmailChannelCreate(_ChannelCreate):
+    kind: Literal[ChannelKind.email] = Field(
+        description="A mailbox: mail arrives by the SMTP listener or `POST …/email`, replies go by SMTP"
+    )
+    settings: EmailSettings
+    secrets: EmailSecrets = EmailSecrets()
+
+
 ChannelCreate = Annotated[
-    ChatChannelCreate | MessengerChannelCreate | ZaloChannelCreate, Field(discriminator="kind")
+    ChatChannelCreate | MessengerChannelCreate | ZaloChannelCreate | EmailChannelCreate,
+    Field(discriminator="kind"),
 ]
 
 
@@ -169,6 +209,9 @@ class InboundUrls(BaseModel):
     messages: str | None = Field(None, description="Chat and API channels: customers' messages")
     calls: str | None = Field(None, description="Chat and API channels: call records")
     webhook: str | None = Field(None, description="Messenger and Zalo: the callback URL to give the provider")
+    email: str | None = Field(
+        None, description="Email: where raw mail (message/rfc822) or Mailgun routes post"
+    )
 
 
 class ChannelOut(ResponseModel):

@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -41,6 +41,8 @@ class Reply:
     timeout: float
     policy: OutboundPolicy
     save_secrets: SecretsSaver
+    # What the adapter's `context` found of the ticket's thread (e.g. the Message-IDs to refer to).
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 async def call_provider(

@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+import secrets
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -58,6 +59,8 @@ def _inbound_urls(channel: MessagingChannel) -> InboundUrls:
     base = f"/v1/channels/{channel.id}"
     if channel.kind in (ChannelKind.chat, ChannelKind.api):
         return InboundUrls(messages=f"{base}/messages", calls=f"{base}/calls")
+    if channel.kind is ChannelKind.email:
+        return InboundUrls(email=f"{base}/email")
     return InboundUrls(webhook=f"{base}/{channel.kind.value}")
 
 
@@ -110,6 +113,9 @@ async def create_channel(
         **await _default_values(session, workspace_id, data.defaults),
     )
     sent = data.secrets.model_dump(exclude_unset=True)
+    if channel.kind is ChannelKind.email:
+        # Signs the reply addresses of tickets, so that nobody can write into a ticket by guessing one.
+        sent["reply_address_key"] = secrets.token_hex(32)
     for name, value in _secret_values(channel, sent, secret_box).items():
         setattr(channel, name, value)
     _check_secrets(channel, secret_box)

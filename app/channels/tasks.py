@@ -11,13 +11,14 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.principal import Principal
 from app.channels.adapters import ADAPTERS
+from app.channels.delivery import fail_delivery
 from app.channels.pipeline import thread
 from app.channels.repository import (
     ChannelRepository,
@@ -30,16 +31,13 @@ from app.channels.repository import (
 from app.channels.sending import NotSent, Reply, SecretsSaver, Sent
 from app.channels.service import channel_secrets
 from app.comments.repository import CommentRepository
-from app.comments.service import CommentService
 from app.config import Settings
 from app.db import Database
 from app.errors import AppError
-from app.events.service import EventType, event_row, record
 from app.kit.crypto import SecretBox
 from app.kit.time import utcnow
 from app.models import Comment, Conversation, MessagingChannel, OutboundMessage, Ticket
-from app.models.enums import ActorType, DeliveryState, InboundState, Role
-from app.tickets.events import ticket_json
+from app.models.enums import DeliveryState, InboundState
 from app.tickets.repository import TicketRepository
 from app.webhooks.outbound import OutboundPolicy
 
@@ -60,7 +58,7 @@ REPLY_RETRIES = (
 REPLY_BATCH = 20
 
 
-async def thread_due(db: Database, settings: Settings) -> int:
+async def thread_due(db: Database, settings: Settings, secret_box: SecretBox) -> int:
     """Thread stored events until none is due; returns how many were taken."""
     taken = 0
     while True:
@@ -74,7 +72,7 @@ async def thread_due(db: Database, settings: Settings) -> int:
                 taken += 1
                 try:
                     async with session.begin_nested():
-                        await thread(session, settings, inbound, utcnow())
+                        await thread(session, settings, secret_box, inbound, utcnow())
                 except AppError as error:
                     failure, permanent = error.detail, True
                 except Exception as error:
@@ -110,7 +108,8 @@ async def send_due_replies(
     async with db.sessionmaker() as session, session.begin():
         lease = timedelta(seconds=settings.worker.lease_seconds)
         claimed = await claim_outbound(session, now, now + lease, REPLY_BATCH)
-        loaded = [found for message in claimed if (found := await _load(session, secret_box, message))]
+        loaded = [found for message in claimed if (found := await _load(session, message))]
+        contexts = [await _context(session, channel, ticket) for _, channel, _, ticket, _ in loaded]
     replies = [
         Reply(
             message,
@@ -124,8 +123,9 @@ async def send_due_replies(
             timeout=settings.webhook.timeout_seconds,
             policy=policy,
             save_secrets=_secrets_saver(db, secret_box, channel),
+            context=context,
         )
-        for message, channel, conversation, ticket, comment in loaded
+        for (message, channel, conversation, ticket, comment), context in zip(loaded, contexts, strict=True)
     ]
     outcomes = await asyncio.gather(*(ADAPTERS[reply.channel.kind].send(reply) for reply in replies))
     for reply, outcome in zip(replies, outcomes, strict=True):
@@ -135,7 +135,7 @@ async def send_due_replies(
 
 
 async def _load(
-    session: AsyncSession, secret_box: SecretBox, message: OutboundMessage
+    session: AsyncSession, message: OutboundMessage
 ) -> tuple[OutboundMessage, MessagingChannel, Conversation, Ticket, Comment] | None:
     workspace_id = message.workspace_id
     channel = await ChannelRepository(session, workspace_id).get(message.channel_id)
@@ -147,6 +147,11 @@ async def _load(
         message.error = "the channel, conversation, ticket or comment was deleted"
         return None
     return message, channel, conversation, ticket, comment
+
+
+async def _context(session: AsyncSession, channel: MessagingChannel, ticket: Ticket) -> dict[str, Any]:
+    adapter = ADAPTERS[channel.kind]
+    return await adapter.context(session, ticket) if hasattr(adapter, "context") else {}
 
 
 def _secrets_saver(db: Database, secret_box: SecretBox, channel: MessagingChannel) -> SecretsSaver:
@@ -189,15 +194,4 @@ async def _record(session: AsyncSession, settings: Settings, reply: Reply, outco
         message.next_attempt_at = now + REPLY_RETRIES[message.attempts - 1]
         await session.flush()
         return
-    message.state = comment.delivery_state = DeliveryState.failed
-    comment.delivery_error = outcome.error
-    await session.flush()
-    system = Principal(workspace_id, Role.admin, ActorType.system, reply.channel.id)
-    ticket = await TicketRepository(session, workspace_id).get(message.ticket_id)
-    [shown] = await CommentService(session, system, settings).present([comment])
-    data = {"ticket": ticket_json(ticket), "comment": shown.model_dump(mode="json")}
-    await record(
-        session,
-        system,
-        [event_row(system, EventType.ticket_comment_delivery_failed, message.ticket_id, data)],
-    )
+    await fail_delivery(session, settings, message, outcome.error)

@@ -15,7 +15,7 @@ from typing import Any
 
 from app.channels.incoming import Incoming, ProviderEvent
 from app.channels.sending import NotSent, Reply, Sent, call_provider, json_of
-from app.models import MessagingChannel
+from app.models import InboundMessage, MessagingChannel
 from app.models.enums import Channel, IdentityKind
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,8 @@ def stored_event(body: dict[str, Any]) -> ProviderEvent | None:
     return None
 
 
-def incoming(channel: MessagingChannel, kind: str, event: dict[str, Any]) -> Incoming:
+def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming:
+    event, kind = inbound.payload, inbound.kind
     if kind in (FOLLOW, UNFOLLOW):
         user_id = str(event["follower"]["id"])
         return Incoming(

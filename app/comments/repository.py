@@ -5,6 +5,7 @@ from sqlalchemy import func, update
 from app.kit.pagination import Keyset, PageParams, SortColumn
 from app.kit.repository import ScopedRepository
 from app.models import Comment
+from app.models.enums import CommentAuthor
 
 # Ids are time-ordered: by id is by creation.
 OLDEST_FIRST = Keyset("id", [SortColumn(Comment.id)])
@@ -38,6 +39,25 @@ class CommentRepository(ScopedRepository[Comment]):
             .order_by(Comment.id)
         )
         return list((await self.session.execute(statement)).scalars())
+
+    async def with_provider_ids(self, ticket_id: UUID, limit: int) -> list[Comment]:
+        """The ticket's latest public comments that carry a provider's id (e.g. an email's Message-ID), oldest
+        first."""
+        statement = (
+            self.select()
+            .where(Comment.ticket_id == ticket_id, Comment.public, Comment.provider_message_id.is_not(None))
+            .order_by(Comment.id.desc())
+            .limit(limit)
+        )
+        return list(reversed((await self.session.execute(statement)).scalars().all()))
+
+    async def written_by_contact(self, ticket_id: UUID, contact_id: UUID) -> bool:
+        statement = self.select().where(
+            Comment.ticket_id == ticket_id,
+            Comment.author_type == CommentAuthor.contact,
+            Comment.author_id == contact_id,
+        )
+        return (await self.session.execute(statement.limit(1))).first() is not None
 
     async def move(self, from_ticket_id: UUID, to_ticket_id: UUID) -> None:
         """Comments of a merged ticket show on the one it was merged into, remembering their origin."""

@@ -108,6 +108,8 @@ class InboundMessage(WorkspaceScoped, Base):
     # What the payload is: a message, a call record.
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # The message as received, when it is not JSON (an email, RFC 5322): kept whole.
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     state: Mapped[InboundState] = mapped_column(
         pg_enum(InboundState, "inbound_state"), server_default="received"
     )

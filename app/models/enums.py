@@ -150,6 +150,7 @@ class ChannelKind(enum.StrEnum):
     api = "api"
     messenger = "messenger"
     zalo = "zalo"
+    email = "email"
 
 
 class InboundState(enum.StrEnum):

@@ -220,6 +220,12 @@ class TicketRepository(ScopedRepository[Ticket]):
         )
         return list((await self.session.execute(statement)).scalars())
 
+    async def by_number(self, number: int, *, for_update: bool = False) -> Ticket | None:
+        statement = self.select().where(Ticket.number == number)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
     async def insert_numbered(
         self, values: dict[str, Any], history: Sequence[dict[str, Any]], event: dict[str, Any]
     ) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from app.assignment.tasks import assign_waiting
 from app.attachments.storage import storage_for
 from app.attachments.tasks import purge_unattached
+from app.channels.smtp_listener import serve_smtp
 from app.channels.tasks import send_due_replies, thread_due
 from app.config import Settings
 from app.db import Database
@@ -103,6 +104,8 @@ class Worker:
                     for _ in range(self.settings.worker.inbound_concurrency)
                 ),
             ]
+            if self.settings.email.listen:
+                loops.append(asyncio.create_task(serve_smtp(self.db, self.settings, stopping)))
             await stopping.wait()
             await self._drain()
             for loop in loops:
@@ -314,7 +317,7 @@ class Worker:
         while not stopping.is_set():
             self.messages_arrived.clear()
             try:
-                await thread_due(self.db, self.settings)
+                await thread_due(self.db, self.settings, self.secret_box)
             except Exception:
                 logger.exception("threading inbound messages failed")
             await _wait(self.messages_arrived, self.settings.worker.poll_seconds)

@@ -1,0 +1,235 @@
+"""Email: mail in (raw RFC 5322, from the SMTP listener or posted), replies out by SMTP.
+
+Threading follows the mail itself, in this order: the `In-Reply-To` and `References` of a message the
+service received or sent on a ticket; a reply address naming the ticket (`local+t<number>-<code>@domain`,
+the code an HMAC so that it cannot be guessed); a `[#number]` subject token, trusted only from a
+participant of that ticket; otherwise a new ticket. Loops are broken both ways: mail from the service's
+own address is dropped, delivery reports fail the reply they are about, and automatic mail (out of
+office, lists, bounces) never gets an automatic reply.
+"""
+
+import hashlib
+import hmac
+import re
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from typing import Any
+from uuid import UUID
+
+import aiosmtplib
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.channels.incoming import Bounce, Ignore, Incoming, IncomingFile
+from app.channels.mail_parsing import ParsedMail, clean_subject, parse_mail, subject_ticket_number
+from app.channels.repository import ticket_of_messages
+from app.channels.sending import NotSent, Reply, Sent
+from app.comments.repository import CommentRepository
+from app.models import Contact, InboundMessage, MessagingChannel, Ticket
+from app.models.enums import Channel, CommentAuthor, IdentityKind
+from app.tickets.repository import TicketRepository
+from app.webhooks.outbound import UnsafeDestination, check_destination
+
+EMAIL = "email"
+# Message-IDs of the thread a reply names in References (the latest ones).
+REFERENCES_KEPT = 10
+_REPLY_ADDRESS = re.compile(
+    r"^(?P<local>[^+@]+)\+t(?P<number>[0-9]{1,18})-(?P<code>[0-9a-f]{16})@(?P<domain>.+)$"
+)
+_SERVICE_SENDERS = ("mailer-daemon", "postmaster")
+
+
+def base_address(recipient: str) -> str:
+    """The address without its `+tag`: where `support+t12-…@shop.vn` was sent, `support@shop.vn`."""
+    local, _, domain = recipient.lower().partition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def reply_code(key: str, channel_id: UUID, number: int) -> str:
+    return hmac.new(key.encode(), f"{channel_id}:{number}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def reply_address(channel: MessagingChannel, key: str, number: int) -> str:
+    local, _, domain = str(channel.settings["address"]).partition("@")
+    return f"{local}+t{number}-{reply_code(key, channel.id, number)}@{domain}"
+
+
+def dedupe_key(mail: ParsedMail, raw: bytes) -> str:
+    """The Message-ID, or for mail without one a digest of the bytes (a re-sent copy is the same)."""
+    return mail.message_id[:500] if mail.message_id else "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming | Ignore | Bounce:
+    mail = parse_mail(inbound.raw or b"")
+    if mail.delivery_report is not None:
+        report = mail.delivery_report
+        error = " ".join(part for part in (report.status, report.diagnostic) if part) or "undeliverable"
+        if not report.permanent:
+            return Ignore(f"a delay notice ({error}); the server goes on trying")
+        return Bounce(report.original_message_id, f"the recipient's server bounced the reply: {error}")
+    sender = mail.from_address
+    own = str(channel.settings["address"]).lower()
+    if sender is None:
+        return Ignore("mail without a sender address")
+    if base_address(sender) == own:
+        return Ignore("mail from the channel's own address (a loop)")
+    return Incoming(
+        conversation=sender,
+        identity_kind=IdentityKind.email,
+        identity=sender,
+        name=mail.from_name,
+        email=sender,
+        body=mail.text or mail.full_text,
+        html=mail.html,
+        origin=Channel.email,
+        subject=clean_subject(mail.subject) or None,
+        files=tuple(IncomingFile(item.filename, item.data) for item in mail.attachments),
+        automatic=mail.automatic,
+        address={"email": sender, "name": mail.from_name},
+        hints={
+            "message_ids": [*reversed(mail.references), *mail.in_reply_to],
+            "recipients": mail.recipients,
+            "subject_number": subject_ticket_number(mail.subject),
+        },
+    )
+
+
+async def explicit_ticket(
+    session: AsyncSession,
+    channel: MessagingChannel,
+    secrets: dict[str, str],
+    message: Incoming,
+    contact: Contact,
+) -> tuple[Ticket | None, str] | None:
+    """The ticket the mail names, and how: `references`, `reply_address` or `subject_token`."""
+    workspace_id = channel.workspace_id
+    tickets = TicketRepository(session, workspace_id)
+    hints = message.hints
+    ticket_id = await ticket_of_messages(session, workspace_id, channel.id, hints["message_ids"])
+    if ticket_id is not None:
+        return await _merged_target(tickets, await tickets.get(ticket_id, for_update=True)), "references"
+    key = secrets.get("reply_address_key")
+    for recipient in hints["recipients"]:
+        addressed = _REPLY_ADDRESS.match(recipient)
+        if (
+            key is None
+            or addressed is None
+            or base_address(recipient) != str(channel.settings["address"]).lower()
+        ):
+            continue
+        number = int(addressed["number"])
+        if hmac.compare_digest(addressed["code"], reply_code(key, channel.id, number)):
+            return await _merged_target(
+                tickets, await tickets.by_number(number, for_update=True)
+            ), "reply_address"
+    number = hints["subject_number"]
+    if number is not None:
+        ticket = await tickets.by_number(number, for_update=True)
+        if ticket is not None and await _participant(session, ticket, contact):
+            return await _merged_target(tickets, ticket), "subject_token"
+    return None
+
+
+async def _participant(session: AsyncSession, ticket: Ticket, contact: Contact) -> bool:
+    if ticket.requester_id == contact.id:
+        return True
+    return await CommentRepository(session, ticket.workspace_id).written_by_contact(ticket.id, contact.id)
+
+
+async def _merged_target(tickets: TicketRepository, ticket: Ticket | None) -> Ticket | None:
+    while ticket is not None and ticket.merged_into_id is not None:
+        ticket = await tickets.get(ticket.merged_into_id, for_update=True)
+    return ticket
+
+
+async def context(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
+    """What a reply on the ticket needs to know of its thread: the Message-IDs to refer to, and whether
+    the customer's latest mail was automatic."""
+    comments = await CommentRepository(session, ticket.workspace_id).with_provider_ids(
+        ticket.id, REFERENCES_KEPT
+    )
+    from_customer = [comment for comment in comments if comment.author_type is CommentAuthor.contact]
+    last = from_customer[-1] if from_customer else None
+    return {
+        "references": [comment.provider_message_id for comment in comments],
+        "in_reply_to": last.provider_message_id if last else None,
+        "automatic": (last.threading or {}).get("automatic") if last else None,
+    }
+
+
+async def send(reply: Reply) -> Sent | NotSent:
+    settings = reply.channel.settings
+    if not settings.get("smtp_host"):
+        return NotSent("the channel has no SMTP server to send replies through", True)
+    to = reply.conversation.address.get("email")
+    if not to:
+        return NotSent("the conversation has no email address to reply to", True)
+    refused = _loop_rule(reply, to)
+    if refused:
+        return NotSent(refused, True)
+    try:
+        await check_destination(f"https://{settings['smtp_host']}:{settings['smtp_port']}/", reply.policy)
+    except UnsafeDestination as unsafe:
+        return NotSent(f"the SMTP server may not be called: {unsafe}", True)
+    mail = _compose(reply, to)
+    security = settings.get("smtp_security", "starttls")
+    try:
+        await aiosmtplib.send(
+            mail,
+            hostname=settings["smtp_host"],
+            port=settings["smtp_port"],
+            username=settings.get("smtp_username"),
+            password=reply.secrets.get("smtp_password") if settings.get("smtp_username") else None,
+            use_tls=security == "tls",
+            start_tls=security == "starttls",
+            timeout=reply.timeout,
+        )
+    except aiosmtplib.SMTPResponseException as refused_by_server:
+        permanent = refused_by_server.code >= 500
+        return NotSent(
+            f"the SMTP server answered {refused_by_server.code} {refused_by_server.message}"[:1000], permanent
+        )
+    except aiosmtplib.SMTPRecipientsRefused as refused_all:
+        codes = [error.code for error in refused_all.recipients]
+        return NotSent(
+            f"the SMTP server refused the recipient: {refused_all.recipients[0]}"[:1000], min(codes) >= 500
+        )
+    except (aiosmtplib.SMTPException, OSError) as unreachable:
+        return NotSent(f"the SMTP server could not be reached: {unreachable}"[:1000], False)
+    return Sent(str(mail["Message-ID"]).strip("<>"))
+
+
+def _loop_rule(reply: Reply, to: str) -> str | None:
+    """Why this reply must not be sent, by the loop rules; None when it may."""
+    local = to.partition("@")[0].lower()
+    if base_address(to) == str(reply.channel.settings["address"]).lower():
+        return "not sent: the recipient is the channel's own address"
+    if local in _SERVICE_SENDERS:
+        return f"not sent: the recipient is a mail system ({local})"
+    automatic = reply.context.get("automatic")
+    if reply.comment.author_type is not CommentAuthor.agent and automatic:
+        return f"not sent: automatic replies are never sent to automatic mail ({automatic})"
+    return None
+
+
+def _compose(reply: Reply, to: str) -> EmailMessage:
+    settings, ticket, comment = reply.channel.settings, reply.ticket, reply.comment
+    address = str(settings["address"])
+    mail = EmailMessage()
+    mail["From"] = formataddr((settings.get("display_name") or reply.channel.name, address))
+    mail["To"] = formataddr((reply.conversation.address.get("name") or "", to))
+    key = reply.secrets.get("reply_address_key")
+    if key:
+        mail["Reply-To"] = reply_address(reply.channel, key, ticket.number)
+    mail["Subject"] = f"[#{ticket.number}] {ticket.subject}"
+    mail["Message-ID"] = make_msgid(domain=address.partition("@")[2])
+    if reply.context.get("in_reply_to"):
+        mail["In-Reply-To"] = f"<{reply.context['in_reply_to']}>"
+    references = [reference for reference in reply.context.get("references", []) if reference]
+    if references:
+        mail["References"] = " ".join(f"<{reference}>" for reference in references)
+    if comment.author_type is not CommentAuthor.agent:
+        mail["Auto-Submitted"] = "auto-replied"
+    mail.set_content(comment.body)
+    if comment.html_body:
+        mail.add_alternative(comment.html_body, subtype="html")
+    return mail

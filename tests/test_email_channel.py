@@ -1,0 +1,416 @@
+"""Email channels end to end: mail in (posted raw, by a Mailgun route, or by the SMTP listener), threaded by
+references, reply address and subject token, replies out by SMTP to a server the tests run, and the loop
+and bounce rules."""
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import socket
+import time
+import unicodedata
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+import aiosmtplib
+import httpx
+import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from fastapi import FastAPI
+
+from app.channels.smtp_listener import serve_smtp
+from app.channels.tasks import send_due_replies, thread_due
+from app.config import EmailSettings, Settings
+from app.webhooks.service import outbound_policy
+from tests.conftest import Tenant, agent_token_client
+from tests.factories import create, create_agent
+from tests.test_comments import comment
+from tests.test_triggers import comments_of
+
+SUPPORT = "cskh@shophoa.vn"
+TOKEN = "token-hop-thu-cskh-shop-hoa-2026"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+CUSTOMER = "lan.nguyen@gmail.com"
+MAILGUN_KEY = "key-mailgun-cua-shop-hoa"
+
+
+@dataclass
+class Outbox:
+    """An SMTP server on 127.0.0.1 standing in for the business's mail server: it keeps what it gets."""
+
+    port: int = 0
+    received: list[EmailMessage] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.received.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+        self.arrived.set()
+        return "250 OK"
+
+
+@pytest.fixture
+async def outbox() -> AsyncIterator[Outbox]:
+    box = Outbox()
+    server = await asyncio.get_running_loop().create_server(lambda: SMTP(box), host="127.0.0.1", port=0)
+    box.port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield box
+
+
+async def email_channel(tenant: Tenant, outbox: Outbox, **secrets: str) -> dict[str, Any]:
+    return await create(
+        tenant.admin,
+        "/v1/channels",
+        {
+            "kind": "email",
+            "name": "Hộp thư CSKH",
+            "settings": {
+                "address": SUPPORT,
+                "display_name": "Shop Hoa - CSKH",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": outbox.port,
+                "smtp_security": "none",
+            },
+            "secrets": {"token": TOKEN, **secrets},
+        },
+    )
+
+
+def mail(
+    subject: str = "Đơn hàng #1024 giao chậm",
+    body: str = "Chào shop,\nĐơn hàng của tôi đã 5 ngày chưa tới.\nLan",
+    *,
+    sender: str = f"Nguyễn Thị Lan <{CUSTOMER}>",
+    to: str = SUPPORT,
+    **headers: str,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="mail.gmail.com")
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body)
+    return message
+
+
+async def post_mail(tenant: Tenant, channel: dict[str, Any], message: EmailMessage | bytes) -> httpx.Response:
+    raw = message if isinstance(message, bytes) else message.as_bytes()
+    headers = {**AUTH, "Content-Type": "message/rfc822"}
+    return await tenant.anonymous.post(channel["inbound_urls"]["email"], content=raw, headers=headers)
+
+
+async def received(
+    app: FastAPI, settings: Settings, tenant: Tenant, channel: dict[str, Any], message: EmailMessage
+) -> dict[str, Any]:
+    """Post the mail, thread it, and return what the inbound log says of it."""
+    accepted = await post_mail(tenant, channel, message)
+    assert accepted.status_code == 202, accepted.text
+    await thread_due(app.state.db, settings, app.state.secret_box)
+    response = await tenant.admin.get(f"/v1/channels/{channel['id']}/inbound/{accepted.json()['id']}")
+    return response.json()
+
+
+async def send_replies(app: FastAPI, settings: Settings) -> None:
+    async with httpx.AsyncClient() as client:
+        await send_due_replies(
+            app.state.db, settings, app.state.secret_box, client, outbound_policy(settings)
+        )
+
+
+async def agent_of(app: FastAPI, tenant: Tenant, external_id: str) -> httpx.AsyncClient:
+    await create_agent(tenant.admin, external_id, name="Chị Thu")
+    return await agent_token_client(app, tenant, external_id)
+
+
+# Receiving and threading
+
+
+async def test_a_mail_opens_a_ticket_and_the_reply_goes_back_threaded(
+    app: FastAPI, tenant: Tenant, settings: Settings, outbox: Outbox
+) -> None:
+    channel = await email_channel(tenant, outbox)
+    assert channel["secrets_set"] == ["reply_address_key", "token"]
+    first = mail()
+    first.add_attachment(
+        "Ảnh đơn hàng".encode(),
+        maintype="application",
+        subtype="octet-stream",
+        filename="hóa đơn tháng 11.pdf",
+    )
+    stored = await received(app, settings, tenant, channel, first)
+    assert stored["state"] == "processed", stored
+    again = await post_mail(tenant, channel, first)
+    assert again.json()["duplicate"] is True, "the same Message-ID again changes nothing"
+
+    ticket = (await tenant.viewer.get(f"/v1/tickets/{stored['ticket_id']}")).json()
+    assert ticket["subject"] == "Đơn hàng #1024 giao chậm" and ticket["channel"] == "email"
+    requester = (await tenant.viewer.get(f"/v1/contacts/{ticket['requester_id']}")).json()
+    assert requester["email"] == CUSTOMER and requester["name"] == "Nguyễn Thị Lan"
+    [opening] = await comments_of(tenant, ticket["id"])
+    assert opening["body"].startswith("Chào shop,") and opening["provider_message_id"] == first[
+        "Message-ID"
+    ].strip("<>")
+    assert [a["filename"] for a in opening["attachments"]] == ["hóa đơn tháng 11.pdf"]
+    assert ticket["reply_channel"]["can_reply"] is True
+
+    agent = await agent_of(app, tenant, "thu-cskh")
+    reply = await comment(
+        agent, ticket["id"], public=True, body="Dạ shop xin lỗi chị, đơn sẽ giao trong hôm nay ạ."
+    )
+    await send_replies(app, settings)
+    [sent] = outbox.received
+    assert sent["To"].addresses[0].addr_spec == CUSTOMER
+    assert sent["From"].addresses[0].addr_spec == SUPPORT and "Shop Hoa" in str(sent["From"])
+    assert sent["Subject"] == f"[#{ticket['number']}] Đơn hàng #1024 giao chậm"
+    assert sent["In-Reply-To"] == first["Message-ID"]
+    assert first["Message-ID"] in sent["References"]
+    reply_to = sent["Reply-To"].addresses[0].addr_spec
+    assert reply_to.startswith(f"cskh+t{ticket['number']}-") and reply_to.endswith("@shophoa.vn")
+    assert "Auto-Submitted" not in sent, "a person's reply"
+    assert sent.get_content().strip() == "Dạ shop xin lỗi chị, đơn sẽ giao trong hôm nay ạ."
+    shown = (await agent.get(f"/v1/comments/{reply['id']}")).json()
+    assert shown["delivery"]["state"] == "sent" and shown["provider_message_id"] == sent["Message-ID"].strip(
+        "<>"
+    )
+
+    # The customer answers from Gmail: quoted text is left out of the comment, the ticket is found by
+    # the references even though the subject changed.
+    answer = mail(
+        subject="Re: cảm ơn",
+        body=(
+            "Cảm ơn shop!\n\n"
+            f"Vào Th 2, 1 thg 12, 2026 lúc 10:00 Shop Hoa <{SUPPORT}> đã viết:\n> Dạ shop xin lỗi chị"
+        ),
+        In_Reply_To=sent["Message-ID"],
+        References=f"{first['Message-ID']} {sent['Message-ID']}",
+    )
+    followed = await received(app, settings, tenant, channel, answer)
+    assert followed["ticket_id"] == ticket["id"]
+    latest = (await comments_of(tenant, ticket["id"]))[-1]
+    assert latest["body"] == "Cảm ơn shop!"
+    whole = await tenant.admin.get(f"/v1/channels/{channel['id']}/inbound/{followed['id']}/raw")
+    assert whole.headers["content-type"] == "message/rfc822" and "đã viết:" in whole.content.decode()
+    assert latest["threading"]["rule"] == "open_ticket" and latest["threading"]["matched"] == "references"
+
+
+async def test_reply_addresses_and_subject_tokens_find_the_ticket_only_when_genuine(
+    app: FastAPI, tenant: Tenant, settings: Settings, outbox: Outbox
+) -> None:
+    channel = await email_channel(tenant, outbox)
+    opened = await received(app, settings, tenant, channel, mail())
+    ticket = (await tenant.viewer.get(f"/v1/tickets/{opened['ticket_id']}")).json()
+    agent = await agent_of(app, tenant, "thu-02")
+    await comment(agent, ticket["id"], public=True, body="Dạ shop đã nhận")
+    await send_replies(app, settings)
+    reply_to = outbox.received[0]["Reply-To"].addresses[0].addr_spec
+    number = ticket["number"]
+
+    by_address = await received(app, settings, tenant, channel, mail(subject="Bổ sung", to=reply_to))
+    assert by_address["ticket_id"] == ticket["id"]
+    forged = reply_to.replace(f"+t{number}-", f"+t{number}-0").rsplit("@")[0][:-1] + "@shophoa.vn"
+    guessed = await received(app, settings, tenant, channel, mail(subject="Đoán", to=forged))
+    assert guessed["ticket_id"] != ticket["id"], "a reply address whose code does not match is no key"
+
+    token = await received(app, settings, tenant, channel, mail(subject=f"Re: [#{number}] Đơn hàng"))
+    assert token["ticket_id"] == ticket["id"], "the requester may name the ticket in the subject"
+    stranger = await received(
+        app, settings, tenant, channel, mail(subject=f"[#{number}] xem giúp", sender="Kẻ lạ <la@example.com>")
+    )
+    assert stranger["ticket_id"] != ticket["id"], "someone else cannot write into a ticket by its number"
+    rules = [
+        (c["threading"]["rule"], c["threading"]["matched"])
+        for c in await comments_of(tenant, ticket["id"])
+        if c["threading"]
+    ]
+    assert rules == [
+        ("new_conversation", None),
+        ("open_ticket", "reply_address"),
+        ("open_ticket", "subject_token"),
+    ]
+
+
+async def test_vietnamese_mail_in_windows_1258_reads_as_written(
+    app: FastAPI, tenant: Tenant, settings: Settings, outbox: Outbox
+) -> None:
+    channel = await email_channel(tenant, outbox)
+    text = "Tôi muốn đổi hàng, đơn số 1024 bị lỗi."
+    raw = (
+        (
+            f"From: =?windows-1258?Q?Tr=E2n_V=E3n_B=ECnh?= <binh@example.vn>\r\nTo: {SUPPORT}\r\n"
+            "Subject: =?UTF-8?B?xJDhu5VpIGjDoG5n?=\r\nMessage-ID: <cp1258-1@example.vn>\r\n"
+            "MIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=windows-1258\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        ).encode()
+        + windows_1258(text)
+        + b"\r\n"
+    )
+    accepted = await post_mail(tenant, channel, raw)
+    assert accepted.status_code == 202, accepted.text
+    await thread_due(app.state.db, settings, app.state.secret_box)
+    [ticket] = (await tenant.viewer.get("/v1/tickets")).json()["items"]
+    assert ticket["subject"] == "Đổi hàng"
+    [opening] = await comments_of(tenant, ticket["id"])
+    assert opening["body"] == text, "decoded, tone marks composed (NFC)"
+
+
+def windows_1258(text: str) -> bytes:
+    """As Vietnamese Windows writes it: a tone mark that has no precomposed letter follows its vowel."""
+    encoded = b""
+    for letter in text:
+        try:
+            encoded += letter.encode("cp1258")
+        except UnicodeEncodeError:
+            base, *marks = unicodedata.normalize("NFD", letter)
+            shape = unicodedata.normalize("NFC", base + "".join(marks[:-1]))
+            encoded += shape.encode("cp1258") + marks[-1].encode("cp1258")
+    return encoded
+
+
+# Loops and bounces
+
+
+async def test_loops_are_broken_and_bounces_fail_the_reply(
+    app: FastAPI, tenant: Tenant, settings: Settings, outbox: Outbox
+) -> None:
+    channel = await email_channel(tenant, outbox)
+    own = await received(app, settings, tenant, channel, mail(sender=f"Shop Hoa <{SUPPORT}>"))
+    assert own["state"] == "ignored" and "own address" in own["error"]
+
+    opened = await received(app, settings, tenant, channel, mail())
+    agent = await agent_of(app, tenant, "thu-03")
+    reply = await comment(agent, opened["ticket_id"], public=True, body="Dạ shop đã nhận ạ")
+    await send_replies(app, settings)
+    sent_id = outbox.received[0]["Message-ID"]
+
+    report = (
+        "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\n"
+        f"To: {SUPPORT}\r\nSubject: Delivery Status Notification (Failure)\r\n"
+        "Message-ID: <dsn-1@googlemail.com>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n\r\n'
+        "--b1\r\nContent-Type: text/plain\r\n\r\nYour message wasn't delivered.\r\n"
+        "--b1\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; googlemail.com\r\n\r\nFinal-Recipient: rfc822; lan.nguyen@gmail.com\r\n"
+        "Action: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n"
+        "--b1\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {sent_id}\r\nFrom: {SUPPORT}\r\nTo: {CUSTOMER}\r\n\r\n--b1--\r\n"
+    ).encode()
+    bounce = await received(app, settings, tenant, channel, report)
+    assert bounce["state"] == "ignored" and "delivery report for a reply sent from here" in bounce["error"]
+    failed = (await agent.get(f"/v1/comments/{reply['id']}")).json()["delivery"]
+    assert failed["state"] == "failed" and "5.1.1" in failed["error"]
+    events = (
+        await tenant.viewer.get("/v1/events", params={"types": "ticket.comment_delivery_failed"})
+    ).json()
+    assert [event["data"]["comment"]["id"] for event in events["items"]] == [reply["id"]]
+
+
+async def test_automatic_replies_go_to_people_but_never_to_automatic_mail(
+    app: FastAPI, tenant: Tenant, settings: Settings, outbox: Outbox
+) -> None:
+    channel = await email_channel(tenant, outbox)
+    macro = await create(
+        tenant.admin,
+        "/v1/macros",
+        {"name": "Xác nhận", "body": "Shop đã nhận thư, phiếu #{{ ticket.number }}."},
+    )
+    await create(
+        tenant.admin,
+        "/v1/triggers",
+        {
+            "name": "Tự động xác nhận thư",
+            "events": ["ticket.created"],
+            "conditions": {"all": [{"field": "channel", "operator": "equals", "value": "email"}]},
+            "actions": [{"type": "add_comment", "macro_id": macro["id"], "public": True}],
+        },
+    )
+    person = await received(app, settings, tenant, channel, mail())
+    out_of_office = await received(
+        app,
+        settings,
+        tenant,
+        channel,
+        mail(subject="Vắng mặt", sender="Anh Nam <nam@example.vn>", Auto_Submitted="auto-replied"),
+    )
+    await send_replies(app, settings)
+    [acknowledgement] = outbox.received
+    assert acknowledgement["To"].addresses[0].addr_spec == CUSTOMER
+    assert acknowledgement["Auto-Submitted"] == "auto-replied"
+    [automatic_reply] = [
+        c for c in await comments_of(tenant, out_of_office["ticket_id"]) if c["author"]["type"] == "system"
+    ]
+    assert automatic_reply["delivery"]["state"] == "failed"
+    assert "never sent to automatic mail" in automatic_reply["delivery"]["error"]
+    assert person["ticket_id"] != out_of_office["ticket_id"]
+
+
+# Other ways in
+
+
+async def test_mailgun_routes_are_checked_by_their_signature(
+    app: FastAPI, tenant: Tenant, outbox: Outbox
+) -> None:
+    channel = await email_channel(tenant, outbox, mailgun_signing_key=MAILGUN_KEY)
+    raw = mail().as_string()
+    timestamp, nonce = str(int(time.time())), "3b2c7e0f0d9a4f0c8e1a"
+    signature = hmac.new(MAILGUN_KEY.encode(), f"{timestamp}{nonce}".encode(), hashlib.sha256).hexdigest()
+    url = channel["inbound_urls"]["email"]
+    form = {"timestamp": timestamp, "token": nonce, "signature": signature, "body-mime": raw}
+    accepted = await tenant.anonymous.post(url, data=form)
+    assert accepted.status_code == 202 and accepted.json()["duplicate"] is False
+    forged = await tenant.anonymous.post(url, data={**form, "signature": "0" * 64})
+    assert forged.status_code == 403
+    stale = str(int(time.time()) - 3600)
+    old_signature = hmac.new(MAILGUN_KEY.encode(), f"{stale}{nonce}".encode(), hashlib.sha256).hexdigest()
+    replayed = await tenant.anonymous.post(url, data={**form, "timestamp": stale, "signature": old_signature})
+    assert replayed.status_code == 403
+    assert (
+        await tenant.anonymous.post(url, content=raw.encode(), headers={"Content-Type": "message/rfc822"})
+    ).status_code == 401
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_the_smtp_listener_takes_mail_for_its_channels_only(
+    app: FastAPI, tenant: Tenant, settings: Settings, outbox: Outbox
+) -> None:
+    channel = await email_channel(tenant, outbox)
+    port = free_port()
+    listening = settings.model_copy(
+        update={"email": EmailSettings(listen=True, listen_host="127.0.0.1", listen_port=port)}
+    )
+    stopping = asyncio.Event()
+    server = asyncio.create_task(serve_smtp(app.state.db, listening, stopping))
+    try:
+        for _ in range(50):
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            await asyncio.sleep(0.02)
+        message = mail(to="cskh+khieu-nai@shophoa.vn")
+        refused, _ = await aiosmtplib.send(
+            mail(to="ai-do@shophoa.vn"),
+            hostname="127.0.0.1",
+            port=port,
+            recipients=["ai-do@shophoa.vn", "cskh@shophoa.vn"],
+        )
+        assert "ai-do@shophoa.vn" in refused and refused["ai-do@shophoa.vn"].code == 550
+        await aiosmtplib.send(message, hostname="127.0.0.1", port=port)
+    finally:
+        stopping.set()
+        await server
+    await thread_due(app.state.db, settings, app.state.secret_box)
+    inbound = (await tenant.admin.get(f"/v1/channels/{channel['id']}/inbound")).json()["items"]
+    assert {item["state"] for item in inbound} == {"processed"}
+    assert message["Message-ID"].strip("<>") in {item["provider_message_id"] for item in inbound}
+    workspace_tickets = (await tenant.viewer.get("/v1/tickets")).json()["items"]
+    assert len(workspace_tickets) == 2 and {t["channel"] for t in workspace_tickets} == {"email"}
