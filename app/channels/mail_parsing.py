@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email import policy
 from email.header import decode_header
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from email.parser import BytesParser, HeaderParser
 from email.utils import collapse_rfc2231_value, getaddresses
@@ -21,8 +22,24 @@ from html.parser import HTMLParser
 
 from app.attachments.service import clean_filename
 
+
+class _LenientHeaders(HeaderRegistry):
+    """A header the parser cannot make sense of loses its parameters, then its value, instead of raising:
+    the email package's header parser fails on some malformed values (`Content-Type: text/plain;.*`),
+    and it parses Content-Type while it reads the message. The raw value stays in `raw_items()`."""
+
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        for attempt in (value, value.partition(";")[0]):
+            try:
+                return super().__call__(name, attempt)
+            except Exception:  # noqa: S112 - the next attempt is the fallback
+                continue
+        return super().__call__(name, "")
+
+
+_POLICY = policy.default.clone(header_factory=_LenientHeaders())
 # An enclosed message is kept as it came: long header lines are not refolded.
-_AS_SENT = policy.default.clone(max_line_length=0)
+_AS_SENT = _POLICY.clone(max_line_length=0)
 # The parser keeps bytes it could not decode as lone surrogates (U+DC80..U+DCFF, one per byte).
 _ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")
 _LONE_SURROGATES = re.compile("[\ud800-\udfff]")
@@ -30,6 +47,7 @@ _LINE_ENDS = re.compile(r"\r\n?")
 # An HTML body may name its charset only in a <meta> tag.
 _META_CHARSET = re.compile(rb"<meta[^>]{0,200}?charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 _PLAIN_ADDRESS = re.compile(r"[^\s\"<>@,;:()\[\]]+@[^\s\"<>@,;:()\[\]]+")
+_LOCAL_PART = re.compile(r"[^\s\"<>@,;:()\[\]\\]+")
 _ANGLED_IDS = re.compile(r"<([^<>]*)>")
 _STATUS_CODE = re.compile(r"\b[245]\.\d{1,3}\.\d{1,3}\b")
 _DIAGNOSTIC_TYPE = re.compile(r"^[\w.-]+\s*;\s*")
@@ -141,7 +159,7 @@ class ParsedMail:
 def parse_mail(raw: bytes) -> ParsedMail:
     """Never raises: a mail the email package cannot take apart still arrives, as text."""
     try:
-        return _parsed(BytesParser(policy=policy.default).parsebytes(raw))
+        return _parsed(BytesParser(policy=_POLICY).parsebytes(raw))
     # The email package has crashed on malformed input before (and recurses on deeply nested parts).
     except Exception:
         full_text = _clean(_LINE_ENDS.sub("\n", _decode(raw, None)))
@@ -384,37 +402,29 @@ def _raw_values(message: Message, name: str) -> list[str]:
 
 def _decoded_header(message: Message, name: str) -> str | None:
     """The first value of a header with its RFC 2047 words decoded."""
-    values = _raw_values(message, name)
-    if not values:
-        return None
-    try:
-        return _clean(str(message[name]))
-    # The header parser has crashed on malformed values before; the older decoder takes anything.
-    except Exception:
-        return _clean("".join(_decoded_words(values[0])))
+    return _clean(str(message[name])) if _raw_values(message, name) else None
 
 
-def _decoded_words(value: str) -> list[str]:
+def _decoded_words(value: str) -> str:
+    """RFC 2047 words decoded by the older decoder, for display names the header parser did not find."""
     try:
         chunks = decode_header(value)
     except Exception:
-        return [value]
-    return [chunk if isinstance(chunk, str) else _decode(chunk, charset) for chunk, charset in chunks]
+        return value
+    return "".join(chunk if isinstance(chunk, str) else _decode(chunk, charset) for chunk, charset in chunks)
 
 
 def _addresses(message: Message, name: str) -> list[tuple[str, str]]:
     """(display name, addr-spec) of every address in every value of the header."""
-    try:
-        pairs = [
-            (address.display_name, address.addr_spec)
-            for header in message.get_all(name, [])
-            for address in getattr(header, "addresses", ())
-        ]
-    except Exception:
-        pairs = []
+    # Headers the registry does not know (Delivered-To) or could not parse have no addresses: read raw.
+    pairs = [
+        (address.display_name, address.addr_spec)
+        for header in message.get_all(name, [])
+        for address in getattr(header, "addresses", ())
+    ]
     if not pairs:
         pairs = [
-            ("".join(_decoded_words(display_name)), addr_spec)
+            (_decoded_words(display_name), addr_spec)
             for display_name, addr_spec in getaddresses(_raw_values(message, name))
         ]
     return [(_clean(display_name), _clean(addr_spec).lower()) for display_name, addr_spec in pairs]
@@ -427,7 +437,9 @@ def _sender(message: Message) -> tuple[str | None, str | None]:
     if not _PLAIN_ADDRESS.fullmatch(address):
         found = next((_PLAIN_ADDRESS.search(value) for value in _raw_values(message, "from")), None)
         address = _clean(found[0]).lower() if found else address
-    return display_name or None, address or None
+    # Without a domain only a bare word makes sense (MAILER-DAEMON); anything else is the parser's guess.
+    plausible = _PLAIN_ADDRESS.fullmatch(address) or _LOCAL_PART.fullmatch(address)
+    return display_name or None, address if plausible else None
 
 
 def _recipients(message: Message) -> list[str]:
@@ -456,7 +468,7 @@ def _ids(message: Message, name: str) -> list[str]:
 def _parsed_ids(value: str) -> list[str]:
     """Message ids without <>, in order; ids a client wrote without <> are taken word by word."""
     words = _ANGLED_IDS.findall(value) or value.replace(",", " ").split()
-    return [message_id for word in words if (message_id := "".join(word.split()))]
+    return [message_id for word in words if (message_id := "".join(word.split()).strip("<>"))]
 
 
 def _body(message: EmailMessage, subtype: str) -> Message | None:
@@ -467,6 +479,9 @@ def _plain_parts(message: EmailMessage) -> list[Message]:
     """The plain body. Apple Mail splits a plain mail around each inline image into several text/plain
     parts of one multipart/mixed; all of them are the body."""
     body = _body(message, "plain")
+    if body is None and message.get_content_maintype() == "multipart" and not message.is_multipart():
+        # Without its boundary a multipart mail is one text to the parser: the customer's text is in it.
+        return [message]
     if body is None:
         return []
     for container in message.walk():
@@ -482,10 +497,7 @@ def _plain_parts(message: EmailMessage) -> list[Message]:
 
 def _part_text(part: Message) -> str:
     """A text part's content: transfer encoding and charset decoded, LF line ends, no byte order mark."""
-    try:
-        data = part.get_payload(decode=True) or b""
-    except Exception:
-        data = str(part.get_payload()).encode("utf-8", "surrogateescape")
+    data = part.get_payload(decode=True) or b""
     charset = part.get_content_charset()
     if charset is None and part.get_content_type() == "text/html":
         declared = _META_CHARSET.search(data[:4096])
@@ -537,11 +549,7 @@ def _attachment(part: Message, number: int) -> MailAttachment:
 
 def _filename(part: Message) -> str:
     """The declared name (RFC 2231 and RFC 2047 both decoded by the parser), or ""."""
-    try:
-        return _clean(part.get_filename() or "")
-    # The parameter parser has crashed on malformed values before.
-    except Exception:
-        return ""
+    return _clean(part.get_filename() or "")
 
 
 def _extension(content_type: str) -> str:
@@ -597,10 +605,7 @@ def _first_word(message: Message, name: str) -> str | None:
 
 
 def _report_type(message: Message) -> str:
-    try:
-        return collapse_rfc2231_value(message.get_param("report-type", "")).strip().lower()
-    except Exception:
-        return ""
+    return collapse_rfc2231_value(message.get_param("report-type", "")).strip().lower()
 
 
 def _delivery_report(
@@ -668,7 +673,7 @@ def _field_blocks(part: Message) -> list[dict[str, str]]:
 
 def _text_field_blocks(text: str) -> list[dict[str, str]]:
     chunks = re.split(r"\n[ \t]*\n", _LINE_ENDS.sub("\n", text))
-    parser = HeaderParser(policy=policy.default)
+    parser = HeaderParser(policy=_POLICY)
     blocks = (_fields(parser.parsestr(chunk.strip("\n")).raw_items()) for chunk in chunks)
     return [fields for fields in blocks if fields]
 

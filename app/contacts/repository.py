@@ -52,13 +52,18 @@ class ContactRepository(ScopedRepository[Contact]):
         return statement
 
     async def find_by_identity(self, kind: IdentityKind, value: str) -> Contact | None:
-        statement = self.select().join(
-            ContactIdentity,
-            (ContactIdentity.workspace_id == Contact.workspace_id)
-            & (ContactIdentity.contact_id == Contact.id)
-            & (ContactIdentity.kind == kind)
-            & (ContactIdentity.value == value),
+        # The identity first, by its unique index: as a join, a generic plan may walk the workspace's
+        # contacts instead.
+        owner = (
+            select(ContactIdentity.contact_id)
+            .where(
+                ContactIdentity.workspace_id == self.workspace_id,
+                ContactIdentity.kind == kind,
+                ContactIdentity.value == value,
+            )
+            .scalar_subquery()
         )
+        statement = self.select().where(Contact.id == owner)
         return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def touch(self, contact: Contact) -> None:
