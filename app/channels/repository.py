@@ -143,7 +143,7 @@ async def claim_inbound(session: AsyncSession, now: datetime) -> InboundMessage 
     statement = (
         select(InboundMessage)
         .where(InboundMessage.state == InboundState.received, InboundMessage.next_attempt_at <= now)
-        .order_by(InboundMessage.next_attempt_at)
+        .order_by(InboundMessage.next_attempt_at, InboundMessage.id)
         .limit(1)
         .with_for_update(skip_locked=True)
     )

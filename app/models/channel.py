@@ -87,9 +87,11 @@ class InboundMessage(WorkspaceScoped, Base):
         scoped_fk("channel_id", "channels", ondelete="CASCADE"),
         # A provider re-sending an event finds it here and changes nothing.
         UniqueConstraint("workspace_id", "channel_id", "provider_message_id"),
+        # Claimed oldest first; the id (time-ordered) keeps one request's messages in their order.
         Index(
             "ix_inbound_messages_due",
             "next_attempt_at",
+            "id",
             postgresql_where=text("state = 'received'"),
         ),
         Index(
