@@ -5,16 +5,18 @@ API process and one `helpdesk worker` process on it, and a chat channel. Each me
 `message_id`, from one of `--contacts` customers, each in a conversation of their own, so that some
 messages open tickets and the others go on the conversation's ticket.
 
-1. At a steady offered rate (open loop: messages go out on schedule whatever the answers, with a bound
-   on those in flight), the latency of the 202 answer and the message-to-ticket time: from just before
-   the POST to the first poll of the change feed (`ticket.comment_added`, whose comment carries the
-   message's id) that shows the message threaded, within the run and a grace period.
-2. At saturation (a fixed concurrency, after a warm-up), messages acknowledged per second and their
-   latency, and how many the worker threaded per second meanwhile (their `processed_at`), then right
-   after, with the API idle.
-3. With the worker stopped, the cost of one message's threading transaction, timed in this process:
-   statements, the time spent waiting for PostgreSQL, and the rest, for messages that open a ticket and
-   for messages that go on an open one.
+1. Before the worker starts, the cost of one message's threading transaction, timed in this process,
+   one message at a time: statements, the time spent waiting for PostgreSQL, the CPU, for messages that
+   open a ticket and for messages that go on an open one.
+2. With the worker running, at a steady offered rate (open loop: messages go out on schedule whatever
+   the answers, with a bound on those in flight), the latency of the 202 answer and the
+   message-to-ticket time: from just before the POST to the first poll of the change feed
+   (`ticket.comment_added`, whose comment carries the message's id) that shows the message threaded,
+   within the run and a grace period.
+3. At saturation (a fixed concurrency, after a warm-up), messages acknowledged per second and their
+   latency, and how many the worker threaded per second meanwhile (their `processed_at`); then the
+   worker's rate with the API idle, while the backlog lasts.
+4. With the worker stopped, the acknowledgements at the steady rate again.
 
 Meanwhile it samples what the database sessions are doing (`pg_stat_activity`) and the CPU each process
 uses. Everything stays on 127.0.0.1; the database, and an embedded server's files, are removed after.
@@ -122,18 +124,18 @@ async def post(session: aiohttp.ClientSession, channel: Channel, body: bytes) ->
 class CpuMeter:
     """CPU seconds of the API, the worker, this process and the PostgreSQL backends of the database."""
 
-    def __init__(self, database: str, worker_pid: int) -> None:
+    def __init__(self, database: str, worker_pid: int | None) -> None:
         self.database = database
-        self.worker_pid = worker_pid
         me = psutil.Process()
-        self.api_pid = next(
-            child.pid for child in me.children() if "serve" in child.cmdline() and child.pid != worker_pid
-        )
+        self.processes = {
+            "api": next(child for child in me.children() if "serve" in child.cmdline()),
+            "load generator": me,
+        }
+        if worker_pid is not None:
+            self.processes["worker"] = psutil.Process(worker_pid)
 
     def _roles(self) -> Iterator[tuple[str, psutil.Process]]:
-        yield "api", psutil.Process(self.api_pid)
-        yield "worker", psutil.Process(self.worker_pid)
-        yield "load generator", psutil.Process()
+        yield from self.processes.items()
         for process in psutil.process_iter(["cmdline"]):
             cmdline = " ".join(process.info["cmdline"] or [])
             if cmdline.startswith("postgres:") and f" {self.database} " in cmdline:
@@ -160,7 +162,7 @@ class CpuMeter:
             used[role] += seconds - (first[pid][1] if pid in first else 0.0)
         result = {role: round(seconds / elapsed, 2) for role, seconds in sorted(used.items())}
         result["machine"] = round((busy_last - busy_first) / elapsed, 2)
-        result["other processes"] = round(result["machine"] - sum(used.values()) / elapsed, 2)
+        result["other processes"] = round(max(0.0, result["machine"] - sum(used.values()) / elapsed), 2)
         return result
 
 
@@ -216,6 +218,10 @@ def _doing(row: asyncpg.Record) -> str:
     state = row["state"] or "?"
     if state == "active":
         kind, event = row["wait_event_type"], row["wait_event"]
+        if kind == "Lock":
+            query = row["query"] or ""
+            on = "the ticket number" if "ticket_counters" in query else " ".join(query.split()[:4])
+            return f"active, waiting {kind}:{event} ({on})"
         return f"active, waiting {kind}:{event}" if kind else "active, on CPU"
     if state == "idle" and row["wait_event"] == "ClientRead":
         return "idle"
@@ -292,6 +298,71 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
 
+@dataclass
+class Offered:
+    """What an open-loop run sent: each measured message's moment just before its POST, the answers."""
+
+    sent: dict[str, float] = field(default_factory=dict)
+    acks: list[float] = field(default_factory=list)
+    lateness: list[float] = field(default_factory=list)  # how long after its due time each POST began
+    from_due: list[float] = field(default_factory=list)  # from the due time to the answer
+    errors: int = 0
+    end: float = 0.0  # when the last message was due
+
+    def summary(self, rate: float, duration: float) -> dict[str, Any]:
+        acks, lateness, from_due = sorted(self.acks), sorted(self.lateness), sorted(self.from_due)
+        return {
+            "offered_per_second": rate,
+            "measured_s": duration,
+            "messages": len(self.sent),
+            "ack_errors": self.errors,
+            "ack_p50_ms": _ms(statistics.median(acks)),
+            "ack_p99_ms": _ms(percentile(acks, 0.99)),
+            "ack_max_ms": _ms(acks[-1]),
+            "send_lateness_p99_ms": _ms(percentile(lateness, 0.99)),
+            "ack_from_due_p50_ms": _ms(statistics.median(from_due)),
+            "ack_from_due_p99_ms": _ms(percentile(from_due, 0.99)),
+        }
+
+
+async def offer(
+    channel: Channel, messages: Messages, rate: float, warmup: float, duration: float, max_in_flight: int
+) -> Offered:
+    """Messages at `rate` for warmup + duration, on schedule whatever the answers (at most
+    `max_in_flight` at a time); those due after the warm-up are measured."""
+    offered = Offered()
+    slots = asyncio.Semaphore(max_in_flight)
+
+    async def send(session: aiohttp.ClientSession, message_id: str, body: bytes, due: float, measured: bool):
+        async with slots:
+            started = time.perf_counter()
+            if measured:
+                offered.sent[message_id] = started
+                offered.lateness.append(started - due)
+            ok = await post(session, channel, body)
+            answered = time.perf_counter()
+        if measured:
+            if ok:
+                offered.acks.append(answered - started)
+                offered.from_due.append(answered - due)
+            else:
+                offered.errors += 1
+
+    connector = aiohttp.TCPConnector(limit=max_in_flight)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        tasks = []
+        due = time.perf_counter()
+        measure_from = due + warmup
+        offered.end = measure_from + duration
+        while due < offered.end:
+            message_id, body = messages.next()
+            tasks.append(asyncio.create_task(send(session, message_id, body, due, due >= measure_from)))
+            due += 1 / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        await asyncio.gather(*tasks)
+    return offered
+
+
 async def steady(
     channel: Channel,
     tenant: Tenant,
@@ -303,73 +374,31 @@ async def steady(
     max_in_flight: int,
     poll_interval: float,
 ) -> dict[str, Any]:
-    """Messages at `rate` for warmup + duration; those sent after the warm-up are measured."""
+    """The acknowledgements of an open-loop run, and when the change feed showed each message threaded."""
     feed = Feed(channel.base, tenant.admin_key, poll_interval)
     stop = asyncio.Event()
     polling = asyncio.create_task(feed.run(stop))
-    sent: dict[str, float] = {}  # measured message -> just before its POST
-    acks: list[float] = []
-    lateness: list[float] = []
-    errors = 0
-    slots = asyncio.Semaphore(max_in_flight)
-
-    async def send(session: aiohttp.ClientSession, message_id: str, body: bytes, due: float, measured: bool):
-        nonlocal errors
-        async with slots:
-            started = time.perf_counter()
-            if measured:
-                sent[message_id] = started
-                lateness.append(started - due)
-            ok = await post(session, channel, body)
-            answered = time.perf_counter()
-        if measured:
-            if ok:
-                acks.append(answered - started)
-            else:
-                errors += 1
-
-    connector = aiohttp.TCPConnector(limit=max_in_flight)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        tasks = []
-        begin = time.perf_counter()
-        measure_from = begin + warmup
-        end = measure_from + duration
-        due = begin
-        while due < end:
-            message_id, body = messages.next()
-            tasks.append(asyncio.create_task(send(session, message_id, body, due, due >= measure_from)))
-            due += 1 / rate
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        await asyncio.gather(*tasks)
-        last_sent = time.perf_counter()
-        feed.expect(set(sent))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(feed.all_seen.wait(), max(0.0, end + grace - time.perf_counter()))
+    offered = await offer(channel, messages, rate, warmup, duration, max_in_flight)
+    feed.expect(set(offered.sent))
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(feed.all_seen.wait(), max(0.0, offered.end + grace - time.perf_counter()))
     stop.set()
     await polling
 
-    threaded = sorted(feed.seen[message] - moment for message, moment in sent.items() if message in feed.seen)
+    threaded = sorted(
+        feed.seen[message] - moment for message, moment in offered.sent.items() if message in feed.seen
+    )
     # Messages not seen threaded count as slower than any seen one.
-    everything = threaded + [float("inf")] * (len(sent) - len(threaded))
-    acks.sort()
-    lateness.sort()
+    everything = threaded + [float("inf")] * (len(offered.sent) - len(threaded))
 
     def at(fraction: float) -> float | None:
         value = percentile(everything, fraction)
         return None if value == float("inf") else value
 
     return {
-        "offered_per_second": rate,
-        "measured_s": duration,
-        "messages": len(sent),
-        "ack_errors": errors,
-        "ack_p50_ms": _ms(statistics.median(acks)),
-        "ack_p99_ms": _ms(percentile(acks, 0.99)),
-        "ack_max_ms": _ms(acks[-1]),
-        "send_lateness_p99_ms": _ms(percentile(lateness, 0.99)),
-        "threaded_within_grace": len(threaded),
+        **offered.summary(rate, duration),
         "grace_s": grace,
-        "waited_after_last_send_s": round(time.perf_counter() - last_sent, 1),
+        "threaded_within_grace": len(threaded),
         "threaded_within_1s": sum(1 for value in threaded if value <= 1.0),
         "to_ticket_p50_ms": _ms(at(0.5)),
         "to_ticket_p99_ms": _ms(at(0.99)),
@@ -470,6 +499,22 @@ async def measure(url: str, channel: Channel, tenant: Tenant, worker_pid: int, a
     result["worker_alone"] = {}
     async with watching(url, meter, result["worker_alone"]):
         result["worker_alone"].update(await afterwards(url, since, args.alone))
+    return result
+
+
+async def acks_alone(url: str, channel: Channel, args) -> dict[str, Any]:
+    """The steady rate's acknowledgements with the worker stopped and no feed polled."""
+    result: dict[str, Any] = {}
+    async with watching(url, CpuMeter(make_url(url).database, None), result):
+        offered = await offer(
+            channel,
+            Messages("a", args.contacts, seed=5),
+            args.rate,
+            args.warmup,
+            args.acks_alone,
+            args.max_in_flight,
+        )
+        result.update(offered.summary(args.rate, args.acks_alone))
     return result
 
 
@@ -577,6 +622,9 @@ def main() -> None:
     parser.add_argument("--saturation-duration", type=float, default=10.0, help="seconds measured")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before each measurement")
     parser.add_argument("--alone", type=float, default=10.0, help="seconds of the worker alone after")
+    parser.add_argument(
+        "--acks-alone", type=float, default=10.0, help="seconds at --rate with the worker stopped, at the end"
+    )
     parser.add_argument("--contacts", type=int, default=2000, help="customers, one conversation each")
     parser.add_argument("--profile", type=int, default=400, help="messages threaded here, one at a time")
     parser.add_argument("--poll-interval", type=float, default=0.02, help="change feed poll, when idle (s)")
@@ -592,6 +640,7 @@ def main() -> None:
             one_message = asyncio.run(profile(url, channel, args.profile, args.contacts, secret_key))
             with run_worker(url, HELPDESK_SECRET_KEY=secret_key) as worker:
                 result = asyncio.run(measure(url, channel, tenant, worker.pid, args))
+            result["acks_without_worker"] = asyncio.run(acks_alone(url, channel, args))
     result = {
         "database": server_kind(),
         "postgresql": version,
@@ -609,6 +658,7 @@ def main() -> None:
 
 def report(result: dict[str, Any]) -> None:
     run, full, alone = result["steady"], result["saturation"], result["worker_alone"]
+    bare = result["acks_without_worker"]
     print(f"PostgreSQL {result['postgresql']} ({result['database']}), 1 API process, 1 worker")
     print()
     print(
@@ -621,8 +671,8 @@ def report(result: dict[str, Any]) -> None:
                     run["ack_p50_ms"],
                     run["ack_p99_ms"],
                     "",
-                    run["to_ticket_p50_ms"],
-                    run["to_ticket_p99_ms"],
+                    run["to_ticket_p50_ms"] or "not threaded",
+                    run["to_ticket_p99_ms"] or "not threaded",
                 ],
                 [
                     f"saturation, {full['concurrency']} in flight, {full['measured_s']:g} s",
@@ -634,6 +684,15 @@ def report(result: dict[str, Any]) -> None:
                     "",
                 ],
                 ["worker alone", "", "", "", alone["threaded_per_second"], "", ""],
+                [
+                    f"{bare['offered_per_second']:g}/s offered, no worker, {bare['measured_s']:g} s",
+                    round(bare["messages"] / bare["measured_s"], 1),
+                    bare["ack_p50_ms"],
+                    bare["ack_p99_ms"],
+                    "",
+                    "",
+                    "",
+                ],
             ],
         )
     )
@@ -641,9 +700,14 @@ def report(result: dict[str, Any]) -> None:
         f"steady: {run['threaded_within_grace']} of {run['messages']} threaded within the run and "
         f"{run['grace_s']:g} s, {run['threaded_within_1s']} within 1 s; ack errors {run['ack_errors']}"
     )
+    for name, offered in (("with the worker", run), ("without it", bare)):
+        print(
+            f"{name}: POSTs began up to {offered['send_lateness_p99_ms']} ms late (p99), acks from the due "
+            f"time p50 {offered['ack_from_due_p50_ms']} ms, p99 {offered['ack_from_due_p99_ms']} ms"
+        )
     print(f"waiting: {full['waiting_at_end']} after the saturation, {alone['waiting_at_end']} after that")
     print()
-    phases = ("steady", "saturation", "worker_alone")
+    phases = ("steady", "saturation", "worker_alone", "acks_without_worker")
     roles = ("api", "worker", "postgresql", "load generator", "other processes", "machine")
     print(
         table(
