@@ -52,6 +52,8 @@ class AttachmentSettings(BaseSettings):
     max_files_per_comment: int = Field(20, ge=1, le=100)
     # Uploads not referenced by a comment within this time are deleted with their bytes.
     unattached_ttl_hours: float = Field(24.0, gt=0)
+    # A file linked from a channel's message (Messenger, Zalo, chat by URL) must download within this.
+    download_timeout_seconds: float = Field(60.0, gt=0, le=600)
 
 
 class EmailSettings(BaseSettings):
@@ -59,6 +61,9 @@ class EmailSettings(BaseSettings):
 
     # The largest mail accepted, by the SMTP listener or POST /v1/channels/{id}/email.
     max_message_bytes: int = Field(40 * 1024 * 1024, ge=1024)
+    # The most the files of one reply sent by email may weigh together: mail servers refuse larger
+    # messages (commonly at 25 MB, and base64 makes files a third larger on the way).
+    max_outgoing_bytes: int = Field(20 * 1024 * 1024, ge=1)
     # Workers started with `helpdesk worker --smtp`, or with this set, receive mail by SMTP.
     listen: bool = False
     listen_host: str = "127.0.0.1"

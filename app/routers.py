@@ -6,6 +6,7 @@ from app.auth.router import router as auth_router
 from app.categories.router import router as categories_router
 from app.channels.router import receiving as channels_receiving_router
 from app.channels.router import router as channels_router
+from app.channels.router import uploading as channels_uploading_router
 from app.comments.router import router as comments_router
 from app.contacts.router import router as contacts_router
 from app.custom_fields.router import router as custom_fields_router
@@ -42,6 +43,7 @@ ROUTERS = [
     reports_router,
     channels_router,
     channels_receiving_router,
+    channels_uploading_router,
     organizations_router,
     contacts_router,
     events_router,

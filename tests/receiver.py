@@ -1,4 +1,5 @@
-"""A webhook receiver on 127.0.0.1 for the tests: it records what arrives and answers as told."""
+"""A webhook receiver (and file server) on 127.0.0.1 for the tests: it records what arrives and answers as
+told."""
 
 import asyncio
 import contextlib
@@ -29,6 +30,8 @@ class Behaviour:
     delay_seconds: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     answers: list[tuple[int, Any]] = field(default_factory=list)
+    # Served as the body instead of a word about the status: a file to download, say.
+    content: bytes | None = None
 
 
 class Receiver:
@@ -63,6 +66,8 @@ class Receiver:
             status, answer = behaviour.answers[min(seen, len(behaviour.answers) - 1)]
             return web.json_response(answer, status=status, headers=behaviour.headers)
         status = 500 if seen < behaviour.fail_first else behaviour.status
+        if behaviour.content is not None:
+            return web.Response(status=status, body=behaviour.content, headers=behaviour.headers)
         return web.Response(status=status, text=f"answer {status}", headers=behaviour.headers)
 
 
@@ -70,7 +75,7 @@ class Receiver:
 async def running_receiver() -> AsyncIterator[Receiver]:
     receiver = Receiver()
     app = web.Application()
-    app.router.add_route("POST", "/{tail:.*}", receiver._handle)
+    app.router.add_route("*", "/{tail:.*}", receiver._handle)
     runner = web.AppRunner(app, shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

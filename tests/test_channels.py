@@ -2,6 +2,7 @@
 once), threading by workers exactly once, call records, and replies sent back signed."""
 
 import asyncio
+import ipaddress
 import itertools
 import json
 import signal
@@ -9,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook as Verifier
@@ -16,6 +18,7 @@ from standardwebhooks.webhooks import Webhook as Verifier
 from app.channels.tasks import send_due_replies, thread_due
 from app.config import Settings
 from app.models import Comment, Contact, InboundMessage, Ticket
+from app.webhooks.outbound import MAX_REDIRECTS, OutboundPolicy, ResponseTooLarge, UnsafeDestination, safe_get
 from app.webhooks.service import outbound_policy
 from tests.conftest import Tenant, agent_token_client
 from tests.factories import create, create_agent, create_contact, create_group, create_ticket
@@ -27,6 +30,7 @@ from tests.test_worker import start_worker
 TOKEN = "token-cua-kenh-chat-website-2026"
 SIGNING = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 
 
 async def chat_channel(tenant: Tenant, **fields: Any) -> dict[str, Any]:
@@ -267,6 +271,75 @@ async def test_a_known_customer_is_found_by_email_or_phone(
     assert {"kind": "external", "value": "CRM-991"} in [
         {"kind": i["kind"], "value": i["value"]} for i in identities
     ]
+
+
+async def test_messages_carry_files_uploaded_first_or_linked(
+    app: FastAPI, tenant: Tenant, settings: Settings, receiver: Receiver
+) -> None:
+    channel = await chat_channel(tenant)
+    uploads = channel["inbound_urls"]["uploads"]
+    menu = b"%PDF-1.4 thuc don"
+    uploaded = await tenant.anonymous.post(
+        uploads, files=[("files", ("Thực đơn.pdf", menu, "application/pdf"))], headers=AUTH
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    [upload] = uploaded.json()
+    assert upload["filename"] == "Thực đơn.pdf" and upload["content_type"] == "application/pdf"
+    assert (await tenant.anonymous.post(uploads, files=[("files", ("a.txt", b"x"))])).status_code == 401
+    agents_upload = (await tenant.admin.post("/v1/uploads", files=[("files", ("b.txt", b"y"))])).json()[0]
+
+    refused = await post_message(tenant, channel, attachments=[{"upload_token": agents_upload["token"]}])
+    assert refused.status_code == 422 and refused.json()["code"] == "invalid_attachments"
+    assert refused.json()["invalid_tokens"] == [agents_upload["token"]], "only the channel's own uploads"
+    empty = await post_message(tenant, channel, text=" ")
+    assert empty.status_code == 422, "a message needs text or a file"
+    both = await post_message(
+        tenant, channel, attachments=[{"url": "https://a.example/x", "upload_token": "t"}]
+    )
+    assert both.status_code == 422
+
+    photo = receiver.on("/anh/ao-so-mi.png", Behaviour(content=PNG))
+    accepted = await receive(
+        tenant,
+        channel,
+        text="",
+        attachments=[
+            {"upload_token": upload["token"]},
+            {"url": photo, "filename": "Áo sơ mi.png"},
+            {"url": "http://10.1.2.3/noi-bo.png"},
+        ],
+    )
+    await thread_due(app.state.db, settings, app.state.secret_box)
+    comment_id = (await threaded(tenant, channel, accepted["id"]))["comment_id"]
+    ticket_id = (await threaded(tenant, channel, accepted["id"]))["ticket_id"]
+    [posted] = [c for c in await comments_of(tenant, ticket_id) if c["id"] == comment_id]
+    assert posted["body"] == (
+        "[file not downloaded (The address 10.1.2.3 is not a public address): http://10.1.2.3/noi-bo.png]"
+    ), "an internal address is never fetched, and the message is kept"
+    files = {f["filename"]: f for f in posted["attachments"]}
+    assert set(files) == {"Thực đơn.pdf", "Áo sơ mi.png"}
+    assert (await tenant.viewer.get(files["Thực đơn.pdf"]["url"])).content == menu
+    assert (await tenant.viewer.get(files["Áo sơ mi.png"]["url"])).content == PNG
+    again = await post_message(
+        tenant, channel, message_id="m-2", attachments=[{"upload_token": upload["token"]}]
+    )
+    assert again.status_code == 422, "an upload goes on one message only"
+
+
+async def test_downloads_are_bounded_and_every_redirect_is_checked(receiver: Receiver) -> None:
+    policy = OutboundPolicy(allow_http=True, allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),))
+    big = receiver.on("/big", Behaviour(content=bytes(1000)))
+    loop = receiver.on("/loop", Behaviour(status=302, headers={"Location": "/loop"}))
+    inward = receiver.on("/inward", Behaviour(status=301, headers={"Location": "http://169.254.169.254/"}))
+    async with httpx.AsyncClient() as client:
+        assert (await safe_get(client, big, max_bytes=1000, timeout=5, policy=policy)).content == bytes(1000)
+        with pytest.raises(ResponseTooLarge):
+            await safe_get(client, big, max_bytes=999, timeout=5, policy=policy)
+        with pytest.raises(httpx.TooManyRedirects):
+            await safe_get(client, loop, max_bytes=10, timeout=5, policy=policy)
+        with pytest.raises(UnsafeDestination):
+            await safe_get(client, inward, max_bytes=10, timeout=5, policy=policy)
+    assert len(receiver.at("/loop")) == MAX_REDIRECTS + 1
 
 
 async def test_call_records_go_on_the_callers_ticket(

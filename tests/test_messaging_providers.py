@@ -29,6 +29,8 @@ VERIFY_TOKEN = "xac-minh-trang-facebook"
 PAGE_ID = "1646843870823903717"
 PSID = "5510185758261927916"
 ZALO_APP_ID = "50554360515256678"
+# What a photo's first bytes look like: enough for its type to be recognised.
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64)
 OA_SECRET = "test_oa_secret_key"
 ZALO_VECTOR_BODY = (
     '{"event_name":"user_send_text","app_id":"50554360515256678","sender":{"id":"5510185758261927916"},'
@@ -166,6 +168,7 @@ async def test_messenger_channels_need_their_secrets(tenant: Tenant) -> None:
     assert channel["inbound_urls"] == {
         "messages": None,
         "calls": None,
+        "uploads": None,
         "webhook": f"/v1/channels/{channel['id']}/messenger",
         "email": None,
     }
@@ -195,16 +198,24 @@ async def test_the_verification_handshake(tenant: Tenant) -> None:
 
 
 async def test_page_events_are_checked_stored_once_and_threaded(
-    app: FastAPI, tenant: Tenant, settings: Settings
+    app: FastAPI, tenant: Tenant, settings: Settings, receiver: Receiver
 ) -> None:
     channel = await messenger_channel(tenant, "http://127.0.0.1:9")
+    photo = receiver.on(
+        "/cdn/v/t1/39_hoa.jpg", Behaviour(content=JPEG, headers={"Content-Type": "image/jpeg"})
+    )
     body = page_event(
         customer("m_1", "Chào shop, hoa hồng còn không ạ?"),
         customer("m_echo", "Dạ còn ạ", is_echo=True, app_id=123),
         {"sender": {"id": PSID}, "recipient": {"id": PAGE_ID}, "delivery": {"watermark": 1764556800000}},
         {"sender": {"id": PSID}, "recipient": {"id": PAGE_ID}, "read": {"watermark": 1764556800000}},
         customer(
-            "m_2", "", attachments=[{"type": "image", "payload": {"url": "https://cdn.example/hoa.jpg"}}]
+            "m_2",
+            "",
+            attachments=[
+                {"type": "image", "payload": {"url": photo + "?_nc_cat=1"}},
+                {"type": "fallback", "title": "Bảng giá", "payload": {"url": "https://shop.example/gia"}},
+            ],
         ),
         {
             "sender": {"id": PSID},
@@ -229,8 +240,12 @@ async def test_page_events_are_checked_stored_once_and_threaded(
     await thread_due(app.state.db, settings, app.state.secret_box)
     ticket = await only_ticket(tenant)
     assert ticket["channel"] == "messenger" and ticket["subject"] == "Chào shop, hoa hồng còn không ạ?"
-    bodies = [c["body"] for c in await comments_of(tenant, ticket["id"])]
-    assert bodies == ["Chào shop, hoa hồng còn không ạ?", "[image] https://cdn.example/hoa.jpg", "Đặt hàng"]
+    comments = await comments_of(tenant, ticket["id"])
+    bodies = [c["body"] for c in comments]
+    assert bodies == ["Chào shop, hoa hồng còn không ạ?", "[fallback] https://shop.example/gia", "Đặt hàng"]
+    [kept] = comments[1]["attachments"]
+    assert kept["filename"] == "39_hoa.jpg" and kept["content_type"] == "image/jpeg"
+    assert (await tenant.viewer.get(kept["url"])).content == JPEG, "the CDN's file is kept, not its link"
     requester = (await tenant.viewer.get(f"/v1/contacts/{ticket['requester_id']}")).json()
     assert {"kind": "messenger", "value": PSID} in [
         {"kind": i["kind"], "value": i["value"]} for i in requester["identities"]
@@ -344,9 +359,14 @@ async def post_zalo(
 
 
 async def test_zalo_events_are_checked_stored_once_and_mapped(
-    app: FastAPI, tenant: Tenant, settings: Settings
+    app: FastAPI, tenant: Tenant, settings: Settings, receiver: Receiver
 ) -> None:
     channel = await zalo_channel(tenant, "http://127.0.0.1:9")
+    # Zalo's links redirect to the CDN; the file named by the event, the other by its bytes.
+    moved = receiver.on("/dl/a", Behaviour(status=302, headers={"Location": "/cdn/a"}))
+    receiver.on("/cdn/a", Behaviour(content=JPEG))
+    document = receiver.on("/cdn/b", Behaviour(content=b"%PDF-1.4 hoa don"))
+    gone = receiver.on("/cdn/c", Behaviour(status=404))
     vector = ZALO_VECTOR_BODY.encode()
     assert (await post_zalo(tenant, channel, vector, None)).status_code == 403
     assert (await post_zalo(tenant, channel, vector, "mac=" + "0" * 64)).status_code == 403
@@ -368,7 +388,12 @@ async def test_zalo_events_are_checked_stored_once_and_mapped(
         **sender,
         message={
             "msg_id": "img-1",
-            "attachments": [{"type": "image", "payload": {"url": "https://zalo.example/a.jpg"}}],
+            "attachments": [
+                {"type": "image", "payload": {"url": moved}},
+                {"type": "file", "payload": {"url": document, "name": "Hóa đơn tháng 11.pdf", "size": "16"}},
+                {"type": "image", "payload": {"url": gone}},
+                {"type": "sticker", "payload": {"id": "bfe1", "url": "https://zalo.example/sticker"}},
+            ],
         },
     )
     assert (await post_zalo(tenant, channel, image, zalo_mac(image))).json() == {"stored": 1}
@@ -379,8 +404,17 @@ async def test_zalo_events_are_checked_stored_once_and_mapped(
     await thread_due(app.state.db, settings, app.state.secret_box)
     ticket = await only_ticket(tenant)
     assert ticket["channel"] == "zalo" and ticket["subject"] == "Helo"
-    bodies = [c["body"] for c in await comments_of(tenant, ticket["id"])]
-    assert bodies == ["Helo", "[image] https://zalo.example/a.jpg"]
+    comments = await comments_of(tenant, ticket["id"])
+    assert [c["body"] for c in comments] == [
+        "Helo",
+        f"[sticker] https://zalo.example/sticker\n\n[image not downloaded (the server answered 404): {gone}]",
+    ]
+    files = comments[1]["attachments"]
+    assert [(f["filename"], f["content_type"]) for f in files] == [
+        ("image.jpg", "image/jpeg"),
+        ("Hóa đơn tháng 11.pdf", "application/pdf"),
+    ]
+    assert [(await tenant.viewer.get(f["url"])).content for f in files] == [JPEG, b"%PDF-1.4 hoa don"]
     assert ticket["reply_channel"]["can_reply"] is True
 
 

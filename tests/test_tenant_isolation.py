@@ -21,6 +21,7 @@ PUBLIC_OPERATIONS = {"health"}
 CHANNEL_OPERATIONS = {
     "receive_message": 401,
     "receive_call": 401,
+    "upload_channel_files": 401,
     "verify_messenger": 403,
     "receive_messenger": 403,
     "receive_zalo": 403,

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.auth.principal import Principal
 from app.kit.repository import ScopedRepository
@@ -36,6 +36,22 @@ class AttachmentRepository(ScopedRepository[Attachment]):
             .execution_options(populate_existing=True)
         )
         return list((await self.session.execute(statement)).scalars())
+
+    async def unattached_tokens(
+        self, principal: Principal, tokens: Sequence[str], *, lock: bool = False
+    ) -> set[str]:
+        """Which of `tokens` are the caller's uploads not attached yet (locked, when `lock`, until the
+        transaction ends, so that they are still unattached when a comment claims them)."""
+        statement = select(Attachment.upload_token).where(
+            Attachment.workspace_id == self.workspace_id,
+            Attachment.upload_token.in_(tokens),
+            Attachment.uploaded_by_type == principal.actor_type,
+            Attachment.uploaded_by_id == principal.actor_id,
+            Attachment.attached_at.is_(None),
+        )
+        if lock:
+            statement = statement.with_for_update()
+        return set((await self.session.execute(statement)).scalars())
 
     async def attach(self, ids: Sequence[UUID], ticket_id: UUID, comment_id: UUID, now: datetime) -> None:
         await self.session.execute(

@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from uuid import UUID
 
 import filetype
@@ -183,7 +183,20 @@ async def attach_uploads(
     repo = AttachmentRepository(session, principal.workspace_id)
     attached = await repo.claim_uploads(principal, wanted, ticket_id, comment_id, utcnow())
     by_token = {attachment.upload_token: attachment for attachment in attached}
-    refused = [token for token in wanted if token not in by_token]
+    _refuse_missing(wanted, by_token)
+    return [by_token[token] for token in wanted]
+
+
+async def check_uploads(session: AsyncSession, principal: Principal, tokens: Sequence[str]) -> None:
+    """Refuse (422) what `attach_uploads` would refuse, before anything is stored (a channel's message,
+    attached later by a worker)."""
+    if tokens:
+        repo = AttachmentRepository(session, principal.workspace_id)
+        _refuse_missing(tokens, await repo.unattached_tokens(principal, tokens))
+
+
+def _refuse_missing(tokens: Sequence[str], found: Container[str]) -> None:
+    refused = [token for token in tokens if token not in found]
     if refused:
         raise Unprocessable(
             "Some uploads cannot be attached: unknown, not uploaded by you, or already attached",
@@ -191,7 +204,6 @@ async def attach_uploads(
             code="invalid_attachments",
             extra={"invalid_tokens": refused},
         )
-    return [by_token[token] for token in wanted]
 
 
 async def attach_stored(

@@ -6,7 +6,8 @@ from typing import Any
 
 import httpx
 
-from app.channels.incoming import Incoming
+from app.attachments.schemas import AttachmentOut
+from app.channels.incoming import Incoming, RemoteFile
 from app.channels.schemas import CallIn, MessageIn
 from app.channels.sending import NotSent, Reply, Sent, call_provider, json_of
 from app.models import InboundMessage, MessagingChannel
@@ -38,6 +39,10 @@ def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming:
         html=message.html,
         origin=_ORIGINS[channel.kind],
         address={"conversation_id": message.conversation_id, "contact_id": contact.id},
+        remote_files=tuple(
+            RemoteFile(str(file.url), filename=file.filename) for file in message.attachments if file.url
+        ),
+        upload_tokens=tuple(file.upload_token for file in message.attachments if file.upload_token),
     )
 
 
@@ -95,6 +100,11 @@ async def send(reply: Reply) -> Sent | NotSent:
                 "text": comment.body,
                 "html": comment.html_body,
                 "created_at": comment.created_at.isoformat(),
+                # Links, not bytes: the receiver fetches each file from the API with its key.
+                "attachments": [
+                    AttachmentOut.model_validate(attachment).model_dump(mode="json")
+                    for attachment in reply.attachments
+                ],
             },
         },
     }

@@ -12,14 +12,15 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agents.repository import AgentRepository
-from app.attachments.service import PayloadTooLarge
+from app.attachments.service import PayloadTooLarge, check_uploads
 from app.channels import mail, messenger, zalo
 from app.channels.chat import CALL, MESSAGE
 from app.channels.incoming import ProviderEvent
 from app.channels.mail_parsing import parse_mail
 from app.channels.repository import InboundRepository, find_channel
 from app.channels.schemas import Accepted, CallIn, MessageIn
-from app.channels.service import channel_secrets, secret_matches
+from app.channels.service import channel_principal, channel_secrets, secret_matches
+from app.config import Settings
 from app.contacts.normalization import normalize_email, normalize_phone
 from app.errors import BadRequest, Forbidden, Unauthorized, Unprocessable
 from app.kit.crypto import SecretBox
@@ -49,14 +50,31 @@ async def receiving_channel(
 
 
 async def accept_message(
-    session: AsyncSession, channel: MessagingChannel, data: MessageIn, default_region: str
+    session: AsyncSession, channel: MessagingChannel, data: MessageIn, settings: Settings
 ) -> Accepted:
     contact = data.contact
     if contact.email is not None:
         contact.email = _normalized(normalize_email, contact.email, "contact.email")
     if contact.phone is not None:
-        contact.phone = _normalized(normalize_phone, contact.phone, "contact.phone", default_region)
+        contact.phone = _normalized(
+            normalize_phone, contact.phone, "contact.phone", settings.default_phone_region
+        )
+    await _check_attachments(session, channel, data, settings.attachment.max_files_per_comment)
     return await _store(session, channel, data.message_id, MESSAGE, data.model_dump(mode="json"))
+
+
+async def _check_attachments(
+    session: AsyncSession, channel: MessagingChannel, data: MessageIn, max_files: int
+) -> None:
+    """A message is refused for attachments it cannot carry now, rather than threaded without them."""
+    if len(data.attachments) > max_files:
+        raise PayloadTooLarge(
+            f"At most {max_files} attachments per message",
+            field="attachments",
+            extra={"max_files": max_files},
+        )
+    tokens = [file.upload_token for file in data.attachments if file.upload_token is not None]
+    await check_uploads(session, channel_principal(channel), tokens)
 
 
 async def accept_call(

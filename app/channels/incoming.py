@@ -14,6 +14,16 @@ class IncomingFile:
 
 
 @dataclass(frozen=True)
+class RemoteFile:
+    """A file the message links to (a provider's CDN, a chat widget's storage): downloaded by the worker."""
+
+    url: str
+    # Of the kind of file (image, video…), when the provider gives no name.
+    kind: str = "file"
+    filename: str | None = None
+
+
+@dataclass(frozen=True)
 class Incoming:
     # The provider's thread (messages of one conversation go on one ticket while it is open).
     conversation: str
@@ -35,6 +45,9 @@ class Incoming:
     # For a new ticket; the message's first line when None.
     subject: str | None = None
     files: tuple[IncomingFile, ...] = ()
+    remote_files: tuple[RemoteFile, ...] = ()
+    # Tokens of files the channel uploaded before sending the message.
+    upload_tokens: tuple[str, ...] = ()
     # Why the message must never get an automatic reply (e.g. it is an out-of-office mail), if so.
     automatic: str | None = None
     # What the adapter's `explicit_ticket` looks at (e.g. an email's references).

@@ -19,12 +19,13 @@ from uuid import UUID
 import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.attachments.storage import storage_for
 from app.channels.incoming import Bounce, Ignore, Incoming, IncomingFile
 from app.channels.mail_parsing import ParsedMail, clean_subject, parse_mail, subject_ticket_number
 from app.channels.repository import ticket_of_messages
 from app.channels.sending import NotSent, Reply, Sent
 from app.comments.repository import CommentRepository
-from app.models import Contact, InboundMessage, MessagingChannel, Ticket
+from app.models import Attachment, Contact, InboundMessage, MessagingChannel, Ticket
 from app.models.enums import Channel, CommentAuthor, IdentityKind
 from app.tickets.repository import TicketRepository
 from app.webhooks.outbound import UnsafeDestination, check_destination
@@ -170,7 +171,10 @@ async def send(reply: Reply) -> Sent | NotSent:
         await check_destination(f"https://{settings['smtp_host']}:{settings['smtp_port']}/", reply.policy)
     except UnsafeDestination as unsafe:
         return NotSent(f"the SMTP server may not be called: {unsafe}", True)
-    mail = _compose(reply, to)
+    files = await _files(reply)
+    if isinstance(files, NotSent):
+        return files
+    mail = _compose(reply, to, files)
     security = settings.get("smtp_security", "starttls")
     try:
         await aiosmtplib.send(
@@ -211,7 +215,30 @@ def _loop_rule(reply: Reply, to: str) -> str | None:
     return None
 
 
-def _compose(reply: Reply, to: str) -> EmailMessage:
+async def _files(reply: Reply) -> list[tuple[Attachment, bytes]] | NotSent:
+    """The comment's files with their bytes, or why the mail cannot carry them."""
+    limit = reply.settings.email.max_outgoing_bytes
+    total = sum(attachment.size for attachment in reply.attachments)
+    if total > limit:
+        return NotSent(
+            f"the reply's files take {total} bytes together, more than the {limit} bytes "
+            "an email reply may carry (HELPDESK_EMAIL_MAX_OUTGOING_BYTES)",
+            True,
+        )
+    storage = storage_for(reply.settings)
+    files: list[tuple[Attachment, bytes]] = []
+    for attachment in reply.attachments:
+        try:
+            data = b"".join([chunk async for chunk in await storage.open(attachment.storage_key)])
+        except FileNotFoundError:
+            return NotSent(f'the file "{attachment.filename}" is missing from storage', True)
+        except OSError as error:
+            return NotSent(f'the file "{attachment.filename}" could not be read: {error}'[:1000], False)
+        files.append((attachment, data))
+    return files
+
+
+def _compose(reply: Reply, to: str, files: list[tuple[Attachment, bytes]]) -> EmailMessage:
     settings, ticket, comment = reply.channel.settings, reply.ticket, reply.comment
     address = str(settings["address"])
     mail = EmailMessage()
@@ -232,4 +259,10 @@ def _compose(reply: Reply, to: str) -> EmailMessage:
     mail.set_content(comment.body)
     if comment.html_body:
         mail.add_alternative(comment.html_body, subtype="html")
+    for attachment, data in files:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        # Text is only ever sniffed as such when it is UTF-8; without the charset clients guess ASCII.
+        params = {"charset": "utf-8"} if maintype == "text" else {}
+        # Non-ASCII names go out per RFC 2231 (filename*=utf-8''…), which mail clients decode.
+        mail.add_attachment(data, maintype, subtype, filename=attachment.filename, params=params)
     return mail

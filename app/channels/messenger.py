@@ -12,13 +12,15 @@ from typing import Any
 
 import httpx
 
-from app.channels.incoming import Incoming, ProviderEvent
+from app.channels.incoming import Incoming, ProviderEvent, RemoteFile
 from app.channels.sending import NotSent, Reply, Sent, call_provider, json_of
 from app.models import InboundMessage, MessagingChannel
 from app.models.enums import Channel, IdentityKind
 
 MESSAGE = "message"
 POSTBACK = "postback"
+# Attachments whose payload URL is a file to keep (Meta's CDN links expire).
+FILE_KINDS = frozenset({"image", "video", "audio", "file"})
 RESPONSE_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 MAX_TEXT = 2000
@@ -65,15 +67,19 @@ def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming:
     if inbound.kind == POSTBACK:
         postback = event["postback"]
         body = postback.get("title") or postback.get("payload") or "(postback)"
+        files: tuple[RemoteFile, ...] = ()
     else:
         message = event["message"]
         lines = [message["text"]] if message.get("text") else []
+        files = ()
         for attachment in message.get("attachments") or []:
-            url = (attachment.get("payload") or {}).get("url")
-            lines.append(
-                f"[{attachment.get('type', 'file')}] {url}" if url else f"[{attachment.get('type')}]"
-            )
-        body = "\n".join(lines) or "(empty message)"
+            kind, url = attachment.get("type", "file"), (attachment.get("payload") or {}).get("url")
+            if kind in FILE_KINDS and url:
+                files += (RemoteFile(str(url), kind),)
+            else:
+                # A shared link, a location, a template: nothing to download, what it is stays readable.
+                lines.append(f"[{kind}] {url or attachment.get('title') or ''}".rstrip())
+        body = "\n".join(lines)
     return Incoming(
         conversation=psid,
         identity_kind=IdentityKind.messenger,
@@ -81,6 +87,7 @@ def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming:
         body=body,
         origin=Channel.messenger,
         address={"psid": psid},
+        remote_files=files,
     )
 
 

@@ -14,17 +14,20 @@ A merged ticket's messages go to the ticket it was merged into, by the same rule
 """
 
 import io
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from fastapi import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.attachments.repository import AttachmentRepository
 from app.attachments.storage import storage_for
 from app.auth.principal import Principal
 from app.channels.adapters import ADAPTERS
 from app.channels.delivery import bounced
 from app.channels.incoming import Bounce, Ignore, Incoming
+from app.channels.remote_files import Downloader
 from app.channels.repository import (
     ChannelRepository,
     ConversationRepository,
@@ -32,8 +35,8 @@ from app.channels.repository import (
     OutboundRepository,
     lock_conversation,
 )
-from app.channels.service import channel_secrets
-from app.comments.schemas import AuthorIn, CommentCreate
+from app.channels.service import channel_principal, channel_secrets
+from app.comments.schemas import CommentCreate
 from app.comments.service import CommentService
 from app.config import Settings
 from app.contacts.repository import ContactRepository, IdentityRepository
@@ -43,7 +46,7 @@ from app.errors import Conflict
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
 from app.models import Contact, Conversation, InboundMessage, MessagingChannel, Ticket
-from app.models.enums import ActorType, CommentAuthor, InboundState, LinkKind, Role, StatusKind
+from app.models.enums import CommentAuthor, InboundState, LinkKind, StatusKind
 from app.tickets.repository import TicketRepository
 from app.tickets.schemas import TicketCreate
 from app.tickets.service import TicketService
@@ -52,9 +55,17 @@ SUBJECT_LENGTH = 120
 
 
 async def thread(
-    session: AsyncSession, settings: Settings, secret_box: SecretBox, inbound: InboundMessage, now: datetime
+    session: AsyncSession,
+    settings: Settings,
+    secret_box: SecretBox,
+    downloader: Downloader,
+    inbound: InboundMessage,
+    now: datetime,
 ) -> None:
-    """Process the (locked) inbound event: a comment on its ticket, or ignored with the reason."""
+    """Process the (locked) inbound event: a comment on its ticket, or ignored with the reason.
+
+    The files it links to are downloaded first, before the conversation is locked: a slow download holds
+    this event only."""
     workspace_id = inbound.workspace_id
     inbound_repo = InboundRepository(session, workspace_id)
     channel = await ChannelRepository(session, workspace_id).get(inbound.channel_id)
@@ -76,7 +87,8 @@ async def thread(
         reason = "a delivery report for a reply sent from here" if ours else "a delivery report"
         await inbound_repo.finish(inbound, InboundState.ignored, now, error=f"{reason}: {message.error}")
         return
-    principal = Principal(workspace_id, Role.admin, ActorType.channel, channel.id)
+    message = await downloader.fetch(message)
+    principal = channel_principal(channel)
     await lock_conversation(session, channel.id, message.conversation)
     contact = await _contact(session, principal, message, settings)
     conversation = await _conversation(session, channel, message, contact, now)
@@ -92,23 +104,26 @@ async def thread(
     elif conversation.ticket_id is not None:
         found = (await current_ticket(tickets.repo, conversation.ticket_id), "conversation")
     ticket, rule, previous = await _ticket_for(tickets, channel, conversation, contact, message, now, found)
+    # The contact was just found; an agent's call was checked when it was received.
     author = (
-        AuthorIn(type="agent", id=message.agent_id)
+        (CommentAuthor.agent, message.agent_id)
         if message.author is CommentAuthor.agent and message.agent_id is not None
-        else AuthorIn(type="contact", id=contact.id)
+        else (CommentAuthor.contact, contact.id)
     )
-    body, files = _within_limits(message, settings)
-    comments = CommentService(session, principal, settings, storage_for(settings))
-    comment = await comments.add(
-        ticket.id,
+    uploads, missing = await _uploads(session, principal, message.upload_tokens)
+    body, files = _within_limits(message, settings, missing, reserved=len(uploads))
+    comments = CommentService(session, principal, settings, storage_for(settings), tickets)
+    comment = await comments.add_to(
+        ticket,
         CommentCreate(
             body=body,
             html_body=message.html,
             public=True,
-            author=author,
             channel=message.origin,
             provider_message_id=inbound.provider_message_id,
+            attachments=uploads,
         ),
+        author,
         files=files,
         threading={
             "rule": rule,
@@ -256,18 +271,32 @@ def _subject(message: Incoming, contact: Contact, channel: MessagingChannel) -> 
     return first_line[: SUBJECT_LENGTH - 1].rstrip() + "…"
 
 
-def _within_limits(message: Incoming, settings: Settings) -> tuple[str, list[UploadFile]]:
-    """The body and the files to keep: a file over the size or count limit is named in the body instead,
-    so that a customer's message is never refused for its attachments."""
+async def _uploads(
+    session: AsyncSession, principal: Principal, tokens: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """The channel's uploads the message names that are still there to attach (locked), and the others
+    (attached by another message meanwhile, or expired)."""
+    if not tokens:
+        return [], []
+    found = await AttachmentRepository(session, principal.workspace_id).unattached_tokens(
+        principal, tokens, lock=True
+    )
+    return [token for token in tokens if token in found], [token for token in tokens if token not in found]
+
+
+def _within_limits(
+    message: Incoming, settings: Settings, missing_uploads: Sequence[str], *, reserved: int
+) -> tuple[str, list[UploadFile]]:
+    """The body and the files to keep: a file over the size or count limit (`reserved` places taken by
+    uploads) is named in the body instead, so that a customer's message is never refused for its
+    attachments."""
     limits = settings.attachment
     kept: list[UploadFile] = []
-    left_out: list[str] = []
+    notes = [f"[upload not kept, attached elsewhere or expired: {token}]" for token in missing_uploads]
     for file in message.files:
-        if len(file.data) > limits.max_file_bytes or len(kept) >= limits.max_files_per_comment:
-            left_out.append(file.filename)
+        if len(file.data) > limits.max_file_bytes or reserved + len(kept) >= limits.max_files_per_comment:
+            notes.append(f"[attachment not kept, over the limits: {file.filename}]")
         else:
             kept.append(UploadFile(io.BytesIO(file.data), size=len(file.data), filename=file.filename))
-    body = message.body or ""
-    if left_out:
-        body += "\n\n" + "\n".join(f"[attachment not kept, over the limits: {name}]" for name in left_out)
-    return body.strip() or "(no text)", kept
+    body = "\n\n".join(part for part in ((message.body or "").strip(), "\n".join(notes)) if part)
+    return body or "(no text)", kept

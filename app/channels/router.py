@@ -1,10 +1,13 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile, status
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.attachments.router import BoundedBodyRoute, StorageDep
+from app.attachments.schemas import UploadOut
+from app.attachments.service import store_files
 from app.channels import inbound, service
 from app.channels.schemas import (
     Accepted,
@@ -28,6 +31,13 @@ from app.models.enums import ChannelKind, InboundState
 
 router = APIRouter(prefix="/v1/channels", tags=["Channels"], route_class=UnitOfWorkRoute)
 receiving = APIRouter(prefix="/v1/channels", tags=["Channels: inbound"], route_class=ProviderRoute)
+
+
+class UploadRoute(BoundedBodyRoute, ProviderRoute):
+    """A channel's uploads: bounded like agents' uploads, authenticated like its messages."""
+
+
+uploading = APIRouter(prefix="/v1/channels", tags=["Channels: inbound"], route_class=UploadRoute)
 channel_token = HTTPBearer(auto_error=False, description="The channel's `token` secret")
 
 
@@ -148,9 +158,23 @@ async def receive_message(
     """A customer's message from a chat widget or the calling system, with the channel's token. It is
     stored and acknowledged at once; a worker puts it on the conversation's ticket, or opens one, moments
     later. A message sent again (same `message_id`) is acknowledged with `duplicate: true` and ignored."""
-    return await inbound.accept_message(
-        session, channel, data, request.app.state.settings.default_phone_region
-    )
+    return await inbound.accept_message(session, channel, data, request.app.state.settings)
+
+
+@uploading.post("/{channel_id}/uploads", response_model=list[UploadOut], status_code=status.HTTP_201_CREATED)
+async def upload_channel_files(
+    request: Request,
+    session: Session,
+    channel: ChatChannel,
+    storage: StorageDep,
+    files: Annotated[list[UploadFile], File(description="One or more files (multipart/form-data)")],
+) -> list[UploadOut]:
+    """Files for a customer's message to carry, with the channel's token: pass each one's `token` as an
+    `upload_token` in the message's `attachments`. Limits and type sniffing are those of agents' uploads;
+    an upload no message attaches is deleted after `HELPDESK_ATTACHMENT_UNATTACHED_TTL_HOURS`."""
+    settings = request.app.state.settings
+    stored = await store_files(session, service.channel_principal(channel), storage, settings, files)
+    return [UploadOut.model_validate(attachment) for attachment in stored]
 
 
 @receiving.post("/{channel_id}/calls", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)

@@ -1,11 +1,12 @@
 """Channels as admins configure them, and what chat and API channels send in."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, EmailStr, Field, StringConstraints
+from pydantic import AnyHttpUrl, BaseModel, EmailStr, Field, StringConstraints, model_validator
 
+from app.comments.schemas import UploadToken
 from app.kit.schemas import AwareDatetime, LongText, Name, RequestModel, ResponseModel, UpdateModel
 from app.models.enums import ChannelKind, InboundState, Priority
 from app.tickets.schemas import Tags
@@ -208,6 +209,7 @@ class ChannelUpdate(UpdateModel):
 class InboundUrls(BaseModel):
     messages: str | None = Field(None, description="Chat and API channels: customers' messages")
     calls: str | None = Field(None, description="Chat and API channels: call records")
+    uploads: str | None = Field(None, description="Chat and API channels: files for messages to carry")
     webhook: str | None = Field(None, description="Messenger and Zalo: the callback URL to give the provider")
     email: str | None = Field(
         None, description="Email: where raw mail (message/rfc822) or Mailgun routes post"
@@ -238,15 +240,45 @@ class ContactIn(RequestModel):
     phone: Annotated[str, StringConstraints(min_length=3, max_length=32)] | None = None
 
 
+class MessageAttachmentIn(RequestModel):
+    """One of `url` (downloaded by the service) or `upload_token` (a file posted to the channel's
+    `uploads` URL before)."""
+
+    url: AnyHttpUrl | None = Field(
+        None, description="Where the service downloads the file from (public addresses only)"
+    )
+    filename: Name | None = Field(None, description="For a `url`: the file's name (default: from the URL)")
+    upload_token: UploadToken | None = Field(None, description="The `token` of an upload of this channel")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.url is None) == (self.upload_token is None):
+            raise ValueError("give either url or upload_token")
+        if self.upload_token is not None and self.filename is not None:
+            raise ValueError("an upload has its name already: filename goes with url only")
+        return self
+
+
 class MessageIn(RequestModel):
     message_id: ProviderId = Field(description="The sender's id of the message: a re-sent message is ignored")
     contact: ContactIn
     conversation_id: ProviderId | None = Field(
         None, description="The conversation (thread) the message belongs to; default: one per contact"
     )
-    text: Annotated[str, StringConstraints(min_length=1, max_length=65_536)]
+    text: Annotated[str, StringConstraints(max_length=65_536)] = Field(
+        "", description="Required unless the message carries attachments"
+    )
     html: LongText | None = Field(None, description="Optional HTML, sanitised")
+    attachments: Annotated[list[MessageAttachmentIn], Field(max_length=100)] = Field(
+        [], description="Files, by URL or upload token; at most HELPDESK_ATTACHMENT_MAX_FILES_PER_COMMENT"
+    )
     sent_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if not self.text.strip() and not self.attachments:
+            raise ValueError("a message needs text or attachments")
+        return self
 
 
 class CallIn(RequestModel):

@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 
 import httpx
 
-from app.models import Comment, Conversation, MessagingChannel, OutboundMessage, Ticket
+from app.config import Settings
+from app.models import Attachment, Comment, Conversation, MessagingChannel, OutboundMessage, Ticket
 from app.webhooks.outbound import OutboundPolicy, UnsafeDestination, safe_post
 
 # Replaces some of the channel's secrets (e.g. refreshed tokens) and commits; returns all of them.
@@ -41,6 +42,11 @@ class Reply:
     timeout: float
     policy: OutboundPolicy
     save_secrets: SecretsSaver
+    # The worker's settings: adapters find their limits, and where files are stored, in them.
+    settings: Settings
+    # The comment's files, oldest first, loaded once for every adapter; only the adapters that carry
+    # the bytes (email) read them from storage, and only then.
+    attachments: list[Attachment]
     # What the adapter's `context` found of the ticket's thread (e.g. the Message-IDs to refer to).
     context: dict[str, Any] = field(default_factory=dict)
 

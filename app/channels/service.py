@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.principal import Principal
 from app.categories.repository import CategoryRepository
 from app.channels.repository import BY_NAME, NEWEST_FIRST, ChannelRepository, InboundRepository
 from app.channels.schemas import (
@@ -30,7 +31,7 @@ from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.models import InboundMessage, MessagingChannel
-from app.models.enums import ChannelKind, InboundState
+from app.models.enums import ActorType, ChannelKind, InboundState, Role
 from app.webhooks.service import checked_url
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -55,10 +56,15 @@ def channel_secrets(channel: MessagingChannel, secret_box: SecretBox) -> dict[st
     return json.loads(plaintext)
 
 
+def channel_principal(channel: MessagingChannel) -> Principal:
+    """What the channel does (its uploads, the tickets and comments it makes) is done as this."""
+    return Principal(channel.workspace_id, Role.admin, ActorType.channel, channel.id)
+
+
 def _inbound_urls(channel: MessagingChannel) -> InboundUrls:
     base = f"/v1/channels/{channel.id}"
     if channel.kind in (ChannelKind.chat, ChannelKind.api):
-        return InboundUrls(messages=f"{base}/messages", calls=f"{base}/calls")
+        return InboundUrls(messages=f"{base}/messages", calls=f"{base}/calls", uploads=f"{base}/uploads")
     if channel.kind is ChannelKind.email:
         return InboundUrls(email=f"{base}/email")
     return InboundUrls(webhook=f"{base}/{channel.kind.value}")

@@ -7,6 +7,7 @@ least once, never lost.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -17,9 +18,11 @@ from uuid import UUID
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.attachments.service import attachments_of_comments
 from app.channels.adapters import ADAPTERS
 from app.channels.delivery import fail_delivery
 from app.channels.pipeline import thread
+from app.channels.remote_files import Downloader
 from app.channels.repository import (
     ChannelRepository,
     ConversationRepository,
@@ -36,10 +39,11 @@ from app.db import Database
 from app.errors import AppError
 from app.kit.crypto import SecretBox
 from app.kit.time import utcnow
-from app.models import Comment, Conversation, MessagingChannel, OutboundMessage, Ticket
+from app.models import Attachment, Comment, Conversation, MessagingChannel, OutboundMessage, Ticket
 from app.models.enums import DeliveryState, InboundState
 from app.tickets.repository import TicketRepository
 from app.webhooks.outbound import OutboundPolicy
+from app.webhooks.service import outbound_policy
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +62,21 @@ REPLY_RETRIES = (
 REPLY_BATCH = 20
 
 
-async def thread_due(db: Database, settings: Settings, secret_box: SecretBox) -> int:
-    """Thread stored events until none is due; returns how many were taken."""
+async def thread_due(
+    db: Database, settings: Settings, secret_box: SecretBox, client: httpx.AsyncClient | None = None
+) -> int:
+    """Thread stored events until none is due; returns how many were taken. Files the messages link to
+    are downloaded with `client` (a client of its own when None)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(httpx.AsyncClient(trust_env=False))
+        downloader = Downloader(client, outbound_policy(settings), settings.attachment)
+        return await _thread_until_none_due(db, settings, secret_box, downloader)
+
+
+async def _thread_until_none_due(
+    db: Database, settings: Settings, secret_box: SecretBox, downloader: Downloader
+) -> int:
     taken = 0
     while True:
         async with db.sessionmaker() as session:
@@ -72,7 +89,7 @@ async def thread_due(db: Database, settings: Settings, secret_box: SecretBox) ->
                 taken += 1
                 try:
                     async with session.begin_nested():
-                        await thread(session, settings, secret_box, inbound, utcnow())
+                        await thread(session, settings, secret_box, downloader, inbound, utcnow())
                 except AppError as error:
                     failure, permanent = error.detail, True
                 except Exception as error:
@@ -109,7 +126,7 @@ async def send_due_replies(
         lease = timedelta(seconds=settings.worker.lease_seconds)
         claimed = await claim_outbound(session, now, now + lease, REPLY_BATCH)
         loaded = [found for message in claimed if (found := await _load(session, message))]
-        contexts = [await _context(session, channel, ticket) for _, channel, _, ticket, _ in loaded]
+        contexts = [await _context(session, channel, ticket) for _, channel, _, ticket, _, _ in loaded]
     replies = [
         Reply(
             message,
@@ -123,9 +140,13 @@ async def send_due_replies(
             timeout=settings.webhook.timeout_seconds,
             policy=policy,
             save_secrets=_secrets_saver(db, secret_box, channel),
+            settings=settings,
+            attachments=attachments,
             context=context,
         )
-        for (message, channel, conversation, ticket, comment), context in zip(loaded, contexts, strict=True)
+        for (message, channel, conversation, ticket, comment, attachments), context in zip(
+            loaded, contexts, strict=True
+        )
     ]
     outcomes = await asyncio.gather(*(ADAPTERS[reply.channel.kind].send(reply) for reply in replies))
     for reply, outcome in zip(replies, outcomes, strict=True):
@@ -136,7 +157,7 @@ async def send_due_replies(
 
 async def _load(
     session: AsyncSession, message: OutboundMessage
-) -> tuple[OutboundMessage, MessagingChannel, Conversation, Ticket, Comment] | None:
+) -> tuple[OutboundMessage, MessagingChannel, Conversation, Ticket, Comment, list[Attachment]] | None:
     workspace_id = message.workspace_id
     channel = await ChannelRepository(session, workspace_id).get(message.channel_id)
     conversation = await ConversationRepository(session, workspace_id).get(message.conversation_id)
@@ -146,7 +167,8 @@ async def _load(
         message.state = DeliveryState.failed
         message.error = "the channel, conversation, ticket or comment was deleted"
         return None
-    return message, channel, conversation, ticket, comment
+    attachments = await attachments_of_comments(session, workspace_id, [comment.id])
+    return message, channel, conversation, ticket, comment, attachments[comment.id]
 
 
 async def _context(session: AsyncSession, channel: MessagingChannel, ticket: Ticket) -> dict[str, Any]:

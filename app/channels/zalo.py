@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from app.channels.incoming import Incoming, ProviderEvent
+from app.channels.incoming import Incoming, ProviderEvent, RemoteFile
 from app.channels.sending import NotSent, Reply, Sent, call_provider, json_of
 from app.models import InboundMessage, MessagingChannel
 from app.models.enums import Channel, IdentityKind
@@ -24,6 +24,8 @@ MESSAGE = "message"
 FOLLOW = "follow"
 UNFOLLOW = "unfollow"
 MAX_TEXT = 2000
+# Attachments whose payload URL is a file to keep (Zalo's CDN links expire).
+FILE_KINDS = frozenset({"image", "gif", "file", "audio", "video"})
 TOKEN_EXPIRED = -216
 # What sending with an expired access token comes to, before the token is refreshed.
 EXPIRED = NotSent("the Zalo access token expired", False)
@@ -80,22 +82,27 @@ def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming:
     user_id = str(event["sender"]["id"])
     message = event.get("message") or {}
     lines = [message["text"]] if message.get("text") else []
+    files: tuple[RemoteFile, ...] = ()
     for attachment in message.get("attachments") or []:
         payload = attachment.get("payload") or {}
         kind_name = attachment.get("type", "file")
-        if kind_name == "location" and payload.get("coordinates"):
+        if kind_name in FILE_KINDS and payload.get("url"):
+            files += (RemoteFile(str(payload["url"]), kind_name, payload.get("name")),)
+        elif kind_name == "location" and payload.get("coordinates"):
             where = payload["coordinates"]
             lines.append(f"[location] {where.get('latitude')}, {where.get('longitude')}")
         else:
+            # A sticker or a shared link: nothing to keep, what it is stays readable.
             detail = " ".join(str(part) for part in (payload.get("name"), payload.get("url")) if part)
             lines.append(f"[{kind_name}] {detail}".rstrip())
     return Incoming(
         conversation=user_id,
         identity_kind=IdentityKind.zalo,
         identity=user_id,
-        body="\n".join(lines) or f"({event.get('event_name')})",
+        body="\n".join(lines),
         origin=Channel.zalo,
         address={"user_id": user_id, "following": True},
+        remote_files=files,
     )
 
 

@@ -29,7 +29,7 @@ from app.events.service import EventType, event_row, record
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.kit.time import utcnow
-from app.models import Comment, Ticket
+from app.models import Attachment, Comment, Ticket
 from app.models.enums import ActorType, Channel, CommentAuthor, StatusKind
 from app.tickets.events import ticket_json
 from app.tickets.service import TicketService
@@ -40,13 +40,20 @@ _REOPENED_BY_CUSTOMER = (StatusKind.pending, StatusKind.on_hold, StatusKind.solv
 
 class CommentService:
     def __init__(
-        self, session: AsyncSession, principal: Principal, settings: Settings, storage: Storage | None = None
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        settings: Settings,
+        storage: Storage | None = None,
+        tickets: TicketService | None = None,
     ) -> None:
+        """`tickets`: the unit of work's ticket service, when it has one already (its SLA policies and
+        triggers are read once)."""
         self.session = session
         self.principal = principal
         self.settings = settings
         self.storage = storage
-        self.tickets = TicketService(session, principal, settings)
+        self.tickets = tickets or TicketService(session, principal, settings)
         self.repo = CommentRepository(session, principal.workspace_id)
 
     async def get(self, comment_id: UUID) -> Comment:
@@ -72,7 +79,24 @@ class CommentService:
         """`allow_closed`: a trigger's message on a ticket that was just closed goes on that ticket.
         `threading`: for a message that arrived on a channel, how it found its ticket."""
         ticket = await self._target(await self.tickets.get(ticket_id, for_update=True))
-        author_type, author_id = await self._author(data)
+        author = await self._author(data)
+        return await self.add_to(
+            ticket, data, author, files=files, allow_closed=allow_closed, threading=threading
+        )
+
+    async def add_to(
+        self,
+        ticket: Ticket,
+        data: CommentCreate,
+        author: tuple[CommentAuthor, UUID | None],
+        *,
+        files: Sequence[UploadFile] = (),
+        allow_closed: bool = False,
+        threading: dict[str, Any] | None = None,
+    ) -> Comment:
+        """As `add`, on a ticket the caller holds locked (not a merged one), by an author it checked:
+        a channel's message, whose ticket and contact were just found."""
+        author_type, author_id = author
         if ticket.deleted_at is not None:
             raise Conflict("The ticket is deleted; restore it first", code="ticket_deleted")
         if ticket.status_kind is StatusKind.closed and not allow_closed:
@@ -99,7 +123,7 @@ class CommentService:
                 created_at=now,
             )
         )
-        await self._attach(comment, data.attachments, files)
+        attached = await self._attach(comment, data.attachments, files)
         await queue_reply(self.session, ticket, comment)
         status_kind = data.status_kind
         if data.status_id is None and status_kind is None:
@@ -110,7 +134,7 @@ class CommentService:
             status_id=data.status_id,
             status_kind=status_kind,
         )
-        shown = (await self.present([comment]))[0].model_dump(mode="json")
+        shown = _comment_out(comment, attached).model_dump(mode="json")
         after = ticket_json(updated)
         await record(
             self.session,
@@ -131,26 +155,7 @@ class CommentService:
         attachments = await attachments_of_comments(
             self.session, self.principal.workspace_id, [comment.id for comment in comments]
         )
-        return [
-            CommentOut(
-                id=comment.id,
-                ticket_id=comment.ticket_id,
-                author=AuthorOut(type=comment.author_type, id=comment.author_id),
-                public=comment.public,
-                body=comment.body,
-                html_body=comment.html_body,
-                channel=comment.channel,
-                provider_message_id=comment.provider_message_id,
-                original_ticket_id=comment.original_ticket_id,
-                threading=comment.threading,
-                delivery=DeliveryOut(state=comment.delivery_state, error=comment.delivery_error)
-                if comment.delivery_state is not None
-                else None,
-                attachments=[AttachmentOut.model_validate(item) for item in attachments[comment.id]],
-                created_at=comment.created_at,
-            )
-            for comment in comments
-        ]
+        return [_comment_out(comment, attachments[comment.id]) for comment in comments]
 
     async def _target(self, ticket: Ticket) -> Ticket:
         """Messages addressed to a merged ticket land on the ticket it was merged into."""
@@ -194,19 +199,46 @@ class CommentService:
             extra={"missed_comments": [comment.model_dump(mode="json") for comment in shown]},
         )
 
-    async def _attach(self, comment: Comment, tokens: Sequence[str], files: Sequence[UploadFile]) -> None:
+    async def _attach(
+        self, comment: Comment, tokens: Sequence[str], files: Sequence[UploadFile]
+    ) -> list[Attachment]:
+        """The comment's files, in the order its readers see them (oldest first)."""
         most = self.settings.attachment.max_files_per_comment
         if len(tokens) + len(files) > most:
             raise PayloadTooLarge(f"A comment carries at most {most} files", field="attachments")
+        attached: list[Attachment] = []
         if files:
             if self.storage is None:
                 raise RuntimeError("files were sent to a comment service without storage")
-            stored = await store_files(self.session, self.principal, self.storage, self.settings, files)
+            attached = await store_files(self.session, self.principal, self.storage, self.settings, files)
             await attach_stored(
-                self.session, self.principal.workspace_id, stored, comment.ticket_id, comment.id
+                self.session, self.principal.workspace_id, attached, comment.ticket_id, comment.id
             )
         if tokens:
-            await attach_uploads(self.session, self.principal, tokens, comment.ticket_id, comment.id)
+            attached += await attach_uploads(
+                self.session, self.principal, tokens, comment.ticket_id, comment.id
+            )
+        return sorted(attached, key=lambda attachment: (attachment.created_at, attachment.id))
+
+
+def _comment_out(comment: Comment, attachments: Sequence[Attachment]) -> CommentOut:
+    return CommentOut(
+        id=comment.id,
+        ticket_id=comment.ticket_id,
+        author=AuthorOut(type=comment.author_type, id=comment.author_id),
+        public=comment.public,
+        body=comment.body,
+        html_body=comment.html_body,
+        channel=comment.channel,
+        provider_message_id=comment.provider_message_id,
+        original_ticket_id=comment.original_ticket_id,
+        threading=comment.threading,
+        delivery=DeliveryOut(state=comment.delivery_state, error=comment.delivery_error)
+        if comment.delivery_state is not None
+        else None,
+        attachments=[AttachmentOut.model_validate(item) for item in attachments],
+        created_at=comment.created_at,
+    )
 
 
 def _implied_status(ticket: Ticket, author: CommentAuthor, public: bool) -> StatusKind | None:

@@ -18,6 +18,7 @@ import httpx
 
 MAX_URL_LENGTH = 2048
 MAX_RESPONSE_BYTES = 64 * 1024
+MAX_REDIRECTS = 3
 _BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -84,6 +85,58 @@ async def safe_post(
     """Resolve and check again, then POST to the checked address itself (Host header and SNI kept),
     without following redirects. The response holds at most the first MAX_RESPONSE_BYTES of its body.
     Raises UnsafeDestination, or httpx errors for network failures."""
+    return await _checked_request(
+        client, "POST", url, content, headers, timeout, policy, resolve, MAX_RESPONSE_BYTES, truncate=True
+    )
+
+
+async def safe_get(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    max_bytes: int,
+    timeout: float,  # noqa: ASYNC109 - a deadline for the whole download, redirects included
+    policy: OutboundPolicy,
+    resolve: Resolver = system_resolve,
+) -> httpx.Response:
+    """GET a file from a URL someone else gave (a customer's attachment), checked like every outbound
+    request; redirects are followed, each checked again, at most MAX_REDIRECTS. Raises UnsafeDestination,
+    ResponseTooLarge past `max_bytes`, or httpx errors for network failures and the deadline."""
+    try:
+        async with asyncio.timeout(timeout):
+            for _ in range(MAX_REDIRECTS + 1):
+                response = await _checked_request(
+                    client, "GET", url, None, {}, timeout, policy, resolve, max_bytes, truncate=False
+                )
+                location = response.headers.get("location")
+                if not response.is_redirect or location is None:
+                    return response
+                # The request went to the address: the redirect is resolved against the URL as given.
+                url = str(httpx.URL(url).join(location))
+    except TimeoutError as error:
+        raise httpx.ReadTimeout(f"The download took longer than {timeout:g} s.") from error
+    raise httpx.TooManyRedirects(f"More than {MAX_REDIRECTS} redirects.")
+
+
+class ResponseTooLarge(Exception):
+    """The answer's body is larger than the caller accepts."""
+
+
+async def _checked_request(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    content: bytes | None,
+    headers: Mapping[str, str],
+    timeout: float,  # noqa: ASYNC109 - passed on to httpx, which applies it to each phase
+    policy: OutboundPolicy,
+    resolve: Resolver,
+    max_bytes: int,
+    *,
+    truncate: bool,
+) -> httpx.Response:
+    """The request, sent to an address checked just now. The body read stops at `max_bytes`: cut there
+    when `truncate`, else ResponseTooLarge."""
     destination = _parse_destination(url, policy)
     try:
         async with asyncio.timeout(timeout):
@@ -104,9 +157,9 @@ async def safe_post(
             # Certificates name hosts without the trailing dot of a fully qualified name.
             extensions["sni_hostname"] = destination.host.removesuffix(".")
 
-    async def post_to(address: IPAddress) -> httpx.Response:
+    async def send_to(address: IPAddress) -> httpx.Response:
         request = client.build_request(
-            "POST",
+            method,
             destination.url.copy_with(host=str(address)),
             content=content,
             headers=request_headers,
@@ -119,10 +172,15 @@ async def safe_post(
         # No auth: credentials configured on the shared client are never for customers' URLs.
         response = await client.send(request, auth=None, follow_redirects=False, stream=True)
         try:
+            declared = response.headers.get("content-length", "")
+            if not truncate and declared.isdigit() and int(declared) > max_bytes:
+                raise ResponseTooLarge(f"The file is larger than {max_bytes} bytes.")
             body = bytearray()
             async for chunk in response.aiter_bytes():
-                body += chunk[: MAX_RESPONSE_BYTES - len(body)]
-                if len(body) >= MAX_RESPONSE_BYTES:
+                if not truncate and len(body) + len(chunk) > max_bytes:
+                    raise ResponseTooLarge(f"The file is larger than {max_bytes} bytes.")
+                body += chunk[: max_bytes - len(body)]
+                if truncate and len(body) >= max_bytes:
                     break  # a receiver cannot make us read an endless answer
         finally:
             await response.aclose()
@@ -135,8 +193,8 @@ async def safe_post(
     for address in addresses[:-1]:
         # As httpx does with the addresses it resolves, move on when one cannot be reached.
         with contextlib.suppress(httpx.ConnectError):
-            return await post_to(address)
-    return await post_to(addresses[-1])
+            return await send_to(address)
+    return await send_to(addresses[-1])
 
 
 @dataclass(frozen=True)

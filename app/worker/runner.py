@@ -100,7 +100,7 @@ class Worker:
                 asyncio.create_task(self._watch_sla(stopping)),
                 asyncio.create_task(self._reply(stopping, clients[0])),
                 *(
-                    asyncio.create_task(self._thread(stopping))
+                    asyncio.create_task(self._thread(stopping, clients[0]))
                     for _ in range(self.settings.worker.inbound_concurrency)
                 ),
             ]
@@ -313,11 +313,11 @@ class Worker:
                 logger.exception("announcing SLA warnings and breaches failed")
             await _wait(stopping, self.settings.worker.sla_seconds)
 
-    async def _thread(self, stopping: asyncio.Event) -> None:
+    async def _thread(self, stopping: asyncio.Event, client: httpx.AsyncClient) -> None:
         while not stopping.is_set():
             self.messages_arrived.clear()
             try:
-                await thread_due(self.db, self.settings, self.secret_box)
+                await thread_due(self.db, self.settings, self.secret_box, client)
             except Exception:
                 logger.exception("threading inbound messages failed")
             await _wait(self.messages_arrived, self.settings.worker.poll_seconds)
