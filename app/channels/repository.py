@@ -3,7 +3,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, func, select, text, update
+from sqlalchemy import Select, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -138,24 +138,39 @@ async def email_channels_for(session: AsyncSession, address: str) -> list[Messag
     return list((await session.execute(statement)).scalars())
 
 
+# The statements each message's threading runs, built once: building one costs more than running it.
+_DUE_INBOUND = (
+    select(InboundMessage)
+    .where(InboundMessage.state == InboundState.received, InboundMessage.next_attempt_at <= bindparam("now"))
+    .order_by(InboundMessage.next_attempt_at, InboundMessage.id)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
+_LOCK_CONVERSATION = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+_CONVERSATION = select(Conversation).where(
+    Conversation.workspace_id == bindparam("workspace_id"),
+    Conversation.channel_id == bindparam("channel_id"),
+    Conversation.external_id == bindparam("external_id"),
+)
+_SENT = (
+    select(OutboundMessage)
+    .where(
+        OutboundMessage.workspace_id == bindparam("workspace_id"),
+        OutboundMessage.channel_id == bindparam("channel_id"),
+        OutboundMessage.provider_message_id == bindparam("provider_message_id"),
+    )
+    .limit(1)
+)
+
+
 async def claim_inbound(session: AsyncSession, now: datetime) -> InboundMessage | None:
     """The oldest due message no other worker holds, locked until this transaction ends."""
-    statement = (
-        select(InboundMessage)
-        .where(InboundMessage.state == InboundState.received, InboundMessage.next_attempt_at <= now)
-        .order_by(InboundMessage.next_attempt_at, InboundMessage.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
+    return (await session.execute(_DUE_INBOUND, {"now": now})).scalar_one_or_none()
 
 
 async def lock_conversation(session: AsyncSession, channel_id: UUID, external_id: str) -> None:
     """Messages of one conversation are threaded one at a time, so that its first ones open one ticket."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"conversation:{channel_id}:{external_id}"},
-    )
+    await session.execute(_LOCK_CONVERSATION, {"key": f"conversation:{channel_id}:{external_id}"})
 
 
 class ConversationRepository(ScopedRepository[Conversation]):
@@ -163,10 +178,8 @@ class ConversationRepository(ScopedRepository[Conversation]):
     resource = "Conversation"
 
     async def find(self, channel_id: UUID, external_id: str) -> Conversation | None:
-        statement = self.select().where(
-            Conversation.channel_id == channel_id, Conversation.external_id == external_id
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        parameters = {"workspace_id": self.workspace_id, "channel_id": channel_id, "external_id": external_id}
+        return (await self.session.execute(_CONVERSATION, parameters)).scalar_one_or_none()
 
 
 class OutboundRepository(ScopedRepository[OutboundMessage]):
@@ -179,13 +192,13 @@ class OutboundRepository(ScopedRepository[OutboundMessage]):
     async def by_provider_id(
         self, channel_id: UUID, provider_message_id: str, *, lock: bool = True
     ) -> OutboundMessage | None:
-        statement = self.select().where(
-            OutboundMessage.channel_id == channel_id,
-            OutboundMessage.provider_message_id == provider_message_id,
-        )
-        if lock:
-            statement = statement.with_for_update()
-        return (await self.session.execute(statement.limit(1))).scalar_one_or_none()
+        parameters = {
+            "workspace_id": self.workspace_id,
+            "channel_id": channel_id,
+            "provider_message_id": provider_message_id,
+        }
+        statement = _SENT.with_for_update() if lock else _SENT
+        return (await self.session.execute(statement, parameters)).scalar_one_or_none()
 
 
 async def claim_outbound(

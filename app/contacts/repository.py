@@ -1,7 +1,7 @@
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.contacts.schemas import ContactSort
@@ -20,6 +20,21 @@ KEYSETS = {
     ContactSort.oldest: Keyset("created_at", [SortColumn(Contact.created_at), SortColumn(Contact.id)]),
     ContactSort.name: Keyset("name", [SortColumn(Contact.name, nullable=True), SortColumn(Contact.id)]),
 }
+
+
+# The identity first, by its unique index: as a join, a generic plan may walk the workspace's contacts
+# instead. Built once: channels' messages look contacts up by identity one after another.
+_BY_IDENTITY = select(Contact).where(
+    Contact.workspace_id == bindparam("workspace_id"),
+    Contact.id
+    == select(ContactIdentity.contact_id)
+    .where(
+        ContactIdentity.workspace_id == bindparam("workspace_id"),
+        ContactIdentity.kind == bindparam("kind"),
+        ContactIdentity.value == bindparam("value"),
+    )
+    .scalar_subquery(),
+)
 
 
 class ContactRepository(ScopedRepository[Contact]):
@@ -52,19 +67,8 @@ class ContactRepository(ScopedRepository[Contact]):
         return statement
 
     async def find_by_identity(self, kind: IdentityKind, value: str) -> Contact | None:
-        # The identity first, by its unique index: as a join, a generic plan may walk the workspace's
-        # contacts instead.
-        owner = (
-            select(ContactIdentity.contact_id)
-            .where(
-                ContactIdentity.workspace_id == self.workspace_id,
-                ContactIdentity.kind == kind,
-                ContactIdentity.value == value,
-            )
-            .scalar_subquery()
-        )
-        statement = self.select().where(Contact.id == owner)
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        parameters = {"workspace_id": self.workspace_id, "kind": kind, "value": value}
+        return (await self.session.execute(_BY_IDENTITY, parameters)).scalar_one_or_none()
 
     async def touch(self, contact: Contact) -> None:
         """A new version for a change the contact's row does not show (its identities)."""

@@ -1,10 +1,11 @@
 """The base of every repository: each statement starts from the caller's workspace."""
 
+import functools
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound
@@ -12,6 +13,15 @@ from app.kit.pagination import Keyset, PageParams
 from app.kit.time import utcnow
 
 ModelT = TypeVar("ModelT")
+
+
+@functools.cache
+def _by_id(model: type[Any], for_update: bool) -> Select[Any]:
+    """Built once per model: on the hot paths, building a statement costs more than running it."""
+    statement = select(model).where(
+        model.workspace_id == bindparam("scope_workspace_id"), model.id == bindparam("scope_id")
+    )
+    return statement.with_for_update() if for_update else statement
 
 
 class ScopedRepository(Generic[ModelT]):
@@ -27,10 +37,9 @@ class ScopedRepository(Generic[ModelT]):
         return select(self.model).where(self.model.workspace_id == self.workspace_id)  # type: ignore[attr-defined]
 
     async def get(self, id: UUID, *, for_update: bool = False) -> ModelT | None:
-        statement = self.select().where(self.model.id == id)  # type: ignore[attr-defined]
-        if for_update:
-            statement = statement.with_for_update()
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        statement = _by_id(self.model, for_update)
+        parameters = {"scope_workspace_id": self.workspace_id, "scope_id": id}
+        return (await self.session.execute(statement, parameters)).scalar_one_or_none()
 
     async def get_or_404(self, id: UUID, *, for_update: bool = False) -> ModelT:
         found = await self.get(id, for_update=for_update)

@@ -2,7 +2,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import Select, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Keyset, SortColumn
@@ -15,6 +15,18 @@ CALENDARS_BY_NAME = Keyset("name", [SortColumn(BusinessCalendar.name), SortColum
 POLICIES_BY_POSITION = Keyset(
     "position", [SortColumn(SlaPolicy.position), SortColumn(SlaPolicy.name), SortColumn(SlaPolicy.id)]
 )
+
+
+# Read on every change of a ticket: built once, since building a statement costs more than running it.
+_ACTIVE_POLICIES = (
+    select(SlaPolicy)
+    .where(SlaPolicy.workspace_id == bindparam("workspace_id"), SlaPolicy.active)
+    .order_by(SlaPolicy.position, SlaPolicy.name, SlaPolicy.id)
+)
+_CLOCKS = select(TicketSla).where(
+    TicketSla.workspace_id == bindparam("workspace_id"), TicketSla.ticket_id == bindparam("ticket_id")
+)
+_LOCKED_CLOCKS = _CLOCKS.with_for_update()
 
 
 class CalendarRepository(ScopedRepository[BusinessCalendar]):
@@ -53,8 +65,9 @@ class PolicyRepository(ScopedRepository[SlaPolicy]):
         return statement
 
     async def active_in_order(self) -> list[SlaPolicy]:
-        statement = self.filtered(active=True).order_by(SlaPolicy.position, SlaPolicy.name, SlaPolicy.id)
-        return list((await self.session.execute(statement)).scalars())
+        return list(
+            (await self.session.execute(_ACTIVE_POLICIES, {"workspace_id": self.workspace_id})).scalars()
+        )
 
 
 class ClockRepository:
@@ -63,12 +76,9 @@ class ClockRepository:
         self.workspace_id = workspace_id
 
     async def of_ticket(self, ticket_id: UUID, *, lock: bool = True) -> list[TicketSla]:
-        statement = select(TicketSla).where(
-            TicketSla.workspace_id == self.workspace_id, TicketSla.ticket_id == ticket_id
-        )
-        if lock:
-            statement = statement.with_for_update()
-        return list((await self.session.execute(statement)).scalars())
+        parameters = {"workspace_id": self.workspace_id, "ticket_id": ticket_id}
+        statement = _LOCKED_CLOCKS if lock else _CLOCKS
+        return list((await self.session.execute(statement, parameters)).scalars())
 
 
 def due_tickets(now: datetime, limit: int) -> Select[tuple[UUID, UUID]]:
