@@ -19,11 +19,10 @@ from uuid import UUID
 import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.attachments.storage import storage_for
 from app.channels.incoming import Bounce, Ignore, Incoming, IncomingFile
 from app.channels.mail_parsing import ParsedMail, clean_subject, parse_mail, subject_ticket_number
 from app.channels.repository import ticket_of_messages
-from app.channels.sending import NotSent, Reply, Sent
+from app.channels.sending import NotSent, Reply, Sent, file_bytes
 from app.comments.repository import CommentRepository
 from app.models import Attachment, Contact, InboundMessage, MessagingChannel, Ticket
 from app.models.enums import Channel, CommentAuthor, IdentityKind
@@ -225,15 +224,11 @@ async def _files(reply: Reply) -> list[tuple[Attachment, bytes]] | NotSent:
             "an email reply may carry (HELPDESK_EMAIL_MAX_OUTGOING_BYTES)",
             True,
         )
-    storage = storage_for(reply.settings)
     files: list[tuple[Attachment, bytes]] = []
     for attachment in reply.attachments:
-        try:
-            data = b"".join([chunk async for chunk in await storage.open(attachment.storage_key)])
-        except FileNotFoundError:
-            return NotSent(f'the file "{attachment.filename}" is missing from storage', True)
-        except OSError as error:
-            return NotSent(f'the file "{attachment.filename}" could not be read: {error}'[:1000], False)
+        data = await file_bytes(reply, attachment)
+        if isinstance(data, NotSent):
+            return data
         files.append((attachment, data))
     return files
 

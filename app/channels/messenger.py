@@ -7,14 +7,15 @@ here or from Meta's own inbox), deliveries and reads are not customer messages a
 
 import hashlib
 import hmac
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
 from app.channels.incoming import Incoming, ProviderEvent, RemoteFile
-from app.channels.sending import NotSent, Reply, Sent, call_provider, json_of
-from app.models import InboundMessage, MessagingChannel
+from app.channels.sending import NotSent, Reply, Sent, call_provider, file_bytes, json_of
+from app.models import Attachment, InboundMessage, MessagingChannel
 from app.models.enums import Channel, IdentityKind
 
 MESSAGE = "message"
@@ -24,6 +25,8 @@ FILE_KINDS = frozenset({"image", "video", "audio", "file"})
 RESPONSE_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 MAX_TEXT = 2000
+# The Send API's limit for a file, whatever its type.
+MAX_FILE_BYTES = 25 * 1024 * 1024
 # Graph API error codes that pass with time; the others will not change by retrying.
 _TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613})
 _REASONS = {
@@ -101,13 +104,22 @@ def reply_window(channel: MessagingChannel, last_inbound_at: datetime | None) ->
 
 async def send(reply: Reply) -> Sent | NotSent:
     """The Send API: RESPONSE within 24 h of the customer's last message; HUMAN_AGENT (up to 7 days) only
-    when the channel says Meta approved it; never another tag."""
+    when the channel says Meta approved it; never another tag. The text goes first, then each file as a
+    message of its own, uploaded in the same request."""
     channel, conversation = reply.channel, reply.conversation
     last = conversation.last_inbound_at
     until = reply_window(channel, last)
     if last is None or until is None or reply.now >= until:
         closed = until.isoformat() if until else "before any customer message"
         return NotSent(f"the Messenger reply window closed ({closed}); the customer has to write first", True)
+    # Refused before anything goes: the customer would otherwise get the text without the file.
+    for attachment in reply.attachments:
+        if attachment.size > MAX_FILE_BYTES:
+            return NotSent(
+                f'the file "{attachment.filename}" takes {attachment.size} bytes, more than the '
+                f"{MAX_FILE_BYTES} bytes Messenger carries in a message",
+                True,
+            )
     tag = (
         {} if reply.now < last + RESPONSE_WINDOW else {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}
     )
@@ -117,24 +129,52 @@ async def send(reply: Reply) -> Sent | NotSent:
         f"{settings['page_id']}/messages"
     )
     token = reply.secrets.get("page_access_token", "")
+    recipient = {"id": conversation.address["psid"]}
     sent_id = None
     text = reply.comment.body
     for start in range(0, len(text), MAX_TEXT):
         body = {
-            "recipient": {"id": conversation.address["psid"]},
+            "recipient": recipient,
             "messaging_type": "RESPONSE",
             "message": {"text": text[start : start + MAX_TEXT]},
             **tag,
         }
-        outcome = await call_provider(reply, url, json_body=body, params={"access_token": token})
+        outcome = await _post(reply, url, token, json_body=body)
         if isinstance(outcome, NotSent):
             return outcome
-        answer = outcome
-        if answer.is_success:
-            sent_id = json_of(answer).get("message_id")
-            continue
-        return _failure(answer)
+        sent_id = outcome
+    for attachment in reply.attachments:
+        data = await file_bytes(reply, attachment)
+        if isinstance(data, NotSent):
+            return data
+        message = {"attachment": {"type": _attachment_type(attachment), "payload": {"is_reusable": False}}}
+        fields = {
+            "recipient": json.dumps(recipient),
+            "messaging_type": "RESPONSE",
+            "message": json.dumps(message),
+            **tag,
+        }
+        filedata = (attachment.filename, data, attachment.content_type)
+        outcome = await _post(reply, url, token, form=fields, files={"filedata": filedata})
+        if isinstance(outcome, NotSent):
+            return outcome
+        sent_id = outcome
     return Sent(str(sent_id)) if sent_id else NotSent("the Send API answered without a message id", False)
+
+
+def _attachment_type(attachment: Attachment) -> str:
+    kind = attachment.content_type.partition("/")[0]
+    return kind if kind in ("image", "video", "audio") else "file"
+
+
+async def _post(reply: Reply, url: str, token: str, **body: Any) -> str | NotSent | None:
+    """One Send API call; the id of the message it sent, if the answer gave it."""
+    answer = await call_provider(reply, url, params={"access_token": token}, **body)
+    if isinstance(answer, NotSent):
+        return answer
+    if not answer.is_success:
+        return _failure(answer)
+    return json_of(answer).get("message_id")
 
 
 def _failure(answer: httpx.Response) -> NotSent:

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from app.attachments.storage import storage_for
 from app.config import Settings
 from app.models import Attachment, Comment, Conversation, MessagingChannel, OutboundMessage, Ticket
 from app.webhooks.outbound import OutboundPolicy, UnsafeDestination, safe_post
@@ -45,7 +46,7 @@ class Reply:
     # The worker's settings: adapters find their limits, and where files are stored, in them.
     settings: Settings
     # The comment's files, oldest first, loaded once for every adapter; only the adapters that carry
-    # the bytes (email) read them from storage, and only then.
+    # the bytes (email, Messenger, Zalo) read them from storage, and only then.
     attachments: list[Attachment]
     # What the adapter's `context` found of the ticket's thread (e.g. the Message-IDs to refer to).
     context: dict[str, Any] = field(default_factory=dict)
@@ -58,15 +59,23 @@ async def call_provider(
     json_body: Any = None,
     content: bytes | None = None,
     form: dict[str, str] | None = None,
+    files: dict[str, tuple[str, bytes, str]] | None = None,
     params: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> httpx.Response | NotSent:
     """POST to a provider (checked like every outbound request) JSON, `content` (JSON already encoded,
-    e.g. signed) or a form; a network failure is a NotSent."""
+    e.g. signed), a form, or with `files` (field: name, bytes, type) multipart form data with the form's
+    fields; a network failure is a NotSent."""
     if params:
         url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
     content_type = "application/json"
-    if form is not None:
+    if files is not None:
+        # The checked request is sent as bytes; httpx encodes multipart only while building a request,
+        # and the URL plays no part in that.
+        encoded = httpx.Request("POST", "/", data=form, files=files)
+        content = encoded.read()
+        content_type = encoded.headers["content-type"]
+    elif form is not None:
         content = urlencode(form).encode()
         content_type = "application/x-www-form-urlencoded"
     elif content is None:
@@ -84,6 +93,17 @@ async def call_provider(
         return NotSent(f"the provider's URL may not be called: {refused}", True)
     except httpx.HTTPError as error:
         return NotSent(f"the provider could not be reached: {type(error).__name__} {error}"[:500], False)
+
+
+async def file_bytes(reply: Reply, attachment: Attachment) -> bytes | NotSent:
+    """The bytes of one of the reply's files, or why they cannot be had."""
+    storage = storage_for(reply.settings)
+    try:
+        return b"".join([chunk async for chunk in await storage.open(attachment.storage_key)])
+    except FileNotFoundError:
+        return NotSent(f'the file "{attachment.filename}" is missing from storage', True)
+    except OSError as error:
+        return NotSent(f'the file "{attachment.filename}" could not be read: {error}'[:1000], False)
 
 
 def json_of(answer: httpx.Response) -> dict[str, Any]:

@@ -11,11 +11,15 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+import httpx
+
 from app.channels.incoming import Incoming, ProviderEvent, RemoteFile
-from app.channels.sending import NotSent, Reply, Sent, call_provider, json_of
-from app.models import InboundMessage, MessagingChannel
+from app.channels.sending import NotSent, Reply, Sent, call_provider, file_bytes, json_of
+from app.models import Attachment, InboundMessage, MessagingChannel
 from app.models.enums import Channel, IdentityKind
 
 logger = logging.getLogger(__name__)
@@ -107,45 +111,148 @@ def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming:
 
 
 async def send(reply: Reply) -> Sent | NotSent:
-    """The customer-service message API; an expired access token is refreshed once, then retried."""
+    """Customer-service messages: the text, then each file uploaded and sent as a message of its own (an
+    image or GIF with the text as its caption when it comes first and the text fits one message). An
+    expired access token is refreshed once, and the reply goes on from the call that was refused."""
     if reply.conversation.address.get("following") is False:
         return NotSent("the customer unfollowed the Official Account", True)
+    # Refused before anything goes: the customer would otherwise get the text without the file.
+    for attachment in reply.attachments:
+        refused = _cannot_carry(attachment)
+        if refused is not None:
+            return refused
     token = reply.secrets.get("access_token", "")
-    outcome = await _send_text(reply, token)
-    if outcome is not EXPIRED:
-        return outcome
-    secrets = await reply.save_secrets(_refresher(reply, expired=token))
-    if secrets.get("access_token") in (None, token):
-        return NotSent("the Zalo access token expired and could not be refreshed", False)
-    retried = await _send_text(reply, secrets["access_token"])
-    if retried is EXPIRED:
-        return NotSent("the refreshed Zalo access token was refused as expired", False)
-    return retried
+    refreshed = False
+    sent: Sent | None = None
+    for step in _steps(reply):
+        outcome = await step(token)
+        if outcome is EXPIRED and not refreshed:
+            refreshed = True
+            secrets = await reply.save_secrets(_refresher(reply, expired=token))
+            if secrets.get("access_token") in (None, token):
+                return NotSent("the Zalo access token expired and could not be refreshed", False)
+            token = secrets["access_token"]
+            outcome = await step(token)
+        if outcome is EXPIRED:
+            return NotSent("the refreshed Zalo access token was refused as expired", False)
+        if isinstance(outcome, NotSent):
+            return outcome
+        sent = outcome
+    return sent or NotSent("the reply has neither text nor files to send", True)
 
 
-async def _send_text(reply: Reply, token: str) -> Sent | NotSent:
-    url = f"{str(reply.channel.settings['api_base_url']).rstrip('/')}/v3.0/oa/message/cs"
+@dataclass(frozen=True)
+class _Upload:
+    path: str
+    max_bytes: int
+    # The media template's type for an image or a GIF; None for a document, sent by its token.
+    media_type: str | None
+
+
+_IMAGE = _Upload("/v2.0/oa/upload/image", 1024 * 1024, "image")
+_GIF = _Upload("/v2.0/oa/upload/gif", 5 * 1024 * 1024, "gif")
+_DOCUMENT = _Upload("/v2.0/oa/upload/file", 5 * 1024 * 1024, None)
+# By the type sniffed from the file's bytes: the only files the OA API takes.
+_UPLOADS = {
+    "image/jpeg": _IMAGE,
+    "image/png": _IMAGE,
+    "image/gif": _GIF,
+    "application/pdf": _DOCUMENT,
+    "application/msword": _DOCUMENT,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": _DOCUMENT,
+}
+
+Step = Callable[[str], Awaitable[Sent | NotSent]]
+
+
+def _cannot_carry(attachment: Attachment) -> NotSent | None:
+    upload = _UPLOADS.get(attachment.content_type)
+    if upload is None:
+        return NotSent(
+            f'the file "{attachment.filename}" ({attachment.content_type}) cannot be sent on Zalo, which '
+            "takes only JPG and PNG images, GIFs, and PDF, DOC and DOCX documents",
+            True,
+        )
+    if attachment.size > upload.max_bytes:
+        return NotSent(
+            f'the file "{attachment.filename}" takes {attachment.size} bytes, more than the '
+            f"{upload.max_bytes} bytes Zalo takes for a file of its type ({attachment.content_type})",
+            True,
+        )
+    return None
+
+
+def _steps(reply: Reply) -> list[Step]:
+    """The calls that send the reply, each given the access token to use."""
     text = reply.comment.body
-    sent_id = None
-    for start in range(0, len(text), MAX_TEXT):
-        body = {
-            "recipient": {"user_id": reply.conversation.address["user_id"]},
-            "message": {"text": text[start : start + MAX_TEXT]},
-        }
-        answer = await call_provider(reply, url, json_body=body, headers={"access_token": token})
-        if isinstance(answer, NotSent):
-            return answer
-        if answer.status_code >= 500 or answer.status_code == 429:
-            return NotSent(f"Zalo answered HTTP {answer.status_code}", False)
-        found = json_of(answer)
-        error = found.get("error")
-        if error == TOKEN_EXPIRED:
-            return EXPIRED
-        if answer.status_code != 200 or error != 0:
-            refused = f"Zalo refused the message (error {error}: {found.get('message', '')})"
-            return NotSent(refused[:1000], True)
-        sent_id = (found.get("data") or {}).get("message_id")
+    chunks = [text[start : start + MAX_TEXT] for start in range(0, len(text), MAX_TEXT)]
+    files = reply.attachments
+    caption = None
+    # Each message counts against the OA's free quota: a short text rides with a picture.
+    if len(chunks) == 1 and files and _UPLOADS[files[0].content_type].media_type:
+        caption = chunks.pop()
+    steps: list[Step] = [partial(_send_message, reply, {"text": chunk}) for chunk in chunks]
+    for index, attachment in enumerate(files):
+        steps.append(partial(_send_file, reply, attachment, caption if index == 0 else None))
+    return steps
+
+
+async def _send_message(reply: Reply, message: dict[str, Any], token: str) -> Sent | NotSent:
+    url = f"{str(reply.channel.settings['api_base_url']).rstrip('/')}/v3.0/oa/message/cs"
+    body = {"recipient": {"user_id": reply.conversation.address["user_id"]}, "message": message}
+    answer = await call_provider(reply, url, json_body=body, headers={"access_token": token})
+    found = _accepted(answer, "Zalo refused the message")
+    if isinstance(found, NotSent):
+        return found
+    sent_id = (found.get("data") or {}).get("message_id")
     return Sent(str(sent_id)) if sent_id else NotSent("Zalo answered without a message id", False)
+
+
+async def _send_file(reply: Reply, attachment: Attachment, caption: str | None, token: str) -> Sent | NotSent:
+    """Upload the file, then send the message that shows it."""
+    upload = _UPLOADS[attachment.content_type]
+    data = await file_bytes(reply, attachment)
+    if isinstance(data, NotSent):
+        return data
+    url = f"{str(reply.channel.settings['api_base_url']).rstrip('/')}{upload.path}"
+    answer = await call_provider(
+        reply,
+        url,
+        files={"file": (attachment.filename, data, attachment.content_type)},
+        headers={"access_token": token},
+    )
+    found = _accepted(answer, f'Zalo refused the file "{attachment.filename}"')
+    if isinstance(found, NotSent):
+        return found
+    uploaded = found.get("data") or {}
+    if upload.media_type is None:
+        reference = uploaded.get("token")
+        message: dict[str, Any] = {"attachment": {"type": "file", "payload": {"token": reference}}}
+    else:
+        reference = uploaded.get("attachment_id")
+        element = {"media_type": upload.media_type, "attachment_id": reference}
+        payload = {"template_type": "media", "elements": [element]}
+        message = {"attachment": {"type": "template", "payload": payload}}
+        if caption:
+            message = {"text": caption, **message}
+    if not reference:
+        return NotSent(f'Zalo answered the upload of "{attachment.filename}" without an id', False)
+    return await _send_message(reply, message, token)
+
+
+def _accepted(answer: httpx.Response | NotSent, refused: str) -> dict[str, Any] | NotSent:
+    """The body of an answer that says success (HTTP 200 and `error: 0`), or what went wrong."""
+    if isinstance(answer, NotSent):
+        return answer
+    if answer.status_code >= 500 or answer.status_code == 429:
+        return NotSent(f"Zalo answered HTTP {answer.status_code}", False)
+    found = json_of(answer)
+    error = found.get("error")
+    if error == TOKEN_EXPIRED:
+        return EXPIRED
+    if answer.status_code != 200 or error != 0:
+        return NotSent(f"{refused} (error {error}: {found.get('message', '')})"[:1000], True)
+    return found
 
 
 def _refresher(reply: Reply, *, expired: str) -> Callable[[dict[str, str]], Awaitable[dict[str, str]]]:
