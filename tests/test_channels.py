@@ -273,6 +273,25 @@ async def test_a_known_customer_is_found_by_email_or_phone(
     ]
 
 
+async def test_required_custom_fields_never_refuse_a_customers_message(
+    app: FastAPI, tenant: Tenant, settings: Settings
+) -> None:
+    for entity, key in (("ticket", "ma_don_hang"), ("contact", "ngay_sinh")):
+        field = {"entity": entity, "key": key, "label": key, "type": "text", "required": True}
+        await create(tenant.admin, "/v1/custom-fields", field)
+    channel = await chat_channel(tenant)
+    accepted = await receive(tenant, channel)
+    await thread_due(app.state.db, settings, app.state.secret_box)
+    threaded_message = await threaded(tenant, channel, accepted["id"])
+    assert threaded_message["state"] == "processed", threaded_message["error"]
+    ticket = (await tenant.viewer.get(f"/v1/tickets/{threaded_message['ticket_id']}")).json()
+    assert ticket["custom_fields"] == {}, "an agent fills the fields in later"
+    by_api = await tenant.admin.post(
+        "/v1/tickets", json={"subject": "Hỏi đơn", "requester_id": ticket["requester_id"]}
+    )
+    assert by_api.status_code == 422 and by_api.json()["code"] == "required", "the API still requires them"
+
+
 async def test_messages_carry_files_uploaded_first_or_linked(
     app: FastAPI, tenant: Tenant, settings: Settings, receiver: Receiver
 ) -> None:

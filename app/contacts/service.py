@@ -24,7 +24,7 @@ from app.contacts.schemas import (
     IdentityCreate,
     IdentityOut,
 )
-from app.custom_fields.validation import load_definitions, validate_custom_fields
+from app.custom_fields.validation import load_definitions, new_record_fields, validate_custom_fields
 from app.errors import Conflict, NotFound, Unprocessable
 from app.events.service import EventType, changes_between, event_row, record
 from app.kit.constraints import describe_violation
@@ -108,12 +108,13 @@ async def create_contact(
     phone = _valid_phone(data.phone, default_phone_region, "phone") if data.phone is not None else None
     if data.organization_id is not None:
         await _check_organization(session, workspace_id, data.organization_id)
-    definitions = await load_definitions(session, workspace_id, CustomFieldEntity.contact)
     contact = Contact(
         id=new_id(),
         **data.model_dump(exclude={"phone", "custom_fields"}),
         phone=phone,
-        custom_fields=validate_custom_fields(definitions, data.custom_fields, current=None),
+        custom_fields=await new_record_fields(
+            session, principal, CustomFieldEntity.contact, data.custom_fields
+        ),
     )
     return await _insert(session, principal, contact, email_field="email", phone_field="phone")
 

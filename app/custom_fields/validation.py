@@ -12,10 +12,11 @@ from uuid import UUID
 import regex
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.principal import Principal
 from app.custom_fields.repository import CustomFieldRepository
 from app.errors import Unprocessable
 from app.models import CustomFieldDefinition
-from app.models.enums import CustomFieldEntity, CustomFieldType
+from app.models.enums import ActorType, CustomFieldEntity, CustomFieldType
 
 TEXT_MAX_LENGTH = 1_000
 TEXTAREA_MAX_LENGTH = 65_536
@@ -96,6 +97,17 @@ def validate_custom_fields(
                     code="required",
                 )
     return result
+
+
+async def new_record_fields(
+    session: AsyncSession, principal: Principal, entity: CustomFieldEntity, values: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The custom fields of a record being created. A channel's customer has none to give, so what a
+    channel creates is never refused for a required field: an agent fills it in later."""
+    if principal.actor_type is ActorType.channel and not values:
+        return {}
+    definitions = await load_definitions(session, principal.workspace_id, entity)
+    return validate_custom_fields(definitions, values, current=None)
 
 
 async def check_pattern(pattern: str) -> None:

@@ -13,7 +13,7 @@ from app.auth.principal import Principal
 from app.categories.repository import CategoryRepository
 from app.config import Settings
 from app.contacts.service import find_or_create_contact
-from app.custom_fields.validation import load_definitions, validate_custom_fields
+from app.custom_fields.validation import load_definitions, new_record_fields, validate_custom_fields
 from app.errors import Conflict, NotFound, Unprocessable
 from app.events.service import EventType, record
 from app.groups.repository import GroupRepository
@@ -123,8 +123,9 @@ class TicketService:
         if data.requester is not None:
             values["requester_id"] = await self._requester(data.requester)
         await self._check_references(values)
-        definitions = await load_definitions(self.session, self.workspace_id, CustomFieldEntity.ticket)
-        values["custom_fields"] = validate_custom_fields(definitions, data.custom_fields, current=None)
+        values["custom_fields"] = await new_record_fields(
+            self.session, self.principal, CustomFieldEntity.ticket, data.custom_fields
+        )
         await self._route(None, values)
         if data.parent_id is not None:
             await self._check_parent(values["id"], data.parent_id)
