@@ -273,19 +273,23 @@ async def test_a_known_customer_is_found_by_email_or_phone(
     ]
 
 
-async def test_required_custom_fields_never_refuse_a_customers_message(
+async def test_required_fields_and_retired_defaults_never_refuse_a_customers_message(
     app: FastAPI, tenant: Tenant, settings: Settings
 ) -> None:
     for entity, key in (("ticket", "ma_don_hang"), ("contact", "ngay_sinh")):
         field = {"entity": entity, "key": key, "label": key, "type": "text", "required": True}
         await create(tenant.admin, "/v1/custom-fields", field)
-    channel = await chat_channel(tenant)
+    category = await create(tenant.admin, "/v1/categories", {"name": "Đơn hàng"})
+    channel = await chat_channel(tenant, defaults={"category_id": category["id"]})
+    retired = await tenant.admin.patch(f"/v1/categories/{category['id']}", json={"active": False})
+    assert retired.status_code == 200, retired.text
     accepted = await receive(tenant, channel)
     await thread_due(app.state.db, settings, app.state.secret_box)
     threaded_message = await threaded(tenant, channel, accepted["id"])
     assert threaded_message["state"] == "processed", threaded_message["error"]
     ticket = (await tenant.viewer.get(f"/v1/tickets/{threaded_message['ticket_id']}")).json()
     assert ticket["custom_fields"] == {}, "an agent fills the fields in later"
+    assert ticket["category_id"] is None, "a default category deactivated since is left out"
     by_api = await tenant.admin.post(
         "/v1/tickets", json={"subject": "Hỏi đơn", "requester_id": ticket["requester_id"]}
     )

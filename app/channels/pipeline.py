@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.attachments.repository import AttachmentRepository
 from app.attachments.storage import storage_for
 from app.auth.principal import Principal
+from app.categories.repository import CategoryRepository
 from app.channels.adapters import ADAPTERS
 from app.channels.delivery import bounced
 from app.channels.incoming import Bounce, Ignore, Incoming
@@ -244,13 +245,18 @@ async def _open(
     contact: Contact,
     message: Incoming,
 ) -> Ticket:
+    category_id = channel.default_category_id
+    if category_id is not None:
+        category = await CategoryRepository(tickets.session, channel.workspace_id).get(category_id)
+        # Deactivated since the channel was set up: no reason to refuse the customer's message.
+        category_id = category_id if category is not None and category.active else None
     created = await tickets.create(
         TicketCreate(
             subject=_subject(message, contact, channel),
             requester_id=contact.id,
             channel=message.origin,
             group_id=channel.default_group_id,
-            category_id=channel.default_category_id,
+            category_id=category_id,
             priority=channel.default_priority,
             tags=channel.default_tags,
         ),
