@@ -16,7 +16,10 @@ messages open tickets and the others go on the conversation's ticket.
 3. At saturation (a fixed concurrency, after a warm-up), messages acknowledged per second and their
    latency, and how many the worker threaded per second meanwhile (their `processed_at`); then the
    worker's rate with the API idle, while the backlog lasts.
-4. With the worker stopped, the acknowledgements at the steady rate again.
+4. With the worker stopped, the acknowledgements at the steady rate again; then, for a Messenger and a
+   Zalo channel, events signed as each provider signs them (`X-Hub-Signature-256`,
+   `X-ZEvent-Signature`), at the steady rate and at saturation: what one API process accepts with
+   valid signatures.
 
 Meanwhile it samples what the database sessions are doing (`pg_stat_activity`) and the CPU each process
 uses. Everything stays on 127.0.0.1; the database, and an embedded server's files, are removed after.
@@ -25,6 +28,8 @@ uses. Everything stays on 127.0.0.1; the database, and an embedded server's file
 import argparse
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import json
 import random
 import secrets
@@ -62,7 +67,34 @@ from bench.common import (  # noqa: E402
 )
 
 TOKEN = f"bench-chat-{secrets.token_hex(16)}"
-HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+APP_SECRET = secrets.token_hex(16)
+OA_SECRET = secrets.token_hex(16)
+PAGE_ID = "1646843870823903717"
+ZALO_APP_ID = "50554360515256678"
+CHANNELS = {
+    "chat": {"kind": "chat", "name": "Chat website", "secrets": {"token": TOKEN}},
+    "messenger": {
+        "kind": "messenger",
+        "name": "Trang Facebook",
+        "settings": {"page_id": PAGE_ID},
+        "secrets": {
+            "app_secret": APP_SECRET,
+            "verify_token": secrets.token_hex(8),
+            "page_access_token": secrets.token_hex(16),
+        },
+    },
+    "zalo": {
+        "kind": "zalo",
+        "name": "Zalo OA",
+        "settings": {"app_id": ZALO_APP_ID},
+        "secrets": {
+            "oa_secret_key": OA_SECRET,
+            "app_secret": secrets.token_hex(16),
+            "access_token": secrets.token_hex(16),
+            "refresh_token": secrets.token_hex(16),
+        },
+    },
+}
 TEXTS = [
     "Shop ơi, áo size M còn không ạ?",
     "Đơn hàng DH-10234 của em đặt từ thứ hai mà chưa thấy giao.",
@@ -74,24 +106,46 @@ TEXTS = [
 
 
 class Messages:
-    """New messages from `contacts` customers, one conversation each (`phase` names the conversations)."""
+    """New messages from `contacts` customers, one conversation each (`phase` names the conversations),
+    as the channel's kind sends them: a chat message, a Messenger Page event, a Zalo OA event."""
 
-    def __init__(self, phase: str, contacts: int, seed: int) -> None:
+    def __init__(self, phase: str, contacts: int, seed: int, kind: str = "chat") -> None:
         self.phase = phase
         self.contacts = contacts
         self.random = random.Random(seed)
         self.count = 0
+        self.kind = kind
 
     def next(self, contact: int | None = None) -> tuple[str, bytes]:
         self.count += 1
         who = self.random.randrange(self.contacts) if contact is None else contact
         message_id = f"{self.phase}-{self.count}"
-        body = {
-            "message_id": message_id,
-            "contact": {"id": f"khach-{who}", "name": f"Khách hàng {who}"},
-            "conversation_id": f"{self.phase}-{who}",
-            "text": TEXTS[self.count % len(TEXTS)],
-        }
+        text = TEXTS[self.count % len(TEXTS)]
+        sender = f"{9_000_000 + who}{self.phase.encode().hex()}"  # a numeric id per phase and customer
+        now = int(time.time() * 1000)
+        if self.kind == "messenger":
+            event = {"sender": {"id": sender}, "recipient": {"id": PAGE_ID}, "timestamp": now}
+            event["message"] = {"mid": message_id, "text": text}
+            body: dict[str, Any] = {
+                "object": "page",
+                "entry": [{"id": PAGE_ID, "time": now, "messaging": [event]}],
+            }
+        elif self.kind == "zalo":
+            body = {
+                "app_id": ZALO_APP_ID,
+                "event_name": "user_send_text",
+                "timestamp": str(now),
+                "sender": {"id": sender},
+                "recipient": {"id": "579745863508352884"},
+                "message": {"msg_id": message_id, "text": text},
+            }
+        else:
+            body = {
+                "message_id": message_id,
+                "contact": {"id": f"khach-{who}", "name": f"Khách hàng {who}"},
+                "conversation_id": f"{self.phase}-{who}",
+                "text": text,
+            }
         return message_id, json.dumps(body).encode()
 
 
@@ -99,23 +153,41 @@ class Messages:
 class Channel:
     base: str
     id: str
+    kind: str = "chat"
 
     @property
     def url(self) -> str:
-        return f"{self.base}/v1/channels/{self.id}/messages"
+        path = {"chat": "messages", "messenger": "messenger", "zalo": "zalo"}[self.kind]
+        return f"{self.base}/v1/channels/{self.id}/{path}"
+
+    def headers(self, body: bytes) -> dict[str, str]:
+        """What the provider sends with the body: the channel's token, or its signature of the body."""
+        headers = {"Content-Type": "application/json"}
+        if self.kind == "messenger":
+            signature = hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+            headers["X-Hub-Signature-256"] = f"sha256={signature}"
+        elif self.kind == "zalo":
+            timestamp = json.loads(body)["timestamp"]
+            mac = hashlib.sha256(ZALO_APP_ID.encode() + body + timestamp.encode() + OA_SECRET.encode())
+            headers["X-ZEvent-Signature"] = f"mac={mac.hexdigest()}"
+        else:
+            headers["Authorization"] = f"Bearer {TOKEN}"
+        return headers
 
 
-async def create_channel(base: str, tenant: Tenant) -> Channel:
+async def create_channel(base: str, tenant: Tenant, kind: str = "chat") -> Channel:
     async with aiohttp.ClientSession() as session:
-        body = {"kind": "chat", "name": "Chat website", "secrets": {"token": TOKEN}}
-        created = await call(session, base, tenant.admin_key, "POST", "/v1/channels", body)
-    return Channel(base, created["id"])
+        created = await call(session, base, tenant.admin_key, "POST", "/v1/channels", CHANNELS[kind])
+    return Channel(base, created["id"], kind)
 
 
 async def post(session: aiohttp.ClientSession, channel: Channel, body: bytes) -> bool:
-    async with session.post(channel.url, data=body, headers=HEADERS) as response:
-        answer = await response.read()
-        return response.status == 202 and not json.loads(answer)["duplicate"]
+    """POST one message; True when it was accepted as new."""
+    async with session.post(channel.url, data=body, headers=channel.headers(body)) as response:
+        answer = json.loads(await response.read())
+        if channel.kind == "chat":
+            return response.status == 202 and not answer["duplicate"]
+        return response.status == 200 and answer == {"stored": 1}
 
 
 # What the processes and the database sessions do
@@ -508,13 +580,32 @@ async def acks_alone(url: str, channel: Channel, args) -> dict[str, Any]:
     async with watching(url, CpuMeter(make_url(url).database, None), result):
         offered = await offer(
             channel,
-            Messages("a", args.contacts, seed=5),
+            Messages("a", args.contacts, seed=5, kind=channel.kind),
             args.rate,
             args.warmup,
             args.acks_alone,
             args.max_in_flight,
         )
         result.update(offered.summary(args.rate, args.acks_alone))
+    return result
+
+
+async def signed(url: str, base: str, tenant: Tenant, args) -> dict[str, Any]:
+    """Messenger's and Zalo's signed events, with the worker stopped: at the steady rate, then at
+    saturation."""
+    result: dict[str, Any] = {}
+    for kind in ("messenger", "zalo"):
+        channel = await create_channel(base, tenant, kind)
+        steady_run = await acks_alone(url, channel, args)
+        full = await saturation(
+            url,
+            channel,
+            Messages("f", args.contacts, seed=6, kind=kind),
+            args.concurrency,
+            args.warmup,
+            args.saturation_duration,
+        )
+        result[kind] = {"steady": steady_run, "saturation": full}
     return result
 
 
@@ -641,6 +732,7 @@ def main() -> None:
             with run_worker(url, HELPDESK_SECRET_KEY=secret_key) as worker:
                 result = asyncio.run(measure(url, channel, tenant, worker.pid, args))
             result["acks_without_worker"] = asyncio.run(acks_alone(url, channel, args))
+            result["signed"] = asyncio.run(signed(url, base, tenant, args))
     result = {
         "database": server_kind(),
         "postgresql": version,
@@ -743,6 +835,32 @@ def report(result: dict[str, Any]) -> None:
         print(f"{name}, the statements that take longest (per message):")
         for slow in timing["slowest_statements"]:
             print(f"    {slow['per_message_ms']} ms ({slow['runs']} runs): {slow['statement']}")
+    print()
+    print(
+        table(
+            ["signed events, no worker", "acks/s", "ack p50 ms", "ack p99 ms", "api CPU cores"],
+            [
+                row
+                for kind, runs in result["signed"].items()
+                for row in (
+                    [
+                        f"{kind}: {runs['steady']['offered_per_second']:g}/s offered",
+                        round(runs["steady"]["messages"] / runs["steady"]["measured_s"], 1),
+                        runs["steady"]["ack_p50_ms"],
+                        runs["steady"]["ack_p99_ms"],
+                        runs["steady"]["cpu_cores"]["api"],
+                    ],
+                    [
+                        f"{kind}: saturation, {runs['saturation']['concurrency']} in flight",
+                        runs["saturation"]["acks_per_second"],
+                        runs["saturation"]["ack_p50_ms"],
+                        runs["saturation"]["ack_p99_ms"],
+                        "",
+                    ],
+                )
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":
