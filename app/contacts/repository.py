@@ -22,6 +22,20 @@ KEYSETS = {
 }
 
 
+# Every new customer of a channel claims an identity: built once.
+_CLAIM = (
+    insert(ContactIdentity)
+    .values(
+        workspace_id=bindparam("workspace_id"),
+        contact_id=bindparam("contact_id"),
+        kind=bindparam("kind"),
+        value=bindparam("value"),
+    )
+    .on_conflict_do_nothing(
+        index_elements=[ContactIdentity.workspace_id, ContactIdentity.kind, ContactIdentity.value]
+    )
+    .returning(ContactIdentity)
+)
 # The identity first, by its unique index: as a join, a generic plan may walk the workspace's contacts
 # instead. Built once: channels' messages look contacts up by identity one after another.
 _BY_IDENTITY = select(Contact).where(
@@ -98,15 +112,13 @@ class IdentityRepository(ScopedRepository[ContactIdentity]):
 
     async def claim(self, contact_id: UUID, kind: IdentityKind, value: str) -> ContactIdentity | None:
         """The new identity, or None when the value is already someone's (waits for a concurrent claim)."""
-        statement = (
-            insert(ContactIdentity)
-            .values(workspace_id=self.workspace_id, contact_id=contact_id, kind=kind, value=value)
-            .on_conflict_do_nothing(
-                index_elements=[ContactIdentity.workspace_id, ContactIdentity.kind, ContactIdentity.value]
-            )
-            .returning(ContactIdentity)
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        parameters = {
+            "workspace_id": self.workspace_id,
+            "contact_id": contact_id,
+            "kind": kind,
+            "value": value,
+        }
+        return (await self.session.execute(_CLAIM, parameters)).scalar_one_or_none()
 
     async def owner(self, kind: IdentityKind, value: str) -> UUID | None:
         statement = select(ContactIdentity.contact_id).where(

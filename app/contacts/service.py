@@ -60,18 +60,19 @@ async def get_contact(
 async def present(session: AsyncSession, workspace_id: UUID, contacts: Sequence[Contact]) -> list[ContactOut]:
     """The contacts as the API shows them, with their identities (one query for them all)."""
     identities = await IdentityRepository(session, workspace_id).of_contacts([c.id for c in contacts])
-    by_contact: dict[UUID, list[IdentityOut]] = defaultdict(list)
+    by_contact: dict[UUID, list[ContactIdentity]] = defaultdict(list)
     for identity in identities:
-        by_contact[identity.contact_id].append(IdentityOut.model_validate(identity))
-    return [
-        ContactOut.model_validate(
-            {
-                **{name: getattr(contact, name) for name in ContactOut.model_fields if name != "identities"},
-                "identities": by_contact[contact.id],
-            }
-        )
-        for contact in contacts
-    ]
+        by_contact[identity.contact_id].append(identity)
+    return [_contact_out(contact, by_contact[contact.id]) for contact in contacts]
+
+
+def _contact_out(contact: Contact, identities: Sequence[ContactIdentity]) -> ContactOut:
+    return ContactOut.model_validate(
+        {
+            **{name: getattr(contact, name) for name in ContactOut.model_fields if name != "identities"},
+            "identities": [IdentityOut.model_validate(identity) for identity in identities],
+        }
+    )
 
 
 async def list_contacts(
@@ -270,11 +271,21 @@ async def _insert(
     contact.search_text = _search_text(contact.name, contact.email, contact.phone)
     contact = await ContactRepository(session, workspace_id).add(contact)
     identities = IdentityRepository(session, workspace_id)
+    claimed = []
     if contact.email is not None:
-        await _claim_primary(identities, contact.id, IdentityKind.email, contact.email, email_field)
+        claimed.append(
+            await _claim_primary(identities, contact.id, IdentityKind.email, contact.email, email_field)
+        )
     if contact.phone is not None:
-        await _claim_primary(identities, contact.id, IdentityKind.phone, contact.phone, phone_field)
-    created = {"contact": await _contact_json(session, workspace_id, contact)}
+        claimed.append(
+            await _claim_primary(identities, contact.id, IdentityKind.phone, contact.phone, phone_field)
+        )
+    # A new contact's identities are the ones it just claimed.
+    created = {
+        "contact": _contact_out(contact, [identity for identity in claimed if identity]).model_dump(
+            mode="json"
+        )
+    }
     await record(session, principal, [event_row(principal, EventType.contact_created, contact.id, created)])
     return contact
 
@@ -296,12 +307,15 @@ async def _record_update(
 
 async def _claim_primary(
     identities: IdentityRepository, contact_id: UUID, kind: IdentityKind, value: str, field: str
-) -> None:
-    """Make `value` the contact's identity; it may already be one of its secondary identities."""
-    if await identities.claim(contact_id, kind, value) is not None:
-        return
+) -> ContactIdentity | None:
+    """Make `value` the contact's identity; it may already be one of its secondary identities (then
+    None: nothing new)."""
+    claimed = await identities.claim(contact_id, kind, value)
+    if claimed is not None:
+        return claimed
     if await identities.owner(kind, value) != contact_id:
         raise Conflict(f"Another contact already has this {kind.value}", field=field, code="already_exists")
+    return None
 
 
 async def _find_by_identities(

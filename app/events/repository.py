@@ -11,6 +11,8 @@ from app.models.enums import Role
 from app.tickets.repository import TicketRepository
 
 # Transactions older than this are over: whatever they wrote is visible now or never will be.
+# Built once: every change writes events, and building a statement costs more than running it.
+_INSERT = insert(Event.__table__)
 _OLDEST_RUNNING_TRANSACTION = func.pg_snapshot_xmin(func.pg_current_snapshot()).cast(Text).cast(BigInteger)
 
 
@@ -20,9 +22,7 @@ class EventRepository(ScopedRepository[Event]):
 
     async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
-            await self.session.execute(
-                insert(Event.__table__), [{**row, "workspace_id": self.workspace_id} for row in rows]
-            )
+            await self.session.execute(_INSERT, [{**row, "workspace_id": self.workspace_id} for row in rows])
 
     def readable(self, principal: Principal) -> Select[tuple[Event]]:
         """The events the caller may read: endpoint events are for admins, and a restricted agent
