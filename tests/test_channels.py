@@ -509,7 +509,7 @@ async def test_internal_tickets_and_customers_own_words_are_never_sent(
 # Workers
 
 
-async def test_a_worker_killed_while_threading_loses_and_duplicates_nothing(
+async def test_a_worker_killed_or_stopped_while_threading_loses_and_duplicates_nothing(
     app: FastAPI, database_url: str, tenant: Tenant
 ) -> None:
     channel = await chat_channel(tenant)
@@ -527,6 +527,14 @@ async def test_a_worker_killed_while_threading_loses_and_duplicates_nothing(
         doomed.wait()
     processed = InboundMessage.state == "processed"
     assert await count(app, InboundMessage, workspace_id, processed) < 60, "killed mid-way"
+
+    stopped = start_worker(database_url, HELPDESK_WORKER_INBOUND_CONCURRENCY="4")
+    try:
+        await processed_at_least(app, workspace_id, 10, within_seconds=30)
+    finally:
+        stopped.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(stopped.wait, 30) == 0, "a stop finishes the messages in hand"
+    assert await count(app, InboundMessage, workspace_id, InboundMessage.state == "failed") == 0
 
     survivor = start_worker(database_url)
     try:

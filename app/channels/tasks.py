@@ -63,22 +63,31 @@ REPLY_BATCH = 20
 
 
 async def thread_due(
-    db: Database, settings: Settings, secret_box: SecretBox, client: httpx.AsyncClient | None = None
+    db: Database,
+    settings: Settings,
+    secret_box: SecretBox,
+    client: httpx.AsyncClient | None = None,
+    stopping: asyncio.Event | None = None,
 ) -> int:
-    """Thread stored events until none is due; returns how many were taken. Files the messages link to
-    are downloaded with `client` (a client of its own when None)."""
+    """Thread stored events until none is due, or `stopping` is set (then after the one in hand);
+    returns how many were taken. Files the messages link to are downloaded with `client` (a client of
+    its own when None)."""
     async with contextlib.AsyncExitStack() as stack:
         if client is None:
             client = await stack.enter_async_context(httpx.AsyncClient(trust_env=False))
         downloader = Downloader(client, outbound_policy(settings), settings.attachment)
-        return await _thread_until_none_due(db, settings, secret_box, downloader)
+        return await _thread_until_none_due(db, settings, secret_box, downloader, stopping)
 
 
 async def _thread_until_none_due(
-    db: Database, settings: Settings, secret_box: SecretBox, downloader: Downloader
+    db: Database,
+    settings: Settings,
+    secret_box: SecretBox,
+    downloader: Downloader,
+    stopping: asyncio.Event | None,
 ) -> int:
     taken = 0
-    while True:
+    while stopping is None or not stopping.is_set():
         async with db.sessionmaker() as session:
             failure: str | None = None
             permanent = False
@@ -97,6 +106,7 @@ async def _thread_until_none_due(
                     failure = f"{type(error).__name__}: {error}"[:1000]
                 if failure is not None:
                     await _failed(session, inbound.workspace_id, inbound.id, failure, permanent=permanent)
+    return taken
 
 
 async def _failed(

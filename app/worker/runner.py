@@ -99,15 +99,19 @@ class Worker:
                 asyncio.create_task(self._assign(stopping)),
                 asyncio.create_task(self._watch_sla(stopping)),
                 asyncio.create_task(self._reply(stopping, clients[0])),
-                *(
-                    asyncio.create_task(self._thread(stopping, clients[0]))
-                    for _ in range(self.settings.worker.inbound_concurrency)
-                ),
             ]
+            threading = [
+                asyncio.create_task(self._thread(stopping, clients[0]))
+                for _ in range(self.settings.worker.inbound_concurrency)
+            ]
+            loops.extend(threading)
             if self.settings.email.listen:
                 loops.append(asyncio.create_task(serve_smtp(self.db, self.settings, stopping)))
             await stopping.wait()
-            await self._drain()
+            # Messages being threaded finish within the grace period; cancelled, they would be rolled back.
+            self.messages_arrived.set()
+            grace = self.settings.worker.shutdown_grace_seconds
+            await asyncio.gather(self._drain(), asyncio.wait(threading, timeout=grace))
             for loop in loops:
                 loop.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
@@ -317,7 +321,7 @@ class Worker:
         while not stopping.is_set():
             self.messages_arrived.clear()
             try:
-                await thread_due(self.db, self.settings, self.secret_box, client)
+                await thread_due(self.db, self.settings, self.secret_box, client, stopping)
             except Exception:
                 logger.exception("threading inbound messages failed")
             await _wait(self.messages_arrived, self.settings.worker.poll_seconds)
