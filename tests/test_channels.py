@@ -12,7 +12,7 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from app.channels.tasks import send_due_replies, thread_due
@@ -347,6 +347,44 @@ async def test_messages_carry_files_uploaded_first_or_linked(
         tenant, channel, message_id="m-2", attachments=[{"upload_token": upload["token"]}]
     )
     assert again.status_code == 422, "an upload goes on one message only"
+
+
+async def test_a_file_that_cannot_be_downloaded_yet_puts_its_message_off(
+    app: FastAPI, tenant: Tenant, settings: Settings, receiver: Receiver
+) -> None:
+    channel = await chat_channel(tenant)
+    flaky = receiver.on("/anh/flaky.png", Behaviour(fail_first=1, content=PNG))
+    down = receiver.on("/anh/down.png", Behaviour(status=503))
+    later = await receive(tenant, channel, message_id="m-1", text="Ảnh đây", attachments=[{"url": flaky}])
+    never = await receive(
+        tenant, channel, message_id="m-2", conversation_id="c-2", text="Ảnh nữa", attachments=[{"url": down}]
+    )
+
+    async def thread_now() -> None:
+        async with app.state.db.sessionmaker() as session, session.begin():
+            await session.execute(update(InboundMessage).values(next_attempt_at=func.now()))
+        await thread_due(app.state.db, settings, app.state.secret_box)
+
+    await thread_due(app.state.db, settings, app.state.secret_box)
+    put_off = await threaded(tenant, channel, later["id"])
+    assert put_off["state"] == "received" and put_off["attempts"] == 1 and "answered 500" in put_off["error"]
+    await thread_now()
+    kept = await threaded(tenant, channel, later["id"])
+    assert kept["state"] == "processed", kept
+    [comment_out] = [c for c in await comments_of(tenant, kept["ticket_id"]) if c["id"] == kept["comment_id"]]
+    assert comment_out["body"] == "Ảnh đây" and [f["filename"] for f in comment_out["attachments"]] == [
+        "flaky.png"
+    ]
+
+    for _ in range(2):
+        await thread_now()
+    gave_up = await threaded(tenant, channel, never["id"])
+    assert gave_up["state"] == "processed" and gave_up["attempts"] == 3, (
+        "tried four times, then on without it"
+    )
+    [noted] = [c for c in await comments_of(tenant, gave_up["ticket_id"]) if c["id"] == gave_up["comment_id"]]
+    assert noted["body"] == f"Ảnh nữa\n\n[file not downloaded (the server answered 503): {down}]"
+    assert len(receiver.at("/anh/down.png")) == 4
 
 
 async def test_downloads_are_bounded_and_every_redirect_is_checked(receiver: Receiver) -> None:

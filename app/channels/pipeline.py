@@ -25,6 +25,7 @@ from app.attachments.repository import AttachmentRepository
 from app.attachments.storage import storage_for
 from app.auth.principal import Principal
 from app.categories.repository import CategoryRepository
+from app.channels import remote_files
 from app.channels.adapters import ADAPTERS
 from app.channels.delivery import bounced
 from app.channels.incoming import Bounce, Ignore, Incoming
@@ -88,7 +89,7 @@ async def thread(
         reason = "a delivery report for a reply sent from here" if ours else "a delivery report"
         await inbound_repo.finish(inbound, InboundState.ignored, now, error=f"{reason}: {message.error}")
         return
-    message = await downloader.fetch(message)
+    message = await downloader.fetch(message, last_try=inbound.attempts + 1 >= remote_files.TRIES)
     principal = channel_principal(channel)
     await lock_conversation(session, channel.id, message.conversation)
     contact = await _contact(session, principal, message, settings)

@@ -1,9 +1,10 @@
 """Files that customers' messages link to, downloaded by the worker before the message is threaded.
 
 Providers' links expire (Messenger's and Zalo's CDN URLs within days), so the bytes are kept like any
-attachment's. A file that cannot be downloaded never holds up or loses its message: the link stays in
-the comment's body with the reason. The URLs are checked like every outbound request: no internal
-addresses, however the customer or a redirect names them.
+attachment's. A failure that may pass (a timeout, a server error) puts the message off and tries again
+later, a few times; after that, or at once for a failure that will not pass, the link stays in the
+comment's body with the reason and the message goes on without the file. The URLs are checked like
+every outbound request: no internal addresses, however the customer or a redirect names them.
 """
 
 from dataclasses import dataclass, replace
@@ -17,6 +18,23 @@ from app.channels.incoming import Incoming, IncomingFile, RemoteFile
 from app.config import AttachmentSettings
 from app.webhooks.outbound import OutboundPolicy, ResponseTooLarge, UnsafeDestination, safe_get
 
+# Tries of a message whose files could not be downloaded for a reason that may pass, before it goes on
+# without them (the worker tries again after 5 s, 30 s, then 2 min).
+TRIES = 4
+_TRANSIENT_STATUSES = frozenset({408, 425, 429})
+
+
+class DownloadPending(Exception):
+    """A file could not be downloaded for now: the message is to be tried again later."""
+
+
+@dataclass(frozen=True)
+class Download:
+    data: bytes | None
+    # Why there is no data; and whether trying again later may help.
+    reason: str = ""
+    transient: bool = False
+
 
 @dataclass(frozen=True)
 class Downloader:
@@ -24,9 +42,9 @@ class Downloader:
     policy: OutboundPolicy
     limits: AttachmentSettings
 
-    async def fetch(self, message: Incoming) -> Incoming:
+    async def fetch(self, message: Incoming, *, last_try: bool) -> Incoming:
         """The message with its remote files among its files; those that could not be kept are named in
-        its body instead."""
+        its body instead. Raises DownloadPending when one may download later, unless `last_try`."""
         if not message.remote_files:
             return message
         files = list(message.files)
@@ -36,16 +54,18 @@ class Downloader:
             if room <= 0:
                 notes.append(f"[{remote.kind} not kept, over the limits: {remote.url}]")
                 continue
-            data, reason = await self._download(remote.url)
-            if data is None:
-                notes.append(f"[{remote.kind} not downloaded ({reason}): {remote.url}]")
+            download = await self._download(remote.url)
+            if download.data is None:
+                if download.transient and not last_try:
+                    raise DownloadPending(f"{remote.url} could not be downloaded yet: {download.reason}")
+                notes.append(f"[{remote.kind} not downloaded ({download.reason}): {remote.url}]")
                 continue
-            files.append(IncomingFile(_filename(remote, data), data))
+            files.append(IncomingFile(_filename(remote, download.data), download.data))
             room -= 1
         body = "\n\n".join(part for part in (message.body, "\n".join(notes)) if part)
         return replace(message, body=body, files=tuple(files), remote_files=())
 
-    async def _download(self, url: str) -> tuple[bytes | None, str]:
+    async def _download(self, url: str) -> Download:
         try:
             answer = await safe_get(
                 self.client,
@@ -55,14 +75,17 @@ class Downloader:
                 policy=self.policy,
             )
         except UnsafeDestination as refused:
-            return None, str(refused).rstrip(".")
+            return Download(None, str(refused).rstrip("."))
         except ResponseTooLarge:
-            return None, f"larger than {self.limits.max_file_bytes} bytes"
+            return Download(None, f"larger than {self.limits.max_file_bytes} bytes")
+        except httpx.TooManyRedirects as error:
+            return Download(None, str(error).rstrip("."))
         except httpx.HTTPError as error:
-            return None, f"{type(error).__name__}: {error}"[:200]
+            return Download(None, f"{type(error).__name__}: {error}"[:200], transient=True)
         if not answer.is_success:
-            return None, f"the server answered {answer.status_code}"
-        return answer.content, ""
+            transient = answer.status_code >= 500 or answer.status_code in _TRANSIENT_STATUSES
+            return Download(None, f"the server answered {answer.status_code}", transient)
+        return Download(answer.content)
 
 
 def _filename(remote: RemoteFile, data: bytes) -> str:

@@ -22,7 +22,7 @@ from app.attachments.service import attachments_of_comments
 from app.channels.adapters import ADAPTERS
 from app.channels.delivery import fail_delivery
 from app.channels.pipeline import thread
-from app.channels.remote_files import Downloader
+from app.channels.remote_files import Downloader, DownloadPending
 from app.channels.repository import (
     ChannelRepository,
     ConversationRepository,
@@ -101,6 +101,8 @@ async def _thread_until_none_due(
                         await thread(session, settings, secret_box, downloader, inbound, utcnow())
                 except AppError as error:
                     failure, permanent = error.detail, True
+                except DownloadPending as pending:
+                    failure = str(pending)
                 except Exception as error:
                     logger.exception("threading inbound message %s failed", inbound.id)
                     failure = f"{type(error).__name__}: {error}"[:1000]
