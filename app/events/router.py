@@ -60,11 +60,20 @@ async def stream_request(
     return StreamRequest(names, service.parse_position(resume, "Last-Event-ID") if resume else None)
 
 
+async def stream_start(
+    request: Request, principal: Viewer, parameters: Annotated[StreamRequest, Depends(stream_request)]
+) -> tuple[int, UUID] | None:
+    """Where the stream starts, read before its response begins: a client that sees the response start
+    gets every event committed after that."""
+    return parameters.position or await service.feed_end(request.app.state.db, principal)
+
+
 @router.get("/stream", response_class=EventSourceResponse)
 async def stream_events(
     request: Request,
     principal: Viewer,
     parameters: Annotated[StreamRequest, Depends(stream_request)],
+    start: Annotated[tuple[int, UUID] | None, Depends(stream_start)],
     ticket_id: Annotated[UUID | None, Query(description="Only the events of this ticket")] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """A live stream of the workspace's events (Server-Sent Events) for agent UIs: each message has
@@ -76,7 +85,7 @@ async def stream_events(
         app.state.db,
         app.state.notifier,
         principal,
-        parameters.position,
+        start,
         parameters.types,
         ticket_id,
         app.state.settings.worker.poll_seconds,

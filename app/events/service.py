@@ -112,6 +112,12 @@ async def feed_page(
     return EventPage(items=[present(event) for event in events], next_cursor=after)
 
 
+async def feed_end(db: Database, principal: Principal) -> tuple[int, UUID] | None:
+    """Where the workspace's feed ends now (None while it has no event): a live stream starts there."""
+    async with db.sessionmaker() as session:
+        return await EventRepository(session, principal.workspace_id).last_position()
+
+
 async def stream(
     db: Database,
     notifier: EventNotifier,
@@ -121,13 +127,11 @@ async def stream(
     subject_id: UUID | None,
     poll_seconds: float,
 ) -> AsyncIterator[tuple[str, Event]]:
-    """(cursor, event) as events commit, from `position` (else from now) until the client leaves.
+    """(cursor, event) as events commit, after `position` (from the first when None) until the client
+    leaves.
 
     Each read is a short transaction of its own: a stream holds no connection while it waits.
     """
-    if position is None:
-        async with db.sessionmaker() as session:
-            position = await EventRepository(session, principal.workspace_id).last_position()
     while True:
         async with db.sessionmaker() as session:
             events = await EventRepository(session, principal.workspace_id).feed(
