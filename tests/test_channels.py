@@ -370,7 +370,7 @@ async def test_a_file_that_cannot_be_downloaded_yet_puts_its_message_off(
     assert put_off["state"] == "received" and put_off["attempts"] == 1 and "answered 500" in put_off["error"]
     await thread_now()
     kept = await threaded(tenant, channel, later["id"])
-    assert kept["state"] == "processed", kept
+    assert kept["state"] == "processed" and kept["error"] is None, kept
     [comment_out] = [c for c in await comments_of(tenant, kept["ticket_id"]) if c["id"] == kept["comment_id"]]
     assert comment_out["body"] == "Ảnh đây" and [f["filename"] for f in comment_out["attachments"]] == [
         "flaky.png"

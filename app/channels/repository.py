@@ -98,6 +98,8 @@ class InboundRepository(ScopedRepository[InboundMessage]):
     ) -> None:
         message.state = state
         message.processed_at = now
+        # Why it ended so, if it needs saying; an earlier try's error no longer applies.
+        message.error = values.pop("error", None)
         for name, value in values.items():
             setattr(message, name, value)
         await self.session.flush()
