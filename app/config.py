@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     log_level: str = "info"
     default_phone_region: str = Field("VN", min_length=2, max_length=2)
     idempotency_ttl_hours: int = Field(24, ge=1)
+    # The largest request body of a route without files (with files: the attachment limits).
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
     agent_token_max_ttl_minutes: int = Field(24 * 60, ge=1)
     agent_token_secret_grace_minutes: int = Field(60, ge=0)
     event_retention_days: float = Field(30.0, gt=0)

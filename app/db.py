@@ -4,10 +4,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.config import Settings
 from app.embedded import asyncpg_url, start_embedded_postgres
+from app.errors import DatabaseUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 # Set by the process that started the embedded server, for the processes it spawns (uvicorn workers).
@@ -35,19 +38,33 @@ class Database:
 
 
 def create_database(url: str, settings: Settings) -> Database:
+    parsed = make_url(url)
+    _, connect_args = parsed.get_dialect()().create_connect_args(parsed)
+    server_settings = {
+        "application_name": "helpdesk",
+        "statement_timeout": str(settings.db.statement_timeout_ms),
+        "timezone": "UTC",
+        # A backend whose client died mid-statement gives up within a second, and with it the locks it
+        # held (an Idempotency-Key's among them), instead of when its statement ends.
+        "client_connection_check_interval": "1000",
+    }
+
+    async def connect() -> asyncpg.Connection:
+        """A new connection; failing to get one is DatabaseUnavailable, whatever the cause."""
+        try:
+            return await asyncpg.connect(
+                **connect_args, timeout=settings.db.pool_timeout_seconds, server_settings=server_settings
+            )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise DatabaseUnavailable(f"cannot connect to the database: {type(error).__name__}") from error
+
     engine = create_async_engine(
         url,
+        async_creator=connect,
         pool_size=settings.db.pool_size,
         max_overflow=settings.db.max_overflow,
         pool_timeout=settings.db.pool_timeout_seconds,
         pool_pre_ping=False,
-        connect_args={
-            "server_settings": {
-                "application_name": "helpdesk",
-                "statement_timeout": str(settings.db.statement_timeout_ms),
-                "timezone": "UTC",
-            }
-        },
     )
     return Database(engine, async_sessionmaker(engine, expire_on_commit=False, autoflush=False))
 

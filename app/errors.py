@@ -73,6 +73,12 @@ class Conflict(AppError):
     title = "Conflict"
 
 
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "payload_too_large"
+    title = "Payload too large"
+
+
 class PreconditionFailed(AppError):
     status = 412
     code = "precondition_failed"
@@ -166,15 +172,53 @@ async def _integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
     )
 
 
-async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-    logger.error("database unavailable: %s", type(exc).__name__)
+class DatabaseUnavailable(Exception):
+    """No connection to the database could be made (refused, starting up, shutting down, timed out)."""
+
+
+# SQLSTATEs after which the same request may succeed if retried, with what to tell the client:
+# connection exceptions (class 08), insufficient resources (53), the server shutting down, crashed
+# or starting (57P01-57P03), a statement or lock timeout, and a transaction ended to break a conflict.
+_UNAVAILABLE = ("database_unavailable", "The database is unavailable; retry shortly")
+_RETRYABLE_CLASSES = {"08": _UNAVAILABLE, "53": _UNAVAILABLE}
+_RETRYABLE_STATES = {
+    "57P01": _UNAVAILABLE,
+    "57P02": _UNAVAILABLE,
+    "57P03": _UNAVAILABLE,
+    "57014": ("database_timeout", "The database took too long to answer; retry shortly"),
+    "55P03": ("database_timeout", "The database took too long to answer; retry shortly"),
+    "40001": ("transaction_conflict", "The change conflicted with another one; retry it"),
+    "40P01": ("transaction_conflict", "The change conflicted with another one; retry it"),
+}
+RETRY_AFTER_SECONDS = 5
+
+
+def sqlstate_of(exc: DBAPIError) -> str | None:
+    original = getattr(exc.orig, "__cause__", None) or exc.orig
+    return getattr(original, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+
+
+def _retryable(exc: DBAPIError) -> tuple[str, str] | None:
+    """(code, detail) when the database, not the request, made the request fail."""
+    sqlstate = sqlstate_of(exc) or ""
+    if sqlstate in _RETRYABLE_STATES:
+        return _RETRYABLE_STATES[sqlstate]
+    if sqlstate[:2] in _RETRYABLE_CLASSES:
+        return _RETRYABLE_CLASSES[sqlstate[:2]]
+    if exc.connection_invalidated or isinstance(exc, InterfaceError | OperationalError):
+        return _UNAVAILABLE
+    return None
+
+
+def _service_unavailable(code: str, detail: str) -> JSONResponse:
     return problem(
-        503,
-        "database_unavailable",
-        "Service unavailable",
-        "The database is unavailable; retry shortly",
-        headers={"Retry-After": "5"},
+        503, code, "Service unavailable", detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
     )
+
+
+async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    logger.warning("database unavailable: %s", type(exc).__name__)
+    return _service_unavailable(*_UNAVAILABLE)
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -182,13 +226,11 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     return problem(500, "internal_error", "Internal server error", "An unexpected error occurred")
 
 
-def _is_connection_loss(exc: DBAPIError) -> bool:
-    return bool(exc.connection_invalidated) or isinstance(exc, InterfaceError | OperationalError)
-
-
 async def _dbapi_error(request: Request, exc: DBAPIError) -> JSONResponse:
-    if _is_connection_loss(exc):
-        return await _database_unavailable(request, exc)
+    retryable = _retryable(exc)
+    if retryable is not None:
+        logger.warning("database failure %s: %s", sqlstate_of(exc) or "", type(exc.orig).__name__)
+        return _service_unavailable(*retryable)
     from app.kit.constraints import describe_data_error
 
     described = describe_data_error(exc)
@@ -205,5 +247,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DBAPIError, _dbapi_error)
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
-    app.add_exception_handler(ConnectionError, _database_unavailable)
+    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

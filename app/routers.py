@@ -4,9 +4,9 @@ from app.agents.router import router as agents_router
 from app.attachments.router import router as attachments_router
 from app.auth.router import router as auth_router
 from app.categories.router import router as categories_router
+from app.channels.router import mailing as channels_mailing_router
 from app.channels.router import receiving as channels_receiving_router
 from app.channels.router import router as channels_router
-from app.channels.router import uploading as channels_uploading_router
 from app.comments.router import router as comments_router
 from app.contacts.router import router as contacts_router
 from app.custom_fields.router import router as custom_fields_router
@@ -43,7 +43,7 @@ ROUTERS = [
     reports_router,
     channels_router,
     channels_receiving_router,
-    channels_uploading_router,
+    channels_mailing_router,
     organizations_router,
     contacts_router,
     events_router,

@@ -75,7 +75,7 @@ def limits(app: FastAPI) -> Iterator[Callable[..., None]]:
 async def principal_of(app: FastAPI, client: httpx.AsyncClient) -> Principal:
     token = client.headers["Authorization"].removeprefix("Bearer ")
     async with app.state.db.sessionmaker() as session:
-        return await authenticate(session, token, app.state.settings, app.state.secret_box)
+        return (await authenticate(session, token, app.state.settings, app.state.secret_box)).principal
 
 
 async def upload(client: httpx.AsyncClient, *files: tuple[str, bytes, str]) -> list[dict[str, Any]]:

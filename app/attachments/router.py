@@ -4,12 +4,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile, status
 from fastapi.responses import StreamingResponse
-from starlette.datastructures import Headers
-from starlette.middleware.body_limit import RequestBodyLimitMiddleware
-from starlette.types import Receive, Scope, Send
 
 from app.attachments.schemas import UploadOut
-from app.attachments.service import PayloadTooLarge, get_attachment, store_files, uploaded_by
+from app.attachments.service import get_attachment, store_files, uploaded_by
 from app.attachments.storage import Storage, storage_dependency
 from app.auth.principal import Principal
 from app.errors import NotFound
@@ -18,33 +15,9 @@ from app.kit.routing import UnitOfWorkRoute
 from app.models import Attachment
 from app.tickets.service import TicketService
 
-# Room for each multipart part's boundary and headers (a long filename included) beyond its bytes.
-PART_OVERHEAD_BYTES = 64 * 1024
-
 StorageDep = Annotated[Storage, Depends(storage_dependency)]
 
-
-class BoundedBodyRoute(UnitOfWorkRoute):
-    """A unit of work that also refuses a request body larger than the upload limits allow, with a 413.
-
-    The framework spools a multipart body to disk before the endpoint runs, so the service's per-file
-    check alone would come after an unbounded body was stored. A declared length is checked up front
-    (the limiter would answer it in plain text); a body sent without one is cut off as it arrives.
-    """
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limits = scope["app"].state.settings.attachment
-        max_body_bytes = limits.max_files_per_comment * (limits.max_file_bytes + PART_OVERHEAD_BYTES)
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > max_body_bytes:
-            raise PayloadTooLarge(
-                f"The request body is larger than {max_body_bytes} bytes",
-                extra={"max_file_bytes": limits.max_file_bytes, "max_files": limits.max_files_per_comment},
-            )
-        await RequestBodyLimitMiddleware(super().handle, max_body_bytes)(scope, receive, send)
-
-
-router = APIRouter(prefix="/v1", tags=["Attachments"], route_class=BoundedBodyRoute)
+router = APIRouter(prefix="/v1", tags=["Attachments"], route_class=UnitOfWorkRoute)
 
 
 @router.post("/uploads", response_model=list[UploadOut], status_code=status.HTTP_201_CREATED)

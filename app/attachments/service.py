@@ -23,7 +23,7 @@ from app.attachments.repository import AttachmentRepository
 from app.attachments.storage import READ_CHUNK_BYTES, Storage, new_storage_key
 from app.auth.principal import Principal
 from app.config import Settings
-from app.errors import AppError, Unprocessable
+from app.errors import PayloadTooLarge, Unprocessable
 from app.kit.ids import new_id
 from app.kit.time import utcnow
 from app.models import Attachment
@@ -61,12 +61,6 @@ _PATH_SEPARATORS = re.compile(r"[/\\]")
 _TEXT_CONTROLS = frozenset("\t\n\r\f")
 # Control and format characters: invisible, and some (bidi overrides) disguise an extension.
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
-
-
-class PayloadTooLarge(AppError):
-    status = 413
-    code = "payload_too_large"
-    title = "Payload too large"
 
 
 def sniff_content_type(head: bytes) -> str:

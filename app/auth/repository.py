@@ -2,7 +2,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Keyset, SortColumn
@@ -39,9 +39,13 @@ async def find_api_key_by_hash(session: AsyncSession, key_hash: bytes) -> KeyMat
 
 
 async def record_api_key_use(session: AsyncSession, key: KeyMatch) -> None:
-    """Move `last_used_at` at most once a minute, so busy keys do not write on every request."""
-    await session.execute(
-        update(ApiKey)
+    """Move `last_used_at` at most once a minute, so busy keys do not write on every request.
+
+    Meant for a transaction of its own: a request that holds the key's row never makes the key's
+    other requests wait, since they skip a row another is stamping.
+    """
+    stale = (
+        select(ApiKey.workspace_id, ApiKey.id)
         .where(
             ApiKey.workspace_id == key.workspace_id,
             ApiKey.id == key.id,
@@ -51,6 +55,11 @@ async def record_api_key_use(session: AsyncSession, key: KeyMatch) -> None:
                 < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, LAST_USED_RESOLUTION_SECONDS),
             ),
         )
+        .with_for_update(skip_locked=True)
+    )
+    await session.execute(
+        update(ApiKey)
+        .where(tuple_(ApiKey.workspace_id, ApiKey.id).in_(stale))
         .values(last_used_at=func.now())
     )
 

@@ -16,7 +16,7 @@ from app.auth.keys import (
     visible_prefix,
 )
 from app.auth.principal import Principal
-from app.auth.repository import ApiKeyRepository, TokenSecretRepository
+from app.auth.repository import ApiKeyRepository, KeyMatch, TokenSecretRepository
 from app.config import Settings
 from app.errors import Unauthorized
 from app.kit.crypto import SecretBox
@@ -28,25 +28,32 @@ from app.models.enums import ActorType, Role
 TOKEN_LEEWAY_SECONDS = 30
 
 
+@dataclass(frozen=True)
+class Authenticated:
+    principal: Principal
+    # An API key whose `last_used_at` is due to move; the caller records it apart from its own work.
+    stale_key: KeyMatch | None = None
+
+
 async def authenticate(
     session: AsyncSession, token: str, settings: Settings, secret_box: SecretBox
-) -> Principal:
+) -> Authenticated:
     if looks_like_api_key(token):
         return await _authenticate_api_key(session, token)
-    return await _authenticate_agent_token(session, token, settings, secret_box)
+    return Authenticated(await _authenticate_agent_token(session, token, settings, secret_box))
 
 
-async def _authenticate_api_key(session: AsyncSession, token: str) -> Principal:
+async def _authenticate_api_key(session: AsyncSession, token: str) -> Authenticated:
     key = await repository.find_api_key_by_hash(session, hash_api_key(token))
     if key is None:
         raise Unauthorized("The API key is not valid or has been revoked")
-    if key.last_used_at is None or utcnow() - key.last_used_at > timedelta(
+    stale = key.last_used_at is None or utcnow() - key.last_used_at > timedelta(
         seconds=repository.LAST_USED_RESOLUTION_SECONDS
-    ):
-        await repository.record_api_key_use(session, key)
-    return Principal(
+    )
+    principal = Principal(
         workspace_id=key.workspace_id, role=key.role, actor_type=ActorType.api_key, actor_id=key.id
     )
+    return Authenticated(principal, key if stale else None)
 
 
 async def _authenticate_agent_token(

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, 
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.attachments.router import BoundedBodyRoute, StorageDep
+from app.attachments.router import StorageDep
 from app.attachments.schemas import UploadOut
 from app.attachments.service import store_files
 from app.channels import inbound, service
@@ -19,6 +19,7 @@ from app.channels.schemas import (
     MessageIn,
     Received,
 )
+from app.config import Settings
 from app.errors import NotFound
 from app.kit.deps import Admin, Session
 from app.kit.http import IfMatch, check_if_match, set_etag
@@ -33,11 +34,14 @@ router = APIRouter(prefix="/v1/channels", tags=["Channels"], route_class=UnitOfW
 receiving = APIRouter(prefix="/v1/channels", tags=["Channels: inbound"], route_class=ProviderRoute)
 
 
-class UploadRoute(BoundedBodyRoute, ProviderRoute):
-    """A channel's uploads: bounded like agents' uploads, authenticated like its messages."""
+class MailRoute(ProviderRoute):
+    """Raw mail, as large as the email settings allow."""
+
+    def max_body_bytes(self, settings: Settings) -> int:
+        return settings.email.max_message_bytes
 
 
-uploading = APIRouter(prefix="/v1/channels", tags=["Channels: inbound"], route_class=UploadRoute)
+mailing = APIRouter(prefix="/v1/channels", tags=["Channels: inbound"], route_class=MailRoute)
 channel_token = HTTPBearer(auto_error=False, description="The channel's `token` secret")
 
 
@@ -161,7 +165,7 @@ async def receive_message(
     return await inbound.accept_message(session, channel, data, request.app.state.settings)
 
 
-@uploading.post("/{channel_id}/uploads", response_model=list[UploadOut], status_code=status.HTTP_201_CREATED)
+@receiving.post("/{channel_id}/uploads", response_model=list[UploadOut], status_code=status.HTTP_201_CREATED)
 async def upload_channel_files(
     request: Request,
     session: Session,
@@ -234,7 +238,7 @@ async def receive_zalo(
     return Received(stored=stored)
 
 
-@receiving.post("/{channel_id}/email", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
+@mailing.post("/{channel_id}/email", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
 async def receive_email(
     channel_id: UUID,
     request: Request,

@@ -1,14 +1,19 @@
-"""Dependencies every router uses: the request's session, the caller, and role checks."""
+"""Dependencies every router uses: the request's session, the caller, and role checks.
 
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+The caller is authenticated and its role checked by the route class (app/kit/routing.py) before
+anything else of the request is read or answered; the dependencies here declare what a route needs
+and hand the endpoint what was found.
+"""
+
+from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.auth.service import authenticate
+from app.auth.service import Authenticated, authenticate
 from app.errors import Forbidden, Unauthorized
 from app.models.enums import Role
 
@@ -31,28 +36,35 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def current_principal(
-    request: Request,
-    session: Session,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
-    if credentials is None or not credentials.credentials:
-        raise Unauthorized()
-    principal = await authenticate(
-        session, credentials.credentials, request.app.state.settings, request.app.state.secret_box
-    )
-    request.state.principal = principal
-    return principal
+    """The caller, as the route class authenticated it (a route that depends on this is authenticated)."""
+    return request.state.principal
 
 
-def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if not principal.can(role):
-            raise Forbidden(f"This action needs the {role.value} role", code="insufficient_role")
+@dataclass(frozen=True)
+class RequireRole:
+    """A route's least role; the route class checks it before the request's body is read."""
+
+    role: Role
+
+    async def __call__(self, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         return principal
 
-    return check
+
+Viewer = Annotated[Principal, Depends(RequireRole(Role.viewer))]
+Agent = Annotated[Principal, Depends(RequireRole(Role.agent))]
+Admin = Annotated[Principal, Depends(RequireRole(Role.admin))]
 
 
-Viewer = Annotated[Principal, Depends(require(Role.viewer))]
-Agent = Annotated[Principal, Depends(require(Role.agent))]
-Admin = Annotated[Principal, Depends(require(Role.admin))]
+async def authorize(request: Request, session: AsyncSession, role: Role | None) -> Authenticated:
+    """The caller of `request`, refused (401) without valid credentials and (403) below `role`."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized()
+    state = request.app.state
+    authenticated = await authenticate(session, token.strip(), state.settings, state.secret_box)
+    if role is not None and not authenticated.principal.can(role):
+        raise Forbidden(f"This action needs the {role.value} role", code="insufficient_role")
+    request.state.principal = authenticated.principal
+    return authenticated

@@ -1,42 +1,61 @@
-"""`Idempotency-Key` on POST: the same key and body replay the stored response.
+"""`Idempotency-Key` on POST: the same credential, key and body replay the stored response.
 
-The key is claimed in its own short transaction (so a concurrent duplicate sees it and gets 409);
-the response is stored by the request's own transaction, so a committed change always has its
-stored response, and a failed one releases the key for a retry.
+A key belongs to the credential that sent it (an API key or an agent): another credential reusing it
+starts a key space of its own, and never learns whether the key was used. The request holds its key
+with an advisory lock of its own transaction, on the one connection it uses: a concurrent duplicate
+is refused at once (409), and the lock ends with the request — committed, rolled back, or dropped
+with the connection of a process that died. The response is stored by that same transaction, so a
+committed change always has its response and a failed one leaves the key free for a retry.
 """
 
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import Depends, Header, Request, Response
-from sqlalchemy import delete, or_, select, update
+from fastapi import Header, Request, Response
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
 from app.auth.principal import Principal
 from app.errors import Conflict, Unprocessable
-from app.kit.deps import current_principal
 from app.kit.time import utcnow
 from app.models import IdempotencyKey
 
+HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 STORED_HEADERS = ("content-type", "location", "etag")
-# How long a request may hold a key before another attempt may take it over.
-CLAIM_SECONDS = 60
+MAX_KEY_LENGTH = 255
 
 
 @dataclass(frozen=True)
 class Claim:
-    workspace_id: object
+    workspace_id: UUID
+    credential_id: UUID
     key: str
+    request_hash: bytes
 
 
 class IdempotentReplay(Exception):
     def __init__(self, response: Response) -> None:
         self.response = response
+
+
+async def idempotency_key_header(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=MAX_KEY_LENGTH,
+            description="Makes the POST safe to retry: the same key with the same body, from the same "
+            "credential, returns the first response (kept 24 h); with another body it is refused (422); "
+            "while the first request is still running, 409.",
+        ),
+    ] = None,
+) -> None:
+    """Declares the header in the OpenAPI document; the route class honours it (`claim`)."""
 
 
 async def _request_hash(request: Request) -> bytes:
@@ -58,104 +77,61 @@ async def _request_hash(request: Request) -> bytes:
     return digest.digest()
 
 
-async def claim_idempotency_key(
-    request: Request,
-    principal: Annotated[Principal, Depends(current_principal)],
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            max_length=255,
-            description="Makes the POST safe to retry: the same key with the same body returns the "
-            "first response (kept 24 h); with another body it is refused.",
-        ),
-    ] = None,
-) -> None:
-    if idempotency_key is None or request.method != "POST":
-        return
-    settings = request.app.state.settings
-    request_hash = await _request_hash(request)
-    now = utcnow()
-    async with request.app.state.db.sessionmaker() as session, session.begin():
-        claimed = await session.execute(
-            insert(IdempotencyKey)
-            .values(
-                workspace_id=principal.workspace_id,
-                key=idempotency_key,
-                request_hash=request_hash,
-                locked_until=now + timedelta(seconds=CLAIM_SECONDS),
-                expires_at=now + timedelta(hours=settings.idempotency_ttl_hours),
-            )
-            .on_conflict_do_update(
-                index_elements=[IdempotencyKey.workspace_id, IdempotencyKey.key],
-                set_={
-                    "request_hash": request_hash,
-                    "locked_until": now + timedelta(seconds=CLAIM_SECONDS),
-                    "response_status": None,
-                    "response_headers": None,
-                    "response_body": None,
-                    "created_at": now,
-                    "expires_at": now + timedelta(hours=settings.idempotency_ttl_hours),
-                },
-                # Take over only an expired key, or an abandoned claim for the same request.
-                where=or_(
-                    IdempotencyKey.expires_at < now,
-                    (IdempotencyKey.response_status.is_(None))
-                    & (IdempotencyKey.locked_until < now)
-                    & (IdempotencyKey.request_hash == request_hash),
-                ),
-            )
-            .returning(IdempotencyKey.key)
-        )
-        if claimed.scalar_one_or_none() is not None:
-            request.state.idempotency_claim = Claim(principal.workspace_id, idempotency_key)
-            return
-        existing = await session.scalar(
-            select(IdempotencyKey).where(
-                IdempotencyKey.workspace_id == principal.workspace_id, IdempotencyKey.key == idempotency_key
-            )
-        )
-    if existing is None:  # released between the two statements; the client may simply retry
-        raise Conflict(
-            "The request with this Idempotency-Key is still in progress", code="idempotency_in_progress"
-        )
-    if existing.request_hash != request_hash:
+def _lock_name(workspace_id: UUID, credential_id: UUID, key: str) -> str:
+    return f"idempotency:{workspace_id}:{credential_id}:{key}"
+
+
+async def claim(request: Request, session: AsyncSession, principal: Principal, key: str) -> Claim:
+    """Hold `key` for this request, or answer as its first request did (IdempotentReplay)."""
+    if not key or len(key) > MAX_KEY_LENGTH:
         raise Unprocessable(
-            "This Idempotency-Key was used with another request body",
-            field="Idempotency-Key",
-            code="idempotency_key_reused",
+            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters long", field=HEADER, code="invalid_header"
         )
-    if existing.response_status is None:
+    request_hash = await _request_hash(request)
+    lock = func.hashtextextended(_lock_name(principal.workspace_id, principal.actor_id, key), 0)
+    # Its own statement: the lookup that follows must see a first request that committed meanwhile.
+    if not await session.scalar(select(func.pg_try_advisory_xact_lock(lock))):
         raise Conflict(
-            "The request with this Idempotency-Key is still in progress", code="idempotency_in_progress"
+            f"The request with this {HEADER} is still in progress",
+            code="idempotency_in_progress",
+            headers={"Retry-After": "1"},
         )
-    headers = dict(existing.response_headers or {})
-    headers[REPLAYED_HEADER] = "true"
+    stored = await session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.workspace_id == principal.workspace_id,
+            IdempotencyKey.credential_id == principal.actor_id,
+            IdempotencyKey.key == key,
+            IdempotencyKey.expires_at > func.now(),
+        )
+    )
+    if stored is None:
+        return Claim(principal.workspace_id, principal.actor_id, key, request_hash)
+    if stored.request_hash != request_hash:
+        raise Unprocessable(
+            f"This {HEADER} was used with another request", field=HEADER, code="idempotency_key_reused"
+        )
+    headers = {**stored.response_headers, REPLAYED_HEADER: "true"}
     raise IdempotentReplay(
-        Response(content=existing.response_body, status_code=existing.response_status, headers=headers)
+        Response(content=stored.response_body, status_code=stored.response_status, headers=headers)
     )
 
 
-async def store_response(session: AsyncSession, claim: Claim, response: Response) -> None:
-    headers = {name: response.headers[name] for name in STORED_HEADERS if name in response.headers}
+async def store_response(session: AsyncSession, claim: Claim, response: Response, ttl_hours: int) -> None:
+    """Keep the response for replays, in the transaction of the change it reports."""
+    now = utcnow()
+    values = {
+        "request_hash": claim.request_hash,
+        "response_status": response.status_code,
+        "response_headers": {
+            name: value for name, value in response.headers.items() if name in STORED_HEADERS
+        },
+        "response_body": bytes(response.body),
+        "created_at": now,
+        "expires_at": now + timedelta(hours=ttl_hours),
+    }
+    # An expired key is taken over; a live one cannot exist, since the claim found none under its lock.
     await session.execute(
-        update(IdempotencyKey)
-        .where(IdempotencyKey.workspace_id == claim.workspace_id, IdempotencyKey.key == claim.key)
-        .values(
-            response_status=response.status_code,
-            response_headers=headers,
-            response_body=bytes(response.body),
-            locked_until=None,
-        )
+        insert(IdempotencyKey)
+        .values(workspace_id=claim.workspace_id, credential_id=claim.credential_id, key=claim.key, **values)
+        .on_conflict_do_update(index_elements=[*IdempotencyKey.__table__.primary_key], set_=values)
     )
-
-
-async def release(request: Request, claim: Claim) -> None:
-    """Forget a claim whose request failed: nothing was changed, so a retry may run it again."""
-    async with request.app.state.db.sessionmaker() as session, session.begin():
-        await session.execute(
-            delete(IdempotencyKey).where(
-                IdempotencyKey.workspace_id == claim.workspace_id,
-                IdempotencyKey.key == claim.key,
-                IdempotencyKey.response_status.is_(None),
-            )
-        )

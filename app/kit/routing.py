@@ -1,33 +1,79 @@
 """The route class of the API: one unit of work per request, committed before the response is sent."""
 
 import hashlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request, Response, params
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import Headers
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.types import Receive, Scope, Send
 
-from app.kit.idempotency import IdempotentReplay, claim_idempotency_key, release, store_response
+from app.auth.repository import record_api_key_use
+from app.config import Settings
+from app.errors import PayloadTooLarge
+from app.kit import idempotency
+from app.kit.deps import RequireRole, authorize, current_principal
+from app.models.enums import Role
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+# Room for each multipart part's boundary and headers (a long filename included) beyond its bytes.
+PART_OVERHEAD_BYTES = 64 * 1024
+
+
+def _calls(dependant: Dependant) -> Iterator[Any]:
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from _calls(dependency)
 
 
 class UnitOfWorkRoute(APIRoute):
     """Opens the request's session, commits it once the response is rendered, rolls back on any error.
 
     Committing here rather than in a dependency's teardown guarantees that a client never sees a
-    success that was not durable. POST routes also honour `Idempotency-Key`; GET responses get an
-    ETag (unless the endpoint set one) and answer `If-None-Match` with 304.
+    success that was not durable. Before the endpoint runs or the body is read, the caller is
+    authenticated and its role checked, so that nothing — not even a stored idempotent response —
+    answers a caller who may not make the request. POST routes then honour `Idempotency-Key`; GET
+    responses get an ETag (unless the endpoint set one) and answer `If-None-Match` with 304. A body
+    larger than the route takes is refused (413) before it is read, or as soon as it passes the limit.
     """
 
-    # Idempotency keys belong to the caller's workspace, so they need an API key or agent token.
+    # Idempotency keys belong to the caller's credential, so they need an API key or agent token.
     honours_idempotency_keys = True
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         methods = {method.upper() for method in kwargs.get("methods") or ()}
-        if "POST" in methods and self.honours_idempotency_keys:
-            kwargs["dependencies"] = [*(kwargs.get("dependencies") or []), Depends(claim_idempotency_key)]
+        idempotent = "POST" in methods and self.honours_idempotency_keys
+        if idempotent:
+            kwargs["dependencies"] = [
+                *(kwargs.get("dependencies") or []),
+                Depends(idempotency.idempotency_key_header),
+            ]
         super().__init__(path, endpoint, **kwargs)
+        calls = list(_calls(self.dependant))
+        self.authenticated = current_principal in calls
+        roles = [call.role for call in calls if isinstance(call, RequireRole)]
+        self.least_role: Role | None = max(roles, key=lambda role: role.rank) if roles else None
+        self.idempotent = idempotent and self.authenticated
+
+    def max_body_bytes(self, settings: Settings) -> int:
+        """JSON bodies are small; a route that takes files takes as many as a comment may carry."""
+        if not any(isinstance(field.field_info, params.File) for field in self.dependant.body_params):
+            return settings.max_body_bytes
+        limits = settings.attachment
+        return limits.max_files_per_comment * (limits.max_file_bytes + PART_OVERHEAD_BYTES)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self.max_body_bytes(scope["app"].state.settings)
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(
+                f"The request body is larger than {limit} bytes", extra={"max_body_bytes": limit}
+            )
+        await RequestBodyLimitMiddleware(super().handle, limit)(scope, receive, send)
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
@@ -36,21 +82,20 @@ class UnitOfWorkRoute(APIRoute):
             async with request.app.state.db.sessionmaker() as session:
                 request.state.session = session
                 try:
+                    claim = await self._admit(request, session)
                     response = await handler(request)
                     if response.status_code >= 400:
                         await session.rollback()
-                        await _release_claim(request)
                         return response
-                    claim = getattr(request.state, "idempotency_claim", None)
                     if claim is not None:
-                        await store_response(session, claim, response)
+                        ttl_hours = request.app.state.settings.idempotency_ttl_hours
+                        await idempotency.store_response(session, claim, response, ttl_hours)
                     await session.commit()
-                except IdempotentReplay as replay:
+                except idempotency.IdempotentReplay as replay:
                     await session.rollback()
                     return replay.response
                 except BaseException:
                     await session.rollback()
-                    await _release_claim(request)
                     raise
             if request.method == "GET":
                 return _with_etag(request, response)
@@ -58,11 +103,19 @@ class UnitOfWorkRoute(APIRoute):
 
         return run_unit_of_work
 
-
-async def _release_claim(request: Request) -> None:
-    claim = getattr(request.state, "idempotency_claim", None)
-    if claim is not None:
-        await release(request, claim)
+    async def _admit(self, request: Request, session: AsyncSession) -> idempotency.Claim | None:
+        """Authenticate and authorise the caller, then hold the request's Idempotency-Key if it has one."""
+        if not self.authenticated:
+            return None
+        authenticated = await authorize(request, session, self.least_role)
+        if authenticated.stale_key is not None:
+            # Its own short transaction: the key's row is not held while the request works.
+            await record_api_key_use(session, authenticated.stale_key)
+            await session.commit()
+        key = request.headers.get(idempotency.HEADER)
+        if not self.idempotent or key is None:
+            return None
+        return await idempotency.claim(request, session, authenticated.principal, key)
 
 
 def _with_etag(request: Request, response: Response) -> Response:
