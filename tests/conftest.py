@@ -26,18 +26,15 @@ from app.db import Database, migrate
 from app.embedded import asyncpg_url, start_embedded_postgres
 from app.main import create_app
 from app.models.enums import Role
+from tests.locks import plain_url
 
 if TYPE_CHECKING:
     from tests.receiver import Receiver
 
 
-def _plain_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 async def admin_statement(maintenance_url: str, statement: str) -> None:
     """Run a statement (CREATE/DROP DATABASE) on the server of `maintenance_url`."""
-    connection = await asyncpg.connect(_plain_url(maintenance_url))
+    connection = await asyncpg.connect(plain_url(maintenance_url))
     try:
         await connection.execute(statement)
     finally:

@@ -9,7 +9,6 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 
 from app.kit.routing import UnitOfWorkRoute
 from app.kit.time import utcnow
@@ -17,15 +16,12 @@ from app.models.enums import Role
 from app.routers import ROUTERS
 from tests.conftest import Tenant, make_client
 from tests.factories import create
+from tests.locks import holding_ticket_numbers, plain_url, wait_for_lock_waiter, wait_until_gone
 from tests.processes import start_api
 from tests.test_tenant_isolation import fill
 from tests.world import EXAMPLES, MULTIPART_EXAMPLES, World, build_world
 
 TICKET = {"subject": "Khách hỏi đơn DH-1042"}
-
-
-def plain_url(database_url: str) -> str:
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def ticket_count(client: httpx.AsyncClient) -> int:
@@ -143,48 +139,18 @@ async def test_a_duplicate_of_a_running_request_is_a_409_then_replays(
     database_url: str, tenant: Tenant
 ) -> None:
     headers = {"Idempotency-Key": "double-click"}
-    blocker = await asyncpg.connect(plain_url(database_url))
-    try:
-        # The first request waits on the workspace's ticket number, held here.
-        transaction = blocker.transaction()
-        await transaction.start()
-        await blocker.execute(
-            "SELECT 1 FROM ticket_counters WHERE workspace_id = $1 FOR UPDATE", tenant.workspace_id
-        )
+    async with holding_ticket_numbers(database_url, tenant.workspace_id) as blocker:
         first = asyncio.create_task(tenant.agent.post("/v1/tickets", json=TICKET, headers=headers))
-        await _wait_for_lock_waiter(blocker)
+        await wait_for_lock_waiter(blocker)
         duplicate = await tenant.agent.post("/v1/tickets", json=TICKET, headers=headers)
         assert duplicate.status_code == 409
         assert duplicate.json()["code"] == "idempotency_in_progress"
         assert duplicate.headers["retry-after"]
-        await transaction.rollback()
-        assert (await first).status_code == 201
-    finally:
-        await blocker.close()
+    assert (await first).status_code == 201
     replay = await tenant.agent.post("/v1/tickets", json=TICKET, headers=headers)
     assert replay.status_code == 201 and replay.headers["idempotent-replayed"] == "true"
     assert replay.json()["id"] == (await first).json()["id"]
     assert await ticket_count(tenant.viewer) == 1
-
-
-async def _activity(connection: asyncpg.Connection, query: str, *arguments: Any) -> Any:
-    """A value of pg_stat_activity as it is now (a transaction otherwise sees it as it first read it)."""
-    await connection.execute("SELECT pg_stat_clear_snapshot()")
-    return await connection.fetchval(query, *arguments)
-
-
-async def _wait_for_lock_waiter(connection: asyncpg.Connection) -> int:
-    """The pid of a backend waiting on a lock in this database (there is one by the test's design)."""
-    for _ in range(500):
-        pid = await _activity(
-            connection,
-            "SELECT pid FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        if pid is not None:
-            return pid
-        await asyncio.sleep(0.02)
-    raise AssertionError("no request came to wait on the lock")
 
 
 async def test_concurrent_requests_with_one_key_create_one_ticket(tenant: Tenant) -> None:
@@ -222,13 +188,12 @@ async def test_a_key_whose_use_is_being_recorded_is_not_waited_for(
     assert first.status_code == 201
     holder = await asyncpg.connect(plain_url(database_url))
     try:
-        async with holder.transaction():
-            # The key's last use is long ago, so this request stamps it, while another holds its row.
-            await holder.execute(
-                "UPDATE api_keys SET last_used_at = now() - interval '1 hour'"
-                " WHERE workspace_id = $1 AND name = 'agent'",
-                tenant.workspace_id,
-            )
+        # The key's last use is long ago, so these requests stamp it, while another holds its row.
+        await holder.execute(
+            "UPDATE api_keys SET last_used_at = now() - interval '1 hour'"
+            " WHERE workspace_id = $1 AND name = 'agent'",
+            tenant.workspace_id,
+        )
         async with holder.transaction():
             await holder.execute(
                 "SELECT 1 FROM api_keys WHERE workspace_id = $1 AND name = 'agent' FOR UPDATE",
@@ -254,30 +219,18 @@ async def test_a_key_held_by_a_killed_process_is_free_for_the_retry(
     key is served as soon as the dead request's backend has given up, not once a claim expires."""
     headers = {"Idempotency-Key": "crash-retry", "Authorization": tenant.agent.headers["Authorization"]}
     api = start_api(database_url)
-    blocker = await asyncpg.connect(plain_url(database_url))
     try:
         await api.ready()
-        transaction = blocker.transaction()
-        await transaction.start()
-        await blocker.execute(
-            "SELECT 1 FROM ticket_counters WHERE workspace_id = $1 FOR UPDATE", tenant.workspace_id
-        )
-        async with httpx.AsyncClient(base_url=api.url, headers=headers) as client:
-            in_flight = asyncio.create_task(client.post("/v1/tickets", json=TICKET))
-            waiting = await _wait_for_lock_waiter(blocker)
-            api.kill()
-            with pytest.raises(httpx.TransportError):
-                await in_flight
-        # Its backend notices the dead client although its statement is still waiting on the lock.
-        for _ in range(200):
-            if not await _activity(blocker, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", waiting):
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError("the backend of the killed process kept its statement")
-        await transaction.rollback()
+        async with holding_ticket_numbers(database_url, tenant.workspace_id) as blocker:
+            async with httpx.AsyncClient(base_url=api.url, headers=headers) as client:
+                in_flight = asyncio.create_task(client.post("/v1/tickets", json=TICKET))
+                waiting = await wait_for_lock_waiter(blocker)
+                api.kill()
+                with pytest.raises(httpx.TransportError):
+                    await in_flight
+            # Its backend notices the dead client although its statement still waits on the lock.
+            await wait_until_gone(blocker, waiting)
     finally:
-        await blocker.close()
         api.stop()
     retry = await tenant.agent.post("/v1/tickets", json=TICKET, headers={"Idempotency-Key": "crash-retry"})
     assert retry.status_code == 201, retry.text

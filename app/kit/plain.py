@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 
@@ -48,6 +48,8 @@ class PlainStatement:
             raise DataError(self.sql, arguments, error) from error
         except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError) as error:
             raise OperationalError(self.sql, arguments, error) from error
+        except asyncpg.PostgresError as error:
+            raise DBAPIError(self.sql, arguments, error) from error
 
 
 async def _driver_connection(session: AsyncSession) -> asyncpg.Connection:
