@@ -223,6 +223,11 @@ class ChannelOut(ResponseModel):
     active: bool
     settings: dict[str, Any] = Field(description="As for the channel's kind")
     secrets_set: list[str] = Field(description="Which secrets are set (their values are never shown)")
+    settings_taken: list[str] = Field(
+        description="Settings an older channel held already when the service began to give each address "
+        "and account to one channel: this one receives nothing for them and was deactivated; changing "
+        "them, or activating it, claims them again (409 `address_taken` while they are held)"
+    )
     defaults: TicketDefaults
     inbound_urls: InboundUrls = Field(description="Paths the channel's callers post to")
     created_at: datetime
