@@ -101,8 +101,10 @@ class EmailSettings(RequestModel):
         "(`local+t<number>-<code>@domain`) are made from it"
     )
     display_name: Name | None = Field(None, description="The name replies are sent under")
-    smtp_host: Annotated[str, StringConstraints(min_length=1, max_length=253)] | None = Field(
-        None, description="The SMTP server replies are sent through; without it replies stay on the ticket"
+    smtp_host: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,253}$")] | None = Field(
+        None,
+        description="The SMTP server replies are sent through (a host name or an IP address, public unless "
+        "HELPDESK_WEBHOOK_ALLOWED_NETWORKS allows it); without it replies stay on the ticket",
     )
     smtp_port: int = Field(587, ge=1, le=65535)
     smtp_security: Literal["starttls", "tls", "none"] = Field(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.categories.repository import CategoryRepository
-from app.channels.mail import base_address
+from app.channels.mail import base_address, smtp_url
 from app.channels.repository import BY_NAME, NEWEST_FIRST, ChannelRepository, InboundRepository
 from app.channels.schemas import (
     HASHED_SECRETS,
@@ -218,13 +218,16 @@ def _claims_checked(kind: ChannelKind) -> Iterator[None]:
 async def _checked_settings(
     values: dict[str, Any], settings: Settings, model: type[BaseModel]
 ) -> dict[str, Any]:
-    """The settings, once every URL an admin set in them is one the service may call (the providers'
-    own endpoints, the defaults, are not looked up)."""
+    """The settings, once every URL an admin set in them, and the SMTP server, is one the service may
+    call (the providers' own endpoints, the defaults, are not looked up)."""
     for name in ("callback_url", "graph_base_url", "api_base_url", "oauth_base_url"):
         field = model.model_fields.get(name)
         if values.get(name) is None or field is None or values[name] == _text(field.default):
             continue
         await checked_url(values[name], settings, field=f"settings.{name}")
+    if values.get("smtp_host") is not None:
+        url = smtp_url(values["smtp_host"], values["smtp_port"])
+        await checked_url(url, settings, field="settings.smtp_host")
     return values
 
 
