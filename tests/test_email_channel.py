@@ -4,33 +4,49 @@ and bounce rules."""
 
 import asyncio
 import contextlib
+import datetime
 import hashlib
 import hmac
+import ipaddress
+import json
 import socket
+import ssl
 import time
 import unicodedata
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import aiosmtplib
 import httpx
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from fastapi import FastAPI
+from sqlalchemy import select, text
 
 from app.channels.smtp_listener import serve_smtp
 from app.channels.tasks import send_due_replies, thread_due
 from app.config import EmailSettings, Settings
+from app.models import OutboundMessage
+from app.webhooks.outbound import OutboundPolicy
 from app.webhooks.service import outbound_policy
 from tests.conftest import Tenant, agent_token_client
 from tests.factories import create, create_agent
 from tests.test_comments import comment
 from tests.test_triggers import comments_of
 
+# What the test mails name in their To header. Each channel has an address of its own
+# (support_address): an address belongs to one channel in the whole service.
 SUPPORT = "cskh@shophoa.vn"
 TOKEN = "token-hop-thu-cskh-shop-hoa-2026"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -45,6 +61,8 @@ class Outbox:
     port: int = 0
     received: list[EmailMessage] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    # The names TLS clients asked for (SNI).
+    server_names: list[str | None] = field(default_factory=list)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.received.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
@@ -52,16 +70,42 @@ class Outbox:
         return "250 OK"
 
 
-@pytest.fixture
-async def outbox() -> AsyncIterator[Outbox]:
+@contextlib.asynccontextmanager
+async def smtp_server(
+    host: str = "127.0.0.1", tls: ssl.SSLContext | None = None, *, implicit_tls: bool = False
+) -> AsyncIterator[Outbox]:
+    """An Outbox listening on `host`; with `tls`, by STARTTLS (required) or, `implicit_tls`, from the
+    first byte."""
     box = Outbox()
-    server = await asyncio.get_running_loop().create_server(lambda: SMTP(box), host="127.0.0.1", port=0)
+    if tls is not None:
+        tls.sni_callback = lambda ssl_object, server_name, context: box.server_names.append(server_name)
+    starttls = tls if not implicit_tls else None
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(box, tls_context=starttls, require_starttls=starttls is not None),
+        host=host,
+        port=0,
+        ssl=tls if implicit_tls else None,
+    )
     box.port = server.sockets[0].getsockname()[1]
     async with server:
         yield box
 
 
-async def email_channel(tenant: Tenant, outbox: Outbox, **secrets: str) -> dict[str, Any]:
+@pytest.fixture
+async def outbox() -> AsyncIterator[Outbox]:
+    async with smtp_server() as box:
+        yield box
+
+
+def support_address() -> str:
+    """An address of its own: an address belongs to one channel in the whole service, and the tests
+    share one database."""
+    return f"cskh@{uuid.uuid4().hex[:12]}.shophoa.vn"
+
+
+async def email_channel(
+    tenant: Tenant, outbox: Outbox, address: str | None = None, **secrets: str
+) -> dict[str, Any]:
     return await create(
         tenant.admin,
         "/v1/channels",
@@ -69,7 +113,7 @@ async def email_channel(tenant: Tenant, outbox: Outbox, **secrets: str) -> dict[
             "kind": "email",
             "name": "Hộp thư CSKH",
             "settings": {
-                "address": SUPPORT,
+                "address": address or support_address(),
                 "display_name": "Shop Hoa - CSKH",
                 "smtp_host": "127.0.0.1",
                 "smtp_port": outbox.port,
@@ -166,12 +210,13 @@ async def test_a_mail_opens_a_ticket_and_the_reply_goes_back_threaded(
     await send_replies(app, settings)
     [sent] = outbox.received
     assert sent["To"].addresses[0].addr_spec == CUSTOMER
-    assert sent["From"].addresses[0].addr_spec == SUPPORT and "Shop Hoa" in str(sent["From"])
+    address = channel["settings"]["address"]
+    assert sent["From"].addresses[0].addr_spec == address and "Shop Hoa" in str(sent["From"])
     assert sent["Subject"] == f"[#{ticket['number']}] Đơn hàng #1024 giao chậm"
     assert sent["In-Reply-To"] == first["Message-ID"]
     assert first["Message-ID"] in sent["References"]
     reply_to = sent["Reply-To"].addresses[0].addr_spec
-    assert reply_to.startswith(f"cskh+t{ticket['number']}-") and reply_to.endswith("@shophoa.vn")
+    assert reply_to.startswith(f"cskh+t{ticket['number']}-") and reply_to.endswith(address.partition("@")[2])
     assert "Auto-Submitted" not in sent, "a person's reply"
     assert sent.get_content().strip() == "Dạ shop xin lỗi chị, đơn sẽ giao trong hôm nay ạ."
     shown = (await agent.get(f"/v1/comments/{reply['id']}")).json()
@@ -213,7 +258,8 @@ async def test_reply_addresses_and_subject_tokens_find_the_ticket_only_when_genu
 
     by_address = await received(app, settings, tenant, channel, mail(subject="Bổ sung", to=reply_to))
     assert by_address["ticket_id"] == ticket["id"]
-    forged = reply_to.replace(f"+t{number}-", f"+t{number}-0").rsplit("@")[0][:-1] + "@shophoa.vn"
+    local, _, domain = reply_to.partition("@")
+    forged = local.replace(f"+t{number}-", f"+t{number}-0")[:-1] + "@" + domain
     guessed = await received(app, settings, tenant, channel, mail(subject="Đoán", to=forged))
     assert guessed["ticket_id"] != ticket["id"], "a reply address whose code does not match is no key"
 
@@ -279,7 +325,8 @@ async def test_loops_are_broken_and_bounces_fail_the_reply(
     app: FastAPI, tenant: Tenant, settings: Settings, outbox: Outbox
 ) -> None:
     channel = await email_channel(tenant, outbox)
-    own = await received(app, settings, tenant, channel, mail(sender=f"Shop Hoa <{SUPPORT}>"))
+    own_address = channel["settings"]["address"]
+    own = await received(app, settings, tenant, channel, mail(sender=f"Shop Hoa <{own_address}>"))
     assert own["state"] == "ignored" and "own address" in own["error"]
 
     opened = await received(app, settings, tenant, channel, mail())
@@ -380,10 +427,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-async def test_the_smtp_listener_takes_mail_for_its_channels_only(
-    app: FastAPI, tenant: Tenant, settings: Settings, outbox: Outbox
-) -> None:
-    channel = await email_channel(tenant, outbox)
+@contextlib.asynccontextmanager
+async def smtp_listener(app: FastAPI, settings: Settings) -> AsyncIterator[int]:
+    """The service's SMTP listener on 127.0.0.1, for as long as the block runs; yields its port."""
     port = free_port()
     listening = settings.model_copy(
         update={"email": EmailSettings(listen=True, listen_host="127.0.0.1", listen_port=port)}
@@ -396,21 +442,212 @@ async def test_the_smtp_listener_takes_mail_for_its_channels_only(
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
             await asyncio.sleep(0.02)
-        message = mail(to="cskh+khieu-nai@shophoa.vn")
-        refused, _ = await aiosmtplib.send(
-            mail(to="ai-do@shophoa.vn"),
-            hostname="127.0.0.1",
-            port=port,
-            recipients=["ai-do@shophoa.vn", "cskh@shophoa.vn"],
-        )
-        assert "ai-do@shophoa.vn" in refused and refused["ai-do@shophoa.vn"].code == 550
-        await aiosmtplib.send(message, hostname="127.0.0.1", port=port)
+        yield port
     finally:
         stopping.set()
         await server
+
+
+async def test_the_smtp_listener_takes_mail_for_its_channels_only(
+    app: FastAPI, tenant: Tenant, settings: Settings, outbox: Outbox
+) -> None:
+    channel = await email_channel(tenant, outbox)
+    local, _, domain = channel["settings"]["address"].partition("@")
+    async with smtp_listener(app, settings) as port:
+        message = mail(to=f"{local}+khieu-nai@{domain}")
+        stranger = f"ai-do@{domain}"
+        refused, _ = await aiosmtplib.send(
+            mail(to=stranger), hostname="127.0.0.1", port=port, recipients=[stranger, f"{local}@{domain}"]
+        )
+        assert stranger in refused and refused[stranger].code == 550
+        await aiosmtplib.send(message, hostname="127.0.0.1", port=port)
     await thread_due(app.state.db, settings, app.state.secret_box)
     inbound = (await tenant.admin.get(f"/v1/channels/{channel['id']}/inbound")).json()["items"]
     assert {item["state"] for item in inbound} == {"processed"}
     assert message["Message-ID"].strip("<>") in {item["provider_message_id"] for item in inbound}
     workspace_tickets = (await tenant.viewer.get("/v1/tickets")).json()["items"]
     assert len(workspace_tickets) == 2 and {t["channel"] for t in workspace_tickets} == {"email"}
+
+
+# Replies go to the address the SMTP server's name was checked at
+
+# The one address the tests' policy allows, standing in for a public one; 127.0.0.1 is refused by it.
+CHECKED = "127.0.0.2"
+ONLY_CHECKED = OutboundPolicy(allowed_networks=(ipaddress.ip_network(f"{CHECKED}/32"),))
+SMTP_NAME = "smtp.shophoa.test"
+
+
+class Rebinding:
+    """A DNS that answers `first` once and `after` ever after: the name moves (DNS rebinding)."""
+
+    def __init__(self, first: str, after: str) -> None:
+        self.answers = [first]
+        self.after = after
+        self.asked: list[str] = []
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.asked.append(host)
+        return [self.answers.pop() if self.answers else self.after]
+
+
+class Decoy(asyncio.Protocol):
+    """A listener on a refused address: it notes who connects and says nothing."""
+
+    def __init__(self, seen: list[object]) -> None:
+        self.seen = seen
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.seen.append(transport.get_extra_info("peername"))
+        transport.close()
+
+
+async def reply_to_send(
+    app: FastAPI, settings: Settings, tenant: Tenant, server: Outbox, agent_id: str, **smtp: Any
+) -> tuple[httpx.AsyncClient, str]:
+    """An agent's reply, queued on a channel whose SMTP server is now `smtp` (host, security) on the
+    server's port."""
+    channel = await email_channel(tenant, server)
+    stored = await received(app, settings, tenant, channel, mail())
+    # The name was checked when the channel was saved, resolving to a public address then.
+    async with app.state.db.sessionmaker() as session, session.begin():
+        await session.execute(
+            text("UPDATE channels SET settings = settings || CAST(:smtp AS jsonb) WHERE id = :id"),
+            {"smtp": json.dumps(smtp), "id": channel["id"]},
+        )
+    agent = await agent_of(app, tenant, agent_id)
+    reply = await comment(agent, stored["ticket_id"], public=True, body="Dạ shop đã gửi hàng ạ")
+    return agent, reply["id"]
+
+
+async def test_a_reply_goes_to_the_address_checked_when_the_name_moves_after(
+    app: FastAPI, tenant: Tenant, settings: Settings
+) -> None:
+    async with smtp_server(CHECKED) as server:
+        connected: list[object] = []
+        decoy = await asyncio.get_running_loop().create_server(
+            lambda: Decoy(connected), host="127.0.0.1", port=server.port
+        )
+        async with decoy:
+            # The system's resolver answers loopback for this name, as the rebound name would: a second
+            # look-up by anyone would connect to the decoy.
+            agent, reply_id = await reply_to_send(
+                app, settings, tenant, server, "thu-dns", smtp_host="localhost", smtp_security="none"
+            )
+            dns = Rebinding(first=CHECKED, after="127.0.0.1")
+            async with httpx.AsyncClient() as client:
+                await send_due_replies(
+                    app.state.db, settings, app.state.secret_box, client, ONLY_CHECKED, resolve=dns
+                )
+    assert connected == [], "nothing reached the address the name moved to"
+    [sent] = server.received
+    assert sent.get_content().strip() == "Dạ shop đã gửi hàng ạ"
+    assert dns.asked == ["localhost"], "resolved once: the connection is made to what was checked"
+    assert (await agent.get(f"/v1/comments/{reply_id}")).json()["delivery"]["state"] == "sent"
+
+
+def certificate_for(name: str, directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate naming `name` only (no IP address), and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "smtp-cert.pem", directory / "smtp-key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_tls_to_the_checked_address_is_verified_for_the_servers_name(
+    app: FastAPI,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    security: str,
+) -> None:
+    cert_path, key_path = certificate_for(SMTP_NAME, tmp_path)
+    # The service trusts the system's certificate authorities: here, the test's own.
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_path))
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert_path, key_path)
+    async with smtp_server(CHECKED, tls, implicit_tls=security == "tls") as server:
+        agent, named = await reply_to_send(
+            app, settings, tenant, server, "thu-tls", smtp_host=SMTP_NAME, smtp_security=security
+        )
+        async with httpx.AsyncClient() as client:
+            await send_due_replies(
+                app.state.db,
+                settings,
+                app.state.secret_box,
+                client,
+                ONLY_CHECKED,
+                resolve=Rebinding(CHECKED, CHECKED),
+            )
+        assert [sent.get_content().strip() for sent in server.received] == ["Dạ shop đã gửi hàng ạ"]
+        assert server.server_names == [SMTP_NAME], "the name, not the address, is asked for"
+        assert (await agent.get(f"/v1/comments/{named}")).json()["delivery"]["state"] == "sent"
+
+        # The same server under a name its certificate does not give: refused, nothing sent.
+        other_name = "khac.shophoa.test"
+        other_agent, refused = await reply_to_send(
+            app, settings, other_tenant, server, "thu-tls-2", smtp_host=other_name, smtp_security=security
+        )
+        async with httpx.AsyncClient() as client:
+            await send_due_replies(
+                app.state.db,
+                settings,
+                app.state.secret_box,
+                client,
+                ONLY_CHECKED,
+                resolve=Rebinding(CHECKED, CHECKED),
+            )
+        assert len(server.received) == 1
+        delivery = (await other_agent.get(f"/v1/comments/{refused}")).json()["delivery"]
+        assert delivery["state"] == "queued", "tried again later: the server's certificate may be fixed"
+        async with app.state.db.sessionmaker() as session:
+            error = await session.scalar(
+                select(OutboundMessage.error).where(OutboundMessage.comment_id == UUID(refused))
+            )
+        assert error is not None and "certificate" in error.lower(), error
+
+
+async def test_an_smtp_host_is_checked_when_the_channel_is_saved(tenant: Tenant, outbox: Outbox) -> None:
+    body = {"kind": "email", "name": "Hộp thư nội bộ", "settings": {"address": support_address()}}
+    for host in ("10.1.2.3", "169.254.169.254", "127.0.0.2", "0x7f000001", "::1"):
+        refused = await tenant.admin.post(
+            "/v1/channels", json={**body, "settings": {**body["settings"], "smtp_host": host}}
+        )
+        assert refused.status_code == 422, (host, refused.text)
+        assert refused.json()["field"] == "settings.smtp_host", refused.text
+    for host in ("evil.example/x@127.0.0.1", "smtp example.com", "thư.example.com"):
+        malformed = await tenant.admin.post(
+            "/v1/channels", json={**body, "settings": {**body["settings"], "smtp_host": host}}
+        )
+        # Refused by the schema, which names the field under the kind it chose.
+        assert malformed.status_code == 422, malformed.text
+        assert malformed.json()["field"] == "email.settings.smtp_host", malformed.text
+    channel = await email_channel(tenant, outbox)
+    moved = await tenant.admin.patch(
+        f"/v1/channels/{channel['id']}", json={"settings": {"smtp_host": "192.168.1.10"}}
+    )
+    assert moved.status_code == 422 and moved.json()["field"] == "settings.smtp_host", moved.text
+    assert (await tenant.admin.get(f"/v1/channels/{channel['id']}")).json()["settings"][
+        "smtp_host"
+    ] == "127.0.0.1"

@@ -4,6 +4,7 @@ like every channel's, and replies out through a local server standing in for the
 import hashlib
 import hmac
 import json
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -26,7 +27,6 @@ from tests.test_triggers import comments_of
 
 APP_SECRET = "It's a Secret to Everybody"
 VERIFY_TOKEN = "xac-minh-trang-facebook"
-PAGE_ID = "1646843870823903717"
 PSID = "5510185758261927916"
 ZALO_APP_ID = "50554360515256678"
 # What a photo's first bytes look like: enough for its type to be recognised.
@@ -38,6 +38,12 @@ ZALO_VECTOR_BODY = (
     '"timestamp":"1717061839659","user_id_by_app":"3611371994410983884"}'
 )
 ZALO_VECTOR_MAC = "mac=9a595270742ec754a9d256b530d2ddc424c5f0716bd1a3d32e46b0fbe84e2423"
+
+
+def numeric_id() -> str:
+    """A Page, OA or app id of its own: each belongs to one channel in the whole service, and the tests
+    share one database."""
+    return str(10**17 + secrets.randbelow(9 * 10**17))
 
 
 def hub_signature(body: bytes, secret: str = APP_SECRET) -> str:
@@ -111,7 +117,7 @@ async def messenger_channel(tenant: Tenant, graph: str, **settings: Any) -> dict
         {
             "kind": "messenger",
             "name": "Fanpage Shop Hoa",
-            "settings": {"page_id": PAGE_ID, "graph_base_url": graph, **settings},
+            "settings": {"page_id": numeric_id(), "graph_base_url": graph, **settings},
             "secrets": {
                 "app_secret": APP_SECRET,
                 "verify_token": VERIFY_TOKEN,
@@ -121,11 +127,15 @@ async def messenger_channel(tenant: Tenant, graph: str, **settings: Any) -> dict
     )
 
 
-def page_event(*messaging: dict[str, Any]) -> bytes:
-    half = len(messaging) // 2
+def page_event(channel: dict[str, Any], *messaging: dict[str, Any]) -> bytes:
+    """A webhook POST for the channel's Page, its events in two entries; events name the Page as their
+    recipient unless they say otherwise."""
+    page_id = channel["settings"]["page_id"]
+    events = [{"recipient": {"id": page_id}, **event} for event in messaging]
+    half = len(events) // 2
     entries = [
-        {"id": PAGE_ID, "time": 1764556800000, "messaging": list(part)}
-        for part in (messaging[:half], messaging[half:])
+        {"id": page_id, "time": 1764556800000, "messaging": part}
+        for part in (events[:half], events[half:])
         if part
     ]
     return json.dumps({"object": "page", "entry": entries}).encode()
@@ -134,10 +144,13 @@ def page_event(*messaging: dict[str, Any]) -> bytes:
 def customer(mid: str, text: str, **message: Any) -> dict[str, Any]:
     return {
         "sender": {"id": PSID},
-        "recipient": {"id": PAGE_ID},
         "timestamp": 1764556800000,
         "message": {"mid": mid, "text": text, **message},
     }
+
+
+def send_path(channel: dict[str, Any]) -> str:
+    return f"/v21.0/{channel['settings']['page_id']}/messages"
 
 
 async def post_signed(
@@ -157,7 +170,7 @@ async def test_messenger_channels_need_their_secrets(tenant: Tenant) -> None:
     base = {
         "kind": "messenger",
         "name": "Trang",
-        "settings": {"page_id": PAGE_ID, "graph_base_url": "http://127.0.0.1:9"},
+        "settings": {"page_id": numeric_id(), "graph_base_url": "http://127.0.0.1:9"},
     }
     missing = await tenant.admin.post("/v1/channels", json={**base, "secrets": {"app_secret": APP_SECRET}})
     assert missing.status_code == 422 and missing.json()["field"] == "secrets.verify_token"
@@ -177,7 +190,9 @@ async def test_messenger_channels_need_their_secrets(tenant: Tenant) -> None:
     window = await tenant.admin.patch(
         f"/v1/channels/{channel['id']}", json={"settings": {"human_agent_approved": True}}
     )
-    assert window.status_code == 200 and window.json()["settings"]["page_id"] == PAGE_ID
+    assert (
+        window.status_code == 200 and window.json()["settings"]["page_id"] == channel["settings"]["page_id"]
+    )
 
 
 async def test_the_verification_handshake(tenant: Tenant) -> None:
@@ -205,10 +220,11 @@ async def test_page_events_are_checked_stored_once_and_threaded(
         "/cdn/v/t1/39_hoa.jpg", Behaviour(content=JPEG, headers={"Content-Type": "image/jpeg"})
     )
     body = page_event(
+        channel,
         customer("m_1", "Chào shop, hoa hồng còn không ạ?"),
         customer("m_echo", "Dạ còn ạ", is_echo=True, app_id=123),
-        {"sender": {"id": PSID}, "recipient": {"id": PAGE_ID}, "delivery": {"watermark": 1764556800000}},
-        {"sender": {"id": PSID}, "recipient": {"id": PAGE_ID}, "read": {"watermark": 1764556800000}},
+        {"sender": {"id": PSID}, "delivery": {"watermark": 1764556800000}},
+        {"sender": {"id": PSID}, "read": {"watermark": 1764556800000}},
         customer(
             "m_2",
             "",
@@ -219,7 +235,6 @@ async def test_page_events_are_checked_stored_once_and_threaded(
         ),
         {
             "sender": {"id": PSID},
-            "recipient": {"id": PAGE_ID},
             "timestamp": 1764556801000,
             "postback": {"mid": "m_3", "title": "Đặt hàng", "payload": "ORDER"},
         },
@@ -258,16 +273,16 @@ async def test_page_events_are_checked_stored_once_and_threaded(
 async def test_replies_go_by_the_send_api_within_the_window(
     app: FastAPI, tenant: Tenant, settings: Settings, receiver: Receiver
 ) -> None:
-    send_path = f"/v21.0/{PAGE_ID}/messages"
-    receiver.on(send_path, Behaviour(answers=[(200, {"recipient_id": PSID, "message_id": "m_reply_1"})]))
     channel = await messenger_channel(tenant, receiver.base_url)
-    body = page_event(customer("m_1", "Cho em hỏi giá"))
+    sent_to = send_path(channel)
+    receiver.on(sent_to, Behaviour(answers=[(200, {"recipient_id": PSID, "message_id": "m_reply_1"})]))
+    body = page_event(channel, customer("m_1", "Cho em hỏi giá"))
     assert (await post_page_event(tenant, channel, body, hub_signature(body))).status_code == 200
     agent, ticket = await agent_on_the_ticket(app, tenant, settings, "fb-01")
 
     reply = await comment(agent, ticket["id"], public=True, body="Dạ giá 250.000đ ạ")
     await send_replies(app, settings)
-    [request] = receiver.at(send_path)
+    [request] = receiver.at(sent_to)
     assert request.query == {"access_token": "EAAG-trang"}
     assert json.loads(request.body) == {
         "recipient": {"id": PSID},
@@ -278,7 +293,7 @@ async def test_replies_go_by_the_send_api_within_the_window(
     assert shown["delivery"]["state"] == "sent" and shown["provider_message_id"] == "m_reply_1"
 
     # The page's own echo of that reply is not a customer message.
-    echo = page_event(customer("m_reply_1", "Dạ giá 250.000đ ạ", is_echo=True))
+    echo = page_event(channel, customer("m_reply_1", "Dạ giá 250.000đ ạ", is_echo=True))
     assert (await post_page_event(tenant, channel, echo, hub_signature(echo))).json() == {"stored": 0}
 
     # A day later the window is closed: the reply fails at once, with why.
@@ -288,7 +303,7 @@ async def test_replies_go_by_the_send_api_within_the_window(
         await send_replies(app, settings)
         closed = (await agent.get(f"/v1/tickets/{ticket['id']}")).json()["reply_channel"]
         failed = (await agent.get(f"/v1/comments/{late['id']}")).json()["delivery"]
-    assert len(receiver.at(send_path)) == 1
+    assert len(receiver.at(sent_to)) == 1
     assert failed["state"] == "failed" and "window closed" in failed["error"]
     assert closed["can_reply"] is False and "window closed" in closed["reason"]
 
@@ -300,19 +315,18 @@ async def test_replies_go_by_the_send_api_within_the_window(
         agent = await agent_token_client(app, tenant, "fb-01")
         await comment(agent, ticket["id"], public=True, body="Shop gửi anh/chị mã giảm giá ạ")
         await send_replies(app, settings)
-    tagged = json.loads(receiver.at(send_path)[-1].body)
+    tagged = json.loads(receiver.at(sent_to)[-1].body)
     assert tagged["messaging_type"] == "MESSAGE_TAG" and tagged["tag"] == "HUMAN_AGENT"
 
 
 async def test_send_api_errors_are_told_apart(
     app: FastAPI, tenant: Tenant, settings: Settings, receiver: Receiver
 ) -> None:
-    send_path = f"/v21.0/{PAGE_ID}/messages"
     limited = {"error": {"message": "Calls to this api have exceeded the rate limit.", "code": 613}}
     expired = {"error": {"message": "Error validating access token", "type": "OAuthException", "code": 190}}
-    receiver.on(send_path, Behaviour(answers=[(400, limited), (400, expired)]))
     channel = await messenger_channel(tenant, receiver.base_url)
-    body = page_event(customer("m_1", "Alo shop"))
+    receiver.on(send_path(channel), Behaviour(answers=[(400, limited), (400, expired)]))
+    body = page_event(channel, customer("m_1", "Alo shop"))
     await post_page_event(tenant, channel, body, hub_signature(body))
     agent, ticket = await agent_on_the_ticket(app, tenant, settings, "fb-02")
     reply = await comment(agent, ticket["id"], public=True, body="Dạ shop nghe ạ")
@@ -329,14 +343,14 @@ async def test_send_api_errors_are_told_apart(
 # Zalo OA
 
 
-async def zalo_channel(tenant: Tenant, api: str) -> dict[str, Any]:
+async def zalo_channel(tenant: Tenant, api: str, **settings: Any) -> dict[str, Any]:
     return await create(
         tenant.admin,
         "/v1/channels",
         {
             "kind": "zalo",
             "name": "Zalo OA Shop Hoa",
-            "settings": {"app_id": ZALO_APP_ID, "api_base_url": api, "oauth_base_url": api},
+            "settings": {"app_id": numeric_id(), "api_base_url": api, "oauth_base_url": api, **settings},
             "secrets": {
                 "oa_secret_key": OA_SECRET,
                 "app_secret": "bi-mat-cua-ung-dung",
@@ -347,9 +361,16 @@ async def zalo_channel(tenant: Tenant, api: str) -> dict[str, Any]:
     )
 
 
-def zalo_event(event_name: str, timestamp: int, **fields: Any) -> bytes:
-    body = {"app_id": ZALO_APP_ID, "event_name": event_name, "timestamp": str(timestamp), **fields}
+def zalo_event(channel: dict[str, Any], event_name: str, timestamp: int, **fields: Any) -> bytes:
+    app_id = channel["settings"]["app_id"]
+    body = {"app_id": app_id, "event_name": event_name, "timestamp": str(timestamp), **fields}
     return json.dumps(body, ensure_ascii=False).encode()
+
+
+def zalo_vector(channel: dict[str, Any]) -> tuple[bytes, str]:
+    """The published vector's event, for the channel's app, and its signature."""
+    body = ZALO_VECTOR_BODY.replace(ZALO_APP_ID, channel["settings"]["app_id"]).encode()
+    return body, zalo_mac(body)
 
 
 async def post_zalo(
@@ -367,22 +388,25 @@ async def test_zalo_events_are_checked_stored_once_and_mapped(
     receiver.on("/cdn/a", Behaviour(content=JPEG))
     document = receiver.on("/cdn/b", Behaviour(content=b"%PDF-1.4 hoa don"))
     gone = receiver.on("/cdn/c", Behaviour(status=404))
-    vector = ZALO_VECTOR_BODY.encode()
+    vector, mac = zalo_vector(channel)
     assert (await post_zalo(tenant, channel, vector, None)).status_code == 403
     assert (await post_zalo(tenant, channel, vector, "mac=" + "0" * 64)).status_code == 403
-    accepted = await post_zalo(tenant, channel, vector, ZALO_VECTOR_MAC)
+    accepted = await post_zalo(tenant, channel, vector, mac)
     assert accepted.status_code == 200 and accepted.json() == {"stored": 1}
-    assert (await post_zalo(tenant, channel, vector, ZALO_VECTOR_MAC)).json() == {"stored": 0}
+    assert (await post_zalo(tenant, channel, vector, mac)).json() == {"stored": 0}
 
     sender = {"sender": {"id": "5510185758261927916"}, "recipient": {"id": "1646843870823903717"}}
     not_customers = [
-        zalo_event("oa_send_text", 1717061840000, **sender, message={"text": "Dạ", "msg_id": "oa-1"}),
-        zalo_event("user_received_message", 1717061841000, **sender, message={"msg_id": "oa-1"}),
-        zalo_event("user_seen_message", 1717061842000, **sender, message={"msg_ids": ["oa-1"]}),
+        zalo_event(
+            channel, "oa_send_text", 1717061840000, **sender, message={"text": "Dạ", "msg_id": "oa-1"}
+        ),
+        zalo_event(channel, "user_received_message", 1717061841000, **sender, message={"msg_id": "oa-1"}),
+        zalo_event(channel, "user_seen_message", 1717061842000, **sender, message={"msg_ids": ["oa-1"]}),
     ]
     for body in not_customers:
         assert (await post_zalo(tenant, channel, body, zalo_mac(body))).json() == {"stored": 0}
     image = zalo_event(
+        channel,
         "user_send_image",
         1717061843000,
         **sender,
@@ -397,9 +421,12 @@ async def test_zalo_events_are_checked_stored_once_and_mapped(
         },
     )
     assert (await post_zalo(tenant, channel, image, zalo_mac(image))).json() == {"stored": 1}
-    other_app = zalo_event("user_send_text", 1717061844000, **sender, message={"text": "x", "msg_id": "t-9"})
-    other_app = other_app.replace(ZALO_APP_ID.encode(), b"999")
-    assert (await post_zalo(tenant, channel, other_app, zalo_mac(other_app))).status_code == 403
+    other_app = zalo_event(
+        channel, "user_send_text", 1717061844000, **sender, message={"text": "x", "msg_id": "t-9"}
+    )
+    other_app = other_app.replace(channel["settings"]["app_id"].encode(), b"999")
+    dropped = await post_zalo(tenant, channel, other_app, zalo_mac(other_app))
+    assert dropped.status_code == 200 and dropped.json() == {"stored": 0}, "another app's: never threaded"
 
     await thread_due(app.state.db, settings, app.state.secret_box)
     ticket = await only_ticket(tenant)
@@ -444,8 +471,7 @@ async def test_zalo_replies_refresh_an_expired_token_once_and_keep_the_new_pair(
         ),
     )
     channel = await zalo_channel(tenant, receiver.base_url)
-    body = ZALO_VECTOR_BODY.encode()
-    await post_zalo(tenant, channel, body, ZALO_VECTOR_MAC)
+    await post_zalo(tenant, channel, *zalo_vector(channel))
     agent, ticket = await agent_on_the_ticket(app, tenant, settings, "zalo-01")
     reply = await comment(agent, ticket["id"], public=True, body="Dạ shop chào anh ạ")
     await send_replies(app, settings)
@@ -462,7 +488,7 @@ async def test_zalo_replies_refresh_an_expired_token_once_and_keep_the_new_pair(
     assert refresh.headers["secret_key"] == "bi-mat-cua-ung-dung"
     assert dict(part.split("=") for part in refresh.body.decode().split("&")) == {
         "refresh_token": "zalo-refresh-1",
-        "app_id": ZALO_APP_ID,
+        "app_id": channel["settings"]["app_id"],
         "grant_type": "refresh_token",
     }
     shown = (await agent.get(f"/v1/comments/{reply['id']}")).json()
@@ -482,10 +508,13 @@ async def test_an_unfollow_stops_replies(
         "/v3.0/oa/message/cs", Behaviour(answers=[(200, {"error": 0, "data": {"message_id": "z-9"}})])
     )
     channel = await zalo_channel(tenant, receiver.base_url)
-    body = ZALO_VECTOR_BODY.encode()
-    await post_zalo(tenant, channel, body, ZALO_VECTOR_MAC)
+    await post_zalo(tenant, channel, *zalo_vector(channel))
     unfollow = zalo_event(
-        "unfollow", 1717061899000, follower={"id": "5510185758261927916"}, oa_id="1646843870823903717"
+        channel,
+        "unfollow",
+        1717061899000,
+        follower={"id": "5510185758261927916"},
+        oa_id="1646843870823903717",
     )
     assert (await post_zalo(tenant, channel, unfollow, zalo_mac(unfollow))).json() == {"stored": 1}
     agent, ticket = await agent_on_the_ticket(app, tenant, settings, "zalo-02")

@@ -19,10 +19,7 @@ from tests.receiver import Behaviour, Received, Receiver, header
 from tests.test_attachments import PDF, upload
 from tests.test_comments import comment
 from tests.test_messaging_providers import (
-    PAGE_ID,
     PSID,
-    ZALO_VECTOR_BODY,
-    ZALO_VECTOR_MAC,
     agent_on_the_ticket,
     customer,
     hub_signature,
@@ -30,11 +27,12 @@ from tests.test_messaging_providers import (
     page_event,
     post_page_event,
     post_zalo,
+    send_path,
     send_replies,
     zalo_channel,
+    zalo_vector,
 )
 
-SEND = f"/v21.0/{PAGE_ID}/messages"
 ZALO_USER = "5510185758261927916"
 CS = "/v3.0/oa/message/cs"
 UPLOAD_IMAGE = "/v2.0/oa/upload/image"
@@ -83,24 +81,25 @@ async def delivered(agent: httpx.AsyncClient, comment_id: str) -> dict[str, Any]
 
 async def messenger_ticket(
     app: FastAPI, tenant: Tenant, settings: Settings, receiver: Receiver, agent_id: str
-) -> tuple[httpx.AsyncClient, str]:
+) -> tuple[httpx.AsyncClient, str, str]:
+    """An agent, a ticket opened by a customer's message, and where the Page's replies are sent."""
     channel = await messenger_channel(tenant, receiver.base_url)
-    body = page_event(customer("m_1", "Shop gửi em ảnh áo với hóa đơn nhé"))
+    body = page_event(channel, customer("m_1", "Shop gửi em ảnh áo với hóa đơn nhé"))
     assert (await post_page_event(tenant, channel, body, hub_signature(body))).status_code == 200
     agent, ticket = await agent_on_the_ticket(app, tenant, settings, agent_id)
-    return agent, ticket["id"]
+    return agent, ticket["id"], send_path(channel)
 
 
 async def test_a_messenger_reply_sends_the_text_then_each_file_uploaded_with_its_message(
     app: FastAPI, tenant: Tenant, settings: Settings, receiver: Receiver
 ) -> None:
+    agent, ticket_id, send = await messenger_ticket(app, tenant, settings, receiver, "fb-tep-01")
     answers = [(200, {"recipient_id": PSID, "message_id": f"m_reply_{n}"}) for n in (1, 2, 3)]
-    receiver.on(SEND, Behaviour(answers=answers))
-    agent, ticket_id = await messenger_ticket(app, tenant, settings, receiver, "fb-tep-01")
+    receiver.on(send, Behaviour(answers=answers))
     reply_id = await reply_with(agent, ticket_id, INVOICE, PHOTO)
     await send_replies(app, settings)
 
-    text, invoice, photo = receiver.at(SEND)
+    text, invoice, photo = receiver.at(send)
     assert json.loads(text.body) == {
         "recipient": {"id": PSID},
         "messaging_type": "RESPONSE",
@@ -126,13 +125,13 @@ async def test_a_messenger_reply_sends_the_text_then_each_file_uploaded_with_its
 async def test_a_file_over_messengers_limit_fails_the_reply_before_anything_is_sent(
     app: FastAPI, tenant: Tenant, settings: Settings, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    receiver.on(SEND, Behaviour(answers=[(200, {"recipient_id": PSID, "message_id": "m_x"})]))
-    agent, ticket_id = await messenger_ticket(app, tenant, settings, receiver, "fb-tep-02")
+    agent, ticket_id, send = await messenger_ticket(app, tenant, settings, receiver, "fb-tep-02")
+    receiver.on(send, Behaviour(answers=[(200, {"recipient_id": PSID, "message_id": "m_x"})]))
     monkeypatch.setattr(messenger, "MAX_FILE_BYTES", len(PNG) - 1)
     reply_id = await reply_with(agent, ticket_id, PHOTO)
     await send_replies(app, settings)
 
-    assert receiver.at(SEND) == [], "not even the text: the customer would get it without its file"
+    assert receiver.at(send) == [], "not even the text: the customer would get it without its file"
     delivery = (await delivered(agent, reply_id))["delivery"]
     assert delivery["state"] == "failed", "permanent: not queued for another try"
     assert PHOTO[0] in delivery["error"] and str(len(PNG)) in delivery["error"]
@@ -145,7 +144,7 @@ async def zalo_ticket(
     app: FastAPI, tenant: Tenant, settings: Settings, receiver: Receiver, agent_id: str
 ) -> tuple[httpx.AsyncClient, str]:
     channel = await zalo_channel(tenant, receiver.base_url)
-    assert (await post_zalo(tenant, channel, ZALO_VECTOR_BODY.encode(), ZALO_VECTOR_MAC)).status_code == 200
+    assert (await post_zalo(tenant, channel, *zalo_vector(channel))).status_code == 200
     agent, ticket = await agent_on_the_ticket(app, tenant, settings, agent_id)
     return agent, ticket["id"]
 

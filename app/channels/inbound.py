@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
@@ -17,18 +18,29 @@ from app.channels import mail, messenger, zalo
 from app.channels.chat import CALL, MESSAGE
 from app.channels.incoming import ProviderEvent
 from app.channels.mail_parsing import parse_mail
-from app.channels.repository import InboundRepository, find_channel
+from app.channels.repository import InboundRepository, email_channel_for, find_channel
 from app.channels.schemas import Accepted, CallIn, MessageIn
 from app.channels.service import channel_principal, channel_secrets, secret_matches
 from app.config import Settings
 from app.contacts.normalization import normalize_email, normalize_phone
-from app.errors import BadRequest, Forbidden, Unauthorized, Unprocessable
+from app.errors import AppError, BadRequest, Forbidden, Unauthorized, Unprocessable
 from app.kit.crypto import SecretBox
 from app.models import MessagingChannel
 from app.models.enums import ChannelKind
 
+logger = logging.getLogger(__name__)
+
 MAILGUN_MAX_AGE_SECONDS = 15 * 60
 CHAT_KINDS = (ChannelKind.chat, ChannelKind.api)
+
+
+class MailForAnotherChannel(AppError):
+    """Mail whose recipient is another channel's address. Mailgun takes a 406 as a refusal and does not
+    send it again."""
+
+    status = 406
+    code = "wrong_channel"
+    title = "Not acceptable"
 
 
 async def receiving_channel(
@@ -121,6 +133,18 @@ def check_mailgun(
         raise Forbidden("The Mailgun signature is missing, wrong or too old", code="bad_signature")
 
 
+async def check_recipient(session: AsyncSession, channel: MessagingChannel, recipient: str | None) -> None:
+    """A route posts mail for the recipient it matched; mail for an address another channel holds is
+    that channel's alone, and is refused here, whichever workspace the other channel is in (mail for
+    addresses no channel holds, such as aliases forwarded to this one, is this channel's)."""
+    for address in (recipient or "").split(","):
+        if not address.strip():
+            continue
+        holder = await email_channel_for(session, mail.base_address(address.strip()))
+        if holder is not None and holder.id != channel.id:
+            raise MailForAnotherChannel("The mail is for another channel's address", field="recipient")
+
+
 async def _store(
     session: AsyncSession,
     channel: MessagingChannel,
@@ -168,10 +192,15 @@ async def accept_messenger(
     signature: str | None,
     secret_box: SecretBox,
 ) -> int:
-    """Store the customer messages and postbacks of a signed Page webhook; returns how many were new."""
+    """Store the customer messages and postbacks of a signed Page webhook that are for the channel's Page;
+    returns how many were new."""
     parsed = _signed_json(channel, secret_box, "app_secret", messenger.signature_matches, body, signature)
     events = messenger.customer_events(parsed) if parsed.get("object") == "page" else []
-    return await _store_events(session, channel, events)
+    page_id = str(channel.settings["page_id"])
+    for event in events:
+        if event.account != page_id:
+            await _drop(session, channel, event, f"Page {event.account or '(unclear)'}, not the channel's")
+    return await _store_events(session, channel, [event for event in events if event.account == page_id])
 
 
 async def accept_zalo(
@@ -181,12 +210,20 @@ async def accept_zalo(
     signature: str | None,
     secret_box: SecretBox,
 ) -> int:
-    """Store a signed Zalo OA event if it is one to keep; returns 1 when it was new."""
+    """Store a signed Zalo OA event if it is one to keep, for the channel's app and OA; returns 1 when it
+    was new."""
     parsed = _signed_json(channel, secret_box, "oa_secret_key", zalo.signature_matches, body, signature)
-    if str(parsed.get("app_id")) != str(channel.settings.get("app_id")):
-        raise Forbidden("The event is for another Zalo app", code="bad_signature")
     event = zalo.stored_event(parsed)
-    return await _store_events(session, channel, [event] if event else [])
+    if event is None:
+        return 0
+    app_id, oa_id = str(parsed.get("app_id")), channel.settings.get("oa_id")
+    if app_id != str(channel.settings["app_id"]):
+        await _drop(session, channel, event, f"Zalo app {app_id}, not the channel's")
+        return 0
+    if oa_id is not None and event.account is not None and event.account != oa_id:
+        await _drop(session, channel, event, f"OA {event.account}, not the channel's")
+        return 0
+    return await _store_events(session, channel, [event])
 
 
 def _signed_json(
@@ -210,6 +247,16 @@ async def _store_events(session: AsyncSession, channel: MessagingChannel, events
         accepted = await _store(session, channel, event.provider_message_id, event.kind, event.payload)
         new += not accepted.duplicate
     return new
+
+
+async def _drop(session: AsyncSession, channel: MessagingChannel, event: ProviderEvent, whose: str) -> None:
+    """An event of another provider account, signed with the channel's secret (one app may serve several
+    Pages or OAs): never threaded, it goes in the channel's inbound log as `ignored`, saying whose it
+    is, without its content or its sender."""
+    key = "sha256:" + hashlib.sha256(event.provider_message_id.encode()).hexdigest()
+    repo = InboundRepository(session, channel.workspace_id)
+    await repo.store(channel.id, key, event.kind, {}, ignored=f"an event for {whose}: dropped")
+    logger.warning("channel %s dropped an event for %s", channel.id, whose)
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

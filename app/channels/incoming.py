@@ -76,3 +76,6 @@ class ProviderEvent:
     provider_message_id: str
     kind: str
     payload: dict[str, Any]
+    # The provider's account (a Facebook Page, a Zalo OA) the event says it is for; None when it does
+    # not say, or says two things.
+    account: str | None = None

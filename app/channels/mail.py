@@ -8,9 +8,12 @@ own address is dropped, delivery reports fail the reply they are about, and auto
 office, lists, bounces) never gets an automatic reply.
 """
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import re
+import socket
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Any
@@ -42,6 +45,11 @@ def base_address(recipient: str) -> str:
     """The address without its `+tag`: where `support+t12-…@shop.vn` was sent, `support@shop.vn`."""
     local, _, domain = recipient.lower().partition("@")
     return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def smtp_url(host: str, port: int) -> str:
+    """The SMTP server as a URL, for the checks every outbound connection goes through."""
+    return f"https://{f'[{host}]' if ':' in host else host}:{port}/"
 
 
 def reply_code(key: str, channel_id: UUID, number: int) -> str:
@@ -166,20 +174,24 @@ async def send(reply: Reply) -> Sent | NotSent:
     refused = _loop_rule(reply, to)
     if refused:
         return NotSent(refused, True)
-    try:
-        await check_destination(f"https://{settings['smtp_host']}:{settings['smtp_port']}/", reply.policy)
-    except UnsafeDestination as unsafe:
-        return NotSent(f"the SMTP server may not be called: {unsafe}", True)
     files = await _files(reply)
     if isinstance(files, NotSent):
         return files
     mail = _compose(reply, to, files)
+    host, port = str(settings["smtp_host"]), int(settings["smtp_port"])
     security = settings.get("smtp_security", "starttls")
+    try:
+        connected = await _connect(host, port, reply)
+    except UnsafeDestination as unsafe:
+        return NotSent(f"the SMTP server may not be called: {unsafe}", True)
+    except OSError as unreachable:
+        return NotSent(f"the SMTP server could not be reached: {unreachable}"[:1000], False)
     try:
         await aiosmtplib.send(
             mail,
-            hostname=settings["smtp_host"],
-            port=settings["smtp_port"],
+            # Only for TLS: the certificate is checked for the name, and the name is sent as SNI.
+            hostname=host.removesuffix("."),
+            sock=connected,
             username=settings.get("smtp_username"),
             password=reply.secrets.get("smtp_password") if settings.get("smtp_username") else None,
             use_tls=security == "tls",
@@ -198,7 +210,33 @@ async def send(reply: Reply) -> Sent | NotSent:
         )
     except (aiosmtplib.SMTPException, OSError) as unreachable:
         return NotSent(f"the SMTP server could not be reached: {unreachable}"[:1000], False)
+    finally:
+        connected.close()
     return Sent(str(mail["Message-ID"]).strip("<>"))
+
+
+async def _connect(host: str, port: int, reply: Reply) -> socket.socket:
+    """A connection to the SMTP server, made to an address the policy allowed just now: the name is
+    resolved once, here, so that a DNS answer that changes (rebinding) cannot lead anywhere else.
+    Raises UnsafeDestination, or OSError when no address can be reached in time."""
+    async with asyncio.timeout(reply.timeout):
+        addresses = await check_destination(smtp_url(host, port), reply.policy, reply.resolve)
+        for address in addresses[:-1]:
+            # As connecting by name does, move on when one cannot be reached.
+            with contextlib.suppress(OSError):
+                return await _connected_to(address, port)
+        return await _connected_to(addresses[-1], port)
+
+
+async def _connected_to(address: str, port: int) -> socket.socket:
+    connection = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+    connection.setblocking(False)
+    try:
+        await asyncio.get_running_loop().sock_connect(connection, (address, port))
+    except BaseException:
+        connection.close()
+        raise
+    return connection
 
 
 def _loop_rule(reply: Reply, to: str) -> str | None:

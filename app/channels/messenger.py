@@ -48,19 +48,24 @@ def signature_matches(app_secret: str, body: bytes, header: str | None) -> bool:
 
 
 def customer_events(body: dict[str, Any]) -> list[ProviderEvent]:
-    """The customer messages and postbacks of a webhook POST: every entry, every messaging event."""
+    """The customer messages and postbacks of a webhook POST: every entry, every messaging event. Each
+    is for the Page of its entry, when its recipient is that Page too (one Meta app may serve many
+    Pages, and sends all their events to the one callback URL)."""
     events = []
     for entry in body.get("entry") or []:
+        page = str(entry.get("id")) if isinstance(entry, dict) and entry.get("id") is not None else None
         for event in entry.get("messaging") or [] if isinstance(entry, dict) else []:
             if not isinstance(event, dict):
                 continue
+            recipient = (event.get("recipient") or {}).get("id")
+            account = page if recipient is not None and str(recipient) == page else None
             message, postback = event.get("message"), event.get("postback")
             if isinstance(message, dict) and message.get("mid") and not message.get("is_echo"):
-                events.append(ProviderEvent(str(message["mid"]), MESSAGE, event))
+                events.append(ProviderEvent(str(message["mid"]), MESSAGE, event, account))
             elif isinstance(postback, dict):
                 sender = (event.get("sender") or {}).get("id")
                 key = postback.get("mid") or f"postback:{sender}:{event.get('timestamp')}"
-                events.append(ProviderEvent(str(key), POSTBACK, event))
+                events.append(ProviderEvent(str(key), POSTBACK, event, account))
     return events
 
 

@@ -3,15 +3,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, bindparam, func, select, text, update
+from sqlalchemy import Select, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.ids import new_id
 from app.kit.pagination import Keyset, SortColumn
 from app.kit.repository import ScopedRepository
+from app.kit.time import utcnow
 from app.models import Conversation, InboundMessage, MessagingChannel, OutboundMessage
-from app.models.enums import ChannelKind, DeliveryState, InboundState
+from app.models.enums import DeliveryState, InboundState
 
 BY_NAME = Keyset("name", [SortColumn(MessagingChannel.name), SortColumn(MessagingChannel.id)])
 NEWEST_FIRST = Keyset(
@@ -71,16 +72,20 @@ class InboundRepository(ScopedRepository[InboundMessage]):
         kind: str,
         payload: dict[str, Any],
         raw: bytes | None = None,
+        *,
+        ignored: str | None = None,
     ) -> tuple[UUID, bool]:
-        """The stored message's id, and whether it was stored before (then nothing changes)."""
+        """The stored message's id, and whether it was stored before (then nothing changes). A message
+        `ignored` for that reason is stored done, for the inbound log alone."""
         key = {
             "workspace_id": self.workspace_id,
             "channel_id": channel_id,
             "provider_message_id": provider_message_id,
         }
-        inserted = await self.session.scalar(
-            _STORE_INBOUND, {**key, "id": new_id(), "kind": kind, "payload": payload, "raw": raw}
-        )
+        values = {**key, "id": new_id(), "kind": kind, "payload": payload, "raw": raw}
+        if ignored is not None:
+            values.update(state=InboundState.ignored, error=ignored, processed_at=utcnow())
+        inserted = await self.session.scalar(_STORE_INBOUND, values)
         if inserted is not None:
             return inserted, False
         existing = await self.session.scalar(_STORED_INBOUND, key)
@@ -128,14 +133,13 @@ async def ticket_of_messages(
     return await session.scalar(select(both.c.ticket_id).order_by(both.c.at.desc()).limit(1))
 
 
-async def email_channels_for(session: AsyncSession, address: str) -> list[MessagingChannel]:
-    """The active email channels whose support address this is (across workspaces: mail names none)."""
-    statement = select(MessagingChannel).where(
-        MessagingChannel.kind == ChannelKind.email,
-        MessagingChannel.active,
-        func.lower(MessagingChannel.settings["address"].astext) == address.lower(),
-    )
-    return list((await session.execute(statement)).scalars())
+_CLAIMED_ADDRESS = select(MessagingChannel).where(MessagingChannel.claimed_address == bindparam("address"))
+
+
+async def email_channel_for(session: AsyncSession, address: str) -> MessagingChannel | None:
+    """The channel that receives mail for this (base) address, across workspaces (mail names none);
+    active or not, since an inactive channel keeps its address from the others."""
+    return (await session.execute(_CLAIMED_ADDRESS, {"address": address})).scalar_one_or_none()
 
 
 # The statements each message's threading runs, built once: building one costs more than running it.

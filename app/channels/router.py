@@ -247,7 +247,9 @@ async def receive_email(
 ) -> Accepted:
     """A mail as received: the raw RFC 5322 message as the body (`Content-Type: message/rfc822`) with the
     channel's token as Bearer, or a Mailgun route's form (`body-mime`, with a URL ending in `mime`) signed
-    with the channel's `mailgun_signing_key`. Stored once per Message-ID and threaded by workers."""
+    with the channel's `mailgun_signing_key`; a route's mail whose `recipient` is another channel's
+    address is refused with 406, which Mailgun does not retry. Stored once per Message-ID and threaded by
+    workers."""
     state = request.app.state
     limit = state.settings.email.max_message_bytes
     if request.headers.get("content-type", "").startswith(("multipart/form-data", "application/x-www-form")):
@@ -255,6 +257,7 @@ async def receive_email(
         async with request.form(max_part_size=limit) as form:
             fields = {name: value for name, value in form.items() if isinstance(value, str)}
         inbound.check_mailgun(channel, state.secret_box, fields, utcnow())
+        await inbound.check_recipient(session, channel, fields.get("recipient"))
         raw = fields.get("body-mime", "").encode()
     else:
         token = credentials.credentials if credentials is not None else None

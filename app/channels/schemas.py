@@ -101,8 +101,10 @@ class EmailSettings(RequestModel):
         "(`local+t<number>-<code>@domain`) are made from it"
     )
     display_name: Name | None = Field(None, description="The name replies are sent under")
-    smtp_host: Annotated[str, StringConstraints(min_length=1, max_length=253)] | None = Field(
-        None, description="The SMTP server replies are sent through; without it replies stay on the ticket"
+    smtp_host: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,253}$")] | None = Field(
+        None,
+        description="The SMTP server replies are sent through (a host name or an IP address, public unless "
+        "HELPDESK_WEBHOOK_ALLOWED_NETWORKS allows it); without it replies stay on the ticket",
     )
     smtp_port: int = Field(587, ge=1, le=65535)
     smtp_security: Literal["starttls", "tls", "none"] = Field(
@@ -223,6 +225,11 @@ class ChannelOut(ResponseModel):
     active: bool
     settings: dict[str, Any] = Field(description="As for the channel's kind")
     secrets_set: list[str] = Field(description="Which secrets are set (their values are never shown)")
+    settings_taken: list[str] = Field(
+        description="Settings an older channel held already when the service began to give each address "
+        "and account to one channel: this one receives nothing for them and was deactivated; changing "
+        "them, or activating it, claims them again (409 `address_taken` while they are held)"
+    )
     defaults: TicketDefaults
     inbound_urls: InboundUrls = Field(description="Paths the channel's callers post to")
     created_at: datetime

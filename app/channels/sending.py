@@ -12,7 +12,7 @@ import httpx
 from app.attachments.storage import storage_for
 from app.config import Settings
 from app.models import Attachment, Comment, Conversation, MessagingChannel, OutboundMessage, Ticket
-from app.webhooks.outbound import OutboundPolicy, UnsafeDestination, safe_post
+from app.webhooks.outbound import OutboundPolicy, Resolver, UnsafeDestination, safe_post, system_resolve
 
 # Replaces some of the channel's secrets (e.g. refreshed tokens) and commits; returns all of them.
 SecretsSaver = Callable[[Callable[[dict[str, str]], Awaitable[dict[str, str]]]], Awaitable[dict[str, str]]]
@@ -50,6 +50,8 @@ class Reply:
     attachments: list[Attachment]
     # What the adapter's `context` found of the ticket's thread (e.g. the Message-IDs to refer to).
     context: dict[str, Any] = field(default_factory=dict)
+    # How host names are looked up for `policy`: every call goes to an address checked by it.
+    resolve: Resolver = system_resolve
 
 
 async def call_provider(
@@ -88,6 +90,7 @@ async def call_provider(
             headers={"content-type": content_type, **(headers or {})},
             timeout=reply.timeout,
             policy=reply.policy,
+            resolve=reply.resolve,
         )
     except UnsafeDestination as refused:
         return NotSent(f"the provider's URL may not be called: {refused}", True)

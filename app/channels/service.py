@@ -4,14 +4,18 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.categories.repository import CategoryRepository
+from app.channels.mail import base_address, smtp_url
 from app.channels.repository import BY_NAME, NEWEST_FIRST, ChannelRepository, InboundRepository
 from app.channels.schemas import (
     HASHED_SECRETS,
@@ -27,6 +31,7 @@ from app.channels.schemas import (
 from app.config import Settings
 from app.errors import Conflict, NotFound, Unprocessable
 from app.groups.repository import GroupRepository
+from app.kit.constraints import describe_violation
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
@@ -35,6 +40,14 @@ from app.models.enums import ActorType, ChannelKind, InboundState, Role
 from app.webhooks.service import checked_url
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+# What a channel receives for, which no other channel in the service may: column -> the setting it
+# is taken from.
+CLAIMS: dict[ChannelKind, dict[str, str]] = {
+    ChannelKind.email: {"claimed_address": "address"},
+    ChannelKind.messenger: {"claimed_account_id": "page_id"},
+    ChannelKind.zalo: {"claimed_account_id": "oa_id", "claimed_app_id": "app_id"},
+}
 
 
 def hash_secret(value: str) -> str:
@@ -78,6 +91,11 @@ def present(channel: MessagingChannel, secret_box: SecretBox) -> ChannelOut:
         active=channel.active,
         settings=channel.settings,
         secrets_set=sorted([*channel.secret_hashes, *channel_secrets(channel, secret_box)]),
+        settings_taken=[
+            f"settings.{name}"
+            for column, name in CLAIMS.get(channel.kind, {}).items()
+            if channel.settings.get(name) is not None and getattr(channel, column) is None
+        ],
         defaults=TicketDefaults(
             group_id=channel.default_group_id,
             category_id=channel.default_category_id,
@@ -107,15 +125,16 @@ async def list_channels(
 async def create_channel(
     session: AsyncSession, workspace_id: UUID, data: ChannelCreate, settings: Settings, secret_box: SecretBox
 ) -> MessagingChannel:
+    kind = ChannelKind(data.kind)
+    checked = await _checked_settings(data.settings.model_dump(mode="json"), settings, SETTINGS[kind])
     channel = MessagingChannel(
         id=new_id(),
-        kind=data.kind,
+        kind=kind,
         name=data.name,
         active=data.active,
-        settings=await _checked_settings(
-            data.settings.model_dump(mode="json"), settings, SETTINGS[ChannelKind(data.kind)]
-        ),
+        settings=checked,
         secret_hashes={},
+        **_claims(kind, checked),
         **await _default_values(session, workspace_id, data.defaults),
     )
     sent = data.secrets.model_dump(exclude_unset=True)
@@ -125,7 +144,8 @@ async def create_channel(
     for name, value in _secret_values(channel, sent, secret_box).items():
         setattr(channel, name, value)
     _check_secrets(channel, secret_box)
-    return await ChannelRepository(session, workspace_id).add(channel)
+    with _claims_checked(kind):
+        return await ChannelRepository(session, workspace_id).add(channel)
 
 
 async def update_channel(
@@ -144,12 +164,16 @@ async def update_channel(
         values["settings"] = await _checked_settings(
             merged.model_dump(mode="json"), settings, SETTINGS[channel.kind]
         )
+    if data.settings is not None or values.get("active"):
+        # A channel that lost its claims to an older one gets them back only by asking again.
+        values.update(_claims(channel.kind, values.get("settings", channel.settings)))
     if data.defaults is not None:
         values.update(await _default_values(session, workspace_id, data.defaults))
     if data.secrets is not None:
         _validated(SECRETS[channel.kind], data.secrets, "secrets")
         values.update(_secret_values(channel, data.secrets, secret_box))
-    updated = await ChannelRepository(session, workspace_id).update(channel, values)
+    with _claims_checked(channel.kind):
+        updated = await ChannelRepository(session, workspace_id).update(channel, values)
     _check_secrets(updated, secret_box)
     return updated
 
@@ -164,16 +188,46 @@ async def delete_channel(session: AsyncSession, workspace_id: UUID, channel: Mes
     await repo.delete(channel)
 
 
+def _claims(kind: ChannelKind, settings: dict[str, Any]) -> dict[str, str | None]:
+    """What a channel of this kind with these settings receives for, by column."""
+    claims = {column: settings.get(name) for column, name in CLAIMS.get(kind, {}).items()}
+    address = claims.get("claimed_address")
+    if address is not None:
+        claims["claimed_address"] = base_address(address)
+    return claims
+
+
+@contextmanager
+def _claims_checked(kind: ChannelKind) -> Iterator[None]:
+    """A claim another channel holds is a 409 naming the setting, never the channel or its workspace:
+    the answer is the same whoever holds it. The database decides, so that of two channels saved at
+    once with one address, one is refused."""
+    try:
+        yield
+    except IntegrityError as error:
+        name = CLAIMS.get(kind, {}).get(describe_violation(error)[3] or "")
+        if name is None:
+            raise
+        raise Conflict(
+            f"settings.{name}: another channel already receives for it",
+            field=f"settings.{name}",
+            code="address_taken",
+        ) from None
+
+
 async def _checked_settings(
     values: dict[str, Any], settings: Settings, model: type[BaseModel]
 ) -> dict[str, Any]:
-    """The settings, once every URL an admin set in them is one the service may call (the providers'
-    own endpoints, the defaults, are not looked up)."""
+    """The settings, once every URL an admin set in them, and the SMTP server, is one the service may
+    call (the providers' own endpoints, the defaults, are not looked up)."""
     for name in ("callback_url", "graph_base_url", "api_base_url", "oauth_base_url"):
         field = model.model_fields.get(name)
         if values.get(name) is None or field is None or values[name] == _text(field.default):
             continue
         await checked_url(values[name], settings, field=f"settings.{name}")
+    if values.get("smtp_host") is not None:
+        url = smtp_url(values["smtp_host"], values["smtp_port"])
+        await checked_url(url, settings, field="settings.smtp_host")
     return values
 
 

@@ -1,8 +1,9 @@
 """Mail received by SMTP (aiosmtpd), for businesses whose MX or relay hands mail to the service.
 
 A recipient is accepted only when it is (a `+tag` of) an active email channel's address; the mail is
-stored for each such channel before the server answers 250, so an accepted mail is never lost, and a
-mail the database could not take is answered 451 for the sender to try again.
+stored for the one channel whose address each recipient is (an address belongs to one channel in the
+whole service) before the server answers 250, so an accepted mail is never lost, and a mail the
+database could not take is answered 451 for the sender to try again.
 """
 
 import asyncio
@@ -13,7 +14,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from app.channels.inbound import accept_mail
 from app.channels.mail import base_address
-from app.channels.repository import email_channels_for
+from app.channels.repository import email_channel_for
 from app.config import Settings
 from app.db import Database
 
@@ -31,11 +32,11 @@ class InboundMail:
     ) -> str:
         try:
             async with self.db.sessionmaker() as db_session:
-                channels = await email_channels_for(db_session, base_address(address))
+                channel = await email_channel_for(db_session, base_address(address))
         except Exception:
             logger.exception("looking up the channel of %s failed", address)
             return "451 4.3.0 Try again later"
-        if not channels:
+        if channel is None or not channel.active:
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -48,7 +49,8 @@ class InboundMail:
         try:
             async with self.db.sessionmaker() as db_session, db_session.begin():
                 for address in addresses:
-                    for channel in await email_channels_for(db_session, address):
+                    channel = await email_channel_for(db_session, address)
+                    if channel is not None and channel.active:
                         await accept_mail(db_session, channel, raw)
         except Exception:
             logger.exception("storing mail for %s failed", ", ".join(addresses))

@@ -42,7 +42,7 @@ from app.kit.time import utcnow
 from app.models import Attachment, Comment, Conversation, MessagingChannel, OutboundMessage, Ticket
 from app.models.enums import DeliveryState, InboundState
 from app.tickets.repository import TicketRepository
-from app.webhooks.outbound import OutboundPolicy
+from app.webhooks.outbound import OutboundPolicy, Resolver, system_resolve
 from app.webhooks.service import outbound_policy
 
 logger = logging.getLogger(__name__)
@@ -130,7 +130,12 @@ async def _failed(
 
 
 async def send_due_replies(
-    db: Database, settings: Settings, secret_box: SecretBox, client: httpx.AsyncClient, policy: OutboundPolicy
+    db: Database,
+    settings: Settings,
+    secret_box: SecretBox,
+    client: httpx.AsyncClient,
+    policy: OutboundPolicy,
+    resolve: Resolver = system_resolve,
 ) -> int:
     """Send a batch of due replies; returns how many were tried."""
     now = utcnow()
@@ -151,6 +156,7 @@ async def send_due_replies(
             now=utcnow(),
             timeout=settings.webhook.timeout_seconds,
             policy=policy,
+            resolve=resolve,
             save_secrets=_secrets_saver(db, secret_box, channel),
             settings=settings,
             attachments=attachments,

@@ -60,15 +60,22 @@ def signature_matches(oa_secret_key: str, body: bytes, header: str | None) -> bo
 
 
 def stored_event(body: dict[str, Any]) -> ProviderEvent | None:
-    """The event to keep: a customer's message, a follow or an unfollow; None for the rest."""
+    """The event to keep: a customer's message, a follow or an unfollow; None for the rest. Its account
+    is the OA it is for: the recipient of a customer's message, `oa_id` of a follow."""
     name = str(body.get("event_name", ""))
     if name.startswith("user_send_"):
         msg_id = (body.get("message") or {}).get("msg_id")
-        return ProviderEvent(str(msg_id), MESSAGE, body) if msg_id else None
+        oa_id = (body.get("recipient") or {}).get("id")
+        return ProviderEvent(str(msg_id), MESSAGE, body, _text(oa_id)) if msg_id else None
     if name in (FOLLOW, UNFOLLOW):
         follower = (body.get("follower") or {}).get("id")
-        return ProviderEvent(f"{name}:{follower}:{body.get('timestamp')}", name, body) if follower else None
+        key = f"{name}:{follower}:{body.get('timestamp')}"
+        return ProviderEvent(key, name, body, _text(body.get("oa_id"))) if follower else None
     return None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming:

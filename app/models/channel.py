@@ -32,6 +32,10 @@ class MessagingChannel(WorkspaceScoped, Timestamps, Versioned, Base):
         Index("uq_channels_workspace_id_name", "workspace_id", text("lower(name)"), unique=True),
         # Inbound URLs name the channel alone: providers know nothing of workspaces.
         Index("uq_channels_id", "id", unique=True),
+        # What a channel receives for is its own in the whole service, whichever workspace asks.
+        Index("uq_channels_claimed_address", "claimed_address", unique=True),
+        Index("uq_channels_kind_claimed_account_id", "kind", "claimed_account_id", unique=True),
+        Index("uq_channels_kind_claimed_app_id", "kind", "claimed_app_id", unique=True),
     )
 
     workspace_id: Mapped[UUID] = mapped_column(
@@ -52,6 +56,12 @@ class MessagingChannel(WorkspaceScoped, Timestamps, Versioned, Base):
         pg_enum(Priority, "ticket_priority"), server_default="normal"
     )
     default_tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
+    # What the channel receives for, taken from its settings when they are saved: an email channel's
+    # address (lower case, without a `+tag`: the listener delivers every tag to it), the Page or OA id
+    # and the Zalo app id of a provider's account. NULL when another channel holds it.
+    claimed_address: Mapped[str | None] = mapped_column(String(320))
+    claimed_account_id: Mapped[str | None] = mapped_column(String(64))
+    claimed_app_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class Conversation(WorkspaceScoped, Base):
