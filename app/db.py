@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.config import Settings
@@ -26,6 +27,25 @@ def resolve_database_url(settings: Settings) -> str:
     url = start_embedded_postgres(settings.data_dir)
     os.environ[EMBEDDED_URL_ENV] = url
     return url
+
+
+# Server states after which a session cannot go on: it was terminated, the server crashed, or it is
+# shutting down or starting.
+_SESSION_ENDING_STATES = {"57P01", "57P02", "57P03"}
+
+
+def connection_lost(error: BaseException) -> bool:
+    """Whether `error` (from asyncpg, or SQLAlchemy's wrapper of it) left its connection unusable.
+
+    asyncpg marks a connection closed only when the socket says so; one whose session the server ended
+    or whose protocol broke mid-operation ("another operation is in progress") must be dropped too, or
+    the pool would hand it out again and again after a database restart.
+    """
+    original = error.__cause__ if isinstance(error.__cause__, BaseException) else error
+    if isinstance(original, asyncpg.InterfaceError | asyncpg.InternalClientError | OSError):
+        return True
+    sqlstate = getattr(original, "sqlstate", None) or ""
+    return sqlstate.startswith("08") or sqlstate in _SESSION_ENDING_STATES
 
 
 @dataclass
@@ -66,7 +86,14 @@ def create_database(url: str, settings: Settings) -> Database:
         pool_timeout=settings.db.pool_timeout_seconds,
         pool_pre_ping=False,
     )
+    event.listen(engine.sync_engine, "handle_error", _invalidate_lost_connections)
     return Database(engine, async_sessionmaker(engine, expire_on_commit=False, autoflush=False))
+
+
+def _invalidate_lost_connections(context: ExceptionContext) -> None:
+    """A lost connection is invalidated (and the pool's older ones with it) instead of being reused."""
+    if context.original_exception is not None and connection_lost(context.original_exception):
+        context.is_disconnect = True
 
 
 def alembic_config(url: str):

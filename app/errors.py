@@ -210,6 +210,13 @@ def _retryable(exc: DBAPIError) -> tuple[str, str] | None:
     return None
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says that the database could not serve, so that the same work may succeed later."""
+    if isinstance(exc, DatabaseUnavailable | PoolTimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and _retryable(exc) is not None
+
+
 def _service_unavailable(code: str, detail: str) -> JSONResponse:
     return problem(
         503, code, "Service unavailable", detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}

@@ -42,9 +42,10 @@ class EventNotifier:
             try:
                 self._connection = await asyncpg.connect(self._url)
                 await self._connection.add_listener(EVENTS_CHANNEL, self._notified)
-            except (OSError, asyncpg.PostgresError) as error:
+            except Exception as error:
+                # The database is unreachable or restarting: streams poll until it is back.
                 self._connection = None
-                logger.warning("listening for events failed, streams poll meanwhile: %s", error)
+                logger.warning("listening for events failed, streams poll meanwhile: %r", error)
 
     async def close(self) -> None:
         if self._connection is not None:

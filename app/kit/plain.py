@@ -16,6 +16,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 
+from app.db import connection_lost
+
 
 class PlainStatement:
     def __init__(self, statement: ClauseElement) -> None:
@@ -37,21 +39,19 @@ class PlainStatement:
         return arguments
 
     async def fetchrow(self, session: AsyncSession, parameters: Mapping[str, Any]) -> asyncpg.Record | None:
-        connection = await _driver_connection(session)
+        connection = await session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
         arguments = self._arguments(parameters)
         try:
-            return await connection.fetchrow(self.sql, *arguments)
+            return await driver.fetchrow(self.sql, *arguments)
         # The errors SQLAlchemy would have raised, so that one set of handlers answers them all.
         except asyncpg.IntegrityConstraintViolationError as error:
             raise IntegrityError(self.sql, arguments, error) from error
         except asyncpg.DataError as error:
             raise DataError(self.sql, arguments, error) from error
-        except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError) as error:
-            raise OperationalError(self.sql, arguments, error) from error
-        except asyncpg.PostgresError as error:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as error:
+            if connection_lost(error):
+                # As SQLAlchemy does for the statements it runs: the pool must not hand it out again.
+                await connection.invalidate(error)
+                raise OperationalError(self.sql, arguments, error, connection_invalidated=True) from error
             raise DBAPIError(self.sql, arguments, error) from error
-
-
-async def _driver_connection(session: AsyncSession) -> asyncpg.Connection:
-    connection = await session.connection()
-    return (await connection.get_raw_connection()).driver_connection

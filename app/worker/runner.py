@@ -10,6 +10,7 @@ delivery held by a worker that died is taken over when its lease ends.
 import asyncio
 import contextlib
 import logging
+import sys
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,6 +27,7 @@ from app.channels.smtp_listener import serve_smtp
 from app.channels.tasks import send_due_replies, thread_due
 from app.config import Settings
 from app.db import Database
+from app.errors import database_unavailable
 from app.events.tasks import purge_expired
 from app.kit.crypto import SecretBox
 from app.kit.time import utcnow
@@ -142,8 +144,9 @@ class Worker:
                         await _wait(stopping, self.settings.worker.poll_seconds)
                 finally:
                     await connection.close()
-            except (OSError, asyncpg.PostgresError) as error:
-                logger.warning("listening for notifications failed, polling meanwhile: %s", error)
+            except Exception as error:
+                # The connection failed or was lost (a database restart): poll, and listen again.
+                logger.warning("listening for notifications failed, polling meanwhile: %r", error)
                 await _wait(stopping, self.settings.worker.poll_seconds)
 
     async def _dispatch(self, stopping: asyncio.Event) -> None:
@@ -156,7 +159,7 @@ class Worker:
                     self.deliveries_due.set()
                     continue
             except Exception:
-                logger.exception("dispatching events failed")
+                _log_failure("dispatching events failed")
             await _wait(self.events_arrived, interval)
 
     async def _deliver(self, stopping: asyncio.Event, clients: list[httpx.AsyncClient]) -> None:
@@ -185,7 +188,7 @@ class Worker:
                         per_endpoint=held_per_endpoint,
                     )
                 except Exception:
-                    logger.exception("claiming deliveries failed")
+                    _log_failure("claiming deliveries failed")
                 if stopping.is_set():
                     await release(self.db, claims)
                     return
@@ -258,7 +261,7 @@ class Worker:
                 self.disabled.add(claim.webhook_id)
         except Exception:
             # The lease runs out and another attempt is made: at least once, never lost.
-            logger.exception("delivering %s failed", claim.delivery_id)
+            _log_failure("delivering %s failed", claim.delivery_id)
 
     async def _record_success(self, claim: Claim, outcome: Outcome) -> None:
         """Join the batch of successes being filled; return once it is committed."""
@@ -306,7 +309,7 @@ class Worker:
             try:
                 await assign_waiting(self.db, self.settings)
             except Exception:
-                logger.exception("assigning waiting tickets failed")
+                _log_failure("assigning waiting tickets failed")
             await _wait(self.agents_available, self.settings.worker.assignment_seconds)
 
     async def _watch_sla(self, stopping: asyncio.Event) -> None:
@@ -314,7 +317,7 @@ class Worker:
             try:
                 await announce_due(self.db, self.settings, utcnow())
             except Exception:
-                logger.exception("announcing SLA warnings and breaches failed")
+                _log_failure("announcing SLA warnings and breaches failed")
             await _wait(stopping, self.settings.worker.sla_seconds)
 
     async def _thread(self, stopping: asyncio.Event, client: httpx.AsyncClient) -> None:
@@ -323,7 +326,7 @@ class Worker:
             try:
                 await thread_due(self.db, self.settings, self.secret_box, client, stopping)
             except Exception:
-                logger.exception("threading inbound messages failed")
+                _log_failure("threading inbound messages failed")
             await _wait(self.messages_arrived, self.settings.worker.poll_seconds)
 
     async def _reply(self, stopping: asyncio.Event, client: httpx.AsyncClient) -> None:
@@ -333,7 +336,7 @@ class Worker:
                 if await send_due_replies(self.db, self.settings, self.secret_box, client, self.policy):
                     continue
             except Exception:
-                logger.exception("sending replies failed")
+                _log_failure("sending replies failed")
             await _wait(self.replies_queued, self.settings.worker.poll_seconds)
 
     async def _maintain(self, stopping: asyncio.Event) -> None:
@@ -349,7 +352,7 @@ class Worker:
                 if purged:
                     logger.info("purged %d expired rows", purged)
             except Exception:
-                logger.exception("purging expired rows failed")
+                _log_failure("purging expired rows failed")
             await _wait(stopping, MAINTENANCE_INTERVAL.total_seconds())
 
 
@@ -358,6 +361,16 @@ class _Batch:
     written: asyncio.Future[None]
     items: list[tuple[Claim, Outcome]] = field(default_factory=list)
     writing: bool = False
+
+
+def _log_failure(message: str, *arguments: object) -> None:
+    """A round of a loop failed: one line while the database is away (the next round tries again), the
+    traceback otherwise."""
+    error = sys.exc_info()[1]
+    if error is not None and database_unavailable(error):
+        logger.warning(f"{message}: the database is unavailable (%s)", *arguments, type(error).__name__)
+    else:
+        logger.exception(message, *arguments)
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
