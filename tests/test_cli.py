@@ -1,16 +1,22 @@
 """The `helpdesk` command, run as a user runs it: a separate process."""
 
+import asyncio
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import psutil
 from fastapi import FastAPI
 
+from app.db import EMBEDDED_URL_ENV
 from tests.conftest import make_client
+from tests.test_email_channel import free_port
 
 HELPDESK = str(Path(sys.executable).with_name("helpdesk"))
 
@@ -83,3 +89,61 @@ async def test_a_lost_database_is_a_503_with_retry_after(settings) -> None:
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    *args: str, env: dict[str, str], log: Path
+) -> AsyncIterator[tuple[subprocess.Popen[bytes], str]]:
+    """`helpdesk serve` as a separate process, with its output in `log`; yields once it answers
+    /healthz. Left running at the end of the block, it is stopped (SIGTERM, then SIGKILL)."""
+    port = free_port()
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("HELPDESK_SECRET_KEY", EMBEDDED_URL_ENV)
+    }
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 - our own command
+            [HELPDESK, "serve", "--port", str(port), *args],
+            env={**inherited, "HELPDESK_LOG_LEVEL": "info", **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=5) as client, asyncio.timeout(60):
+            while True:
+                assert process.poll() is None, log.read_text()
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def test_serve_with_two_workers_starts_on_a_fresh_data_dir(tmp_path: Path) -> None:
+    """No secret key is set: the serving command makes the data directory's key once, before its
+    worker processes start, and both load that one."""
+    data_dir = tmp_path / "data"
+    log = tmp_path / "serve.log"
+    env = {"DATABASE_URL": "", "HELPDESK_DATA_DIR": str(data_dir)}
+    async with serving("--workers", "2", "--migrate", env=env, log=log) as (process, _):
+        async with asyncio.timeout(60):
+            while log.read_text().count("Application startup complete") < 2:
+                assert process.poll() is None, log.read_text()
+                await asyncio.sleep(0.1)
+        assert process.poll() is None, log.read_text()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    output = log.read_text()
+    assert "Traceback" not in output, output
+    assert [path.name for path in data_dir.iterdir() if path.is_file()] == ["secret.key"]
