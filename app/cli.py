@@ -74,6 +74,7 @@ def serve(host: str, port: int, workers: int, apply_migrations: bool, demo: bool
         port=port,
         workers=workers,
         log_level=settings.log_level,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     agent_token_max_ttl_minutes: int = Field(24 * 60, ge=1)
     agent_token_secret_grace_minutes: int = Field(60, ge=0)
     event_retention_days: float = Field(30.0, gt=0)
+    # On SIGTERM, how long `helpdesk serve` lets running requests finish before it cuts their
+    # connections (live streams end at once).
+    shutdown_grace_seconds: float = Field(10.0, ge=0)
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -91,12 +92,28 @@ async def test_a_lost_database_is_a_503_with_retry_after(settings) -> None:
     assert response.headers["content-type"] == "application/problem+json"
 
 
-@contextlib.asynccontextmanager
-async def serving(
-    *args: str, env: dict[str, str], log: Path
-) -> AsyncIterator[tuple[subprocess.Popen[bytes], str]]:
-    """`helpdesk serve` as a separate process, with its output in `log`; yields once it answers
-    /healthz. Left running at the end of the block, it is stopped (SIGTERM, then SIGKILL)."""
+@dataclass
+class Served:
+    """`helpdesk serve` running as a separate process, its output going to `log`."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def stop(self) -> int:
+        """SIGTERM, then SIGKILL if it is still running 30 s later; its exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+def start_serving(args: tuple[str, ...], env: dict[str, str], log: Path) -> Served:
     port = free_port()
     inherited = {
         name: value
@@ -110,40 +127,38 @@ async def serving(
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
+    return Served(process, f"http://127.0.0.1:{port}", log)
+
+
+@contextlib.asynccontextmanager
+async def serving(*args: str, env: dict[str, str], log: Path) -> AsyncIterator[Served]:
+    """`helpdesk serve` with `args` and `env`, once it answers /healthz; stopped at the end of the
+    block if it still runs."""
+    served = start_serving(args, env, log)
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=5) as client, asyncio.timeout(60):
+        async with httpx.AsyncClient(base_url=served.url, timeout=5) as client, asyncio.timeout(60):
             while True:
-                assert process.poll() is None, log.read_text()
+                assert served.process.poll() is None, served.output()
                 with contextlib.suppress(httpx.TransportError):
                     if (await client.get("/healthz")).status_code == 200:
                         break
                 await asyncio.sleep(0.1)
-        yield process, url
+        yield served
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if served.process.poll() is None:
+            served.stop()
 
 
 async def test_serve_with_two_workers_starts_on_a_fresh_data_dir(tmp_path: Path) -> None:
     """No secret key is set: the serving command makes the data directory's key once, before its
     worker processes start, and both load that one."""
     data_dir = tmp_path / "data"
-    log = tmp_path / "serve.log"
     env = {"DATABASE_URL": "", "HELPDESK_DATA_DIR": str(data_dir)}
-    async with serving("--workers", "2", "--migrate", env=env, log=log) as (process, _):
+    async with serving("--workers", "2", "--migrate", env=env, log=tmp_path / "serve.log") as served:
         async with asyncio.timeout(60):
-            while log.read_text().count("Application startup complete") < 2:
-                assert process.poll() is None, log.read_text()
+            while served.output().count("Application startup complete") < 2:
+                assert served.process.poll() is None, served.output()
                 await asyncio.sleep(0.1)
-        assert process.poll() is None, log.read_text()
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-    output = log.read_text()
-    assert "Traceback" not in output, output
+        served.stop()
+    assert "Traceback" not in served.output(), served.output()
     assert [path.name for path in data_dir.iterdir() if path.is_file()] == ["secret.key"]
