@@ -34,10 +34,12 @@ async def list_macros(
 
 
 @router.post("/v1/macros", response_model=MacroOut, status_code=status.HTTP_201_CREATED)
-async def create_macro(data: MacroCreate, session: Session, principal: Admin, response: Response):
+async def create_macro(
+    data: MacroCreate, request: Request, session: Session, principal: Admin, response: Response
+):
     """The body is compiled and tried on sample data: a syntax error, a construct the sandbox refuses
     or an unknown placeholder is a 422 on `body`."""
-    created = await service.create_macro(session, principal.workspace_id, data)
+    created = await service.create_macro(session, request.app.state.settings, principal.workspace_id, data)
     set_etag(response, created.version)
     return created
 
@@ -53,6 +55,7 @@ async def get_macro(macro_id: UUID, session: Session, principal: Viewer, respons
 async def update_macro(
     macro_id: UUID,
     data: MacroUpdate,
+    request: Request,
     session: Session,
     principal: Admin,
     response: Response,
@@ -60,7 +63,9 @@ async def update_macro(
 ):
     found = await service.get_macro(session, principal.workspace_id, macro_id, for_update=True)
     check_if_match(if_match, found.version)
-    updated = await service.update_macro(session, principal.workspace_id, found, data)
+    updated = await service.update_macro(
+        session, request.app.state.settings, principal.workspace_id, found, data
+    )
     set_etag(response, updated.version)
     return updated
 
