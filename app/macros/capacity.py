@@ -16,13 +16,14 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import select
 import signal
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from functools import cache
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -113,6 +114,12 @@ class RenderCapacity:
         self._freed.set()
         self._freed = asyncio.Event()
 
+    def stop(self) -> None:
+        with self._starting:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
+
     def _submit(
         self, loop: asyncio.AbstractEventLoop, workspace_id: UUID, function: Callable[..., T], *args: Any
     ) -> "Future[T]":
@@ -138,24 +145,46 @@ class RenderCapacity:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__, "app.macros.rendering"])
         self._pool = ProcessPoolExecutor(
-            self.per_process, mp_context=context, initializer=_start_render_process
+            self.per_process, mp_context=context, initializer=_start_render_process, initargs=(os.getpid(),)
         )
         return self._pool.submit(function, *args)
 
 
-def _start_render_process() -> None:
+def _start_render_process(service_pid: int) -> None:
     # Where cores are short, the operating system runs the service's requests before a template.
     os.nice(RENDER_NICENESS)
     # Ctrl-C reaches the whole process group: the service stops its render processes itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A service process that does not shut its pool down (killed, or a server's worker process ending
+    # with os._exit) would leave its render processes waiting for work forever: they end with it.
+    threading.Thread(target=_exit_after, args=(service_pid,), daemon=True).start()
+
+
+def _exit_after(pid: int) -> None:
+    if hasattr(os, "pidfd_open"):
+        with contextlib.suppress(ProcessLookupError):
+            select.select([os.pidfd_open(pid)], [], [])
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            while True:
+                os.kill(pid, 0)
+                time.sleep(1)
+    os._exit(0)
 
 
 def render_capacity(settings: MacroSettings) -> RenderCapacity:
     """The process's render capacity."""
-    return _capacity(settings.render_concurrency, settings.render_concurrency_per_workspace)
-
-
-@cache
-def _capacity(per_process: int, per_workspace: int) -> RenderCapacity:
     # One per pair of limits: a process is configured once (the tests' processes aside).
-    return RenderCapacity(per_process, per_workspace)
+    limits = (settings.render_concurrency, settings.render_concurrency_per_workspace)
+    if limits not in _CAPACITIES:
+        _CAPACITIES[limits] = RenderCapacity(*limits)
+    return _CAPACITIES[limits]
+
+
+def stop_render_processes() -> None:
+    """End this process's render processes once the renders under way are done."""
+    for capacity in _CAPACITIES.values():
+        capacity.stop()
+
+
+_CAPACITIES: dict[tuple[int, int], RenderCapacity] = {}

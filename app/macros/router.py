@@ -1,4 +1,7 @@
-from typing import Annotated
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -9,12 +12,22 @@ from app.kit.pagination import PageQuery, SearchQuery
 from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
 from app.macros import service
+from app.macros.capacity import stop_render_processes
 from app.macros.schemas import MacroApplied, MacroCreate, MacroOut, MacroPreview, MacroUpdate
 from app.macros.service import MacroService
 from app.tickets.schemas import TicketOut
 
+
+@asynccontextmanager
+async def _render_processes(_: Any) -> AsyncIterator[None]:
+    """Templates render in processes of their own, which end with the application. (At interpreter exit
+    they would too, but a server's worker process may end with os._exit.)"""
+    yield
+    await asyncio.to_thread(stop_render_processes)
+
+
 # Full paths: the routes that use a macro on a ticket live here rather than in the tickets router.
-router = APIRouter(tags=["Macros"], route_class=UnitOfWorkRoute)
+router = APIRouter(tags=["Macros"], route_class=UnitOfWorkRoute, lifespan=_render_processes)
 
 
 @router.get("/v1/macros", response_model=Page[MacroOut])
