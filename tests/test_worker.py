@@ -89,7 +89,7 @@ async def test_two_workers_on_a_backlog_attempt_each_delivery_once(
 ) -> None:
     """Both workers claim from the same backlog many times a second (a few deliveries per endpoint at
     a time, so that claims are frequent); neither sends what the other leased."""
-    endpoints, backlog = 10, 60
+    endpoints, backlog = 10, 30
     url = receiver.on("/backlog", Behaviour())
     webhooks = [UUID((await create_webhook(tenant.admin, url))["id"]) for _ in range(endpoints)]
     for webhook_id in webhooks:
