@@ -55,7 +55,12 @@ def serve(host: str, port: int, workers: int, apply_migrations: bool, demo: bool
     """Serve the API."""
     import uvicorn
 
-    url = resolve_database_url(get_settings())
+    from app.kit.crypto import load_secret_box
+
+    settings = get_settings()
+    url = resolve_database_url(settings)
+    # Made here, once, when the data directory holds no key yet, rather than by every API process.
+    load_secret_box(settings)
     if apply_migrations:
         migrate(url)
     if demo:
@@ -63,7 +68,14 @@ def serve(host: str, port: int, workers: int, apply_migrations: bool, demo: bool
     # uvicorn re-raises the SIGTERM it shut down on; exiting through Python instead of dying of
     # the signal lets the embedded PostgreSQL stop with the last process that uses it.
     signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
-    uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_level=get_settings().log_level)
+    uvicorn.run(
+        "app.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
 
 
 @main.command()

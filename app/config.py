@@ -70,6 +70,15 @@ class EmailSettings(BaseSettings):
     listen_port: int = Field(2525, ge=0, le=65535)
 
 
+class MacroSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_MACRO_", extra="ignore")
+
+    # Templates rendered at once by one API or worker process (each in a process of its own), and
+    # of those at most this many for one workspace.
+    render_concurrency: int = Field(2, ge=1, le=64)
+    render_concurrency_per_workspace: int = Field(1, ge=1, le=64)
+
+
 class Settings(BaseSettings):
     """Every setting of the service; each reads the environment variable named in the README."""
 
@@ -87,11 +96,15 @@ class Settings(BaseSettings):
     agent_token_max_ttl_minutes: int = Field(24 * 60, ge=1)
     agent_token_secret_grace_minutes: int = Field(60, ge=0)
     event_retention_days: float = Field(30.0, gt=0)
+    # On SIGTERM, how long `helpdesk serve` lets running requests finish before it cuts their
+    # connections (live streams end at once).
+    shutdown_grace_seconds: float = Field(10.0, ge=0)
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     attachment: AttachmentSettings = Field(default_factory=AttachmentSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
+    macro: MacroSettings = Field(default_factory=MacroSettings)
 
 
 @lru_cache

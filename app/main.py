@@ -12,6 +12,7 @@ from app.errors import install_error_handlers
 from app.events.catalogue import webhooks
 from app.events.notifier import EventNotifier
 from app.kit.crypto import load_secret_box
+from app.kit.signals import on_exit_signals
 from app.routers import ROUTERS
 
 DESCRIPTION = """
@@ -58,7 +59,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         embedded = database_url is None and not settings.database_url
         async with _worker_in_process(app, url, settings, embedded):
             try:
-                yield
+                with on_exit_signals(app.state.notifier.end_streams):
+                    yield
             finally:
                 await app.state.notifier.close()
                 await app.state.db.dispose()

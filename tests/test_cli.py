@@ -1,16 +1,23 @@
 """The `helpdesk` command, run as a user runs it: a separate process."""
 
+import asyncio
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psutil
 from fastapi import FastAPI
 
+from app.db import EMBEDDED_URL_ENV
 from tests.conftest import make_client
+from tests.test_email_channel import free_port
 
 HELPDESK = str(Path(sys.executable).with_name("helpdesk"))
 
@@ -83,3 +90,75 @@ async def test_a_lost_database_is_a_503_with_retry_after(settings) -> None:
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@dataclass
+class Served:
+    """`helpdesk serve` running as a separate process, its output going to `log`."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def stop(self) -> int:
+        """SIGTERM, then SIGKILL if it is still running 30 s later; its exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+def start_serving(args: tuple[str, ...], env: dict[str, str], log: Path) -> Served:
+    port = free_port()
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("HELPDESK_SECRET_KEY", EMBEDDED_URL_ENV)
+    }
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 - our own command
+            [HELPDESK, "serve", "--port", str(port), *args],
+            env={**inherited, "HELPDESK_LOG_LEVEL": "info", **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    return Served(process, f"http://127.0.0.1:{port}", log)
+
+
+@contextlib.asynccontextmanager
+async def serving(*args: str, env: dict[str, str], log: Path) -> AsyncIterator[Served]:
+    """`helpdesk serve` with `args` and `env`, once it answers /healthz; stopped at the end of the
+    block if it still runs."""
+    served = start_serving(args, env, log)
+    try:
+        async with httpx.AsyncClient(base_url=served.url, timeout=5) as client, asyncio.timeout(60):
+            while True:
+                assert served.process.poll() is None, served.output()
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+        yield served
+    finally:
+        if served.process.poll() is None:
+            served.stop()
+
+
+async def test_serve_with_two_workers_starts_on_a_fresh_data_dir(tmp_path: Path) -> None:
+    """No secret key is set: the serving command makes the data directory's key once, before its
+    worker processes start, and both load that one."""
+    data_dir = tmp_path / "data"
+    env = {"DATABASE_URL": "", "HELPDESK_DATA_DIR": str(data_dir)}
+    async with serving("--workers", "2", "--migrate", env=env, log=tmp_path / "serve.log") as served:
+        async with asyncio.timeout(60):
+            while served.output().count("Application startup complete") < 2:
+                assert served.process.poll() is None, served.output()
+                await asyncio.sleep(0.1)
+        served.stop()
+    assert "Traceback" not in served.output(), served.output()
+    assert [path.name for path in data_dir.iterdir() if path.is_file()] == ["secret.key"]

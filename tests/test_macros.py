@@ -1,6 +1,9 @@
-"""Macros (mẫu trả lời nhanh): CRUD, the template sandbox and its limits, preview and apply."""
+"""Macros (mẫu trả lời nhanh): CRUD, the template sandbox and its limits, preview and apply, and the
+bounds on renders at once."""
 
+import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -10,9 +13,10 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from app.errors import Unprocessable
+from app.macros.capacity import render_capacity
 from app.macros.rendering import MAX_OUTPUT_CHARS, SAMPLE_PLACEHOLDERS, render
 from app.models import Comment
-from tests.conftest import Tenant, agent_token_client
+from tests.conftest import Tenant, agent_token_client, create_tenant, make_client
 from tests.factories import (
     create,
     create_agent,
@@ -23,6 +27,12 @@ from tests.factories import (
 )
 
 GREETING = "Chào {{ requester.name }}, phiếu #{{ ticket.number }} đã được tiếp nhận."
+# Tried on the sample ticket (not urgent) when saved; on an urgent one it computes until the render's
+# time limit stops it.
+SLOW_WHEN_URGENT = (
+    "{% if ticket.priority == 'urgent' %}{% for a in range(1000) %}{% for b in range(1000) %}"
+    "{% for c in range(1000) %}{% endfor %}{% endfor %}{% endfor %}{% endif %}Dạ"
+)
 
 
 async def create_macro(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
@@ -330,12 +340,7 @@ async def test_a_template_failing_only_on_real_data_is_a_422_at_render(tenant: T
     unknown = await create_macro(
         tenant.admin, name="Khẩn", body="{% if ticket.priority == 'urgent' %}{{ ticket.sla }}{% endif %}Dạ"
     )
-    slow = await create_macro(
-        tenant.admin,
-        name="Khẩn chậm",
-        body="{% if ticket.priority == 'urgent' %}{% for a in range(1000) %}{% for b in range(1000) %}"
-        "{% for c in range(1000) %}{% endfor %}{% endfor %}{% endfor %}{% endif %}Dạ",
-    )
+    slow = await create_macro(tenant.admin, name="Khẩn chậm", body=SLOW_WHEN_URGENT)
     ticket = await create_ticket(tenant.agent, priority="urgent")
     for macro, code in ((unknown, "template_error"), (slow, "template_limit")):
         started = time.monotonic()
@@ -446,3 +451,105 @@ async def test_an_inactive_macro_cannot_be_used(tenant: Tenant) -> None:
     ticket = await create_ticket(tenant.agent)
     response = await tenant.agent.post(f"/v1/tickets/{ticket['id']}/macros/{macro['id']}/apply")
     assert response.status_code == 409 and response.json()["code"] == "macro_inactive"
+
+
+# Renders at once
+
+
+async def preview_path(tenant: Tenant, macro: dict[str, Any]) -> str:
+    """The preview of the macro on a new urgent ticket."""
+    ticket = await create_ticket(tenant.agent, priority="urgent")
+    return f"/v1/tickets/{ticket['id']}/macros/{macro['id']}/preview"
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(10):
+        while not condition():  # noqa: ASYNC110 - nothing announces that a render took its slot
+            await asyncio.sleep(0.01)
+
+
+def refused_for_now(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == code and int(response.headers["retry-after"]) > 0
+
+
+async def test_slow_templates_leave_the_service_answering(
+    app: FastAPI, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """Two workspaces' templates compute until their time limit, as many as a process renders at once
+    (two by default): /healthz answers while they run."""
+    capacity = render_capacity(app.state.settings.macro)
+    assert capacity.per_process == 2
+    paths = [
+        await preview_path(client, await create_macro(client.admin, body=SLOW_WHEN_URGENT))
+        for client in (tenant, other_tenant)
+    ]
+    rendering = [
+        asyncio.create_task(client.agent.post(path))
+        for client, path in zip((tenant, other_tenant), paths, strict=True)
+    ]
+    await until(lambda: capacity.rendering.total() == 2)
+    health = await make_client(app).get("/healthz")
+    assert health.status_code == 200
+    assert not any(task.done() for task in rendering), "/healthz answered while both renders ran"
+    for response in await asyncio.gather(*rendering):
+        assert response.status_code == 422 and response.json()["code"] == "template_limit"
+
+
+async def test_concurrent_renders_of_one_workspace_beyond_its_share_are_429s(tenant: Tenant) -> None:
+    path = await preview_path(tenant, await create_macro(tenant.admin, body=SLOW_WHEN_URGENT))
+    responses = await asyncio.gather(*(tenant.agent.post(path) for _ in range(4)))
+    rendered = [response for response in responses if response.status_code == 422]
+    assert [response.json()["code"] for response in rendered] == ["template_limit"], "one renders"
+    for response in responses:
+        if response not in rendered:
+            refused_for_now(response, 429, "renders_busy")
+
+
+# Longer than any template may render, and than the requests below take even on a busy machine.
+HOLD_SECONDS = 3
+
+
+async def holding_a_slot(app: FastAPI, workspace_id: UUID) -> "asyncio.Task[None]":
+    """A render of the workspace that lasts `HOLD_SECONDS`, once it holds its slot."""
+    capacity = render_capacity(app.state.settings.macro)
+    holding = asyncio.create_task(capacity.run(workspace_id, 0, time.sleep, HOLD_SECONDS))
+    await until(lambda: capacity.rendering[workspace_id] == 1)
+    return holding
+
+
+async def test_renders_beyond_the_bounds_are_refused_for_a_moment(
+    app: FastAPI, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """A workspace renders one template at a time and the process two, by default. Beyond that a
+    render is a 429 (the workspace has its share) or a 503 (the process is full), with Retry-After;
+    while one workspace renders, another still can."""
+    third = await create_tenant(app, "Cửa hàng Hoa Mai")
+    mine, theirs, third_path = [
+        await preview_path(client, await create_macro(client.admin))
+        for client in (tenant, other_tenant, third)
+    ]
+    held = [await holding_a_slot(app, tenant.workspace_id)]
+    refused_for_now(await tenant.agent.post(mine), 429, "renders_busy")
+    assert (await other_tenant.agent.post(theirs)).status_code == 200
+    held.append(await holding_a_slot(app, other_tenant.workspace_id))
+    refused_for_now(await third.agent.post(third_path), 503, "renders_unavailable")
+    await asyncio.gather(*held)
+    assert (await third.agent.post(third_path)).status_code == 200
+    assert (await tenant.agent.post(mine)).status_code == 200
+
+
+async def test_a_triggers_comment_waits_for_a_slot(app: FastAPI, tenant: Tenant) -> None:
+    """A request would be refused; the change a trigger is part of waits for the render instead."""
+    macro = await create_macro(tenant.admin)
+    automatic_reply = {"type": "add_comment", "macro_id": macro["id"], "public": True}
+    body = {"name": "Trả lời tự động", "events": ["ticket.created"], "actions": [automatic_reply]}
+    await create(tenant.admin, "/v1/triggers", body)
+    held = await holding_a_slot(app, tenant.workspace_id)
+    ticket = await create_ticket(tenant.agent)
+    assert held.done()
+    comments = (await tenant.viewer.get(f"/v1/tickets/{ticket['id']}/comments")).json()["items"]
+    assert [comment["body"] for comment in comments] == [
+        f"Chào , phiếu #{ticket['number']} đã được tiếp nhận."
+    ]

@@ -2,14 +2,17 @@
 
 import asyncio
 import json
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.conftest import Tenant
 from tests.factories import create_agent, create_group, create_ticket, mint_agent_token, rotate_token_secret
+from tests.test_cli import serving
 
 
 @asynccontextmanager
@@ -111,3 +114,23 @@ async def test_a_bad_cursor_or_type_is_refused(live_url: str, tenant: Tenant) ->
         ).status_code == 400
     async with httpx.AsyncClient(base_url=live_url) as anonymous:
         assert (await anonymous.get("/v1/events/stream")).status_code == 401
+
+
+async def test_a_stopping_server_ends_its_streams_and_exits(
+    database_url: str, tenant: Tenant, tmp_path: Path
+) -> None:
+    """SIGTERM to `helpdesk serve` with a stream open: the stream's response ends (cleanly, not cut:
+    the grace is far longer than the test may take) and the process exits."""
+    env = {
+        "DATABASE_URL": database_url,
+        "HELPDESK_SECRET_KEY": "test-secret-key",
+        "HELPDESK_SHUTDOWN_GRACE_SECONDS": "600",
+    }
+    async with serving(env=env, log=tmp_path / "serve.log") as served:
+        async with open_stream(served.url, tenant.admin_key, {"types": "ticket.created"}) as messages:
+            await create_ticket(tenant.agent)
+            await next_messages(messages, 1)
+            served.process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(30):
+                assert [message async for message in messages] == []
+        assert await asyncio.to_thread(served.process.wait, 30) == 128 + signal.SIGTERM

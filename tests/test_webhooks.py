@@ -1,13 +1,22 @@
 """Webhooks: configuration, signing, the retry schedule on a fake clock, disabling, the delivery log."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import insert
 from standardwebhooks.webhooks import Webhook as Verifier
 
+from app.auth.principal import Principal
+from app.db import Database
+from app.events.service import EventType, event_row, record
+from app.kit.ids import new_id
 from app.kit.time import utcnow
+from app.models import WebhookDelivery
+from app.models.enums import ActorType, Role
 from app.webhooks.secrets import signature_header
 from app.webhooks.service import outbound_policy
 from app.webhooks.tasks import RETRY_DELAYS, claim_due, dispatch_events, record_outcome, send
@@ -213,3 +222,59 @@ async def test_test_events_and_redelivery(app: FastAPI, tenant: Tenant, receiver
     requests = receiver.at("/one")
     assert len(requests) == 2
     assert header(requests[0], "webhook-id") == header(requests[1], "webhook-id")
+
+
+async def add_backlog(
+    db: Database, workspace_id: UUID, webhook_id: UUID, count: int, due_at: datetime
+) -> None:
+    """`count` test events for the endpoint, each a delivery due at `due_at`, written at once."""
+    system = Principal(workspace_id, Role.admin, ActorType.system, webhook_id)
+    events = [
+        event_row(system, EventType.webhook_test, webhook_id, {"webhook": {"id": str(webhook_id)}})
+        for _ in range(count)
+    ]
+    deliveries = [
+        {
+            "workspace_id": workspace_id,
+            "id": new_id(),
+            "webhook_id": webhook_id,
+            "event_id": event["id"],
+            "next_attempt_at": due_at,
+        }
+        for event in events
+    ]
+    async with db.sessionmaker() as session, session.begin():
+        await record(session, system, events)
+        await session.execute(insert(WebhookDelivery.__table__), deliveries)
+
+
+async def test_concurrent_claims_never_take_the_same_delivery(
+    app: FastAPI, tenant: Tenant, receiver: Receiver
+) -> None:
+    """Claimers whose snapshot predates another's lease must not take the leased rows: many claim a
+    backlog at once, each in its own session, and every delivery is taken exactly once."""
+    db, backlog = app.state.db, 600
+    # Before anything else the suite leaves due, so that only this backlog is claimed.
+    due_at = datetime(2001, 1, 1, tzinfo=UTC)
+    webhook = await create_webhook(tenant.admin, receiver.on("/backlog", Behaviour()))
+    webhook_id = UUID(webhook["id"])
+    await add_backlog(db, tenant.workspace_id, webhook_id, backlog, due_at)
+
+    async def claim_until_none_left() -> list[UUID]:
+        taken: list[UUID] = []
+        while claims := await claim_due(
+            db, app.state.secret_box, due_at, limit=10, lease=timedelta(hours=1), per_endpoint=backlog
+        ):
+            taken += [claim.delivery_id for claim in claims if claim.webhook_id == webhook_id]
+        return taken
+
+    try:
+        claimed = [
+            delivery
+            for taken in await asyncio.gather(*(claim_until_none_left() for _ in range(8)))
+            for delivery in taken
+        ]
+    finally:
+        await tenant.admin.delete(f"/v1/webhooks/{webhook_id}")
+    assert len(claimed) - len(set(claimed)) == 0, "no delivery is claimed twice"
+    assert len(set(claimed)) == backlog, "and every one is claimed"

@@ -8,16 +8,19 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.config import Settings, WorkerSettings
+from app.kit.time import utcnow
 from app.models import WebhookDelivery
 from app.worker.runner import Worker
 from tests.conftest import Tenant, running_worker
 from tests.factories import create_ticket, create_webhook
 from tests.receiver import Behaviour, Receiver, header, payload
+from tests.test_webhooks import add_backlog
 
 HELPDESK = str(Path(sys.executable).with_name("helpdesk"))
 
@@ -79,6 +82,39 @@ async def test_two_worker_processes_deliver_each_event_once(
             worker.send_signal(signal.SIGTERM)
         for worker in workers:
             assert worker.wait(timeout=30) == 0, "a worker stops cleanly on SIGTERM"
+
+
+async def test_two_workers_on_a_backlog_attempt_each_delivery_once(
+    app: FastAPI, database_url: str, tenant: Tenant, receiver: Receiver
+) -> None:
+    """Both workers claim from the same backlog many times a second (a few deliveries per endpoint at
+    a time, so that claims are frequent); neither sends what the other leased."""
+    endpoints, backlog = 10, 30
+    url = receiver.on("/backlog", Behaviour())
+    webhooks = [UUID((await create_webhook(tenant.admin, url))["id"]) for _ in range(endpoints)]
+    for webhook_id in webhooks:
+        await add_backlog(app.state.db, tenant.workspace_id, webhook_id, backlog, utcnow())
+    settings = {
+        "HELPDESK_WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT": "1",
+        "HELPDESK_WORKER_SHUTDOWN_GRACE_SECONDS": "1",
+    }
+    workers = [start_worker(database_url, **settings) for _ in range(2)]
+    try:
+        await receiver.wait_for("/backlog", endpoints * backlog, within_seconds=30)
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            assert worker.wait(timeout=30) == 0, "a worker stops cleanly on SIGTERM"
+    sent = [header(request, "webhook-id") for request in receiver.at("/backlog")]
+    assert len(sent) - len(set(sent)) == 0, "no event is sent twice"
+    async with app.state.db.sessionmaker() as session:
+        attempts = await session.execute(
+            select(WebhookDelivery.attempts, func.count())
+            .where(WebhookDelivery.workspace_id == tenant.workspace_id)
+            .group_by(WebhookDelivery.attempts)
+        )
+    assert dict(attempts.all()) == {1: endpoints * backlog}, "each delivery is attempted once"
 
 
 async def test_events_survive_workers_killed_at_random(

@@ -20,13 +20,22 @@ class EventNotifier:
         self._connection: asyncpg.Connection | None = None
         self._starting = asyncio.Lock()
         self._changed = asyncio.Event()
+        # Set when the process stops: streams end their responses, and clients resume elsewhere.
+        self.ending = False
 
     async def wait(self, seconds: float) -> None:
-        """Return when events were written, or after `seconds` at the latest."""
+        """Return when events were written or streams must end, or after `seconds` at the latest."""
         await self._ensure_listening()
+        if self.ending:
+            return
         changed = self._changed
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(changed.wait(), seconds)
+
+    def end_streams(self) -> None:
+        """Wake every stream for it to end: the process is stopping, and the server waits for them."""
+        self.ending = True
+        self._notified()
 
     def _notified(self, *_: object) -> None:
         # Wake every waiter at once, then let the next wait start afresh.

@@ -128,11 +128,11 @@ async def stream(
     poll_seconds: float,
 ) -> AsyncIterator[tuple[str, Event]]:
     """(cursor, event) as events commit, after `position` (from the first when None) until the client
-    leaves.
+    leaves or the process stops.
 
     Each read is a short transaction of its own: a stream holds no connection while it waits.
     """
-    while True:
+    while not notifier.ending:
         async with db.sessionmaker() as session:
             events = await EventRepository(session, principal.workspace_id).feed(
                 principal, position, types, STREAM_BATCH, subject_id

@@ -1,10 +1,12 @@
 """Encryption of the secrets the service must read back (e.g. agent-token signing secrets)."""
 
 import base64
+import contextlib
 import hashlib
 import logging
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -38,8 +40,22 @@ def load_secret_box(settings: Settings) -> SecretBox:
     if not path.exists():
         if settings.database_url:
             logger.warning("HELPDESK_SECRET_KEY is not set; generating %s for this host only", path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        _create_key_file(path)
+    return SecretBox(path.read_text().strip())
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new key to `path` unless another process got there first; either way it then holds a whole
+    key. The key is written to a file of its own, then linked into place: linking never replaces a key
+    another process put there, and nobody reads a key half written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, written = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
         with os.fdopen(descriptor, "w") as file:
             file.write(secrets.token_urlsafe(48))
-    return SecretBox(path.read_text().strip())
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(written, path)
+    finally:
+        os.unlink(written)

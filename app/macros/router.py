@@ -1,4 +1,7 @@
-from typing import Annotated
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -9,12 +12,22 @@ from app.kit.pagination import PageQuery, SearchQuery
 from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
 from app.macros import service
+from app.macros.capacity import stop_render_processes
 from app.macros.schemas import MacroApplied, MacroCreate, MacroOut, MacroPreview, MacroUpdate
 from app.macros.service import MacroService
 from app.tickets.schemas import TicketOut
 
+
+@asynccontextmanager
+async def _render_processes(_: Any) -> AsyncIterator[None]:
+    """Templates render in processes of their own, which end with the application. (At interpreter exit
+    they would too, but a server's worker process may end with os._exit.)"""
+    yield
+    await asyncio.to_thread(stop_render_processes)
+
+
 # Full paths: the routes that use a macro on a ticket live here rather than in the tickets router.
-router = APIRouter(tags=["Macros"], route_class=UnitOfWorkRoute)
+router = APIRouter(tags=["Macros"], route_class=UnitOfWorkRoute, lifespan=_render_processes)
 
 
 @router.get("/v1/macros", response_model=Page[MacroOut])
@@ -34,10 +47,12 @@ async def list_macros(
 
 
 @router.post("/v1/macros", response_model=MacroOut, status_code=status.HTTP_201_CREATED)
-async def create_macro(data: MacroCreate, session: Session, principal: Admin, response: Response):
+async def create_macro(
+    data: MacroCreate, request: Request, session: Session, principal: Admin, response: Response
+):
     """The body is compiled and tried on sample data: a syntax error, a construct the sandbox refuses
     or an unknown placeholder is a 422 on `body`."""
-    created = await service.create_macro(session, principal.workspace_id, data)
+    created = await service.create_macro(session, request.app.state.settings, principal.workspace_id, data)
     set_etag(response, created.version)
     return created
 
@@ -53,6 +68,7 @@ async def get_macro(macro_id: UUID, session: Session, principal: Viewer, respons
 async def update_macro(
     macro_id: UUID,
     data: MacroUpdate,
+    request: Request,
     session: Session,
     principal: Admin,
     response: Response,
@@ -60,7 +76,9 @@ async def update_macro(
 ):
     found = await service.get_macro(session, principal.workspace_id, macro_id, for_update=True)
     check_if_match(if_match, found.version)
-    updated = await service.update_macro(session, principal.workspace_id, found, data)
+    updated = await service.update_macro(
+        session, request.app.state.settings, principal.workspace_id, found, data
+    )
     set_etag(response, updated.version)
     return updated
 

@@ -1,6 +1,5 @@
 """Macros: canned replies with ticket changes, written by admins and used by agents on tickets."""
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -19,6 +18,7 @@ from app.groups.repository import GroupRepository
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.kit.search import search_key
+from app.macros.capacity import AUTOMATION_WAIT_SECONDS, REQUEST_WAIT_SECONDS, render_capacity
 from app.macros.changes import ticket_update
 from app.macros.rendering import Placeholders, check_template, placeholders, render
 from app.macros.repository import BY_POSITION, MacroRepository
@@ -33,7 +33,7 @@ from app.macros.schemas import (
     SetStatusAction,
 )
 from app.models import Comment, Macro, Ticket
-from app.models.enums import Role
+from app.models.enums import ActorType, Role
 from app.statuses.repository import StatusRepository
 from app.tickets.service import TicketService
 from app.workspaces.repository import get_workspace
@@ -60,9 +60,11 @@ async def list_macros(
     return await repo.paginate(repo.filtered(active=active, group_id=group_id, q=q), BY_POSITION, page)
 
 
-async def create_macro(session: AsyncSession, workspace_id: UUID, data: MacroCreate) -> Macro:
+async def create_macro(
+    session: AsyncSession, settings: Settings, workspace_id: UUID, data: MacroCreate
+) -> Macro:
     _require_content(data.body, data.actions)
-    await _check_template(data.body)
+    await _check_template(settings, workspace_id, data.body)
     await check_action_references(session, workspace_id, data.group_id, data.actions)
     macro = Macro(
         id=new_id(),
@@ -73,10 +75,12 @@ async def create_macro(session: AsyncSession, workspace_id: UUID, data: MacroCre
     return await MacroRepository(session, workspace_id).add(macro)
 
 
-async def update_macro(session: AsyncSession, workspace_id: UUID, macro: Macro, data: MacroUpdate) -> Macro:
+async def update_macro(
+    session: AsyncSession, settings: Settings, workspace_id: UUID, macro: Macro, data: MacroUpdate
+) -> Macro:
     values = data.changes()
     if "body" in values:
-        await _check_template(values["body"])
+        await _check_template(settings, workspace_id, values["body"])
     if "actions" in values:
         values["actions"] = _stored(data.actions)
     _require_content(values.get("body", macro.body), values.get("actions", macro.actions))
@@ -103,9 +107,9 @@ def _stored(actions: Sequence[MacroAction]) -> list[dict[str, Any]]:
     return [action.model_dump(mode="json") for action in actions]
 
 
-async def _check_template(body: str) -> None:
-    # Compiling and trying a template is CPU work of up to the render time limit: off the event loop.
-    await asyncio.to_thread(check_template, body)
+async def _check_template(settings: Settings, workspace_id: UUID, body: str) -> None:
+    # Compiling and trying a template is a render like any other.
+    await render_capacity(settings.macro).run(workspace_id, REQUEST_WAIT_SECONDS, check_template, body)
 
 
 async def check_action_references(
@@ -201,7 +205,15 @@ class MacroService:
         """The comment text; empty for a macro without a body."""
         if not macro.body.strip():
             return ""
-        rendered = await asyncio.to_thread(render, macro.body, await self._placeholders(ticket))
+        context = await self._placeholders(ticket)
+        # A trigger's render is part of a change under way: it waits longer for a slot than a request.
+        wait = (
+            AUTOMATION_WAIT_SECONDS
+            if self.principal.actor_type is ActorType.trigger
+            else REQUEST_WAIT_SECONDS
+        )
+        renders = render_capacity(self.settings.macro)
+        rendered = await renders.run(self.workspace_id, wait, render, macro.body, context)
         if not rendered.strip():
             raise Unprocessable(
                 "body: the macro renders no text for this ticket", field="body", code="template_empty"

@@ -154,25 +154,28 @@ async def claim_due(
     holds some, so that one slow endpoint never fills the worker.
     """
     room = room or {}
+    claimable = (
+        _D.status == DeliveryStatus.pending,
+        _D.next_attempt_at <= now,
+        or_(_D.locked_until.is_(None), _D.locked_until < now),
+    )
     due = (
         select(
             _D.workspace_id,
             _D.id,
             func.row_number().over(partition_by=_D.webhook_id, order_by=_D.next_attempt_at).label("rank"),
         )
-        .where(
-            _D.status == DeliveryStatus.pending,
-            _D.next_attempt_at <= now,
-            or_(_D.locked_until.is_(None), _D.locked_until < now),
-        )
+        .where(*claimable)
         .order_by(_D.next_attempt_at)
         .limit(CLAIM_SCAN)
         .subquery()
     )
+    # The conditions again on the locked table: a row another worker leased after this statement's
+    # snapshot is re-checked (in its new version) against these only, never against the subquery's.
     candidates = (
         select(_D.workspace_id, _D.id, _D.webhook_id, _D.event_id, _D.attempts)
         .join(due, (_D.workspace_id == due.c.workspace_id) & (_D.id == due.c.id))
-        .where(due.c.rank <= per_endpoint)
+        .where(due.c.rank <= per_endpoint, *claimable)
         .order_by(due.c.rank)
         .limit(limit)
         .with_for_update(of=WebhookDelivery.__table__, skip_locked=True)
