@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +16,7 @@ from fastapi import FastAPI
 
 from app.db import EMBEDDED_URL_ENV
 from tests.conftest import make_client
-from tests.test_email_channel import free_port
-
-HELPDESK = str(Path(sys.executable).with_name("helpdesk"))
+from tests.processes import HELPDESK, free_port
 
 
 def helpdesk(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -42,6 +42,7 @@ from app.webhooks.outbound import OutboundPolicy
 from app.webhooks.service import outbound_policy
 from tests.conftest import Tenant, agent_token_client
 from tests.factories import create, create_agent
+from tests.processes import free_port
 from tests.test_comments import comment
 from tests.test_triggers import comments_of
 
@@ -419,12 +420,6 @@ async def test_mailgun_routes_are_checked_by_their_signature(
     assert (
         await tenant.anonymous.post(url, content=raw.encode(), headers={"Content-Type": "message/rfc822"})
     ).status_code == 401
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextlib.asynccontextmanager

@@ -1,12 +1,9 @@
 """The worker as it runs: wakes on notifications, isolates slow endpoints, shares work, survives SIGKILL."""
 
 import asyncio
-import os
 import random
 import signal
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -19,10 +16,9 @@ from app.models import WebhookDelivery
 from app.worker.runner import Worker
 from tests.conftest import Tenant, running_worker
 from tests.factories import create_ticket, create_webhook
+from tests.processes import start_worker
 from tests.receiver import Behaviour, Receiver, header, payload
 from tests.test_webhooks import add_backlog
-
-HELPDESK = str(Path(sys.executable).with_name("helpdesk"))
 
 
 def fast_settings(settings: Settings, **webhook: Any) -> Settings:
@@ -32,23 +28,6 @@ def fast_settings(settings: Settings, **webhook: Any) -> Settings:
             "webhook": settings.webhook.model_copy(update=webhook),
         }
     )
-
-
-def start_worker(database_url: str, **settings: str) -> subprocess.Popen[bytes]:
-    """`helpdesk worker` as deployments run it, set up like the tests' app (and `settings`, named by
-    environment variable)."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "HELPDESK_SECRET_KEY": "test-secret-key",
-        "HELPDESK_WEBHOOK_ALLOW_HTTP": "true",
-        "HELPDESK_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
-        "HELPDESK_WORKER_POLL_SECONDS": "0.2",
-        "HELPDESK_WORKER_LEASE_SECONDS": "5",
-        "HELPDESK_LOG_LEVEL": "warning",
-        **settings,
-    }
-    return subprocess.Popen([HELPDESK, "worker"], env=env)  # noqa: S603 - our own command
 
 
 async def test_a_hanging_endpoint_does_not_hold_up_another(
