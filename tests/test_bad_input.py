@@ -4,16 +4,18 @@ The operations and their schemas come from the OpenAPI document; each mutation s
 operation's valid example body (tests/world.py) and breaks one thing.
 """
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from tests.conftest import Tenant
-from tests.world import EXAMPLES, World, build_world
+from tests.world import CHANNEL_AUTH, EXAMPLES, World, build_world
 
 # Values of a JSON type other than the property's, by the property's type.
 WRONG_TYPES: dict[str, list[Any]] = {
@@ -137,3 +139,145 @@ async def test_malformed_ids_in_paths_and_queries_are_4xx(app: FastAPI, tenant: 
     ):
         response = await tenant.viewer.get(f"/v1/tickets?{query}")
         assert 400 <= response.status_code < 500, query
+
+
+# Texts PostgreSQL cannot store: it refuses NUL in text and JSON, and a lone surrogate (which the JSON
+# escape \ud800 decodes to) has no UTF-8 form.
+UNSTORABLE = {"NUL": "Giao\x00hàng", "lone surrogate": "Giao\ud800hàng"}
+
+
+def as_json(body: Any) -> bytes:
+    """The body with escapes for what UTF-8 cannot carry (a lone surrogate), as a client would send it."""
+    return json.dumps(body, ensure_ascii=True).encode()
+
+
+def names_field(response: httpx.Response, path: Sequence[str | int]) -> bool:
+    """Whether the problem names the field at `path`: a tagged union adds its tag to the location, and
+    names the object whose tag (`type`) is wrong."""
+    problem = response.json()
+    fields = [problem.get("field") or "", *(error["field"] for error in problem.get("errors", []))]
+    wanted = [str(part) for part in (path[:-1] if path[-1:] == ("type",) else path)]
+    return any(_in_order(wanted, field.split(".")) for field in fields)
+
+
+def _in_order(wanted: list[str], parts: list[str]) -> bool:
+    remaining = iter(parts)
+    return all(any(part == name for part in remaining) for name in wanted)
+
+
+def replace_at(body: Any, path: Sequence[str | int], value: Any) -> Any:
+    if not path:
+        return value
+    head, *rest = path
+    if isinstance(body, list):
+        return [replace_at(item, rest, value) if index == head else item for index, item in enumerate(body)]
+    return {**body, head: replace_at(body.get(head), rest, value)}
+
+
+def text_paths(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """The path of every string in an example body."""
+    if isinstance(value, str):
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from text_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from text_paths(item, (*path, index))
+
+
+def object_paths(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """The path of every object in an example body, itself included."""
+    if isinstance(value, dict):
+        yield path
+        for key, item in value.items():
+            yield from object_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from object_paths(item, (*path, index))
+
+
+def text_properties(schema: dict[str, Any], document: dict[str, Any]) -> Iterator[str]:
+    """The body's top-level properties that take a string."""
+    for name, property_schema in resolve(schema, document).get("properties", {}).items():
+        if any(option.get("type") == "string" for option in variants(property_schema, document)):
+            yield name
+
+
+def unstorable_mutations(
+    body: dict[str, Any], schema: dict[str, Any], document: dict[str, Any]
+) -> Iterator[tuple[str, bytes, tuple[str | int, ...]]]:
+    """(description, body, the path its problem must name) with one unstorable text each: every string
+    of the example, every string property it leaves out, and a key in each of its objects."""
+    for label, text in UNSTORABLE.items():
+        for path in text_paths(body):
+            yield f"{label} in {path}", as_json(replace_at(body, path, text)), path
+        for name in text_properties(schema, document):
+            if name not in body:
+                yield f"{label} in {name}", as_json({**body, name: text}), (name,)
+        for path in object_paths(body):
+            if path:
+                mutated = replace_at(body, path, {text: "x"})
+                yield f"{label} in a key of {path}", as_json(mutated), path
+
+
+async def test_every_text_of_every_body_refuses_nul_and_lone_surrogates_naming_the_field(
+    app: FastAPI, tenant: Tenant, world: World
+) -> None:
+    document = app.openapi()
+    exercised = 0
+    for path, methods in document["paths"].items():
+        url = re.sub(r"{(\w+)}", lambda match: world[match.group(1)], path)
+        for method, operation in methods.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" not in content:
+                continue
+            operation_id = operation["operationId"]
+            schema = content["application/json"]["schema"]
+            client = tenant.anonymous if operation_id.startswith("receive_") else tenant.admin
+            headers = {"Content-Type": "application/json"}
+            if operation_id.startswith("receive_"):
+                headers |= CHANNEL_AUTH
+            body = EXAMPLES[operation_id](world)
+            for description, raw, field in unstorable_mutations(body, schema, document):
+                response = await client.request(method.upper(), url, content=raw, headers=headers)
+                where = f"{operation_id}: {description}"
+                assert_problem(response, where)
+                assert 400 <= response.status_code < 500, f"{where} was accepted"
+                assert names_field(response, field), f"{where}: {response.text}"
+                exercised += 1
+    assert exercised > 300
+
+
+def parameter_url(path: str, world: World, parameter: dict[str, Any], raw: bytes) -> str:
+    """The operation's URL with `raw` as the parameter's value (if it is in the path or the query)."""
+    url = re.sub(
+        r"{(\w+)}",
+        lambda match: quote(raw, safe="") if match.group(1) == parameter["name"] else world[match.group(1)],
+        path if parameter["in"] == "path" else path.replace("{" + parameter["name"] + "}", ""),
+    )
+    return url + (f"?{quote(parameter['name'])}={quote(raw)}" if parameter["in"] == "query" else "")
+
+
+async def test_every_parameter_refuses_nul_naming_it(app: FastAPI, tenant: Tenant, world: World) -> None:
+    """Path, query and header parameters of every operation. A lone surrogate cannot reach one (URLs
+    are decoded as UTF-8 with replacement characters, headers as Latin-1): its bytes are no 5xx."""
+    document = app.openapi()
+    exercised = 0
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            for parameter in operation.get("parameters", []):
+                name = parameter["name"]
+                for value, refused in (("Giao\x00hàng", True), ("Giao\ud800hàng", False)):
+                    where = f"{operation['operationId']} {parameter['in']} {name} {value!r}"
+                    raw = value.encode("utf-8", "surrogatepass")
+                    url = parameter_url(path, world, parameter, raw)
+                    headers = {name: raw} if parameter["in"] == "header" else {}
+                    response = await tenant.admin.request(method.upper(), url, headers=headers)
+                    assert_problem(response, where)
+                    if refused:
+                        assert 400 <= response.status_code < 500, f"{where} was accepted"
+                        field = response.json()["field"].lower()  # header names are case-insensitive
+                        assert field in (name.lower(), f"{parameter['in']}.{name}".lower()), where
+                    exercised += 1
+    assert exercised > 100

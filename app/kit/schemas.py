@@ -1,15 +1,142 @@
 """Base models and field types every API schema is built from."""
 
-from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, NoReturn, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    StringConstraints,
+    ValidationError,
+)
+from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, core_schema
+
+# No integer a request gives may leave PostgreSQL's bigint, whatever column it ends up in.
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
+UNSTORABLE_TEXT = "must not contain NUL characters or unpaired surrogates"
+
+
+def storable(text: str) -> bool:
+    """Whether PostgreSQL can store the text: it refuses NUL in text and in JSON, and UTF-8 has no
+    lone surrogates (which a JSON escape such as \\ud800 decodes to)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unstorable_texts(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """The paths, within a JSON-like value, of the keys and strings PostgreSQL cannot store."""
+    if isinstance(value, str):
+        if not storable(value):
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and not storable(key):
+                yield path
+            else:
+                yield from unstorable_texts(item, (*path, key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from unstorable_texts(item, (*path, index))
+
+
+def _refuse(paths: list[tuple[str | int, ...]], message: str = UNSTORABLE_TEXT) -> NoReturn:
+    """A validation error at each path, relative to the value being validated; never quoting it."""
+    error = PydanticCustomError("unstorable_text", message)
+    details = [InitErrorDetails(type=error, loc=path, input=None) for path in paths]
+    raise ValidationError.from_exception_data("unstorable text", details)
+
+
+def _check_text(value: Any) -> Any:
+    if isinstance(value, str) and not storable(value):
+        _refuse([()])
+    return value
+
+
+def _check_nested_texts(value: Any) -> Any:
+    # Free-form values (custom fields, settings) are stored as JSON: each text within them is named.
+    if paths := list(unstorable_texts(value)):
+        _refuse(paths)
+    return value
+
+
+def _check_keys(value: Any) -> Any:
+    # Checked before the keys are validated: a key would otherwise appear in the error's location.
+    if isinstance(value, dict) and any(isinstance(key, str) and not storable(key) for key in value):
+        _refuse([()], "a key " + UNSTORABLE_TEXT)
+    return value
+
+
+def storable_tag(discriminator: str) -> Callable[[Any], Any]:
+    """A check, before a tagged union, that its tag is storable text: the union would quote it in
+    its error. RequestModel puts it on the unions it holds; a body that is a union needs it too."""
+
+    def check_tag(value: Any) -> Any:
+        tag = value.get(discriminator) if isinstance(value, dict) else None
+        if isinstance(tag, str) and not storable(tag):
+            _refuse([(discriminator,)])
+        return value
+
+    return check_tag
+
+
+# Parts of a core schema that are not schemas to guard.
+_NOT_VALIDATED = frozenset({"metadata", "serialization", "config", "ref", "cls"})
+
+
+def _guard(node: Any, model: type) -> Any:
+    """A copy of a core schema in which every text, key and integer a request gives is checked."""
+    if isinstance(node, list | tuple):
+        return type(node)(_guard(item, model) for item in node)
+    if not isinstance(node, dict):
+        return node
+    kind = node.get("type")
+    if kind == "model" and node["cls"] is not model and issubclass(node["cls"], RequestModel):
+        return node  # guarded when that model was built
+    guarded = {key: value if key in _NOT_VALIDATED else _guard(value, model) for key, value in node.items()}
+    if kind == "str":
+        return core_schema.no_info_after_validator_function(_check_text, guarded)
+    if kind == "any":
+        return core_schema.no_info_after_validator_function(_check_nested_texts, guarded)
+    if kind in ("dict", "model-fields"):
+        return core_schema.no_info_before_validator_function(_check_keys, guarded)
+    if kind == "tagged-union" and isinstance(node["discriminator"], str):
+        # The union would quote an unknown tag in its error, before any text of it is checked.
+        return core_schema.no_info_before_validator_function(storable_tag(node["discriminator"]), guarded)
+    if kind == "int":
+        if "le" not in guarded and "lt" not in guarded:
+            guarded["le"] = BIGINT_MAX
+        if "ge" not in guarded and "gt" not in guarded:
+            guarded["ge"] = BIGINT_MIN
+    return guarded
 
 
 class RequestModel(BaseModel):
-    """A request body: unknown fields are refused, strings are trimmed."""
+    """A request body: unknown fields are refused, strings are trimmed.
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    Every text it takes, nested ones and keys included, is refused with a 422 naming its field when
+    PostgreSQL could not store it; numbers must be finite, integers within a bigint.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[BaseModel], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return _guard(handler(source), cls)
 
 
 class UpdateModel(RequestModel):
@@ -21,6 +148,24 @@ class UpdateModel(RequestModel):
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
+
+
+async def refuse_unstorable_parameters(request: Request) -> None:
+    """A dependency of every route: path, query and header parameters are refused as body fields are,
+    with a 422 naming each parameter whose value PostgreSQL could not store."""
+    parameters = (
+        ("path", request.path_params.items()),
+        ("query", request.query_params.multi_items()),
+        ("header", request.headers.items()),
+    )
+    errors = [
+        {"type": "unstorable_text", "loc": (location, name), "msg": UNSTORABLE_TEXT, "input": None}
+        for location, items in parameters
+        for name, value in items
+        if isinstance(value, str) and not storable(value)
+    ]
+    if errors:
+        raise RequestValidationError(errors)
 
 
 class ResponseModel(BaseModel):
@@ -37,6 +182,11 @@ def _require_text(value: Any) -> Any:
 def _require_aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must include a time zone offset (RFC 3339)")
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+14:00 is before the first instant a date-time can hold.
+        raise ValueError("is out of range once in UTC") from None
     return value
 
 
