@@ -13,8 +13,22 @@ from urllib.parse import quote
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
+from app.channels.tasks import thread_due
+from app.config import Settings
+from app.db import Database
+from app.kit.constraints import describe_data_error
 from tests.conftest import Tenant
+from tests.test_messaging_providers import (
+    customer,
+    hub_signature,
+    messenger_channel,
+    only_ticket,
+    page_event,
+    post_page_event,
+)
 from tests.world import CHANNEL_AUTH, EXAMPLES, World, build_world
 
 # Values of a JSON type other than the property's, by the property's type.
@@ -209,15 +223,15 @@ def unstorable_mutations(
 ) -> Iterator[tuple[str, bytes, tuple[str | int, ...]]]:
     """(description, body, the path its problem must name) with one unstorable text each: every string
     of the example, every string property it leaves out, and a key in each of its objects."""
-    for label, text in UNSTORABLE.items():
+    for label, unstorable in UNSTORABLE.items():
         for path in text_paths(body):
-            yield f"{label} in {path}", as_json(replace_at(body, path, text)), path
+            yield f"{label} in {path}", as_json(replace_at(body, path, unstorable)), path
         for name in text_properties(schema, document):
             if name not in body:
-                yield f"{label} in {name}", as_json({**body, name: text}), (name,)
+                yield f"{label} in {name}", as_json({**body, name: unstorable}), (name,)
         for path in object_paths(body):
             if path:
-                mutated = replace_at(body, path, {text: "x"})
+                mutated = replace_at(body, path, {unstorable: "x"})
                 yield f"{label} in a key of {path}", as_json(mutated), path
 
 
@@ -281,3 +295,147 @@ async def test_every_parameter_refuses_nul_naming_it(app: FastAPI, tenant: Tenan
                         assert field in (name.lower(), f"{parameter['in']}.{name}".lower()), where
                     exercised += 1
     assert exercised > 100
+
+
+# Date-times at the ends of the range (the first two cannot even be converted to UTC).
+OUT_OF_RANGE_DATETIMES = {
+    "0001-01-01T00:00:00+14:00": True,
+    "9999-12-31T23:59:59-14:00": True,
+    "0001-01-01T00:00:00Z": True,
+    "9999-12-31T23:59:59Z": True,
+    "0002-01-01T00:00:00Z": False,
+    "9998-12-31T23:59:59Z": False,
+}
+
+
+def out_of_range_values(schema: dict[str, Any], document: dict[str, Any]) -> Iterator[tuple[Any, bool]]:
+    """(value, whether it must be refused) past the ends of a property's or parameter's type."""
+    for option in variants(schema, document):
+        if option.get("type") == "integer":
+            yield option.get("maximum", 2**63 - 1) + 1, True
+            yield option.get("minimum", -(2**63)) - 1, True
+            yield 2**31, "maximum" in option and option["maximum"] < 2**31
+        elif option.get("type") == "number":
+            yield 1e308, "maximum" in option and option["maximum"] < 1e308
+        elif option.get("format") == "date-time":
+            yield from OUT_OF_RANGE_DATETIMES.items()
+
+
+def range_mutations(
+    body: dict[str, Any], schema: dict[str, Any], document: dict[str, Any], path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], Any, bool]]:
+    """(path, value, whether it must be refused) for each number and date-time property of the body,
+    nested objects of the example included."""
+    for name, property_schema in resolve(schema, document).get("properties", {}).items():
+        for value, refused in out_of_range_values(property_schema, document):
+            yield (*path, name), value, refused
+        nested = body.get(name)
+        for option in variants(property_schema, document):
+            if isinstance(nested, dict) and "properties" in option:
+                yield from range_mutations(nested, option, document, (*path, name))
+
+
+async def test_numbers_and_date_times_out_of_range_are_refused_naming_the_field(
+    app: FastAPI, tenant: Tenant, world: World
+) -> None:
+    document = app.openapi()
+    exercised = 0
+    for path, methods in document["paths"].items():
+        url = re.sub(r"{(\w+)}", lambda match: world[match.group(1)], path)
+        for method, operation in methods.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            operation_id = operation["operationId"]
+            client = tenant.anonymous if operation_id.startswith("receive_") else tenant.admin
+            headers = CHANNEL_AUTH if operation_id.startswith("receive_") else {}
+            if "application/json" in content:
+                body = EXAMPLES[operation_id](world)
+                schema = content["application/json"]["schema"]
+                for field, value, refused in range_mutations(body, schema, document):
+                    where = f"{operation_id}: {'.'.join(map(str, field))} = {value!r}"
+                    mutated = replace_at(body, field, value)
+                    response = await client.request(method.upper(), url, json=mutated, headers=headers)
+                    assert_problem(response, where)
+                    if refused:
+                        assert 400 <= response.status_code < 500, f"{where} was accepted"
+                        assert names_field(response, field), f"{where}: {response.text}"
+                    exercised += 1
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] != "query":
+                    continue
+                for value, refused in out_of_range_values(parameter["schema"], document):
+                    where = f"{operation_id}: {parameter['name']} = {value!r}"
+                    response = await client.request(
+                        method.upper(), url, params={parameter["name"]: str(value)}, headers=headers
+                    )
+                    assert_problem(response, where)
+                    if refused:
+                        assert 400 <= response.status_code < 500, f"{where} was accepted"
+                        assert response.json()["field"] in (parameter["name"], f"query.{parameter['name']}")
+                    exercised += 1
+    assert exercised > 100
+
+
+@pytest.mark.parametrize(
+    ("statement", "value"),
+    [
+        ("SELECT CAST(:value AS text)", "Giao\x00hàng"),
+        ("SELECT CAST(:value AS text)", "Giao\ud800hàng"),
+        ("SELECT CAST(:value AS jsonb)", '{"ma_don": "DH\\u0000"}'),
+        ("SELECT CAST(:value AS jsonb)", '{"ma_don": "DH\\ud800"}'),
+        ("SELECT CAST(:value AS integer)", 2**31),
+        ("SELECT CAST(:value AS bigint)", 2**63),
+    ],
+)
+async def test_data_the_database_refuses_is_described_as_a_422(
+    db: Database, statement: str, value: Any
+) -> None:
+    """The last line of defence, for input that got past the schemas: never a 500."""
+    async with db.sessionmaker() as session:
+        with pytest.raises(DBAPIError) as refused:
+            await session.execute(text(statement), {"value": value})
+    assert describe_data_error(refused.value) is not None
+    assert describe_data_error(refused.value)[0] == 422
+
+
+async def test_the_comment_part_of_a_multipart_comment_refuses_unstorable_text(
+    tenant: Tenant, world: World
+) -> None:
+    url = f"/v1/tickets/{world['ticket_id']}/comments/with-files"
+    files = {"files": ("Hóa đơn.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")}
+    nul = as_json({"body": UNSTORABLE["NUL"], "public": False}).decode()
+    response = await tenant.agent.post(url, data={"comment": nul}, files=files)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "comment.body"
+    # The part is read by a stricter parser, for which an escaped lone surrogate is no JSON.
+    surrogate = as_json({"body": UNSTORABLE["lone surrogate"], "public": False}).decode()
+    response = await tenant.agent.post(url, data={"comment": surrogate}, files=files)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "malformed_json"
+
+
+async def test_unstorable_file_names_are_cleaned(tenant: Tenant) -> None:
+    """A file's name is the client's suggestion: control characters are dropped from it, and the bytes
+    of a lone surrogate are no surrogate once read (as Latin-1, or as UTF-8 with replacements)."""
+    for raw_name, kept in ((b"H\x00oa don.pdf", "Hoa don.pdf"), (b"H\xed\xa0\x80oa.pdf", "H\xed\xa0oa.pdf")):
+        body = (
+            b'--b\r\nContent-Disposition: form-data; name="files"; filename="' + raw_name + b'"\r\n'
+            b"Content-Type: application/pdf\r\n\r\n%PDF-1.4\n%%EOF\n\r\n--b--\r\n"
+        )
+        response = await tenant.agent.post(
+            "/v1/uploads", content=body, headers={"Content-Type": "multipart/form-data; boundary=b"}
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()[0]["filename"] == kept
+
+
+async def test_provider_events_keep_their_message_with_unstorable_text_replaced(
+    app: FastAPI, tenant: Tenant, settings: Settings
+) -> None:
+    """Signed by the provider, an event is kept rather than refused (the provider would send it again and
+    again): a NUL or a lone surrogate in it becomes U+FFFD."""
+    channel = await messenger_channel(tenant, "http://127.0.0.1:9")
+    body = as_json(json.loads(page_event(customer("m_1", "Giao\x00hàng chậm \ud83d"))))
+    accepted = await post_page_event(tenant, channel, body, hub_signature(body))
+    assert accepted.status_code == 200 and accepted.json() == {"stored": 1}, accepted.text
+    await thread_due(app.state.db, settings, app.state.secret_box)
+    assert (await only_ticket(tenant))["subject"] == "Giao\ufffdhàng chậm \ufffd"

@@ -14,12 +14,16 @@ CHECK_VIOLATION = "23514"
 NOT_NULL_VIOLATION = "23502"
 EXCLUSION_VIOLATION = "23P01"
 DATA_ERRORS = {
+    # asyncpg's own: an argument it cannot send (an integer beyond its column, a lone surrogate).
+    "22000": "A value cannot be stored",
     "22001": "A value is too long",
     "22003": "A number is out of range",
     "22007": "A date or time is invalid",
     "22008": "A date or time is out of range",
     "22P02": "A value has the wrong format",
     "2201B": "A pattern is not a valid regular expression",
+    "22021": "A text contains a character that cannot be stored (NUL)",
+    "22P05": "A JSON value contains a character that cannot be stored (NUL)",
 }
 
 

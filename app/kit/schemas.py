@@ -1,5 +1,6 @@
 """Base models and field types every API schema is built from."""
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, NoReturn, TypeVar
@@ -21,6 +22,11 @@ from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, cor
 # No integer a request gives may leave PostgreSQL's bigint, whatever column it ends up in.
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 
+# The date-times a request may give: a year short of either end of what Python holds, so that the
+# arithmetic done on them (periods, time zones, business hours) stays within it.
+EARLIEST = datetime(2, 1, 1, tzinfo=UTC)
+LATEST = datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
 UNSTORABLE_TEXT = "must not contain NUL characters or unpaired surrogates"
 
 
@@ -34,6 +40,21 @@ def storable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+_UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_json(value: Any) -> Any:
+    """The JSON value with each NUL and lone surrogate, in texts and keys, replaced by U+FFFD: for what
+    a provider sends, which is kept rather than refused (a refused event would be sent again and again)."""
+    if isinstance(value, str):
+        return _UNSTORABLE_CHARACTERS.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {storable_json(key): storable_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable_json(item) for item in value]
+    return value
 
 
 def unstorable_texts(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
@@ -183,10 +204,11 @@ def _require_aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must include a time zone offset (RFC 3339)")
     try:
-        value.astimezone(UTC)
+        in_utc = value.astimezone(UTC)
     except OverflowError:
-        # 0001-01-01T00:00:00+14:00 is before the first instant a date-time can hold.
-        raise ValueError("is out of range once in UTC") from None
+        in_utc = None  # 0001-01-01T00:00:00+14:00 is before the first instant a date-time can hold
+    if in_utc is None or not EARLIEST <= in_utc <= LATEST:
+        raise ValueError(f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)")
     return value
 
 
