@@ -6,11 +6,13 @@ operation's valid example body (tests/world.py) and breaks one thing.
 
 import json
 import re
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import jwt
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -20,7 +22,8 @@ from app.channels.tasks import thread_due
 from app.config import Settings
 from app.db import Database
 from app.kit.constraints import describe_data_error
-from tests.conftest import Tenant
+from tests.conftest import Tenant, make_client
+from tests.factories import create_agent, rotate_token_secret
 from tests.test_messaging_providers import (
     customer,
     hub_signature,
@@ -439,3 +442,31 @@ async def test_provider_events_keep_their_message_with_unstorable_text_replaced(
     assert accepted.status_code == 200 and accepted.json() == {"stored": 1}, accepted.text
     await thread_due(app.state.db, settings, app.state.secret_box)
     assert (await only_ticket(tenant))["subject"] == "Giao\ufffdhàng chậm \ufffd"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": "{soon}"},
+        {"exp": True},
+        {"exp": [1]},
+        {"sub": 42},
+        {"sub": "crm-42\x00"},
+        {"sub": "crm-42\ud800"},
+    ],
+)
+async def test_an_agent_token_with_claims_of_the_wrong_kind_is_a_401(
+    app: FastAPI, tenant: Tenant, claims: dict[str, Any]
+) -> None:
+    await create_agent(tenant.admin, "crm-42")
+    kid, secret = await rotate_token_secret(tenant.admin)
+    soon = int(time.time()) + 600
+    values = {"sub": "crm-42", "role": "agent", "exp": soon}
+    values |= {
+        name: value.format(soon=soon) if isinstance(value, str) and name == "exp" else value
+        for name, value in claims.items()
+    }
+    token = jwt.encode(values, secret, algorithm="HS256", headers={"kid": kid})
+    response = await make_client(app, token).get("/v1/agents/me")
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == "application/problem+json"
