@@ -15,6 +15,7 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -22,6 +23,7 @@ from app.channels.tasks import thread_due
 from app.config import Settings
 from app.db import Database
 from app.kit.constraints import describe_data_error
+from app.kit.schemas import RequestModel
 from tests.conftest import Tenant, make_client
 from tests.factories import create_agent, rotate_token_secret
 from tests.test_messaging_providers import (
@@ -470,3 +472,20 @@ async def test_an_agent_token_with_claims_of_the_wrong_kind_is_a_401(
     response = await make_client(app, token).get("/v1/agents/me")
     assert response.status_code == 401, response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_request_integer_without_bounds_of_its_own_stays_within_a_bigint() -> None:
+    """Every integer of the API has bounds today; one added without them still cannot overflow."""
+
+    class Counted(RequestModel):
+        count: int
+        sizes: dict[str, int] = {}
+
+    assert Counted(count=2**63 - 1, sizes={"a": -(2**63)}).count == 2**63 - 1
+    for body, field in (
+        ({"count": 2**63}, ("count",)),
+        ({"count": 1, "sizes": {"a": -(2**63) - 1}}, ("sizes", "a")),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            Counted.model_validate(body)
+        assert [error["loc"] for error in refused.value.errors()] == [field]
