@@ -42,14 +42,14 @@ def storable(text: str) -> bool:
     return True
 
 
-_UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+_LONE_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def storable_json(value: Any) -> Any:
-    """The JSON value with each NUL and lone surrogate, in texts and keys, replaced by U+FFFD: for what
-    a provider sends, which is kept rather than refused (a refused event would be sent again and again)."""
+    """The JSON value without NUL and with U+FFFD for each lone surrogate, in texts and keys (as mail is
+    cleaned): for what a provider sends, kept rather than refused, which it would send again and again."""
     if isinstance(value, str):
-        return _UNSTORABLE_CHARACTERS.sub("\ufffd", value)
+        return _LONE_SURROGATES.sub("\ufffd", value).replace("\x00", "")
     if isinstance(value, dict):
         return {storable_json(key): storable_json(item) for key, item in value.items()}
     if isinstance(value, list):
