@@ -57,7 +57,7 @@ def storable_json(value: Any) -> Any:
     return value
 
 
-def unstorable_texts(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+def _unstorable_texts(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
     """The paths, within a JSON-like value, of the keys and strings PostgreSQL cannot store."""
     if isinstance(value, str):
         if not storable(value):
@@ -67,10 +67,10 @@ def unstorable_texts(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[t
             if isinstance(key, str) and not storable(key):
                 yield path
             else:
-                yield from unstorable_texts(item, (*path, key))
+                yield from _unstorable_texts(item, (*path, key))
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            yield from unstorable_texts(item, (*path, index))
+            yield from _unstorable_texts(item, (*path, index))
 
 
 def _refuse(paths: list[tuple[str | int, ...]], message: str = UNSTORABLE_TEXT) -> NoReturn:
@@ -88,7 +88,7 @@ def _check_text(value: Any) -> Any:
 
 def _check_nested_texts(value: Any) -> Any:
     # Free-form values (custom fields, settings) are stored as JSON: each text within them is named.
-    if paths := list(unstorable_texts(value)):
+    if paths := list(_unstorable_texts(value)):
         _refuse(paths)
     return value
 
