@@ -4,12 +4,14 @@ The operations and their schemas come from the OpenAPI document; each mutation s
 operation's valid example body (tests/world.py) and breaks one thing.
 """
 
+import base64
 import json
 import re
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import quote
+from uuid import UUID
 
 import httpx
 import jwt
@@ -489,3 +491,36 @@ def test_a_request_integer_without_bounds_of_its_own_stays_within_a_bigint() -> 
         with pytest.raises(ValidationError) as refused:
             Counted.model_validate(body)
         assert [error["loc"] for error in refused.value.errors()] == [field]
+
+
+def forged_cursor(sort: str, *values: Any) -> str:
+    payload = json.dumps({"s": sort, "v": list(values)}).encode()
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("path", "sort", "values"),
+    [
+        ("/v1/tickets?sort=created_at", "created_at", ["2026-12-01", {"u": str(UUID(int=1))}]),
+        ("/v1/tickets?sort=created_at", "created_at", [2**70, {"u": str(UUID(int=1))}]),
+        (
+            "/v1/tickets?sort=created_at",
+            "created_at",
+            [{"t": "0001-01-01T00:00:00+14:00"}, {"u": str(UUID(int=1))}],
+        ),
+        ("/v1/tickets?sort=created_at", "created_at", [{"t": "2026-12-01T00:00:00"}, "not an id"]),
+        ("/v1/tickets?sort=priority", "priority", ["surely-not-a-priority", {"u": str(UUID(int=1))}]),
+        ("/v1/statuses", "position", [2**31, {"u": str(UUID(int=1))}]),
+        ("/v1/statuses", "position", [True, {"u": str(UUID(int=1))}]),
+        ("/v1/contacts?sort=name", "name", ["Giao\x00hàng", {"u": str(UUID(int=1))}]),
+        ("/v1/contacts?sort=name", "name", [[1], {"a": 1}]),
+    ],
+)
+async def test_a_forged_cursor_holding_values_of_another_kind_is_a_400(
+    tenant: Tenant, path: str, sort: str, values: list[Any]
+) -> None:
+    """A cursor comes back from the client: what it holds must be what its columns hold."""
+    separator = "&" if "?" in path else "?"
+    response = await tenant.viewer.get(f"{path}{separator}cursor={forged_cursor(sort, *values)}")
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_cursor" and response.json()["field"] == "cursor"

@@ -200,14 +200,19 @@ def _require_text(value: Any) -> Any:
     return value
 
 
+def within_range(moment: datetime) -> bool:
+    """Whether an aware date-time lies between EARLIEST and LATEST."""
+    try:
+        in_utc = moment.astimezone(UTC)
+    except OverflowError:
+        return False  # 0001-01-01T00:00:00+14:00 is before the first instant a date-time can hold
+    return EARLIEST <= in_utc <= LATEST
+
+
 def _require_aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must include a time zone offset (RFC 3339)")
-    try:
-        in_utc = value.astimezone(UTC)
-    except OverflowError:
-        in_utc = None  # 0001-01-01T00:00:00+14:00 is before the first instant a date-time can hold
-    if in_utc is None or not EARLIEST <= in_utc <= LATEST:
+    if not within_range(value):
         raise ValueError(f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)")
     return value
 
