@@ -524,3 +524,17 @@ async def test_a_forged_cursor_holding_values_of_another_kind_is_a_400(
     response = await tenant.viewer.get(f"{path}{separator}cursor={forged_cursor(sort, *values)}")
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "invalid_cursor" and response.json()["field"] == "cursor"
+
+
+async def test_a_number_past_a_float_in_a_free_form_value_is_refused_naming_it(tenant: Tenant) -> None:
+    """JSON's 1e400 reads as infinity, which no JSON column holds: it was stored as null."""
+    body = (
+        b'{"name": "Quy tac", "events": ["ticket.created"], "actions": [{"type": "set_priority", '
+        b'"priority": "high"}], "conditions": {"all": [{"field": "custom_fields.so_tien", '
+        b'"operator": "equals", "value": 1e400}]}}'
+    )
+    response = await tenant.admin.post(
+        "/v1/triggers", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert names_field(response, ("conditions", "all", 0, "value")), response.text

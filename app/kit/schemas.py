@@ -1,5 +1,6 @@
 """Base models and field types every API schema is built from."""
 
+import math
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -57,46 +58,54 @@ def storable_json(value: Any) -> Any:
     return value
 
 
-def _unstorable_texts(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
-    """The paths, within a JSON-like value, of the keys and strings PostgreSQL cannot store."""
+def _unstorable_values(
+    value: Any, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """(path, what is wrong) for each key, string and number of a JSON-like value that PostgreSQL
+    cannot store: text with NUL or a lone surrogate, a number past a float (1e400 reads as infinity)."""
     if isinstance(value, str):
         if not storable(value):
-            yield path
+            yield path, UNSTORABLE_TEXT
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            yield path, "must be a finite number"
     elif isinstance(value, dict):
         for key, item in value.items():
             if isinstance(key, str) and not storable(key):
-                yield path
+                yield path, "a key " + UNSTORABLE_TEXT
             else:
-                yield from _unstorable_texts(item, (*path, key))
+                yield from _unstorable_values(item, (*path, key))
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            yield from _unstorable_texts(item, (*path, index))
+            yield from _unstorable_values(item, (*path, index))
 
 
-def _refuse(paths: list[tuple[str | int, ...]], message: str = UNSTORABLE_TEXT) -> NoReturn:
+def _refuse(errors: list[tuple[tuple[str | int, ...], str]]) -> NoReturn:
     """A validation error at each path, relative to the value being validated; never quoting it."""
-    error = PydanticCustomError("unstorable_text", message)
-    details = [InitErrorDetails(type=error, loc=path, input=None) for path in paths]
-    raise ValidationError.from_exception_data("unstorable text", details)
+    details = [
+        InitErrorDetails(type=PydanticCustomError("unstorable", message), loc=path, input=None)
+        for path, message in errors
+    ]
+    raise ValidationError.from_exception_data("unstorable", details)
 
 
 def _check_text(value: Any) -> Any:
     if isinstance(value, str) and not storable(value):
-        _refuse([()])
+        _refuse([((), UNSTORABLE_TEXT)])
     return value
 
 
-def _check_nested_texts(value: Any) -> Any:
-    # Free-form values (custom fields, settings) are stored as JSON: each text within them is named.
-    if paths := list(_unstorable_texts(value)):
-        _refuse(paths)
+def _check_nested_values(value: Any) -> Any:
+    # Free-form values (custom fields, conditions, settings) are stored as JSON: each bad one is named.
+    if errors := list(_unstorable_values(value)):
+        _refuse(errors)
     return value
 
 
 def _check_keys(value: Any) -> Any:
     # Checked before the keys are validated: a key would otherwise appear in the error's location.
     if isinstance(value, dict) and any(isinstance(key, str) and not storable(key) for key in value):
-        _refuse([()], "a key " + UNSTORABLE_TEXT)
+        _refuse([((), "a key " + UNSTORABLE_TEXT)])
     return value
 
 
@@ -107,7 +116,7 @@ def storable_tag(discriminator: str) -> Callable[[Any], Any]:
     def check_tag(value: Any) -> Any:
         tag = value.get(discriminator) if isinstance(value, dict) else None
         if isinstance(tag, str) and not storable(tag):
-            _refuse([(discriminator,)])
+            _refuse([((discriminator,), UNSTORABLE_TEXT)])
         return value
 
     return check_tag
@@ -130,7 +139,7 @@ def _guard(node: Any, model: type) -> Any:
     if kind == "str":
         return core_schema.no_info_after_validator_function(_check_text, guarded)
     if kind == "any":
-        return core_schema.no_info_after_validator_function(_check_nested_texts, guarded)
+        return core_schema.no_info_after_validator_function(_check_nested_values, guarded)
     if kind in ("dict", "model-fields"):
         return core_schema.no_info_before_validator_function(_check_keys, guarded)
     if kind == "tagged-union" and isinstance(node["discriminator"], str):
@@ -180,7 +189,7 @@ async def refuse_unstorable_parameters(request: Request) -> None:
         ("header", request.headers.items()),
     )
     errors = [
-        {"type": "unstorable_text", "loc": (location, name), "msg": UNSTORABLE_TEXT, "input": None}
+        {"type": "unstorable", "loc": (location, name), "msg": UNSTORABLE_TEXT, "input": None}
         for location, items in parameters
         for name, value in items
         if isinstance(value, str) and not storable(value)
