@@ -107,11 +107,13 @@ def fuzz(base_url: str, token: str, phases: Sequence[str], max_examples: int) ->
     config = schemathesis.Config.from_dict(
         {
             "seed": SEED,
+            # Nothing of an earlier run is kept or replayed (no cache, no example database), so the
+            # seed alone decides a run, and nothing is written to the checkout.
+            "cache": {"enabled": False},
             "headers": {"Authorization": f"Bearer {token}"},
             "request-timeout": REQUEST_TIMEOUT_SECONDS,
             "workers": 2,
             "checks": {"enabled": True},
-            # No example database: a run replays nothing of an earlier one, so the seed alone decides it.
             "generation": {"mode": "all", "max-examples": max_examples, "database": "none"},
             "phases": {
                 **{phase: {"enabled": phase in phases} for phase in PHASES},
