@@ -1,5 +1,7 @@
 """Every router of the API, in the order the OpenAPI document lists them."""
 
+from fastapi import APIRouter, Depends
+
 from app.agents.router import router as agents_router
 from app.attachments.router import router as attachments_router
 from app.auth.router import router as auth_router
@@ -13,6 +15,7 @@ from app.custom_fields.router import router as custom_fields_router
 from app.events.router import router as events_router
 from app.groups.router import router as groups_router
 from app.health.router import router as health_router
+from app.kit.schemas import refuse_unstorable_parameters
 from app.macros.router import router as macros_router
 from app.organizations.router import router as organizations_router
 from app.presence.router import router as presence_router
@@ -24,7 +27,7 @@ from app.triggers.router import router as triggers_router
 from app.webhooks.router import router as webhooks_router
 from app.workspaces.router import router as workspaces_router
 
-ROUTERS = [
+DOMAIN_ROUTERS = [
     health_router,
     tickets_router,
     attachments_router,
@@ -49,3 +52,9 @@ ROUTERS = [
     events_router,
     webhooks_router,
 ]
+
+# Checks shared by every route, so that a route added later has them without anyone remembering.
+api = APIRouter(dependencies=[Depends(refuse_unstorable_parameters)])
+for router in DOMAIN_ROUTERS:
+    api.include_router(router)
+ROUTERS = [api]

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from app.kit.routing import UnitOfWorkRoute
 from app.kit.time import utcnow
 from app.models.enums import Role
-from app.routers import ROUTERS
+from app.routers import DOMAIN_ROUTERS
 from tests.conftest import Tenant, make_client
 from tests.factories import create
 from tests.locks import holding_ticket_numbers, plain_url, wait_for_lock_waiter, wait_until_gone
@@ -76,7 +76,7 @@ async def test_another_credential_reusing_a_key_starts_its_own(app: FastAPI, ten
 def _idempotent_routes() -> list[UnitOfWorkRoute]:
     return [
         route
-        for router in ROUTERS
+        for router in DOMAIN_ROUTERS
         for route in router.routes
         if isinstance(route, UnitOfWorkRoute) and route.idempotent and route.least_role is not None
     ]

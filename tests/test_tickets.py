@@ -1,4 +1,6 @@
 import asyncio
+from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi import FastAPI
@@ -118,6 +120,93 @@ async def test_status_changes_move_solved_and_closed_times_and_closed_is_read_on
     assert response.json()["status_kind"] == "open"
     assert response.json()["closed_at"] is None and response.json()["solved_at"] is None
     assert (await tenant.agent.post(f"{url}/reopen")).status_code == 409
+
+
+async def _another_open_status(tenant: Tenant) -> str:
+    return (await create(tenant.admin, "/v1/statuses", {"name": "Đang xử lý", "kind": "open"}))["id"]
+
+
+async def _status_changes(app: FastAPI, ticket_id: str) -> list[dict[str, Any]]:
+    """The changes of the ticket's status_changed events, read from the table: the feed holds back
+    events while any older transaction runs on the server."""
+    from sqlalchemy import select
+
+    from app.models import Event
+
+    async with app.state.db.sessionmaker() as session:
+        rows = await session.scalars(
+            select(Event.data)
+            .where(Event.type == "ticket.status_changed", Event.subject_id == UUID(ticket_id))
+            .order_by(Event.id)
+        )
+        return [data["changes"] for data in rows]
+
+
+async def test_a_move_to_another_status_of_the_same_kind_is_a_status_change_keeping_the_kind(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    working = await _another_open_status(tenant)
+    ticket = await create_ticket(tenant.agent, status_kind="open")
+    default_open = ticket["status_id"]
+
+    moved = await tenant.agent.patch(f"/v1/tickets/{ticket['id']}", json={"status_id": working})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["status_id"] == working and moved.json()["status_kind"] == "open"
+    assert await _status_changes(app, ticket["id"]) == [
+        {"status_id": {"old": default_open, "new": working}, "status_kind": {"old": "open", "new": "open"}}
+    ]
+
+
+async def test_every_way_of_changing_a_status_moves_within_its_kind(app: FastAPI, tenant: Tenant) -> None:
+    working = await _another_open_status(tenant)
+    commented = await create_ticket(tenant.agent, status_kind="open")
+    reply = await tenant.agent.post(
+        f"/v1/tickets/{commented['id']}/comments",
+        json={"body": "Em đang kiểm tra", "public": False, "status_id": working},
+    )
+    assert reply.status_code == 201, reply.text
+
+    in_bulk = [await create_ticket(tenant.agent, status_kind="open") for _ in range(2)]
+    bulk = await tenant.agent.post(
+        "/v1/tickets/bulk",
+        json={"ids": [ticket["id"] for ticket in in_bulk], "changes": {"status_id": working}},
+    )
+    assert bulk.status_code == 200, bulk.text
+
+    macro = await create(
+        tenant.admin,
+        "/v1/macros",
+        {"name": "Chuyển đang xử lý", "actions": [{"type": "set_status", "status_id": working}]},
+    )
+    by_macro = await create_ticket(tenant.agent, status_kind="open")
+    applied = await tenant.agent.post(f"/v1/tickets/{by_macro['id']}/macros/{macro['id']}/apply")
+    assert applied.status_code == 200, applied.text
+
+    for ticket in (commented, *in_bulk, by_macro):
+        current = (await tenant.viewer.get(f"/v1/tickets/{ticket['id']}")).json()
+        assert current["status_id"] == working, ticket["id"]
+        [change] = await _status_changes(app, ticket["id"])
+        assert change["status_kind"] == {"old": "open", "new": "open"}
+
+
+async def test_a_trigger_moving_new_tickets_within_their_kind_lets_tickets_be_created(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    working = await _another_open_status(tenant)
+    await create(
+        tenant.admin,
+        "/v1/triggers",
+        {
+            "name": "Phiếu mới vào đang xử lý",
+            "events": ["ticket.created"],
+            "actions": [{"type": "set_status", "status_id": working}],
+        },
+    )
+    ticket = await create_ticket(tenant.agent, status_kind="open")
+    current = (await tenant.viewer.get(f"/v1/tickets/{ticket['id']}")).json()
+    assert current["status_id"] == working
+    [change] = await _status_changes(app, ticket["id"])
+    assert change["status_kind"] == {"old": "open", "new": "open"}
 
 
 async def test_history_records_every_change_with_actor_and_values(tenant: Tenant) -> None:

@@ -21,6 +21,7 @@ from app.config import Settings
 from app.errors import Unauthorized
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
+from app.kit.schemas import storable
 from app.kit.time import utcnow
 from app.models import AgentTokenSecret, ApiKey
 from app.models.enums import ActorType, Role
@@ -79,6 +80,11 @@ async def _authenticate_agent_token(
         claimed_role = Role(claims["role"])
     except (jwt.InvalidTokenError, ValueError) as exc:
         raise Unauthorized(f"The agent token is not valid: {exc}") from exc
+    # The library reads a numeric string as `exp` too; the claims must be what RFC 7519 says they are.
+    if isinstance(claims["exp"], bool) or not isinstance(claims["exp"], int | float):
+        raise Unauthorized("The agent token is not valid: exp must be a number")
+    if not isinstance(claims["sub"], str) or not storable(claims["sub"]):
+        raise Unauthorized("The agent token is not valid: sub must be an agent's external id")
     max_ttl = timedelta(minutes=settings.agent_token_max_ttl_minutes)
     if claims["exp"] - utcnow().timestamp() > max_ttl.total_seconds() + TOKEN_LEEWAY_SECONDS:
         raise Unauthorized(f"Agent tokens may live at most {settings.agent_token_max_ttl_minutes} minutes")

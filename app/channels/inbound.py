@@ -25,6 +25,7 @@ from app.config import Settings
 from app.contacts.normalization import normalize_email, normalize_phone
 from app.errors import AppError, BadRequest, Forbidden, Unauthorized, Unprocessable
 from app.kit.crypto import SecretBox
+from app.kit.schemas import storable_json
 from app.models import MessagingChannel
 from app.models.enums import ChannelKind
 
@@ -266,4 +267,4 @@ def _json_object(body: bytes) -> dict[str, Any]:
         raise BadRequest("The body is not JSON", code="malformed_json") from None
     if not isinstance(parsed, dict):
         raise BadRequest("The body is not a JSON object", code="malformed_json")
-    return parsed
+    return storable_json(parsed)

@@ -4,10 +4,27 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, EmailStr, Field, StringConstraints, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    BeforeValidator,
+    Discriminator,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from app.comments.schemas import UploadToken
-from app.kit.schemas import AwareDatetime, LongText, Name, RequestModel, ResponseModel, UpdateModel
+from app.kit.schemas import (
+    AwareDatetime,
+    LongText,
+    Name,
+    RequestModel,
+    ResponseModel,
+    UpdateModel,
+    storable_tag,
+)
 from app.models.enums import ChannelKind, InboundState, Priority
 from app.tickets.schemas import Tags
 
@@ -192,7 +209,8 @@ class EmailChannelCreate(_ChannelCreate):
 
 ChannelCreate = Annotated[
     ChatChannelCreate | MessengerChannelCreate | ZaloChannelCreate | EmailChannelCreate,
-    Field(discriminator="kind"),
+    Discriminator("kind"),
+    BeforeValidator(storable_tag("kind")),
 ]
 
 

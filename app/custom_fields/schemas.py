@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from app.kit.schemas import Name, RequestModel, ResponseModel, UpdateModel
 from app.models.enums import CustomFieldEntity, CustomFieldType
@@ -15,7 +15,7 @@ Pattern = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 Position = Annotated[int, Field(ge=0, le=10_000)]
 
 
-class CustomFieldOption(BaseModel):
+class CustomFieldOption(RequestModel):
     value: OptionValue
     label: Name
 

@@ -15,6 +15,7 @@ from app.events.repository import EventRepository
 from app.events.schemas import EventOut, EventPage
 from app.kit.ids import new_id
 from app.kit.pagination import decode_cursor, encode_cursor
+from app.kit.schemas import BIGINT_MAX
 from app.kit.time import utcnow
 from app.models import Event
 
@@ -92,7 +93,12 @@ def check_types(types: Sequence[str]) -> None:
 
 def parse_position(cursor: str, field: str) -> tuple[int, UUID]:
     transaction_id, event_id = decode_cursor(cursor, FEED_CURSOR, 2)
-    if not isinstance(transaction_id, int) or not isinstance(event_id, UUID):
+    # A transaction id is a bigint: a larger one can only be forged.
+    if (
+        not isinstance(transaction_id, int)
+        or not 0 <= transaction_id <= BIGINT_MAX
+        or not isinstance(event_id, UUID)
+    ):
         raise BadRequest("The cursor is not valid", field=field, code="invalid_cursor")
     return transaction_id, event_id
 

@@ -5,6 +5,7 @@ from functools import cache
 from sqlalchemy import ForeignKeyConstraint, Index, UniqueConstraint
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from app.errors import sqlstate_of
 from app.models import Base
 
 # SQLSTATE codes of PostgreSQL's integrity and data errors.
@@ -14,12 +15,16 @@ CHECK_VIOLATION = "23514"
 NOT_NULL_VIOLATION = "23502"
 EXCLUSION_VIOLATION = "23P01"
 DATA_ERRORS = {
+    # asyncpg's own: an argument it cannot send (an integer beyond its column, a lone surrogate).
+    "22000": "A value cannot be stored",
     "22001": "A value is too long",
     "22003": "A number is out of range",
     "22007": "A date or time is invalid",
     "22008": "A date or time is out of range",
     "22P02": "A value has the wrong format",
     "2201B": "A pattern is not a valid regular expression",
+    "22021": "A text contains a character that cannot be stored (NUL)",
+    "22P05": "A JSON value contains a character that cannot be stored (NUL)",
 }
 
 
@@ -48,11 +53,6 @@ def _constraint_fields() -> dict[str, tuple[str, str]]:
     return fields
 
 
-def _sqlstate(exc: DBAPIError) -> str | None:
-    original = getattr(exc.orig, "__cause__", None) or exc.orig
-    return getattr(original, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-
-
 def _constraint_name(exc: DBAPIError) -> str | None:
     original = getattr(exc.orig, "__cause__", None) or exc.orig
     return getattr(original, "constraint_name", None)
@@ -64,7 +64,7 @@ def _readable(name: str) -> str:
 
 def describe_violation(exc: IntegrityError) -> tuple[int, str, str, str | None]:
     """(status, code, detail, field) for an integrity error."""
-    sqlstate = _sqlstate(exc)
+    sqlstate = sqlstate_of(exc)
     constraint = _constraint_name(exc) or ""
     field, target = _constraint_fields().get(constraint, (None, ""))
     message = str(getattr(exc.orig, "args", [""])[0] if exc.orig is not None else "")
@@ -82,5 +82,5 @@ def describe_violation(exc: IntegrityError) -> tuple[int, str, str, str | None]:
 
 def describe_data_error(exc: DBAPIError) -> tuple[int, str, str] | None:
     """(status, code, detail) for an input the database refused as data, else None."""
-    detail = DATA_ERRORS.get(_sqlstate(exc) or "")
+    detail = DATA_ERRORS.get(sqlstate_of(exc) or "")
     return (422, "invalid_value", detail) if detail else None

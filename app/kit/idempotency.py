@@ -22,6 +22,7 @@ from starlette.datastructures import UploadFile
 
 from app.auth.principal import Principal
 from app.errors import Conflict, Unprocessable
+from app.kit.schemas import storable
 from app.kit.time import utcnow
 from app.models import IdempotencyKey
 
@@ -83,9 +84,11 @@ def _lock_name(workspace_id: UUID, credential_id: UUID, key: str) -> str:
 
 async def claim(request: Request, session: AsyncSession, principal: Principal, key: str) -> Claim:
     """Hold `key` for this request, or answer as its first request did (IdempotentReplay)."""
-    if not key or len(key) > MAX_KEY_LENGTH:
+    if not key or len(key) > MAX_KEY_LENGTH or not storable(key):
         raise Unprocessable(
-            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters long", field=HEADER, code="invalid_header"
+            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters long, without NUL characters",
+            field=HEADER,
+            code="invalid_header",
         )
     request_hash = await _request_hash(request)
     lock = func.hashtextextended(_lock_name(principal.workspace_id, principal.actor_id, key), 0)

@@ -6,14 +6,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Query
-from sqlalchemy import Select, and_, false, or_
+from sqlalchemy import BigInteger, Select, and_, false, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.errors import BadRequest
+from app.kit.schemas import storable, within_range
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -41,6 +43,24 @@ class SortColumn:
 
     def equals(self, value: Any) -> Any:
         return self.attribute.is_(None) if value is None else self.attribute == value
+
+    def holds(self, value: Any) -> bool:
+        """Whether a cursor's value is one the column holds: a cursor comes back from the client, and a
+        value of another kind would make the query fail."""
+        if value is None:
+            return True
+        column_type = self.attribute.type
+        expected = column_type.python_type
+        if issubclass(expected, Enum):
+            return value in {member.value for member in expected}
+        if expected is int:
+            bound = 2**63 if isinstance(column_type, BigInteger) else 2**31
+            return type(value) is int and -bound <= value < bound
+        if expected is datetime:
+            return isinstance(value, datetime) and value.tzinfo is not None and within_range(value)
+        if expected is str:
+            return isinstance(value, str) and storable(value)
+        return isinstance(value, expected)
 
 
 def _encode_value(value: Any) -> Any:
@@ -90,6 +110,8 @@ class Keyset:
         if cursor is None:
             return statement
         values = decode_cursor(cursor, self.name, len(self.columns))
+        if not all(column.holds(value) for column, value in zip(self.columns, values, strict=True)):
+            raise BadRequest("The cursor is not valid", field="cursor", code="invalid_cursor")
         alternatives = []
         for position, column in enumerate(self.columns):
             earlier = [self.columns[i].equals(values[i]) for i in range(position)]

@@ -36,6 +36,9 @@ def change_events(
             name: change for name, change in changes.items() if _SPECIFIC_EVENTS.get(name) is event_type
         }
         if event_type is EventType.ticket_status_changed:
-            specific["status_kind"] = changes["status_kind"]
+            # Consumers read the kind's move; a move between statuses of one kind keeps it, old = new.
+            specific["status_kind"] = changes.get(
+                "status_kind", {"old": after["status_kind"], "new": after["status_kind"]}
+            )
         rows.append(event_row(principal, event_type, subject_id, {"ticket": after, "changes": specific}))
     return rows
