@@ -63,14 +63,35 @@ async def test_another_credential_reusing_a_key_starts_its_own(app: FastAPI, ten
     second = make_client(app, second_agent_key["key"])
     headers = {"Idempotency-Key": "shared-by-accident"}
     first = await tenant.agent.post("/v1/tickets", json=TICKET, headers=headers)
-    same_body = await second.post("/v1/tickets", json=TICKET, headers=headers)
+    # Another body under the first credential's key: no 422 that would tell the key is in use.
     other_body = await second.post("/v1/tickets", json={"subject": "Khác hẳn"}, headers=headers)
-    assert first.status_code == same_body.status_code == 201
-    assert "idempotent-replayed" not in same_body.headers
-    assert same_body.json()["id"] != first.json()["id"]
-    # The second credential's own key now: no oracle about the first's.
-    assert other_body.status_code == 422
+    same_body = await second.post("/v1/tickets", json=TICKET, headers=headers)
+    assert first.status_code == other_body.status_code == 201
+    assert "idempotent-replayed" not in other_body.headers
+    assert other_body.json()["id"] != first.json()["id"]
+    # The second credential's own key now holds its own request.
+    assert same_body.status_code == 422 and same_body.json()["code"] == "idempotency_key_reused"
     assert await ticket_count(tenant.viewer) == 2
+
+
+async def test_an_expired_key_is_taken_over(database_url: str, tenant: Tenant) -> None:
+    headers = {"Idempotency-Key": "import-hom-qua"}
+    first = await tenant.agent.post("/v1/tickets", json=TICKET, headers=headers)
+    assert first.status_code == 201
+    connection = await asyncpg.connect(plain_url(database_url))
+    try:
+        await connection.execute(
+            "UPDATE idempotency_keys SET expires_at = now() - interval '1 second'"
+            " WHERE workspace_id = $1 AND key = $2",
+            tenant.workspace_id,
+            headers["Idempotency-Key"],
+        )
+    finally:
+        await connection.close()
+    again = await tenant.agent.post("/v1/tickets", json={"subject": "Lần nhập mới"}, headers=headers)
+    assert again.status_code == 201 and "idempotent-replayed" not in again.headers
+    replay = await tenant.agent.post("/v1/tickets", json={"subject": "Lần nhập mới"}, headers=headers)
+    assert replay.headers["idempotent-replayed"] == "true" and replay.json()["id"] == again.json()["id"]
 
 
 def _idempotent_routes() -> list[UnitOfWorkRoute]:
