@@ -94,7 +94,9 @@ class Exchange:
     retry_after: str | None = None
 
 
-async def test_a_database_restart_is_ridden_out(private_server: PrivateServer, receiver: Receiver) -> None:
+async def test_a_database_restart_is_ridden_out(
+    private_server: PrivateServer, receiver: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = private_server.url
     key = create_workspace(url)
     settings = {"HELPDESK_DB_POOL_TIMEOUT_SECONDS": str(POOL_TIMEOUT_SECONDS)}
@@ -188,13 +190,14 @@ async def test_a_database_restart_is_ridden_out(private_server: PrivateServer, r
     last_refusal = max((exchange.ended for exchange in refused), default=stopped_at)
     # After the restart every client's retry arrives at once: the longest wait is in that burst.
     longest = max(exchange.ended - exchange.began for exchange in exchanges)
-    print(
-        f"\ndatabase restart: {len(acknowledged)} tickets, answers {dict(answers)}; while it was down or "
-        f"when refused, requests took at most {max(waits):.2f} s; the first success came "
-        f"{recovered_at - accepting_at:.2f} s and the last refusal {last_refusal - accepting_at:.2f} s after "
-        f"the server accepted connections again; the longest request, in the burst of retries that "
-        f"followed, took {longest:.2f} s"
-    )
+    with capsys.disabled():
+        print(
+            f"\ndatabase restart: {len(acknowledged)} tickets, answers {dict(answers)}; while it was down or "
+            f"when refused, requests took at most {max(waits):.2f} s; the first success came "
+            f"{recovered_at - accepting_at:.2f} s and the last refusal "
+            f"{last_refusal - accepting_at:.2f} s after the server accepted connections again; the "
+            f"longest request, in the burst of retries that followed, took {longest:.2f} s"
+        )
 
 
 async def assert_nothing_lost(url: str, acknowledged: dict[str, str], receiver: Receiver) -> None:
