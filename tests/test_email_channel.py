@@ -161,10 +161,16 @@ async def received(
     return response.json()
 
 
-async def send_replies(app: FastAPI, settings: Settings) -> None:
+async def send_replies(app: FastAPI, settings: Settings, policy: Any = None, **resolver: Any) -> None:
+    """What a worker sends now, under the settings' outbound policy or the test's `policy` and `resolve`."""
     async with httpx.AsyncClient() as client:
         await send_due_replies(
-            app.state.db, settings, app.state.secret_box, client, outbound_policy(settings)
+            app.state.db,
+            settings,
+            app.state.secret_box,
+            client,
+            policy or outbound_policy(settings),
+            **resolver,
         )
 
 
@@ -529,10 +535,7 @@ async def test_a_reply_goes_to_the_address_checked_when_the_name_moves_after(
                 app, settings, tenant, server, "thu-dns", smtp_host="localhost", smtp_security="none"
             )
             dns = Rebinding(first=CHECKED, after="127.0.0.1")
-            async with httpx.AsyncClient() as client:
-                await send_due_replies(
-                    app.state.db, settings, app.state.secret_box, client, ONLY_CHECKED, resolve=dns
-                )
+            await send_replies(app, settings, ONLY_CHECKED, resolve=dns)
     assert connected == [], "nothing reached the address the name moved to"
     [sent] = server.received
     assert sent.get_content().strip() == "Dạ shop đã gửi hàng ạ"
@@ -586,15 +589,7 @@ async def test_tls_to_the_checked_address_is_verified_for_the_servers_name(
         agent, named = await reply_to_send(
             app, settings, tenant, server, "thu-tls", smtp_host=SMTP_NAME, smtp_security=security
         )
-        async with httpx.AsyncClient() as client:
-            await send_due_replies(
-                app.state.db,
-                settings,
-                app.state.secret_box,
-                client,
-                ONLY_CHECKED,
-                resolve=Rebinding(CHECKED, CHECKED),
-            )
+        await send_replies(app, settings, ONLY_CHECKED, resolve=Rebinding(CHECKED, CHECKED))
         assert [sent.get_content().strip() for sent in server.received] == ["Dạ shop đã gửi hàng ạ"]
         assert server.server_names == [SMTP_NAME], "the name, not the address, is asked for"
         assert (await agent.get(f"/v1/comments/{named}")).json()["delivery"]["state"] == "sent"
@@ -604,15 +599,7 @@ async def test_tls_to_the_checked_address_is_verified_for_the_servers_name(
         other_agent, refused = await reply_to_send(
             app, settings, other_tenant, server, "thu-tls-2", smtp_host=other_name, smtp_security=security
         )
-        async with httpx.AsyncClient() as client:
-            await send_due_replies(
-                app.state.db,
-                settings,
-                app.state.secret_box,
-                client,
-                ONLY_CHECKED,
-                resolve=Rebinding(CHECKED, CHECKED),
-            )
+        await send_replies(app, settings, ONLY_CHECKED, resolve=Rebinding(CHECKED, CHECKED))
         assert len(server.received) == 1
         delivery = (await other_agent.get(f"/v1/comments/{refused}")).json()["delivery"]
         assert delivery["state"] == "queued", "tried again later: the server's certificate may be fixed"

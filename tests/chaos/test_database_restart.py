@@ -49,7 +49,7 @@ class PrivateServer:
 
     def _ctl(self, *arguments: str) -> None:
         command = [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", *arguments]
-        subprocess.run(command, check=True, capture_output=True, user=PG_USER, timeout=60)  # noqa: S603
+        subprocess.run(command, check=True, capture_output=True, user=PG_USER, timeout=60)  # noqa: S603 - the server's own pg_ctl
 
     def stop(self) -> None:
         self._ctl("-m", "fast", "stop")
