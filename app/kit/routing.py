@@ -58,10 +58,13 @@ class UnitOfWorkRoute(APIRoute):
         roles = [call.role for call in calls if isinstance(call, RequireRole)]
         self.least_role: Role | None = max(roles, key=lambda role: role.rank) if roles else None
         self.idempotent = idempotent and self.authenticated
+        self.takes_files = any(
+            isinstance(field.field_info, params.File) for field in self.dependant.body_params
+        )
 
     def max_body_bytes(self, settings: Settings) -> int:
         """JSON bodies are small; a route that takes files takes as many as a comment may carry."""
-        if not any(isinstance(field.field_info, params.File) for field in self.dependant.body_params):
+        if not self.takes_files:
             return settings.max_body_bytes
         limits = settings.attachment
         return limits.max_files_per_comment * (limits.max_file_bytes + PART_OVERHEAD_BYTES)
