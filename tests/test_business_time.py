@@ -1,4 +1,4 @@
-"""Business time (app.sla.business_time) checked against a minute-by-minute reference.
+"""Business time (app.calendars.business_time) checked against a minute-by-minute reference.
 
 The reference below knows nothing of the module's algorithm: it looks at each UTC minute on its own, reads
 the wall clock in the calendar's zone, and asks whether a non-holiday interval of that local day or of
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.sla.business_time import (
+from app.calendars.business_time import (
     HORIZON,
     Calendar,
     Interval,

@@ -10,18 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Agent, Group, GroupMember, Ticket, TicketStatus
 from app.models.enums import AssignmentStrategy, Availability, Role
+from app.rules.snapshot import GroupPolicy
 from app.tickets.repository import UNRESOLVED_KINDS
-
-
-@dataclass(frozen=True, slots=True)
-class GroupPolicy:
-    strategy: AssignmentStrategy
-    assign_to_away: bool
-
-    @property
-    def available(self) -> list[Availability]:
-        """The availabilities in which the group's agents receive tickets."""
-        return [Availability.online, Availability.away] if self.assign_to_away else [Availability.online]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +39,15 @@ class AssignmentRepository:
         self.session = session
         self.workspace_id = workspace_id
 
-    async def group_policy(self, group_id: UUID, *, lock: bool = False) -> GroupPolicy | None:
-        """With `lock`, the group's automatic assignments happen one at a time, which keeps round robin
-        fair; FOR NO KEY UPDATE does not conflict with the key-share locks that inserting tickets takes.
-        """
-        statement = select(Group.assignment_strategy, Group.assign_to_away).where(
-            Group.workspace_id == self.workspace_id, Group.id == group_id
+    async def lock_group(self, group_id: UUID) -> GroupPolicy | None:
+        """The group's policy, read again under its lock: the group's automatic assignments happen one at
+        a time, which keeps round robin fair. FOR NO KEY UPDATE does not conflict with the key-share locks
+        that inserting tickets takes."""
+        statement = (
+            select(Group.assignment_strategy, Group.assign_to_away)
+            .where(Group.workspace_id == self.workspace_id, Group.id == group_id)
+            .with_for_update(key_share=True)
         )
-        if lock:
-            statement = statement.with_for_update(key_share=True)
         row = (await self.session.execute(statement)).one_or_none()
         return None if row is None else GroupPolicy(*row)
 

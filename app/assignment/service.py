@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.assignment.repository import AssignmentRepository, Candidate
 from app.kit.time import utcnow
 from app.models.enums import AssignmentStrategy
+from app.rules.snapshot import rules_of
 
 
 def _round_robin(candidate: Candidate) -> tuple[bool, datetime, UUID]:
@@ -32,6 +33,8 @@ _ORDER = {
 
 class Assigner:
     def __init__(self, session: AsyncSession, workspace_id: UUID) -> None:
+        self.session = session
+        self.workspace_id = workspace_id
         self.repo = AssignmentRepository(session, workspace_id)
 
     async def choose(
@@ -47,11 +50,13 @@ class Assigner:
         Holds the group's lock and the chosen agent's until the transaction ends, so that concurrent
         assignments see each other: round robin stays fair and nobody goes over capacity.
         """
-        policy = await self.repo.group_policy(group_id)
+        policy = (await rules_of(self.session, self.workspace_id)).groups.get(group_id)
         if policy is None or (strategy or policy.strategy) is AssignmentStrategy.manual:
             return None
         # Read again under the lock, in case the group changed meanwhile.
-        policy = await self.repo.group_policy(group_id, lock=True)
+        policy = await self.repo.lock_group(group_id)
+        if policy is None:
+            return None
         strategy = strategy or policy.strategy
         if strategy is AssignmentStrategy.manual:
             return None

@@ -1,4 +1,4 @@
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import exists, select
 
 from app.kit.pagination import Keyset, SortColumn
 from app.kit.repository import ScopedRepository
@@ -11,24 +11,9 @@ BY_POSITION = Keyset(
 
 _HOLDERS = {CustomFieldEntity.ticket: Ticket, CustomFieldEntity.contact: Contact}
 # Built once: every ticket write reads the definitions, so the statement is not rebuilt each time.
-_ACTIVE_FOR = (
-    select(CustomFieldDefinition)
-    .where(
-        CustomFieldDefinition.workspace_id == bindparam("workspace_id"),
-        CustomFieldDefinition.entity == bindparam("entity"),
-        CustomFieldDefinition.active,
-    )
-    .order_by(CustomFieldDefinition.position, CustomFieldDefinition.id)
-)
-
-
 class CustomFieldRepository(ScopedRepository[CustomFieldDefinition]):
     model = CustomFieldDefinition
     resource = "Custom field"
-
-    async def active_for(self, entity: CustomFieldEntity) -> list[CustomFieldDefinition]:
-        parameters = {"workspace_id": self.workspace_id, "entity": entity}
-        return list((await self.session.execute(_ACTIVE_FOR, parameters)).scalars())
 
     async def has_values(self, entity: CustomFieldEntity, key: str) -> bool:
         """Whether any ticket or contact (as `entity` says) of the workspace has a value for `key`."""

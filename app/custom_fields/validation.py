@@ -13,10 +13,10 @@ import regex
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.custom_fields.repository import CustomFieldRepository
 from app.errors import Unprocessable
 from app.models import CustomFieldDefinition
 from app.models.enums import ActorType, CustomFieldEntity, CustomFieldType
+from app.rules.snapshot import rules_of
 
 TEXT_MAX_LENGTH = 1_000
 TEXTAREA_MAX_LENGTH = 65_536
@@ -53,7 +53,7 @@ async def load_definitions(
     session: AsyncSession, workspace_id: UUID, entity: CustomFieldEntity
 ) -> list[CustomFieldDefinition]:
     """The active custom field definitions of `entity` in the workspace, in display order."""
-    return await CustomFieldRepository(session, workspace_id).active_for(entity)
+    return list((await rules_of(session, workspace_id)).custom_fields[entity])
 
 
 def validate_custom_fields(

@@ -15,6 +15,8 @@ class Workspace(Base):
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # Moved by a database trigger whenever the workspace's rules change (see app/rules/snapshot.py).
+    rules_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class TicketCounter(Base):

@@ -8,11 +8,10 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.calendars.business_time import Calendar, working_periods
 from app.categories.repository import CategoryRepository
 from app.models import Contact
 from app.rules.conditions import CUSTOM_FIELD_PREFIX, FIELDS, Facts
-from app.sla.business_time import working_periods
-from app.sla.calendars import Calendars
 from app.tickets.changes import to_json
 
 
@@ -23,7 +22,7 @@ async def ticket_facts(
     *,
     needed: set[str],
     calendar_ids: Iterable[UUID] = (),
-    calendars: Calendars,
+    calendars: Mapping[UUID, Calendar],
     now: datetime,
     changes: Mapping[str, tuple[Any, Any]] | None = None,
 ) -> Facts:
@@ -39,7 +38,7 @@ async def ticket_facts(
         values["requester_vip"] = await _requester_vip(session, workspace_id, ticket.get("requester_id"))
     working_now: dict[str, bool] = {}
     for calendar_id in calendar_ids:
-        calendar = await calendars.get(calendar_id)
+        calendar = calendars.get(calendar_id)
         periods = working_periods(calendar, now, now + timedelta(seconds=1)) if calendar else iter(())
         working_now[str(calendar_id)] = next(periods, None) is not None
     return Facts(

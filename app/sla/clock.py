@@ -9,9 +9,14 @@ the due time by exactly the time it held the clock.
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.calendars.business_time import (
+    Calendar,
+    add_business_time,
+    add_calendar_time,
+    business_seconds_between,
+)
 from app.models import TicketSla
 from app.models.enums import SlaState
-from app.sla.business_time import Calendar, add_business_time, add_calendar_time, business_seconds_between
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.calendars.compiled import calendar_of
 from app.errors import Unprocessable
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
@@ -14,7 +15,6 @@ from app.models import BusinessCalendar, SlaPolicy, Ticket, TicketSla
 from app.models.enums import SlaState
 from app.rules.references import check_condition_references
 from app.sla import clock
-from app.sla.calendars import calendar_of
 from app.sla.clock import TimeBase
 from app.sla.repository import (
     CALENDARS_BY_NAME,

@@ -18,11 +18,6 @@ POLICIES_BY_POSITION = Keyset(
 
 
 # Read on every change of a ticket: built once, since building a statement costs more than running it.
-_ACTIVE_POLICIES = (
-    select(SlaPolicy)
-    .where(SlaPolicy.workspace_id == bindparam("workspace_id"), SlaPolicy.active)
-    .order_by(SlaPolicy.position, SlaPolicy.name, SlaPolicy.id)
-)
 _CLOCKS = select(TicketSla).where(
     TicketSla.workspace_id == bindparam("workspace_id"), TicketSla.ticket_id == bindparam("ticket_id")
 )
@@ -63,11 +58,6 @@ class PolicyRepository(ScopedRepository[SlaPolicy]):
         if active is not None:
             statement = statement.where(SlaPolicy.active == active)
         return statement
-
-    async def active_in_order(self) -> list[SlaPolicy]:
-        return list(
-            (await self.session.execute(_ACTIVE_POLICIES, {"workspace_id": self.workspace_id})).scalars()
-        )
 
 
 class ClockRepository:

@@ -7,10 +7,10 @@ from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
+from app.calendars.compiled import WEEKDAYS
 from app.kit.schemas import Name, RequestModel, ResponseModel, ShortText, UpdateModel
 from app.models.enums import Priority, SlaMetric, SlaState
 from app.rules.conditions import Conditions, refuse_event_conditions
-from app.sla.calendars import WEEKDAYS
 
 StateConditions = Annotated[Conditions, AfterValidator(refuse_event_conditions)]
 

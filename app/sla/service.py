@@ -9,14 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import SlaPolicy, Ticket, TicketSla
 from app.models.enums import CommentAuthor, SlaMetric, SlaState, StatusKind
-from app.rules.conditions import CUSTOM_FIELD_PREFIX, calendars_used, fields_used, matches
+from app.rules.conditions import CUSTOM_FIELD_PREFIX, matches
 from app.rules.facts import ticket_facts
+from app.rules.snapshot import Rules, rules_of
 from app.sla import clock
-from app.sla.calendars import Calendars
 from app.sla.clock import TimeBase, WarningLead
-from app.sla.repository import ClockRepository, PolicyRepository
+from app.sla.repository import ClockRepository
 from app.sla.schemas import SlaMetricOut, TicketSlaOut
-from app.tickets.repository import TicketRepository
 
 RESOLVED = (StatusKind.solved, StatusKind.closed)
 # Changes that move clocks whatever the policies say.
@@ -54,23 +53,14 @@ class SlaService:
     def __init__(self, session: AsyncSession, workspace_id: UUID) -> None:
         self.session = session
         self.workspace_id = workspace_id
-        self.calendars = Calendars(session, workspace_id)
         self.clocks = ClockRepository(session, workspace_id)
-        self._active: list[SlaPolicy] | None = None
-        self._policies: dict[UUID, SlaPolicy] = {}
 
-    async def active_policies(self) -> list[SlaPolicy]:
-        if self._active is None:
-            self._active = await PolicyRepository(self.session, self.workspace_id).active_in_order()
-            self._policies.update({policy.id: policy for policy in self._active})
-        return self._active
+    async def rules(self) -> Rules:
+        return await rules_of(self.session, self.workspace_id)
 
     async def policy(self, policy_id: UUID) -> SlaPolicy:
-        if policy_id not in self._policies:
-            found = await PolicyRepository(self.session, self.workspace_id).get(policy_id)
-            assert found is not None, "a clock's policy cannot be deleted while the clock exists"
-            self._policies[policy_id] = found
-        return self._policies[policy_id]
+        # A clock's policy cannot be deleted while the clock exists.
+        return (await self.rules()).policies[policy_id]
 
     async def warning(self, policy_id: UUID) -> WarningLead:
         return warning_of(await self.policy(policy_id))
@@ -78,25 +68,23 @@ class SlaService:
     async def time_base(self, business_hours: bool, calendar_id: UUID | None) -> TimeBase:
         if not business_hours or calendar_id is None:
             return TimeBase(None)
-        return TimeBase(await self.calendars.get(calendar_id))
+        return TimeBase((await self.rules()).calendars.get(calendar_id))
 
     async def match(self, ticket: Mapping[str, Any], now: datetime) -> SlaPolicy | None:
         """The first active policy, by position, whose conditions the ticket meets."""
-        policies = await self.active_policies()
-        if not policies:
+        rules = await self.rules()
+        if not rules.active_policies:
             return None
-        needed = set().union(*(fields_used(policy.conditions) for policy in policies))
-        calendar_ids = set().union(*(calendars_used(policy.conditions) for policy in policies))
         facts = await ticket_facts(
             self.session,
             self.workspace_id,
             ticket,
-            needed=needed,
-            calendar_ids=calendar_ids,
-            calendars=self.calendars,
+            needed=rules.policy_fields,
+            calendar_ids=rules.policy_calendar_ids,
+            calendars=rules.calendars,
             now=now,
         )
-        return next((policy for policy in policies if matches(policy.conditions, facts)), None)
+        return next((policy for policy in rules.active_policies if matches(policy.conditions, facts)), None)
 
     async def start(self, ticket: dict[str, Any], now: datetime, *, paused: bool) -> list[TicketSla]:
         """The clocks of a new ticket (to insert once the ticket is); sets its SLA columns in `ticket`."""
@@ -287,7 +275,7 @@ class SlaService:
     async def _paused(self, after: Mapping[str, Any]) -> bool:
         if after.get("deleted_at") is not None:
             return True
-        status = await TicketRepository(self.session, self.workspace_id).status_for(after["status_id"], None)
+        status = (await self.rules()).statuses.get(after["status_id"])
         return status is not None and status.pauses_sla
 
     def _may_matter(self, changed: Mapping[str, Any]) -> bool:
@@ -296,12 +284,11 @@ class SlaService:
     async def _policy_columns(self) -> set[str]:
         """The ticket columns some active policy's conditions read."""
         columns = set()
-        for policy in await self.active_policies():
-            for name in fields_used(policy.conditions):
-                if name.startswith(CUSTOM_FIELD_PREFIX):
-                    columns.add("custom_fields")
-                elif name != "business_hours":
-                    columns.add(_COLUMN_OF.get(name, name))
+        for name in (await self.rules()).policy_fields:
+            if name.startswith(CUSTOM_FIELD_PREFIX):
+                columns.add("custom_fields")
+            elif name != "business_hours":
+                columns.add(_COLUMN_OF.get(name, name))
         return columns
 
 

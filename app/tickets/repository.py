@@ -2,7 +2,6 @@
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -44,7 +43,6 @@ from app.models import (
     TicketCounter,
     TicketHistory,
     TicketLink,
-    TicketStatus,
 )
 from app.models.enums import LinkKind, StatusKind
 from app.tickets.changes import to_json
@@ -162,25 +160,6 @@ def _insert_numbered() -> Insert:
 
 # Plain statements: every ticket creation runs them.
 _INSERT_NUMBERED = PlainStatement(_insert_numbered())
-_STATUSES = select(
-    TicketStatus.id, TicketStatus.name, TicketStatus.kind, TicketStatus.active, TicketStatus.pauses_sla
-).where(TicketStatus.workspace_id == bindparam("workspace_id"))
-_STATUS_BY_ID = PlainStatement(_STATUSES.where(TicketStatus.id == bindparam("status_id")))
-_DEFAULT_STATUS = PlainStatement(
-    _STATUSES.where(TicketStatus.kind == bindparam("kind"), TicketStatus.is_default)
-)
-
-
-@dataclass(frozen=True, slots=True)
-class StatusRef:
-    """What ticket rules need of a status."""
-
-    id: UUID
-    name: str
-    kind: StatusKind
-    active: bool
-    pauses_sla: bool
-
 
 _INSERT_HISTORY = insert(TicketHistory.__table__)
 
@@ -319,19 +298,6 @@ class TicketRepository(ScopedRepository[Ticket]):
             TicketHistory.workspace_id == self.workspace_id, TicketHistory.ticket_id == ticket_id
         )
         return await self.paginate(statement, HISTORY_ORDER, page)
-
-    async def status_for(self, status_id: UUID | None, kind: StatusKind | None) -> StatusRef | None:
-        """The status with this id, or the default status of this kind."""
-        if status_id is not None:
-            statement, parameters = _STATUS_BY_ID, {"workspace_id": self.workspace_id, "status_id": status_id}
-        else:
-            statement, parameters = _DEFAULT_STATUS, {"workspace_id": self.workspace_id, "kind": kind}
-        row = await statement.fetchrow(self.session, parameters)
-        return (
-            None
-            if row is None
-            else StatusRef(row["id"], row["name"], StatusKind(row["kind"]), row["active"], row["pauses_sla"])
-        )
 
     async def ancestor_ids(self, ticket_id: UUID) -> list[UUID]:
         """The ticket and its ancestors, walking up `parent_id`."""

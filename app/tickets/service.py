@@ -24,11 +24,12 @@ from app.kit.search import search_key
 from app.kit.time import utcnow
 from app.models import Comment, Ticket, TicketHistory
 from app.models.enums import AssignmentStrategy, CustomFieldEntity, LinkKind, Role, StatusKind
+from app.rules.snapshot import StatusRef, rules_of
 from app.sla.service import SlaService, columns_of
 from app.tickets.changes import history_rows
 from app.tickets.events import change_events, created_event, ticket_json
 from app.tickets.filters import TicketFilters
-from app.tickets.repository import UNSET_AT_CREATION, StatusRef, TicketRepository
+from app.tickets.repository import UNSET_AT_CREATION, TicketRepository
 from app.tickets.schemas import AssignRequest, ChildrenSummary, RequesterInline, TicketCreate, TicketUpdate
 from app.triggers.runner import TriggerRunner
 
@@ -388,7 +389,7 @@ class TicketService:
             )
 
     async def _status(self, status_id: UUID | None, kind: StatusKind | None, *, field: str) -> StatusRef:
-        status = await self.repo.status_for(status_id, kind)
+        status = (await rules_of(self.session, self.workspace_id)).status(status_id, kind)
         if status is None:
             raise Unprocessable(f"{field}: no such status", field=field, code="unknown_reference")
         if not status.active:

@@ -1,4 +1,4 @@
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select
 
 from app.kit.pagination import Keyset, SortColumn
 from app.kit.repository import ScopedRepository
@@ -6,14 +6,6 @@ from app.models import Trigger
 
 BY_POSITION = Keyset(
     "position", [SortColumn(Trigger.position), SortColumn(Trigger.name), SortColumn(Trigger.id)]
-)
-
-
-# Read on every change of a ticket: built once, since building a statement costs more than running it.
-_ACTIVE_TRIGGERS = (
-    select(Trigger)
-    .where(Trigger.workspace_id == bindparam("workspace_id"), Trigger.active)
-    .order_by(Trigger.position, Trigger.name, Trigger.id)
 )
 
 
@@ -28,8 +20,3 @@ class TriggerRepository(ScopedRepository[Trigger]):
         if event is not None:
             statement = statement.where(Trigger.events.contains([event]))
         return statement
-
-    async def active_in_order(self) -> list[Trigger]:
-        return list(
-            (await self.session.execute(_ACTIVE_TRIGGERS, {"workspace_id": self.workspace_id})).scalars()
-        )

@@ -25,14 +25,13 @@ from app.macros.changes import ticket_update
 from app.macros.repository import MacroRepository
 from app.models import Comment, Ticket, Trigger
 from app.models.enums import ActorType, Role, SlaMetric
-from app.rules.conditions import calendars_used, fields_used, matches
+from app.rules.conditions import matches
 from app.rules.facts import ticket_facts
-from app.sla.calendars import Calendars
+from app.rules.snapshot import Rules, rules_of
 from app.sla.service import columns_of
 from app.tickets.changes import history_rows
 from app.tickets.repository import TicketRepository
 from app.tickets.schemas import TicketUpdate
-from app.triggers.repository import TriggerRepository
 from app.triggers.schemas import (
     AddCommentAction,
     AssignByStrategyAction,
@@ -59,12 +58,10 @@ class TriggerRunner:
         self.session = session
         self.workspace_id = workspace_id
         self.settings = settings
-        self.calendars = Calendars(session, workspace_id)
-        self._triggers: list[Trigger] | None = None
 
     async def listening(self, event: EventType) -> bool:
         """Whether any active trigger could run for the event (or for the updates its actions make)."""
-        return any(event.value in trigger.events for trigger in await self._active())
+        return event.value in (await self._rules()).events_listened
 
     async def run(
         self,
@@ -90,7 +87,7 @@ class TriggerRunner:
         fired: set[UUID] = set()
         for _ in range(MAX_PASSES):
             made: Changes = {}
-            for trigger in await self._active():
+            for trigger in (await self._rules()).triggers:
                 if trigger.id in fired or event.value not in trigger.events:
                     continue
                 if not await self._matches(trigger, ticket, {**changes, **made}, about_event):
@@ -106,21 +103,21 @@ class TriggerRunner:
         await self._cut_off(ticket, f"more than {MAX_PASSES} passes")
         return ticket
 
-    async def _active(self) -> list[Trigger]:
-        if self._triggers is None:
-            self._triggers = await TriggerRepository(self.session, self.workspace_id).active_in_order()
-        return self._triggers
+    async def _rules(self) -> Rules:
+        return await rules_of(self.session, self.workspace_id)
 
     async def _matches(
         self, trigger: Trigger, ticket: Ticket, changes: Changes, about_event: dict[str, Any]
     ) -> bool:
+        rules = await self._rules()
+        compiled = rules.trigger_conditions[trigger.id]
         facts = await ticket_facts(
             self.session,
             self.workspace_id,
             {**columns_of(ticket), **about_event},
-            needed=fields_used(trigger.conditions),
-            calendar_ids=calendars_used(trigger.conditions),
-            calendars=self.calendars,
+            needed=compiled.fields,
+            calendar_ids=compiled.calendar_ids,
+            calendars=rules.calendars,
             now=utcnow(),
             changes=changes,
         )

@@ -1,13 +1,10 @@
 """Business calendars as stored (JSON hours and holidays) turned into what business time is counted in."""
 
 from datetime import date, timedelta
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from app.calendars.business_time import MINUTES_PER_DAY, Calendar, Interval
 from app.models import BusinessCalendar
-from app.sla.business_time import MINUTES_PER_DAY, Calendar, Interval
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -39,18 +36,3 @@ def calendar_of(row: BusinessCalendar) -> Calendar:
     return Calendar(
         ZoneInfo(row.time_zone), tuple(interval_of(hours) for hours in row.hours), holiday_dates(row.holidays)
     )
-
-
-class Calendars:
-    """The workspace's calendars, each read at most once per unit of work."""
-
-    def __init__(self, session: AsyncSession, workspace_id: UUID) -> None:
-        self.session = session
-        self.workspace_id = workspace_id
-        self._loaded: dict[UUID, Calendar | None] = {}
-
-    async def get(self, calendar_id: UUID) -> Calendar | None:
-        if calendar_id not in self._loaded:
-            row = await self.session.get(BusinessCalendar, (self.workspace_id, calendar_id))
-            self._loaded[calendar_id] = None if row is None else calendar_of(row)
-        return self._loaded[calendar_id]
