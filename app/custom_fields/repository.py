@@ -10,7 +10,8 @@ BY_POSITION = Keyset(
 )
 
 _HOLDERS = {CustomFieldEntity.ticket: Ticket, CustomFieldEntity.contact: Contact}
-# Built once: every ticket write reads the definitions, so the statement is not rebuilt each time.
+
+
 class CustomFieldRepository(ScopedRepository[CustomFieldDefinition]):
     model = CustomFieldDefinition
     resource = "Custom field"
