@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from app.assembly import assemble
 from app.config import Settings, get_settings
 from app.db import create_database, resolve_database_url
 from app.errors import install_error_handlers
@@ -49,6 +50,7 @@ async def _worker_in_process(
 
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
     settings = settings or get_settings()
+    assemble()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -29,6 +29,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.assembly import assemble  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.db import create_database  # noqa: E402
 from app.kit.ids import new_id  # noqa: E402
@@ -296,6 +297,7 @@ async def explain_due(url: str, now: datetime) -> dict[str, Any]:
 
 
 async def measure_scan(url: str, workspace_id: UUID, now: datetime, idle_calls: int) -> dict[str, Any]:
+    assemble()  # the scan runs here, as a worker runs it
     settings = Settings()
     db = create_database(url, settings)
     connection = await asyncpg.connect(plain(url))

@@ -6,6 +6,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assignment.repository import AssignmentRepository, groups_with_waiting_tickets
+from app.assignment.service import Assigner
 from app.auth.principal import Principal
 from app.config import Settings
 from app.db import Database
@@ -58,9 +59,10 @@ async def _assign_group(db: Database, settings: Settings, workspace_id: UUID, gr
         async with db.sessionmaker() as session, session.begin():
             system = Principal(workspace_id, Role.admin, ActorType.system, group_id)
             service = TicketService(session, system, settings)
+            assigner = Assigner(session, workspace_id)
             tickets = await AssignmentRepository(session, workspace_id).waiting_tickets(group_id, BATCH)
             for ticket in tickets:
-                agent_id = await service.assigner.choose(group_id, required_skills=ticket.required_skills)
+                agent_id = await assigner.choose(group_id, required_skills=ticket.required_skills)
                 if agent_id is None:
                     if ticket.required_skills:
                         continue  # others may need skills that someone free has

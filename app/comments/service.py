@@ -19,7 +19,6 @@ from app.attachments.service import (
 )
 from app.attachments.storage import Storage
 from app.auth.principal import Principal
-from app.channels.outbound import queue_reply
 from app.comments.repository import CommentRepository
 from app.comments.schemas import AuthorOut, CommentCreate, CommentOut, DeliveryOut
 from app.config import Settings
@@ -124,7 +123,7 @@ class CommentService:
             )
         )
         attached = await self._attach(comment, data.attachments, files)
-        await queue_reply(self.session, ticket, comment)
+        await self.tickets.pipeline.comment_added(self.tickets, ticket, comment)
         status_kind = data.status_kind
         if data.status_id is None and status_kind is None:
             status_kind = _implied_status(ticket, author_type, data.public)

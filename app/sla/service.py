@@ -16,6 +16,7 @@ from app.sla import clock
 from app.sla.clock import TimeBase, WarningLead
 from app.sla.repository import ClockRepository
 from app.sla.schemas import SlaMetricOut, TicketSlaOut
+from app.tickets.changes import columns_of
 
 RESOLVED = (StatusKind.solved, StatusKind.closed)
 # Changes that move clocks whatever the policies say.
@@ -24,10 +25,6 @@ _CLOCK_COLUMNS = frozenset(
 )
 # The ticket column a condition field is read from.
 _COLUMN_OF = {"requester_vip": "requester_id"}
-
-
-def columns_of(ticket: Ticket) -> dict[str, Any]:
-    return {column.name: getattr(ticket, column.name) for column in Ticket.__table__.c}
 
 
 def warning_of(policy: SlaPolicy) -> WarningLead:

@@ -22,7 +22,7 @@ from app.models.enums import ActorType, Role
 from app.sla.repository import clocks_of, due_tickets, lock_tickets
 from app.sla.service import SlaService, summary
 from app.tickets.events import ticket_json
-from app.triggers.runner import TriggerRunner
+from app.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +90,9 @@ async def _announce(
         described = await sla.describe_clock(clock, now)
         data = {"ticket": snapshot, "sla": described.model_dump(mode="json")}
         rows.append(event_row(system, event_type, ticket.id, data))
-    await record(session, Principal(ticket.workspace_id, Role.admin, ActorType.system, ticket.id), rows)
-    triggers = TriggerRunner(session, ticket.workspace_id, settings)
+    announcer = Principal(ticket.workspace_id, Role.admin, ActorType.system, ticket.id)
+    await record(session, announcer, rows)
+    service = TicketService(session, announcer, settings)
     for event_type, clock in announcements:
-        ticket = await triggers.run(event_type, ticket, {}, sla_metric=clock.metric)
+        ticket = await service.pipeline.after(service, event_type, ticket, {}, sla_metric=clock.metric)
     return len(rows)

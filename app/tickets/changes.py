@@ -8,6 +8,7 @@ from uuid import UUID
 from app.auth.principal import Principal
 from app.kit.ids import new_id
 from app.kit.time import utcnow
+from app.models import Ticket
 
 
 def to_json(value: Any) -> Any:
@@ -23,6 +24,10 @@ def to_json(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: to_json(item) for key, item in value.items()}
     return value
+
+
+def columns_of(ticket: Ticket) -> dict[str, Any]:
+    return {column.name: getattr(ticket, column.name) for column in Ticket.__table__.c}
 
 
 # Columns kept for the service's own use, never shown in a history.

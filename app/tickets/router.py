@@ -13,6 +13,7 @@ from app.kit.schemas import Page
 from app.kit.time import utcnow
 from app.models import Ticket
 from app.models.enums import SlaState
+from app.sla.service import SlaService
 from app.tickets.filters import Filters, TicketGroupBy, TicketSort
 from app.tickets.relations import TicketRelations
 from app.tickets.schemas import (
@@ -52,7 +53,7 @@ async def _single(service: TicketService, ticket: Ticket, response: Response) ->
     out = TicketOut.model_validate(ticket)
     # Running clocks are shown as of the current minute, which the ETag then names.
     minute = utcnow().replace(second=0, microsecond=0)
-    out.sla = await service.sla.describe(ticket, minute)
+    out.sla = await SlaService(service.session, service.workspace_id).describe(ticket, minute)
     summary = await service.children_summary(ticket.id)
     out.children_summary = summary if summary.total else None
     out.reply_channel = await reply_channel(service.session, ticket, utcnow())

@@ -8,7 +8,6 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agents.repository import AgentRepository
-from app.assignment.service import Assigner
 from app.auth.principal import Principal
 from app.categories.repository import CategoryRepository
 from app.config import Settings
@@ -16,7 +15,6 @@ from app.contacts.service import find_or_create_contact
 from app.custom_fields.validation import load_definitions, new_record_fields, validate_custom_fields
 from app.errors import Conflict, NotFound, Unprocessable
 from app.events.service import EventType, record
-from app.groups.repository import GroupRepository
 from app.kit.http import check_if_match
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
@@ -25,13 +23,12 @@ from app.kit.time import utcnow
 from app.models import Comment, Ticket, TicketHistory
 from app.models.enums import AssignmentStrategy, CustomFieldEntity, LinkKind, Role, StatusKind
 from app.rules.snapshot import StatusRef, rules_of
-from app.sla.service import SlaService, columns_of
-from app.tickets.changes import history_rows
+from app.tickets.changes import columns_of, history_rows
 from app.tickets.events import change_events, created_event, ticket_json
 from app.tickets.filters import TicketFilters
+from app.tickets.pipeline import ticket_pipeline
 from app.tickets.repository import UNSET_AT_CREATION, TicketRepository
 from app.tickets.schemas import AssignRequest, ChildrenSummary, RequesterInline, TicketCreate, TicketUpdate
-from app.triggers.runner import TriggerRunner
 
 RESOLVED_KINDS = (StatusKind.solved, StatusKind.closed)
 
@@ -56,9 +53,7 @@ class TicketService:
         self.settings = settings
         self.workspace_id = principal.workspace_id
         self.repo = TicketRepository(session, principal.workspace_id)
-        self.assigner = Assigner(session, principal.workspace_id)
-        self.sla = SlaService(session, principal.workspace_id)
-        self.triggers = TriggerRunner(session, principal.workspace_id, settings)
+        self.pipeline = ticket_pipeline()
         # The changes written per ticket since triggers last looked, old and new.
         self.recorded: dict[UUID, dict[str, tuple[Any, Any]]] = {}
 
@@ -127,10 +122,10 @@ class TicketService:
         values["custom_fields"] = await new_record_fields(
             self.session, self.principal, CustomFieldEntity.ticket, data.custom_fields
         )
-        await self._route(None, values)
+        await self.pipeline.route(self, None, values, None)
         if data.parent_id is not None:
             await self._check_parent(values["id"], data.parent_id)
-        clocks = await self.sla.start(values, now, paused=status.pauses_sla)
+        clocks = await self.pipeline.start_clocks(self, values, now, paused=status.pauses_sla)
         recorded = {
             name: value for name, value in values.items() if name not in ("id", "created_at", "updated_at")
         }
@@ -143,10 +138,10 @@ class TicketService:
         if clocks:
             self.session.add_all(clocks)
             await self.session.flush()
-        if not await self.triggers.listening(EventType.ticket_created):
+        if not await self.pipeline.listens(self, EventType.ticket_created):
             return created
         ticket = await self.get(created["id"], for_update=True)
-        final = await self.triggers.run(EventType.ticket_created, ticket, initial)
+        final = await self.pipeline.after(self, EventType.ticket_created, ticket, initial)
         return columns_of(final)
 
     async def update(
@@ -222,14 +217,16 @@ class TicketService:
     async def after_comment(self, ticket: Ticket, comment: Comment) -> Ticket:
         """Run the triggers of a comment just added, with the changes it made to the ticket."""
         changes = self.recorded.pop(ticket.id, {})
-        return await self.triggers.run(EventType.ticket_comment_added, ticket, changes, comment=comment)
+        return await self.pipeline.after(
+            self, EventType.ticket_comment_added, ticket, changes, comment=comment
+        )
 
     async def _after(self, event: EventType, ticket: Ticket) -> Ticket:
         """Run the triggers of the change just written to the ticket, if it changed."""
         changes = self.recorded.pop(ticket.id, {})
         if not changes:
             return ticket
-        return await self.triggers.run(event, ticket, changes)
+        return await self.pipeline.after(self, event, ticket, changes)
 
     async def _apply(
         self, ticket: Ticket, data: TicketUpdate, *, force: bool, strategy: AssignmentStrategy | None = None
@@ -262,7 +259,7 @@ class TicketService:
             values["custom_fields"] = validate_custom_fields(
                 definitions, data.custom_fields, current=ticket.custom_fields
             )
-        await self._route(ticket, values, strategy=strategy)
+        await self.pipeline.route(self, ticket, values, strategy)
         changed = {name: value for name, value in values.items() if getattr(ticket, name) != value}
         if not changed:
             return ticket
@@ -330,7 +327,7 @@ class TicketService:
         self, ticket: Ticket, changed: dict[str, Any], *, kind: EventType = EventType.ticket_updated
     ) -> Ticket:
         """Apply the change with its history and its events, in this transaction."""
-        changed = {**changed, **await self.sla.on_change(ticket, changed, utcnow())}
+        changed = {**changed, **await self.pipeline.move_clocks(self, ticket, changed, utcnow())}
         before = ticket_json(ticket)
         old = {name: getattr(ticket, name) for name in changed}
         recorded = self.recorded.setdefault(ticket.id, {})
@@ -346,47 +343,6 @@ class TicketService:
             change_events(self.principal, before, ticket_json(updated), kind=kind),
         )
         return updated
-
-    async def _route(
-        self, ticket: Ticket | None, values: dict[str, Any], *, strategy: AssignmentStrategy | None = None
-    ) -> None:
-        """Keep the assignee a member of the ticket's group, and let the group choose one when it has none.
-
-        `values` are the new ticket's, or the changes to `ticket`; the assignee chosen is added to them.
-        """
-
-        def current(name: str) -> Any:
-            return values[name] if name in values else getattr(ticket, name, None)
-
-        group_id = current("group_id")
-        if group_id is None:
-            return
-        group_moved = ticket is None or group_id != ticket.group_id
-        assignee_sent = "assignee_id" in values
-        assignee_id = current("assignee_id")
-        if assignee_id is not None and (group_moved or assignee_sent):
-            if await self.assigner.is_member(group_id, assignee_id):
-                return
-            if not await GroupRepository(self.session, self.workspace_id).exists(group_id):
-                raise Unprocessable("group_id: no such group", field="group_id", code="unknown_reference")
-            if assignee_sent:
-                raise Unprocessable(
-                    "assignee_id: the agent is not a member of the ticket's group",
-                    field="assignee_id",
-                    code="agent_not_in_group",
-                )
-            # The ticket moved to a group its assignee is not in: the new group chooses.
-            assignee_id = values["assignee_id"] = None
-        if assignee_id is not None or current("status_kind") in RESOLVED_KINDS:
-            return
-        if group_moved or assignee_sent or strategy is not None:
-            previous = getattr(ticket, "assignee_id", None)
-            values["assignee_id"] = await self.assigner.choose(
-                group_id,
-                required_skills=current("required_skills") or (),
-                strategy=strategy,
-                exclude=[previous] if previous is not None and not group_moved else [],
-            )
 
     async def _status(self, status_id: UUID | None, kind: StatusKind | None, *, field: str) -> StatusRef:
         status = (await rules_of(self.session, self.workspace_id)).status(status_id, kind)

@@ -10,28 +10,31 @@ agent it assigns to was deactivated) changes nothing, and its failure is written
 
 import logging
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.comments.schemas import CommentCreate
+from app.comments.service import CommentService
 from app.config import Settings
 from app.errors import AppError, Unprocessable
 from app.events.service import EventType
 from app.kit.time import utcnow
 from app.macros.changes import ticket_update
 from app.macros.repository import MacroRepository
+from app.macros.service import MacroService
 from app.models import Comment, Ticket, Trigger
 from app.models.enums import ActorType, Role, SlaMetric
 from app.rules.conditions import matches
 from app.rules.facts import ticket_facts
 from app.rules.snapshot import Rules, rules_of
-from app.sla.service import columns_of
-from app.tickets.changes import history_rows
+from app.tickets.changes import columns_of, history_rows
 from app.tickets.repository import TicketRepository
 from app.tickets.schemas import TicketUpdate
+from app.tickets.service import TicketService
 from app.triggers.schemas import (
     AddCommentAction,
     AssignByStrategyAction,
@@ -39,9 +42,6 @@ from app.triggers.schemas import (
     SetCustomFieldsAction,
     TriggerAction,
 )
-
-if TYPE_CHECKING:
-    from app.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +125,6 @@ class TriggerRunner:
 
     async def _fire(self, trigger: Trigger, ticket: Ticket, depth: int) -> tuple[Ticket, Changes]:
         """Apply the trigger's actions as the trigger, all or nothing; returns the ticket and its changes."""
-        from app.tickets.service import TicketService
-
         actor = Principal(self.workspace_id, Role.admin, ActorType.trigger, trigger.id)
         service = TicketService(self.session, actor, self.settings)
         token = _depth.set(depth + 1)
@@ -145,7 +143,7 @@ class TriggerRunner:
         return ticket, service.recorded.pop(ticket.id, {})
 
     async def _apply(
-        self, trigger: Trigger, ticket: Ticket, service: "TicketService", actor: Principal
+        self, trigger: Trigger, ticket: Ticket, service: TicketService, actor: Principal
     ) -> Ticket:
         actions = [_ACTIONS.validate_python(action) for action in trigger.actions]
         change, strategy = _ticket_change(actions)
@@ -157,10 +155,6 @@ class TriggerRunner:
         return ticket
 
     async def _comment(self, ticket: Ticket, action: AddCommentAction, actor: Principal) -> Ticket:
-        from app.comments.schemas import CommentCreate
-        from app.comments.service import CommentService
-        from app.macros.service import MacroService
-
         macro = await MacroRepository(self.session, self.workspace_id).get(action.macro_id)
         if macro is None:
             raise Unprocessable("the macro of an add_comment action was deleted", field="actions")

@@ -20,6 +20,7 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
+from app.assembly import assemble
 from app.assignment.tasks import assign_waiting
 from app.attachments.storage import storage_for
 from app.attachments.tasks import purge_unattached
@@ -63,6 +64,7 @@ SUCCESS_BATCH_SIZE = 200
 
 class Worker:
     def __init__(self, db: Database, database_url: str, settings: Settings, secret_box: SecretBox) -> None:
+        assemble()
         self.db = db
         self.database_url = database_url
         self.settings = settings

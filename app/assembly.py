@@ -1,0 +1,16 @@
+"""The service put together: the hooks every ticket change goes through, installed once per process by
+the API and the worker (see `app.tickets.pipeline` for the phases)."""
+
+from app.assignment.hooks import AssignmentHook
+from app.channels.hooks import ReplyHook
+from app.sla.hooks import SlaHook
+from app.tickets.pipeline import TicketPipeline, install
+from app.triggers.hooks import TriggerHook
+
+# In each phase the hooks run in this order: assignment routes before the clocks start, so that SLA
+# conditions see the assignee; replies are queued before triggers run, so a trigger's own reply follows.
+TICKET_HOOKS = (AssignmentHook(), SlaHook(), ReplyHook(), TriggerHook())
+
+
+def assemble() -> None:
+    install(TicketPipeline(TICKET_HOOKS))
