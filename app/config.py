@@ -8,8 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HELPDESK_DB_", extra="ignore")
 
-    # Small on purpose: more transactions in flight than cores only queue up inside PostgreSQL
-    # (and on the ticket-number lock of a busy workspace).
+    # Small on purpose: more transactions in flight than cores only queue up inside PostgreSQL.
     pool_size: int = Field(4, ge=1, le=200)
     max_overflow: int = Field(4, ge=0, le=200)
     pool_timeout_seconds: float = Field(10.0, gt=0)

@@ -292,8 +292,8 @@ def _doing(row: asyncpg.Record) -> str:
     if state == "active":
         kind, event = row["wait_event_type"], row["wait_event"]
         if kind == "Lock":
-            query = row["query"] or ""
-            on = "the ticket number" if "ticket_counters" in query else " ".join(query.split()[:4])
+            # The lock's kind is known, not what it locks: the first words of the statement that waits.
+            on = " ".join((row["query"] or "").split()[:4])
             return f"active, waiting {kind}:{event} ({on})"
         return f"active, waiting {kind}:{event}" if kind else "active, on CPU"
     if state == "idle" and row["wait_event"] == "ClientRead":

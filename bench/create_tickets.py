@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.kit.ids import new_id  # noqa: E402
 from app.kit.search import search_key  # noqa: E402
+from app.models.workspace import ticket_number_sequence  # noqa: E402
 from bench.common import (  # noqa: E402
     BODY,
     Tenant,
@@ -38,17 +39,17 @@ WITH history AS (
         (workspace_id, id, ticket_id, change_id, occurred_at, actor_type, field, new_value)
     SELECT $1, h.id, $2, $3, now(), 'api_key', h.field, h.new_value
     FROM jsonb_to_recordset($4::jsonb) AS h(id uuid, field text, new_value jsonb)
-), counter AS (
-    UPDATE ticket_counters SET last_number = last_number + 1 WHERE workspace_id = $1 RETURNING last_number
+), number AS (
+    SELECT nextval($12::text::regclass) AS value
 ), event AS (
     INSERT INTO events (workspace_id, id, subject_id, type, occurred_at, actor_type, data)
     SELECT $1, $3, $2, 'ticket.created', now(), 'api_key',
-           jsonb_set($11::jsonb, '{ticket,number}', to_jsonb(last_number))
-    FROM counter
+           jsonb_set($11::jsonb, '{ticket,number}', to_jsonb(number.value))
+    FROM number
 )
 INSERT INTO tickets (workspace_id, id, number, subject, description, status_id, status_kind, priority, type,
                      requester_id, tags, channel, search_text)
-SELECT $1, $2, last_number, $5, $6, $7, 'new', 'high', 'question', $8, $9, 'phone', $10 FROM counter
+SELECT $1, $2, number.value, $5, $6, $7, 'new', 'high', 'question', $8, $9, 'phone', $10 FROM number
 RETURNING *
 """
 
@@ -86,6 +87,7 @@ async def drive_asyncpg(url: str, tenants: list[Tenant], concurrency: int, durat
                         BODY["tags"],
                         search_key(BODY["subject"]),
                         json.dumps({"ticket": {**fields, "id": str(ticket_id)}}),
+                        ticket_number_sequence(tenant.workspace_id),
                     )
                 count += 1
 
@@ -106,7 +108,7 @@ def main() -> None:
         "--workspaces",
         type=int,
         default=1,
-        help="Spread the load over this many workspaces (1: every ticket takes the same number lock)",
+        help="Spread the load over this many workspaces (1: every ticket takes the same sequence's numbers)",
     )
     args = parser.parse_args()
 

@@ -33,6 +33,7 @@ from app.assembly import assemble  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.db import create_database  # noqa: E402
 from app.kit.ids import new_id  # noqa: E402
+from app.models.workspace import ticket_number_sequence  # noqa: E402
 from app.sla.repository import due_tickets  # noqa: E402
 from app.sla.tasks import BATCH, announce_due  # noqa: E402
 from bench.common import (  # noqa: E402
@@ -250,8 +251,10 @@ async def add_copies(url: str, workspace_id: UUID, count: int, due: int, batch: 
             FROM unnest($2::uuid[], $3::uuid[], $4::float8[]) AS copy(id, template, shift)
             JOIN ticket_slas s ON s.workspace_id = $1 AND s.ticket_id = copy.template
         """  # noqa: S608
+        # The copies take the sequence's next numbers; the API's creations then go on after them.
+        sequence = ticket_number_sequence(workspace_id)
         last = await connection.fetchval(
-            "SELECT last_number FROM ticket_counters WHERE workspace_id = $1", workspace_id
+            "SELECT coalesce(pg_sequence_last_value($1::text::regclass), 0)", sequence
         )
         shifts = [random.uniform(70 * 60, 90 * 60) for _ in range(due)]
         shifts += [random.uniform(0, 40 * 60) for _ in range(count - due)]
@@ -264,9 +267,7 @@ async def add_copies(url: str, workspace_id: UUID, count: int, due: int, batch: 
             async with connection.transaction():
                 await connection.execute(copy_tickets, workspace_id, ids, sources, numbers, part)
                 await connection.execute(copy_clocks, workspace_id, ids, sources, part)
-        await connection.execute(
-            "UPDATE ticket_counters SET last_number = $2 WHERE workspace_id = $1", workspace_id, last + count
-        )
+        await connection.execute("SELECT setval($1::text::regclass, $2)", sequence, last + count)
         await connection.execute("VACUUM (ANALYZE) tickets")
         await connection.execute("VACUUM (ANALYZE) ticket_slas")
     finally:

@@ -16,15 +16,14 @@ def plain_url(url: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def holding_ticket_numbers(database_url: str, workspace_id: UUID) -> AsyncIterator[asyncpg.Connection]:
-    """A connection whose transaction holds the workspace's ticket counter until the block ends: every
-    ticket creation of the workspace waits on it, in the middle of its transaction."""
+async def holding_workspace_row(database_url: str, workspace_id: UUID) -> AsyncIterator[asyncpg.Connection]:
+    """A connection whose transaction holds the workspace's row FOR UPDATE until the block ends: every
+    row a request inserts for the workspace checks its foreign key with FOR KEY SHARE, which waits on
+    it, so a ticket creation stops in the middle of its transaction (reads go on)."""
     connection = await asyncpg.connect(plain_url(database_url))
     try:
         async with connection.transaction():
-            await connection.execute(
-                "SELECT 1 FROM ticket_counters WHERE workspace_id = $1 FOR UPDATE", workspace_id
-            )
+            await connection.execute("SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE", workspace_id)
             yield connection
     finally:
         await connection.close()

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from app.config import DatabaseSettings, Settings
 from app.main import create_app
 from tests.conftest import Tenant, make_client
-from tests.locks import holding_ticket_numbers, wait_for_lock_waiter
+from tests.locks import holding_workspace_row, wait_for_lock_waiter
 from tests.processes import free_port
 from tests.test_idempotency import TICKET
 
@@ -46,7 +46,7 @@ async def test_a_statement_past_the_timeout_is_a_503(
 ) -> None:
     impatient = settings.model_copy(update={"db": DatabaseSettings(statement_timeout_ms=300)})
     async with (
-        holding_ticket_numbers(database_url, tenant.workspace_id),
+        holding_workspace_row(database_url, tenant.workspace_id),
         app_on(database_url, impatient) as application,
         make_client(application, tenant.admin_key) as client,
     ):
@@ -57,7 +57,7 @@ async def test_a_statement_past_the_timeout_is_a_503(
 async def test_a_connection_lost_mid_request_is_a_503_and_the_next_request_succeeds(
     database_url: str, tenant: Tenant
 ) -> None:
-    async with holding_ticket_numbers(database_url, tenant.workspace_id) as blocker:
+    async with holding_workspace_row(database_url, tenant.workspace_id) as blocker:
         waiting = asyncio.create_task(tenant.agent.post("/v1/tickets", json=TICKET))
         backend = await wait_for_lock_waiter(blocker)
         # What a server shutting down, or an operator, does to a session.

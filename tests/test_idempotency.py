@@ -16,7 +16,7 @@ from app.models.enums import Role
 from app.routers import DOMAIN_ROUTERS
 from tests.conftest import Tenant, make_client
 from tests.factories import create
-from tests.locks import holding_ticket_numbers, plain_url, wait_for_lock_waiter, wait_until_gone
+from tests.locks import holding_workspace_row, plain_url, wait_for_lock_waiter, wait_until_gone
 from tests.processes import start_api
 from tests.test_tenant_isolation import fill
 from tests.world import EXAMPLES, MULTIPART_EXAMPLES, World, build_world
@@ -160,7 +160,7 @@ async def test_a_duplicate_of_a_running_request_is_a_409_then_replays(
     database_url: str, tenant: Tenant
 ) -> None:
     headers = {"Idempotency-Key": "double-click"}
-    async with holding_ticket_numbers(database_url, tenant.workspace_id) as blocker:
+    async with holding_workspace_row(database_url, tenant.workspace_id) as blocker:
         first = asyncio.create_task(tenant.agent.post("/v1/tickets", json=TICKET, headers=headers))
         await wait_for_lock_waiter(blocker)
         duplicate = await tenant.agent.post("/v1/tickets", json=TICKET, headers=headers)
@@ -242,7 +242,7 @@ async def test_a_key_held_by_a_killed_process_is_free_for_the_retry(
     api = start_api(database_url)
     try:
         await api.ready()
-        async with holding_ticket_numbers(database_url, tenant.workspace_id) as blocker:
+        async with holding_workspace_row(database_url, tenant.workspace_id) as blocker:
             async with httpx.AsyncClient(base_url=api.url, headers=headers) as client:
                 in_flight = asyncio.create_task(client.post("/v1/tickets", json=TICKET))
                 waiting = await wait_for_lock_waiter(blocker)

@@ -1,11 +1,20 @@
 import asyncio
+import secrets
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
+import asyncpg
 import pytest
+from alembic import command
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 
-from tests.conftest import Tenant, make_client
+from app.auth.principal import Principal
+from app.db import alembic_config
+from app.models.enums import ActorType, Role
+from app.tickets.schemas import TicketCreate
+from app.tickets.service import TicketService
+from tests.conftest import Tenant, admin_statement, make_client
 from tests.factories import (
     create,
     create_agent,
@@ -17,6 +26,7 @@ from tests.factories import (
     rotate_token_secret,
     status_id,
 )
+from tests.locks import plain_url
 
 
 async def test_create_ticket_returns_it_with_number_etag_and_location(tenant: Tenant) -> None:
@@ -46,16 +56,43 @@ async def test_create_ticket_returns_it_with_number_etag_and_location(tenant: Te
     assert fetched.headers["etag"] == '"1"'
 
 
-async def test_ticket_numbers_stay_unique_and_gap_free_under_concurrency(tenant: Tenant) -> None:
+async def test_ticket_numbers_stay_unique_and_increasing_under_concurrency(tenant: Tenant) -> None:
     async def attempt(index: int):
-        # Every fifth request is refused (unknown field), and must not consume a number.
+        # Every fifth request is refused (unknown field).
         body = {"subject": f"Yêu cầu {index}"} | ({"bogus": True} if index % 5 == 0 else {})
         return await tenant.agent.post("/v1/tickets", json=body)
 
     responses = await asyncio.gather(*(attempt(index) for index in range(60)))
     created = [response.json()["number"] for response in responses if response.status_code == 201]
     assert len(created) == 48
-    assert sorted(created) == list(range(1, 49))
+    assert len(set(created)) == 48
+    after = await create_ticket(tenant.agent)
+    assert after["number"] > max(created)
+
+
+async def test_an_open_creation_holds_up_no_other_and_its_rollback_leaves_a_gap(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    acting = Principal(tenant.workspace_id, Role.agent, ActorType.system, tenant.workspace_id)
+    async with app.state.db.sessionmaker() as session:
+        await session.begin()
+        service = TicketService(session, acting, app.state.settings)
+        pending = await service.create(TicketCreate(subject="Cuộc gọi nhỡ"))
+        assert pending["number"] == 1
+        # Another creation of the workspace is served while the first is still open.
+        meanwhile = await asyncio.wait_for(create_ticket(tenant.agent), timeout=10)
+        assert meanwhile["number"] == 2
+        await session.rollback()
+    after = await create_ticket(tenant.agent)
+    assert after["number"] == 3
+    listed = (await tenant.viewer.get("/v1/tickets", params={"sort": "created_at"})).json()["items"]
+    assert [ticket["number"] for ticket in listed] == [2, 3]
+
+
+async def test_each_workspace_numbers_its_tickets_from_1(tenant: Tenant, other_tenant: Tenant) -> None:
+    turns = [tenant, other_tenant, tenant, other_tenant, tenant]
+    numbers = [(await create_ticket(turn.agent))["number"] for turn in turns]
+    assert numbers == [1, 1, 2, 2, 3]
 
 
 async def test_inline_requester_finds_or_creates_the_contact(tenant: Tenant) -> None:
@@ -466,3 +503,75 @@ async def test_viewer_reads_but_cannot_write(tenant: Tenant) -> None:
     assert response.status_code == 403
     assert response.json()["code"] == "insufficient_role"
     assert (await tenant.anonymous.get("/v1/tickets")).status_code == 401
+
+
+# The migration from one counter row per workspace to one sequence per workspace
+
+BEFORE_SEQUENCES = "066de4833f7d"
+SEQUENCES = "7c1e4d2a9b35"
+
+
+async def _sql(url: str, statement: str, *arguments: Any) -> list[asyncpg.Record]:
+    connection = await asyncpg.connect(plain_url(url))
+    try:
+        return await connection.fetch(statement, *arguments)
+    finally:
+        await connection.close()
+
+
+async def _counted_workspaces(url: str, busy: UUID, idle: UUID, uncounted: UUID) -> None:
+    """Before the sequences: a workspace that handed out #1 to #41 (#40 and #41 are stored), one whose
+    counter is at 0, and one without a counter row."""
+    status = uuid4()
+    connection = await asyncpg.connect(plain_url(url))
+    try:
+        await connection.execute(
+            "INSERT INTO workspaces (id, name) VALUES ($1, 'A'), ($2, 'B'), ($3, 'C')", busy, idle, uncounted
+        )
+        await connection.execute("INSERT INTO ticket_counters VALUES ($1, 41), ($2, 0)", busy, idle)
+        await connection.execute(
+            "INSERT INTO ticket_statuses (workspace_id, id, name, kind) VALUES ($1, $2, 'Mới', 'new')",
+            busy,
+            status,
+        )
+        await connection.executemany(
+            "INSERT INTO tickets"
+            " (workspace_id, id, number, subject, status_id, status_kind, priority, channel)"
+            " VALUES ($1, $2, $3, 'Mất mạng', $4, 'new', 'normal', 'phone')",
+            [(busy, uuid4(), number, status) for number in (40, 41)],
+        )
+    finally:
+        await connection.close()
+
+
+def _next_numbers(url: str, *workspace_ids: UUID) -> list[int]:
+    names = [f"ticket_numbers_{workspace_id.hex}" for workspace_id in workspace_ids]
+    rows = asyncio.run(_sql(url, "SELECT nextval(name::regclass) FROM unnest($1::text[]) AS name", names))
+    return [row[0] for row in rows]
+
+
+def test_the_sequences_go_on_from_the_counters_and_back(database_url: str) -> None:
+    name = f"helpdesk_numbers_{secrets.token_hex(4)}"
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    workspaces = busy, idle, uncounted = uuid4(), uuid4(), uuid4()
+    asyncio.run(admin_statement(database_url, f'CREATE DATABASE "{name}"'))
+    try:
+        config = alembic_config(url)
+        command.upgrade(config, BEFORE_SEQUENCES)
+        asyncio.run(_counted_workspaces(url, *workspaces))
+
+        command.upgrade(config, SEQUENCES)
+        assert asyncio.run(_sql(url, "SELECT to_regclass('ticket_counters')")) == [(None,)]
+        # The busy workspace's #42 is taken here, as by a creation that rolled back.
+        assert _next_numbers(url, *workspaces) == [42, 1, 1]
+
+        command.downgrade(config, BEFORE_SEQUENCES)
+        counters = asyncio.run(_sql(url, "SELECT workspace_id, last_number FROM ticket_counters"))
+        assert dict(counters) == {busy: 41, idle: 0, uncounted: 0}
+        sequences = "SELECT count(*) FROM pg_class WHERE relkind = 'S' AND relname LIKE 'ticket_numbers%'"
+        assert asyncio.run(_sql(url, sequences)) == [(0,)]
+
+        command.upgrade(config, SEQUENCES)
+        assert _next_numbers(url, *workspaces) == [42, 1, 1]
+    finally:
+        asyncio.run(admin_statement(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -24,7 +24,8 @@ class PlainStatement:
         compiled = statement.compile(dialect=asyncpg_dialect())
         self.sql = str(compiled)
         self._names = list(compiled.positiontup or [])
-        # Literals of the statement (`last_number + 1`) are parameters too, with their own value.
+        # Literals of the statement (a JSON path such as `{ticket,number}`) are parameters too, with
+        # their own value.
         self._literals = {
             name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
         }

@@ -17,7 +17,7 @@ from app.models.status import TicketStatus
 from app.models.ticket import Ticket, TicketHistory
 from app.models.trigger import Trigger
 from app.models.webhook import DispatchCursor, Webhook, WebhookAttempt, WebhookDelivery
-from app.models.workspace import TicketCounter, Workspace
+from app.models.workspace import Workspace
 
 __all__ = [
     "Agent",
@@ -46,7 +46,6 @@ __all__ = [
     "Presence",
     "SlaPolicy",
     "Ticket",
-    "TicketCounter",
     "TicketHistory",
     "TicketLink",
     "TicketSla",

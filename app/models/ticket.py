@@ -132,8 +132,7 @@ class TicketHistory(WorkspaceScoped, Base):
 
     __tablename__ = "ticket_history"
     __table_args__ = (
-        # Deferred so that a new ticket's history can be written before the ticket row, which is
-        # inserted last to hold the ticket-number lock for as short a time as possible.
+        # Deferred so that a new ticket's history can be written before its ticket row.
         scoped_fk("ticket_id", "tickets", ondelete="CASCADE", deferrable=True, initially="DEFERRED"),
         Index("ix_ticket_history_workspace_id_ticket_id_id", "workspace_id", "ticket_id", "id"),
     )

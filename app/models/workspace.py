@@ -1,7 +1,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import BigInteger, ForeignKey, String, func
+from sqlalchemy import String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.ids import new_id
@@ -19,12 +19,10 @@ class Workspace(Base):
     rules_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
-class TicketCounter(Base):
-    """The last ticket number handed out; its row lock makes numbers gap-free."""
+def ticket_number_sequence(workspace_id: UUID) -> str:
+    """The name of the workspace's sequence of ticket numbers, created with the workspace.
 
-    __tablename__ = "ticket_counters"
-
-    workspace_id: Mapped[UUID] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
-    )
-    last_number: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    A sequence hands out a number without a lock held until commit, so the creations of one workspace
+    do not wait for each other; a creation that rolls back once it has its number leaves a gap.
+    """
+    return f"ticket_numbers_{workspace_id.hex}"

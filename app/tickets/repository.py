@@ -13,6 +13,7 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    cast,
     column,
     delete,
     func,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, REGCLASS
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import aliased
 
@@ -40,11 +41,11 @@ from app.models import (
     Event,
     GroupMember,
     Ticket,
-    TicketCounter,
     TicketHistory,
     TicketLink,
 )
 from app.models.enums import LinkKind, StatusKind
+from app.models.workspace import ticket_number_sequence
 from app.tickets.changes import to_json
 from app.tickets.filters import TicketFilters
 
@@ -98,10 +99,9 @@ _EVENT_COLUMNS = ["id", "type", "occurred_at", "actor_type", "actor_id"]
 def _insert_numbered() -> Insert:
     """One round trip for a new ticket: its history, its event, the next number of the workspace, the row.
 
-    The counter row stays locked until commit, which is what makes numbers gap-free; doing all
-    the writes in the statement that takes the lock, right before commit, keeps the lock short.
+    The number comes from the workspace's sequence: `nextval` takes no lock that another creation
+    waits for, and a creation that rolls back afterwards leaves a gap in the numbers.
     """
-    # Not named like a column, or UPDATE would also SET the column from it.
     workspace_id = bindparam("scope_workspace_id", type_=TICKET_COLUMNS.workspace_id.type)
     history_columns = ["id", "ticket_id", "change_id", "occurred_at", "actor_type", "actor_id", "field"]
     recordset = (
@@ -123,13 +123,10 @@ def _insert_numbered() -> Insert:
             recordset.c.new_value,
         ),
     )
-    counter = (
-        update(TicketCounter.__table__)
-        .where(TicketCounter.workspace_id == workspace_id)
-        .values(last_number=TicketCounter.last_number + 1)
-        .returning(TicketCounter.last_number)
-        .cte("counter")
-    )
+    # A parameter, so that one prepared statement serves every workspace. Taken once, in a CTE, for
+    # the ticket and its event alike.
+    sequence = cast(bindparam("number_sequence", type_=Text), REGCLASS)
+    number = select(func.nextval(sequence).label("value")).cte("number")
     # The event carries the ticket as the API shows it; only its number is known here.
     event = insert(Event.__table__).from_select(
         ["workspace_id", "subject_id", *_EVENT_COLUMNS, "data"],
@@ -140,14 +137,14 @@ def _insert_numbered() -> Insert:
             func.jsonb_set(
                 bindparam("event_data", type_=JSONB),
                 literal(["ticket", "number"], ARRAY(Text)),
-                func.to_jsonb(counter.c.last_number),
+                func.to_jsonb(number.c.value),
             ),
         ),
     )
     values = select(
         workspace_id,
         *(bindparam(name, type_=TICKET_COLUMNS[name].type) for name in _CREATED_COLUMNS),
-        counter.c.last_number,
+        number.c.value,
     )
     return (
         insert(Ticket.__table__)
@@ -237,6 +234,7 @@ class TicketRepository(ScopedRepository[Ticket]):
         """Insert the ticket, numbered, its history and its event in one statement."""
         parameters = {name: values.get(name) for name in _CREATED_COLUMNS}
         parameters["scope_workspace_id"] = self.workspace_id
+        parameters["number_sequence"] = ticket_number_sequence(self.workspace_id)
         parameters["history"] = [to_json(row) for row in history]
         parameters.update({f"event_{name}": event[name] for name in [*_EVENT_COLUMNS, "data"]})
         return dict(await _INSERT_NUMBERED.fetchrow(self.session, parameters))

@@ -66,7 +66,8 @@ async def _single(service: TicketService, ticket: Ticket, response: Response) ->
 async def create_ticket(
     data: TicketCreate, request: Request, session: Session, principal: Agent, response: Response
 ) -> TicketOut:
-    """Open a ticket. Its number is the next of the workspace (#1, #2, … without gaps)."""
+    """Open a ticket. Its number is the next of the workspace (#1, #2, …): numbers are unique and
+    increasing, and a creation that fails may leave a gap."""
     ticket = await _service(request, session, principal).create(data)
     set_etag(response, ticket["version"])
     response.headers["Location"] = f"/v1/tickets/{ticket['id']}"

@@ -3,9 +3,11 @@ from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.schema import CreateSequence, Sequence
 
 from app.kit.time import utcnow
-from app.models import TicketCounter, Workspace
+from app.models import Workspace
+from app.models.workspace import ticket_number_sequence
 
 
 async def get_workspace(session: AsyncSession, workspace_id: UUID) -> Workspace | None:
@@ -17,10 +19,10 @@ async def any_workspace_exists(session: AsyncSession) -> bool:
 
 
 async def add_workspace(session: AsyncSession, workspace: Workspace) -> Workspace:
+    """The workspace and its sequence of ticket numbers, both in the session's transaction."""
     session.add(workspace)
     await session.flush()
-    session.add(TicketCounter(workspace_id=workspace.id))
-    await session.flush()
+    await session.execute(CreateSequence(Sequence(ticket_number_sequence(workspace.id))))
     return workspace
 
 
