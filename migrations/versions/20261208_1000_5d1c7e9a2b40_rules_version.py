@@ -1,8 +1,8 @@
 """rules version
 
 Revision ID: 5d1c7e9a2b40
-Revises: 066de4833f7d
-Create Date: 2026-12-07 12:00:00.000000+00:00
+Revises: 7c1e4d2a9b35
+Create Date: 2026-12-08 10:00:00.000000+00:00
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5d1c7e9a2b40"
-down_revision: str | None = "066de4833f7d"
+down_revision: str | None = "7c1e4d2a9b35"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
