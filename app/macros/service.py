@@ -34,6 +34,7 @@ from app.macros.schemas import (
 )
 from app.models import Comment, Macro, Ticket
 from app.models.enums import ActorType, Role
+from app.rules.snapshot import rules_of
 from app.statuses.repository import StatusRepository
 from app.tickets.service import TicketService
 from app.workspaces.repository import get_workspace
@@ -221,7 +222,7 @@ class MacroService:
         return rendered
 
     async def _placeholders(self, ticket: Ticket) -> Placeholders:
-        status = await StatusRepository(self.session, self.workspace_id).get(ticket.status_id)
+        status = (await rules_of(self.session, self.workspace_id)).statuses.get(ticket.status_id)
         requester = (
             await ContactRepository(self.session, self.workspace_id).get(ticket.requester_id)
             if ticket.requester_id is not None

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, REGCLASS
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, make_transient_to_detached
 
 from app.auth.principal import Principal
 from app.categories.repository import subtree_ids
@@ -238,6 +238,14 @@ class TicketRepository(ScopedRepository[Ticket]):
         parameters["history"] = [to_json(row) for row in history]
         parameters.update({f"event_{name}": event[name] for name in [*_EVENT_COLUMNS, "data"]})
         return dict(await _INSERT_NUMBERED.fetchrow(self.session, parameters))
+
+    def adopt(self, row: dict[str, Any]) -> Ticket:
+        """The ticket this transaction just inserted (and so holds locked), as the session's own, without
+        reading it back."""
+        ticket = Ticket(**row)
+        make_transient_to_detached(ticket)
+        self.session.add(ticket)
+        return ticket
 
     async def update_values(self, ticket: Ticket, values: dict[str, Any]) -> Ticket:
         statement = _update_of(frozenset(values))

@@ -140,8 +140,7 @@ class TicketService:
             await self.session.flush()
         if not await self.pipeline.listens(self, EventType.ticket_created):
             return created
-        ticket = await self.get(created["id"], for_update=True)
-        final = await self.pipeline.after(self, EventType.ticket_created, ticket, initial)
+        final = await self.pipeline.after(self, EventType.ticket_created, self.repo.adopt(created), initial)
         return columns_of(final)
 
     async def update(

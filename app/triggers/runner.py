@@ -27,7 +27,7 @@ from app.macros.changes import ticket_update
 from app.macros.repository import MacroRepository
 from app.macros.service import MacroService
 from app.models import Comment, Ticket, Trigger
-from app.models.enums import ActorType, Role, SlaMetric
+from app.models.enums import ActorType, CommentAuthor, Role, SlaMetric
 from app.rules.conditions import matches
 from app.rules.facts import ticket_facts
 from app.rules.snapshot import Rules, rules_of
@@ -160,8 +160,13 @@ class TriggerRunner:
             raise Unprocessable("the macro of an add_comment action was deleted", field="actions")
         body = await MacroService(self.session, actor, self.settings).render_for(macro, ticket)
         comments = CommentService(self.session, actor, self.settings)
-        await comments.add(ticket.id, CommentCreate(body=body, public=action.public), allow_closed=True)
-        return await comments.tickets.get(ticket.id, for_update=True)
+        comment = CommentCreate(body=body, public=action.public)
+        if ticket.merged_into_id is not None:
+            await comments.add(ticket.id, comment, allow_closed=True)  # lands on the ticket merged into
+            return ticket
+        # The ticket is held locked and kept current by the writes on it: not read again.
+        await comments.add_to(ticket, comment, (CommentAuthor.system, None), allow_closed=True)
+        return ticket
 
     async def _cut_off(self, ticket: Ticket, reason: str) -> None:
         logger.warning("triggers cut off on ticket %s: %s", ticket.id, reason)
