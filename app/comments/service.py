@@ -24,7 +24,7 @@ from app.comments.schemas import AuthorOut, CommentCreate, CommentOut, DeliveryO
 from app.config import Settings
 from app.contacts.repository import ContactRepository
 from app.errors import Conflict, Unprocessable
-from app.events.service import EventType, event_row, record
+from app.events.service import EventType, event_row
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.kit.time import utcnow
@@ -32,6 +32,7 @@ from app.models import Attachment, Comment, Ticket
 from app.models.enums import ActorType, Channel, CommentAuthor, StatusKind
 from app.tickets.events import ticket_json
 from app.tickets.service import TicketService
+from app.tickets.writes import record_events
 
 # A customer writing on a ticket waiting for them, or solved, brings it back to work.
 _REOPENED_BY_CUSTOMER = (StatusKind.pending, StatusKind.on_hold, StatusKind.solved)
@@ -135,7 +136,7 @@ class CommentService:
         )
         shown = _comment_out(comment, attached).model_dump(mode="json")
         after = ticket_json(updated)
-        await record(
+        await record_events(
             self.session,
             self.principal,
             [

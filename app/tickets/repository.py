@@ -180,6 +180,17 @@ def _update_of(columns: frozenset[str]) -> Update:
     )
 
 
+@functools.lru_cache(maxsize=512)
+def _held_update_of(columns: frozenset[str]) -> Update:
+    """As `_update_of`, for changes held back and written together: the version and the time of the
+    last of them are already known."""
+    return (
+        update(Ticket.__table__)
+        .where(Ticket.workspace_id == bindparam("scope_workspace_id"), Ticket.id == bindparam("scope_id"))
+        .values({name: bindparam(f"new_{name}") for name in sorted({*columns, "version", "updated_at"})})
+    )
+
+
 class TicketRepository(ScopedRepository[Ticket]):
     model = Ticket
     resource = "Ticket"
@@ -252,6 +263,12 @@ class TicketRepository(ScopedRepository[Ticket]):
         parameters = {f"new_{name}": value for name, value in values.items()}
         parameters.update(scope_workspace_id=self.workspace_id, scope_id=ticket.id)
         return (await self.session.execute(statement, parameters)).scalar_one()
+
+    async def write_values(self, ticket_id: UUID, values: dict[str, Any]) -> None:
+        """Set the columns, `version` and `updated_at` among them, as given."""
+        parameters = {f"new_{name}": value for name, value in values.items()}
+        parameters.update(scope_workspace_id=self.workspace_id, scope_id=ticket_id)
+        await self.session.execute(_held_update_of(frozenset(values)), parameters)
 
     async def add_history(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:

@@ -14,7 +14,7 @@ from app.config import Settings
 from app.contacts.service import find_or_create_contact
 from app.custom_fields.validation import load_definitions, new_record_fields, validate_custom_fields
 from app.errors import Conflict, NotFound, Unprocessable
-from app.events.service import EventType, record
+from app.events.service import EventType
 from app.kit.http import check_if_match
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
@@ -29,6 +29,7 @@ from app.tickets.filters import TicketFilters
 from app.tickets.pipeline import ticket_pipeline
 from app.tickets.repository import UNSET_AT_CREATION, TicketRepository
 from app.tickets.schemas import AssignRequest, ChildrenSummary, RequesterInline, TicketCreate, TicketUpdate
+from app.tickets.writes import held_writes, record_events, write_held
 
 RESOLVED_KINDS = (StatusKind.solved, StatusKind.closed)
 
@@ -58,6 +59,7 @@ class TicketService:
         self.recorded: dict[UUID, dict[str, tuple[Any, Any]]] = {}
 
     async def get(self, ticket_id: UUID, *, for_update: bool = False) -> Ticket:
+        await write_held(self.session)
         ticket = await self.repo.get_visible(self.principal, ticket_id, for_update=for_update)
         if ticket is None:
             raise NotFound("Ticket")
@@ -332,15 +334,18 @@ class TicketService:
         recorded = self.recorded.setdefault(ticket.id, {})
         for name, value in changed.items():
             recorded[name] = (recorded[name][0] if name in recorded else old[name], value)
-        await self.repo.add_history(
-            history_rows(ticket.id, self.principal, {name: (old[name], changed[name]) for name in changed})
+        history = history_rows(
+            ticket.id, self.principal, {name: (old[name], changed[name]) for name in changed}
         )
-        updated = await self.repo.update_values(ticket, changed)
-        await record(
-            self.session,
-            self.principal,
-            change_events(self.principal, before, ticket_json(updated), kind=kind),
-        )
+        held = held_writes(self.session)
+        if held is not None:
+            held.change(ticket, changed, history)
+            updated = ticket
+        else:
+            await self.repo.add_history(history)
+            updated = await self.repo.update_values(ticket, changed)
+        events = change_events(self.principal, before, ticket_json(updated), kind=kind)
+        await record_events(self.session, self.principal, events)
         return updated
 
     async def _status(self, status_id: UUID | None, kind: StatusKind | None, *, field: str) -> StatusRef:

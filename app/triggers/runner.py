@@ -35,6 +35,7 @@ from app.tickets.changes import columns_of, history_rows
 from app.tickets.repository import TicketRepository
 from app.tickets.schemas import TicketUpdate
 from app.tickets.service import TicketService
+from app.tickets.writes import discard_held, holding_writes, write_held
 from app.triggers.schemas import (
     AddCommentAction,
     AssignByStrategyAction,
@@ -84,6 +85,12 @@ class TriggerRunner:
             about_event = {"comment_public": comment.public, "comment_author": comment.author_type.value}
         if sla_metric is not None:
             about_event = {"sla_metric": sla_metric.value}
+        async with holding_writes(self.session, self.workspace_id):
+            return await self._passes(event, ticket, changes, about_event, depth)
+
+    async def _passes(
+        self, event: EventType, ticket: Ticket, changes: Changes, about_event: dict[str, Any], depth: int
+    ) -> Ticket:
         fired: set[UUID] = set()
         for _ in range(MAX_PASSES):
             made: Changes = {}
@@ -124,16 +131,29 @@ class TriggerRunner:
         return matches(trigger.conditions, facts)
 
     async def _fire(self, trigger: Trigger, ticket: Ticket, depth: int) -> tuple[Ticket, Changes]:
-        """Apply the trigger's actions as the trigger, all or nothing; returns the ticket and its changes."""
+        """Apply the trigger's actions as the trigger, all or nothing; returns the ticket and its changes.
+
+        A trigger that only sets the ticket's fields fails, if it does, before it writes anything; one
+        that also writes elsewhere (a reply, an assignment) runs in a savepoint, once what the triggers
+        before it hold back is written.
+        """
         actor = Principal(self.workspace_id, Role.admin, ActorType.trigger, trigger.id)
         service = TicketService(self.session, actor, self.settings)
+        actions = [_ACTIONS.validate_python(action) for action in trigger.actions]
+        writes_elsewhere = any(action.type in _WRITING_ELSEWHERE for action in actions)
         token = _depth.set(depth + 1)
         try:
-            async with self.session.begin_nested():
-                ticket = await self._apply(trigger, ticket, service, actor)
+            if not writes_elsewhere:
+                ticket = await self._apply(actions, ticket, service, actor)
+            else:
+                await write_held(self.session)
+                async with self.session.begin_nested():
+                    ticket = await self._apply(actions, ticket, service, actor)
         except AppError as error:
             logger.warning("trigger %s could not run on ticket %s: %s", trigger.id, ticket.id, error.detail)
-            await self.session.refresh(ticket)
+            if writes_elsewhere:
+                discard_held(self.session)
+                await self.session.refresh(ticket)
             await service.repo.add_history(
                 history_rows(ticket.id, actor, {"triggers": (None, {"failed": error.detail})})
             )
@@ -143,9 +163,8 @@ class TriggerRunner:
         return ticket, service.recorded.pop(ticket.id, {})
 
     async def _apply(
-        self, trigger: Trigger, ticket: Ticket, service: TicketService, actor: Principal
+        self, actions: list[TriggerAction], ticket: Ticket, service: TicketService, actor: Principal
     ) -> Ticket:
-        actions = [_ACTIONS.validate_python(action) for action in trigger.actions]
         change, strategy = _ticket_change(actions)
         if change.changes() or strategy is not None:
             ticket = await service.change(ticket, change, strategy=strategy)
@@ -192,6 +211,8 @@ def _ticket_change(actions: list[TriggerAction]) -> tuple[TicketUpdate, Any]:
 
 
 _ACTIONS: TypeAdapter[TriggerAction] = TypeAdapter(TriggerAction)
+# Actions that may write more than the ticket's own row: choosing an assignee marks the group's turn.
+_WRITING_ELSEWHERE = frozenset({"add_comment", "assign_by_strategy", "set_group", "set_assignee"})
 _MACRO_ACTIONS = frozenset(
     {
         "set_status",
