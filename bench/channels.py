@@ -51,6 +51,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.assembly import assemble  # noqa: E402
 from app.config import Settings  # noqa: E402
 from bench.common import (  # noqa: E402
     Tenant,
@@ -660,6 +661,7 @@ async def profile(url: str, channel: Channel, count: int, contacts: int, secret_
     from app.db import create_database
     from app.kit.crypto import SecretBox
 
+    assemble()  # threading runs here, as a worker runs it
     settings = Settings()
     secret_box = SecretBox(secret_key)
     db = create_database(url, settings)

@@ -1,5 +1,6 @@
 """The queries of assignment: a group's agents who can take a ticket, their load, the waiting tickets."""
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,8 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Agent, Group, GroupMember, Ticket, TicketStatus
 from app.models.enums import AssignmentStrategy, Availability, Role
-from app.rules.snapshot import GroupPolicy
 from app.tickets.repository import UNRESOLVED_KINDS
+
+
+class Unlocked(enum.Enum):
+    """Why an agent could not be locked for an assignment."""
+
+    held_elsewhere = "held_elsewhere"
+    unavailable = "unavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,18 +45,6 @@ class AssignmentRepository:
     def __init__(self, session: AsyncSession, workspace_id: UUID) -> None:
         self.session = session
         self.workspace_id = workspace_id
-
-    async def lock_group(self, group_id: UUID) -> GroupPolicy | None:
-        """The group's policy, read again under its lock: the group's automatic assignments happen one at
-        a time, which keeps round robin fair. FOR NO KEY UPDATE does not conflict with the key-share locks
-        that inserting tickets takes."""
-        statement = (
-            select(Group.assignment_strategy, Group.assign_to_away)
-            .where(Group.workspace_id == self.workspace_id, Group.id == group_id)
-            .with_for_update(key_share=True)
-        )
-        row = (await self.session.execute(statement)).one_or_none()
-        return None if row is None else GroupPolicy(*row)
 
     async def candidates(
         self,
@@ -83,26 +78,41 @@ class AssignmentRepository:
             statement = statement.where(Agent.id.not_in(exclude))
         return [Candidate(*row) for row in await self.session.execute(statement)]
 
-    async def lock_if_free(self, agent_id: UUID, available: Sequence[Availability]) -> bool:
-        """Lock the agent and tell whether they can still take a ticket.
+    async def lock_agent(
+        self, agent_id: UUID, available: Sequence[Availability], *, wait: bool
+    ) -> int | Unlocked:
+        """Lock the agent, unless (without `wait`) another transaction holds them; their capacity, or
+        why they cannot take a ticket.
 
-        The lock makes concurrent assignments to one agent wait for each other; the load is counted
-        after it is held, so it includes every assignment committed before.
+        The lock makes assignments to one agent happen one after another, across groups; what the
+        agent carries is counted after it is held (`standing`), so it includes every assignment
+        committed before.
         """
-        locked = (
-            select(Agent.capacity)
-            .where(
-                Agent.workspace_id == self.workspace_id,
-                Agent.id == agent_id,
-                Agent.active,
-                Agent.availability.in_(available),
-            )
-            .with_for_update(key_share=True)
+        statement = select(Agent.capacity, Agent.active, Agent.availability).where(
+            Agent.workspace_id == self.workspace_id, Agent.id == agent_id
         )
-        capacity = (await self.session.execute(locked)).scalar_one_or_none()
-        if capacity is None:
-            return False
-        return await self.session.scalar(select(self._load_of(agent_id))) < capacity
+        statement = statement.with_for_update(key_share=True, skip_locked=not wait)
+        row = (await self.session.execute(statement)).one_or_none()
+        if row is None:
+            return Unlocked.held_elsewhere
+        capacity, active, availability = row
+        if not active or availability not in available:
+            return Unlocked.unavailable
+        return capacity
+
+    async def standing(self, group_id: UUID, agent_id: UUID) -> tuple[int, datetime | None]:
+        """The agent's load and when the group last gave them a ticket, as committed now."""
+        turn = (
+            select(GroupMember.last_assigned_at)
+            .where(
+                GroupMember.workspace_id == self.workspace_id,
+                GroupMember.group_id == group_id,
+                GroupMember.agent_id == agent_id,
+            )
+            .scalar_subquery()
+        )
+        load, last_assigned_at = (await self.session.execute(select(self._load_of(agent_id), turn))).one()
+        return load, last_assigned_at
 
     async def mark_assigned(self, group_id: UUID, agent_id: UUID, at: datetime) -> None:
         await self.session.execute(

@@ -19,11 +19,12 @@ from uuid import UUID
 
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.calendars.business_time import Calendar
 from app.calendars.compiled import calendar_of
 from app.kit.plain import PlainStatement
+from app.kit.transaction import transaction_info
 from app.models import (
     BusinessCalendar,
     CustomFieldDefinition,
@@ -125,7 +126,7 @@ _kept: OrderedDict[UUID, Rules] = OrderedDict()
 
 async def rules_of(session: AsyncSession, workspace_id: UUID) -> Rules:
     """The workspace's rules as this transaction sees them."""
-    in_transaction: dict[UUID, Rules] = session.info.setdefault(_IN_TRANSACTION, {})
+    in_transaction: dict[UUID, Rules] = transaction_info(session).setdefault(_IN_TRANSACTION, {})
     if workspace_id in in_transaction:
         return in_transaction[workspace_id]
     row = await _VERSION.fetchrow(session, {"workspace_id": workspace_id})
@@ -192,10 +193,10 @@ async def _copies(
 @event.listens_for(Session, "after_flush")
 def _forget_changed_rules(session: Session, _: Any) -> None:
     """A transaction that changes rules reads them again, with its own change."""
-    if _IN_TRANSACTION in session.info and any(
+    if any(
         isinstance(instance, _RULE_MODELS) for instance in (*session.new, *session.dirty, *session.deleted)
     ):
-        del session.info[_IN_TRANSACTION]
+        transaction_info(session).pop(_IN_TRANSACTION, None)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -203,11 +204,5 @@ def _forget_on_rule_statement(state: ORMExecuteState) -> None:
     """The same for changes made by UPDATE or DELETE statements rather than through instances."""
     writes = state.is_update or state.is_delete or state.is_insert
     on_rules = getattr(state.statement, "table", None) in _RULE_TABLES
-    if writes and on_rules and _IN_TRANSACTION in state.session.info:
-        del state.session.info[_IN_TRANSACTION]
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_at_transaction_end(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_IN_TRANSACTION, None)
+    if writes and on_rules:
+        transaction_info(state.session).pop(_IN_TRANSACTION, None)
