@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.embedded import asyncpg_url, start_embedded_postgres
-from app.errors import DatabaseUnavailable
+from app.errors import DatabaseUnavailable, connection_lost
 
 ROOT = Path(__file__).resolve().parent.parent
 # Set by the process that started the embedded server, for the processes it spawns (uvicorn workers).
@@ -27,25 +27,6 @@ def resolve_database_url(settings: Settings) -> str:
     url = start_embedded_postgres(settings.data_dir)
     os.environ[EMBEDDED_URL_ENV] = url
     return url
-
-
-# Server states after which a session cannot go on: it was terminated, the server crashed, or it is
-# shutting down or starting.
-_SESSION_ENDING_STATES = {"57P01", "57P02", "57P03"}
-
-
-def connection_lost(error: BaseException) -> bool:
-    """Whether `error` (from asyncpg, or SQLAlchemy's wrapper of it) left its connection unusable.
-
-    asyncpg marks a connection closed only when the socket says so; one whose session the server ended
-    or whose protocol broke mid-operation ("another operation is in progress") must be dropped too, or
-    the pool would hand it out again and again after a database restart.
-    """
-    original = error.__cause__ if isinstance(error.__cause__, BaseException) else error
-    if isinstance(original, asyncpg.InterfaceError | asyncpg.InternalClientError | OSError):
-        return True
-    sqlstate = getattr(original, "sqlstate", None) or ""
-    return sqlstate.startswith("08") or sqlstate in _SESSION_ENDING_STATES
 
 
 @dataclass

@@ -6,9 +6,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from app.api.problems import install_error_handlers
 from app.config import Settings, get_settings
 from app.db import create_database, resolve_database_url
-from app.errors import install_error_handlers
 from app.events.catalogue import webhooks
 from app.events.notifier import EventNotifier
 from app.kit.crypto import load_secret_box

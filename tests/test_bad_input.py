@@ -21,10 +21,10 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from app.api.constraints import describe_data_error
 from app.channels.tasks import thread_due
 from app.config import Settings
 from app.db import Database
-from app.kit.constraints import describe_data_error
 from app.kit.schemas import RequestModel
 from tests.conftest import Tenant, make_client
 from tests.factories import create_agent, rotate_token_secret

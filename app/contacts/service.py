@@ -8,6 +8,7 @@ from uuid import UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.constraints import describe_violation
 from app.auth.principal import Principal
 from app.contacts.normalization import (
     email_domain,
@@ -27,7 +28,6 @@ from app.contacts.schemas import (
 from app.custom_fields.validation import load_definitions, new_record_fields, validate_custom_fields
 from app.errors import Conflict, NotFound, Unprocessable
 from app.events.service import EventType, changes_between, event_row, record
-from app.kit.constraints import describe_violation
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.kit.search import search_key

@@ -6,11 +6,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from app.api.deps import Session, Viewer
+from app.api.routing import UnitOfWorkRoute
 from app.events import service
 from app.events.schemas import EventPage
-from app.kit.deps import Session, Viewer
 from app.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.kit.routing import UnitOfWorkRoute
 
 router = APIRouter(prefix="/v1/events", tags=["Events"], route_class=UnitOfWorkRoute)
 
