@@ -12,7 +12,7 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from app.auth.principal import Principal
 from app.db import Database
-from app.events.service import EventType, event_row, record
+from app.events.outbox import EventType, event_row, record
 from app.kit.ids import new_id
 from app.kit.time import utcnow
 from app.models import WebhookDelivery

@@ -9,7 +9,7 @@ from app.assignment.tasks import release_tickets
 from app.auth.principal import Principal
 from app.config import Settings
 from app.errors import AppError, Forbidden
-from app.events.service import EventType, changes_between, event_row, record
+from app.events.outbox import EventType, changes_between, event_row, record
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.kit.schemas import Page

@@ -7,7 +7,7 @@ from app.channels.repository import OutboundRepository
 from app.comments.repository import CommentRepository
 from app.comments.service import CommentService
 from app.config import Settings
-from app.events.service import EventType, event_row, record
+from app.events.outbox import EventType, event_row, record
 from app.models import MessagingChannel, OutboundMessage
 from app.models.enums import ActorType, DeliveryState, Role
 from app.tickets.events import ticket_json

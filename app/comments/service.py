@@ -25,7 +25,7 @@ from app.comments.schemas import AuthorOut, CommentCreate, CommentOut, DeliveryO
 from app.config import Settings
 from app.contacts.repository import ContactRepository
 from app.errors import Conflict, Unprocessable
-from app.events.service import EventType, event_row, record
+from app.events.outbox import EventType, event_row, record
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.kit.time import utcnow

@@ -27,7 +27,7 @@ from app.contacts.schemas import (
 )
 from app.custom_fields.validation import load_definitions, new_record_fields, validate_custom_fields
 from app.errors import Conflict, NotFound, Unprocessable
-from app.events.service import EventType, changes_between, event_row, record
+from app.events.outbox import EventType, changes_between, event_row, record
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.kit.search import search_key

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.config import Settings
 from app.db import Database
-from app.events.service import EventType, event_row, record
+from app.events.outbox import EventType, event_row, record
 from app.models import Ticket, TicketSla
 from app.models.enums import ActorType, Role
 from app.sla.repository import clocks_of, due_tickets, lock_tickets

@@ -7,7 +7,7 @@ from app.comments.repository import CommentRepository
 from app.comments.schemas import CommentCreate
 from app.comments.service import CommentService
 from app.errors import Conflict, NotFound, Unprocessable
-from app.events.service import EventType, event_row, record
+from app.events.outbox import EventType, event_row, record
 from app.models import Ticket, TicketLink
 from app.models.enums import StatusKind
 from app.tickets.changes import history_rows

@@ -15,7 +15,7 @@ from app.config import Settings
 from app.contacts.service import find_or_create_contact
 from app.custom_fields.validation import load_definitions, new_record_fields, validate_custom_fields
 from app.errors import Conflict, NotFound, Unprocessable
-from app.events.service import EventType, record
+from app.events.outbox import EventType, record
 from app.groups.repository import GroupRepository
 from app.kit.http import check_if_match
 from app.kit.ids import new_id

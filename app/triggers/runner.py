@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.config import Settings
 from app.errors import AppError, Unprocessable
-from app.events.service import EventType
+from app.events.outbox import EventType
 from app.kit.time import utcnow
 from app.macros.changes import ticket_update
 from app.macros.repository import MacroRepository

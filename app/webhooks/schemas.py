@@ -4,7 +4,7 @@ from uuid import UUID
 
 from pydantic import Field, StringConstraints, field_validator
 
-from app.events.service import EventType
+from app.events.outbox import EventType
 from app.kit.schemas import RequestModel, ResponseModel, UpdateModel
 from app.models.enums import DeliveryStatus
 

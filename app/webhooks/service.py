@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.config import Settings
 from app.errors import Conflict, NotFound, Unprocessable
-from app.events.service import EventType, event_row, record
+from app.events.outbox import EventType, event_row, record
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams

@@ -22,7 +22,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from app.auth.principal import Principal
 from app.config import Settings
 from app.db import Database
-from app.events.service import EventType, event_row, present, record
+from app.events.feed import present
+from app.events.outbox import EventType, event_row, record
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
 from app.models import DispatchCursor, Event, Webhook, WebhookAttempt, WebhookDelivery
