@@ -78,6 +78,7 @@ def _invalidate_lost_connections(context: ExceptionContext) -> None:
 
 
 def alembic_config(url: str):
+    # Imported when migrating: the processes that only serve start without alembic.
     from alembic.config import Config
 
     config = Config(str(ROOT / "alembic.ini"))
@@ -88,6 +89,7 @@ def alembic_config(url: str):
 
 def migrate(url: str, revision: str = "head") -> None:
     """Apply pending migrations (blocking; run it before the event loop or in a thread)."""
+    # Imported when migrating: the processes that only serve start without alembic.
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)

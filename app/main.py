@@ -14,6 +14,7 @@ from app.events.notifier import EventNotifier
 from app.kit.crypto import load_secret_box
 from app.kit.signals import on_exit_signals
 from app.routers import ROUTERS
+from app.worker.runner import Worker
 
 DESCRIPTION = """
 Help-desk tickets for businesses that talk to customers on web chat, email, Facebook Messenger,
@@ -36,8 +37,6 @@ async def _worker_in_process(
     if mode == "false" or (mode == "auto" and not embedded):
         yield
         return
-    from app.worker.runner import Worker
-
     stopping = asyncio.Event()
     task = asyncio.create_task(Worker(app.state.db, url, settings, app.state.secret_box).run(stopping))
     try:
