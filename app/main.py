@@ -9,11 +9,11 @@ from fastapi.routing import APIRoute
 from app.api.problems import install_error_handlers
 from app.config import Settings, get_settings
 from app.db import create_database, resolve_database_url
-from app.events.catalogue import webhooks
 from app.events.notifier import EventNotifier
 from app.kit.crypto import load_secret_box
 from app.kit.signals import on_exit_signals
 from app.routers import ROUTERS
+from app.webhooks.catalogue import webhooks
 from app.worker.runner import Worker
 
 DESCRIPTION = """

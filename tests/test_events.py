@@ -4,8 +4,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from app.events.outbox import EventType, event_row, record
 from app.kit.ids import new_id
+from app.outbox import EventType, event_row, record
 from tests.conftest import Tenant
 from tests.factories import create_agent, create_contact, create_ticket, status_id
 from tests.test_contacts import acting_for

@@ -27,7 +27,6 @@ from app.contacts.schemas import (
 )
 from app.custom_fields.validation import load_definitions, new_record_fields, validate_custom_fields
 from app.errors import Conflict, NotFound, Unprocessable
-from app.events.outbox import EventType, changes_between, event_row, record
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.kit.search import search_key
@@ -35,6 +34,7 @@ from app.models import Contact, ContactIdentity
 from app.models.enums import CustomFieldEntity, IdentityKind
 from app.organizations.repository import OrganizationRepository
 from app.organizations.service import find_by_email_domain
+from app.outbox import EventType, changes_between, event_row, record
 
 __all__ = [
     "add_identity",

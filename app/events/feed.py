@@ -9,12 +9,12 @@ from app.auth.principal import Principal
 from app.db import Database
 from app.errors import BadRequest
 from app.events.notifier import EventNotifier
-from app.events.outbox import EventType
 from app.events.repository import EventRepository
 from app.events.schemas import EventOut, EventPage
 from app.kit.pagination import decode_cursor, encode_cursor
 from app.kit.schemas import BIGINT_MAX
 from app.models import Event
+from app.outbox import EventType
 
 FEED_CURSOR = "feed"
 STREAM_BATCH = 100

@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.config import Settings
 from app.errors import AppError, Unprocessable
-from app.events.outbox import EventType
 from app.kit.time import utcnow
 from app.macros.changes import ticket_update
 from app.macros.repository import MacroRepository
 from app.models import Comment, Ticket, Trigger
 from app.models.enums import ActorType, Role, SlaMetric
+from app.outbox import EventType
 from app.rules.conditions import calendars_used, fields_used, matches
 from app.rules.facts import ticket_facts
 from app.sla.calendars import Calendars

@@ -7,8 +7,8 @@ from typing import Any, Generic, TypeVar
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from app.events.outbox import EventType
 from app.events.schemas import AgentEventData, ContactEventData, EventOut, TicketEventData
+from app.outbox import EventType
 from app.webhooks.schemas import WebhookOut
 
 DataT = TypeVar("DataT")
