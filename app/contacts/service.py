@@ -10,12 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.constraints import describe_violation
 from app.auth.principal import Principal
-from app.contacts.normalization import (
-    email_domain,
-    national_digits,
-    normalize_email,
-    normalize_phone,
-)
 from app.contacts.repository import KEYSETS, ContactRepository, IdentityRepository
 from app.contacts.schemas import (
     ContactCreate,
@@ -28,6 +22,12 @@ from app.contacts.schemas import (
 from app.custom_fields.validation import load_definitions, new_record_fields, validate_custom_fields
 from app.errors import Conflict, NotFound, Unprocessable
 from app.kit.ids import new_id
+from app.kit.normalization import (
+    email_domain,
+    national_digits,
+    normalize_email,
+    normalize_phone,
+)
 from app.kit.pagination import PageParams
 from app.kit.search import search_key
 from app.models import Contact, ContactIdentity
