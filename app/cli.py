@@ -10,10 +10,13 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import click
+import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
 from app.db import create_database, migrate, resolve_database_url
+from app.errors import NotFound
+from app.kit.crypto import load_secret_box
 from app.models.enums import Role
 
 T = TypeVar("T")
@@ -53,10 +56,6 @@ def main() -> None:
 @click.option("--demo", is_flag=True, help="Create a demo workspace and print its key if none exists.")
 def serve(host: str, port: int, workers: int, apply_migrations: bool, demo: bool) -> None:
     """Serve the API."""
-    import uvicorn
-
-    from app.kit.crypto import load_secret_box
-
     settings = get_settings()
     url = resolve_database_url(settings)
     # Made here, once, when the data directory holds no key yet, rather than by every API process.
@@ -83,7 +82,7 @@ def serve(host: str, port: int, workers: int, apply_migrations: bool, demo: bool
 def worker(smtp: bool) -> None:
     """Run the background worker (webhook deliveries, channel messages and replies, SLA, retention) until
     SIGTERM or Ctrl-C."""
-    from app.kit.crypto import load_secret_box
+    # Loaded by the commands that use it, so that the others start without the application.
     from app.worker.runner import Worker
 
     settings = get_settings()
@@ -116,6 +115,7 @@ def migrate_command() -> None:
 @click.option("--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 def openapi(output: str | None) -> None:
     """Print the OpenAPI document the API serves."""
+    # Loaded by the commands that use it, so that the others start without the application.
     from app.openapi import render_openapi
 
     document = render_openapi()
@@ -135,6 +135,7 @@ def workspace() -> None:
 @click.option("--name", required=True, help="The business's name.")
 def workspace_create(name: str) -> None:
     """Create a workspace; prints its id and an admin API key, shown only this once."""
+    # Loaded by the commands that use it, so that the others start without the application.
     from app.workspaces.service import create_workspace
 
     created = _run_in_transaction(lambda session: create_workspace(session, name))
@@ -150,6 +151,7 @@ def workspace_create(name: str) -> None:
 
 
 def _create_demo_workspace() -> None:
+    # Loaded by the commands that use it, so that the others start without the application.
     from app.workspaces import repository
     from app.workspaces.service import create_workspace
 
@@ -178,6 +180,7 @@ def api_key() -> None:
 @click.option("--name", default="CLI key", show_default=True)
 def api_key_create(workspace_id: UUID, role: str, name: str) -> None:
     """Create an API key; the key is printed only this once."""
+    # Loaded by the commands that use it, so that the others start without the application.
     from app.auth.service import issue_api_key
     from app.workspaces import repository
 
@@ -197,8 +200,8 @@ def api_key_create(workspace_id: UUID, role: str, name: str) -> None:
 @click.argument("key_id", type=click.UUID)
 def api_key_revoke(workspace_id: UUID, key_id: UUID) -> None:
     """Revoke an API key by its id."""
+    # Loaded by the commands that use it, so that the others start without the application.
     from app.auth.service import revoke_api_key
-    from app.errors import NotFound
 
     async def revoke(session: AsyncSession):
         try:

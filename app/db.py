@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.embedded import asyncpg_url, start_embedded_postgres
-from app.errors import DatabaseUnavailable
+from app.errors import DatabaseUnavailable, connection_lost
 
 ROOT = Path(__file__).resolve().parent.parent
 # Set by the process that started the embedded server, for the processes it spawns (uvicorn workers).
@@ -27,25 +27,6 @@ def resolve_database_url(settings: Settings) -> str:
     url = start_embedded_postgres(settings.data_dir)
     os.environ[EMBEDDED_URL_ENV] = url
     return url
-
-
-# Server states after which a session cannot go on: it was terminated, the server crashed, or it is
-# shutting down or starting.
-_SESSION_ENDING_STATES = {"57P01", "57P02", "57P03"}
-
-
-def connection_lost(error: BaseException) -> bool:
-    """Whether `error` (from asyncpg, or SQLAlchemy's wrapper of it) left its connection unusable.
-
-    asyncpg marks a connection closed only when the socket says so; one whose session the server ended
-    or whose protocol broke mid-operation ("another operation is in progress") must be dropped too, or
-    the pool would hand it out again and again after a database restart.
-    """
-    original = error.__cause__ if isinstance(error.__cause__, BaseException) else error
-    if isinstance(original, asyncpg.InterfaceError | asyncpg.InternalClientError | OSError):
-        return True
-    sqlstate = getattr(original, "sqlstate", None) or ""
-    return sqlstate.startswith("08") or sqlstate in _SESSION_ENDING_STATES
 
 
 @dataclass
@@ -97,6 +78,7 @@ def _invalidate_lost_connections(context: ExceptionContext) -> None:
 
 
 def alembic_config(url: str):
+    # Imported when migrating: the processes that only serve start without alembic.
     from alembic.config import Config
 
     config = Config(str(ROOT / "alembic.ini"))
@@ -107,6 +89,7 @@ def alembic_config(url: str):
 
 def migrate(url: str, revision: str = "head") -> None:
     """Apply pending migrations (blocking; run it before the event loop or in a thread)."""
+    # Imported when migrating: the processes that only serve start without alembic.
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)

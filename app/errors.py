@@ -1,19 +1,11 @@
-"""One error model: domain errors carry their status and a stable code; every error is problem+json."""
+"""The errors of the service: a domain error carries its status and a stable code, and a database error
+is told apart as one that a retry may get past."""
 
-import logging
-from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+import asyncpg
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-logger = logging.getLogger(__name__)
-
-PROBLEM_JSON = "application/problem+json"
 
 
 class AppError(Exception):
@@ -97,81 +89,6 @@ class Unprocessable(AppError):
     title = "Unprocessable content"
 
 
-def problem(
-    status: int,
-    code: str,
-    title: str,
-    detail: str,
-    *,
-    field: str | None = None,
-    errors: Sequence[dict[str, Any]] | None = None,
-    extra: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": f"urn:helpdesk:problem:{code}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
-    if field:
-        body["field"] = field
-    if errors:
-        body["errors"] = list(errors)
-    if extra:
-        body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
-def _field_path(loc: Sequence[Any]) -> str:
-    parts = [str(part) for part in loc]
-    if parts and parts[0] in ("body", "query", "path", "header"):
-        parts = parts[1:] if parts[0] == "body" else parts
-    return ".".join(parts)
-
-
-async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-    return problem(
-        exc.status, exc.code, exc.title, exc.detail, field=exc.field, extra=exc.extra, headers=exc.headers
-    )
-
-
-async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-    raw_errors = exc.errors()
-    if any(error.get("type") == "json_invalid" for error in raw_errors):
-        return problem(400, "malformed_json", "Malformed JSON", "The request body is not valid JSON")
-    errors = [
-        {"field": _field_path(error["loc"]), "message": error["msg"], "code": error["type"]}
-        for error in raw_errors
-    ]
-    first = errors[0] if errors else {"field": None, "message": "Invalid request"}
-    detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-    return problem(422, "validation_failed", "Validation failed", detail, field=first["field"], errors=errors)
-
-
-async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-    codes = {
-        404: "not_found",
-        405: "method_not_allowed",
-        413: "payload_too_large",
-        415: "unsupported_media_type",
-    }
-    code = codes.get(exc.status_code, "http_error")
-    detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
-    title = code.replace("_", " ").capitalize()
-    return problem(exc.status_code, code, title, detail, headers=getattr(exc, "headers", None))
-
-
-async def _integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
-    from app.kit.constraints import describe_violation
-
-    status, code, detail, field = describe_violation(exc)
-    return problem(
-        status, code, "Conflict" if status == 409 else "Unprocessable content", detail, field=field
-    )
-
-
 class DatabaseUnavailable(Exception):
     """No connection to the database could be made (refused, starting up, shutting down, timed out)."""
 
@@ -179,12 +96,12 @@ class DatabaseUnavailable(Exception):
 # SQLSTATEs after which the same request may succeed if retried, with what to tell the client:
 # connection exceptions (class 08), insufficient resources (53), the server shutting down, crashed
 # or starting (57P01-57P03), a statement or lock timeout, and a transaction ended to break a conflict.
-_UNAVAILABLE = ("database_unavailable", "The database is unavailable; retry shortly")
-_RETRYABLE_CLASSES = {"08": _UNAVAILABLE, "53": _UNAVAILABLE}
+UNAVAILABLE = ("database_unavailable", "The database is unavailable; retry shortly")
+_RETRYABLE_CLASSES = {"08": UNAVAILABLE, "53": UNAVAILABLE}
 _RETRYABLE_STATES = {
-    "57P01": _UNAVAILABLE,
-    "57P02": _UNAVAILABLE,
-    "57P03": _UNAVAILABLE,
+    "57P01": UNAVAILABLE,
+    "57P02": UNAVAILABLE,
+    "57P03": UNAVAILABLE,
     "57014": ("database_timeout", "The database took too long to answer; retry shortly"),
     "55P03": ("database_timeout", "The database took too long to answer; retry shortly"),
     "40001": ("transaction_conflict", "The change conflicted with another one; retry it"),
@@ -198,7 +115,7 @@ def sqlstate_of(exc: DBAPIError) -> str | None:
     return getattr(original, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
 
 
-def _retryable(exc: DBAPIError) -> tuple[str, str] | None:
+def retry_reason(exc: DBAPIError) -> tuple[str, str] | None:
     """(code, detail) when the database, not the request, made the request fail."""
     sqlstate = sqlstate_of(exc) or ""
     if sqlstate in _RETRYABLE_STATES:
@@ -206,7 +123,7 @@ def _retryable(exc: DBAPIError) -> tuple[str, str] | None:
     if sqlstate[:2] in _RETRYABLE_CLASSES:
         return _RETRYABLE_CLASSES[sqlstate[:2]]
     if exc.connection_invalidated or isinstance(exc, InterfaceError | OperationalError):
-        return _UNAVAILABLE
+        return UNAVAILABLE
     return None
 
 
@@ -214,45 +131,23 @@ def database_unavailable(exc: BaseException) -> bool:
     """Whether `exc` says that the database could not serve, so that the same work may succeed later."""
     if isinstance(exc, DatabaseUnavailable | PoolTimeoutError):
         return True
-    return isinstance(exc, DBAPIError) and _retryable(exc) is not None
+    return isinstance(exc, DBAPIError) and retry_reason(exc) is not None
 
 
-def _service_unavailable(code: str, detail: str) -> JSONResponse:
-    return problem(
-        503, code, "Service unavailable", detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
-    )
+# Server states after which a session cannot go on: it was terminated, the server crashed, or it is
+# shutting down or starting.
+_SESSION_ENDING_STATES = {"57P01", "57P02", "57P03"}
 
 
-async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-    logger.warning("database unavailable: %s", type(exc).__name__)
-    return _service_unavailable(*_UNAVAILABLE)
+def connection_lost(error: BaseException) -> bool:
+    """Whether `error` (from asyncpg, or SQLAlchemy's wrapper of it) left its connection unusable.
 
-
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error", exc_info=exc)
-    return problem(500, "internal_error", "Internal server error", "An unexpected error occurred")
-
-
-async def _dbapi_error(request: Request, exc: DBAPIError) -> JSONResponse:
-    retryable = _retryable(exc)
-    if retryable is not None:
-        logger.warning("database failure %s: %s", sqlstate_of(exc) or "", type(exc.orig).__name__)
-        return _service_unavailable(*retryable)
-    from app.kit.constraints import describe_data_error
-
-    described = describe_data_error(exc)
-    if described is not None:
-        status, code, detail = described
-        return problem(status, code, "Unprocessable content", detail)
-    return await _unexpected(request, exc)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(AppError, _app_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(IntegrityError, _integrity_error)
-    app.add_exception_handler(DBAPIError, _dbapi_error)
-    app.add_exception_handler(PoolTimeoutError, _database_unavailable)
-    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
-    app.add_exception_handler(Exception, _unexpected)
+    asyncpg marks a connection closed only when the socket says so; one whose session the server ended
+    or whose protocol broke mid-operation ("another operation is in progress") must be dropped too, or
+    the pool would hand it out again and again after a database restart.
+    """
+    original = error.__cause__ if isinstance(error.__cause__, BaseException) else error
+    if isinstance(original, asyncpg.InterfaceError | asyncpg.InternalClientError | OSError):
+        return True
+    sqlstate = getattr(original, "sqlstate", None) or ""
+    return sqlstate.startswith("08") or sqlstate in _SESSION_ENDING_STATES

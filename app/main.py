@@ -6,15 +6,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from app.api.problems import install_error_handlers
 from app.assembly import assemble
 from app.config import Settings, get_settings
 from app.db import create_database, resolve_database_url
-from app.errors import install_error_handlers
-from app.events.catalogue import webhooks
 from app.events.notifier import EventNotifier
 from app.kit.crypto import load_secret_box
 from app.kit.signals import on_exit_signals
 from app.routers import ROUTERS
+from app.webhooks.catalogue import webhooks
+from app.worker.runner import Worker
 
 DESCRIPTION = """
 Help-desk tickets for businesses that talk to customers on web chat, email, Facebook Messenger,
@@ -37,8 +38,6 @@ async def _worker_in_process(
     if mode == "false" or (mode == "auto" and not embedded):
         yield
         return
-    from app.worker.runner import Worker
-
     stopping = asyncio.Event()
     task = asyncio.create_task(Worker(app.state.db, url, settings, app.state.secret_box).run(stopping))
     try:

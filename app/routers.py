@@ -4,13 +4,13 @@ from fastapi import APIRouter, Depends
 
 from app.agents.router import router as agents_router
 from app.attachments.router import router as attachments_router
-from app.auth.router import router as auth_router
 from app.categories.router import router as categories_router
 from app.channels.router import mailing as channels_mailing_router
 from app.channels.router import receiving as channels_receiving_router
 from app.channels.router import router as channels_router
 from app.comments.router import router as comments_router
 from app.contacts.router import router as contacts_router
+from app.credentials.router import router as credentials_router
 from app.custom_fields.router import router as custom_fields_router
 from app.events.router import router as events_router
 from app.groups.router import router as groups_router
@@ -35,7 +35,7 @@ DOMAIN_ROUTERS = [
     presence_router,
     macros_router,
     workspaces_router,
-    auth_router,
+    credentials_router,
     statuses_router,
     agents_router,
     groups_router,

@@ -21,10 +21,10 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from app.api.constraints import describe_data_error
 from app.channels.tasks import thread_due
 from app.config import Settings
 from app.db import Database
-from app.kit.constraints import describe_data_error
 from app.kit.schemas import RequestModel
 from tests.conftest import Tenant, make_client
 from tests.factories import create_agent, rotate_token_secret
@@ -541,7 +541,7 @@ async def test_a_number_past_a_float_in_a_free_form_value_is_refused_naming_it(t
 
 
 async def test_a_forged_feed_cursor_past_a_transaction_id_is_a_400(tenant: Tenant) -> None:
-    from app.events.service import FEED_CURSOR
+    from app.events.feed import FEED_CURSOR
 
     for transaction_id in (2**70, -1):
         after = forged_cursor(FEED_CURSOR, transaction_id, {"u": str(UUID(int=1))})

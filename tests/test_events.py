@@ -4,9 +4,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from app.events.repository import EventRepository
-from app.events.service import EventType, event_row
 from app.kit.ids import new_id
+from app.outbox import EventType, event_row, record
 from tests.conftest import Tenant
 from tests.factories import create_agent, create_contact, create_ticket, status_id
 from tests.test_contacts import acting_for
@@ -135,8 +134,8 @@ async def test_the_feed_never_passes_an_event_that_commits_late(app: FastAPI, te
 
     sessionmaker = app.state.db.sessionmaker
     async with sessionmaker() as first, sessionmaker() as second:
-        await EventRepository(first, tenant.workspace_id).add_many([row("early-writer")])
-        await EventRepository(second, tenant.workspace_id).add_many([row("early-committer")])
+        await record(first, principal, [row("early-writer")])
+        await record(second, principal, [row("early-committer")])
         await second.commit()
         page = await feed(tenant)
         assert page["items"] == [], "an event was served while an older transaction could still commit"

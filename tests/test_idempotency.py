@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.kit.routing import UnitOfWorkRoute
+from app.api.routing import UnitOfWorkRoute
 from app.kit.time import utcnow
 from app.models.enums import Role
 from app.routers import DOMAIN_ROUTERS

@@ -5,11 +5,11 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from app.agents import service
 from app.agents.schemas import AgentCreate, AgentOut, AgentUpdate
-from app.kit.deps import Admin, Session, Viewer
-from app.kit.deps import Agent as AgentRole
+from app.api.deps import Admin, Session, Viewer
+from app.api.deps import Agent as AgentRole
+from app.api.routing import UnitOfWorkRoute
 from app.kit.http import IfMatch, check_if_match, set_etag
 from app.kit.pagination import PageQuery, SearchQuery
-from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
 from app.models.enums import Availability, Role
 

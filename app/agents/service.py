@@ -9,13 +9,13 @@ from app.assignment.tasks import release_tickets
 from app.auth.principal import Principal
 from app.config import Settings
 from app.errors import AppError, Forbidden
-from app.events.service import EventType, changes_between, event_row, record
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.kit.schemas import Page
 from app.kit.search import search_key
 from app.models import Agent
 from app.models.enums import Availability, Role
+from app.outbox import EventType, changes_between, event_row, record
 
 
 class NotAnAgent(AppError):

@@ -5,13 +5,13 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, File, Request, UploadFile, status
 from fastapi.responses import StreamingResponse
 
+from app.api.deps import Agent, Session, Viewer
+from app.api.routing import UnitOfWorkRoute
 from app.attachments.schemas import UploadOut
 from app.attachments.service import get_attachment, store_files, uploaded_by
 from app.attachments.storage import Storage, storage_dependency
 from app.auth.principal import Principal
 from app.errors import NotFound
-from app.kit.deps import Agent, Session, Viewer
-from app.kit.routing import UnitOfWorkRoute
 from app.models import Attachment
 from app.tickets.service import TicketService
 

@@ -3,12 +3,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
 
+from app.api.deps import Admin, Session, Viewer
+from app.api.routing import UnitOfWorkRoute
 from app.categories import service
 from app.categories.schemas import CategoryCreate, CategoryOut, CategoryUpdate
-from app.kit.deps import Admin, Session, Viewer
 from app.kit.http import IfMatch, check_if_match, set_etag
 from app.kit.pagination import PageQuery, SearchQuery
-from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
 
 router = APIRouter(prefix="/v1/categories", tags=["Categories"], route_class=UnitOfWorkRoute)

@@ -7,9 +7,9 @@ from app.channels.repository import OutboundRepository
 from app.comments.repository import CommentRepository
 from app.comments.service import CommentService
 from app.config import Settings
-from app.events.service import EventType, event_row, record
 from app.models import MessagingChannel, OutboundMessage
 from app.models.enums import ActorType, DeliveryState, Role
+from app.outbox import EventType, event_row, record
 from app.tickets.events import ticket_json
 from app.tickets.repository import TicketRepository
 

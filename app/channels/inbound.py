@@ -22,9 +22,9 @@ from app.channels.repository import InboundRepository, email_channel_for, find_c
 from app.channels.schemas import Accepted, CallIn, MessageIn
 from app.channels.service import channel_principal, channel_secrets, secret_matches
 from app.config import Settings
-from app.contacts.normalization import normalize_email, normalize_phone
 from app.errors import AppError, BadRequest, Forbidden, Unauthorized, Unprocessable
 from app.kit.crypto import SecretBox
+from app.kit.normalization import normalize_email, normalize_phone
 from app.kit.schemas import storable_json
 from app.models import MessagingChannel
 from app.models.enums import ChannelKind

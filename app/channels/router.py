@@ -5,6 +5,8 @@ from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, 
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.api.deps import Admin, Session
+from app.api.routing import ProviderRoute, UnitOfWorkRoute
 from app.attachments.router import StorageDep
 from app.attachments.schemas import UploadOut
 from app.attachments.service import store_files
@@ -21,10 +23,8 @@ from app.channels.schemas import (
 )
 from app.config import Settings
 from app.errors import NotFound
-from app.kit.deps import Admin, Session
 from app.kit.http import IfMatch, check_if_match, set_etag
 from app.kit.pagination import PageQuery
-from app.kit.routing import ProviderRoute, UnitOfWorkRoute
 from app.kit.schemas import Page
 from app.kit.time import utcnow
 from app.models import MessagingChannel

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.constraints import describe_violation
 from app.auth.principal import Principal
 from app.categories.repository import CategoryRepository
 from app.channels.mail import base_address, smtp_url
@@ -31,7 +32,6 @@ from app.channels.schemas import (
 from app.config import Settings
 from app.errors import Conflict, NotFound, Unprocessable
 from app.groups.repository import GroupRepository
-from app.kit.constraints import describe_violation
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams

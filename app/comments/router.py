@@ -5,12 +5,12 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from app.api.deps import Agent, Session, Viewer
+from app.api.routing import UnitOfWorkRoute
 from app.attachments.storage import get_storage
 from app.comments.schemas import CommentCreate, CommentOut
 from app.comments.service import CommentService
-from app.kit.deps import Agent, Session, Viewer
 from app.kit.pagination import PageQuery
-from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
 
 router = APIRouter(tags=["Comments"], route_class=UnitOfWorkRoute)

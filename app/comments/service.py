@@ -24,12 +24,12 @@ from app.comments.schemas import AuthorOut, CommentCreate, CommentOut, DeliveryO
 from app.config import Settings
 from app.contacts.repository import ContactRepository
 from app.errors import Conflict, Unprocessable
-from app.events.service import EventType, event_row
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.kit.time import utcnow
 from app.models import Attachment, Comment, Ticket
 from app.models.enums import ActorType, Channel, CommentAuthor, StatusKind
+from app.outbox import EventType, event_row
 from app.tickets.events import ticket_json
 from app.tickets.service import TicketService
 from app.tickets.writes import record_events

@@ -3,6 +3,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from app.api.deps import Agent, Session, Viewer
+from app.api.routing import UnitOfWorkRoute
 from app.contacts import service
 from app.contacts.schemas import (
     ContactCreate,
@@ -13,10 +15,8 @@ from app.contacts.schemas import (
     IdentityCreate,
     IdentityOut,
 )
-from app.kit.deps import Agent, Session, Viewer
 from app.kit.http import IfMatch, check_if_match, set_etag
 from app.kit.pagination import PageQuery
-from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
 
 router = APIRouter(prefix="/v1/contacts", tags=["Contacts"], route_class=UnitOfWorkRoute)

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from pydantic import Field, StringConstraints
 
-from app.contacts.normalization import PHONE_INPUT_MAX_LENGTH, EmailAddress
+from app.kit.normalization import PHONE_INPUT_MAX_LENGTH, EmailAddress
 from app.kit.schemas import CustomFieldValues, Name, RequestModel, ResponseModel, UpdateModel
 from app.models.enums import IdentityKind
 

@@ -8,13 +8,8 @@ from uuid import UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.constraints import describe_violation
 from app.auth.principal import Principal
-from app.contacts.normalization import (
-    email_domain,
-    national_digits,
-    normalize_email,
-    normalize_phone,
-)
 from app.contacts.repository import KEYSETS, ContactRepository, IdentityRepository
 from app.contacts.schemas import (
     ContactCreate,
@@ -26,15 +21,20 @@ from app.contacts.schemas import (
 )
 from app.custom_fields.validation import load_definitions, new_record_fields, validate_custom_fields
 from app.errors import Conflict, NotFound, Unprocessable
-from app.events.service import EventType, changes_between, event_row, record
-from app.kit.constraints import describe_violation
 from app.kit.ids import new_id
+from app.kit.normalization import (
+    email_domain,
+    national_digits,
+    normalize_email,
+    normalize_phone,
+)
 from app.kit.pagination import PageParams
 from app.kit.search import search_key
 from app.models import Contact, ContactIdentity
 from app.models.enums import CustomFieldEntity, IdentityKind
 from app.organizations.repository import OrganizationRepository
 from app.organizations.service import find_by_email_domain
+from app.outbox import EventType, changes_between, event_row, record
 
 __all__ = [
     "add_identity",

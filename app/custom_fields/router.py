@@ -3,13 +3,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
 
+from app.api.deps import Admin, Session, Viewer
+from app.api.routing import UnitOfWorkRoute
 from app.custom_fields import service
 from app.custom_fields.repository import BY_POSITION, CustomFieldRepository
 from app.custom_fields.schemas import CustomFieldCreate, CustomFieldOut, CustomFieldUpdate
-from app.kit.deps import Admin, Session, Viewer
 from app.kit.http import IfMatch, check_if_match, set_etag
 from app.kit.pagination import PageQuery
-from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
 from app.models import CustomFieldDefinition
 from app.models.enums import CustomFieldEntity

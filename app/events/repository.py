@@ -1,8 +1,7 @@
 from collections.abc import Sequence
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Select, Text, func, insert, or_, select, tuple_
+from sqlalchemy import BigInteger, Select, Text, func, or_, select, tuple_
 
 from app.auth.principal import Principal
 from app.kit.repository import ScopedRepository
@@ -11,18 +10,12 @@ from app.models.enums import Role
 from app.tickets.repository import TicketRepository
 
 # Transactions older than this are over: whatever they wrote is visible now or never will be.
-# Built once: every change writes events, and building a statement costs more than running it.
-_INSERT = insert(Event.__table__)
 _OLDEST_RUNNING_TRANSACTION = func.pg_snapshot_xmin(func.pg_current_snapshot()).cast(Text).cast(BigInteger)
 
 
 class EventRepository(ScopedRepository[Event]):
     model = Event
     resource = "Event"
-
-    async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(_INSERT, [{**row, "workspace_id": self.workspace_id} for row in rows])
 
     def readable(self, principal: Principal) -> Select[tuple[Event]]:
         """The events the caller may read: endpoint events are for admins, and a restricted agent

@@ -6,11 +6,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from app.events import service
+from app.api.deps import Session, Viewer
+from app.api.routing import UnitOfWorkRoute
+from app.events import feed
 from app.events.schemas import EventPage
-from app.kit.deps import Session, Viewer
 from app.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.kit.routing import UnitOfWorkRoute
 
 router = APIRouter(prefix="/v1/events", tags=["Events"], route_class=UnitOfWorkRoute)
 
@@ -33,7 +33,7 @@ async def list_events(
     """Every event of the workspace in commit order, for consumers that poll instead of receiving
     webhooks (the same events webhooks carry). Poll again with `after=next_cursor`; an event whose
     transaction is still running is held back until it commits, so none is ever skipped."""
-    return await service.feed_page(session, principal, after, _names(types), limit)
+    return await feed.feed_page(session, principal, after, _names(types), limit)
 
 
 def _names(types: list[str] | None) -> list[str]:
@@ -55,9 +55,9 @@ async def stream_request(
 ) -> StreamRequest:
     """The stream's parameters, checked before the stream starts (its errors are then plain 4xx)."""
     names = _names(types)
-    service.check_types(names)
+    feed.check_types(names)
     resume = last_event_id or after
-    return StreamRequest(names, service.parse_position(resume, "Last-Event-ID") if resume else None)
+    return StreamRequest(names, feed.parse_position(resume, "Last-Event-ID") if resume else None)
 
 
 async def stream_start(
@@ -65,7 +65,7 @@ async def stream_start(
 ) -> tuple[int, UUID] | None:
     """Where the stream starts, read before its response begins: a client that sees the response start
     gets every event committed after that."""
-    return parameters.position or await service.feed_end(session, principal)
+    return parameters.position or await feed.feed_end(session, principal)
 
 
 @router.get("/stream", response_class=EventSourceResponse)
@@ -81,7 +81,7 @@ async def stream_events(
     after the last event it got (`Last-Event-ID`, or `after`); otherwise the stream starts now.
     Comments keep idle connections open through proxies."""
     app = request.app
-    events = service.stream(
+    events = feed.stream(
         app.state.db,
         app.state.notifier,
         principal,
@@ -91,4 +91,4 @@ async def stream_events(
         app.state.settings.worker.poll_seconds,
     )
     async for cursor, event in events:
-        yield ServerSentEvent(raw_data=service.present(event).model_dump_json(), event=event.type, id=cursor)
+        yield ServerSentEvent(raw_data=feed.present(event).model_dump_json(), event=event.type, id=cursor)

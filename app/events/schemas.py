@@ -9,8 +9,7 @@ from app.comments.schemas import CommentOut
 from app.contacts.schemas import ContactOut
 from app.kit.schemas import ResponseModel
 from app.models.enums import ActorType
-from app.sla.schemas import SlaMetricOut
-from app.tickets.schemas import TicketOut
+from app.tickets.schemas import SlaMetricOut, TicketOut
 
 
 class Actor(ResponseModel):

@@ -3,12 +3,12 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 
 from app.agents.schemas import AgentOut
+from app.api.deps import Admin, Session, Viewer
+from app.api.routing import UnitOfWorkRoute
 from app.groups import service
 from app.groups.schemas import GroupCreate, GroupOut, GroupUpdate
-from app.kit.deps import Admin, Session, Viewer
 from app.kit.http import IfMatch, check_if_match, set_etag
 from app.kit.pagination import PageQuery, SearchQuery
-from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
 
 router = APIRouter(prefix="/v1/groups", tags=["Groups"], route_class=UnitOfWorkRoute)

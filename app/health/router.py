@@ -1,8 +1,8 @@
 from fastapi import APIRouter
 from sqlalchemy import text
 
-from app.kit.deps import Session
-from app.kit.routing import UnitOfWorkRoute
+from app.api.deps import Session
+from app.api.routing import UnitOfWorkRoute
 from app.kit.schemas import ResponseModel
 
 router = APIRouter(tags=["Health"], route_class=UnitOfWorkRoute)

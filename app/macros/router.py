@@ -6,10 +6,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from app.kit.deps import Admin, Agent, Session, Viewer
+from app.api.deps import Admin, Agent, Session, Viewer
+from app.api.routing import UnitOfWorkRoute
 from app.kit.http import IfMatch, check_if_match, set_etag
 from app.kit.pagination import PageQuery, SearchQuery
-from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
 from app.macros import service
 from app.macros.capacity import stop_render_processes

@@ -3,10 +3,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.kit.deps import Admin, Session, Viewer
+from app.api.deps import Admin, Session, Viewer
+from app.api.routing import UnitOfWorkRoute
 from app.kit.http import IfMatch, check_if_match, set_etag
 from app.kit.pagination import PageQuery
-from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
 from app.organizations import service
 from app.organizations.repository import BY_NAME, OrganizationRepository

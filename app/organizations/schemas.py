@@ -4,7 +4,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from app.contacts.normalization import normalize_domain
+from app.kit.normalization import normalize_domain
 from app.kit.schemas import LongText, Name, RequestModel, ResponseModel, UpdateModel
 
 MAX_DOMAINS = 50

@@ -5,10 +5,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, status
 
+from app.api.deps import Agent, Session, Viewer
+from app.api.routing import UnitOfWorkRoute
 from app.auth.principal import Principal
 from app.errors import Unprocessable
-from app.kit.deps import Agent, Session, Viewer
-from app.kit.routing import UnitOfWorkRoute
 from app.kit.time import utcnow
 from app.presence.repository import PresenceRepository
 from app.presence.schemas import PresenceOut, PresenceUpdate

@@ -3,9 +3,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from app.api.deps import Session, Viewer
+from app.api.routing import UnitOfWorkRoute
 from app.errors import BadRequest
-from app.kit.deps import Session, Viewer
-from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import AwareDatetime
 from app.kit.time import utcnow
 from app.reports.schemas import ReportGroupBy, SlaReport

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from app.calendars.compiled import WEEKDAYS
 from app.kit.schemas import Name, RequestModel, ResponseModel, ShortText, UpdateModel
-from app.models.enums import Priority, SlaMetric, SlaState
+from app.models.enums import Priority, SlaMetric
 from app.rules.conditions import Conditions, refuse_event_conditions
 
 StateConditions = Annotated[Conditions, AfterValidator(refuse_event_conditions)]
@@ -199,24 +199,3 @@ class SlaPolicyOut(ResponseModel):
     warn_minutes_before: int | None
     created_at: datetime
     updated_at: datetime
-
-
-class SlaMetricOut(ResponseModel):
-    metric: SlaMetric
-    cycle: int = Field(description="1, or for next_response the customer message being answered")
-    state: SlaState
-    target_minutes: int
-    business_hours: bool
-    calendar_id: UUID | None
-    started_at: datetime
-    due_at: datetime | None = Field(description="While the clock runs; null when paused or done")
-    elapsed_minutes: float = Field(description="Counted so far in this cycle, in the target's time")
-    remaining_minutes: float = Field(description="Negative once overdue")
-    warned_at: datetime | None
-    breached_at: datetime | None
-    fulfilled_at: datetime | None
-
-
-class TicketSlaOut(ResponseModel):
-    policy_id: UUID
-    metrics: list[SlaMetricOut]

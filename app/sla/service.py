@@ -15,8 +15,8 @@ from app.rules.snapshot import Rules, rules_of
 from app.sla import clock
 from app.sla.clock import TimeBase, WarningLead
 from app.sla.repository import ClockRepository
-from app.sla.schemas import SlaMetricOut, TicketSlaOut
 from app.tickets.changes import columns_of
+from app.tickets.schemas import SlaMetricOut, TicketSlaOut
 
 RESOLVED = (StatusKind.solved, StatusKind.closed)
 # Changes that move clocks whatever the policies say.

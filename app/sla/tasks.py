@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.config import Settings
 from app.db import Database
-from app.events.service import EventType, event_row, record
 from app.models import Ticket, TicketSla
 from app.models.enums import ActorType, Role
+from app.outbox import EventType, event_row, record
 from app.sla.repository import clocks_of, due_tickets, lock_tickets
 from app.sla.service import SlaService, summary
 from app.tickets.events import ticket_json

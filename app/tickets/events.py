@@ -3,7 +3,7 @@
 from typing import Any
 
 from app.auth.principal import Principal
-from app.events.service import EventType, changes_between, event_row
+from app.outbox import EventType, changes_between, event_row
 from app.tickets.schemas import TicketOut
 
 # Fields whose change also has an event of its own, for consumers that want only those.

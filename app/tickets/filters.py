@@ -8,9 +8,9 @@ from uuid import UUID
 
 from fastapi import Depends, Query
 
+from app.api.deps import current_principal
 from app.auth.principal import Principal
 from app.errors import BadRequest
-from app.kit.deps import current_principal
 from app.kit.schemas import AwareDatetime
 from app.kit.search import search_terms
 from app.models.enums import Channel, Priority, StatusKind, TicketType

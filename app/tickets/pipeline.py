@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from app.events.service import EventType
 from app.models import Comment, Ticket
 from app.models.enums import AssignmentStrategy, SlaMetric
+from app.outbox import EventType
 
 if TYPE_CHECKING:
     from app.tickets.service import TicketService

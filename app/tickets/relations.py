@@ -7,9 +7,9 @@ from app.comments.repository import CommentRepository
 from app.comments.schemas import CommentCreate
 from app.comments.service import CommentService
 from app.errors import Conflict, NotFound, Unprocessable
-from app.events.service import EventType, event_row, record
 from app.models import Ticket, TicketLink
 from app.models.enums import StatusKind
+from app.outbox import EventType, event_row, record
 from app.tickets.changes import history_rows
 from app.tickets.events import ticket_json
 from app.tickets.schemas import ChildCreate, LinkCreate, TicketCreate

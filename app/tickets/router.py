@@ -3,12 +3,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from app.api.deps import Agent, Session, Viewer
+from app.api.routing import UnitOfWorkRoute
 from app.auth.principal import Principal
 from app.channels.outbound import reply_channel
-from app.kit.deps import Agent, Session, Viewer
 from app.kit.http import IfMatch, set_etag
 from app.kit.pagination import PageQuery
-from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
 from app.kit.time import utcnow
 from app.models import Ticket

@@ -24,10 +24,11 @@ from app.models.enums import (
     CommentAuthor,
     LinkKind,
     Priority,
+    SlaMetric,
+    SlaState,
     StatusKind,
     TicketType,
 )
-from app.sla.schemas import TicketSlaOut
 
 Subject = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 Tags = Annotated[list[Tag], Field(max_length=50)]
@@ -150,6 +151,27 @@ class ReplyChannelOut(BaseModel):
         "customer's last message)",
     )
     reason: str | None = Field(None, description="Why it cannot, when it cannot")
+
+
+class SlaMetricOut(ResponseModel):
+    metric: SlaMetric
+    cycle: int = Field(description="1, or for next_response the customer message being answered")
+    state: SlaState
+    target_minutes: int
+    business_hours: bool
+    calendar_id: UUID | None
+    started_at: datetime
+    due_at: datetime | None = Field(description="While the clock runs; null when paused or done")
+    elapsed_minutes: float = Field(description="Counted so far in this cycle, in the target's time")
+    remaining_minutes: float = Field(description="Negative once overdue")
+    warned_at: datetime | None
+    breached_at: datetime | None
+    fulfilled_at: datetime | None
+
+
+class TicketSlaOut(ResponseModel):
+    policy_id: UUID
+    metrics: list[SlaMetricOut]
 
 
 class TicketOut(ResponseModel):

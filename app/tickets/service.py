@@ -14,7 +14,6 @@ from app.config import Settings
 from app.contacts.service import find_or_create_contact
 from app.custom_fields.validation import load_definitions, new_record_fields, validate_custom_fields
 from app.errors import Conflict, NotFound, Unprocessable
-from app.events.service import EventType
 from app.kit.http import check_if_match
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
@@ -22,6 +21,7 @@ from app.kit.search import search_key
 from app.kit.time import utcnow
 from app.models import Comment, Ticket, TicketHistory
 from app.models.enums import AssignmentStrategy, CustomFieldEntity, LinkKind, Role, StatusKind
+from app.outbox import EventType
 from app.rules.snapshot import StatusRef, rules_of
 from app.tickets.changes import columns_of, history_rows
 from app.tickets.events import change_events, created_event, ticket_json

@@ -18,10 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.principal import Principal
-from app.events.repository import EventRepository
-from app.events.service import record
 from app.kit.time import utcnow
 from app.models import Ticket
+from app.outbox import record, record_in
 from app.tickets.repository import TicketRepository
 
 _HELD = "held_ticket_writes"
@@ -50,7 +49,7 @@ class HeldWrites:
         for ticket_id, values in self.columns.items():
             await tickets.write_values(ticket_id, values)
         await tickets.add_history(self.history)
-        await EventRepository(session, self.workspace_id).add_many(self.events)
+        await record_in(session, self.workspace_id, self.events)
         self.columns, self.history, self.events = {}, [], []
 
 

@@ -1,8 +1,8 @@
 """Triggers in the ticket change pipeline: once a change is written, the triggers listening to it run."""
 
-from app.events.service import EventType
 from app.models import Comment, Ticket
 from app.models.enums import SlaMetric
+from app.outbox import EventType
 from app.tickets.pipeline import Changes, TicketHook
 from app.tickets.service import TicketService
 from app.triggers.runner import TriggerRunner

@@ -21,13 +21,13 @@ from app.comments.schemas import CommentCreate
 from app.comments.service import CommentService
 from app.config import Settings
 from app.errors import AppError, Unprocessable
-from app.events.service import EventType
 from app.kit.time import utcnow
 from app.macros.changes import ticket_update
 from app.macros.repository import MacroRepository
 from app.macros.service import MacroService
 from app.models import Comment, Ticket, Trigger
 from app.models.enums import ActorType, CommentAuthor, Role, SlaMetric
+from app.outbox import EventType
 from app.rules.conditions import matches
 from app.rules.facts import ticket_facts
 from app.rules.snapshot import Rules, rules_of

@@ -2,10 +2,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.kit.deps import Admin, Session
+from app.api.deps import Admin, Session
+from app.api.routing import UnitOfWorkRoute
 from app.kit.http import IfMatch, check_if_match, set_etag
 from app.kit.pagination import PageQuery
-from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
 from app.webhooks import service
 from app.webhooks.repository import BY_CREATION, DeliveryRepository, WebhookRepository

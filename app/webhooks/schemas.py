@@ -4,9 +4,9 @@ from uuid import UUID
 
 from pydantic import Field, StringConstraints, field_validator
 
-from app.events.service import EventType
 from app.kit.schemas import RequestModel, ResponseModel, UpdateModel
 from app.models.enums import DeliveryStatus
+from app.outbox import EventType
 
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 Description = Annotated[str, StringConstraints(max_length=500)]

@@ -9,13 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.config import Settings
 from app.errors import Conflict, NotFound, Unprocessable
-from app.events.service import EventType, event_row, record
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.kit.time import utcnow
 from app.models import Webhook, WebhookDelivery
 from app.models.enums import DeliveryStatus
+from app.outbox import EventType, event_row, record
 from app.webhooks.outbound import OutboundPolicy, UnsafeDestination, check_destination
 from app.webhooks.repository import DeliveryRepository, WebhookRepository
 from app.webhooks.schemas import AttemptOut, DeliveryOut, WebhookCreate, WebhookOut, WebhookUpdate

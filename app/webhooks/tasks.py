@@ -22,11 +22,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from app.auth.principal import Principal
 from app.config import Settings
 from app.db import Database
-from app.events.service import EventType, event_row, present, record
+from app.events.feed import present
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
 from app.models import DispatchCursor, Event, Webhook, WebhookAttempt, WebhookDelivery
 from app.models.enums import ActorType, DeliveryStatus, Role
+from app.outbox import EventType, event_row, record
 from app.webhooks.outbound import OutboundPolicy, UnsafeDestination, safe_post
 from app.webhooks.secrets import signature_header
 from app.webhooks.service import webhook_json

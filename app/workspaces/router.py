@@ -1,8 +1,8 @@
 from fastapi import APIRouter
 
+from app.api.deps import Admin, Session, Viewer
+from app.api.routing import UnitOfWorkRoute
 from app.errors import NotFound
-from app.kit.deps import Admin, Session, Viewer
-from app.kit.routing import UnitOfWorkRoute
 from app.workspaces import repository
 from app.workspaces.schemas import WorkspaceOut, WorkspaceUpdate
 

@@ -3,9 +3,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, status
 
+from app.api.deps import Admin, Session
+from app.api.routing import UnitOfWorkRoute
 from app.auth import service
 from app.auth.repository import BY_CREATION, ApiKeyRepository, TokenSecretRepository
-from app.auth.schemas import (
+from app.credentials.schemas import (
     AgentTokenSecretCreated,
     AgentTokenSecretOut,
     ApiKeyCreate,
@@ -13,9 +15,7 @@ from app.auth.schemas import (
     ApiKeyOut,
 )
 from app.errors import NotFound
-from app.kit.deps import Admin, Session
 from app.kit.pagination import PageQuery
-from app.kit.routing import UnitOfWorkRoute
 from app.kit.schemas import Page
 
 router = APIRouter(tags=["API keys and agent tokens"], route_class=UnitOfWorkRoute)

@@ -1,6 +1,6 @@
 """Dependencies every router uses: the request's session, the caller, and role checks.
 
-The caller is authenticated and its role checked by the route class (app/kit/routing.py) before
+The caller is authenticated and its role checked by the route class (app/api/routing.py) before
 anything else of the request is read or answered; the dependencies here declare what a route needs
 and hand the endpoint what was found.
 """

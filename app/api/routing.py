@@ -12,11 +12,11 @@ from starlette.datastructures import Headers
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import Receive, Scope, Send
 
+from app.api import idempotency
+from app.api.deps import RequireRole, authorize, current_principal
 from app.auth.repository import record_api_key_use
 from app.config import Settings
 from app.errors import PayloadTooLarge
-from app.kit import idempotency
-from app.kit.deps import RequireRole, authorize, current_principal
 from app.models.enums import Role
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]

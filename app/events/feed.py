@@ -1,8 +1,6 @@
-"""The event catalogue and the writing of events, always in the transaction of the change."""
+"""The events as consumers read them: the feed, page by page, and the live stream."""
 
-import enum
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,65 +11,13 @@ from app.errors import BadRequest
 from app.events.notifier import EventNotifier
 from app.events.repository import EventRepository
 from app.events.schemas import EventOut, EventPage
-from app.kit.ids import new_id
 from app.kit.pagination import decode_cursor, encode_cursor
 from app.kit.schemas import BIGINT_MAX
-from app.kit.time import utcnow
 from app.models import Event
+from app.outbox import EventType
 
 FEED_CURSOR = "feed"
 STREAM_BATCH = 100
-
-
-class EventType(enum.StrEnum):
-    ticket_created = "ticket.created"
-    ticket_updated = "ticket.updated"
-    ticket_status_changed = "ticket.status_changed"
-    ticket_assigned = "ticket.assigned"
-    ticket_deleted = "ticket.deleted"
-    ticket_restored = "ticket.restored"
-    ticket_comment_added = "ticket.comment_added"
-    ticket_comment_delivery_failed = "ticket.comment_delivery_failed"
-    ticket_merged = "ticket.merged"
-    ticket_sla_warning = "ticket.sla_warning"
-    ticket_sla_breached = "ticket.sla_breached"
-    agent_availability_changed = "agent.availability_changed"
-    contact_created = "contact.created"
-    contact_updated = "contact.updated"
-    webhook_test = "webhook.test"
-    webhook_disabled = "webhook.disabled"
-
-
-def event_row(
-    principal: Principal, type: EventType, subject_id: UUID, data: dict[str, Any]
-) -> dict[str, Any]:
-    """An event ready to insert; `data` must already be JSON (ids and times as strings)."""
-    return {
-        "id": new_id(),
-        "type": type.value,
-        "occurred_at": utcnow(),
-        "actor_type": principal.actor_type,
-        "actor_id": principal.actor_id,
-        "subject_id": subject_id,
-        "data": data,
-    }
-
-
-# Bookkeeping that moves with every change and says nothing of its own.
-_UNREPORTED = frozenset({"updated_at", "version"})
-
-
-def changes_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The fields of a resource's API form that differ, old and new."""
-    return {
-        name: {"old": before.get(name), "new": value}
-        for name, value in after.items()
-        if name not in _UNREPORTED and before.get(name) != value
-    }
-
-
-async def record(session: AsyncSession, principal: Principal, rows: Sequence[dict[str, Any]]) -> None:
-    await EventRepository(session, principal.workspace_id).add_many(rows)
 
 
 def present(event: Event) -> EventOut:

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from app.events.schemas import AgentEventData, ContactEventData, EventOut, TicketEventData
-from app.events.service import EventType
+from app.outbox import EventType
 from app.webhooks.schemas import WebhookOut
 
 DataT = TypeVar("DataT")
