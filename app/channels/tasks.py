@@ -91,23 +91,29 @@ async def _thread_until_none_due(
         async with db.sessionmaker() as session:
             failure: str | None = None
             permanent = False
-            async with session.begin():
-                inbound = await claim_inbound(session, utcnow())
-                if inbound is None:
-                    return taken
-                taken += 1
-                try:
-                    async with session.begin_nested():
-                        await thread(session, settings, secret_box, downloader, inbound, utcnow())
-                except AppError as error:
-                    failure, permanent = error.detail, True
-                except DownloadPending as pending:
-                    failure = str(pending)
-                except Exception as error:
-                    logger.exception("threading inbound message %s failed", inbound.id)
-                    failure = f"{type(error).__name__}: {error}"[:1000]
-                if failure is not None:
-                    await _failed(session, inbound.workspace_id, inbound.id, failure, permanent=permanent)
+            claimed: tuple[UUID, UUID] | None = None
+            # One transaction per message, without a savepoint: a message that fails is rolled back
+            # whole, and its failure written in a transaction of its own.
+            try:
+                async with session.begin():
+                    inbound = await claim_inbound(session, utcnow())
+                    if inbound is None:
+                        return taken
+                    taken += 1
+                    claimed = (inbound.workspace_id, inbound.id)
+                    await thread(session, settings, secret_box, downloader, inbound, utcnow())
+            except AppError as error:
+                failure, permanent = error.detail, True
+            except DownloadPending as pending:
+                failure = str(pending)
+            except Exception as error:
+                if claimed is None:
+                    raise
+                logger.exception("threading inbound message %s failed", claimed[1])
+                failure = f"{type(error).__name__}: {error}"[:1000]
+            if failure is not None and claimed is not None:
+                async with session.begin():
+                    await _failed(session, *claimed, failure, permanent=permanent)
     return taken
 
 
@@ -115,7 +121,7 @@ async def _failed(
     session: AsyncSession, workspace_id: UUID, inbound_id: UUID, error: str, *, permanent: bool
 ) -> None:
     """Try again later, or give up and keep the event (state failed) with why."""
-    inbound = await InboundRepository(session, workspace_id).get(inbound_id)
+    inbound = await InboundRepository(session, workspace_id).get(inbound_id, for_update=True)
     if inbound is None:
         return
     inbound.attempts += 1

@@ -32,7 +32,7 @@ from app.models.enums import ActorType, Channel, CommentAuthor, StatusKind
 from app.outbox import EventType, event_row
 from app.tickets.events import ticket_json
 from app.tickets.service import TicketService
-from app.tickets.writes import record_events
+from app.tickets.writes import holding_writes, record_events
 
 # A customer writing on a ticket waiting for them, or solved, brings it back to work.
 _REOPENED_BY_CUSTOMER = (StatusKind.pending, StatusKind.on_hold, StatusKind.solved)
@@ -128,27 +128,29 @@ class CommentService:
         status_kind = data.status_kind
         if data.status_id is None and status_kind is None:
             status_kind = _implied_status(ticket, author_type, data.public)
-        updated = await self.tickets.apply_changes(
-            ticket,
-            _effects(ticket, author_type, data.public, now),
-            status_id=data.status_id,
-            status_kind=status_kind,
-        )
-        shown = _comment_out(comment, attached).model_dump(mode="json")
-        after = ticket_json(updated)
-        await record_events(
-            self.session,
-            self.principal,
-            [
-                event_row(
-                    self.principal,
-                    EventType.ticket_comment_added,
-                    ticket.id,
-                    {"ticket": after, "comment": shown},
-                )
-            ],
-        )
-        await self.tickets.after_comment(updated, comment)
+        # The ticket's change, its events and what triggers make of them are written together.
+        async with holding_writes(self.session, self.principal.workspace_id):
+            updated = await self.tickets.apply_changes(
+                ticket,
+                _effects(ticket, author_type, data.public, now),
+                status_id=data.status_id,
+                status_kind=status_kind,
+            )
+            shown = _comment_out(comment, attached).model_dump(mode="json")
+            after = ticket_json(updated)
+            await record_events(
+                self.session,
+                self.principal,
+                [
+                    event_row(
+                        self.principal,
+                        EventType.ticket_comment_added,
+                        ticket.id,
+                        {"ticket": after, "comment": shown},
+                    )
+                ],
+            )
+            await self.tickets.after_comment(updated, comment)
         return comment
 
     async def present(self, comments: Sequence[Comment]) -> list[CommentOut]:

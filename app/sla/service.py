@@ -104,6 +104,8 @@ class SlaService:
         if not (changed.keys() & (_CLOCK_COLUMNS | policies_look_at)):
             return {}
         after = {**columns_of(ticket), **changed}
+        if ticket.sla_policy_id is None and not _may_revive(ticket, changed, after, policies_look_at):
+            return {}  # without a policy, every clock it had is done: the change moves none
         clocks = {c.metric: c for c in await self.clocks.of_ticket(ticket.id)}
         paused = _Lazy(lambda: self._paused(after))
         policy_id = ticket.sla_policy_id
@@ -287,6 +289,14 @@ class SlaService:
             elif name != "business_hours":
                 columns.add(_COLUMN_OF.get(name, name))
         return columns
+
+
+def _may_revive(
+    ticket: Ticket, changed: Mapping[str, Any], after: Mapping[str, Any], policies_look_at: set[str]
+) -> bool:
+    """Whether a change to a ticket without a policy may give it one, or reopen a clock it kept."""
+    reopened = ticket.status_kind in RESOLVED and after["status_kind"] not in RESOLVED
+    return reopened or bool(changed.keys() & (policies_look_at | {"priority"}))
 
 
 class _Lazy:

@@ -298,7 +298,11 @@ class TicketService:
             values = {**values, "status_id": status.id, **_status_values(ticket, status)}
         changed = {name: value for name, value in values.items() if getattr(ticket, name) != value}
         if not changed:
-            return await self.repo.update_values(ticket, {})
+            held = held_writes(self.session)
+            if held is None:
+                return await self.repo.update_values(ticket, {})
+            held.change(ticket, {}, [])
+            return ticket
         await self._refuse_unresolved_children(ticket, changed)
         return await self._write(ticket, changed)
 
