@@ -10,11 +10,20 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from app.errors import Unprocessable
 from app.macros.capacity import render_capacity
-from app.macros.rendering import MAX_OUTPUT_CHARS, SAMPLE_PLACEHOLDERS, render
+from app.macros.rendering import (
+    MAX_OUTPUT_CHARS,
+    PLACEHOLDERS,
+    SAMPLE_PLACEHOLDERS,
+    render,
+    substitute,
+    substitution,
+)
 from app.models import Comment
 from tests.conftest import Tenant, agent_token_client, create_tenant, make_client
 from tests.factories import (
@@ -27,6 +36,10 @@ from tests.factories import (
 )
 
 GREETING = "Chào {{ requester.name }}, phiếu #{{ ticket.number }} đã được tiếp nhận."
+# More than placeholders in text: rendered in a render process.
+GREETING_WITH_FALLBACK = (
+    'Chào {{ requester.name or "anh/chị" }}, phiếu #{{ ticket.number }} đã được tiếp nhận.'
+)
 # Tried on the sample ticket (not urgent) when saved; on an urgent one it computes until the render's
 # time limit stops it.
 SLOW_WHEN_URGENT = (
@@ -527,7 +540,7 @@ async def test_renders_beyond_the_bounds_are_refused_for_a_moment(
     while one workspace renders, another still can."""
     third = await create_tenant(app, "Cửa hàng Hoa Mai")
     mine, theirs, third_path = [
-        await preview_path(client, await create_macro(client.admin))
+        await preview_path(client, await create_macro(client.admin, body=GREETING_WITH_FALLBACK))
         for client in (tenant, other_tenant, third)
     ]
     held = [await holding_a_slot(app, tenant.workspace_id)]
@@ -542,7 +555,7 @@ async def test_renders_beyond_the_bounds_are_refused_for_a_moment(
 
 async def test_a_triggers_comment_waits_for_a_slot(app: FastAPI, tenant: Tenant) -> None:
     """A request would be refused; the change a trigger is part of waits for the render instead."""
-    macro = await create_macro(tenant.admin)
+    macro = await create_macro(tenant.admin, body=GREETING_WITH_FALLBACK)
     automatic_reply = {"type": "add_comment", "macro_id": macro["id"], "public": True}
     body = {"name": "Trả lời tự động", "events": ["ticket.created"], "actions": [automatic_reply]}
     await create(tenant.admin, "/v1/triggers", body)
@@ -551,5 +564,64 @@ async def test_a_triggers_comment_waits_for_a_slot(app: FastAPI, tenant: Tenant)
     assert held.done()
     comments = (await tenant.viewer.get(f"/v1/tickets/{ticket['id']}/comments")).json()["items"]
     assert [comment["body"] for comment in comments] == [
+        f"Chào anh/chị, phiếu #{ticket['number']} đã được tiếp nhận."
+    ]
+
+
+async def test_placeholders_in_text_are_filled_in_without_a_render_process(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    """While the workspace's render slot is held, a macro of placeholders only still previews and a
+    trigger's reply from it does not wait."""
+    macro = await create_macro(tenant.admin)
+    automatic_reply = {"type": "add_comment", "macro_id": macro["id"], "public": True}
+    body = {"name": "Trả lời tự động", "events": ["ticket.created"], "actions": [automatic_reply]}
+    await create(tenant.admin, "/v1/triggers", body)
+    held = await holding_a_slot(app, tenant.workspace_id)
+    ticket = await create_ticket(tenant.agent)
+    preview = await tenant.agent.post(await preview_path(tenant, macro))
+    assert not held.done(), "neither waited for the render slot"
+    await held
+    assert preview.status_code == 200, preview.text
+    comments = (await tenant.viewer.get(f"/v1/tickets/{ticket['id']}/comments")).json()["items"]
+    assert [comment["body"] for comment in comments] == [
         f"Chào , phiếu #{ticket['number']} đã được tiếp nhận."
     ]
+
+
+_TEXT = st.text(alphabet=st.sampled_from(list("Chào anh/chị, phiếu #đã xử lý.\r\n\t {}%#-")), max_size=40)
+_PLACEHOLDER = st.sampled_from(
+    [f"{{{{ {section}.{key} }}}}" for section, keys in PLACEHOLDERS.items() for key in keys]
+    + ["{{requester.name}}", "{{  ticket.number  }}"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.one_of(_TEXT, _PLACEHOLDER), max_size=8))
+def test_a_template_of_placeholders_in_text_is_filled_in_as_jinja_renders_it(parts: list[str]) -> None:
+    """Such templates skip the render processes; what they give must not depend on that."""
+    source = "".join(parts)
+    try:
+        expected = render(source, SAMPLE_PLACEHOLDERS)
+    except Unprocessable:
+        assert substitution(source) is None or "{" in source  # text Jinja itself refuses to parse
+        return
+    pieces = substitution(source)
+    assert pieces is not None
+    assert substitute(pieces, SAMPLE_PLACEHOLDERS) == expected
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ requester.name | upper }}",
+        "{% if requester.name %}Chào {{ requester.name }}{% endif %}",
+        "{% for i in range(3) %}{{ i }}{% endfor %}",
+        "{{ requester['name'] }}",
+        "{{ 'a' * 3 }}",
+        "{{ requester.nam }}",
+        "{{ ticket }}",
+    ],
+)
+def test_anything_more_than_placeholders_goes_to_a_render_process(source: str) -> None:
+    assert substitution(source) is None

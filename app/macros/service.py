@@ -20,7 +20,7 @@ from app.kit.pagination import PageParams
 from app.kit.search import search_key
 from app.macros.capacity import AUTOMATION_WAIT_SECONDS, REQUEST_WAIT_SECONDS, render_capacity
 from app.macros.changes import ticket_update
-from app.macros.rendering import Placeholders, check_template, placeholders, render
+from app.macros.rendering import Placeholders, check_template, placeholders, render, substitute, substitution
 from app.macros.repository import BY_POSITION, MacroRepository
 from app.macros.schemas import (
     AddFollowerAction,
@@ -207,14 +207,18 @@ class MacroService:
         if not macro.body.strip():
             return ""
         context = await self._placeholders(ticket)
-        # A trigger's render is part of a change under way: it waits longer for a slot than a request.
-        wait = (
-            AUTOMATION_WAIT_SECONDS
-            if self.principal.actor_type is ActorType.trigger
-            else REQUEST_WAIT_SECONDS
-        )
-        renders = render_capacity(self.settings.macro)
-        rendered = await renders.run(self.workspace_id, wait, render, macro.body, context)
+        pieces = substitution(macro.body)
+        if pieces is not None:
+            rendered = substitute(pieces, context)
+        else:
+            # A trigger's render is part of a change under way: it waits longer for a slot than a request.
+            wait = (
+                AUTOMATION_WAIT_SECONDS
+                if self.principal.actor_type is ActorType.trigger
+                else REQUEST_WAIT_SECONDS
+            )
+            renders = render_capacity(self.settings.macro)
+            rendered = await renders.run(self.workspace_id, wait, render, macro.body, context)
         if not rendered.strip():
             raise Unprocessable(
                 "body: the macro renders no text for this ticket", field="body", code="template_empty"
