@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.calendars.business_time import Calendar, working_periods
 from app.categories.repository import CategoryRepository
+from app.kit.json_form import to_json
 from app.models import Contact
 from app.rules.conditions import CUSTOM_FIELD_PREFIX, FIELDS, Facts
-from app.tickets.changes import to_json
 
 
 async def ticket_facts(
