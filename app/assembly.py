@@ -1,7 +1,9 @@
-"""The service put together: the hooks every ticket change goes through, installed once per process by
-the API and the worker (see `app.tickets.pipeline` for the phases)."""
+"""The service put together: the hooks every ticket change goes through (see `app.tickets.pipeline` for
+the phases), and those of an agent who stops taking work, installed once per process by the API and the
+worker."""
 
-from app.assignment.hooks import AssignmentHook
+from app.agents.hooks import install_agent_hooks
+from app.assignment.hooks import AssignmentHook, ReleaseHook
 from app.channels.hooks import ReplyHook
 from app.sla.hooks import SlaHook
 from app.tickets.pipeline import TicketPipeline, install
@@ -10,7 +12,9 @@ from app.triggers.hooks import TriggerHook
 # In each phase the hooks run in this order: assignment routes before the clocks start, so that SLA
 # conditions see the assignee; replies are queued before triggers run, so a trigger's own reply follows.
 TICKET_HOOKS = (AssignmentHook(), SlaHook(), ReplyHook(), TriggerHook())
+AGENT_HOOKS = (ReleaseHook(),)
 
 
 def assemble() -> None:
     install(TicketPipeline(TICKET_HOOKS))
+    install_agent_hooks(AGENT_HOOKS)

@@ -13,7 +13,7 @@ from app.db import Database
 from app.models import TicketStatus, Trigger
 from app.rules.snapshot import rules_of
 from tests.conftest import Tenant
-from tests.factories import create, create_agent, create_group, create_ticket
+from tests.factories import create, create_agent, create_category, create_group, create_ticket
 from tests.processes import start_api
 
 TAGGING = {
@@ -62,6 +62,8 @@ async def test_a_rule_change_is_seen_by_the_next_ticket_change_of_another_proces
         "DELETE FROM groups WHERE workspace_id = :ws",
         "INSERT INTO business_calendars (workspace_id, id, name, time_zone) "
         "VALUES (:ws, gen_random_uuid(), 'Giờ hành chính', 'Asia/Ho_Chi_Minh')",
+        "INSERT INTO categories (workspace_id, id, name) VALUES (:ws, gen_random_uuid(), 'Đổi trả')",
+        "UPDATE categories SET parent_id = NULL WHERE workspace_id = :ws",
     ],
 )
 async def test_every_change_to_a_rule_table_moves_the_version(
@@ -69,10 +71,51 @@ async def test_every_change_to_a_rule_table_moves_the_version(
 ) -> None:
     """Also changes made outside the service (a migration, an operator's SQL): the database moves it."""
     await create_group(tenant.admin, "CSKH")
+    await create_category(tenant.admin, "Giao hàng")
     before = await version_of(db, tenant.workspace_id)
     async with db.sessionmaker() as session, session.begin():
         await session.execute(text(change), {"ws": tenant.workspace_id})
     assert await version_of(db, tenant.workspace_id) != before
+
+
+async def test_a_category_change_that_leaves_the_tree_as_it_is_keeps_the_version(
+    db: Database, tenant: Tenant
+) -> None:
+    """The rules hold only the category tree: a new name, or a watcher, moves no version."""
+    category = await create_category(tenant.admin, "Giao hàng")
+    agent = await create_agent(tenant.admin, "cskh-1")
+    before = await version_of(db, tenant.workspace_id)
+    path = f"/v1/categories/{category['id']}"
+    assert (await tenant.admin.patch(path, json={"name": "Vận chuyển"})).status_code == 200
+    assert (await tenant.admin.put(f"{path}/watchers/{agent['id']}")).status_code == 204
+    assert await version_of(db, tenant.workspace_id) == before
+
+
+async def test_a_category_moved_under_another_parent_is_seen_by_the_next_ticket_change(
+    tenant: Tenant,
+) -> None:
+    """A condition on a category matches the categories under it, as the tree is when the ticket changes."""
+    delivery = await create_category(tenant.admin, "Giao hàng")
+    billing = await create_category(tenant.admin, "Thanh toán")
+    late = await create_category(tenant.admin, "Giao trễ", parent_id=billing["id"])
+    await create(
+        tenant.admin,
+        "/v1/triggers",
+        {
+            "name": "Gắn nhãn giao hàng",
+            "events": ["ticket.created", "ticket.updated"],
+            "conditions": {"all": [{"field": "category_id", "operator": "equals", "value": delivery["id"]}]},
+            "actions": [{"type": "add_tags", "tags": ["giao-hang"]}],
+        },
+    )
+    ticket = await create_ticket(tenant.agent, subject="Giao chậm", category_id=late["id"])
+    assert ticket["tags"] == [], "the rules were read, and kept, with the category under billing"
+
+    moved = await tenant.admin.patch(f"/v1/categories/{late['id']}", json={"parent_id": delivery["id"]})
+    assert moved.status_code == 200, moved.text
+    changed = await tenant.agent.patch(f"/v1/tickets/{ticket['id']}", json={"priority": "high"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["tags"] == ["giao-hang"]
 
 
 async def test_a_rolled_back_rule_change_is_never_taken_for_the_rules(db: Database, tenant: Tenant) -> None:

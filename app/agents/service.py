@@ -3,9 +3,9 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.agents.hooks import agent_hooks
 from app.agents.repository import BY_NAME, AgentRepository
 from app.agents.schemas import AgentCreate, AgentOut, AgentUpdate
-from app.assignment.tasks import release_tickets
 from app.auth.principal import Principal
 from app.config import Settings
 from app.errors import AppError, Forbidden
@@ -80,7 +80,8 @@ async def update_agent(
     """Admins change anything; an agent changes their own availability only.
 
     Going online, away or offline, or being (de)activated, is an `agent.availability_changed` event;
-    an agent who goes offline or is deactivated gives back the tickets of groups that ask for it.
+    an agent who goes offline or is deactivated gives back the tickets of groups that ask for it (the
+    agent hooks: assignment installs the one that does).
     """
     values = data.changes()
     if not principal.can(Role.admin) and (principal.agent_id != agent.id or set(values) - {"availability"}):
@@ -101,7 +102,8 @@ async def update_agent(
         await record(session, principal, [event])
     could_work = before["availability"] != Availability.offline.value and before["active"]
     if could_work and (updated.availability is Availability.offline or not updated.active):
-        await release_tickets(session, principal, settings, agent.id)
+        for hook in agent_hooks():
+            await hook.stopped_working(session, principal, settings, agent.id)
     return updated
 
 

@@ -1,9 +1,17 @@
 """Assignment in the ticket change pipeline: the assignee stays a member of the ticket's group, and a
-group that assigns automatically chooses one for a ticket that has none."""
+group that assigns automatically chooses one for a ticket that has none. And an agent who stops taking
+work gives back the tickets of groups that ask for it."""
 
 from typing import Any
+from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agents.hooks import AgentHook
 from app.assignment.service import Assigner
+from app.assignment.tasks import release_tickets
+from app.auth.principal import Principal
+from app.config import Settings
 from app.errors import Unprocessable
 from app.models import Ticket
 from app.models.enums import AssignmentStrategy
@@ -55,3 +63,10 @@ class AssignmentHook(TicketHook):
                 strategy=strategy,
                 exclude=[previous] if previous is not None and not group_moved else [],
             )
+
+
+class ReleaseHook(AgentHook):
+    async def stopped_working(
+        self, session: AsyncSession, principal: Principal, settings: Settings, agent_id: UUID
+    ) -> None:
+        await release_tickets(session, principal, settings, agent_id)

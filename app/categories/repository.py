@@ -78,21 +78,6 @@ class CategoryRepository(ScopedRepository[Category]):
         key = func.hashtextextended(f"categories:{self.workspace_id}", 0)
         await self.session.execute(select(func.pg_advisory_xact_lock(key)))
 
-    async def path_ids(self, category_id: UUID) -> list[UUID]:
-        """The category and the categories above it."""
-        path = (
-            select(Category.id, Category.parent_id)
-            .where(Category.workspace_id == self.workspace_id, Category.id == category_id)
-            .cte(recursive=True)
-        )
-        parent = aliased(Category)
-        path = path.union(
-            select(parent.id, parent.parent_id).where(
-                parent.workspace_id == self.workspace_id, parent.id == path.c.parent_id
-            )
-        )
-        return list((await self.session.execute(select(path.c.id))).scalars())
-
     async def is_in_subtree(self, candidate_id: UUID, category_id: UUID) -> bool:
         """Whether `candidate_id` is the category or one of its descendants."""
         subtree = subtree_ids(self.workspace_id, category_id)

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound
@@ -22,6 +22,12 @@ def _by_id(model: type[Any], for_update: bool) -> Select[Any]:
         model.workspace_id == bindparam("scope_workspace_id"), model.id == bindparam("scope_id")
     )
     return statement.with_for_update() if for_update else statement
+
+
+async def exists_in_workspace(session: AsyncSession, model: type[Any], workspace_id: UUID, id: UUID) -> bool:
+    """Whether the workspace has a row of `model` with this id."""
+    statement = select(exists().where(model.workspace_id == workspace_id, model.id == id))
+    return bool(await session.scalar(statement))
 
 
 class ScopedRepository(Generic[ModelT]):
@@ -54,8 +60,7 @@ class ScopedRepository(Generic[ModelT]):
         return list((await self.session.execute(statement)).scalars())
 
     async def exists(self, id: UUID) -> bool:
-        statement = select(func.count()).select_from(self.select().where(self.model.id == id).subquery())  # type: ignore[attr-defined]
-        return bool(await self.session.scalar(statement))
+        return await exists_in_workspace(self.session, self.model, self.workspace_id, id)
 
     async def add(self, instance: ModelT) -> ModelT:
         instance.workspace_id = self.workspace_id  # type: ignore[attr-defined]

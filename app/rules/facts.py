@@ -8,11 +8,11 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.calendars.business_time import Calendar, working_periods
-from app.categories.repository import CategoryRepository
+from app.calendars.business_time import working_periods
+from app.kit.json_form import to_json
 from app.models import Contact
 from app.rules.conditions import CUSTOM_FIELD_PREFIX, FIELDS, Facts
-from app.tickets.changes import to_json
+from app.rules.snapshot import Rules
 
 
 async def ticket_facts(
@@ -22,23 +22,24 @@ async def ticket_facts(
     *,
     needed: set[str],
     calendar_ids: Iterable[UUID] = (),
-    calendars: Mapping[UUID, Calendar],
+    rules: Rules,
     now: datetime,
     changes: Mapping[str, tuple[Any, Any]] | None = None,
 ) -> Facts:
-    """`ticket` maps the ticket's columns to their values; `needed` are the condition fields in use, and
-    `calendar_ids` the calendars whose working hours they ask about."""
+    """`ticket` maps the ticket's columns to their values; `needed` are the condition fields in use,
+    `calendar_ids` the calendars whose working hours they ask about, and `rules` the workspace's rules,
+    with its calendars and its category tree."""
     values = {name: to_json(ticket.get(name)) for name in FIELDS if name in ticket}
     for key, value in (ticket.get("custom_fields") or {}).items():
         values[f"{CUSTOM_FIELD_PREFIX}{key}"] = value
     if "category_id" in needed and ticket.get("category_id") is not None:
-        path = await CategoryRepository(session, workspace_id).path_ids(ticket["category_id"])
+        path = rules.category_path(ticket["category_id"])
         values["category_id"] = [str(category_id) for category_id in path]
     if "requester_vip" in needed:
         values["requester_vip"] = await _requester_vip(session, workspace_id, ticket.get("requester_id"))
     working_now: dict[str, bool] = {}
     for calendar_id in calendar_ids:
-        calendar = calendars.get(calendar_id)
+        calendar = rules.calendars.get(calendar_id)
         periods = working_periods(calendar, now, now + timedelta(seconds=1)) if calendar else iter(())
         working_now[str(calendar_id)] = next(periods, None) is not None
     return Facts(

@@ -5,22 +5,18 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.agents.repository import AgentRepository
-from app.categories.repository import CategoryRepository
-from app.contacts.repository import ContactRepository
 from app.errors import Unprocessable
-from app.groups.repository import GroupRepository
-from app.kit.repository import ScopedRepository
-from app.sla.repository import CalendarRepository
-from app.statuses.repository import StatusRepository
+from app.kit.repository import exists_in_workspace
+from app.models import Agent, BusinessCalendar, Category, Contact, Group, TicketStatus
 
-_REPOSITORIES: dict[str, type[ScopedRepository[Any]]] = {
-    "group_id": GroupRepository,
-    "assignee_id": AgentRepository,
-    "status_id": StatusRepository,
-    "requester_id": ContactRepository,
-    "category_id": CategoryRepository,
-    "business_hours": CalendarRepository,
+# The table each condition field names an id of, and how an error calls it.
+_REFERENCED: dict[str, tuple[type[Any], str]] = {
+    "group_id": (Group, "group"),
+    "assignee_id": (Agent, "agent"),
+    "status_id": (TicketStatus, "status"),
+    "requester_id": (Contact, "contact"),
+    "category_id": (Category, "category"),
+    "business_hours": (BusinessCalendar, "calendar"),
 }
 
 
@@ -29,14 +25,12 @@ async def check_condition_references(
 ) -> None:
     for part in ("all", "any"):
         for position, condition in enumerate(conditions.get(part, [])):
-            repository = _REPOSITORIES.get(condition["field"])
+            referenced = _REFERENCED.get(condition["field"])
             value = condition.get("value")
-            if repository is None or value is None:
+            if referenced is None or value is None:
                 continue
-            repo = repository(session, workspace_id)
+            model, name = referenced
             for named in value if isinstance(value, list) else [value]:
-                if not await repo.exists(UUID(named)):
+                if not await exists_in_workspace(session, model, workspace_id, UUID(named)):
                     where = f"{field}.{part}.{position}.value"
-                    raise Unprocessable(
-                        f"{where}: no such {repo.resource.lower()}", field=where, code="unknown_reference"
-                    )
+                    raise Unprocessable(f"{where}: no such {name}", field=where, code="unknown_reference")

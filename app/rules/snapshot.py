@@ -1,11 +1,11 @@
 """A workspace's rules, read once per process and kept until they change.
 
-Triggers, SLA policies, business calendars, groups' assignment policies, ticket statuses and custom
-field definitions change rarely and are read by every ticket change. A process keeps each workspace's
-rules with the workspace's `rules_version`, which a database trigger moves, to a value never used
-before, in the transaction of any change to those tables. A transaction reads the version once (one
-indexed read) and loads the rules again only when it moved: a rule change is seen by the next
-transaction of every process.
+Triggers, SLA policies, business calendars, groups' assignment policies, ticket statuses, custom
+field definitions and the category tree change rarely and are read by every ticket change. A process
+keeps each workspace's rules with the workspace's `rules_version`, which a database trigger moves, to a
+value never used before, in the transaction of any change to those tables (to categories: any that
+changes the tree). A transaction reads the version once (one indexed read) and loads the rules again
+only when it moved: a rule change is seen by the next transaction of every process.
 
 What is kept are copies that belong to no session (transient instances and frozen records): they are
 read, never written through.
@@ -27,6 +27,7 @@ from app.kit.plain import PlainStatement
 from app.kit.transaction import transaction_info
 from app.models import (
     BusinessCalendar,
+    Category,
     CustomFieldDefinition,
     Group,
     SlaPolicy,
@@ -40,7 +41,7 @@ from app.rules.conditions import calendars_used, fields_used
 
 # Workspaces whose rules a process keeps; the least recently used beyond this are read again.
 KEPT_WORKSPACES = 1024
-_RULE_MODELS = (Trigger, SlaPolicy, BusinessCalendar, Group, TicketStatus, CustomFieldDefinition)
+_RULE_MODELS = (Trigger, SlaPolicy, BusinessCalendar, Group, TicketStatus, CustomFieldDefinition, Category)
 _RULE_TABLES = frozenset(model.__table__ for model in _RULE_MODELS)
 _IN_TRANSACTION = "rules"
 
@@ -100,6 +101,8 @@ class Rules:
     default_statuses: Mapping[StatusKind, StatusRef]
     custom_fields: Mapping[CustomFieldEntity, tuple[CustomFieldDefinition, ...]]
     """Active definitions, in display order."""
+    category_parents: Mapping[UUID, UUID | None]
+    """Every category's parent, active or not: a ticket keeps a category that was deactivated."""
     policy_fields: frozenset[str] = field(init=False)
     policy_calendar_ids: frozenset[UUID] = field(init=False)
     events_listened: frozenset[str] = field(init=False)
@@ -119,6 +122,16 @@ class Rules:
         if status_id is not None:
             return self.statuses.get(status_id)
         return self.default_statuses.get(kind) if kind is not None else None
+
+    def category_path(self, category_id: UUID) -> list[UUID]:
+        """The category and the categories above it."""
+        path: list[UUID] = []
+        current: UUID | None = category_id
+        # Moves are serialised so that the tree has no cycle; the check only keeps a broken one finite.
+        while current is not None and current not in path:
+            path.append(current)
+            current = self.category_parents.get(current)
+        return path
 
 
 _kept: OrderedDict[UUID, Rules] = OrderedDict()
@@ -159,6 +172,9 @@ async def _load(session: AsyncSession, workspace_id: UUID, version: int) -> Rule
         CustomFieldDefinition.active,
         order=(CustomFieldDefinition.position, CustomFieldDefinition.id),
     )
+    category_parents = await session.execute(
+        select(Category.id, Category.parent_id).where(Category.workspace_id == workspace_id)
+    )
     refs = {
         status.id: StatusRef(status.id, status.name, status.kind, status.active, status.pauses_sla)
         for status in statuses
@@ -178,6 +194,7 @@ async def _load(session: AsyncSession, workspace_id: UUID, version: int) -> Rule
             entity: tuple(definition for definition in definitions if definition.entity is entity)
             for entity in CustomFieldEntity
         },
+        category_parents={category_id: parent_id for category_id, parent_id in category_parents},
     )
 
 

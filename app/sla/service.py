@@ -78,7 +78,7 @@ class SlaService:
             ticket,
             needed=rules.policy_fields,
             calendar_ids=rules.policy_calendar_ids,
-            calendars=rules.calendars,
+            rules=rules,
             now=now,
         )
         return next((policy for policy in rules.active_policies if matches(policy.conditions, facts)), None)

@@ -1,29 +1,13 @@
 """Field changes of a ticket, as recorded in its history."""
 
-import enum
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from app.auth.principal import Principal
 from app.kit.ids import new_id
+from app.kit.json_form import to_json
 from app.kit.time import utcnow
 from app.models import Ticket
-
-
-def to_json(value: Any) -> Any:
-    """A history value as JSON: ids and times as strings, enums as their value."""
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, list | tuple):
-        return [to_json(item) for item in value]
-    if isinstance(value, dict):
-        return {key: to_json(item) for key, item in value.items()}
-    return value
 
 
 def columns_of(ticket: Ticket) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import aliased, make_transient_to_detached
 from app.auth.principal import Principal
 from app.categories.repository import subtree_ids
 from app.kit.ids import new_id
+from app.kit.json_form import to_json
 from app.kit.pagination import Keyset, PageParams, SortColumn
 from app.kit.plain import PlainStatement
 from app.kit.repository import ScopedRepository
@@ -46,7 +47,6 @@ from app.models import (
 )
 from app.models.enums import LinkKind, StatusKind
 from app.models.workspace import ticket_number_sequence
-from app.tickets.changes import to_json
 from app.tickets.filters import TicketFilters
 
 SORTS = {

@@ -13,9 +13,9 @@ from app.kit.schemas import Page
 from app.kit.time import utcnow
 from app.models import Ticket
 from app.models.enums import SlaState
+from app.relations.service import TicketRelations
 from app.sla.service import SlaService
 from app.tickets.filters import Filters, TicketGroupBy, TicketSort
-from app.tickets.relations import TicketRelations
 from app.tickets.schemas import (
     AssignRequest,
     BulkResult,

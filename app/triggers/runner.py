@@ -124,7 +124,7 @@ class TriggerRunner:
             {**columns_of(ticket), **about_event},
             needed=compiled.fields,
             calendar_ids=compiled.calendar_ids,
-            calendars=rules.calendars,
+            rules=rules,
             now=utcnow(),
             changes=changes,
         )

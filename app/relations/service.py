@@ -1,4 +1,7 @@
-"""Tickets in relation to others: links, sub-tickets made from a parent, and merges."""
+"""Tickets in relation to others: links, sub-tickets made from a parent, and merges.
+
+A package above the tickets, the comments and the attachments: a sub-ticket starts with a note, and a
+merge moves the source's comments and attachments to the target."""
 
 from uuid import UUID
 
