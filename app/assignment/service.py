@@ -92,12 +92,16 @@ class Assigner:
                     later.append(candidate)
             if not later or transaction_info(self.session).get(_HOLDS_AGENTS):
                 return None
-            # Wait for the assignment that holds the first of them to end, then look again at what is
-            # committed by then; past the last round, take them.
-            last_round = round_ == _ROUNDS - 1
-            taken = await self._try(group_id, later[0], policy.available, wait=True, take=last_round)
-            if taken is _Try.assigned:
-                return later[0].agent_id
+            if round_ < _ROUNDS - 1:
+                # Wait for the assignment that holds the first of them to end, then look again at
+                # what is committed by then.
+                await self._try(group_id, later[0], policy.available, wait=True, take=False)
+                continue
+            # Still contended after every round: wait for each in turn, and take the first who has
+            # room. This transaction holds no agent while it waits, so it cannot deadlock.
+            for candidate in later:
+                if await self._try(group_id, candidate, policy.available, wait=True) is _Try.assigned:
+                    return candidate.agent_id
         return None
 
     async def _try(
