@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from uuid import UUID
 
 import aiohttp
 import asyncpg
+import psutil
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
@@ -45,6 +47,84 @@ BODY = {
 def plain(url: str) -> str:
     """The URL as asyncpg itself takes it."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextmanager
+def relayed(url: str, one_way_ms: float) -> Iterator[str]:
+    """The database of `url` as if it were farther away: a TCP relay on 127.0.0.1 that holds every
+    chunk it passes for `one_way_ms` in each direction (a round trip of twice that). Yields the URL
+    through the relay; without a delay, `url` itself."""
+    if one_way_ms <= 0:
+        yield url
+        return
+    target = make_url(url)
+    socket_dir = target.query.get("host")
+    delay = one_way_ms / 1000
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    listening: list[asyncio.Server] = []
+
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if socket_dir:  # the embedded server listens on a Unix socket only
+            return await asyncio.open_unix_connection(f"{socket_dir}/.s.PGSQL.{target.port or 5432}")
+        return await asyncio.open_connection(target.host, target.port or 5432)
+
+    async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def send() -> None:
+            while True:
+                due, data = await held.get()
+                if not data:
+                    break
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                writer.write(data)
+                await writer.drain()
+            writer.close()
+
+        sending = asyncio.create_task(send())
+        try:
+            while data := await reader.read(65536):
+                held.put_nowait((loop.time() + delay, data))
+        finally:
+            held.put_nowait((0.0, b""))
+            await sending
+
+    async def relay(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        server_reader, server_writer = await connect()
+        await asyncio.gather(
+            pump(client_reader, server_writer), pump(server_reader, client_writer), return_exceptions=True
+        )
+
+    async def start() -> None:
+        listening.append(await asyncio.start_server(relay, "127.0.0.1", 0))
+        started.set()
+
+    def run() -> None:
+        loop.run_until_complete(start())
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    started.wait()
+    port = listening[0].sockets[0].getsockname()[1]
+    try:
+        through = target.difference_update_query(["host"]).set(host="127.0.0.1", port=port)
+        yield through.render_as_string(hide_password=False)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+
+
+def api_memory_mb(base: str) -> list[float]:
+    """The resident memory of each process serving `base` (uvicorn's workers, or the one process)."""
+    port = base.rsplit(":", 1)[1]
+    for process in psutil.process_iter(["cmdline"]):
+        command = process.info["cmdline"] or []
+        if "serve" in command and "--port" in command and port in command:
+            serving = process.children() or [process]
+            return [round(child.memory_info().rss / 2**20, 1) for child in serving]
+    return []
 
 
 def free_port() -> int:

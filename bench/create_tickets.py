@@ -25,10 +25,12 @@ from app.models.workspace import ticket_number_sequence  # noqa: E402
 from bench.common import (  # noqa: E402
     BODY,
     Tenant,
+    api_memory_mb,
     bench_database,
     drive_http,
     plain,
     prepare,
+    relayed,
     serve_api,
     server_kind,
 )
@@ -110,15 +112,24 @@ def main() -> None:
         default=1,
         help="Spread the load over this many workspaces (1: every ticket takes the same sequence's numbers)",
     )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="PostgreSQL this far away, each way (a relay holds every packet): 2.5 is a 5 ms round trip",
+    )
     args = parser.parse_args()
 
-    with bench_database() as url:
-        tenants = asyncio.run(prepare(url, args.workspaces))
+    with bench_database() as direct_url, relayed(direct_url, args.latency_ms) as url:
+        tenants = asyncio.run(prepare(direct_url, args.workspaces))
         with serve_api(url, args.workers) as base:
             http = asyncio.run(drive_http(base, tenants, args.concurrency, args.warmup, args.duration))
+            memory = api_memory_mb(base)
         raw = asyncio.run(drive_asyncpg(url, tenants, args.concurrency, args.duration))
     result = {
         "database": server_kind(),
+        "one_way_latency_ms": args.latency_ms,
+        "api_process_rss_mb": memory,
         "api_processes": args.workers,
         "workspaces": args.workspaces,
         "concurrency": args.concurrency,
