@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, ScalarSelect, func, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Agent, Group, GroupMember, Ticket, TicketStatus
@@ -41,6 +41,69 @@ def waiting(workspace_id: UUID | None = None) -> ColumnElement[bool]:
     return condition if workspace_id is None else condition & (Ticket.workspace_id == workspace_id)
 
 
+def _load_of(agent_id: ColumnElement[UUID]) -> ScalarSelect[int]:
+    """The agent's tickets whose SLA runs: unresolved, in a status that does not pause the clocks."""
+    return (
+        select(func.count())
+        .select_from(Ticket)
+        .join(
+            TicketStatus,
+            (TicketStatus.workspace_id == Ticket.workspace_id) & (TicketStatus.id == Ticket.status_id),
+        )
+        .where(
+            Ticket.workspace_id == bindparam("workspace_id"),
+            Ticket.assignee_id == agent_id,
+            Ticket.deleted_at.is_(None),
+            Ticket.status_kind.in_(UNRESOLVED_KINDS),
+            TicketStatus.pauses_sla.is_(False),
+        )
+        .scalar_subquery()
+    )
+
+
+# Every automatic assignment runs these: built once, since building a statement costs more than running it.
+_CANDIDATES = (
+    select(Agent.id, Agent.capacity, _load_of(Agent.id), Agent.skills, GroupMember.last_assigned_at)
+    .join(GroupMember, (GroupMember.workspace_id == Agent.workspace_id) & (GroupMember.agent_id == Agent.id))
+    .where(
+        GroupMember.workspace_id == bindparam("workspace_id"),
+        GroupMember.group_id == bindparam("group_id"),
+        Agent.active,
+        Agent.role != Role.viewer,
+        Agent.availability.in_(bindparam("available", expanding=True)),
+        Agent.capacity > 0,
+        # Every agent has no skills at all; every agent is outside an empty list.
+        Agent.skills.contains(bindparam("required_skills", type_=Agent.skills.type)),
+        Agent.id.not_in(bindparam("exclude", expanding=True)),
+    )
+)
+_AGENT = select(Agent.capacity, Agent.active, Agent.availability).where(
+    Agent.workspace_id == bindparam("workspace_id"), Agent.id == bindparam("agent_id")
+)
+_LOCK_AGENT = _AGENT.with_for_update(key_share=True)
+_LOCK_AGENT_UNLESS_HELD = _AGENT.with_for_update(key_share=True, skip_locked=True)
+_STANDING = select(
+    _load_of(bindparam("agent_id", type_=Agent.id.type)),
+    select(GroupMember.last_assigned_at)
+    .where(
+        GroupMember.workspace_id == bindparam("workspace_id"),
+        GroupMember.group_id == bindparam("group_id"),
+        GroupMember.agent_id == bindparam("agent_id"),
+    )
+    .scalar_subquery(),
+)
+# Not named like columns, or UPDATE would also SET the columns from them.
+_MARK_ASSIGNED = (
+    update(GroupMember)
+    .where(
+        GroupMember.workspace_id == bindparam("scope_workspace_id"),
+        GroupMember.group_id == bindparam("scope_group_id"),
+        GroupMember.agent_id == bindparam("scope_agent_id"),
+    )
+    .values(last_assigned_at=bindparam("at"))
+)
+
+
 class AssignmentRepository:
     def __init__(self, session: AsyncSession, workspace_id: UUID) -> None:
         self.session = session
@@ -55,28 +118,14 @@ class AssignmentRepository:
         exclude: Sequence[UUID],
     ) -> list[Candidate]:
         """The group's active agents who are available and could work the ticket, with their load."""
-        statement = (
-            select(
-                Agent.id, Agent.capacity, self._load_of(Agent.id), Agent.skills, GroupMember.last_assigned_at
-            )
-            .join(
-                GroupMember,
-                (GroupMember.workspace_id == Agent.workspace_id) & (GroupMember.agent_id == Agent.id),
-            )
-            .where(
-                GroupMember.workspace_id == self.workspace_id,
-                GroupMember.group_id == group_id,
-                Agent.active,
-                Agent.role != Role.viewer,
-                Agent.availability.in_(available),
-                Agent.capacity > 0,
-            )
-        )
-        if required_skills:
-            statement = statement.where(Agent.skills.contains(list(required_skills)))
-        if exclude:
-            statement = statement.where(Agent.id.not_in(exclude))
-        return [Candidate(*row) for row in await self.session.execute(statement)]
+        parameters = {
+            "workspace_id": self.workspace_id,
+            "group_id": group_id,
+            "available": list(available),
+            "required_skills": list(required_skills),
+            "exclude": list(exclude),
+        }
+        return [Candidate(*row) for row in await self.session.execute(_CANDIDATES, parameters)]
 
     async def lock_agent(
         self, agent_id: UUID, available: Sequence[Availability], *, wait: bool
@@ -88,11 +137,9 @@ class AssignmentRepository:
         agent carries is counted after it is held (`standing`), so it includes every assignment
         committed before.
         """
-        statement = select(Agent.capacity, Agent.active, Agent.availability).where(
-            Agent.workspace_id == self.workspace_id, Agent.id == agent_id
-        )
-        statement = statement.with_for_update(key_share=True, skip_locked=not wait)
-        row = (await self.session.execute(statement)).one_or_none()
+        statement = _LOCK_AGENT if wait else _LOCK_AGENT_UNLESS_HELD
+        parameters = {"workspace_id": self.workspace_id, "agent_id": agent_id}
+        row = (await self.session.execute(statement, parameters)).one_or_none()
         if row is None:
             return Unlocked.held_elsewhere
         capacity, active, availability = row
@@ -102,28 +149,18 @@ class AssignmentRepository:
 
     async def standing(self, group_id: UUID, agent_id: UUID) -> tuple[int, datetime | None]:
         """The agent's load and when the group last gave them a ticket, as committed now."""
-        turn = (
-            select(GroupMember.last_assigned_at)
-            .where(
-                GroupMember.workspace_id == self.workspace_id,
-                GroupMember.group_id == group_id,
-                GroupMember.agent_id == agent_id,
-            )
-            .scalar_subquery()
-        )
-        load, last_assigned_at = (await self.session.execute(select(self._load_of(agent_id), turn))).one()
+        parameters = {"workspace_id": self.workspace_id, "group_id": group_id, "agent_id": agent_id}
+        load, last_assigned_at = (await self.session.execute(_STANDING, parameters)).one()
         return load, last_assigned_at
 
     async def mark_assigned(self, group_id: UUID, agent_id: UUID, at: datetime) -> None:
-        await self.session.execute(
-            update(GroupMember)
-            .where(
-                GroupMember.workspace_id == self.workspace_id,
-                GroupMember.group_id == group_id,
-                GroupMember.agent_id == agent_id,
-            )
-            .values(last_assigned_at=at)
-        )
+        parameters = {
+            "scope_workspace_id": self.workspace_id,
+            "scope_group_id": group_id,
+            "scope_agent_id": agent_id,
+            "at": at,
+        }
+        await self.session.execute(_MARK_ASSIGNED, parameters)
 
     async def waiting_tickets(self, group_id: UUID, limit: int) -> list[Ticket]:
         """The group's oldest waiting tickets, locked; those another transaction holds are skipped."""
@@ -160,25 +197,6 @@ class AssignmentRepository:
             GroupMember.agent_id == agent_id,
         )
         return (await self.session.execute(statement)).first() is not None
-
-    def _load_of(self, agent_id: UUID | ColumnElement[UUID]) -> ScalarSelect[int]:
-        """The agent's tickets whose SLA runs: unresolved, in a status that does not pause the clocks."""
-        return (
-            select(func.count())
-            .select_from(Ticket)
-            .join(
-                TicketStatus,
-                (TicketStatus.workspace_id == Ticket.workspace_id) & (TicketStatus.id == Ticket.status_id),
-            )
-            .where(
-                Ticket.workspace_id == self.workspace_id,
-                Ticket.assignee_id == agent_id,
-                Ticket.deleted_at.is_(None),
-                Ticket.status_kind.in_(UNRESOLVED_KINDS),
-                TicketStatus.pauses_sla.is_(False),
-            )
-            .scalar_subquery()
-        )
 
 
 async def groups_with_waiting_tickets(session: AsyncSession) -> list[tuple[UUID, UUID]]:
