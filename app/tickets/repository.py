@@ -96,33 +96,55 @@ _CREATED_COLUMNS = [
 _EVENT_COLUMNS = ["id", "type", "occurred_at", "actor_type", "actor_id"]
 
 
-def _insert_numbered() -> Insert:
-    """One round trip for a new ticket: its history, its event, the next number of the workspace, the row.
+_SCOPE_WORKSPACE = bindparam("scope_workspace_id", type_=TICKET_COLUMNS.workspace_id.type)
+_HISTORY_COLUMNS = ["id", "ticket_id", "change_id", "occurred_at", "actor_type", "actor_id", "field"]
 
-    The number comes from the workspace's sequence: `nextval` takes no lock that another creation
-    waits for, and a creation that rolls back afterwards leaves a gap in the numbers.
-    """
-    workspace_id = bindparam("scope_workspace_id", type_=TICKET_COLUMNS.workspace_id.type)
-    history_columns = ["id", "ticket_id", "change_id", "occurred_at", "actor_type", "actor_id", "field"]
+
+def _history_insert() -> Insert:
+    """The history rows of the `history` parameter (JSON), inserted in the scope's workspace."""
     recordset = (
         func.jsonb_to_recordset(bindparam("history", type_=JSONB))
         .table_valued(
-            *(column(name, TicketHistory.__table__.c[name].type) for name in history_columns),
+            *(column(name, TicketHistory.__table__.c[name].type) for name in _HISTORY_COLUMNS),
             column("old_value", JSONB),
             column("new_value", JSONB),
         )
         .render_derived(name="history_rows", with_types=True)
     )
     # Tables rather than entities: these are plain statements, not the ORM's bulk inserts.
-    history = insert(TicketHistory.__table__).from_select(
-        ["workspace_id", *history_columns, "old_value", "new_value"],
+    return insert(TicketHistory.__table__).from_select(
+        ["workspace_id", *_HISTORY_COLUMNS, "old_value", "new_value"],
         select(
-            workspace_id,
-            *(recordset.c[name] for name in history_columns),
+            _SCOPE_WORKSPACE,
+            *(recordset.c[name] for name in _HISTORY_COLUMNS),
             recordset.c.old_value,
             recordset.c.new_value,
         ),
     )
+
+
+def _events_insert() -> Insert:
+    """The events of the `events` parameter (JSON), inserted in the scope's workspace."""
+    names = [*_EVENT_COLUMNS, "subject_id"]
+    recordset = (
+        func.jsonb_to_recordset(bindparam("events", type_=JSONB))
+        .table_valued(*(column(name, Event.__table__.c[name].type) for name in names), column("data", JSONB))
+        .render_derived(name="event_rows", with_types=True)
+    )
+    return insert(Event.__table__).from_select(
+        ["workspace_id", *names, "data"],
+        select(_SCOPE_WORKSPACE, *(recordset.c[name] for name in names), recordset.c.data),
+    )
+
+
+def _insert_numbered() -> Insert:
+    """One round trip for a new ticket: its history, its event, the next number of the workspace, the row.
+
+    The number comes from the workspace's sequence: `nextval` takes no lock that another creation
+    waits for, and a creation that rolls back afterwards leaves a gap in the numbers.
+    """
+    workspace_id = _SCOPE_WORKSPACE
+    history = _history_insert()
     # A parameter, so that one prepared statement serves every workspace. Taken once, in a CTE, for
     # the ticket and its event alike.
     sequence = cast(bindparam("number_sequence", type_=Text), REGCLASS)
@@ -181,13 +203,15 @@ def _update_of(columns: frozenset[str]) -> Update:
 
 
 @functools.lru_cache(maxsize=512)
-def _held_update_of(columns: frozenset[str]) -> Update:
-    """As `_update_of`, for changes held back and written together: the version and the time of the
-    last of them are already known."""
+def _held_write_of(columns: frozenset[str]) -> Update:
+    """One round trip for the changes held back on a ticket: its columns (the version and the time of
+    the last change among them, already known), its history and its events."""
     return (
         update(Ticket.__table__)
-        .where(Ticket.workspace_id == bindparam("scope_workspace_id"), Ticket.id == bindparam("scope_id"))
+        .where(Ticket.workspace_id == _SCOPE_WORKSPACE, Ticket.id == bindparam("scope_id"))
         .values({name: bindparam(f"new_{name}") for name in sorted({*columns, "version", "updated_at"})})
+        .add_cte(_history_insert().cte("history"))
+        .add_cte(_events_insert().cte("events"))
     )
 
 
@@ -264,11 +288,23 @@ class TicketRepository(ScopedRepository[Ticket]):
         parameters.update(scope_workspace_id=self.workspace_id, scope_id=ticket.id)
         return (await self.session.execute(statement, parameters)).scalar_one()
 
-    async def write_values(self, ticket_id: UUID, values: dict[str, Any]) -> None:
-        """Set the columns, `version` and `updated_at` among them, as given."""
-        parameters = {f"new_{name}": value for name, value in values.items()}
-        parameters.update(scope_workspace_id=self.workspace_id, scope_id=ticket_id)
-        await self.session.execute(_held_update_of(frozenset(values)), parameters)
+    async def write_held(
+        self,
+        ticket_id: UUID,
+        values: dict[str, Any],
+        history: Sequence[dict[str, Any]],
+        events: Sequence[dict[str, Any]],
+    ) -> None:
+        """Set the ticket's columns, `version` and `updated_at` among them, as given, and insert the
+        history and the events (of any ticket), in one statement."""
+        parameters: dict[str, Any] = {f"new_{name}": value for name, value in values.items()}
+        parameters.update(
+            scope_workspace_id=self.workspace_id,
+            scope_id=ticket_id,
+            history=[to_json(row) for row in history],
+            events=[to_json(row) for row in events],
+        )
+        await self.session.execute(_held_write_of(frozenset(values)), parameters)
 
     async def add_history(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:

@@ -46,10 +46,14 @@ class HeldWrites:
 
     async def write(self, session: AsyncSession) -> None:
         tickets = TicketRepository(session, self.workspace_id)
+        if not self.columns:
+            await tickets.add_history(self.history)
+            await record_in(session, self.workspace_id, self.events)
+        # The history and the events go with the first ticket's update; a pass changes one ticket.
+        history, events = self.history, self.events
         for ticket_id, values in self.columns.items():
-            await tickets.write_values(ticket_id, values)
-        await tickets.add_history(self.history)
-        await record_in(session, self.workspace_id, self.events)
+            await tickets.write_held(ticket_id, values, history, events)
+            history, events = [], []
         self.columns, self.history, self.events = {}, [], []
 
 
