@@ -8,6 +8,7 @@ An interval belongs to the day it starts on: "22:00-06:00" on Friday runs into S
 holiday on Friday removes it while a holiday on Saturday does not.
 """
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -141,14 +142,23 @@ def _periods_between(
     last = end.astimezone(zone).date()
     day = first
     while day <= last:
-        for interval in calendar.intervals_on(day):
-            wall_start = datetime.combine(day, datetime.min.time()) + timedelta(minutes=interval.start_minute)
-            wall_end = wall_start + timedelta(minutes=interval.minutes)
-            for a, b in _wall_to_utc(zone, wall_start, wall_end):
-                a, b = max(a, start), min(b, end)
-                if a < b:
-                    yield a, b
+        for a, b in _periods_on(calendar, day):
+            a, b = max(a, start), min(b, end)
+            if a < b:
+                yield a, b
         day += timedelta(days=1)
+
+
+@functools.lru_cache(maxsize=8192)
+def _periods_on(calendar: Calendar, day: date) -> tuple[tuple[datetime, datetime], ...]:
+    """The working time of the intervals starting on a local day, as UTC ranges: the same for every
+    clock counted over that day, so worked out once."""
+    periods = []
+    for interval in calendar.intervals_on(day):
+        wall_start = datetime.combine(day, datetime.min.time()) + timedelta(minutes=interval.start_minute)
+        wall_end = wall_start + timedelta(minutes=interval.minutes)
+        periods.extend(_wall_to_utc(calendar.zone, wall_start, wall_end))
+    return tuple(periods)
 
 
 def _wall_to_utc(
