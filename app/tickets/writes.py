@@ -1,9 +1,10 @@
 """Ticket changes held back within a trigger pass and written together at its end.
 
 A pass of triggers makes several changes to one ticket, each with its history and its events. Held
-here, they are written as one update of the ticket, one insert of history and one of events, however
-many triggers changed it. The ticket object carries the changes at once, so that what runs next sees
-them; its `version` and `updated_at` move as each change would have moved them.
+here, they are written in one statement (the ticket's update, with its history and its events
+inserted alongside), however many triggers changed it. The ticket object carries the changes at
+once, so that what runs next sees them; its `version` and `updated_at` move as each change would
+have moved them.
 
 Whatever reads the ticket's row again or may roll back part of the transaction (a savepoint) writes
 what is held first (`write_held`).
