@@ -381,6 +381,47 @@ async def test_a_trigger_that_cannot_apply_changes_nothing_and_the_failure_is_re
     assert "failed" in failure["new_value"]
 
 
+async def test_a_trigger_setting_fields_fails_whole_between_triggers_whose_changes_are_kept(
+    tenant: Tenant,
+) -> None:
+    """A pass holds its triggers' changes and writes them at its end; a trigger that only sets fields
+    runs without a savepoint, and its failure leaves the held changes of the others as they were."""
+    on_update = {"events": ["ticket.updated"], "conditions": when(("description", "changed", None))}
+    await trigger(
+        tenant.admin, "Gắn nhãn", position=0, actions=[{"type": "add_tags", "tags": ["da-xem"]}], **on_update
+    )
+    solving = await trigger(
+        tenant.admin,
+        "Đóng luôn",
+        position=1,
+        actions=[{"type": "set_status", "status_kind": "solved"}, {"type": "add_tags", "tags": ["dong"]}],
+        **on_update,
+    )
+    await trigger(
+        tenant.admin,
+        "Hạ ưu tiên",
+        position=2,
+        actions=[{"type": "set_priority", "priority": "low"}],
+        **on_update,
+    )
+    parent = await create_ticket(tenant.agent, subject="Đơn hàng lớn")
+    await create_ticket(tenant.agent, subject="Giao phần 1", parent_id=parent["id"])
+
+    response = await tenant.agent.patch(f"/v1/tickets/{parent['id']}", json={"description": "Khách hỏi lại"})
+    assert response.status_code == 200, response.text
+    changed = response.json()
+    assert changed["tags"] == ["da-xem"] and changed["priority"] == "low"
+    assert changed["status_kind"] == parent["status_kind"], "the sub-ticket is unresolved: not solved"
+    stored = await get_ticket(tenant, parent["id"])
+    assert {name: stored[name] for name in ("tags", "priority", "status_kind", "version", "updated_at")} == {
+        name: changed[name] for name in ("tags", "priority", "status_kind", "version", "updated_at")
+    }, "what the answer shows is what was written"
+    history = await history_of(tenant, parent["id"])
+    [failure] = [e for e in history if e["field"] == "triggers"]
+    assert failure["actor_id"] == solving["id"] and "unresolved" in failure["new_value"]["failed"]
+    assert {e["field"] for e in history if e["actor_type"] == "trigger"} == {"tags", "priority", "triggers"}
+
+
 async def test_outside_business_hours_the_customer_is_told_when_we_answer(tenant: Tenant) -> None:
     hours = await calendar(tenant.admin, name="Giờ làm việc", hours=NINE_TO_FIVE)
     notice = await macro(tenant.admin, "Ngoài giờ", "Chúng tôi sẽ trả lời trong giờ làm việc (9:00-17:00).")
