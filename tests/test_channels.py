@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from standardwebhooks.webhooks import Webhook as Verifier
 
-from app.channels.tasks import send_due_replies, thread_due
+from app.channels.tasks import _failed, send_due_replies, thread_due
 from app.config import Settings
 from app.models import Comment, Contact, InboundMessage, Ticket
 from app.webhooks.outbound import MAX_REDIRECTS, OutboundPolicy, ResponseTooLarge, UnsafeDestination, safe_get
@@ -214,6 +214,20 @@ async def test_a_conversation_opens_one_ticket_and_follows_it_through_its_life(
         "previous_ticket_id": ticket["id"],
     }
     assert (await tenant.admin.delete(f"/v1/channels/{channel['id']}")).status_code == 409
+
+
+async def test_a_failure_written_after_another_worker_threaded_the_message_changes_nothing(
+    app: FastAPI, tenant: Tenant, settings: Settings
+) -> None:
+    """A failed attempt rolls back and lets its message go before the failure is written; a worker that
+    threaded it meanwhile wins, and the late failure neither marks it failed nor counts an attempt."""
+    channel = await chat_channel(tenant)
+    inbound = await receive(tenant, channel)
+    await thread_due(app.state.db, settings, app.state.secret_box)
+    async with app.state.db.sessionmaker() as session, session.begin():
+        await _failed(session, tenant.workspace_id, UUID(inbound["id"]), "boom", permanent=True)
+    stored = await threaded(tenant, channel, inbound["id"])
+    assert stored["state"] == "processed" and stored["attempts"] == 0 and stored["error"] is None
 
 
 async def test_ten_messages_of_a_new_customer_at_once_make_one_ticket(

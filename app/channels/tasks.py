@@ -120,9 +120,12 @@ async def _thread_until_none_due(
 async def _failed(
     session: AsyncSession, workspace_id: UUID, inbound_id: UUID, error: str, *, permanent: bool
 ) -> None:
-    """Try again later, or give up and keep the event (state failed) with why."""
+    """Try again later, or give up and keep the event (state failed) with why.
+
+    Written after the failed attempt rolled back, which let the message go: another worker may have
+    threaded it meanwhile, and then there is nothing to record."""
     inbound = await InboundRepository(session, workspace_id).get(inbound_id, for_update=True)
-    if inbound is None:
+    if inbound is None or inbound.state is not InboundState.received:
         return
     inbound.attempts += 1
     inbound.error = error

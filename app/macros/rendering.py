@@ -140,10 +140,11 @@ def substitution(source: str) -> Substitution | None:
         if not isinstance(node, nodes.Output):
             return None
         for child in node.nodes:
+            placeholder = _placeholder(child)
             if isinstance(child, nodes.TemplateData):
                 pieces.append(child.data)
-            elif _is_placeholder(child):
-                pieces.append((child.node.name, child.attr))  # type: ignore[attr-defined]
+            elif placeholder is not None:
+                pieces.append(placeholder)
             else:
                 return None
     return tuple(pieces)
@@ -157,13 +158,13 @@ def substitute(pieces: Substitution, context: Placeholders) -> str:
     return text
 
 
-def _is_placeholder(node: nodes.Node) -> bool:
-    return (
-        isinstance(node, nodes.Getattr)
-        and isinstance(node.node, nodes.Name)
-        and node.node.ctx == "load"
-        and node.attr in PLACEHOLDERS.get(node.node.name, ())
-    )
+def _placeholder(node: nodes.Node) -> tuple[str, str] | None:
+    """(section, key) of a `{{ section.key }}` naming a documented placeholder; None for anything else."""
+    if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name) and node.node.ctx == "load":
+        section, key = node.node.name, node.attr
+        if key in PLACEHOLDERS.get(section, ()):
+            return section, key
+    return None
 
 
 def compile_template(source: str) -> Template:
