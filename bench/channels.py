@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.assembly import assemble  # noqa: E402
 from app.config import Settings  # noqa: E402
+from app.kit.plain import PlainStatement  # noqa: E402
 from bench.common import (  # noqa: E402
     Tenant,
     bench_database,
@@ -632,6 +633,17 @@ class Timings:
         event.listen(engine.sync_engine, "after_cursor_execute", self._after)
         event.listen(Session, "after_begin", self._begin)
         event.listen(Session, "after_commit", self._commit)
+        # The statements run on the driver's connection directly count as much.
+        run_plain = PlainStatement.fetchrow
+
+        async def counted(statement: PlainStatement, session: Any, parameters: Any) -> Any:
+            self._before()
+            try:
+                return await run_plain(statement, session, parameters)
+            finally:
+                self._after(None, None, statement.sql)
+
+        PlainStatement.fetchrow = counted  # type: ignore[method-assign]
 
     def _begin(self, *_: Any) -> None:
         self._started = time.perf_counter()

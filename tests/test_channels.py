@@ -12,11 +12,12 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from app.channels.tasks import _failed, send_due_replies, thread_due
 from app.config import Settings
+from app.kit.plain import PlainStatement
 from app.models import Comment, Contact, InboundMessage, Ticket
 from app.webhooks.outbound import MAX_REDIRECTS, OutboundPolicy, ResponseTooLarge, UnsafeDestination, safe_get
 from app.webhooks.service import outbound_policy
@@ -255,6 +256,80 @@ async def test_ten_messages_of_a_new_customer_at_once_make_one_ticket(
     [ticket] = (await tenant.viewer.get("/v1/tickets")).json()["items"]
     bodies = sorted(c["body"] for c in await comments_of(tenant, ticket["id"]))
     assert bodies == sorted(f"Tin {n}" for n in range(10))
+
+
+async def test_known_and_new_senders_of_one_conversation_at_once_open_one_follow_up(
+    app: FastAPI, tenant: Tenant, settings: Settings
+) -> None:
+    """A known sender's message locks the conversation's row as it brings it up to date; a new sender's
+    is found under the conversation's advisory lock, and then locks the row too: racing on a closed
+    ticket, they open one follow-up between them."""
+    channel = await chat_channel(tenant)
+    first = await receive(tenant, channel, message_id="m-0", conversation_id="c-nhom")
+    await thread_due(app.state.db, settings, app.state.secret_box)
+    closed = (await threaded(tenant, channel, first["id"]))["ticket_id"]
+    assert (
+        await tenant.agent.patch(f"/v1/tickets/{closed}", json={"status_kind": "closed"})
+    ).status_code == 200
+    messages = [
+        {
+            "message_id": f"m-{n}",
+            "conversation_id": "c-nhom",
+            "contact": {"id": "khach-01"} if n % 2 else {"id": f"khach-moi-{n}", "name": f"Khách {n}"},
+            "text": f"Tin nhắn {n}",
+        }
+        for n in range(1, 13)
+    ]
+    url = channel["inbound_urls"]["messages"]
+    for message in messages:
+        assert (await tenant.anonymous.post(url, json=message, headers=AUTH)).status_code == 202
+    await asyncio.gather(*(thread_due(app.state.db, settings, app.state.secret_box) for _ in range(4)))
+
+    workspace_id = UUID(str(tenant.workspace_id))
+    assert await count(app, InboundMessage, workspace_id, InboundMessage.state == "processed") == 13
+    follow_ups = await count(app, Ticket, workspace_id, Ticket.id != UUID(closed))
+    assert follow_ups == 1, "one follow-up, whichever sender came first"
+    [ticket] = [t for t in (await tenant.viewer.get("/v1/tickets")).json()["items"] if t["id"] != closed]
+    comments = await comments_of(tenant, ticket["id"])
+    assert sorted(c["body"] for c in comments) == sorted(m["text"] for m in messages)
+    assert sorted(c["threading"]["rule"] for c in comments) == ["follow_up"] + ["open_ticket"] * 11
+
+
+async def test_a_message_on_an_open_ticket_is_threaded_in_six_statements(
+    app: FastAPI, tenant: Tenant, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claimed with its channel, its echo check and the rules version; the conversation locked and
+    updated; the ticket locked; the comment; the ticket's change with its history and events; done."""
+    channel = await chat_channel(tenant)
+    await receive(tenant, channel, message_id="m-1", conversation_id="c-dem")
+    await thread_due(app.state.db, settings, app.state.secret_box)
+    second = await receive(tenant, channel, message_id="m-2", conversation_id="c-dem")
+    transactions: list[list[str]] = []
+
+    def ran(statement: str) -> None:
+        if statement.lstrip().startswith("SELECT inbound_messages."):  # a claim starts a transaction
+            transactions.append([])
+        transactions[-1].append(statement)
+
+    def before_cursor_execute(_c: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        ran(statement)
+
+    run_plain = PlainStatement.fetchrow
+
+    async def plain(statement: PlainStatement, session: Any, parameters: Any) -> Any:
+        ran(statement.sql)
+        return await run_plain(statement, session, parameters)
+
+    monkeypatch.setattr(PlainStatement, "fetchrow", plain)
+    engine = app.state.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", before_cursor_execute)
+    try:
+        await thread_due(app.state.db, settings, app.state.secret_box)
+    finally:
+        event.remove(engine, "before_cursor_execute", before_cursor_execute)
+    assert (await threaded(tenant, channel, second["id"]))["state"] == "processed"
+    [mine] = [t for t in transactions if any(s.startswith("INSERT INTO comments") for s in t)]
+    assert len(mine) <= 6, "\n".join(mine)
 
 
 async def test_a_known_customer_is_found_by_email_or_phone(

@@ -1,7 +1,8 @@
 """Threading: one stored inbound event becomes a comment on the right ticket, in one transaction.
 
-Messages of one conversation are threaded one at a time (an advisory lock on the conversation), so
-that the first messages of a new customer open one ticket however fast they arrive. The rule that
+Messages of one conversation are threaded one at a time (the conversation's row locked, and while
+it may not exist yet an advisory lock on it), so that the first messages of a new customer open one
+ticket however fast they arrive. The rule that
 placed a message is kept on its comment (`threading.rule`):
 
 - `new_conversation`: the first message of a conversation opens a ticket with the channel's defaults;
@@ -31,10 +32,9 @@ from app.channels.delivery import bounced
 from app.channels.incoming import Bounce, Ignore, Incoming
 from app.channels.remote_files import Downloader
 from app.channels.repository import (
-    ChannelRepository,
+    Claimed,
     ConversationRepository,
     InboundRepository,
-    OutboundRepository,
     lock_conversation,
 )
 from app.channels.service import channel_principal, channel_secrets
@@ -47,8 +47,9 @@ from app.contacts.service import create_contact, find_or_create_contact
 from app.errors import Conflict
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
-from app.models import Contact, Conversation, InboundMessage, MessagingChannel, Ticket
+from app.models import Contact, Conversation, MessagingChannel, Ticket
 from app.models.enums import CommentAuthor, InboundState, LinkKind, StatusKind
+from app.rules.snapshot import rules_as_of
 from app.tickets.repository import TicketRepository
 from app.tickets.schemas import TicketCreate
 from app.tickets.service import TicketService
@@ -61,24 +62,25 @@ async def thread(
     settings: Settings,
     secret_box: SecretBox,
     downloader: Downloader,
-    inbound: InboundMessage,
+    claimed: Claimed,
     now: datetime,
 ) -> None:
     """Process the (locked) inbound event: a comment on its ticket, or ignored with the reason.
 
     The files it links to are downloaded first, before the conversation is locked: a slow download holds
     this event only."""
+    inbound, channel = claimed.message, claimed.channel
     workspace_id = inbound.workspace_id
     inbound_repo = InboundRepository(session, workspace_id)
-    channel = await ChannelRepository(session, workspace_id).get(inbound.channel_id)
     if channel is None:
         await inbound_repo.finish(inbound, InboundState.ignored, now, error="the channel was deleted")
         return
-    if await OutboundRepository(session, workspace_id).sent_by_us(channel.id, inbound.provider_message_id):
+    if claimed.echo:
         await inbound_repo.finish(
             inbound, InboundState.ignored, now, error="an echo of a reply sent from here"
         )
         return
+    await rules_as_of(session, workspace_id, claimed.rules_version)
     adapter = ADAPTERS[channel.kind]
     message = adapter.incoming(channel, inbound)
     if isinstance(message, Ignore):
@@ -91,9 +93,8 @@ async def thread(
         return
     message = await downloader.fetch(message, last_try=inbound.attempts + 1 >= remote_files.TRIES)
     principal = channel_principal(channel)
-    await lock_conversation(session, channel.id, message.conversation)
-    contact = await _contact(session, principal, message, settings)
-    conversation = await _conversation(session, channel, message, contact, now)
+    requester = await _requester(session, principal, channel, message, settings, now)
+    conversation = requester.conversation
     if message.body is None:
         # About the customer (e.g. a follow), not a message: the conversation knows, no ticket changes.
         await inbound_repo.finish(inbound, InboundState.processed, now)
@@ -102,15 +103,16 @@ async def thread(
     found = None
     if hasattr(adapter, "explicit_ticket"):
         secrets = channel_secrets(channel, secret_box)
+        contact = await requester.contact()
         found = await adapter.explicit_ticket(session, channel, secrets, message, contact)
     elif conversation.ticket_id is not None:
         found = (await current_ticket(tickets.repo, conversation.ticket_id), "conversation")
-    ticket, rule, previous = await _ticket_for(tickets, channel, conversation, contact, message, now, found)
+    ticket, rule, previous = await _ticket_for(tickets, channel, requester, message, now, found)
     # The contact was just found; an agent's call was checked when it was received.
     author = (
         (CommentAuthor.agent, message.agent_id)
         if message.author is CommentAuthor.agent and message.agent_id is not None
-        else (CommentAuthor.contact, contact.id)
+        else (CommentAuthor.contact, requester.contact_id)
     )
     uploads, missing = await _uploads(session, principal, message.upload_tokens)
     body, files = _within_limits(message, settings, missing, reserved=len(uploads))
@@ -137,11 +139,52 @@ async def thread(
         },
     )
     conversation.ticket_id = comment.ticket_id
-    if message.author is CommentAuthor.contact:
-        conversation.last_inbound_at = now
     await inbound_repo.finish(
         inbound, InboundState.processed, now, ticket_id=comment.ticket_id, comment_id=comment.id
     )
+
+
+class _Requester:
+    """Who sent the message, and their conversation, locked and up to date; the contact's row is read
+    only when needed (opening a ticket, or finding one by what the message refers to)."""
+
+    def __init__(self, session: AsyncSession, conversation: Conversation, contact: Contact | None) -> None:
+        self.session = session
+        self.conversation = conversation
+        self.contact_id = conversation.contact_id
+        self._contact = contact
+
+    async def contact(self) -> Contact:
+        if self._contact is None:
+            repo = ContactRepository(self.session, self.conversation.workspace_id)
+            self._contact = await repo.get_or_404(self.contact_id)
+        return self._contact
+
+
+async def _requester(
+    session: AsyncSession,
+    principal: Principal,
+    channel: MessagingChannel,
+    message: Incoming,
+    settings: Settings,
+    now: datetime,
+) -> _Requester:
+    """The sender and their conversation. Messages of one conversation are threaded one at a time: a
+    known customer's conversation is locked by its row, brought up to date in the same statement; a new
+    conversation or customer is found or created under an advisory lock on the conversation, and its
+    row locked too."""
+    inbound_at = now if message.body is not None and message.author is CommentAuthor.contact else None
+    conversations = ConversationRepository(session, channel.workspace_id)
+    identity = (message.identity_kind, message.identity)
+    conversation = await conversations.join(
+        channel.id, message.conversation, identity, message.address, inbound_at
+    )
+    if conversation is not None:
+        return _Requester(session, conversation, None)
+    await lock_conversation(session, channel.id, message.conversation)
+    contact = await _contact(session, principal, message, settings)
+    conversation = await _conversation(session, channel, message, contact, now, inbound_at)
+    return _Requester(session, conversation, contact)
 
 
 async def _contact(
@@ -184,32 +227,38 @@ async def _contact(
 
 
 async def _conversation(
-    session: AsyncSession, channel: MessagingChannel, message: Incoming, contact: Contact, now: datetime
+    session: AsyncSession,
+    channel: MessagingChannel,
+    message: Incoming,
+    contact: Contact,
+    now: datetime,
+    inbound_at: datetime | None,
 ) -> Conversation:
     repo = ConversationRepository(session, channel.workspace_id)
     conversation = await repo.find(channel.id, message.conversation)
     if conversation is None:
-        conversation = await repo.add(
+        return await repo.add(
             Conversation(
                 id=new_id(),
                 channel_id=channel.id,
                 external_id=message.conversation,
                 contact_id=contact.id,
                 address=message.address,
+                last_inbound_at=inbound_at,
                 created_at=now,
             )
         )
-    else:
-        conversation.contact_id = contact.id
-        conversation.address = {**conversation.address, **message.address}
+    conversation.contact_id = contact.id
+    conversation.address = {**conversation.address, **message.address}
+    if inbound_at is not None:
+        conversation.last_inbound_at = inbound_at
     return conversation
 
 
 async def _ticket_for(
     tickets: TicketService,
     channel: MessagingChannel,
-    conversation: Conversation,
-    contact: Contact,
+    requester: _Requester,
     message: Incoming,
     now: datetime,
     found: tuple[Ticket | None, str] | None,
@@ -218,15 +267,15 @@ async def _ticket_for(
     `found`: the ticket the message belongs to (by its conversation, or by what the adapter read in it)."""
     current = found[0] if found else None
     if current is None:
-        return await _open(tickets, channel, conversation, contact, message), "new_conversation", None
+        return await _open(tickets, channel, requester, message), "new_conversation", None
     if current.deleted_at is not None:
-        return await _open(tickets, channel, conversation, contact, message), "ticket_deleted", current.id
+        return await _open(tickets, channel, requester, message), "ticket_deleted", current.id
     if current.status_kind not in (StatusKind.solved, StatusKind.closed):
         return current, "open_ticket", None
     window = timedelta(hours=channel.settings.get("reopen_window_hours", 72))
     if current.status_kind is StatusKind.solved and current.solved_at and now - current.solved_at < window:
         return current, "reopened", None
-    follow_up = await _open(tickets, channel, conversation, contact, message)
+    follow_up = await _open(tickets, channel, requester, message)
     await tickets.repo.add_link(follow_up.id, current.id, LinkKind.follow_up_of)
     return follow_up, "follow_up", current.id
 
@@ -242,8 +291,7 @@ async def current_ticket(repo: TicketRepository, ticket_id: UUID) -> Ticket | No
 async def _open(
     tickets: TicketService,
     channel: MessagingChannel,
-    conversation: Conversation,
-    contact: Contact,
+    requester: _Requester,
     message: Incoming,
 ) -> Ticket:
     category_id = channel.default_category_id
@@ -253,15 +301,15 @@ async def _open(
         category_id = category_id if category is not None and category.active else None
     created = await tickets.create(
         TicketCreate(
-            subject=_subject(message, contact, channel),
-            requester_id=contact.id,
+            subject=_subject(message, await requester.contact(), channel),
+            requester_id=requester.contact_id,
             channel=message.origin,
             group_id=channel.default_group_id,
             category_id=category_id,
             priority=channel.default_priority,
             tags=channel.default_tags,
         ),
-        conversation_id=conversation.id,
+        conversation_id=requester.conversation.id,
     )
     return await tickets.repo.get(created["id"], for_update=True)  # type: ignore[return-value]
 

@@ -1,18 +1,25 @@
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import Select, bindparam, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import DateTime, Select, bindparam, exists, func, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.ids import new_id
 from app.kit.pagination import Keyset, SortColumn
 from app.kit.repository import ScopedRepository
 from app.kit.time import utcnow
-from app.models import Conversation, InboundMessage, MessagingChannel, OutboundMessage
-from app.models.enums import DeliveryState, InboundState
+from app.models import (
+    ContactIdentity,
+    Conversation,
+    InboundMessage,
+    MessagingChannel,
+    OutboundMessage,
+    Workspace,
+)
+from app.models.enums import DeliveryState, IdentityKind, InboundState
 
 BY_NAME = Keyset("name", [SortColumn(MessagingChannel.name), SortColumn(MessagingChannel.id)])
 NEWEST_FIRST = Keyset(
@@ -143,18 +150,63 @@ async def email_channel_for(session: AsyncSession, address: str) -> MessagingCha
 
 
 # The statements each message's threading runs, built once: building one costs more than running it.
+_ECHO = (
+    exists()
+    .where(
+        OutboundMessage.workspace_id == InboundMessage.workspace_id,
+        OutboundMessage.channel_id == InboundMessage.channel_id,
+        OutboundMessage.provider_message_id == InboundMessage.provider_message_id,
+    )
+    .label("echo")
+)
+_RULES_VERSION = (
+    select(Workspace.rules_version)
+    .where(Workspace.id == InboundMessage.workspace_id)
+    .scalar_subquery()
+    .label("rules_version")
+)
 _DUE_INBOUND = (
-    select(InboundMessage)
+    select(InboundMessage, MessagingChannel, _ECHO, _RULES_VERSION)
+    .outerjoin(
+        MessagingChannel,
+        (MessagingChannel.workspace_id == InboundMessage.workspace_id)
+        & (MessagingChannel.id == InboundMessage.channel_id),
+    )
     .where(InboundMessage.state == InboundState.received, InboundMessage.next_attempt_at <= bindparam("now"))
     .order_by(InboundMessage.next_attempt_at, InboundMessage.id)
     .limit(1)
-    .with_for_update(skip_locked=True)
+    .with_for_update(of=InboundMessage, skip_locked=True)
 )
 _LOCK_CONVERSATION = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
-_CONVERSATION = select(Conversation).where(
-    Conversation.workspace_id == bindparam("workspace_id"),
-    Conversation.channel_id == bindparam("channel_id"),
-    Conversation.external_id == bindparam("external_id"),
+_CONVERSATION = (
+    select(Conversation)
+    .where(
+        Conversation.workspace_id == bindparam("workspace_id"),
+        Conversation.channel_id == bindparam("channel_id"),
+        Conversation.external_id == bindparam("external_id"),
+    )
+    .with_for_update()
+)
+# The conversation of a known customer, locked and brought up to date in one statement.
+_JOIN_CONVERSATION = (
+    update(Conversation)
+    .where(
+        Conversation.workspace_id == bindparam("join_workspace_id"),
+        Conversation.channel_id == bindparam("join_channel_id"),
+        Conversation.external_id == bindparam("join_external_id"),
+        ContactIdentity.workspace_id == Conversation.workspace_id,
+        ContactIdentity.kind == bindparam("join_identity_kind"),
+        ContactIdentity.value == bindparam("join_identity"),
+    )
+    .values(
+        contact_id=ContactIdentity.contact_id,
+        address=Conversation.address.op("||")(bindparam("join_address", type_=JSONB)),
+        last_inbound_at=func.coalesce(
+            bindparam("join_inbound_at", type_=DateTime(timezone=True)), Conversation.last_inbound_at
+        ),
+    )
+    .returning(Conversation)
+    .execution_options(synchronize_session=False)
 )
 _SENT = (
     select(OutboundMessage)
@@ -167,13 +219,23 @@ _SENT = (
 )
 
 
-async def claim_inbound(session: AsyncSession, now: datetime) -> InboundMessage | None:
-    """The oldest due message no other worker holds, locked until this transaction ends."""
-    return (await session.execute(_DUE_INBOUND, {"now": now})).scalar_one_or_none()
+class Claimed(NamedTuple):
+    message: InboundMessage
+    channel: MessagingChannel | None  # None: deleted since
+    echo: bool  # the provider sending back a message sent from here
+    rules_version: int  # the workspace's, as the claim saw it
+
+
+async def claim_inbound(session: AsyncSession, now: datetime) -> Claimed | None:
+    """The oldest due message no other worker holds, locked until this transaction ends, with its
+    channel, whether it is an echo, and its workspace's rules version."""
+    row = (await session.execute(_DUE_INBOUND, {"now": now})).one_or_none()
+    return None if row is None else Claimed(*row)
 
 
 async def lock_conversation(session: AsyncSession, channel_id: UUID, external_id: str) -> None:
-    """Messages of one conversation are threaded one at a time, so that its first ones open one ticket."""
+    """Held while a conversation that may not exist yet is found or started, so that the first
+    messages of a new customer open one ticket however fast they arrive."""
     await session.execute(_LOCK_CONVERSATION, {"key": f"conversation:{channel_id}:{external_id}"})
 
 
@@ -182,16 +244,36 @@ class ConversationRepository(ScopedRepository[Conversation]):
     resource = "Conversation"
 
     async def find(self, channel_id: UUID, external_id: str) -> Conversation | None:
+        """The conversation, locked."""
         parameters = {"workspace_id": self.workspace_id, "channel_id": channel_id, "external_id": external_id}
         return (await self.session.execute(_CONVERSATION, parameters)).scalar_one_or_none()
+
+    async def join(
+        self,
+        channel_id: UUID,
+        external_id: str,
+        identity: tuple[IdentityKind, str],
+        address: dict[str, Any],
+        inbound_at: datetime | None,
+    ) -> Conversation | None:
+        """The conversation, locked, now with the contact who holds `identity`, the address merged in,
+        and `inbound_at` (when given) as the customer's last message; None when the conversation or the
+        identity is new, and nothing changed."""
+        parameters = {
+            "join_workspace_id": self.workspace_id,
+            "join_channel_id": channel_id,
+            "join_external_id": external_id,
+            "join_identity_kind": identity[0],
+            "join_identity": identity[1],
+            "join_address": address,
+            "join_inbound_at": inbound_at,
+        }
+        return (await self.session.execute(_JOIN_CONVERSATION, parameters)).scalar_one_or_none()
 
 
 class OutboundRepository(ScopedRepository[OutboundMessage]):
     model = OutboundMessage
     resource = "Outbound message"
-
-    async def sent_by_us(self, channel_id: UUID, provider_message_id: str) -> bool:
-        return await self.by_provider_id(channel_id, provider_message_id, lock=False) is not None
 
     async def by_provider_id(
         self, channel_id: UUID, provider_message_id: str, *, lock: bool = True

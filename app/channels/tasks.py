@@ -96,12 +96,12 @@ async def _thread_until_none_due(
             # whole, and its failure written in a transaction of its own.
             try:
                 async with session.begin():
-                    inbound = await claim_inbound(session, utcnow())
-                    if inbound is None:
+                    claim = await claim_inbound(session, utcnow())
+                    if claim is None:
                         return taken
                     taken += 1
-                    claimed = (inbound.workspace_id, inbound.id)
-                    await thread(session, settings, secret_box, downloader, inbound, utcnow())
+                    claimed = (claim.message.workspace_id, claim.message.id)
+                    await thread(session, settings, secret_box, downloader, claim, utcnow())
             except AppError as error:
                 failure, permanent = error.detail, True
             except DownloadPending as pending:

@@ -143,7 +143,13 @@ async def rules_of(session: AsyncSession, workspace_id: UUID) -> Rules:
     if workspace_id in in_transaction:
         return in_transaction[workspace_id]
     row = await _VERSION.fetchrow(session, {"workspace_id": workspace_id})
-    version = row["rules_version"] if row is not None else -1
+    return await rules_as_of(session, workspace_id, row["rules_version"] if row is not None else -1)
+
+
+async def rules_as_of(session: AsyncSession, workspace_id: UUID, version: int) -> Rules:
+    """The workspace's rules at `version`, which the caller read in a statement of this transaction
+    (saving that read), for the rest of the transaction."""
+    in_transaction: dict[UUID, Rules] = transaction_info(session).setdefault(_IN_TRANSACTION, {})
     rules = _kept.get(workspace_id)
     if rules is None or rules.version != version:
         rules = await _load(session, workspace_id, version)
