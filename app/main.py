@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from app.api import contract
 from app.api.problems import install_error_handlers
 from app.assembly import assemble
 from app.config import Settings, get_settings
@@ -13,7 +14,7 @@ from app.db import create_database, resolve_database_url
 from app.events.notifier import EventNotifier
 from app.kit.crypto import load_secret_box
 from app.kit.signals import on_exit_signals
-from app.routers import ROUTERS
+from app.routers import DOMAIN_ROUTERS, ROUTERS
 from app.webhooks.catalogue import webhooks
 from app.worker.runner import Worker
 
@@ -74,9 +75,11 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
+    app.state.api_routes = [route for router in DOMAIN_ROUTERS for route in router.routes]
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
     app.webhooks.include_router(webhooks)
+    contract.install(app)
     logging.getLogger("app").setLevel(settings.log_level.upper())
     return app

@@ -8,7 +8,10 @@ import asyncio
 import contextlib
 import os
 import secrets
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,7 @@ from app.embedded import asyncpg_url, start_embedded_postgres
 from app.main import create_app
 from app.models.enums import Role
 from tests.locks import plain_url
+from tests.processes import Server, free_port
 
 if TYPE_CHECKING:
     from tests.receiver import Receiver
@@ -185,3 +189,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The chaos tests last: they take minutes, and the rest of the suite answers sooner without them
     ahead (they also leave a busy workspace behind, which tests that look across workspaces need not see)."""
     items.sort(key=lambda item: item.get_closest_marker("chaos") is not None)
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+    """The service in a process of its own (`helpdesk serve`) on the test database, logging to a file
+    (the fuzzer's malformed requests make uvicorn warn at every turn)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "HELPDESK_DATA_DIR": str(tmp_path),
+        "HELPDESK_SECRET_KEY": "test-secret-key",
+        "HELPDESK_WORKER_IN_API": "false",
+        "HELPDESK_LOG_LEVEL": "warning",
+    }
+    command = [sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(port)]
+    log = tmp_path / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=output)  # noqa: S603 - our own command line
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError(f"the server did not start within 60 s: {log.read_text(errors='replace')}")
+        yield Server(url, log)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

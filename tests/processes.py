@@ -75,3 +75,14 @@ def start_api(database_url: str, port: int | None = None, **settings: str) -> Ap
 def start_worker(database_url: str, **settings: str) -> subprocess.Popen[bytes]:
     """`helpdesk worker` as deployments run it."""
     return subprocess.Popen([HELPDESK, "worker"], env=service_env(database_url, **settings))  # noqa: S603 - our own command
+
+
+@dataclass
+class Server:
+    url: str
+    log: Path
+
+    def errors(self) -> str:
+        """What the server logged of its unhandled errors."""
+        text = self.log.read_text(errors="replace")
+        return text[text.find("unhandled error") :][-5000:] if "unhandled error" in text else ""

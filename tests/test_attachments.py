@@ -81,7 +81,9 @@ async def principal_of(app: FastAPI, client: httpx.AsyncClient) -> Principal:
 async def upload(client: httpx.AsyncClient, *files: tuple[str, bytes, str]) -> list[dict[str, Any]]:
     response = await client.post("/v1/uploads", files=[("files", file) for file in files])
     assert response.status_code == 201, response.text
-    return response.json()
+    page = response.json()
+    assert page["next_cursor"] is None, "every upload of a request on one page"
+    return page["items"]
 
 
 async def add_comment(db: Database, workspace_id: UUID, ticket_id: str) -> UUID:

@@ -162,6 +162,46 @@ async def test_malformed_ids_in_paths_and_queries_are_4xx(app: FastAPI, tenant: 
         assert 400 <= response.status_code < 500, query
 
 
+async def test_every_operation_refuses_a_query_parameter_it_does_not_take_and_changes_nothing(
+    app: FastAPI, tenant: Tenant, world: World
+) -> None:
+    """A misspelt filter (`?organisation_id=`, `?custom_fields.x=`) must not answer with everything, nor
+    a write go ahead as if it had not been given."""
+    document = app.openapi()
+    exercised = 0
+    for path, methods in document["paths"].items():
+        url = re.sub(r"{(\w+)}", lambda match: world[match.group(1)], path)
+        for method, operation in methods.items():
+            operation_id = operation["operationId"]
+            if "Channels: inbound" in operation["tags"]:
+                continue  # providers' requests carry what the providers like
+            before = await tenant.admin.get("/v1/events", params={"limit": 100})
+            body = EXAMPLES[operation_id](world) if operation_id in EXAMPLES else None
+            unknown = {"organisation_id": world["organization_id"]}
+            response = await tenant.admin.request(method.upper(), url, params=unknown, json=body)
+            where = f"{method.upper()} {path}"
+            assert response.status_code == 400, f"{where}: {response.status_code} {response.text}"
+            problem = response.json()
+            assert problem["code"] == "unknown_query_parameter", where
+            assert problem["field"] == "organisation_id", where
+            after = await tenant.admin.get("/v1/events", params={"limit": 100})
+            assert after.json() == before.json(), f"{where} changed something"
+            exercised += 1
+    assert exercised > 100
+
+
+async def test_a_method_a_path_does_not_have_is_a_405_naming_every_one_it_has(tenant: Tenant) -> None:
+    ticket = await tenant.agent.post("/v1/tickets", json={"subject": "Máy in không nhận lệnh"})
+    for url, allowed in (
+        (f"/v1/tickets/{ticket.json()['id']}", "DELETE, GET, PATCH"),
+        ("/v1/tickets", "GET, POST"),
+        ("/healthz", "GET"),
+    ):
+        response = await tenant.admin.put(url, json={})
+        assert response.status_code == 405 and response.headers["allow"] == allowed, url
+        assert response.json()["code"] == "method_not_allowed" and allowed in response.json()["detail"]
+
+
 # Texts PostgreSQL cannot store: it refuses NUL in text and JSON, and a lone surrogate (which the JSON
 # escape \ud800 decodes to) has no UTF-8 form.
 UNSTORABLE = {"NUL": "Giao\x00hàng", "lone surrogate": "Giao\ud800hàng"}
@@ -326,6 +366,9 @@ def out_of_range_values(schema: dict[str, Any], document: dict[str, Any]) -> Ite
             yield 1e308, "maximum" in option and option["maximum"] < 1e308
         elif option.get("format") == "date-time":
             yield from OUT_OF_RANGE_DATETIMES.items()
+            yield 1765065600, True  # a Unix time is no date-time
+        elif option.get("format") == "date":
+            yield 20429, True  # nor a number of days
 
 
 def range_mutations(
@@ -432,7 +475,7 @@ async def test_unstorable_file_names_are_cleaned(tenant: Tenant) -> None:
             "/v1/uploads", content=body, headers={"Content-Type": "multipart/form-data; boundary=b"}
         )
         assert response.status_code == 201, response.text
-        assert response.json()[0]["filename"] == kept
+        assert response.json()["items"][0]["filename"] == kept
 
 
 async def test_provider_events_keep_their_message_with_unstorable_text_replaced(

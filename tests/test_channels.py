@@ -202,7 +202,7 @@ async def test_a_conversation_opens_one_ticket_and_follows_it_through_its_life(
     await tenant.agent.patch(url, json={"status_kind": "closed"})
     follow_up = await next_message("m-4")
     assert follow_up["ticket_id"] != ticket["id"]
-    links = (await tenant.viewer.get(f"/v1/tickets/{follow_up['ticket_id']}/links")).json()
+    links = (await tenant.viewer.get(f"/v1/tickets/{follow_up['ticket_id']}/links")).json()["items"]
     assert [(link["kind"], link["linked_ticket_id"]) for link in links] == [("follow_up_of", ticket["id"])]
     rules = [c["threading"]["rule"] for c in await comments_of(tenant, ticket["id"])]
     assert rules == ["new_conversation", "open_ticket", "reopened"]
@@ -395,10 +395,12 @@ async def test_messages_carry_files_uploaded_first_or_linked(
         uploads, files=[("files", ("Thực đơn.pdf", menu, "application/pdf"))], headers=AUTH
     )
     assert uploaded.status_code == 201, uploaded.text
-    [upload] = uploaded.json()
+    [upload] = uploaded.json()["items"]
     assert upload["filename"] == "Thực đơn.pdf" and upload["content_type"] == "application/pdf"
     assert (await tenant.anonymous.post(uploads, files=[("files", ("a.txt", b"x"))])).status_code == 401
-    agents_upload = (await tenant.admin.post("/v1/uploads", files=[("files", ("b.txt", b"y"))])).json()[0]
+    agents_upload = (await tenant.admin.post("/v1/uploads", files=[("files", ("b.txt", b"y"))])).json()[
+        "items"
+    ][0]
 
     refused = await post_message(tenant, channel, attachments=[{"upload_token": agents_upload["token"]}])
     assert refused.status_code == 422 and refused.json()["code"] == "invalid_attachments"

@@ -7,17 +7,11 @@ The seed is fixed and the examples bounded, so a run is repeatable and takes a f
 """
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import httpx
 import pytest
 import schemathesis
 from schemathesis.core.transport import Response
@@ -26,6 +20,7 @@ from schemathesis.engine.recorder import Interaction
 
 from tests.conftest import Tenant
 from tests.factories import create
+from tests.processes import Server
 
 pytestmark = pytest.mark.fuzz
 
@@ -182,57 +177,6 @@ def _reproduction(interaction: Interaction | None, label: str) -> str:
     status = response.status_code if response is not None else "no answer"
     body = request.body.decode(errors="replace")[:500] if request.body else ""
     return f"{label}: {request.method} {request.uri} {body} → {status}"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class Server:
-    url: str
-    log: Path
-
-    def errors(self) -> str:
-        """What the server logged of its unhandled errors."""
-        text = self.log.read_text(errors="replace")
-        return text[text.find("unhandled error") :][-5000:] if "unhandled error" in text else ""
-
-
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
-    """The service in a process of its own (`helpdesk serve`) on the test database, logging to a file
-    (the fuzzer's malformed requests make uvicorn warn at every turn)."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "HELPDESK_DATA_DIR": str(tmp_path),
-        "HELPDESK_SECRET_KEY": "test-secret-key",
-        "HELPDESK_WORKER_IN_API": "false",
-        "HELPDESK_LOG_LEVEL": "warning",
-    }
-    command = [sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(port)]
-    log = tmp_path / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=output)  # noqa: S603 - our own command line
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError(f"the server did not start within 60 s: {log.read_text(errors='replace')}")
-        yield Server(url, log)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 async def test_fuzzing_the_served_document_finds_no_server_error(

@@ -1,6 +1,7 @@
 """Checks on the project's contracts: one migration head, no drift, reversible migrations, OpenAPI file."""
 
 import asyncio
+import json
 import secrets
 
 from alembic import command
@@ -52,3 +53,31 @@ def test_committed_openapi_document_matches_the_app() -> None:
     assert COMMITTED_PATH.read_text(encoding="utf-8") == render_openapi(), (
         "openapi/openapi.json is stale: run `make openapi`"
     )
+
+
+def test_every_error_of_every_operation_is_documented_as_the_problem_it_is() -> None:
+    document = json.loads(COMMITTED_PATH.read_text(encoding="utf-8"))
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    assert not [name for name in schemas if name.endswith(("-Input", "-Output")) or "__" in name]
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            responses = operation["responses"]
+            errors = {status: response for status, response in responses.items() if status[0] in "45"}
+            assert {"400", "503"} <= errors.keys() or path == "/healthz", where
+            for status, response in errors.items():
+                assert response["content"] == problem, f"{where} {status}"
+            if "{" in path:
+                assert "404" in errors, where
+            if "requestBody" in operation:
+                assert {"413", "422"} <= errors.keys(), where
+            if any(parameter["name"] == "If-Match" for parameter in operation.get("parameters", [])):
+                assert "412" in errors, where
+            for status in ("429", "503"):
+                if status in errors:
+                    assert "Retry-After" in errors[status]["headers"], f"{where} {status}"
+    for name, operations in document["webhooks"].items():
+        headers = {parameter["name"] for parameter in operations["post"]["parameters"]}
+        assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}, name

@@ -53,11 +53,10 @@ async def test_links_both_ways_and_their_rules(tenant: Tenant, other_tenant: Ten
         f"/v1/tickets/{first['id']}/links", json={"ticket_id": foreign["id"], "kind": "related"}
     )
     assert refused.status_code == 422 and foreign["id"] not in refused.text
-    assert [item["id"] for item in (await tenant.viewer.get(f"/v1/tickets/{second['id']}/links")).json()] == [
-        link["id"]
-    ]
+    links = (await tenant.viewer.get(f"/v1/tickets/{second['id']}/links")).json()
+    assert [item["id"] for item in links["items"]] == [link["id"]] and links["next_cursor"] is None
     assert (await tenant.agent.delete(f"/v1/tickets/{second['id']}/links/{link['id']}")).status_code == 204
-    assert (await tenant.viewer.get(f"/v1/tickets/{first['id']}/links")).json() == []
+    assert (await tenant.viewer.get(f"/v1/tickets/{first['id']}/links")).json()["items"] == []
 
 
 async def test_merge_moves_the_conversation_and_closes_the_source(tenant: Tenant) -> None:
@@ -128,12 +127,12 @@ async def test_presence_shows_the_other_agents_until_it_expires(app: FastAPI, te
     binh = make_client(app, mint_agent_token(kid, secret, "crm-binh"))
     ticket = await create_ticket(tenant.agent)
     url = f"/v1/tickets/{ticket['id']}/presence"
-    assert (await an.put(url, json={"state": "viewing"})).json() == []
-    others = (await binh.put(url, json={"state": "typing"})).json()
+    assert (await an.put(url, json={"state": "viewing"})).json() == {"items": [], "next_cursor": None}
+    others = (await binh.put(url, json={"state": "typing"})).json()["items"]
     assert [(item["name"], item["state"]) for item in others] == [("Nguyễn An", "viewing")]
-    assert [item["name"] for item in (await an.get(url)).json()] == ["Trần Bình"]
+    assert [item["name"] for item in (await an.get(url)).json()["items"]] == ["Trần Bình"]
     async with app.state.db.sessionmaker() as session, session.begin():
         await session.execute(update(Presence).values(expires_at=Presence.expires_at - timedelta(seconds=31)))
-    assert (await an.get(url)).json() == []
+    assert (await an.get(url)).json()["items"] == []
     assert (await tenant.agent.put(url, json={"state": "viewing"})).status_code == 422
     assert (await binh.delete(url)).status_code == 204

@@ -84,7 +84,7 @@ async def build_world(tenant: Tenant) -> World:
         "link_id": link["id"],
         "delivery_id": delivery.json()["id"],
         "macro_id": macro["id"],
-        "attachment_id": upload.json()[0]["id"],
+        "attachment_id": upload.json()["items"][0]["id"],
         "calendar_id": calendar["id"],
         "policy_id": policy["id"],
         "trigger_id": trigger["id"],

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.api.constraints import describe_data_error, describe_violation
 from app.errors import (
@@ -79,7 +80,7 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
     return problem(422, "validation_failed", "Validation failed", detail, field=first["field"], errors=errors)
 
 
-async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     codes = {
         404: "not_found",
         405: "method_not_allowed",
@@ -89,7 +90,22 @@ async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     code = codes.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
     title = code.replace("_", " ").capitalize()
-    return problem(exc.status_code, code, title, detail, headers=getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        allowed = _methods_of_path(request)
+        detail = f"{request.method} is not one of this path's methods: {', '.join(allowed)}"
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+    return problem(exc.status_code, code, title, detail, headers=headers)
+
+
+def _methods_of_path(request: Request) -> list[str]:
+    """Every method of every route of the request's path (the router names the first route's only)."""
+    methods: set[str] = set()
+    for route in request.app.state.api_routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(route.methods)
+    return sorted(methods)
 
 
 async def _integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import Depends, Request, Response, params
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
@@ -16,7 +17,7 @@ from app.api import idempotency
 from app.api.deps import RequireRole, authorize, current_principal
 from app.auth.repository import record_api_key_use
 from app.config import Settings
-from app.errors import PayloadTooLarge
+from app.errors import BadRequest, PayloadTooLarge
 from app.models.enums import Role
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -43,6 +44,7 @@ class UnitOfWorkRoute(APIRoute):
 
     # Idempotency keys belong to the caller's credential, so they need an API key or agent token.
     honours_idempotency_keys = True
+    refuses_unknown_query_parameters = True
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         methods = {method.upper() for method in kwargs.get("methods") or ()}
@@ -61,6 +63,12 @@ class UnitOfWorkRoute(APIRoute):
         self.takes_files = any(
             isinstance(field.field_info, params.File) for field in self.dependant.body_params
         )
+        parameters = get_flat_params(self.dependant)
+        self.query_names = frozenset(p.alias for p in parameters if isinstance(p.field_info, params.Query))
+        self.header_names = frozenset(
+            p.alias.replace("_", "-").lower() for p in parameters if isinstance(p.field_info, params.Header)
+        )
+        self.takes_path_parameters = any(isinstance(p.field_info, params.Path) for p in parameters)
 
     def max_body_bytes(self, settings: Settings) -> int:
         """JSON bodies are small; a route that takes files takes as many as a comment may carry."""
@@ -107,18 +115,33 @@ class UnitOfWorkRoute(APIRoute):
         return run_unit_of_work
 
     async def _admit(self, request: Request, session: AsyncSession) -> idempotency.Claim | None:
-        """Authenticate and authorise the caller, then hold the request's Idempotency-Key if it has one."""
+        """Authenticate and authorise the caller, check the query names only parameters the route
+        takes, then hold the request's Idempotency-Key if it has one."""
         if not self.authenticated:
+            self.check_query(request)
             return None
         authenticated = await authorize(request, session, self.least_role)
         if authenticated.stale_key is not None:
             # Its own short transaction: the key's row is not held while the request works.
             await record_api_key_use(session, authenticated.stale_key)
             await session.commit()
+        self.check_query(request)
         key = request.headers.get(idempotency.HEADER)
         if not self.idempotent or key is None:
             return None
         return await idempotency.claim(request, session, authenticated.principal, key)
+
+    def check_query(self, request: Request) -> None:
+        """A parameter the route does not take is refused rather than ignored: a misspelt filter must
+        not answer with everything."""
+        unknown = sorted(set(request.query_params) - self.query_names)
+        if unknown and self.refuses_unknown_query_parameters:
+            raise BadRequest(
+                f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
+                field=unknown[0],
+                code="unknown_query_parameter",
+                extra={"unknown": unknown},
+            )
 
 
 def _with_etag(request: Request, response: Response) -> Response:
@@ -148,3 +171,5 @@ class ProviderRoute(UnitOfWorkRoute):
     re-sent message is recognised by its provider id rather than by an Idempotency-Key."""
 
     honours_idempotency_keys = False
+    # Providers add what they like to their requests; the route reads what it needs.
+    refuses_unknown_query_parameters = False

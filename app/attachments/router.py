@@ -5,6 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, File, Request, UploadFile, status
 from fastapi.responses import StreamingResponse
 
+from app.api.contract import download
 from app.api.deps import Agent, Session, Viewer
 from app.api.routing import UnitOfWorkRoute
 from app.attachments.schemas import UploadOut
@@ -12,6 +13,7 @@ from app.attachments.service import get_attachment, store_files, uploaded_by
 from app.attachments.storage import Storage, storage_dependency
 from app.auth.principal import Principal
 from app.errors import NotFound
+from app.kit.schemas import Page
 from app.models import Attachment
 from app.tickets.service import TicketService
 
@@ -20,27 +22,28 @@ StorageDep = Annotated[Storage, Depends(storage_dependency)]
 router = APIRouter(prefix="/v1", tags=["Attachments"], route_class=UnitOfWorkRoute)
 
 
-@router.post("/uploads", response_model=list[UploadOut], status_code=status.HTTP_201_CREATED)
+@router.post("/uploads", response_model=Page[UploadOut], status_code=status.HTTP_201_CREATED)
 async def upload_files(
     request: Request,
     session: Session,
     principal: Agent,
     storage: StorageDep,
     files: Annotated[list[UploadFile], File(description="One or more files (multipart/form-data)")],
-) -> list[UploadOut]:
+) -> Page[UploadOut]:
     """Upload files before writing the comment that carries them: pass their tokens in its `attachments`.
 
     Each file's type is sniffed from its bytes. An upload no comment attaches is deleted after a while
-    (`HELPDESK_ATTACHMENT_UNATTACHED_TTL_HOURS`). Too many files or too large a file is a 413.
+    (`HELPDESK_ATTACHMENT_UNATTACHED_TTL_HOURS`). Too many files or too large a file is a 413. The
+    uploads come back in the order sent, all on one page.
     """
     stored = await store_files(session, principal, storage, request.app.state.settings, files)
-    return [UploadOut.model_validate(attachment) for attachment in stored]
+    return Page(items=[UploadOut.model_validate(attachment) for attachment in stored])
 
 
 @router.get(
     "/attachments/{attachment_id}",
     response_class=StreamingResponse,
-    responses={200: {"description": "The file's bytes, as a download", "content": {"*/*": {}}}},
+    responses=download("*/*", "The file's bytes, as its sniffed type"),
 )
 async def download_attachment(
     attachment_id: UUID, request: Request, session: Session, principal: Viewer, storage: StorageDep

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, 
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.api.contract import download
 from app.api.deps import Admin, Session
 from app.api.routing import ProviderRoute, UnitOfWorkRoute
 from app.attachments.router import StorageDep
@@ -133,7 +134,7 @@ async def get_inbound(channel_id: UUID, inbound_id: UUID, session: Session, prin
 @router.get(
     "/{channel_id}/inbound/{inbound_id}/raw",
     response_class=Response,
-    responses={200: {"content": {"message/rfc822": {}}, "description": "The mail as it was received"}},
+    responses=download("message/rfc822", "The mail as it was received"),
 )
 async def get_inbound_raw(channel_id: UUID, inbound_id: UUID, session: Session, principal: Admin) -> Response:
     """The whole mail as it arrived (email channels), quoted text and all."""
@@ -165,20 +166,21 @@ async def receive_message(
     return await inbound.accept_message(session, channel, data, request.app.state.settings)
 
 
-@receiving.post("/{channel_id}/uploads", response_model=list[UploadOut], status_code=status.HTTP_201_CREATED)
+@receiving.post("/{channel_id}/uploads", response_model=Page[UploadOut], status_code=status.HTTP_201_CREATED)
 async def upload_channel_files(
     request: Request,
     session: Session,
     channel: ChatChannel,
     storage: StorageDep,
     files: Annotated[list[UploadFile], File(description="One or more files (multipart/form-data)")],
-) -> list[UploadOut]:
+) -> Page[UploadOut]:
     """Files for a customer's message to carry, with the channel's token: pass each one's `token` as an
     `upload_token` in the message's `attachments`. Limits and type sniffing are those of agents' uploads;
-    an upload no message attaches is deleted after `HELPDESK_ATTACHMENT_UNATTACHED_TTL_HOURS`."""
+    an upload no message attaches is deleted after `HELPDESK_ATTACHMENT_UNATTACHED_TTL_HOURS`. The uploads
+    come back in the order sent, all on one page."""
     settings = request.app.state.settings
     stored = await store_files(session, service.channel_principal(channel), storage, settings, files)
-    return [UploadOut.model_validate(attachment) for attachment in stored]
+    return Page(items=[UploadOut.model_validate(attachment) for attachment in stored])
 
 
 @receiving.post("/{channel_id}/calls", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
@@ -238,7 +240,12 @@ async def receive_zalo(
     return Received(stored=stored)
 
 
-@mailing.post("/{channel_id}/email", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
+@mailing.post(
+    "/{channel_id}/email",
+    response_model=Accepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={406: {"description": "The mail is for another channel's address (Mailgun does not retry)"}},
+)
 async def receive_email(
     channel_id: UUID,
     request: Request,

@@ -57,7 +57,7 @@ class AuthorOut(BaseModel):
     id: UUID | None
 
 
-class DeliveryOut(BaseModel):
+class CommentDeliveryOut(BaseModel):
     state: DeliveryState = Field(description="`queued`, `sent` (with `provider_message_id`) or `failed`")
     error: str | None = Field(None, description="Why it failed, as the channel or its provider said")
 
@@ -77,7 +77,7 @@ class CommentOut(ResponseModel):
         description="For a message that arrived on a channel: the `rule` that put it on this ticket, and "
         "the conversation and stored message it came from",
     )
-    delivery: DeliveryOut | None = Field(
+    delivery: CommentDeliveryOut | None = Field(
         None, description="For a public reply sent out on the ticket's channel: how far it got"
     )
     attachments: list[AttachmentOut]

@@ -20,7 +20,7 @@ from app.attachments.service import (
 from app.attachments.storage import Storage
 from app.auth.principal import Principal
 from app.comments.repository import CommentRepository
-from app.comments.schemas import AuthorOut, CommentCreate, CommentOut, DeliveryOut
+from app.comments.schemas import AuthorOut, CommentCreate, CommentDeliveryOut, CommentOut
 from app.config import Settings
 from app.contacts.repository import ContactRepository
 from app.errors import Conflict, Unprocessable
@@ -235,7 +235,7 @@ def _comment_out(comment: Comment, attachments: Sequence[Attachment]) -> Comment
         provider_message_id=comment.provider_message_id,
         original_ticket_id=comment.original_ticket_id,
         threading=comment.threading,
-        delivery=DeliveryOut(state=comment.delivery_state, error=comment.delivery_error)
+        delivery=CommentDeliveryOut(state=comment.delivery_state, error=comment.delivery_error)
         if comment.delivery_state is not None
         else None,
         attachments=[AttachmentOut.model_validate(item) for item in attachments],

@@ -3,7 +3,7 @@
 import math
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, NoReturn, TypeVar
 
 from fastapi import Request
@@ -202,11 +202,21 @@ class ResponseModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+# What an RFC 3339 date or date-time starts with: the full date. Pydantic would read a number, or a
+# string of digits, as a Unix time; the API speaks RFC 3339 only.
+_FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _require_text(value: Any) -> Any:
-    # Pydantic would read a number as a Unix time; the API speaks RFC 3339 only.
-    if not isinstance(value, str | datetime):
-        raise ValueError("must be an RFC 3339 date-time string")
-    return value
+    if isinstance(value, datetime) or (isinstance(value, str) and _FULL_DATE.match(value)):
+        return value
+    raise ValueError("must be an RFC 3339 date-time string")
+
+
+def _require_date_text(value: Any) -> Any:
+    if isinstance(value, date) or (isinstance(value, str) and _FULL_DATE.fullmatch(value)):
+        return value
+    raise ValueError("must be an RFC 3339 full date (YYYY-MM-DD)")
 
 
 def within_range(moment: datetime) -> bool:
@@ -231,6 +241,7 @@ ShortText = Annotated[str, StringConstraints(max_length=2000)]
 LongText = Annotated[str, StringConstraints(max_length=65_536)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s,]+$")]
 AwareDatetime = Annotated[datetime, BeforeValidator(_require_text), AfterValidator(_require_aware)]
+FullDate = Annotated[date, BeforeValidator(_require_date_text)]
 ExternalRefs = Annotated[
     dict[
         Annotated[str, StringConstraints(min_length=1, max_length=64)], Annotated[str, Field(max_length=200)]

@@ -9,6 +9,7 @@ from app.api.deps import Agent, Session, Viewer
 from app.api.routing import UnitOfWorkRoute
 from app.auth.principal import Principal
 from app.errors import Unprocessable
+from app.kit.schemas import Page
 from app.kit.time import utcnow
 from app.presence.repository import PresenceRepository
 from app.presence.schemas import PresenceOut, PresenceUpdate
@@ -26,22 +27,23 @@ def _agent_of(principal: Principal) -> UUID:
     return principal.agent_id
 
 
-async def _others(session: Session, principal: Principal, ticket_id: UUID) -> list[PresenceOut]:
+async def _others(session: Session, principal: Principal, ticket_id: UUID) -> Page[PresenceOut]:
     present = await PresenceRepository(session, principal.workspace_id).others(
         ticket_id, principal.agent_id, utcnow()
     )
-    return [
+    items = [
         PresenceOut(agent_id=row.agent_id, name=name, state=row.state, expires_at=row.expires_at)
         for row, name in present
     ]
+    return Page(items=items)
 
 
-@router.put("", response_model=list[PresenceOut])
+@router.put("", response_model=Page[PresenceOut])
 async def mark_presence(
     ticket_id: UUID, data: PresenceUpdate, request: Request, session: Session, principal: Agent
-) -> list[PresenceOut]:
+) -> Page[PresenceOut]:
     """Say the calling agent is viewing or typing on the ticket (for 30 s; refresh to stay); answers
-    the other agents there now."""
+    the other agents there now, all on one page."""
     await TicketService(session, principal, request.app.state.settings).get(ticket_id)
     until = utcnow() + PRESENCE_TTL
     await PresenceRepository(session, principal.workspace_id).mark(
@@ -57,10 +59,10 @@ async def leave_presence(ticket_id: UUID, request: Request, session: Session, pr
     await PresenceRepository(session, principal.workspace_id).leave(ticket_id, _agent_of(principal))
 
 
-@router.get("", response_model=list[PresenceOut])
+@router.get("", response_model=Page[PresenceOut])
 async def list_presence(
     ticket_id: UUID, request: Request, session: Session, principal: Viewer
-) -> list[PresenceOut]:
-    """The other agents viewing or typing on the ticket now."""
+) -> Page[PresenceOut]:
+    """The other agents viewing or typing on the ticket now, all on one page."""
     await TicketService(session, principal, request.app.state.settings).get(ticket_id)
     return await _others(session, principal, ticket_id)

@@ -10,6 +10,7 @@ from app.comments.repository import CommentRepository
 from app.comments.schemas import CommentCreate
 from app.comments.service import CommentService
 from app.errors import Conflict, NotFound, Unprocessable
+from app.kit.pagination import PageParams
 from app.models import Ticket, TicketLink
 from app.models.enums import StatusKind
 from app.outbox import EventType, event_row, record
@@ -24,9 +25,9 @@ class TicketRelations:
         self.tickets = tickets
         self.repo = tickets.repo
 
-    async def links(self, ticket_id: UUID) -> list[TicketLink]:
+    async def links_page(self, ticket_id: UUID, page: PageParams) -> tuple[list[TicketLink], str | None]:
         await self.tickets.get(ticket_id)
-        return await self.repo.links_of(ticket_id)
+        return await self.repo.links_page(ticket_id, page)
 
     async def link(self, ticket_id: UUID, data: LinkCreate) -> TicketLink:
         await self.tickets.get(ticket_id)

@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from app.calendars.compiled import WEEKDAYS
-from app.kit.schemas import Name, RequestModel, ResponseModel, ShortText, UpdateModel
+from app.kit.schemas import FullDate, Name, RequestModel, ResponseModel, ShortText, UpdateModel
 from app.models.enums import Priority, SlaMetric
 from app.rules.conditions import Conditions, refuse_event_conditions
 
@@ -59,8 +59,8 @@ class WorkingHours(RequestModel):
 class Holiday(RequestModel):
     """A day off, or several (`end`, included); Tết and other lunar holidays are entered for each year."""
 
-    start: date
-    end: date | None = None
+    start: FullDate
+    end: FullDate | None = None
     name: Annotated[str, StringConstraints(max_length=200)] | None = None
 
     @model_validator(mode="after")

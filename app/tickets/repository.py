@@ -80,6 +80,7 @@ SORTS = {
 }
 HISTORY_ORDER = Keyset("history", [SortColumn(TicketHistory.id)])
 CHILDREN_ORDER = Keyset("number", [SortColumn(Ticket.number), SortColumn(Ticket.id)])
+LINK_ORDER = Keyset("link", [SortColumn(TicketLink.id)])
 UNRESOLVED_KINDS = (StatusKind.new, StatusKind.open, StatusKind.pending, StatusKind.on_hold)
 
 TICKET_COLUMNS = Ticket.__table__.c
@@ -328,17 +329,13 @@ class TicketRepository(ScopedRepository[Ticket]):
         )
         return inserted.scalar_one_or_none()
 
-    async def links_of(self, ticket_id: UUID) -> list[TicketLink]:
-        """Links from and to the ticket."""
-        statement = (
-            select(TicketLink)
-            .where(
-                TicketLink.workspace_id == self.workspace_id,
-                or_(TicketLink.ticket_id == ticket_id, TicketLink.linked_ticket_id == ticket_id),
-            )
-            .order_by(TicketLink.id)
+    async def links_page(self, ticket_id: UUID, page: PageParams) -> tuple[list[TicketLink], str | None]:
+        """Links from and to the ticket, oldest first."""
+        statement = select(TicketLink).where(
+            TicketLink.workspace_id == self.workspace_id,
+            or_(TicketLink.ticket_id == ticket_id, TicketLink.linked_ticket_id == ticket_id),
         )
-        return list((await self.session.execute(statement)).scalars())
+        return await self.paginate(statement, LINK_ORDER, page)
 
     async def remove_link(self, ticket_id: UUID, link_id: UUID) -> bool:
         removed = await self.session.execute(

@@ -232,10 +232,14 @@ async def create_ticket_child(
     return TicketOut.model_validate(child)
 
 
-@router.get("/{ticket_id}/links", response_model=list[LinkOut])
-async def list_ticket_links(ticket_id: UUID, request: Request, session: Session, principal: Viewer):
-    """Links from and to the ticket."""
-    return await TicketRelations(_service(request, session, principal)).links(ticket_id)
+@router.get("/{ticket_id}/links", response_model=Page[LinkOut])
+async def list_ticket_links(
+    ticket_id: UUID, request: Request, session: Session, principal: Viewer, page: PageQuery
+) -> Page[LinkOut]:
+    """Links from and to the ticket, oldest first."""
+    relations = TicketRelations(_service(request, session, principal))
+    items, next_cursor = await relations.links_page(ticket_id, page)
+    return Page(items=[LinkOut.model_validate(item) for item in items], next_cursor=next_cursor)
 
 
 @router.post("/{ticket_id}/links", response_model=LinkOut, status_code=status.HTTP_201_CREATED)

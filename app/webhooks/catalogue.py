@@ -4,7 +4,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from app.events.schemas import AgentEventData, ContactEventData, EventOut, TicketEventData
@@ -70,6 +70,34 @@ DESCRIPTIONS = {
     EventType.webhook_disabled: "The service disabled an endpoint (410 Gone, or failing for days).",
 }
 
+# Standard Webhooks' headers: the same id on every attempt of a delivery (deduplicate with it), the
+# attempt's time, and the signatures of `{id}.{timestamp}.{body}`.
+SIGNATURE_HEADERS = [
+    {
+        "name": "webhook-id",
+        "in": "header",
+        "required": True,
+        "description": "The delivery's id, the same on every attempt: process each id once",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "webhook-timestamp",
+        "in": "header",
+        "required": True,
+        "description": "When this attempt was signed, in Unix seconds: refuse ones far from now",
+        "schema": {"type": "integer"},
+    },
+    {
+        "name": "webhook-signature",
+        "in": "header",
+        "required": True,
+        "description": "Space-separated `v1,<base64 HMAC-SHA256>` signatures of "
+        "`{webhook-id}.{webhook-timestamp}.{body}` with the endpoint's secret (two while a rotated "
+        "secret still signs)",
+        "schema": {"type": "string"},
+    },
+]
+
 webhooks = APIRouter(generate_unique_id_function=lambda route: route.name)
 
 
@@ -80,7 +108,14 @@ def _document(event_type: EventType, body: type[BaseModel]) -> None:
     receive.__annotations__["delivery"] = body
     name = event_type.value.replace(".", "_")
     register: Callable[..., Any] = webhooks.post(
-        event_type.value, name=name, summary=event_type.value, description=DESCRIPTIONS[event_type]
+        event_type.value,
+        name=name,
+        summary=event_type.value,
+        description=DESCRIPTIONS[event_type],
+        response_class=Response,
+        response_description="Any 2xx: delivered. Any other answer, or none in time, is tried again later",
+        responses={410: {"description": "Gone: the service disables the endpoint"}},
+        openapi_extra={"parameters": SIGNATURE_HEADERS},
     )
     register(receive)
 

@@ -9,7 +9,13 @@ from app.kit.pagination import PageQuery
 from app.kit.schemas import Page
 from app.webhooks import service
 from app.webhooks.repository import BY_CREATION, DeliveryRepository, WebhookRepository
-from app.webhooks.schemas import DeliveryOut, WebhookCreate, WebhookOut, WebhookUpdate, WebhookWithSecret
+from app.webhooks.schemas import (
+    WebhookCreate,
+    WebhookDeliveryOut,
+    WebhookOut,
+    WebhookUpdate,
+    WebhookWithSecret,
+)
 
 router = APIRouter(prefix="/v1/webhooks", tags=["Webhooks"], route_class=UnitOfWorkRoute)
 
@@ -84,8 +90,8 @@ async def rotate_webhook_secret(
     return _with_secret(rotated, secret)
 
 
-@router.post("/{webhook_id}/test", response_model=DeliveryOut, status_code=status.HTTP_202_ACCEPTED)
-async def test_webhook(webhook_id: UUID, session: Session, principal: Admin) -> DeliveryOut:
+@router.post("/{webhook_id}/test", response_model=WebhookDeliveryOut, status_code=status.HTTP_202_ACCEPTED)
+async def test_webhook(webhook_id: UUID, session: Session, principal: Admin) -> WebhookDeliveryOut:
     """Send a `webhook.test` event to this endpoint; follow it in the delivery log."""
     webhook = await service.get_webhook(session, principal.workspace_id, webhook_id)
     delivery = await service.send_test(session, principal, webhook)
@@ -95,10 +101,10 @@ async def test_webhook(webhook_id: UUID, session: Session, principal: Admin) -> 
     return described
 
 
-@router.get("/{webhook_id}/deliveries", response_model=Page[DeliveryOut])
+@router.get("/{webhook_id}/deliveries", response_model=Page[WebhookDeliveryOut])
 async def list_webhook_deliveries(
     webhook_id: UUID, session: Session, principal: Admin, page: PageQuery
-) -> Page[DeliveryOut]:
+) -> Page[WebhookDeliveryOut]:
     """The delivery log, newest first: each delivery with every attempt (time, status code, duration,
     the first 2 KB of the response, error). Kept as long as events (HELPDESK_EVENT_RETENTION_DAYS)."""
     webhook = await service.get_webhook(session, principal.workspace_id, webhook_id)
@@ -108,12 +114,12 @@ async def list_webhook_deliveries(
 
 @router.post(
     "/{webhook_id}/deliveries/{delivery_id}/redeliver",
-    response_model=DeliveryOut,
+    response_model=WebhookDeliveryOut,
     status_code=status.HTTP_202_ACCEPTED,
 )
 async def redeliver_webhook_delivery(
     webhook_id: UUID, delivery_id: UUID, session: Session, principal: Admin
-) -> DeliveryOut:
+) -> WebhookDeliveryOut:
     """Send the delivery's event again now (with the same `webhook-id`)."""
     webhook = await service.get_webhook(session, principal.workspace_id, webhook_id)
     delivery = await service.redeliver(session, principal.workspace_id, webhook, delivery_id)

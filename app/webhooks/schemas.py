@@ -71,7 +71,7 @@ class AttemptOut(ResponseModel):
     error: str | None
 
 
-class DeliveryOut(ResponseModel):
+class WebhookDeliveryOut(ResponseModel):
     id: UUID
     event_id: UUID
     event_type: str

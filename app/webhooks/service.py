@@ -18,7 +18,7 @@ from app.models.enums import DeliveryStatus
 from app.outbox import EventType, event_row, record
 from app.webhooks.outbound import OutboundPolicy, UnsafeDestination, check_destination
 from app.webhooks.repository import DeliveryRepository, WebhookRepository
-from app.webhooks.schemas import AttemptOut, DeliveryOut, WebhookCreate, WebhookOut, WebhookUpdate
+from app.webhooks.schemas import AttemptOut, WebhookCreate, WebhookDeliveryOut, WebhookOut, WebhookUpdate
 from app.webhooks.secrets import generate_secret
 
 
@@ -124,7 +124,7 @@ async def redeliver(
 
 async def deliveries_page(
     session: AsyncSession, workspace_id: UUID, webhook: Webhook, page: PageParams
-) -> tuple[list[DeliveryOut], str | None]:
+) -> tuple[list[WebhookDeliveryOut], str | None]:
     repo = DeliveryRepository(session, workspace_id)
     deliveries, next_cursor = await repo.page(webhook.id, page)
     return await describe_deliveries(repo, deliveries), next_cursor
@@ -132,14 +132,14 @@ async def deliveries_page(
 
 async def describe_deliveries(
     repo: DeliveryRepository, deliveries: list[WebhookDelivery]
-) -> list[DeliveryOut]:
+) -> list[WebhookDeliveryOut]:
     """Deliveries with their event type and every attempt, read in two queries for the whole page."""
     types = await repo.event_types([delivery.event_id for delivery in deliveries])
     attempts: dict[UUID, list[AttemptOut]] = {delivery.id: [] for delivery in deliveries}
     for attempt in await repo.attempts_of(list(attempts)):
         attempts[attempt.delivery_id].append(AttemptOut.model_validate(attempt))
     return [
-        DeliveryOut(
+        WebhookDeliveryOut(
             id=delivery.id,
             event_id=delivery.event_id,
             event_type=types.get(delivery.event_id, ""),
