@@ -44,6 +44,17 @@ EXCLUDED = {
     ),
 }
 
+# The checks that compare an answer with what the document says of it: none may flag one.
+CONFORMANCE = frozenset(
+    {
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "response_headers_conformance",
+        "allow_header_conformance",
+    }
+)
+
 # What the checks flag that is the service's intended behaviour: (check, problem code) → why.
 DEVIATIONS: dict[tuple[str, str], str] = {
     ("positive_data_acceptance", "invalid_cursor"): (
@@ -64,6 +75,8 @@ class Findings:
 
     requests: int = 0
     server_errors: list[str] = field(default_factory=list)
+    # Answers that break the documented contract: their status, media type, body or headers.
+    nonconforming: list[str] = field(default_factory=list)
     flagged: Counter[str] = field(default_factory=Counter)
     deviations: Counter[tuple[str, str]] = field(default_factory=Counter)
     fuzzer_errors: list[str] = field(default_factory=list)
@@ -93,6 +106,7 @@ class Findings:
                 *self._links(),
                 *(f"  error of the fuzzer itself: {error}" for error in self.fuzzer_errors),
                 *(f"  server error: {error}" for error in self.server_errors),
+                *(f"  not as documented: {answer}" for answer in self.nonconforming),
             ]
         )
 
@@ -152,6 +166,11 @@ def _record(findings: Findings, event: events.ScenarioFinished) -> None:
             code = _problem_code(interaction.response if interaction else None)
             if check.name == "not_a_server_error":
                 findings.server_errors.append(_reproduction(interaction, recorder.label))
+            elif check.name in CONFORMANCE:
+                findings.nonconforming.append(
+                    f"{check.name}: {check.failure_info.failure.title if check.failure_info else ''}: "
+                    + _reproduction(interaction, recorder.label)
+                )
             elif (check.name, code) in DEVIATIONS:
                 findings.deviations[check.name, code] += 1
             else:
@@ -195,5 +214,6 @@ async def test_fuzzing_the_served_document_finds_no_server_error(
     for role, findings in runs.items():
         assert not findings.stopped, f"the run as {role} took more than {MAX_SECONDS} s"
         assert not findings.server_errors, "\n".join([*findings.server_errors, server.errors()])
+        assert not findings.nonconforming, "\n".join(findings.nonconforming)
     assert runs["admin"].requests > 500
     assert runs["admin"].transitions, "the stateful phase followed no link"

@@ -48,7 +48,11 @@ async def create_agent(data: AgentCreate, session: Session, principal: Admin, re
     return await service.describe_agent(session, principal.workspace_id, created)
 
 
-@router.get("/me", response_model=AgentOut)
+@router.get(
+    "/me",
+    response_model=AgentOut,
+    responses={404: {"description": "The credential acts as no agent (an API key)"}},
+)
 async def get_current_agent(session: Session, principal: Viewer, response: Response):
     """The agent the caller acts as; only agent tokens act as an agent, API keys get a 404."""
     found = await service.get_current_agent(session, principal)

@@ -99,13 +99,11 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 
 
 def _methods_of_path(request: Request) -> list[str]:
-    """Every method of every route of the request's path (the router names the first route's only)."""
-    methods: set[str] = set()
-    for route in request.app.state.api_routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods.update(route.methods)
-    return sorted(methods)
+    """Every method of the path the request matched (the router names its first route's only). The path
+    is the first that matches, as routing goes: `/v1/tickets/bulk` is not `/v1/tickets/{ticket_id}`."""
+    routes = request.app.state.api_routes
+    matched = next(route.path for route in routes if route.matches(request.scope)[0] is not Match.NONE)
+    return sorted({method for route in routes if route.path == matched for method in route.methods})
 
 
 async def _integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
