@@ -379,6 +379,25 @@ async def test_delete_with_a_stale_if_match_is_refused(tenant: Tenant, collectio
     assert not still_there(await tenant.admin.get(url))
 
 
+async def test_workspace_patch_with_a_stale_if_match_is_refused(tenant: Tenant) -> None:
+    fetched = await tenant.admin.get("/v1/workspace")
+    assert fetched.headers["etag"] == '"1"'
+    renamed = await tenant.admin.patch(
+        "/v1/workspace", json={"name": "Công ty TNHH Ánh Dương Sài Gòn"}, headers={"If-Match": '"1"'}
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.headers["etag"] == '"2"'
+
+    stale = await tenant.admin.patch(
+        "/v1/workspace", json={"name": "Công ty Hoa Sen"}, headers={"If-Match": '"1"'}
+    )
+    assert stale.status_code == 412
+    assert stale.json()["code"] == "precondition_failed"
+    workspace = await tenant.viewer.get("/v1/workspace")
+    assert workspace.headers["etag"] == '"2"'
+    assert workspace.json()["name"] == "Công ty TNHH Ánh Dương Sài Gòn"
+
+
 async def test_concurrent_patches_with_the_same_if_match_let_exactly_one_through(tenant: Tenant) -> None:
     ticket = await create_ticket(tenant.agent)
     url = f"/v1/tickets/{ticket['id']}"
