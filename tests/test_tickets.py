@@ -1,9 +1,11 @@
 import asyncio
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+import httpx
 import pytest
 from alembic import command
 from fastapi import FastAPI
@@ -20,13 +22,16 @@ from tests.factories import (
     create_agent,
     create_category,
     create_contact,
+    create_custom_field,
     create_group,
     create_ticket,
+    create_webhook,
     mint_agent_token,
     rotate_token_secret,
     status_id,
 )
 from tests.locks import plain_url
+from tests.world import CHANNEL_TOKEN, calendar_example
 
 
 async def test_create_ticket_returns_it_with_number_etag_and_location(tenant: Tenant) -> None:
@@ -274,6 +279,123 @@ async def test_stale_if_match_is_refused(tenant: Tenant) -> None:
     stale = await tenant.agent.patch(url, json={"priority": "low"}, headers={"If-Match": '"1"'})
     assert stale.status_code == 412
     assert stale.headers["content-type"] == "application/problem+json"
+
+
+Make = Callable[[httpx.AsyncClient], Awaitable[dict[str, Any]]]
+
+# The versioned resources DELETE removes: how to make one, and a change that moves its version.
+DELETABLE: dict[str, tuple[Make, dict[str, Any]]] = {
+    "tickets": (create_ticket, {"priority": "high"}),
+    "macros": (
+        lambda client: create(
+            client, "/v1/macros", {"name": "Cảm ơn khách", "body": "Cảm ơn anh/chị đã liên hệ."}
+        ),
+        {"position": 1},
+    ),
+    "statuses": (
+        lambda client: create(client, "/v1/statuses", {"name": "Chờ linh kiện", "kind": "on_hold"}),
+        {"color": "#ff9800"},
+    ),
+    "groups": (lambda client: create_group(client, "Nhóm Kỹ thuật"), {"description": "Hỗ trợ kỹ thuật"}),
+    "categories": (lambda client: create_category(client, "Bảo hành"), {"description": "Hàng lỗi, đổi trả"}),
+    "custom-fields": (
+        lambda client: create_custom_field(client, "ticket", "ma_don", "Mã đơn"),
+        {"label": "Mã đơn hàng"},
+    ),
+    "triggers": (
+        lambda client: create(
+            client,
+            "/v1/triggers",
+            {
+                "name": "Phiếu mới ưu tiên cao",
+                "events": ["ticket.created"],
+                "actions": [{"type": "set_priority", "priority": "high"}],
+            },
+        ),
+        {"position": 5},
+    ),
+    "calendars": (
+        lambda client: create(client, "/v1/calendars", calendar_example("hcm")),
+        {"holidays": [{"start": "2027-09-02", "name": "Quốc khánh"}]},
+    ),
+    "sla-policies": (
+        lambda client: create(
+            client,
+            "/v1/sla-policies",
+            {
+                "name": "SLA tiêu chuẩn",
+                "targets": [
+                    {"priority": "urgent", "metric": "first_response", "minutes": 60, "business_hours": False}
+                ],
+            },
+        ),
+        {"warn_minutes_before": 15},
+    ),
+    "channels": (
+        lambda client: create(
+            client,
+            "/v1/channels",
+            {"kind": "chat", "name": "Chat trên website", "secrets": {"token": CHANNEL_TOKEN}},
+        ),
+        {"active": False},
+    ),
+    "organizations": (
+        lambda client: create(client, "/v1/organizations", {"name": "Công ty Sao Mai"}),
+        {"notes": "Khách hàng doanh nghiệp"},
+    ),
+    "contacts": (create_contact, {"vip": True}),
+    "webhooks": (
+        lambda client: create_webhook(client, "http://127.0.0.1:9/crm", event_types=["*"]),
+        {"description": "CRM đồng bộ phiếu"},
+    ),
+}
+
+
+def still_there(response: httpx.Response) -> bool:
+    """Found and not soft-deleted (a deleted ticket is still read, with its `deleted_at`)."""
+    return response.status_code == 200 and response.json().get("deleted_at") is None
+
+
+@pytest.mark.parametrize("collection", DELETABLE)
+async def test_delete_with_a_stale_if_match_is_refused(tenant: Tenant, collection: str) -> None:
+    make, change = DELETABLE[collection]
+    created = await make(tenant.admin)
+    url = f"/v1/{collection}/{created['id']}"
+    old_etag = (await tenant.admin.get(url)).headers["etag"]
+    changed = await tenant.admin.patch(url, json=change)
+    assert changed.status_code == 200, changed.text
+    current_etag = changed.headers["etag"]
+    assert current_etag != old_etag
+
+    stale = await tenant.admin.delete(url, headers={"If-Match": old_etag})
+    assert stale.status_code == 412, stale.text
+    assert stale.json()["code"] == "precondition_failed"
+    assert stale.json()["current_etag"] == current_etag
+    kept = await tenant.admin.get(url)
+    assert still_there(kept) and kept.headers["etag"] == current_etag
+
+    deleted = await tenant.admin.delete(url, headers={"If-Match": current_etag})
+    assert deleted.status_code == 204, deleted.text
+    assert not still_there(await tenant.admin.get(url))
+
+
+async def test_workspace_patch_with_a_stale_if_match_is_refused(tenant: Tenant) -> None:
+    fetched = await tenant.admin.get("/v1/workspace")
+    assert fetched.headers["etag"] == '"1"'
+    renamed = await tenant.admin.patch(
+        "/v1/workspace", json={"name": "Công ty TNHH Ánh Dương Sài Gòn"}, headers={"If-Match": '"1"'}
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.headers["etag"] == '"2"'
+
+    stale = await tenant.admin.patch(
+        "/v1/workspace", json={"name": "Công ty Hoa Sen"}, headers={"If-Match": '"1"'}
+    )
+    assert stale.status_code == 412
+    assert stale.json()["code"] == "precondition_failed"
+    workspace = await tenant.viewer.get("/v1/workspace")
+    assert workspace.headers["etag"] == '"2"'
+    assert workspace.json()["name"] == "Công ty TNHH Ánh Dương Sài Gòn"
 
 
 async def test_concurrent_patches_with_the_same_if_match_let_exactly_one_through(tenant: Tenant) -> None:

@@ -62,9 +62,12 @@ async def update_category(
 
 
 @router.delete("/{category_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_category(category_id: UUID, session: Session, principal: Admin) -> None:
+async def delete_category(
+    category_id: UUID, session: Session, principal: Admin, if_match: IfMatch = None
+) -> None:
     """Refused with 409 `category_in_use` while tickets use it or while it has subcategories."""
-    found = await service.get_category(session, principal.workspace_id, category_id)
+    found = await service.get_category(session, principal.workspace_id, category_id, for_update=True)
+    check_if_match(if_match, found.version)
     await service.delete_category(session, principal.workspace_id, found)
 
 

@@ -108,9 +108,12 @@ async def update_channel(
 
 
 @router.delete("/{channel_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_channel(channel_id: UUID, session: Session, principal: Admin) -> None:
+async def delete_channel(
+    channel_id: UUID, session: Session, principal: Admin, if_match: IfMatch = None
+) -> None:
     """Only a channel no ticket came in on: deactivate the others (their tickets still reply through it)."""
     found = await service.get_channel(session, principal.workspace_id, channel_id, for_update=True)
+    check_if_match(if_match, found.version)
     await service.delete_channel(session, principal.workspace_id, found)
 
 

@@ -100,9 +100,12 @@ async def update_contact(
 
 
 @router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_contact(contact_id: UUID, session: Session, principal: Agent) -> None:
+async def delete_contact(
+    contact_id: UUID, session: Session, principal: Agent, if_match: IfMatch = None
+) -> None:
     """Refused with 409 while tickets have the contact as their requester."""
-    found = await service.get_contact(session, principal.workspace_id, contact_id)
+    found = await service.get_contact(session, principal.workspace_id, contact_id, for_update=True)
+    check_if_match(if_match, found.version)
     await service.delete_contact(session, principal.workspace_id, found)
 
 

@@ -73,7 +73,10 @@ async def update_custom_field(
 
 
 @router.delete("/{field_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_custom_field(field_id: UUID, session: Session, principal: Admin) -> None:
+async def delete_custom_field(
+    field_id: UUID, session: Session, principal: Admin, if_match: IfMatch = None
+) -> None:
     """Refused with 409 while any ticket or contact has a value for the field: deactivate it instead."""
-    found = await service.get_custom_field(session, principal.workspace_id, field_id)
+    found = await service.get_custom_field(session, principal.workspace_id, field_id, for_update=True)
+    check_if_match(if_match, found.version)
     await service.delete_custom_field(session, principal.workspace_id, found)

@@ -53,9 +53,10 @@ async def update_group(
 
 
 @router.delete("/{group_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_group(group_id: UUID, session: Session, principal: Admin) -> None:
+async def delete_group(group_id: UUID, session: Session, principal: Admin, if_match: IfMatch = None) -> None:
     """Refused with 409 while tickets are in the group; its memberships go with it."""
-    found = await service.get_group(session, principal.workspace_id, group_id)
+    found = await service.get_group(session, principal.workspace_id, group_id, for_update=True)
+    check_if_match(if_match, found.version)
     await service.delete_group(session, principal.workspace_id, found)
 
 

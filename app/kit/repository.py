@@ -30,6 +30,20 @@ async def exists_in_workspace(session: AsyncSession, model: type[Any], workspace
     return bool(await session.scalar(statement))
 
 
+async def write_changes(session: AsyncSession, instance: ModelT, values: dict[str, Any]) -> ModelT:
+    """Write `values` and bump the version; `updated_at` moves only when something changed."""
+    changed = {key: value for key, value in values.items() if getattr(instance, key) != value}
+    if not changed:
+        return instance
+    for key, value in changed.items():
+        setattr(instance, key, value)
+    if hasattr(instance, "version"):
+        instance.version += 1  # type: ignore[attr-defined]
+        instance.updated_at = utcnow()  # type: ignore[attr-defined]
+    await session.flush()
+    return instance
+
+
 class ScopedRepository(Generic[ModelT]):
     model: type[ModelT]
     # How errors name the resource: "Agent not found".
@@ -69,17 +83,7 @@ class ScopedRepository(Generic[ModelT]):
         return instance
 
     async def update(self, instance: ModelT, values: dict[str, Any]) -> ModelT:
-        """Write `values` and bump the version; `updated_at` moves only when something changed."""
-        changed = {key: value for key, value in values.items() if getattr(instance, key) != value}
-        if not changed:
-            return instance
-        for key, value in changed.items():
-            setattr(instance, key, value)
-        if hasattr(instance, "version"):
-            instance.version += 1  # type: ignore[attr-defined]
-            instance.updated_at = utcnow()  # type: ignore[attr-defined]
-        await self.session.flush()
-        return instance
+        return await write_changes(self.session, instance, values)
 
     async def delete(self, instance: ModelT) -> None:
         await self.session.delete(instance)

@@ -84,8 +84,9 @@ async def update_macro(
 
 
 @router.delete("/v1/macros/{macro_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_macro(macro_id: UUID, session: Session, principal: Admin) -> None:
-    found = await service.get_macro(session, principal.workspace_id, macro_id)
+async def delete_macro(macro_id: UUID, session: Session, principal: Admin, if_match: IfMatch = None) -> None:
+    found = await service.get_macro(session, principal.workspace_id, macro_id, for_update=True)
+    check_if_match(if_match, found.version)
     await service.delete_macro(session, principal.workspace_id, found)
 
 

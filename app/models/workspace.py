@@ -5,10 +5,10 @@ from sqlalchemy import BigInteger, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.ids import new_id
-from app.models.base import Base
+from app.models.base import Base, Versioned
 
 
-class Workspace(Base):
+class Workspace(Versioned, Base):
     __tablename__ = "workspaces"
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)

@@ -65,7 +65,10 @@ async def update_organization(
 
 
 @router.delete("/{organization_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_organization(organization_id: UUID, session: Session, principal: Admin) -> None:
+async def delete_organization(
+    organization_id: UUID, session: Session, principal: Admin, if_match: IfMatch = None
+) -> None:
     """Refused with 409 while contacts belong to the organization."""
-    found = await service.get_organization(session, principal.workspace_id, organization_id)
+    found = await service.get_organization(session, principal.workspace_id, organization_id, for_update=True)
+    check_if_match(if_match, found.version)
     await service.delete_organization(session, principal.workspace_id, found)

@@ -61,9 +61,12 @@ async def update_calendar(
 
 
 @router.delete("/v1/calendars/{calendar_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_calendar(calendar_id: UUID, session: Session, principal: Admin) -> None:
+async def delete_calendar(
+    calendar_id: UUID, session: Session, principal: Admin, if_match: IfMatch = None
+) -> None:
     """Refused (409) while a policy or a ticket's clock counts in the calendar."""
-    found = await service.get_calendar(session, principal.workspace_id, calendar_id)
+    found = await service.get_calendar(session, principal.workspace_id, calendar_id, for_update=True)
+    check_if_match(if_match, found.version)
     await service.delete_calendar(session, principal.workspace_id, found)
 
 
@@ -107,7 +110,10 @@ async def update_sla_policy(
 
 
 @router.delete("/v1/sla-policies/{policy_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_sla_policy(policy_id: UUID, session: Session, principal: Admin) -> None:
+async def delete_sla_policy(
+    policy_id: UUID, session: Session, principal: Admin, if_match: IfMatch = None
+) -> None:
     """Refused (409) once tickets have had the policy: deactivate it instead."""
-    found = await service.get_policy(session, principal.workspace_id, policy_id)
+    found = await service.get_policy(session, principal.workspace_id, policy_id, for_update=True)
+    check_if_match(if_match, found.version)
     await service.delete_policy(session, principal.workspace_id, found)

@@ -53,7 +53,10 @@ async def update_status(
 
 
 @router.delete("/{status_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_status(status_id: UUID, session: Session, principal: Admin) -> None:
+async def delete_status(
+    status_id: UUID, session: Session, principal: Admin, if_match: IfMatch = None
+) -> None:
     """Refused with 409 while tickets use the status or while it is the default of its kind."""
-    found = await service.get_status(session, principal.workspace_id, status_id)
+    found = await service.get_status(session, principal.workspace_id, status_id, for_update=True)
+    check_if_match(if_match, found.version)
     await service.delete_status(session, principal.workspace_id, found)

@@ -137,9 +137,11 @@ async def update_ticket(
 
 
 @router.delete("/{ticket_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_ticket(ticket_id: UUID, request: Request, session: Session, principal: Agent) -> None:
+async def delete_ticket(
+    ticket_id: UUID, request: Request, session: Session, principal: Agent, if_match: IfMatch = None
+) -> None:
     """Soft-delete: the ticket leaves the lists (see `deleted=true`) and can be restored."""
-    await _service(request, session, principal).delete(ticket_id)
+    await _service(request, session, principal).delete(ticket_id, if_match=if_match)
 
 
 @router.post("/{ticket_id}/restore", response_model=TicketOut)

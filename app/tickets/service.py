@@ -172,8 +172,9 @@ class TicketService:
                 raise
         return updated
 
-    async def delete(self, ticket_id: UUID) -> None:
+    async def delete(self, ticket_id: UUID, *, if_match: str | None = None) -> None:
         ticket = await self.get(ticket_id, for_update=True)
+        check_if_match(if_match, ticket.version)
         if ticket.deleted_at is None:
             await self._write(ticket, {"deleted_at": utcnow()}, kind=EventType.ticket_deleted)
 

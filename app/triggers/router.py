@@ -63,6 +63,9 @@ async def update_trigger(
 
 
 @router.delete("/{trigger_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_trigger(trigger_id: UUID, session: Session, principal: Admin) -> None:
-    found = await service.get_trigger(session, principal.workspace_id, trigger_id)
+async def delete_trigger(
+    trigger_id: UUID, session: Session, principal: Admin, if_match: IfMatch = None
+) -> None:
+    found = await service.get_trigger(session, principal.workspace_id, trigger_id, for_update=True)
+    check_if_match(if_match, found.version)
     await service.delete_trigger(session, principal.workspace_id, found)

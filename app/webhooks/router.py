@@ -71,9 +71,12 @@ async def update_webhook(
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_webhook(webhook_id: UUID, session: Session, principal: Admin) -> None:
+async def delete_webhook(
+    webhook_id: UUID, session: Session, principal: Admin, if_match: IfMatch = None
+) -> None:
     """Stop delivering to the endpoint at once; its delivery log goes with it."""
     webhook = await service.get_webhook(session, principal.workspace_id, webhook_id, for_update=True)
+    check_if_match(if_match, webhook.version)
     await service.delete_webhook(session, principal.workspace_id, webhook)
 
 

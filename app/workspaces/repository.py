@@ -5,13 +5,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import CreateSequence, Sequence
 
-from app.kit.time import utcnow
+from app.kit.repository import write_changes
 from app.models import Workspace
 from app.models.workspace import ticket_number_sequence
 
 
-async def get_workspace(session: AsyncSession, workspace_id: UUID) -> Workspace | None:
-    return await session.get(Workspace, workspace_id)
+async def get_workspace(
+    session: AsyncSession, workspace_id: UUID, *, for_update: bool = False
+) -> Workspace | None:
+    # FOR NO KEY UPDATE, the lock an UPDATE of the row takes: inserts of the workspace's rows (their
+    # foreign key's KEY SHARE) go on, where FOR UPDATE would make every one of them wait.
+    lock = {"key_share": True} if for_update else None
+    return await session.get(Workspace, workspace_id, with_for_update=lock)
 
 
 async def any_workspace_exists(session: AsyncSession) -> bool:
@@ -27,9 +32,4 @@ async def add_workspace(session: AsyncSession, workspace: Workspace) -> Workspac
 
 
 async def update_workspace(session: AsyncSession, workspace: Workspace, values: dict[str, Any]) -> Workspace:
-    for key, value in values.items():
-        setattr(workspace, key, value)
-    if values:
-        workspace.updated_at = utcnow()
-    await session.flush()
-    return workspace
+    return await write_changes(session, workspace, values)
