@@ -255,6 +255,9 @@ def document(app: FastAPI) -> dict[str, Any]:
             continue
         for method in route.methods:
             operation = schema["paths"][route.path_format][method.lower()]
+            if route.scope is not None:
+                # OpenAPI 3.1 lets a bearer scheme's requirement list what it needs: the key's scope.
+                operation["security"] = [{"HTTPBearer": [route.scope.value]}]
             _describe(operation, route)
             operation["responses"] = _sorted(operation["responses"])
     _name_enum_members(schema)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.auth.service import Authenticated, authenticate
 from app.errors import Forbidden, Unauthorized
-from app.models.enums import Role
+from app.models.enums import Role, Scope
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -57,8 +57,11 @@ Agent = Annotated[Principal, Depends(RequireRole(Role.agent))]
 Admin = Annotated[Principal, Depends(RequireRole(Role.admin))]
 
 
-async def authorize(request: Request, session: AsyncSession, role: Role | None) -> Authenticated:
-    """The caller of `request`, refused (401) without valid credentials and (403) below `role`."""
+async def authorize(
+    request: Request, session: AsyncSession, role: Role | None, scope: Scope | None
+) -> Authenticated:
+    """The caller of `request`, refused (401) without valid credentials, (403) below `role` or, for an
+    API key with scopes, without `scope`."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
@@ -66,5 +69,11 @@ async def authorize(request: Request, session: AsyncSession, role: Role | None) 
     authenticated = await authenticate(session, token.strip(), state.settings, state.secret_box)
     if role is not None and not authenticated.principal.can(role):
         raise Forbidden(f"This action needs the {role.value} role", code="insufficient_role")
+    if scope is not None and not authenticated.principal.may(scope):
+        raise Forbidden(
+            f"This API key lacks the {scope.value} scope",
+            code="insufficient_scope",
+            extra={"scope": scope.value},
+        )
     request.state.principal = authenticated.principal
     return authenticated

@@ -15,10 +15,12 @@ from starlette.types import Receive, Scope, Send
 
 from app.api import idempotency
 from app.api.deps import RequireRole, authorize, current_principal
+from app.api.scopes import scope_of
 from app.auth.repository import record_api_key_use
 from app.config import Settings
 from app.errors import BadRequest, PayloadTooLarge
 from app.models.enums import Role
+from app.models.enums import Scope as KeyScope
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 # Room for each multipart part's boundary and headers (a long filename included) beyond its bytes.
@@ -69,6 +71,7 @@ class UnitOfWorkRoute(APIRoute):
             p.alias.replace("_", "-").lower() for p in parameters if isinstance(p.field_info, params.Header)
         )
         self.takes_path_parameters = any(isinstance(p.field_info, params.Path) for p in parameters)
+        self.scope: KeyScope | None = scope_of(self.path, self.methods) if self.authenticated else None
 
     def max_body_bytes(self, settings: Settings) -> int:
         """JSON bodies are small; a route that takes files takes as many as a comment may carry."""
@@ -120,7 +123,7 @@ class UnitOfWorkRoute(APIRoute):
         if not self.authenticated:
             self.check_query(request)
             return None
-        authenticated = await authorize(request, session, self.least_role)
+        authenticated = await authorize(request, session, self.least_role, self.scope)
         if authenticated.stale_key is not None:
             # Its own short transaction: the key's row is not held while the request works.
             await record_api_key_use(session, authenticated.stale_key)

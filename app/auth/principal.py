@@ -1,7 +1,7 @@
 from dataclasses import dataclass
 from uuid import UUID
 
-from app.models.enums import ActorType, Role, TicketAccess
+from app.models.enums import ActorType, Role, Scope, TicketAccess
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,10 +14,15 @@ class Principal:
     actor_id: UUID
     agent_id: UUID | None = None
     ticket_access: TicketAccess = TicketAccess.all
+    # An API key's scopes; None: all its role may.
+    scopes: frozenset[Scope] | None = None
 
     @property
     def restricted(self) -> bool:
         return self.agent_id is not None and self.ticket_access is TicketAccess.restricted
+
+    def may(self, scope: Scope) -> bool:
+        return self.scopes is None or scope in self.scopes
 
     def can(self, role: Role) -> bool:
         return self.role.rank >= role.rank

@@ -9,14 +9,14 @@ from app.kit.pagination import Keyset, SortColumn
 from app.kit.plain import PlainStatement
 from app.kit.repository import ScopedRepository
 from app.models import Agent, AgentTokenSecret, ApiKey
-from app.models.enums import Role
+from app.models.enums import Role, Scope
 
 LAST_USED_RESOLUTION_SECONDS = 60
 
 
 # A plain statement: it runs on every request.
 _KEY_BY_HASH = PlainStatement(
-    select(ApiKey.workspace_id, ApiKey.id, ApiKey.role, ApiKey.last_used_at).where(
+    select(ApiKey.workspace_id, ApiKey.id, ApiKey.role, ApiKey.scopes, ApiKey.last_used_at).where(
         ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
     )
 )
@@ -27,6 +27,7 @@ class KeyMatch:
     workspace_id: UUID
     id: UUID
     role: Role
+    scopes: frozenset[Scope] | None
     last_used_at: datetime | None
 
 
@@ -35,7 +36,8 @@ async def find_api_key_by_hash(session: AsyncSession, key_hash: bytes) -> KeyMat
     row = await _KEY_BY_HASH.fetchrow(session, {"key_hash": key_hash})
     if row is None:
         return None
-    return KeyMatch(row["workspace_id"], row["id"], Role(row["role"]), row["last_used_at"])
+    scopes = None if row["scopes"] is None else frozenset(Scope(scope) for scope in row["scopes"])
+    return KeyMatch(row["workspace_id"], row["id"], Role(row["role"]), scopes, row["last_used_at"])
 
 
 async def record_api_key_use(session: AsyncSession, key: KeyMatch) -> None:

@@ -1,5 +1,6 @@
 """Authentication of API keys and agent tokens, and the management of both."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -18,13 +19,13 @@ from app.auth.keys import (
 from app.auth.principal import Principal
 from app.auth.repository import ApiKeyRepository, KeyMatch, TokenSecretRepository
 from app.config import Settings
-from app.errors import Unauthorized
+from app.errors import Unauthorized, Unprocessable
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
 from app.kit.schemas import storable
 from app.kit.time import utcnow
 from app.models import AgentTokenSecret, ApiKey
-from app.models.enums import ActorType, Role
+from app.models.enums import ActorType, Role, Scope
 
 TOKEN_LEEWAY_SECONDS = 30
 
@@ -52,7 +53,11 @@ async def _authenticate_api_key(session: AsyncSession, token: str) -> Authentica
         seconds=repository.LAST_USED_RESOLUTION_SECONDS
     )
     principal = Principal(
-        workspace_id=key.workspace_id, role=key.role, actor_type=ActorType.api_key, actor_id=key.id
+        workspace_id=key.workspace_id,
+        role=key.role,
+        actor_type=ActorType.api_key,
+        actor_id=key.id,
+        scopes=key.scopes,
     )
     return Authenticated(principal, key if stale else None)
 
@@ -109,12 +114,25 @@ class IssuedKey:
     plaintext: str
 
 
-async def issue_api_key(session: AsyncSession, workspace_id: UUID, name: str, role: Role) -> IssuedKey:
+async def issue_api_key(
+    session: AsyncSession,
+    workspace_id: UUID,
+    name: str,
+    role: Role,
+    scopes: Sequence[Scope] | None = None,
+) -> IssuedKey:
+    """A new key; with `scopes`, it may do only what they cover (each must be of use to its role)."""
+    beyond = [scope for scope in scopes or () if scope.least_role.rank > role.rank]
+    if beyond:
+        raise Unprocessable(
+            f"scopes: {beyond[0].value} needs the {beyond[0].least_role.value} role", field="scopes"
+        )
     plaintext = generate_api_key()
     key = ApiKey(
         id=new_id(),
         name=name,
         role=role,
+        scopes=None if scopes is None else sorted({scope.value for scope in scopes}),
         prefix=visible_prefix(plaintext),
         key_hash=hash_api_key(plaintext),
     )

@@ -36,7 +36,7 @@ async def list_api_keys(
 @router.post("/v1/api-keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
 async def create_api_key(data: ApiKeyCreate, session: Session, principal: Admin) -> ApiKeyCreated:
     """Create a key; the key itself is in this response only and is stored as a digest."""
-    issued = await service.issue_api_key(session, principal.workspace_id, data.name, data.role)
+    issued = await service.issue_api_key(session, principal.workspace_id, data.name, data.role, data.scopes)
     return ApiKeyCreated.model_validate(
         {**ApiKeyOut.model_validate(issued.api_key).model_dump(), "key": issued.plaintext}
     )

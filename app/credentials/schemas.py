@@ -4,18 +4,24 @@ from uuid import UUID
 from pydantic import Field
 
 from app.kit.schemas import Name, RequestModel, ResponseModel
-from app.models.enums import Role
+from app.models.enums import Role, Scope
 
 
 class ApiKeyCreate(RequestModel):
     name: Name
     role: Role
+    scopes: list[Scope] | None = Field(
+        None,
+        max_length=len(Scope),
+        description="What the key may do within its role (least privilege); omitted: all its role may",
+    )
 
 
 class ApiKeyOut(ResponseModel):
     id: UUID
     name: str
     role: Role
+    scopes: list[Scope] | None = Field(description="What the key may do within its role; null: all it may")
     prefix: str = Field(description="The first characters of the key, to recognise it")
     created_at: datetime
     last_used_at: datetime | None = Field(description="To the minute")

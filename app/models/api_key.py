@@ -1,7 +1,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, func, text
+from sqlalchemy import ARRAY, ForeignKey, Index, LargeBinary, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, WorkspaceScoped
@@ -18,6 +18,8 @@ class ApiKey(WorkspaceScoped, Base):
     )
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[Role] = mapped_column(pg_enum(Role, "role"))
+    # What the key may do within its role; NULL: all its role may.
+    scopes: Mapped[list[str] | None] = mapped_column(ARRAY(String(32)))
     prefix: Mapped[str] = mapped_column(String(32))
     key_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

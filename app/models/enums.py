@@ -14,6 +14,32 @@ class Role(enum.StrEnum):
 _ROLE_RANK = {Role.viewer: 0, Role.agent: 1, Role.admin: 2}
 
 
+class Scope(enum.StrEnum):
+    """What an API key may do, within its role (app/api/scopes.py says which operations each covers)."""
+
+    tickets_read = "tickets:read"
+    tickets_write = "tickets:write"
+    comments_write = "comments:write"
+    contacts_read = "contacts:read"
+    contacts_write = "contacts:write"
+    agents_write = "agents:write"
+    events_read = "events:read"
+    reports_read = "reports:read"
+    settings_read = "settings:read"
+    channels_manage = "channels:manage"
+    webhooks_manage = "webhooks:manage"
+    admin = "admin"
+
+    @property
+    def least_role(self) -> Role:
+        """The role a key needs for the scope to be of use."""
+        if self in (Scope.channels_manage, Scope.webhooks_manage, Scope.admin):
+            return Role.admin
+        if self.value.endswith(":write"):
+            return Role.agent
+        return Role.viewer
+
+
 class Availability(enum.StrEnum):
     online = "online"
     away = "away"

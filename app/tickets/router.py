@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -42,6 +42,11 @@ Force = Annotated[
     Query(description="Solve or close a parent ticket even though some of its sub-tickets are unresolved"),
 ]
 
+# A new ticket's answer says where it lives.
+CREATED_TICKET: dict[int | str, dict[str, Any]] = {
+    201: {"headers": {"Location": {"description": "The new ticket's path", "schema": {"type": "string"}}}}
+}
+
 
 def _service(request: Request, session: Session, principal: Principal) -> TicketService:
     return TicketService(session, principal, request.app.state.settings)
@@ -62,7 +67,7 @@ async def _single(service: TicketService, ticket: Ticket, response: Response) ->
     return out
 
 
-@router.post("", response_model=TicketOut, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=TicketOut, status_code=status.HTTP_201_CREATED, responses=CREATED_TICKET)
 async def create_ticket(
     data: TicketCreate, request: Request, session: Session, principal: Agent, response: Response
 ) -> TicketOut:
@@ -216,7 +221,12 @@ async def list_ticket_history(
     return Page(items=items, next_cursor=next_cursor)
 
 
-@router.post("/{ticket_id}/children", response_model=TicketOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{ticket_id}/children",
+    response_model=TicketOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=CREATED_TICKET,
+)
 async def create_ticket_child(
     ticket_id: UUID,
     data: ChildCreate,
