@@ -336,7 +336,10 @@ async def test_every_parameter_refuses_nul_naming_it(app: FastAPI, tenant: Tenan
                     headers = {name: raw} if parameter["in"] == "header" else {}
                     response = await tenant.admin.request(method.upper(), url, headers=headers)
                     assert_problem(response, where)
-                    if refused:
+                    if refused and parameter["in"] == "path" and parameter["schema"].get("format") == "uuid":
+                        # An id in a path matches UUIDs only: no operation has such a path.
+                        assert response.status_code == 404, where
+                    elif refused:
                         assert 400 <= response.status_code < 500, f"{where} was accepted"
                         field = response.json()["field"].lower()  # header names are case-insensitive
                         assert field in (name.lower(), f"{parameter['in']}.{name}".lower()), where

@@ -52,6 +52,7 @@ CONFORMANCE = frozenset(
         "response_schema_conformance",
         "response_headers_conformance",
         "allow_header_conformance",
+        "unsupported_method",
     }
 )
 

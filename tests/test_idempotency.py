@@ -128,13 +128,13 @@ async def test_a_weaker_credential_replaying_a_stronger_ones_key_is_refused(
         if route.least_role not in weaker:
             continue
         key = {"Idempotency-Key": f"replay-{route.name}"}
-        url = fill(route.path, world)
+        url = fill(route.path_format, world)
         original = await tenant.admin.post(url, headers=key, **_request(route, world))
         if original.status_code < 300:
             succeeded.add(route.name)
         for client in weaker[route.least_role]:
             replay = await client.post(url, headers=key, **_request(route, world))
-            assert replay.status_code == 403, f"POST {route.path}: {replay.status_code} {replay.text}"
+            assert replay.status_code == 403, f"POST {route.path_format}: {replay.status_code} {replay.text}"
             assert replay.json()["code"] == "insufficient_role"
             assert "idempotent-replayed" not in replay.headers
             if original.status_code < 300 and original.content:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import alembic_config
+from app.kit.schemas import RequestModel
 from app.models import Base
 from app.openapi import COMMITTED_PATH, render_openapi
 from tests.conftest import admin_statement
@@ -81,3 +82,18 @@ def test_every_error_of_every_operation_is_documented_as_the_problem_it_is() -> 
     for name, operations in document["webhooks"].items():
         headers = {parameter["name"] for parameter in operations["post"]["parameters"]}
         assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}, name
+
+
+def test_the_documented_request_examples_are_valid_requests() -> None:
+    document = json.loads(COMMITTED_PATH.read_text(encoding="utf-8"))
+    schemas = document["components"]["schemas"]
+    models = {model.__name__: model for model in _subclasses(RequestModel)}
+    documented = {name: schema["examples"] for name, schema in schemas.items() if "examples" in schema}
+    assert {"TicketCreate", "CommentCreate", "WebhookCreate", "MessageIn"} <= documented.keys()
+    for name, examples in documented.items():
+        for example in examples:
+            models[name].model_validate(example)
+
+
+def _subclasses(model: type) -> list[type]:
+    return [sub for child in model.__subclasses__() for sub in (child, *_subclasses(child))]

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import Tenant
-from tests.world import EXAMPLES, MULTIPART_EXAMPLES, RESOURCE_KEYS, World, build_world
+from tests.world import CHANNEL_AUTH, EXAMPLES, MULTIPART_EXAMPLES, RESOURCE_KEYS, World, build_world
 
 PUBLIC_OPERATIONS = {"health"}
 # Authenticated by a channel's token or its provider's signature, not by a workspace's key: any key is
@@ -169,20 +169,23 @@ async def test_writes_referencing_another_workspaces_ids_are_refused(
     app: FastAPI, other_tenant: Tenant, worlds: tuple[World, World]
 ) -> None:
     theirs, ours = worlds
-    caller = other_tenant.admin
     checked = 0
     for method, path, operation in operations(app):
         if "requestBody" not in operation or operation["operationId"] not in EXAMPLES:
             continue
+        # A channel's requests come with its token (the worlds' channels share it).
+        by_channel = operation["operationId"] in CHANNEL_OPERATIONS
+        caller = other_tenant.anonymous if by_channel else other_tenant.admin
+        headers = CHANNEL_AUTH if by_channel else {}
         recorder = Recorder(ours)
         EXAMPLES[operation["operationId"]](recorder)
         for key in sorted(recorder.used & set(RESOURCE_KEYS)):
             body = EXAMPLES[operation["operationId"]]({**ours, key: theirs[key]})
-            response = await caller.request(method, fill(path, ours), json=body)
-            assert 400 <= response.status_code < 500, (
-                f"{method} {path} with a foreign {key}: {response.status_code} {response.text}"
-            )
+            response = await caller.request(method, fill(path, ours), json=body, headers=headers)
+            where = f"{method} {path} with a foreign {key}: {response.status_code} {response.text}"
+            assert response.status_code == 422, where
             assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["code"] == "unknown_reference" and response.json()["field"], where
             assert_no_leak(response, theirs)
             checked += 1
     assert checked > 15

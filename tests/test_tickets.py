@@ -474,7 +474,7 @@ async def test_bulk_update_is_all_or_nothing(tenant: Tenant, other_tenant: Tenan
     refused = await tenant.agent.post(
         "/v1/tickets/bulk", json={"ids": [*ids, foreign["id"]], "changes": {"priority": "low"}}
     )
-    assert refused.status_code == 404
+    assert refused.status_code == 422 and refused.json()["code"] == "unknown_reference"
     assert refused.json()["field"] == "ids.3"
     closed = await tenant.agent.patch(f"/v1/tickets/{ids[1]}", json={"status_kind": "closed"})
     assert closed.status_code == 200

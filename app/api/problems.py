@@ -91,6 +91,8 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
     title = code.replace("_", " ").capitalize()
     headers = getattr(exc, "headers", None)
+    if exc.status_code == 404 and exc.detail == "Not Found":  # no route: the router's own words
+        detail = "No operation has this path (the ids in a path are UUIDs)"
     if exc.status_code == 405:
         allowed = _methods_of_path(request)
         detail = f"{request.method} is not one of this path's methods: {', '.join(allowed)}"

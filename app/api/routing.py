@@ -1,16 +1,20 @@
 """The route class of the API: one unit of work per request, committed before the response is sent."""
 
 import hashlib
+import re
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
+from uuid import UUID
 
 from fastapi import Depends, Request, Response, params
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import Headers
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.routing import compile_path
 from starlette.types import Receive, Scope, Send
 
 from app.api import idempotency
@@ -23,6 +27,21 @@ from app.models.enums import Role
 from app.models.enums import Scope as KeyScope
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class _IdConvertor(Convertor[str]):
+    """A UUID in its usual form, in either case; the endpoint's validation reads it."""
+
+    regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("id", _IdConvertor())
 # Room for each multipart part's boundary and headers (a long filename included) beyond its bytes.
 PART_OVERHEAD_BYTES = 64 * 1024
 
@@ -66,12 +85,27 @@ class UnitOfWorkRoute(APIRoute):
             isinstance(field.field_info, params.File) for field in self.dependant.body_params
         )
         parameters = get_flat_params(self.dependant)
+        self._type_ids(parameters)
         self.query_names = frozenset(p.alias for p in parameters if isinstance(p.field_info, params.Query))
         self.header_names = frozenset(
             p.alias.replace("_", "-").lower() for p in parameters if isinstance(p.field_info, params.Header)
         )
         self.takes_path_parameters = any(isinstance(p.field_info, params.Path) for p in parameters)
-        self.scope: KeyScope | None = scope_of(self.path, self.methods) if self.authenticated else None
+        self.scope: KeyScope | None = scope_of(self.path_format, self.methods) if self.authenticated else None
+
+    def _type_ids(self, parameters: list[Any]) -> None:
+        """Path parameters that are ids match ids only, so that a literal segment is never taken for one:
+        `PATCH /v1/agents/me` is a 405 naming `GET`, not a malformed `agent_id`."""
+        ids = {
+            p.alias
+            for p in parameters
+            if isinstance(p.field_info, params.Path) and p.field_info.annotation is UUID
+        }
+        typed = re.sub(r"{(\w+)}", lambda m: f"{{{m[1]}:id}}" if m[1] in ids else m[0], self.path)
+        if typed != self.path:
+            # The route is rebuilt from `path` wherever a router includes it: the convertor goes there.
+            self.path = typed
+            self.path_regex, self.path_format, self.param_convertors = compile_path(typed)
 
     def max_body_bytes(self, settings: Settings) -> int:
         """JSON bodies are small; a route that takes files takes as many as a comment may carry."""

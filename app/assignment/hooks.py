@@ -13,7 +13,8 @@ from app.assignment.tasks import release_tickets
 from app.auth.principal import Principal
 from app.config import Settings
 from app.errors import Unprocessable
-from app.models import Ticket
+from app.kit.repository import exists_in_workspace
+from app.models import Agent, Ticket
 from app.models.enums import AssignmentStrategy
 from app.rules.snapshot import rules_of
 from app.tickets.pipeline import TicketHook
@@ -46,6 +47,10 @@ class AssignmentHook(TicketHook):
             if group_id not in (await rules_of(service.session, service.workspace_id)).groups:
                 raise Unprocessable("group_id: no such group", field="group_id", code="unknown_reference")
             if assignee_sent:
+                if not await exists_in_workspace(service.session, Agent, service.workspace_id, assignee_id):
+                    raise Unprocessable(
+                        "assignee_id: no such agent", field="assignee_id", code="unknown_reference"
+                    )
                 raise Unprocessable(
                     "assignee_id: the agent is not a member of the ticket's group",
                     field="assignee_id",

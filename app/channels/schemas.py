@@ -8,6 +8,7 @@ from pydantic import (
     AnyHttpUrl,
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Discriminator,
     EmailStr,
     Field,
@@ -285,6 +286,18 @@ class MessageAttachmentIn(RequestModel):
 
 
 class MessageIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "message_id": "msg-20261207-0001",
+                    "contact": {"id": "khach-0912345678", "name": "Chị Mai", "phone": "0912345678"},
+                    "conversation_id": "web-chat-8841",
+                    "text": "Shop ơi, áo size M màu xanh còn hàng không ạ?",
+                }
+            ]
+        }
+    )
     message_id: ProviderId = Field(description="The sender's id of the message: a re-sent message is ignored")
     contact: ContactIn
     conversation_id: ProviderId | None = Field(

@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.attachments.schemas import AttachmentOut
 from app.kit.schemas import LongText, RequestModel, ResponseModel
@@ -18,6 +18,18 @@ class AuthorIn(RequestModel):
 
 
 class CommentCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "body": "Dạ, đơn DH-1042 sẽ được giao trong hôm nay ạ.",
+                    "public": True,
+                    "status_kind": "pending",
+                },
+                {"body": "Đã gọi kho Bình Dương, chờ xác nhận.", "public": False},
+            ]
+        }
+    )
     body: Body = Field(description="Plain text")
     html_body: LongText | None = Field(
         None, description="Optional HTML; scripts, event handlers and javascript: links are removed"

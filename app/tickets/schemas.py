@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated, Any, Self
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.agents.schemas import Skills
 from app.kit.schemas import (
@@ -56,6 +56,22 @@ def _one_of(model: Any, first: str, second: str) -> None:
 
 
 class TicketCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject": "Giao hàng chậm, khách hỏi tình trạng đơn DH-1042",
+                    "description": "Khách gọi tổng đài: đơn đặt từ thứ hai vẫn chưa được giao.",
+                    "priority": "high",
+                    "type": "question",
+                    "channel": "phone",
+                    "tags": ["giao-hang"],
+                    "requester": {"name": "Nguyễn Thị Lan", "phone": "0912 345 678"},
+                    "external_refs": {"crm": "OPP-1042"},
+                }
+            ]
+        }
+    )
     subject: Subject
     description: LongText | None = None
     status_id: UUID | None = Field(None, description="A status of the workspace")

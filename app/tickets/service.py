@@ -162,7 +162,8 @@ class TicketService:
         for position, ticket_id in enumerate(ids):
             ticket = tickets.get(ticket_id)
             if ticket is None:
-                raise NotFound("Ticket", field=f"ids.{position}")
+                field = f"ids.{position}"
+                raise Unprocessable(f"{field}: no such ticket", field=field, code="unknown_reference")
             try:
                 changed = await self._apply(ticket, data, force=force)
                 updated.append(await self._after(EventType.ticket_updated, changed))

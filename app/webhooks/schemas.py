@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
 from app.kit.schemas import RequestModel, ResponseModel, UpdateModel
 from app.models.enums import DeliveryStatus
@@ -25,6 +25,17 @@ def _known_types(types: list[str]) -> list[str]:
 
 
 class WebhookCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://crm.example.vn/hooks/helpdesk",
+                    "description": "CRM: phiếu mới và trả lời",
+                    "event_types": ["ticket.created", "ticket.comment_added"],
+                }
+            ]
+        }
+    )
     url: Url = Field(description="https (http only where the service allows it); must reach a public address")
     description: Description | None = None
     event_types: EventTypes = ["*"]
