@@ -20,6 +20,7 @@ from app.macros.router import router as macros_router
 from app.organizations.router import router as organizations_router
 from app.presence.router import router as presence_router
 from app.reports.router import router as reports_router
+from app.roles.router import router as roles_router
 from app.sla.router import router as sla_router
 from app.statuses.router import router as statuses_router
 from app.tickets.router import router as tickets_router
@@ -38,6 +39,7 @@ DOMAIN_ROUTERS = [
     credentials_router,
     statuses_router,
     agents_router,
+    roles_router,
     groups_router,
     categories_router,
     custom_fields_router,

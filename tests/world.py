@@ -18,6 +18,9 @@ World = dict[str, str]
 async def build_world(tenant: Tenant) -> World:
     admin, agent = tenant.admin, tenant.agent
     suffix = secrets.token_hex(3)
+    role = await create(
+        admin, "/v1/roles", {"name": f"Trực tổng đài {suffix}", "permissions": ["tickets.access"]}
+    )
     member = await create_agent(admin, f"crm-{suffix}", email=f"an.{suffix}@example.vn")
     group = await create_group(admin, f"Nhóm Kỹ thuật {suffix}", [member["id"]])
     category = await create_category(admin, f"Giao hàng {suffix}")
@@ -90,6 +93,7 @@ async def build_world(tenant: Tenant) -> World:
         "trigger_id": trigger["id"],
         "channel_id": channel["id"],
         "inbound_id": received.json()["id"],
+        "role_id": role["id"],
     }
 
 
@@ -98,7 +102,7 @@ RESOURCE_KEYS = (
     "agent_id", "group_id", "category_id", "field_id", "organization_id", "contact_id",
     "identity_id", "status_id", "ticket_id", "parent_ticket_id", "api_key_id", "webhook_id", "delivery_id",
     "comment_id", "link_id", "macro_id", "attachment_id", "calendar_id", "policy_id",
-    "trigger_id", "channel_id", "inbound_id",
+    "trigger_id", "channel_id", "inbound_id", "role_id",
 )  # fmt: skip
 
 
@@ -232,8 +236,18 @@ EXAMPLES: dict[str, Callable[[World], dict[str, Any]]] = {
     "update_workspace": lambda w: {"name": "Công ty TNHH Ánh Dương"},
     "create_api_key": lambda w: {"name": _unique("Khóa CRM"), "role": "viewer"},
     "create_status": lambda w: {"name": _unique("Chờ khách"), "kind": "pending", "color": "#ff9800"},
+    "create_role": lambda w: {
+        "name": _unique("Trưởng ca"),
+        "permissions": ["tickets.access", "tickets.edit"],
+    },
+    "update_role": lambda w: {"description": "Ca đêm", "permissions": ["tickets.access"]},
     "update_status": lambda w: {"color": "#123456", "position": 5},
-    "create_agent": lambda w: {"external_id": _unique("crm"), "name": "Phạm Thu Trang", "role": "agent"},
+    "create_agent": lambda w: {
+        "external_id": _unique("crm"),
+        "name": "Phạm Thu Trang",
+        "role": "agent",
+        "custom_role_id": w["role_id"],
+    },
     "update_agent": lambda w: {"capacity": 12, "availability": "online", "skills": ["tieng-anh"]},
     "create_group": lambda w: {
         "name": _unique("Nhóm CSKH"),

@@ -35,6 +35,9 @@ class AgentCreate(RequestModel):
     skills: Skills = []
     ticket_access: TicketAccess = TicketAccess.all
     active: bool = True
+    custom_role_id: UUID | None = Field(
+        None, description="A custom role: its permissions take the place of the built-in role's"
+    )
 
 
 class AgentUpdate(UpdateModel):
@@ -47,6 +50,7 @@ class AgentUpdate(UpdateModel):
     skills: Skills = None
     ticket_access: TicketAccess = None
     active: bool = None
+    custom_role_id: UUID | None = None
 
 
 class AgentOut(ResponseModel):
@@ -60,6 +64,7 @@ class AgentOut(ResponseModel):
     skills: list[str]
     ticket_access: TicketAccess
     active: bool
+    custom_role_id: UUID | None
     group_ids: list[UUID] = Field(description="The groups the agent is a member of")
     created_at: datetime
     updated_at: datetime

@@ -258,6 +258,8 @@ def document(app: FastAPI) -> dict[str, Any]:
             if route.scope is not None:
                 # OpenAPI 3.1 lets a bearer scheme's requirement list what it needs: the key's scope.
                 operation["security"] = [{"HTTPBearer": [route.scope.value]}]
+            if route.permission is not None:
+                operation["x-permission"] = route.permission.value
             _describe(operation, route)
             operation["responses"] = _sorted(operation["responses"])
     _name_enum_members(schema)

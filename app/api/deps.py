@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.auth.service import Authenticated, authenticate
 from app.errors import Forbidden, Unauthorized
-from app.models.enums import Role, Scope
+from app.models.enums import Permission, Role, Scope
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -52,28 +52,46 @@ class RequireRole:
         return principal
 
 
+@dataclass(frozen=True)
+class Needs:
+    """What an operation asks of its caller: the least built-in role, the permission of a custom role
+    that covers it (if one does), the scope of an API key."""
+
+    role: Role | None
+    permission: Permission | None
+    scope: Scope | None
+
+
 Viewer = Annotated[Principal, Depends(RequireRole(Role.viewer))]
 Agent = Annotated[Principal, Depends(RequireRole(Role.agent))]
 Admin = Annotated[Principal, Depends(RequireRole(Role.admin))]
 
 
-async def authorize(
-    request: Request, session: AsyncSession, role: Role | None, scope: Scope | None
-) -> Authenticated:
-    """The caller of `request`, refused (401) without valid credentials, (403) below `role` or, for an
-    API key with scopes, without `scope`."""
+async def authorize(request: Request, session: AsyncSession, need: Needs) -> Authenticated:
+    """The caller of `request`, refused (401) without valid credentials, (403) below the role the
+    operation needs — or, for an agent with a custom role, without the permission that covers it — or,
+    for an API key with scopes, without the operation's scope."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
     state = request.app.state
     authenticated = await authenticate(session, token.strip(), state.settings, state.secret_box)
-    if role is not None and not authenticated.principal.can(role):
-        raise Forbidden(f"This action needs the {role.value} role", code="insufficient_role")
-    if scope is not None and not authenticated.principal.may(scope):
+    principal = authenticated.principal
+    if principal.permissions is not None and need.permission is not None:
+        if need.permission not in principal.permissions:
+            missing = need.permission.value
+            raise Forbidden(
+                f"The agent's role lacks the {missing} permission",
+                code="insufficient_permission",
+                extra={"permission": missing},
+            )
+    elif need.role is not None and not principal.can(need.role):
+        raise Forbidden(f"This action needs the {need.role.value} role", code="insufficient_role")
+    if need.scope is not None and not principal.may(need.scope):
         raise Forbidden(
-            f"This API key lacks the {scope.value} scope",
+            f"This API key lacks the {need.scope.value} scope",
             code="insufficient_scope",
-            extra={"scope": scope.value},
+            extra={"scope": need.scope.value},
         )
     request.state.principal = authenticated.principal
     return authenticated

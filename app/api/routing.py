@@ -18,7 +18,8 @@ from starlette.routing import compile_path
 from starlette.types import Receive, Scope, Send
 
 from app.api import idempotency
-from app.api.deps import RequireRole, authorize, current_principal
+from app.api.deps import Needs, RequireRole, authorize, current_principal
+from app.api.permissions import permission_of
 from app.api.scopes import scope_of
 from app.auth.repository import record_api_key_use
 from app.config import Settings
@@ -92,6 +93,8 @@ class UnitOfWorkRoute(APIRoute):
         )
         self.takes_path_parameters = any(isinstance(p.field_info, params.Path) for p in parameters)
         self.scope: KeyScope | None = scope_of(self.path_format, self.methods) if self.authenticated else None
+        self.permission = permission_of(self.path_format, self.methods) if self.authenticated else None
+        self.needs = Needs(self.least_role, self.permission, self.scope)
 
     def _type_ids(self, parameters: list[Any]) -> None:
         """Path parameters that are ids match ids only, so that a literal segment is never taken for one:
@@ -157,7 +160,7 @@ class UnitOfWorkRoute(APIRoute):
         if not self.authenticated:
             self.check_query(request)
             return None
-        authenticated = await authorize(request, session, self.least_role, self.scope)
+        authenticated = await authorize(request, session, self.needs)
         if authenticated.stale_key is not None:
             # Its own short transaction: the key's row is not held while the request works.
             await record_api_key_use(session, authenticated.stale_key)

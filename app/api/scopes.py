@@ -37,6 +37,7 @@ _BY_PATH: tuple[tuple[str, Scope, Scope], ...] = (
             "/v1/sla-policies",
             "/v1/calendars",
             "/v1/macros",
+            "/v1/roles",
         )
     ),
 )

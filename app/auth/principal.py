@@ -1,7 +1,7 @@
 from dataclasses import dataclass
 from uuid import UUID
 
-from app.models.enums import ActorType, Role, Scope, TicketAccess
+from app.models.enums import ActorType, Permission, Role, Scope, TicketAccess
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +16,8 @@ class Principal:
     ticket_access: TicketAccess = TicketAccess.all
     # An API key's scopes; None: all its role may.
     scopes: frozenset[Scope] | None = None
+    # An agent's custom role's permissions; None: the built-in role governs.
+    permissions: frozenset[Permission] | None = None
 
     @property
     def restricted(self) -> bool:

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.kit.pagination import Keyset, SortColumn
 from app.kit.plain import PlainStatement
 from app.kit.repository import ScopedRepository
-from app.models import Agent, AgentTokenSecret, ApiKey
-from app.models.enums import Role, Scope
+from app.models import Agent, AgentRole, AgentTokenSecret, ApiKey
+from app.models.enums import Permission, Role, Scope
 
 LAST_USED_RESOLUTION_SECONDS = 60
 
@@ -72,6 +72,13 @@ async def find_token_secret(session: AsyncSession, secret_id: UUID) -> AgentToke
         or_(AgentTokenSecret.expires_at.is_(None), AgentTokenSecret.expires_at > func.now()),
     )
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def role_permissions(session: AsyncSession, workspace_id: UUID, role_id: UUID) -> frozenset[Permission]:
+    statement = select(AgentRole.permissions).where(
+        AgentRole.workspace_id == workspace_id, AgentRole.id == role_id
+    )
+    return frozenset(Permission(value) for value in await session.scalar(statement) or ())
 
 
 async def find_agent_by_external_id(

@@ -96,8 +96,12 @@ async def _authenticate_agent_token(
     agent = await repository.find_agent_by_external_id(session, secret.workspace_id, str(claims["sub"]))
     if agent is None or not agent.active:
         raise Unauthorized("The agent token names no active agent of this workspace")
-    # A token never grants more than the agent's own role.
+    # A token never grants more than the agent's own role; one that claims less leaves their custom
+    # role aside.
     role = min(claimed_role, agent.role, key=lambda candidate: candidate.rank)
+    permissions = None
+    if agent.custom_role_id is not None and role is agent.role:
+        permissions = await repository.role_permissions(session, agent.workspace_id, agent.custom_role_id)
     return Principal(
         workspace_id=agent.workspace_id,
         role=role,
@@ -105,6 +109,7 @@ async def _authenticate_agent_token(
         actor_id=agent.id,
         agent_id=agent.id,
         ticket_access=agent.ticket_access,
+        permissions=permissions,
     )
 
 

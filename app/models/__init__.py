@@ -1,6 +1,6 @@
 """Every table of the service; alembic reads `Base.metadata` from here."""
 
-from app.models.agent import Agent, Group, GroupMember
+from app.models.agent import Agent, AgentRole, Group, GroupMember
 from app.models.api_key import AgentTokenSecret, ApiKey
 from app.models.attachment import Attachment
 from app.models.base import Base
@@ -21,6 +21,7 @@ from app.models.workspace import Workspace
 
 __all__ = [
     "Agent",
+    "AgentRole",
     "AgentTokenSecret",
     "ApiKey",
     "Attachment",

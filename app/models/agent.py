@@ -6,13 +6,31 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamps, Versioned, WorkspaceScoped
-from app.models.columns import pg_enum
+from app.models.columns import pg_enum, scoped_fk
 from app.models.enums import AssignmentStrategy, Availability, Role, TicketAccess
+
+
+class AgentRole(WorkspaceScoped, Timestamps, Versioned, Base):
+    """A custom role: the permissions of the agents who have it, in place of their built-in role's."""
+
+    __tablename__ = "agent_roles"
+    __table_args__ = (
+        Index("uq_agent_roles_workspace_id_name", "workspace_id", text("lower(name)"), unique=True),
+    )
+
+    workspace_id: Mapped[UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(String(2000))
+    permissions: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}")
 
 
 class Agent(WorkspaceScoped, Timestamps, Versioned, Base):
     __tablename__ = "agents"
     __table_args__ = (
+        # A role in use cannot be deleted.
+        scoped_fk("custom_role_id", "agent_roles", ondelete="RESTRICT"),
         Index("uq_agents_workspace_id_external_id", "workspace_id", "external_id", unique=True),
         Index(
             "uq_agents_workspace_id_email",
@@ -39,6 +57,7 @@ class Agent(WorkspaceScoped, Timestamps, Versioned, Base):
         pg_enum(TicketAccess, "ticket_access"), server_default=TicketAccess.all.value
     )
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    custom_role_id: Mapped[UUID | None]
     # Folded name and email, for accent-insensitive `q` searches.
     search_text: Mapped[str] = mapped_column(Text, server_default="")
 

@@ -14,6 +14,24 @@ class Role(enum.StrEnum):
 _ROLE_RANK = {Role.viewer: 0, Role.agent: 1, Role.admin: 2}
 
 
+class Permission(enum.StrEnum):
+    """What an agent with a custom role may do (app/api/permissions.py says which operations each covers)."""
+
+    tickets_access = "tickets.access"
+    tickets_create = "tickets.create"
+    tickets_edit = "tickets.edit"
+    tickets_delete = "tickets.delete"
+    tickets_assign = "tickets.assign"
+    tickets_merge = "tickets.merge"
+    comments_create = "comments.create"
+    contacts_access = "contacts.access"
+    contacts_create = "contacts.create"
+    contacts_edit = "contacts.edit"
+    contacts_delete = "contacts.delete"
+    reference_data_manage = "reference_data.manage"
+    reports_see = "reports.see"
+
+
 class Scope(enum.StrEnum):
     """What an API key may do, within its role (app/api/scopes.py says which operations each covers)."""
 
