@@ -26,7 +26,8 @@ _OPERATIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/v1/contacts"): Permission.contacts_create,
     ("DELETE", "/v1/contacts/{contact_id}"): Permission.contacts_delete,
 }
-_REFERENCE_DATA = (
+# The reference data of a workspace: every agent reads it; changing it is `reference_data.manage`.
+REFERENCE_DATA = (
     "/v1/statuses",
     "/v1/groups",
     "/v1/categories",
@@ -45,7 +46,7 @@ _BY_PATH: tuple[tuple[str, Permission | None, Permission | None], ...] = (
     ("/v1/contacts", Permission.contacts_access, Permission.contacts_edit),
     ("/v1/organizations", Permission.contacts_access, Permission.reference_data_manage),
     ("/v1/reports", Permission.reports_see, None),
-    *((prefix, None, Permission.reference_data_manage) for prefix in _REFERENCE_DATA),
+    *((prefix, None, Permission.reference_data_manage) for prefix in REFERENCE_DATA),
 )
 
 # The built-in role whose agents have each permission (the presets a custom role starts from).

@@ -5,6 +5,7 @@ document names it on the operation. A key with scopes may only do what they cove
 key without any may do all its role may; agent tokens are governed by the agent's role alone.
 """
 
+from app.api.permissions import REFERENCE_DATA
 from app.models.enums import Scope
 
 _READS = frozenset({"GET", "HEAD"})
@@ -25,21 +26,7 @@ _BY_PATH: tuple[tuple[str, Scope, Scope], ...] = (
     ("/v1/webhooks", Scope.webhooks_manage, Scope.webhooks_manage),
     ("/v1/api-keys", Scope.admin, Scope.admin),
     ("/v1/agent-token-secret", Scope.admin, Scope.admin),
-    *(
-        (prefix, Scope.settings_read, Scope.admin)
-        for prefix in (
-            "/v1/workspace",
-            "/v1/statuses",
-            "/v1/groups",
-            "/v1/categories",
-            "/v1/custom-fields",
-            "/v1/triggers",
-            "/v1/sla-policies",
-            "/v1/calendars",
-            "/v1/macros",
-            "/v1/roles",
-        )
-    ),
+    *((prefix, Scope.settings_read, Scope.admin) for prefix in ("/v1/workspace", *REFERENCE_DATA)),
 )
 
 

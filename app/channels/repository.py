@@ -3,7 +3,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import DateTime, Select, bindparam, exists, func, select, text, update
+from sqlalchemy import ColumnElement, DateTime, Select, bindparam, exists, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -178,22 +178,23 @@ _DUE_INBOUND = (
     .with_for_update(of=InboundMessage, skip_locked=True)
 )
 _LOCK_CONVERSATION = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
-_CONVERSATION = (
-    select(Conversation)
-    .where(
-        Conversation.workspace_id == bindparam("workspace_id"),
-        Conversation.channel_id == bindparam("channel_id"),
-        Conversation.external_id == bindparam("external_id"),
+
+
+def _conversation_named(prefix: str = "") -> tuple[ColumnElement[bool], ...]:
+    """A conversation by the channel's id for it (bind parameters `{prefix}workspace_id`, …)."""
+    return (
+        Conversation.workspace_id == bindparam(f"{prefix}workspace_id"),
+        Conversation.channel_id == bindparam(f"{prefix}channel_id"),
+        Conversation.external_id == bindparam(f"{prefix}external_id"),
     )
-    .with_for_update()
-)
+
+
+_CONVERSATION = select(Conversation).where(*_conversation_named()).with_for_update()
 # The conversation of a known customer, locked and brought up to date in one statement.
 _JOIN_CONVERSATION = (
     update(Conversation)
     .where(
-        Conversation.workspace_id == bindparam("join_workspace_id"),
-        Conversation.channel_id == bindparam("join_channel_id"),
-        Conversation.external_id == bindparam("join_external_id"),
+        *_conversation_named("join_"),
         ContactIdentity.workspace_id == Conversation.workspace_id,
         ContactIdentity.kind == bindparam("join_identity_kind"),
         ContactIdentity.value == bindparam("join_identity"),
