@@ -72,7 +72,11 @@ _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
     ),
     403: ("The credential may not do this", {}),
     404: ("Not found, or another workspace's", {}),
-    409: ("In conflict with what is stored, or the same Idempotency-Key is still being answered", {}),
+    409: (
+        "In conflict with what is stored, or the same Idempotency-Key is still being answered (then with "
+        "Retry-After)",
+        {"Retry-After": _RETRY_AFTER},
+    ),
     412: ("If-Match names a version that is no longer the current one", {}),
     413: ("The body is larger than the operation takes", {}),
     422: ("Invalid: `errors` lists each invalid field", {}),
