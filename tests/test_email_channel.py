@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -61,14 +61,29 @@ class Outbox:
 
     port: int = 0
     received: list[EmailMessage] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     # The names TLS clients asked for (SNI).
     server_names: list[str | None] = field(default_factory=list)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.raw.append(envelope.original_content or b"")
         self.received.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
         self.arrived.set()
         return "250 OK"
+
+
+def assert_accepted_by_mail_servers(raw: bytes) -> None:
+    """What RFC 5322 and MIME require of a mail, parsed by the standard library's strict policy (any
+    defect raises)."""
+    sent = message_from_bytes(raw, policy=policy.strict)
+    for header in ("Date", "From", "To", "Message-ID", "Subject"):
+        assert len(sent.get_all(header) or []) == 1, header
+    now = datetime.datetime.now(datetime.UTC)
+    assert abs(parsedate_to_datetime(str(sent["Date"])) - now) < datetime.timedelta(minutes=5)
+    assert sent["MIME-Version"] == "1.0"
+    assert sent.get_body(("plain",)) is not None and sent.get_body(("html",)) is not None
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n")), "RFC 5322 line length"
 
 
 @contextlib.asynccontextmanager
@@ -225,7 +240,11 @@ async def test_a_mail_opens_a_ticket_and_the_reply_goes_back_threaded(
     reply_to = sent["Reply-To"].addresses[0].addr_spec
     assert reply_to.startswith(f"cskh+t{ticket['number']}-") and reply_to.endswith(address.partition("@")[2])
     assert "Auto-Submitted" not in sent, "a person's reply"
-    assert sent.get_content().strip() == "Dạ shop xin lỗi chị, đơn sẽ giao trong hôm nay ạ."
+    text = sent.get_body(("plain",)).get_content()
+    assert text.strip() == "Dạ shop xin lỗi chị, đơn sẽ giao trong hôm nay ạ."
+    assert_accepted_by_mail_servers(outbox.raw[0])
+    html = sent.get_body(("html",)).get_content()
+    assert "<p>Dạ shop xin lỗi chị, đơn sẽ giao trong hôm nay ạ.</p>" in html, "an HTML part, from the text"
     shown = (await agent.get(f"/v1/comments/{reply['id']}")).json()
     assert shown["delivery"]["state"] == "sent" and shown["provider_message_id"] == sent["Message-ID"].strip(
         "<>"
@@ -395,6 +414,7 @@ async def test_automatic_replies_go_to_people_but_never_to_automatic_mail(
     [acknowledgement] = outbox.received
     assert acknowledgement["To"].addresses[0].addr_spec == CUSTOMER
     assert acknowledgement["Auto-Submitted"] == "auto-replied"
+    assert_accepted_by_mail_servers(outbox.raw[0])
     [automatic_reply] = [
         c for c in await comments_of(tenant, out_of_office["ticket_id"]) if c["author"]["type"] == "system"
     ]
@@ -538,7 +558,7 @@ async def test_a_reply_goes_to_the_address_checked_when_the_name_moves_after(
             await send_replies(app, settings, ONLY_CHECKED, resolve=dns)
     assert connected == [], "nothing reached the address the name moved to"
     [sent] = server.received
-    assert sent.get_content().strip() == "Dạ shop đã gửi hàng ạ"
+    assert sent.get_body(("plain",)).get_content().strip() == "Dạ shop đã gửi hàng ạ"
     assert dns.asked == ["localhost"], "resolved once: the connection is made to what was checked"
     assert (await agent.get(f"/v1/comments/{reply_id}")).json()["delivery"]["state"] == "sent"
 
@@ -590,7 +610,8 @@ async def test_tls_to_the_checked_address_is_verified_for_the_servers_name(
             app, settings, tenant, server, "thu-tls", smtp_host=SMTP_NAME, smtp_security=security
         )
         await send_replies(app, settings, ONLY_CHECKED, resolve=Rebinding(CHECKED, CHECKED))
-        assert [sent.get_content().strip() for sent in server.received] == ["Dạ shop đã gửi hàng ạ"]
+        texts = [sent.get_body(("plain",)).get_content().strip() for sent in server.received]
+        assert texts == ["Dạ shop đã gửi hàng ạ"]
         assert server.server_names == [SMTP_NAME], "the name, not the address, is asked for"
         assert (await agent.get(f"/v1/comments/{named}")).json()["delivery"]["state"] == "sent"
 

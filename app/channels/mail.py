@@ -15,7 +15,8 @@ import hmac
 import re
 import socket
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
+from html import escape
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +28,7 @@ from app.channels.mail_parsing import ParsedMail, clean_subject, parse_mail, sub
 from app.channels.repository import ticket_of_messages
 from app.channels.sending import NotSent, Reply, Sent, file_bytes
 from app.comments.repository import CommentRepository
+from app.kit.time import utcnow
 from app.models import Attachment, Contact, InboundMessage, MessagingChannel, Ticket
 from app.models.enums import Channel, CommentAuthor, IdentityKind
 from app.tickets.repository import TicketRepository
@@ -271,6 +273,13 @@ async def _files(reply: Reply) -> list[tuple[Attachment, bytes]] | NotSent:
     return files
 
 
+def _html_of(text: str) -> str:
+    """Plain text as HTML: escaped, its paragraphs and line breaks kept."""
+    paragraphs = (part.strip("\n") for part in re.split(r"\n\s*\n", text))
+    body = "".join(f"<p>{escape(part).replace(chr(10), '<br>')}</p>" for part in paragraphs if part)
+    return f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>{body}</body></html>'
+
+
 def _compose(reply: Reply, to: str, files: list[tuple[Attachment, bytes]]) -> EmailMessage:
     settings, ticket, comment = reply.channel.settings, reply.ticket, reply.comment
     address = str(settings["address"])
@@ -281,6 +290,8 @@ def _compose(reply: Reply, to: str, files: list[tuple[Attachment, bytes]]) -> Em
     if key:
         mail["Reply-To"] = reply_address(reply.channel, key, ticket.number)
     mail["Subject"] = f"[#{ticket.number}] {ticket.subject}"
+    # RFC 5322 requires it; servers score mail without it as spam, and some refuse it.
+    mail["Date"] = format_datetime(utcnow())
     mail["Message-ID"] = make_msgid(domain=address.partition("@")[2])
     if reply.context.get("in_reply_to"):
         mail["In-Reply-To"] = f"<{reply.context['in_reply_to']}>"
@@ -290,8 +301,8 @@ def _compose(reply: Reply, to: str, files: list[tuple[Attachment, bytes]]) -> Em
     if comment.author_type is not CommentAuthor.agent:
         mail["Auto-Submitted"] = "auto-replied"
     mail.set_content(comment.body)
-    if comment.html_body:
-        mail.add_alternative(comment.html_body, subtype="html")
+    # A text and an HTML part: mail clients show the HTML one, filters expect both.
+    mail.add_alternative(comment.html_body or _html_of(comment.body), subtype="html")
     for attachment, data in files:
         maintype, _, subtype = attachment.content_type.partition("/")
         # Text is only ever sniffed as such when it is UTF-8; without the charset clients guess ASCII.
