@@ -141,10 +141,11 @@ def page_event(channel: dict[str, Any], *messaging: dict[str, Any]) -> bytes:
     return json.dumps({"object": "page", "entry": entries}).encode()
 
 
-def customer(mid: str, text: str, **message: Any) -> dict[str, Any]:
+def customer(mid: str, text: str, sent: datetime | None = None, **message: Any) -> dict[str, Any]:
+    """A customer's message event, sent `sent` (now by default) as Meta says it."""
     return {
         "sender": {"id": PSID},
-        "timestamp": 1764556800000,
+        "timestamp": int((sent or datetime.now(UTC)).timestamp() * 1000),
         "message": {"mid": mid, "text": text, **message},
     }
 
@@ -235,7 +236,7 @@ async def test_page_events_are_checked_stored_once_and_threaded(
         ),
         {
             "sender": {"id": PSID},
-            "timestamp": 1764556801000,
+            "timestamp": int(datetime.now(UTC).timestamp() * 1000),
             "postback": {"mid": "m_3", "title": "Đặt hàng", "payload": "ORDER"},
         },
     )
@@ -267,6 +268,31 @@ async def test_page_events_are_checked_stored_once_and_threaded(
     ]
     window = ticket["reply_channel"]
     assert window["kind"] == "messenger" and window["can_reply"] is True
+    assert datetime.fromisoformat(window["until"]) - datetime.now(UTC) > timedelta(hours=23)
+
+
+async def test_the_reply_window_counts_from_when_the_customer_wrote_not_from_when_it_arrived(
+    app: FastAPI, tenant: Tenant, settings: Settings, receiver: Receiver
+) -> None:
+    """Meta delivered a message two days late: it opens no window. A newer one does, and an older one
+    arriving after it takes nothing back."""
+    channel = await messenger_channel(tenant, receiver.base_url)
+    two_days_ago = datetime.now(UTC) - timedelta(hours=48)
+    late = page_event(channel, customer("m_late", "Shop ơi còn hàng không?", sent=two_days_ago))
+    assert (await post_page_event(tenant, channel, late, hub_signature(late))).status_code == 200
+    await thread_due(app.state.db, settings, app.state.secret_box)
+    window = (await only_ticket(tenant))["reply_channel"]
+    assert window["can_reply"] is False and "window closed" in window["reason"]
+    until = datetime.fromisoformat(window["until"])
+    assert abs(until - (two_days_ago + timedelta(hours=24))) < timedelta(seconds=1), "Meta's time"
+
+    now = page_event(channel, customer("m_now", "Em cần gấp ạ"))
+    older = page_event(channel, customer("m_older", "(tin cũ)", sent=two_days_ago - timedelta(hours=1)))
+    for body in (now, older):
+        assert (await post_page_event(tenant, channel, body, hub_signature(body))).status_code == 200
+        await thread_due(app.state.db, settings, app.state.secret_box)
+    window = (await only_ticket(tenant))["reply_channel"]
+    assert window["can_reply"] is True
     assert datetime.fromisoformat(window["until"]) - datetime.now(UTC) > timedelta(hours=23)
 
 

@@ -1,6 +1,7 @@
 """What every adapter turns a stored inbound event into, for the one pipeline that threads it."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -50,6 +51,8 @@ class Incoming:
     upload_tokens: tuple[str, ...] = ()
     # Why the message must never get an automatic reply (e.g. it is an out-of-office mail), if so.
     automatic: str | None = None
+    # When the customer sent it, as the provider says (reply windows count from it, not from arrival).
+    sent_at: datetime | None = None
     # What the adapter's `explicit_ticket` looks at (e.g. an email's references).
     hints: dict[str, Any] = field(default_factory=dict)
 

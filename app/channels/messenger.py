@@ -8,7 +8,7 @@ here or from Meta's own inbox), deliveries and reads are not customer messages a
 import hashlib
 import hmac
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -96,7 +96,18 @@ def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming:
         origin=Channel.messenger,
         address={"psid": psid},
         remote_files=files,
+        sent_at=_sent_at(event.get("timestamp")),
     )
+
+
+def _sent_at(millis: Any) -> datetime | None:
+    """Meta's time of the event (milliseconds since the epoch), if it is one."""
+    if not isinstance(millis, int) or isinstance(millis, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(millis / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def reply_window(channel: MessagingChannel, last_inbound_at: datetime | None) -> datetime | None:

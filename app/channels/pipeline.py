@@ -173,7 +173,10 @@ async def _requester(
     known customer's conversation is locked by its row, brought up to date in the same statement; a new
     conversation or customer is found or created under an advisory lock on the conversation, and its
     row locked too."""
-    inbound_at = now if message.body is not None and message.author is CommentAuthor.contact else None
+    # The customer's last message, when the provider says they sent it (never later than now): a message
+    # delivered late opens no reply window of its own.
+    customer_wrote = message.body is not None and message.author is CommentAuthor.contact
+    inbound_at = min(message.sent_at or now, now) if customer_wrote else None
     conversations = ConversationRepository(session, channel.workspace_id)
     identity = (message.identity_kind, message.identity)
     conversation = await conversations.join(
@@ -251,7 +254,7 @@ async def _conversation(
     conversation.contact_id = contact.id
     conversation.address = {**conversation.address, **message.address}
     if inbound_at is not None:
-        conversation.last_inbound_at = inbound_at
+        conversation.last_inbound_at = max(inbound_at, conversation.last_inbound_at or inbound_at)
     return conversation
 
 

@@ -202,8 +202,9 @@ _JOIN_CONVERSATION = (
     .values(
         contact_id=ContactIdentity.contact_id,
         address=Conversation.address.op("||")(bindparam("join_address", type_=JSONB)),
-        last_inbound_at=func.coalesce(
-            bindparam("join_inbound_at", type_=DateTime(timezone=True)), Conversation.last_inbound_at
+        # The later of the two (GREATEST passes over a NULL): an old message arriving late moves nothing.
+        last_inbound_at=func.greatest(
+            Conversation.last_inbound_at, bindparam("join_inbound_at", type_=DateTime(timezone=True))
         ),
     )
     .returning(Conversation)
