@@ -77,6 +77,33 @@ async def test_a_customer_comment_reopens_and_a_closed_ticket_gets_a_follow_up(t
     assert refused.status_code == 409 and refused.json()["code"] == "ticket_closed"
 
 
+async def test_a_customer_reply_relayed_on_a_closed_ticket_is_kept_whatever_fields_are_required(
+    tenant: Tenant,
+) -> None:
+    """The follow-up it opens is the customer's: a field they cannot fill in never refuses their words."""
+    customer = await create_contact(tenant.agent, email="khach.hang@example.vn")
+    ticket = await create_ticket(tenant.agent, requester_id=customer["id"])
+    await tenant.agent.patch(f"/v1/tickets/{ticket['id']}", json={"status_kind": "closed"})
+    field = {
+        "entity": "ticket",
+        "key": "ma_don_hang",
+        "label": "Mã đơn hàng",
+        "type": "text",
+        "required": True,
+    }
+    assert (await tenant.admin.post("/v1/custom-fields", json=field)).status_code == 201
+    author = {"type": "contact", "id": customer["id"]}
+    kept = await comment(
+        tenant.agent, ticket["id"], public=True, author=author, body="Máy lại hỏng rồi shop ơi"
+    )
+    follow_up = (await tenant.viewer.get(f"/v1/tickets/{kept['ticket_id']}")).json()
+    assert follow_up["id"] != ticket["id"] and follow_up["custom_fields"] == {}
+    links = (await tenant.viewer.get(f"/v1/tickets/{follow_up['id']}/links")).json()["items"]
+    assert [(link["kind"], link["linked_ticket_id"]) for link in links] == [("follow_up_of", ticket["id"])]
+    # An agent opening a ticket still gives the field.
+    assert (await tenant.agent.post("/v1/tickets", json={"subject": "Phiếu mới"})).status_code == 422
+
+
 async def test_html_is_sanitised(tenant: Tenant) -> None:
     ticket = await create_ticket(tenant.agent)
     html = '<p onclick="steal()">Xin chào <a href="javascript:alert(1)">đây</a><script>alert(1)</script></p>'

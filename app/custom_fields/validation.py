@@ -100,11 +100,17 @@ def validate_custom_fields(
 
 
 async def new_record_fields(
-    session: AsyncSession, principal: Principal, entity: CustomFieldEntity, values: Mapping[str, Any]
+    session: AsyncSession,
+    principal: Principal,
+    entity: CustomFieldEntity,
+    values: Mapping[str, Any],
+    *,
+    for_customer: bool = False,
 ) -> dict[str, Any]:
-    """The custom fields of a record being created. A channel's customer has none to give, so what a
-    channel creates is never refused for a required field: an agent fills it in later."""
-    if principal.actor_type is ActorType.channel and not values:
+    """The custom fields of a record being created. A customer has none to give, so what a channel
+    creates, or what is opened `for_customer` (a follow-up of their message), is never refused for a
+    required field: an agent fills it in later."""
+    if (for_customer or principal.actor_type is ActorType.channel) and not values:
         return {}
     definitions = await load_definitions(session, principal.workspace_id, entity)
     return validate_custom_fields(definitions, values, current=None)

@@ -87,8 +87,11 @@ class TicketService:
         unresolved = sum(count for kind, count in by_kind.items() if kind not in RESOLVED_KINDS)
         return ChildrenSummary(total=sum(by_kind.values()), unresolved=unresolved, by_status_kind=by_kind)
 
-    async def create(self, data: TicketCreate, *, conversation_id: UUID | None = None) -> dict[str, Any]:
-        """`conversation_id`: the channel conversation the ticket was opened from, where replies go."""
+    async def create(
+        self, data: TicketCreate, *, conversation_id: UUID | None = None, for_customer: bool = False
+    ) -> dict[str, Any]:
+        """`conversation_id`: the channel conversation the ticket was opened from, where replies go;
+        `for_customer`: opened for a customer's message, which is never refused for a required field."""
         status = await self._status(data.status_id, data.status_kind or StatusKind.new, field="status_id")
         now = utcnow()
         values: dict[str, Any] = {
@@ -122,7 +125,11 @@ class TicketService:
             values["requester_id"] = await self._requester(data.requester)
         await self._check_references(values)
         values["custom_fields"] = await new_record_fields(
-            self.session, self.principal, CustomFieldEntity.ticket, data.custom_fields
+            self.session,
+            self.principal,
+            CustomFieldEntity.ticket,
+            data.custom_fields,
+            for_customer=for_customer,
         )
         await self.pipeline.route(self, None, values, None)
         if data.parent_id is not None:
@@ -326,6 +333,7 @@ class TicketService:
                 channel=closed.channel,
             ),
             conversation_id=closed.conversation_id,
+            for_customer=True,
         )
         await self.repo.add_link(created["id"], closed.id, LinkKind.follow_up_of)
         return await self.get(created["id"], for_update=True)
