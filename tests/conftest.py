@@ -24,13 +24,13 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from app.config import Settings, WebhookSettings, WorkerSettings
+from app.config import RateLimitSettings, Settings, WebhookSettings, WorkerSettings
 from app.db import Database, migrate
 from app.embedded import asyncpg_url, start_embedded_postgres
 from app.main import create_app
 from app.models.enums import Role
 from tests.locks import plain_url
-from tests.processes import Server, free_port
+from tests.processes import GENEROUS_RATE_LIMIT, GENEROUS_RATE_LIMITS, RATE_LIMIT_FIELDS, Server, free_port
 
 if TYPE_CHECKING:
     from tests.receiver import Receiver
@@ -70,6 +70,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         webhook=WebhookSettings(allow_http=True, allowed_networks="127.0.0.1/32"),
         # Tests run the worker's jobs themselves, with clocks of their own.
         worker=WorkerSettings(in_api="false"),
+        rate_limit=RateLimitSettings(**dict.fromkeys(RATE_LIMIT_FIELDS, GENEROUS_RATE_LIMIT)),
     )
 
 
@@ -203,6 +204,7 @@ def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
         "HELPDESK_SECRET_KEY": "test-secret-key",
         "HELPDESK_WORKER_IN_API": "false",
         "HELPDESK_LOG_LEVEL": "warning",
+        **GENEROUS_RATE_LIMITS,
     }
     command = [sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(port)]
     log = tmp_path / "server.log"

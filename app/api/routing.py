@@ -15,14 +15,15 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import Headers
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.routing import compile_path
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from app.api import idempotency
 from app.api.deps import RequireRole, authorize, current_principal
+from app.api.rate_limits import Quota, RateLimiter
 from app.api.scopes import scope_of
 from app.auth.repository import record_api_key_use
 from app.config import Settings
-from app.errors import BadRequest, PayloadTooLarge
+from app.errors import BadRequest, PayloadTooLarge, Unauthorized
 from app.models.enums import Role
 from app.models.enums import Scope as KeyScope
 
@@ -44,6 +45,8 @@ class _IdConvertor(Convertor[str]):
 register_url_convertor("id", _IdConvertor())
 # Room for each multipart part's boundary and headers (a long filename included) beyond its bytes.
 PART_OVERHEAD_BYTES = 64 * 1024
+# Where the route keeps the request's quota, for its answer's RateLimit headers.
+QUOTA_SCOPE_KEY = "helpdesk.quota"
 
 
 def _calls(dependant: Dependant) -> Iterator[Any]:
@@ -61,6 +64,9 @@ class UnitOfWorkRoute(APIRoute):
     answers a caller who may not make the request. POST routes then honour `Idempotency-Key`; GET
     responses get an ETag (unless the endpoint set one) and answer `If-None-Match` with 304. A body
     larger than the route takes is refused (413) before it is read, or as soon as it passes the limit.
+    The caller's requests are counted right after authentication (app/api/rate_limits.py): over its
+    limits, a 429 and nothing else is done; otherwise the answer, whatever it is, tells the caller's
+    quota.
     """
 
     # Idempotency keys belong to the caller's credential, so they need an API key or agent token.
@@ -115,13 +121,14 @@ class UnitOfWorkRoute(APIRoute):
         return limits.max_files_per_comment * (limits.max_file_bytes + PART_OVERHEAD_BYTES)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = self.max_body_bytes(scope["app"].state.settings)
+        settings: Settings = scope["app"].state.settings
+        limit = self.max_body_bytes(settings)
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(
                 f"The request body is larger than {limit} bytes", extra={"max_body_bytes": limit}
             )
-        await RequestBodyLimitMiddleware(super().handle, limit)(scope, receive, send)
+        await RequestBodyLimitMiddleware(super().handle, limit)(scope, receive, _telling_quota(scope, send))
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
@@ -152,12 +159,24 @@ class UnitOfWorkRoute(APIRoute):
         return run_unit_of_work
 
     async def _admit(self, request: Request, session: AsyncSession) -> idempotency.Claim | None:
-        """Authenticate and authorise the caller, check the query names only parameters the route
-        takes, then hold the request's Idempotency-Key if it has one."""
+        """Authenticate and authorise the caller, count the request against its limits, check the query
+        names only parameters the route takes, then hold the request's Idempotency-Key if it has one."""
+        limiter: RateLimiter | None = request.app.state.rate_limiter
         if not self.authenticated:
+            if limiter is not None:
+                self.limit_intake(request, limiter)
             self.check_query(request)
             return None
-        authenticated = await authorize(request, session, self.least_role, self.scope)
+        try:
+            authenticated = await authorize(request, session, self.least_role, self.scope)
+        except Unauthorized:
+            if limiter is not None:
+                limiter.count_failed_authentication(request.client.host if request.client else "")
+            raise
+        if limiter is not None:
+            principal = authenticated.principal
+            per_minute = await limiter.workspace_per_minute(session, principal.workspace_id)
+            request.scope[QUOTA_SCOPE_KEY] = limiter.admit(principal, per_minute)
         if authenticated.stale_key is not None:
             # Its own short transaction: the key's row is not held while the request works.
             await record_api_key_use(session, authenticated.stale_key)
@@ -167,6 +186,10 @@ class UnitOfWorkRoute(APIRoute):
         if not self.idempotent or key is None:
             return None
         return await idempotency.claim(request, session, authenticated.principal, key)
+
+    def limit_intake(self, request: Request, limiter: RateLimiter) -> None:
+        """Counts a request of a route without credentials against the budget of what it serves; the
+        health check has none."""
 
     def check_query(self, request: Request) -> None:
         """A parameter the route does not take is refused rather than ignored: a misspelt filter must
@@ -179,6 +202,19 @@ class UnitOfWorkRoute(APIRoute):
                 code="unknown_query_parameter",
                 extra={"unknown": unknown},
             )
+
+
+def _telling_quota(scope: Scope, send: Send) -> Send:
+    """`send`, adding the RateLimit headers of the request's quota, once counted, to its answer."""
+
+    async def sending(message: Message) -> None:
+        quota: Quota | None = scope.get(QUOTA_SCOPE_KEY)
+        if message["type"] == "http.response.start" and quota is not None:
+            extra = [(name.lower().encode(), value.encode()) for name, value in quota.headers().items()]
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return sending
 
 
 def _with_etag(request: Request, response: Response) -> Response:
@@ -210,3 +246,9 @@ class ProviderRoute(UnitOfWorkRoute):
     honours_idempotency_keys = False
     # Providers add what they like to their requests; the route reads what it needs.
     refuses_unknown_query_parameters = False
+
+    def limit_intake(self, request: Request, limiter: RateLimiter) -> None:
+        """Each channel has its own budget, counted before its secret is checked: a flood on one
+        channel costs the others and the API nothing but refusals. (The path matches ids only.)"""
+        channel_id = UUID(request.path_params["channel_id"])
+        request.scope[QUOTA_SCOPE_KEY] = limiter.admit_channel(channel_id)
