@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     # On SIGTERM, how long `helpdesk serve` lets running requests finish before it cuts their
     # connections (live streams end at once).
     shutdown_grace_seconds: float = Field(10.0, ge=0)
+    # The longest a request's body may take to arrive, counted from the request's start: past it the
+    # request is refused (408) and its connection closed, so a slow sender holds nothing longer.
+    request_timeout_seconds: float = Field(60.0, gt=0)
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

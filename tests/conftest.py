@@ -74,10 +74,17 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     )
 
 
-@pytest.fixture(scope="session")
-async def app(database_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings, database_url: str) -> AsyncIterator[FastAPI]:
+    """The app with these settings, started (its database pool and notifier) until the block ends."""
     application = create_app(settings, database_url=database_url)
     async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def app(database_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
+    async with running_app(settings, database_url) as application:
         yield application
 
 
@@ -168,10 +175,9 @@ async def receiver() -> AsyncIterator["Receiver"]:
         yield running
 
 
-@pytest.fixture(scope="session")
-async def live_url(app: FastAPI) -> AsyncIterator[str]:
-    """The app served over real HTTP on 127.0.0.1, for what the in-process transport cannot do
-    (responses that never end, like the event stream)."""
+@contextlib.asynccontextmanager
+async def served_over_http(app: FastAPI) -> AsyncIterator[str]:
+    """A started app served over real HTTP on 127.0.0.1; yields its URL."""
     import uvicorn
 
     server = uvicorn.Server(
@@ -184,6 +190,14 @@ async def live_url(app: FastAPI) -> AsyncIterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     await serving
+
+
+@pytest.fixture(scope="session")
+async def live_url(app: FastAPI) -> AsyncIterator[str]:
+    """The app served over real HTTP on 127.0.0.1, for what the in-process transport cannot do
+    (responses that never end, like the event stream)."""
+    async with served_over_http(app) as url:
+        yield url
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -6,7 +6,6 @@ The tests run against an app of their own with limits they reach in a few reques
 move themselves, so that a bucket refills when the test says so.
 """
 
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import uuid4
@@ -17,8 +16,7 @@ from fastapi import FastAPI
 
 from app.api.rate_limits import MAX_BUCKETS, RateLimited, RateLimiter
 from app.config import RateLimitSettings, Settings
-from app.main import create_app
-from tests.conftest import Tenant, create_tenant
+from tests.conftest import Tenant, create_tenant, running_app
 from tests.factories import create
 
 LIMITS = RateLimitSettings(
@@ -48,18 +46,10 @@ class ManualClock:
         self.now += seconds
 
 
-@contextlib.asynccontextmanager
-async def running(settings: Settings, database_url: str) -> AsyncIterator[FastAPI]:
-    application = create_app(settings, database_url=database_url)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
 @pytest.fixture(scope="module")
 async def limited_app(database_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
     """Limits reached in a few requests."""
-    limited = settings.model_copy(update={"rate_limit": LIMITS})
-    async with running(limited, database_url) as application:
+    async with running_app(settings.model_copy(update={"rate_limit": LIMITS}), database_url) as application:
         yield application
 
 
@@ -280,7 +270,7 @@ async def test_a_flood_on_one_channel_is_refused_while_the_api_and_other_channel
 
 async def test_limiting_can_be_turned_off(database_url: str, settings: Settings) -> None:
     unlimited = settings.model_copy(update={"rate_limit": LIMITS.model_copy(update={"enabled": False})})
-    async with running(unlimited, database_url) as application:
+    async with running_app(unlimited, database_url) as application:
         tenant = await create_tenant(application)
         answers = [await tenant.agent.get("/v1/tickets") for _ in range(3 * LIMITS.credential_burst)]
         assert {answer.status_code for answer in answers} == {200}

@@ -1,5 +1,6 @@
 """The route class of the API: one unit of work per request, committed before the response is sent."""
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Callable, Coroutine, Iterator
@@ -13,6 +14,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.routing import compile_path
 from starlette.types import Message, Receive, Scope, Send
@@ -63,10 +65,10 @@ class UnitOfWorkRoute(APIRoute):
     authenticated and its role checked, so that nothing — not even a stored idempotent response —
     answers a caller who may not make the request. POST routes then honour `Idempotency-Key`; GET
     responses get an ETag (unless the endpoint set one) and answer `If-None-Match` with 304. A body
-    larger than the route takes is refused (413) before it is read, or as soon as it passes the limit.
-    The caller's requests are counted right after authentication (app/api/rate_limits.py): over its
-    limits, a 429 and nothing else is done; otherwise the answer, whatever it is, tells the caller's
-    quota.
+    larger than the route takes is refused (413) before it is read, or as soon as it passes the limit;
+    one that has not all arrived within the request timeout is refused (408). The caller's requests
+    are counted right after authentication (app/api/rate_limits.py): over its limits, a 429 and nothing
+    else is done; otherwise the answer, whatever it is, tells the caller's quota.
     """
 
     # Idempotency keys belong to the caller's credential, so they need an API key or agent token.
@@ -128,7 +130,8 @@ class UnitOfWorkRoute(APIRoute):
             raise PayloadTooLarge(
                 f"The request body is larger than {limit} bytes", extra={"max_body_bytes": limit}
             )
-        await RequestBodyLimitMiddleware(super().handle, limit)(scope, receive, _telling_quota(scope, send))
+        receiving = _body_within(settings.request_timeout_seconds, receive)
+        await RequestBodyLimitMiddleware(super().handle, limit)(scope, receiving, _telling_quota(scope, send))
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
@@ -202,6 +205,32 @@ class UnitOfWorkRoute(APIRoute):
                 code="unknown_query_parameter",
                 extra={"unknown": unknown},
             )
+
+
+def _body_within(seconds: float, receive: Receive) -> Receive:
+    """`receive`, refusing (408, and the connection closed) a body not all arrived within `seconds` of
+    now: a slow sender must not hold the request's database connection, nor its place, for longer."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    arrived = False
+
+    async def receiving() -> Message:
+        nonlocal arrived
+        if arrived:
+            # After the body, the route only listens for a disconnect, as long as its answer lasts.
+            return await receive()
+        try:
+            async with asyncio.timeout_at(deadline):
+                message = await receive()
+        except TimeoutError:
+            raise HTTPException(
+                408,
+                f"The request's body did not arrive within {seconds:g} seconds",
+                headers={"Connection": "close"},
+            ) from None
+        arrived = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
+
+    return receiving
 
 
 def _telling_quota(scope: Scope, send: Send) -> Send:
