@@ -34,12 +34,14 @@ format: install
 openapi: install
 	$(BIN)/helpdesk openapi --output openapi/openapi.json
 
-## Measure ticket creation, webhook delivery, SLA clocks and triggers, channel messages (see the README).
+## Measure ticket creation, webhook delivery, SLA clocks and triggers, channel messages, a noisy neighbour
+## under rate limits (see the README).
 bench: install
 	$(BIN)/python bench/create_tickets.py
 	$(BIN)/python bench/deliver_events.py
 	$(BIN)/python bench/sla_rules.py
 	$(BIN)/python bench/channels.py
+	$(BIN)/python bench/noisy_neighbour.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

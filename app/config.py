@@ -78,6 +78,29 @@ class MacroSettings(BaseSettings):
     render_concurrency_per_workspace: int = Field(1, ge=1, le=64)
 
 
+class RateLimitSettings(BaseSettings):
+    """Token buckets kept by each API process: a bucket holds `burst` requests and refills at
+    `per_minute`, so a caller may send `burst` at once and `per_minute` a minute after that."""
+
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_RATE_LIMIT_", extra="ignore")
+
+    enabled: bool = True
+    # Each API key, or each agent acting through agent tokens.
+    credential_per_minute: int = Field(400, ge=1)
+    credential_burst: int = Field(100, ge=1)
+    # All the credentials of a workspace together, unless the workspace has a limit of its own.
+    workspace_per_minute: int = Field(700, ge=1)
+    workspace_burst: int = Field(200, ge=1)
+    # Requests whose credentials are refused (401), per client address.
+    failed_auth_per_minute: int = Field(20, ge=1)
+    failed_auth_burst: int = Field(20, ge=1)
+    # What a channel receives (messages, provider events, mail, calls, uploads), per channel.
+    channel_per_minute: int = Field(3000, ge=1)
+    channel_burst: int = Field(300, ge=1)
+    # How long a process keeps a workspace's own limit before reading it again.
+    workspace_cache_seconds: float = Field(60.0, ge=0)
+
+
 class Settings(BaseSettings):
     """Every setting of the service; each reads the environment variable named in the README."""
 
@@ -98,12 +121,16 @@ class Settings(BaseSettings):
     # On SIGTERM, how long `helpdesk serve` lets running requests finish before it cuts their
     # connections (live streams end at once).
     shutdown_grace_seconds: float = Field(10.0, ge=0)
+    # The longest a request's body may take to arrive, counted from the request's start: past it the
+    # request is refused (408) and its connection closed, so a slow sender holds nothing longer.
+    request_timeout_seconds: float = Field(60.0, gt=0)
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     attachment: AttachmentSettings = Field(default_factory=AttachmentSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
     macro: MacroSettings = Field(default_factory=MacroSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
 
 @lru_cache

@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 
 from app.api import contract
 from app.api.problems import install_error_handlers
+from app.api.rate_limits import RateLimiter
 from app.assembly import assemble
 from app.config import Settings, get_settings
 from app.db import create_database, resolve_database_url
@@ -22,7 +23,8 @@ DESCRIPTION = """
 Help-desk tickets for businesses that talk to customers on web chat, email, Facebook Messenger,
 Zalo and the phone. Authenticate with `Authorization: Bearer <API key or agent token>`.
 Errors are `application/problem+json`; lists are cursor-paginated; POST accepts `Idempotency-Key`;
-reads carry an `ETag` and PATCH honours `If-Match`.
+reads carry an `ETag` and PATCH honours `If-Match`. Answers carry `RateLimit-Limit`,
+`RateLimit-Remaining` and `RateLimit-Reset`; a request over its limits is a 429 with `Retry-After`.
 """
 
 
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(settings.rate_limit) if settings.rate_limit.enabled else None
     app.state.api_routes = [route for router in DOMAIN_ROUTERS for route in router.routes]
     install_error_handlers(app)
     for router in ROUTERS:

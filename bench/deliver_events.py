@@ -29,7 +29,7 @@ from app.config import Settings  # noqa: E402
 from app.db import create_database  # noqa: E402
 from app.kit.crypto import load_secret_box  # noqa: E402
 from app.kit.ids import new_id  # noqa: E402
-from bench.common import bench_database, free_port, plain, server_kind  # noqa: E402
+from bench.common import UNREACHED_RATE_LIMITS, bench_database, free_port, plain, server_kind  # noqa: E402
 
 HELPDESK = str(Path(sys.executable).with_name("helpdesk"))
 
@@ -130,6 +130,7 @@ async def run(url: str, backlog: int, rate: float, duration: float) -> dict:
         "HELPDESK_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
         "HELPDESK_LOG_LEVEL": "warning",
         "HELPDESK_WORKER_IN_API": "false",
+        **UNREACHED_RATE_LIMITS,
     }
     processes = []
     try:

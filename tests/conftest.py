@@ -24,13 +24,13 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from app.config import Settings, WebhookSettings, WorkerSettings
+from app.config import RateLimitSettings, Settings, WebhookSettings, WorkerSettings
 from app.db import Database, migrate
 from app.embedded import asyncpg_url, start_embedded_postgres
 from app.main import create_app
 from app.models.enums import Role
 from tests.locks import plain_url
-from tests.processes import Server, free_port
+from tests.processes import GENEROUS_RATE_LIMIT, GENEROUS_RATE_LIMITS, RATE_LIMIT_FIELDS, Server, free_port
 
 if TYPE_CHECKING:
     from tests.receiver import Receiver
@@ -70,13 +70,21 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         webhook=WebhookSettings(allow_http=True, allowed_networks="127.0.0.1/32"),
         # Tests run the worker's jobs themselves, with clocks of their own.
         worker=WorkerSettings(in_api="false"),
+        rate_limit=RateLimitSettings(**dict.fromkeys(RATE_LIMIT_FIELDS, GENEROUS_RATE_LIMIT)),
     )
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings, database_url: str) -> AsyncIterator[FastAPI]:
+    """The app with these settings, started (its database pool and notifier) until the block ends."""
+    application = create_app(settings, database_url=database_url)
+    async with application.router.lifespan_context(application):
+        yield application
 
 
 @pytest.fixture(scope="session")
 async def app(database_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings, database_url=database_url)
-    async with application.router.lifespan_context(application):
+    async with running_app(settings, database_url) as application:
         yield application
 
 
@@ -167,10 +175,9 @@ async def receiver() -> AsyncIterator["Receiver"]:
         yield running
 
 
-@pytest.fixture(scope="session")
-async def live_url(app: FastAPI) -> AsyncIterator[str]:
-    """The app served over real HTTP on 127.0.0.1, for what the in-process transport cannot do
-    (responses that never end, like the event stream)."""
+@contextlib.asynccontextmanager
+async def served_over_http(app: FastAPI) -> AsyncIterator[str]:
+    """A started app served over real HTTP on 127.0.0.1; yields its URL."""
     import uvicorn
 
     server = uvicorn.Server(
@@ -183,6 +190,14 @@ async def live_url(app: FastAPI) -> AsyncIterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     await serving
+
+
+@pytest.fixture(scope="session")
+async def live_url(app: FastAPI) -> AsyncIterator[str]:
+    """The app served over real HTTP on 127.0.0.1, for what the in-process transport cannot do
+    (responses that never end, like the event stream)."""
+    async with served_over_http(app) as url:
+        yield url
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -203,6 +218,7 @@ def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
         "HELPDESK_SECRET_KEY": "test-secret-key",
         "HELPDESK_WORKER_IN_API": "false",
         "HELPDESK_LOG_LEVEL": "warning",
+        **GENEROUS_RATE_LIMITS,
     }
     command = [sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(port)]
     log = tmp_path / "server.log"

@@ -12,6 +12,17 @@ from pathlib import Path
 import httpx
 
 HELPDESK = str(Path(sys.executable).with_name("helpdesk"))
+# Rate limits no test reaches by chance (tests/test_rate_limits.py sets its own): the suite's clients all
+# come from one address, and the fuzzing and chaos runs send thousands of requests with one key.
+GENEROUS_RATE_LIMIT = 1_000_000
+RATE_LIMIT_FIELDS = [
+    f"{kind}_{measure}"
+    for kind in ("credential", "workspace", "failed_auth", "channel")
+    for measure in ("per_minute", "burst")
+]
+GENEROUS_RATE_LIMITS = {
+    f"HELPDESK_RATE_LIMIT_{field.upper()}": str(GENEROUS_RATE_LIMIT) for field in RATE_LIMIT_FIELDS
+}
 
 
 def service_env(database_url: str, **settings: str) -> dict[str, str]:
@@ -25,6 +36,7 @@ def service_env(database_url: str, **settings: str) -> dict[str, str]:
         "HELPDESK_WORKER_POLL_SECONDS": "0.2",
         "HELPDESK_WORKER_LEASE_SECONDS": "5",
         "HELPDESK_LOG_LEVEL": "warning",
+        **GENEROUS_RATE_LIMITS,
         **settings,
     }
 

@@ -18,6 +18,8 @@ from app.models import Base
 from app.openapi import COMMITTED_PATH, render_openapi
 from tests.conftest import admin_statement
 
+RATE_LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+
 
 def test_alembic_has_a_single_head(database_url: str) -> None:
     heads = ScriptDirectory.from_config(alembic_config(database_url)).get_heads()
@@ -79,6 +81,15 @@ def test_every_error_of_every_operation_is_documented_as_the_problem_it_is() -> 
             for status in ("429", "503"):
                 if status in errors:
                     assert "Retry-After" in errors[status]["headers"], f"{where} {status}"
+            if path == "/healthz":
+                continue
+            # Every other operation counts its requests: against a credential and its workspace, or a
+            # channel; each success tells how many are left, and any may be refused with 429.
+            assert "429" in errors, where
+            for status, response in responses.items():
+                if status[0] == "2":
+                    assert set(RATE_LIMIT_HEADERS) <= response.get("headers", {}).keys(), f"{where} {status}"
+    assert set(RATE_LIMIT_HEADERS) <= document["components"]["headers"].keys()
     for name, operations in document["webhooks"].items():
         headers = {parameter["name"] for parameter in operations["post"]["parameters"]}
         assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}, name

@@ -1,14 +1,19 @@
-"""Request bodies are bounded per route before they are read, and callers are refused before them."""
+"""Request bodies are bounded per route before they are read, and callers are refused before them; a
+body must arrive within the request timeout."""
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
+import httpx
+import pytest
 from fastapi import FastAPI
 
-from tests.conftest import Tenant
+from app.config import DatabaseSettings, Settings
+from tests.conftest import Tenant, create_tenant, running_app, served_over_http
 from tests.factories import create, create_ticket
 
 
@@ -110,3 +115,69 @@ async def test_routes_with_files_and_raw_mail_keep_their_own_limits(tenant: Tena
         headers={"Authorization": f"Bearer {token}", "Content-Type": "message/rfc822"},
     )
     assert posted.status_code == 202, posted.text
+
+
+@pytest.fixture(scope="module")
+async def impatient_app(database_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
+    """A request timeout of a second, and a single database connection, so that a request holding it
+    shows."""
+    impatient = settings.model_copy(
+        update={
+            "request_timeout_seconds": 1.0,
+            "db": DatabaseSettings(pool_size=1, max_overflow=0, pool_timeout_seconds=30),
+        }
+    )
+    async with running_app(impatient, database_url) as application:
+        yield application
+
+
+async def test_a_body_sent_too_slowly_is_cut_off_and_its_connection_given_back(
+    impatient_app: FastAPI,
+) -> None:
+    tenant = await create_tenant(impatient_app)
+    # The key's first use is stamped in a transaction of its own; from the next request on, the
+    # request holds its database connection from authentication to commit, while its body arrives.
+    assert (await tenant.agent.get("/v1/tickets")).status_code == 200
+    pool = impatient_app.state.db.engine.pool
+    async with served_over_http(impatient_app) as url:
+        address = urlsplit(url)
+        reader, writer = await asyncio.open_connection(address.hostname, address.port)
+        writer.write(
+            b"POST /v1/tickets HTTP/1.1\r\nHost: testserver\r\nContent-Type: application/json\r\n"
+            + f"Authorization: {tenant.agent.headers['Authorization']}\r\n".encode()
+            + b'Content-Length: 1000\r\n\r\n{"subject": "'
+        )
+
+        async def trickle() -> None:
+            with contextlib.suppress(ConnectionError):
+                for _ in range(1000):
+                    await asyncio.sleep(0.1)
+                    writer.write(b"a")
+                    await writer.drain()
+
+        trickling = asyncio.create_task(trickle())
+        try:
+            async with asyncio.timeout(30):
+                while pool.checkedout() == 0:  # noqa: ASYNC110 - the pool offers no event to wait on
+                    await asyncio.sleep(0.01)
+            # The pool's one connection is the slow request's: another request waits for it, and gets
+            # it once the slow body is cut off (well before it would give up waiting, after 30 s).
+            async with httpx.AsyncClient(base_url=url, timeout=60) as other:
+                answer = await other.get(
+                    "/v1/tickets", headers={"Authorization": f"Bearer {tenant.admin_key}"}
+                )
+            assert answer.status_code == 200, answer.text
+
+            async with asyncio.timeout(30):
+                cut_off = b""
+                while chunk := await reader.read(65536):
+                    cut_off += chunk
+            head, _, body = cut_off.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 408"), cut_off[:300]
+            assert b"connection: close" in head.lower()
+            assert b"application/problem+json" in head and b'"code":"request_timeout"' in body
+        finally:
+            trickling.cancel()
+            writer.close()
+    assert (await tenant.agent.get("/v1/tickets")).json()["items"] == []
+    assert pool.checkedout() == 0

@@ -2,8 +2,8 @@
 operation can give, the headers the answers carry, and the conditional headers the routes honour.
 
 FastAPI documents what an endpoint declares; what the route class does around it (authentication,
-idempotency, ETags, body limits, the refusal of unknown query parameters) and the error handlers are
-described here, from the same facts the route class acts on.
+rate limits, idempotency, ETags, body limits and the request timeout, the refusal of unknown query
+parameters) and the error handlers are described here, from the same facts the route class acts on.
 """
 
 from collections.abc import Iterator
@@ -72,6 +72,7 @@ _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
     ),
     403: ("The credential may not do this", {}),
     404: ("Not found, or another workspace's", {}),
+    408: ("The body did not all arrive within the request timeout; the connection is closed", {}),
     409: (
         "In conflict with what is stored, or the same Idempotency-Key is still being answered (then with "
         "Retry-After)",
@@ -80,7 +81,11 @@ _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
     412: ("If-Match names a version that is no longer the current one", {}),
     413: ("The body is larger than the operation takes", {}),
     422: ("Invalid: `errors` lists each invalid field", {}),
-    429: ("Too many at once; try again after Retry-After", {"Retry-After": _RETRY_AFTER}),
+    429: (
+        "Too many: over a rate limit (the credential's, the workspace's, the channel's, or the client "
+        "address's for invalid credentials), or too many at once; try again after Retry-After",
+        {"Retry-After": _RETRY_AFTER},
+    ),
     503: ("The database cannot answer right now; try again after Retry-After", {"Retry-After": _RETRY_AFTER}),
 }
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -103,6 +108,31 @@ def download(media_type: str, description: str) -> dict[int | str, dict[str, Any
 
 
 _ETAG = {"description": "The version of what was read", "schema": {"type": "string"}}
+_RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": {
+        "description": "The requests the caller's bucket holds when full: of the credential's and the "
+        "workspace's buckets (or the channel's), the one with fewer requests left",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "RateLimit-Remaining": {
+        "description": "The requests left in that bucket; it refills at its rate a minute",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimit-Reset": {
+        "description": "Seconds until that bucket is full again",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+}
+
+
+# Declared once, under components, and referred to by every answer that carries them.
+_RATE_LIMIT_REFS = {name: {"$ref": f"#/components/headers/{name}"} for name in _RATE_LIMIT_HEADERS}
+
+
+def _rate_limited(route: UnitOfWorkRoute) -> bool:
+    """Whether the route counts its requests: against the caller's credential and workspace, or the
+    channel's budget."""
+    return route.authenticated or isinstance(route, ProviderRoute)
 
 
 def _statuses(route: UnitOfWorkRoute) -> list[int]:
@@ -120,9 +150,11 @@ def _statuses(route: UnitOfWorkRoute) -> list[int]:
     if route.query_names or route.header_names or route.takes_path_parameters or body:
         statuses.add(422)
     if writes:
-        statuses.update((409, 429))
+        statuses.add(409)
+    if _rate_limited(route):
+        statuses.add(429)
     if body:
-        statuses.add(413)
+        statuses.update((408, 413))
     if "if-match" in route.header_names:
         statuses.add(412)
     return sorted(statuses)
@@ -144,6 +176,8 @@ def _describe(operation: dict[str, Any], route: UnitOfWorkRoute) -> None:
         if not status.startswith("2"):
             continue
         headers = response.setdefault("headers", {})
+        if _rate_limited(route):
+            headers.update(_RATE_LIMIT_REFS)
         if "GET" in route.methods and "application/json" in response.get("content", {}):
             headers["ETag"] = _ETAG
         if route.idempotent:
@@ -157,7 +191,7 @@ def _describe(operation: dict[str, Any], route: UnitOfWorkRoute) -> None:
     if "GET" in route.methods and any("application/json" in r.get("content", {}) for r in responses.values()):
         responses["304"] = {
             "description": "Not modified: If-None-Match names the current ETag",
-            "headers": {"ETag": _ETAG},
+            "headers": {"ETag": _ETAG, **(_RATE_LIMIT_REFS if _rate_limited(route) else {})},
         }
         parameters = operation.setdefault("parameters", [])
         if not any(p.get("name", "").lower() == "if-none-match" for p in parameters):
@@ -249,6 +283,7 @@ def document(app: FastAPI) -> dict[str, Any]:
     problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(problem.pop("$defs", {}))
     components["Problem"] = problem
+    schema["components"]["headers"] = _RATE_LIMIT_HEADERS
     for operations in schema.get("webhooks", {}).values():
         for operation in operations.values():
             operation["responses"].pop("422", None)  # the receiver's to answer, not a request of ours

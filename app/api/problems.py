@@ -84,6 +84,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     codes = {
         404: "not_found",
         405: "method_not_allowed",
+        408: "request_timeout",
         413: "payload_too_large",
         415: "unsupported_media_type",
     }

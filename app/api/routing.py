@@ -1,5 +1,6 @@
 """The route class of the API: one unit of work per request, committed before the response is sent."""
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Callable, Coroutine, Iterator
@@ -13,17 +14,19 @@ from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.routing import compile_path
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from app.api import idempotency
 from app.api.deps import Needs, RequireRole, authorize, current_principal
 from app.api.permissions import permission_of
+from app.api.rate_limits import Quota, RateLimiter
 from app.api.scopes import scope_of
 from app.auth.repository import record_api_key_use
 from app.config import Settings
-from app.errors import BadRequest, PayloadTooLarge
+from app.errors import BadRequest, PayloadTooLarge, Unauthorized
 from app.models.enums import Role
 from app.models.enums import Scope as KeyScope
 
@@ -45,6 +48,8 @@ class _IdConvertor(Convertor[str]):
 register_url_convertor("id", _IdConvertor())
 # Room for each multipart part's boundary and headers (a long filename included) beyond its bytes.
 PART_OVERHEAD_BYTES = 64 * 1024
+# Where the route keeps the request's quota, for its answer's RateLimit headers.
+QUOTA_SCOPE_KEY = "helpdesk.quota"
 
 
 def _calls(dependant: Dependant) -> Iterator[Any]:
@@ -61,7 +66,10 @@ class UnitOfWorkRoute(APIRoute):
     authenticated and its role checked, so that nothing — not even a stored idempotent response —
     answers a caller who may not make the request. POST routes then honour `Idempotency-Key`; GET
     responses get an ETag (unless the endpoint set one) and answer `If-None-Match` with 304. A body
-    larger than the route takes is refused (413) before it is read, or as soon as it passes the limit.
+    larger than the route takes is refused (413) before it is read, or as soon as it passes the limit;
+    one that has not all arrived within the request timeout is refused (408). The caller's requests
+    are counted right after authentication (app/api/rate_limits.py): over its limits, a 429 and nothing
+    else is done; otherwise the answer, whatever it is, tells the caller's quota.
     """
 
     # Idempotency keys belong to the caller's credential, so they need an API key or agent token.
@@ -118,13 +126,15 @@ class UnitOfWorkRoute(APIRoute):
         return limits.max_files_per_comment * (limits.max_file_bytes + PART_OVERHEAD_BYTES)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = self.max_body_bytes(scope["app"].state.settings)
+        settings: Settings = scope["app"].state.settings
+        limit = self.max_body_bytes(settings)
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(
                 f"The request body is larger than {limit} bytes", extra={"max_body_bytes": limit}
             )
-        await RequestBodyLimitMiddleware(super().handle, limit)(scope, receive, send)
+        receiving = _body_within(settings.request_timeout_seconds, receive)
+        await RequestBodyLimitMiddleware(super().handle, limit)(scope, receiving, _telling_quota(scope, send))
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
@@ -155,12 +165,24 @@ class UnitOfWorkRoute(APIRoute):
         return run_unit_of_work
 
     async def _admit(self, request: Request, session: AsyncSession) -> idempotency.Claim | None:
-        """Authenticate and authorise the caller, check the query names only parameters the route
-        takes, then hold the request's Idempotency-Key if it has one."""
+        """Authenticate and authorise the caller, count the request against its limits, check the query
+        names only parameters the route takes, then hold the request's Idempotency-Key if it has one."""
+        limiter: RateLimiter | None = request.app.state.rate_limiter
         if not self.authenticated:
+            if limiter is not None:
+                self.limit_intake(request, limiter)
             self.check_query(request)
             return None
-        authenticated = await authorize(request, session, self.needs)
+        try:
+            authenticated = await authorize(request, session, self.needs)
+        except Unauthorized:
+            if limiter is not None:
+                limiter.count_failed_authentication(request.client.host if request.client else "")
+            raise
+        if limiter is not None:
+            principal = authenticated.principal
+            per_minute = await limiter.workspace_per_minute(session, principal.workspace_id)
+            request.scope[QUOTA_SCOPE_KEY] = limiter.admit(principal, per_minute)
         if authenticated.stale_key is not None:
             # Its own short transaction: the key's row is not held while the request works.
             await record_api_key_use(session, authenticated.stale_key)
@@ -170,6 +192,10 @@ class UnitOfWorkRoute(APIRoute):
         if not self.idempotent or key is None:
             return None
         return await idempotency.claim(request, session, authenticated.principal, key)
+
+    def limit_intake(self, request: Request, limiter: RateLimiter) -> None:
+        """Counts a request of a route without credentials against the budget of what it serves; the
+        health check has none."""
 
     def check_query(self, request: Request) -> None:
         """A parameter the route does not take is refused rather than ignored: a misspelt filter must
@@ -182,6 +208,45 @@ class UnitOfWorkRoute(APIRoute):
                 code="unknown_query_parameter",
                 extra={"unknown": unknown},
             )
+
+
+def _body_within(seconds: float, receive: Receive) -> Receive:
+    """`receive`, refusing (408, and the connection closed) a body not all arrived within `seconds` of
+    now: a slow sender must not hold the request's database connection, nor its place, for longer."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    arrived = False
+
+    async def receiving() -> Message:
+        nonlocal arrived
+        if arrived:
+            # After the body, the route only listens for a disconnect, as long as its answer lasts.
+            return await receive()
+        try:
+            async with asyncio.timeout_at(deadline):
+                message = await receive()
+        except TimeoutError:
+            raise HTTPException(
+                408,
+                f"The request's body did not arrive within {seconds:g} seconds",
+                headers={"Connection": "close"},
+            ) from None
+        arrived = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
+
+    return receiving
+
+
+def _telling_quota(scope: Scope, send: Send) -> Send:
+    """`send`, adding the RateLimit headers of the request's quota, once counted, to its answer."""
+
+    async def sending(message: Message) -> None:
+        quota: Quota | None = scope.get(QUOTA_SCOPE_KEY)
+        if message["type"] == "http.response.start" and quota is not None:
+            extra = [(name.lower().encode(), value.encode()) for name, value in quota.headers().items()]
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return sending
 
 
 def _with_etag(request: Request, response: Response) -> Response:
@@ -213,3 +278,9 @@ class ProviderRoute(UnitOfWorkRoute):
     honours_idempotency_keys = False
     # Providers add what they like to their requests; the route reads what it needs.
     refuses_unknown_query_parameters = False
+
+    def limit_intake(self, request: Request, limiter: RateLimiter) -> None:
+        """Each channel has its own budget, counted before its secret is checked: a flood on one
+        channel costs the others and the API nothing but refusals. (The path matches ids only.)"""
+        channel_id = UUID(request.path_params["channel_id"])
+        request.scope[QUOTA_SCOPE_KEY] = limiter.admit_channel(channel_id)

@@ -1,7 +1,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import BigInteger, String, func
+from sqlalchemy import BigInteger, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.ids import new_id
@@ -17,6 +17,8 @@ class Workspace(Versioned, Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
     # Moved by a database trigger whenever the workspace's rules change (see app/rules/snapshot.py).
     rules_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # Requests a minute the workspace's credentials may make together; null: the service's default.
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
 
 
 def ticket_number_sequence(workspace_id: UUID) -> str:

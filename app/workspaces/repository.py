@@ -19,6 +19,11 @@ async def get_workspace(
     return await session.get(Workspace, workspace_id, with_for_update=lock)
 
 
+async def get_rate_limit(session: AsyncSession, workspace_id: UUID) -> int | None:
+    """The workspace's own requests a minute, if it has one."""
+    return await session.scalar(select(Workspace.rate_limit_per_minute).where(Workspace.id == workspace_id))
+
+
 async def any_workspace_exists(session: AsyncSession) -> bool:
     return (await session.scalar(select(Workspace.id).limit(1))) is not None
 

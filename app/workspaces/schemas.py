@@ -1,15 +1,30 @@
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
+from pydantic import Field
+
 from app.kit.schemas import Name, ResponseModel, UpdateModel
+
+RateLimit = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=1_000_000,
+        description="Requests a minute the workspace's credentials may make together, in each API "
+        "process; null: the service's default (HELPDESK_RATE_LIMIT_WORKSPACE_PER_MINUTE)",
+    ),
+]
 
 
 class WorkspaceOut(ResponseModel):
     id: UUID
     name: str
+    rate_limit_per_minute: RateLimit | None
     created_at: datetime
     updated_at: datetime
 
 
 class WorkspaceUpdate(UpdateModel):
     name: Name = None
+    rate_limit_per_minute: RateLimit | None = None
