@@ -23,8 +23,10 @@ DESCRIPTION = """
 Help-desk tickets for businesses that talk to customers on web chat, email, Facebook Messenger,
 Zalo and the phone. Authenticate with `Authorization: Bearer <API key or agent token>`.
 Errors are `application/problem+json`; lists are cursor-paginated; POST accepts `Idempotency-Key`;
-reads carry an `ETag` and PATCH honours `If-Match`. Answers carry `RateLimit-Limit`,
-`RateLimit-Remaining` and `RateLimit-Reset`; a request over its limits is a 429 with `Retry-After`.
+reads carry an `ETag`, and PATCH and DELETE honour `If-Match`. Each operation names the API-key
+scope it needs (its `security`) and, for agents with a custom role, the permission (`x-permission`).
+Answers carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; a request over its
+limits is a 429 with `Retry-After`.
 """
 
 
