@@ -17,10 +17,16 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from app.channels.tasks import _failed, send_due_replies, thread_due
 from app.config import Settings
+from app.kit.outbound import (
+    MAX_REDIRECTS,
+    OutboundPolicy,
+    ResponseTooLarge,
+    UnsafeDestination,
+    outbound_policy,
+    safe_get,
+)
 from app.kit.plain import PlainStatement
 from app.models import Comment, Contact, InboundMessage, Ticket
-from app.webhooks.outbound import MAX_REDIRECTS, OutboundPolicy, ResponseTooLarge, UnsafeDestination, safe_get
-from app.webhooks.service import outbound_policy
 from tests.conftest import Tenant, agent_token_client
 from tests.factories import create, create_agent, create_contact, create_group, create_ticket
 from tests.receiver import Behaviour, Receiver, header

@@ -37,9 +37,8 @@ from sqlalchemy import select, text
 from app.channels.smtp_listener import serve_smtp
 from app.channels.tasks import send_due_replies, thread_due
 from app.config import EmailSettings, Settings
+from app.kit.outbound import OutboundPolicy, outbound_policy
 from app.models import OutboundMessage
-from app.webhooks.outbound import OutboundPolicy
-from app.webhooks.service import outbound_policy
 from tests.conftest import Tenant, agent_token_client
 from tests.factories import create, create_agent
 from tests.processes import free_port

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from app.channels import messenger, zalo
 from app.channels.tasks import send_due_replies, thread_due
 from app.config import Settings
+from app.kit.outbound import outbound_policy
 from app.models import Conversation, InboundMessage
-from app.webhooks.service import outbound_policy
 from tests.conftest import Tenant, agent_token_client
 from tests.factories import create, create_agent
 from tests.receiver import Behaviour, Receiver

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from app.webhooks.outbound import (
+from app.kit.outbound import (
     MAX_RESPONSE_BYTES,
     MAX_URL_LENGTH,
     OutboundPolicy,

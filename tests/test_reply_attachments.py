@@ -13,8 +13,8 @@ from sqlalchemy import select
 from app.attachments.storage import storage_for
 from app.channels.tasks import send_due_replies, thread_due
 from app.config import Settings
+from app.kit.outbound import outbound_policy
 from app.models import Attachment
-from app.webhooks.service import outbound_policy
 from tests import test_email_channel
 from tests.conftest import Tenant
 from tests.receiver import Behaviour, Receiver, payload

@@ -13,12 +13,12 @@ from standardwebhooks.webhooks import Webhook as Verifier
 from app.auth.principal import Principal
 from app.db import Database
 from app.kit.ids import new_id
+from app.kit.outbound import outbound_policy
+from app.kit.signing import signature_header
 from app.kit.time import utcnow
 from app.models import WebhookDelivery
 from app.models.enums import ActorType, Role
 from app.outbox import EventType, event_row, record
-from app.webhooks.secrets import signature_header
-from app.webhooks.service import outbound_policy
 from app.webhooks.tasks import RETRY_DELAYS, claim_due, dispatch_events, record_outcome, send
 from tests.conftest import Tenant
 from tests.factories import create_ticket, create_webhook

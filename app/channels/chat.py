@@ -10,9 +10,9 @@ from app.attachments.schemas import AttachmentOut
 from app.channels.incoming import Incoming, RemoteFile
 from app.channels.schemas import CallIn, MessageIn
 from app.channels.sending import NotSent, Reply, Sent, call_provider, json_of
+from app.kit.signing import signature_header
 from app.models import InboundMessage, MessagingChannel
 from app.models.enums import Channel, ChannelKind, CommentAuthor, IdentityKind
-from app.webhooks.secrets import signature_header
 
 MESSAGE = "message"
 CALL = "call"

@@ -28,11 +28,11 @@ from app.channels.mail_parsing import ParsedMail, clean_subject, parse_mail, sub
 from app.channels.repository import ticket_of_messages
 from app.channels.sending import NotSent, Reply, Sent, file_bytes
 from app.comments.repository import CommentRepository
+from app.kit.outbound import UnsafeDestination, check_destination
 from app.kit.time import utcnow
 from app.models import Attachment, Contact, InboundMessage, MessagingChannel, Ticket
 from app.models.enums import Channel, CommentAuthor, IdentityKind
 from app.tickets.repository import TicketRepository
-from app.webhooks.outbound import UnsafeDestination, check_destination
 
 EMAIL = "email"
 # Message-IDs of the thread a reply names in References (the latest ones).

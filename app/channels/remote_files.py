@@ -16,7 +16,7 @@ import httpx
 from app.attachments.service import clean_filename
 from app.channels.incoming import Incoming, IncomingFile, RemoteFile
 from app.config import AttachmentSettings
-from app.webhooks.outbound import OutboundPolicy, ResponseTooLarge, UnsafeDestination, safe_get
+from app.kit.outbound import OutboundPolicy, ResponseTooLarge, UnsafeDestination, safe_get
 
 # Tries of a message whose files could not be downloaded for a reason that may pass, before it goes on
 # without them (the worker tries again after 5 s, 30 s, then 2 min).

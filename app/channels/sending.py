@@ -11,8 +11,8 @@ import httpx
 
 from app.attachments.storage import storage_for
 from app.config import Settings
+from app.kit.outbound import OutboundPolicy, Resolver, UnsafeDestination, safe_post, system_resolve
 from app.models import Attachment, Comment, Conversation, MessagingChannel, OutboundMessage, Ticket
-from app.webhooks.outbound import OutboundPolicy, Resolver, UnsafeDestination, safe_post, system_resolve
 
 # Replaces some of the channel's secrets (e.g. refreshed tokens) and commits; returns all of them.
 SecretsSaver = Callable[[Callable[[dict[str, str]], Awaitable[dict[str, str]]]], Awaitable[dict[str, str]]]

@@ -34,10 +34,10 @@ from app.errors import Conflict, NotFound, Unprocessable
 from app.groups.repository import GroupRepository
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
+from app.kit.outbound import checked_url
 from app.kit.pagination import PageParams
 from app.models import InboundMessage, MessagingChannel
 from app.models.enums import ActorType, ChannelKind, InboundState, Role
-from app.webhooks.service import checked_url
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

@@ -38,12 +38,11 @@ from app.config import Settings
 from app.db import Database
 from app.errors import AppError
 from app.kit.crypto import SecretBox
+from app.kit.outbound import OutboundPolicy, Resolver, outbound_policy, system_resolve
 from app.kit.time import utcnow
 from app.models import Attachment, Comment, Conversation, MessagingChannel, OutboundMessage, Ticket
 from app.models.enums import DeliveryState, InboundState
 from app.tickets.repository import TicketRepository
-from app.webhooks.outbound import OutboundPolicy, Resolver, system_resolve
-from app.webhooks.service import outbound_policy
 
 logger = logging.getLogger(__name__)
 

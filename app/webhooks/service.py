@@ -8,34 +8,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.config import Settings
-from app.errors import Conflict, NotFound, Unprocessable
+from app.errors import Conflict, NotFound
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
+from app.kit.outbound import checked_url
 from app.kit.pagination import PageParams
+from app.kit.signing import generate_secret
 from app.kit.time import utcnow
 from app.models import Webhook, WebhookDelivery
 from app.models.enums import DeliveryStatus
 from app.outbox import EventType, event_row, record
-from app.webhooks.outbound import OutboundPolicy, UnsafeDestination, check_destination
 from app.webhooks.repository import DeliveryRepository, WebhookRepository
 from app.webhooks.schemas import AttemptOut, WebhookCreate, WebhookDeliveryOut, WebhookOut, WebhookUpdate
-from app.webhooks.secrets import generate_secret
-
-
-def outbound_policy(settings: Settings) -> OutboundPolicy:
-    networks = [
-        network.strip() for network in settings.webhook.allowed_networks.split(",") if network.strip()
-    ]
-    return OutboundPolicy.from_settings(settings.webhook.allow_http, networks)
-
-
-async def checked_url(url: str, settings: Settings, *, field: str = "url") -> str:
-    """The URL, if the service may send requests to it (a public address, https unless allowed)."""
-    try:
-        await check_destination(url, outbound_policy(settings))
-    except UnsafeDestination as refused:
-        raise Unprocessable(f"{field}: {refused}", field=field, code="unsafe_url") from None
-    return url
 
 
 async def get_webhook(

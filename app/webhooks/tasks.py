@@ -25,11 +25,11 @@ from app.db import Database
 from app.events.feed import present
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
+from app.kit.outbound import OutboundPolicy, UnsafeDestination, safe_post
+from app.kit.signing import signature_header
 from app.models import DispatchCursor, Event, Webhook, WebhookAttempt, WebhookDelivery
 from app.models.enums import ActorType, DeliveryStatus, Role
 from app.outbox import EventType, event_row, record
-from app.webhooks.outbound import OutboundPolicy, UnsafeDestination, safe_post
-from app.webhooks.secrets import signature_header
 from app.webhooks.service import webhook_json
 
 # The retry schedule after the first attempt (Standard Webhooks' suggestion: about 3 days in all).

@@ -31,9 +31,9 @@ from app.db import Database
 from app.errors import database_unavailable
 from app.events.tasks import purge_expired
 from app.kit.crypto import SecretBox
+from app.kit.outbound import outbound_policy
 from app.kit.time import utcnow
 from app.sla.tasks import announce_due
-from app.webhooks.service import outbound_policy
 from app.webhooks.tasks import (
     Claim,
     Outcome,

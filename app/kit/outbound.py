@@ -1,6 +1,7 @@
-"""Outbound webhook requests that cannot be aimed at internal addresses (SSRF).
+"""Outbound requests that cannot be aimed at internal addresses (SSRF): webhooks, channels' replies and
+callbacks, files linked from messages.
 
-A destination is checked when a webhook is saved and again for every delivery. The host is resolved
+A destination is checked when it is saved (a webhook's URL, a channel's) and again for every request. The host is resolved
 here, every address it resolves to must be public (or inside a network the policy allows), and the
 request is sent to a checked address itself, so a DNS answer that changes in between (rebinding)
 cannot redirect it anywhere else.
@@ -15,6 +16,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import httpx
+
+from app.config import Settings
+from app.errors import Unprocessable
 
 MAX_URL_LENGTH = 2048
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -289,3 +293,19 @@ def _is_public(address: IPAddress) -> bool:
     # is_global leaves out private, loopback, link-local, unspecified, shared (CGNAT), documentation and
     # benchmarking addresses, but counts multicast and some reserved ranges as global.
     return address.is_global and not address.is_multicast and not address.is_reserved
+
+
+def outbound_policy(settings: Settings) -> OutboundPolicy:
+    networks = [
+        network.strip() for network in settings.webhook.allowed_networks.split(",") if network.strip()
+    ]
+    return OutboundPolicy.from_settings(settings.webhook.allow_http, networks)
+
+
+async def checked_url(url: str, settings: Settings, *, field: str = "url") -> str:
+    """The URL, if the service may send requests to it (a public address, https unless allowed)."""
+    try:
+        await check_destination(url, outbound_policy(settings))
+    except UnsafeDestination as refused:
+        raise Unprocessable(f"{field}: {refused}", field=field, code="unsafe_url") from None
+    return url
