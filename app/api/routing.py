@@ -63,10 +63,11 @@ class UnitOfWorkRoute(APIRoute):
 
     Committing here rather than in a dependency's teardown guarantees that a client never sees a
     success that was not durable. Before the endpoint runs or the body is read, the caller is
-    authenticated and its role checked, so that nothing — not even a stored idempotent response —
-    answers a caller who may not make the request. POST routes then honour `Idempotency-Key`; GET
-    responses get an ETag (unless the endpoint set one) and answer `If-None-Match` with 304. A body
-    larger than the route takes is refused (413) before it is read, or as soon as it passes the limit;
+    authenticated and its role (or its custom role's permission) and its key's scope checked, so that
+    nothing — not even a stored idempotent response — answers a caller who may not make the request.
+    POST routes then honour `Idempotency-Key`; GET responses get an ETag (unless the endpoint set one)
+    and answer `If-None-Match` with 304. A body larger than the route takes is refused (413) before it
+    is read, or as soon as it passes the limit;
     one that has not all arrived within the request timeout is refused (408). The caller's requests
     are counted right after authentication (app/api/rate_limits.py): over its limits, a 429 and nothing
     else is done; otherwise the answer, whatever it is, tells the caller's quota.
