@@ -1,10 +1,10 @@
 """Outbound requests that cannot be aimed at internal addresses (SSRF): webhooks, channels' replies and
 callbacks, files linked from messages.
 
-A destination is checked when it is saved (a webhook's URL, a channel's) and again for every request. The host is resolved
-here, every address it resolves to must be public (or inside a network the policy allows), and the
-request is sent to a checked address itself, so a DNS answer that changes in between (rebinding)
-cannot redirect it anywhere else.
+A destination is checked when it is saved (a webhook's URL, a channel's) and again for every request.
+The host is resolved here, every address it resolves to must be public (or inside a network the policy
+allows), and the request is sent to a checked address itself, so a DNS answer that changes in between
+(rebinding) cannot redirect it anywhere else.
 """
 
 import asyncio
