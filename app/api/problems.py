@@ -95,18 +95,26 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     if exc.status_code == 404 and exc.detail == "Not Found":  # no route: the router's own words
         detail = "No operation has this path (the ids in a path are UUIDs)"
     if exc.status_code == 405:
-        allowed = _methods_of_path(request)
-        detail = f"{request.method} is not one of this path's methods: {', '.join(allowed)}"
-        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+        # The router's own Allow stands for a path of none of the API's routes (/openapi.json, /docs).
+        allowed = _methods_of_path(request) or (headers or {}).get("Allow", "")
+        detail = f"{request.method} is not one of this path's methods: {allowed}"
+        headers = {**(headers or {}), "Allow": allowed}
     return problem(exc.status_code, code, title, detail, headers=headers)
 
 
-def _methods_of_path(request: Request) -> list[str]:
-    """Every method of the path the request matched (the router names its first route's only). The path
-    is the first that matches, as routing goes: `/v1/tickets/bulk` is not `/v1/tickets/{ticket_id}`."""
+def _methods_of_path(request: Request) -> str | None:
+    """Every method of the API path the request matched (the router names its first route's only), or
+    None for a path of no API route. The path is the first that matches, as routing goes:
+    `/v1/tickets/bulk` is not `/v1/tickets/{ticket_id}`."""
     routes = request.app.state.api_routes
-    matched = next(route.path for route in routes if route.matches(request.scope)[0] is not Match.NONE)
-    return sorted({method for route in routes if route.path == matched for method in route.methods})
+    matched = next(
+        (route.path for route in routes if route.matches(request.scope)[0] is not Match.NONE), None
+    )
+    if matched is None:
+        return None
+    return ", ".join(
+        sorted({method for route in routes if route.path == matched for method in route.methods})
+    )
 
 
 async def _integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
