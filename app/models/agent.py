@@ -29,8 +29,14 @@ class AgentRole(WorkspaceScoped, Timestamps, Versioned, Base):
 class Agent(WorkspaceScoped, Timestamps, Versioned, Base):
     __tablename__ = "agents"
     __table_args__ = (
-        # A role in use cannot be deleted.
+        # A role in use cannot be deleted; the index finds its agents for that check.
         scoped_fk("custom_role_id", "agent_roles", ondelete="RESTRICT"),
+        Index(
+            "ix_agents_workspace_id_custom_role_id",
+            "workspace_id",
+            "custom_role_id",
+            postgresql_where=text("custom_role_id IS NOT NULL"),
+        ),
         Index("uq_agents_workspace_id_external_id", "workspace_id", "external_id", unique=True),
         Index(
             "uq_agents_workspace_id_email",
