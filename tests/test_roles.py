@@ -82,6 +82,11 @@ async def test_an_agent_does_what_their_role_permits_more_or_less_than_their_bui
     lead = await agent_with_role(app, tenant, "truong-nhom", lead_role["id"])
     made = await lead.post("/v1/statuses", json={"name": "Chờ kho", "kind": "on_hold"})
     assert made.status_code == 201, "more than an agent's built-in role"
+    everything = {"permissions": [permission.value for permission in Permission]}
+    raised = await lead.patch(f"/v1/roles/{lead_role['id']}", json=everything)
+    assert raised.status_code == 403 and raised.json()["code"] == "insufficient_role", (
+        "no raising one's own role"
+    )
     # A token that claims less than the agent's role leaves the custom role aside.
     humbler = await agent_with_role(app, tenant, "truong-nhom-2", lead_role["id"], claim="viewer")
     refused = await humbler.post("/v1/statuses", json={"name": "Chờ hãng", "kind": "on_hold"})

@@ -3,8 +3,9 @@
 For such an agent the permission takes the place of the built-in role's check on the operations it
 covers: a role may give an agent more than their built-in role (a team lead who manages reference data)
 or less (a switchboard operator who opens tickets and replies, but edits nothing). Operations no
-permission covers — channels, webhooks, keys, the workspace, agents, the change feed — stay governed
-by the built-in role. Reading reference data is every agent's.
+permission covers — channels, webhooks, keys, the workspace, agents, roles, the change feed — stay
+governed by the built-in role: no permission lets an agent change roles, their own included. Reading
+reference data is every agent's.
 """
 
 from app.models.enums import Permission, Role
@@ -36,7 +37,6 @@ REFERENCE_DATA = (
     "/v1/sla-policies",
     "/v1/calendars",
     "/v1/macros",
-    "/v1/roles",
 )
 # The rest, by path prefix: (to read, to write); None: the built-in role decides.
 _BY_PATH: tuple[tuple[str, Permission | None, Permission | None], ...] = (

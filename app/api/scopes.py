@@ -26,7 +26,10 @@ _BY_PATH: tuple[tuple[str, Scope, Scope], ...] = (
     ("/v1/webhooks", Scope.webhooks_manage, Scope.webhooks_manage),
     ("/v1/api-keys", Scope.admin, Scope.admin),
     ("/v1/agent-token-secret", Scope.admin, Scope.admin),
-    *((prefix, Scope.settings_read, Scope.admin) for prefix in ("/v1/workspace", *REFERENCE_DATA)),
+    *(
+        (prefix, Scope.settings_read, Scope.admin)
+        for prefix in ("/v1/workspace", "/v1/roles", *REFERENCE_DATA)
+    ),
 )
 
 
