@@ -196,11 +196,14 @@ async def test_a_method_a_path_does_not_have_is_a_405_naming_every_one_it_has(te
         (f"/v1/tickets/{ticket.json()['id']}", "DELETE, GET, PATCH"),
         ("/v1/tickets", "GET, POST"),
         ("/healthz", "GET"),
-        ("/openapi.json", "HEAD, GET"),  # the router's own Allow
+        ("/openapi.json", "GET, HEAD"),  # the router's own Allow, in its own order
     ):
         response = await tenant.admin.put(url, json={})
-        assert response.status_code == 405 and response.headers["allow"] == allowed, url
-        assert response.json()["code"] == "method_not_allowed" and allowed in response.json()["detail"]
+        assert response.status_code == 405, url
+        assert sorted(response.headers["allow"].split(", ")) == allowed.split(", "), url
+        assert response.json()["code"] == "method_not_allowed" and all(
+            method in response.json()["detail"] for method in allowed.split(", ")
+        )
 
 
 # Texts PostgreSQL cannot store: it refuses NUL in text and JSON, and a lone surrogate (which the JSON
