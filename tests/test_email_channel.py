@@ -34,7 +34,7 @@ from cryptography.x509.oid import NameOID
 from fastapi import FastAPI
 from sqlalchemy import select, text
 
-from app.channels.smtp_listener import serve_smtp
+from app.channels.adapters.mail.listener import serve_smtp
 from app.channels.tasks import send_due_replies, thread_due
 from app.config import EmailSettings, Settings
 from app.kit.outbound import OutboundPolicy, outbound_policy

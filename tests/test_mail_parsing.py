@@ -7,7 +7,13 @@ from email.message import EmailMessage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.channels.mail_parsing import clean_subject, html_to_text, new_part, parse_mail, subject_ticket_number
+from app.channels.adapters.mail.parsing import (
+    clean_subject,
+    html_to_text,
+    new_part,
+    parse_mail,
+    subject_ticket_number,
+)
 from tests.test_email_channel import windows_1258
 
 HEADERS = (

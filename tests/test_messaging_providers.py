@@ -14,7 +14,7 @@ import time_machine
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from app.channels import messenger, zalo
+from app.channels.adapters import messenger, zalo
 from app.channels.tasks import send_due_replies, thread_due
 from app.config import Settings
 from app.kit.outbound import outbound_policy

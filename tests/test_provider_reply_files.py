@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.formparsers import MultiPartParser
 
-from app.channels import messenger
+from app.channels.adapters import messenger
 from app.config import Settings
 from tests.conftest import Tenant
 from tests.receiver import Behaviour, Received, Receiver, header

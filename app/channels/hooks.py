@@ -1,7 +1,7 @@
 """Channels in the ticket change pipeline: a reply added to a ticket that came from a channel goes out
 on it."""
 
-from app.channels.outbound import queue_reply
+from app.channels.replies import queue_reply
 from app.models import Comment, Ticket
 from app.tickets.pipeline import TicketHook
 from app.tickets.service import TicketService

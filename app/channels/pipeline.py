@@ -27,10 +27,11 @@ from app.attachments.storage import storage_for
 from app.auth.principal import Principal
 from app.categories.repository import CategoryRepository
 from app.channels import remote_files
-from app.channels.adapters import ADAPTERS
-from app.channels.delivery import bounced
-from app.channels.incoming import Bounce, Ignore, Incoming
+from app.channels.adapters import adapter_for
+from app.channels.adapters.base import TicketLookup
+from app.channels.adapters.messages import Bounce, Ignore, ParsedMessage
 from app.channels.remote_files import Downloader
+from app.channels.replies import bounced
 from app.channels.repository import (
     Claimed,
     ConversationRepository,
@@ -50,7 +51,6 @@ from app.kit.ids import new_id
 from app.models import Contact, Conversation, MessagingChannel, Ticket
 from app.models.enums import CommentAuthor, InboundState, LinkKind, StatusKind
 from app.rules.snapshot import rules_as_of
-from app.tickets.repository import TicketRepository
 from app.tickets.schemas import TicketCreate
 from app.tickets.service import TicketService
 
@@ -81,8 +81,8 @@ async def thread(
         )
         return
     await rules_as_of(session, workspace_id, claimed.rules_version)
-    adapter = ADAPTERS[channel.kind]
-    message = adapter.incoming(channel, inbound)
+    adapter = adapter_for(channel.kind)
+    message = adapter.parse(channel, inbound)
     if isinstance(message, Ignore):
         await inbound_repo.finish(inbound, InboundState.ignored, now, error=message.reason)
         return
@@ -100,13 +100,16 @@ async def thread(
         await inbound_repo.finish(inbound, InboundState.processed, now)
         return
     tickets = TicketService(session, principal, settings)
-    found = None
-    if hasattr(adapter, "explicit_ticket"):
-        secrets = channel_secrets(channel, secret_box)
-        contact = await requester.contact()
-        found = await adapter.explicit_ticket(session, channel, secrets, message, contact)
-    elif conversation.ticket_id is not None:
-        found = (await current_ticket(tickets.repo, conversation.ticket_id), "conversation")
+    found = await adapter.ticket_of(
+        TicketLookup(
+            session,
+            channel,
+            message,
+            conversation,
+            contact=requester.contact,
+            secrets=lambda: channel_secrets(channel, secret_box),
+        )
+    )
     ticket, rule, previous = await _ticket_for(tickets, channel, requester, message, now, found)
     # The contact was just found; an agent's call was checked when it was received.
     author = (
@@ -165,7 +168,7 @@ async def _requester(
     session: AsyncSession,
     principal: Principal,
     channel: MessagingChannel,
-    message: Incoming,
+    message: ParsedMessage,
     settings: Settings,
     now: datetime,
 ) -> _Requester:
@@ -191,7 +194,7 @@ async def _requester(
 
 
 async def _contact(
-    session: AsyncSession, principal: Principal, message: Incoming, settings: Settings
+    session: AsyncSession, principal: Principal, message: ParsedMessage, settings: Settings
 ) -> Contact:
     """The contact with the channel identity; else with the email or phone given; else a new one."""
     repo = ContactRepository(session, principal.workspace_id)
@@ -232,7 +235,7 @@ async def _contact(
 async def _conversation(
     session: AsyncSession,
     channel: MessagingChannel,
-    message: Incoming,
+    message: ParsedMessage,
     contact: Contact,
     now: datetime,
     inbound_at: datetime | None,
@@ -262,7 +265,7 @@ async def _ticket_for(
     tickets: TicketService,
     channel: MessagingChannel,
     requester: _Requester,
-    message: Incoming,
+    message: ParsedMessage,
     now: datetime,
     found: tuple[Ticket | None, str] | None,
 ) -> tuple[Ticket, str, UUID | None]:
@@ -283,19 +286,11 @@ async def _ticket_for(
     return follow_up, "follow_up", current.id
 
 
-async def current_ticket(repo: TicketRepository, ticket_id: UUID) -> Ticket | None:
-    """The ticket, locked; for a merged one, the ticket it was merged into."""
-    ticket = await repo.get(ticket_id, for_update=True)
-    while ticket is not None and ticket.merged_into_id is not None:
-        ticket = await repo.get(ticket.merged_into_id, for_update=True)
-    return ticket
-
-
 async def _open(
     tickets: TicketService,
     channel: MessagingChannel,
     requester: _Requester,
-    message: Incoming,
+    message: ParsedMessage,
 ) -> Ticket:
     category_id = channel.default_category_id
     if category_id is not None:
@@ -317,7 +312,7 @@ async def _open(
     return await tickets.repo.get(created["id"], for_update=True)  # type: ignore[return-value]
 
 
-def _subject(message: Incoming, contact: Contact, channel: MessagingChannel) -> str:
+def _subject(message: ParsedMessage, contact: Contact, channel: MessagingChannel) -> str:
     """The message's subject or first line, shortened; a message with no text is named by who sent it."""
     first_line = message.subject or next(
         (line.strip() for line in (message.body or "").splitlines() if line.strip()), ""
@@ -343,7 +338,7 @@ async def _uploads(
 
 
 def _within_limits(
-    message: Incoming, settings: Settings, missing_uploads: Sequence[str], *, reserved: int
+    message: ParsedMessage, settings: Settings, missing_uploads: Sequence[str], *, reserved: int
 ) -> tuple[str, list[UploadFile]]:
     """The body and the files to keep: a file over the size or count limit (`reserved` places taken by
     uploads) is named in the body instead, so that a customer's message is never refused for its

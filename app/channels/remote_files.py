@@ -14,7 +14,7 @@ import filetype
 import httpx
 
 from app.attachments.service import clean_filename
-from app.channels.incoming import Incoming, IncomingFile, RemoteFile
+from app.channels.adapters.messages import AttachedFile, ParsedMessage, RemoteFile
 from app.config import AttachmentSettings
 from app.kit.outbound import OutboundPolicy, ResponseTooLarge, UnsafeDestination, safe_get
 
@@ -42,7 +42,7 @@ class Downloader:
     policy: OutboundPolicy
     limits: AttachmentSettings
 
-    async def fetch(self, message: Incoming, *, last_try: bool) -> Incoming:
+    async def fetch(self, message: ParsedMessage, *, last_try: bool) -> ParsedMessage:
         """The message with its remote files among its files; those that could not be kept are named in
         its body instead. Raises DownloadPending when one may download later, unless `last_try`."""
         if not message.remote_files:
@@ -60,7 +60,7 @@ class Downloader:
                     raise DownloadPending(f"{remote.url} could not be downloaded yet: {download.reason}")
                 notes.append(f"[{remote.kind} not downloaded ({download.reason}): {remote.url}]")
                 continue
-            files.append(IncomingFile(_filename(remote, download.data), download.data))
+            files.append(AttachedFile(_filename(remote, download.data), download.data))
             room -= 1
         body = "\n\n".join(part for part in (message.body, "\n".join(notes)) if part)
         return replace(message, body=body, files=tuple(files), remote_files=())

@@ -11,7 +11,9 @@ from app.api.routing import ProviderRoute, UnitOfWorkRoute
 from app.attachments.router import StorageDep
 from app.attachments.schemas import UploadOut
 from app.attachments.service import store_files
-from app.channels import inbound, service
+from app.channels import intake, service
+from app.channels.adapters.mail.adapter import check_mailgun
+from app.channels.adapters.messenger import check_handshake
 from app.channels.schemas import (
     Accepted,
     CallIn,
@@ -153,7 +155,7 @@ async def _chat_channel(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(channel_token)],
 ) -> MessagingChannel:
     token = credentials.credentials if credentials is not None else None
-    return await inbound.receiving_channel(session, channel_id, token)
+    return await intake.receiving_channel(session, channel_id, token)
 
 
 ChatChannel = Annotated[MessagingChannel, Depends(_chat_channel)]
@@ -166,7 +168,7 @@ async def receive_message(
     """A customer's message from a chat widget or the calling system, with the channel's token. It is
     stored and acknowledged at once; a worker puts it on the conversation's ticket, or opens one, moments
     later. A message sent again (same `message_id`) is acknowledged with `duplicate: true` and ignored."""
-    return await inbound.accept_message(session, channel, data, request.app.state.settings)
+    return await intake.accept_message(session, channel, data, request.app.state.settings)
 
 
 @receiving.post("/{channel_id}/uploads", response_model=Page[UploadOut], status_code=status.HTTP_201_CREATED)
@@ -191,7 +193,7 @@ async def receive_call(data: CallIn, request: Request, session: Session, channel
     """A call record from a switchboard: it goes on the caller's open ticket, or opens one, as a comment
     (the customer's for an inbound call, the agent's for an outbound one). Deduplicated on `call_id`."""
     region = request.app.state.settings.default_phone_region
-    return await inbound.accept_call(session, channel, data, region)
+    return await intake.accept_call(session, channel, data, region)
 
 
 @receiving.get("/{channel_id}/messenger", response_class=PlainTextResponse)
@@ -204,8 +206,8 @@ async def verify_messenger(
 ) -> PlainTextResponse:
     """Meta's verification handshake: answers `hub.challenge` when `hub.verify_token` is the channel's
     verify token, else 403."""
-    channel = await inbound.signed_channel(session, channel_id, ChannelKind.messenger)
-    inbound.verify_handshake(channel, mode, verify_token)
+    channel = await intake.signed_channel(session, channel_id, ChannelKind.messenger)
+    check_handshake(channel, mode, verify_token)
     return PlainTextResponse(challenge)
 
 
@@ -214,15 +216,18 @@ async def receive_messenger(
     channel_id: UUID,
     request: Request,
     session: Session,
+    # Declared for the API document: the channel's adapter reads it from the request.
     signature: Annotated[str | None, Header(alias="X-Hub-Signature-256")] = None,
 ) -> Received:
     """Page webhook events (`{"object": "page", "entry": [...]}`), signed with the app secret over the raw
     body (`X-Hub-Signature-256`); a missing or wrong signature is a 403 and nothing is stored. Customer
     messages and postbacks are stored once by `mid` and threaded by workers; echoes, deliveries and reads
     are acknowledged and dropped."""
-    channel = await inbound.signed_channel(session, channel_id, ChannelKind.messenger)
+    channel = await intake.signed_channel(session, channel_id, ChannelKind.messenger)
     body = await request.body()
-    stored = await inbound.accept_messenger(session, channel, body, signature, request.app.state.secret_box)
+    stored = await intake.accept_webhook(
+        session, channel, body, request.headers, request.app.state.secret_box
+    )
     return Received(stored=stored)
 
 
@@ -231,15 +236,18 @@ async def receive_zalo(
     channel_id: UUID,
     request: Request,
     session: Session,
+    # Declared for the API document: the channel's adapter reads it from the request.
     signature: Annotated[str | None, Header(alias="X-ZEvent-Signature")] = None,
 ) -> Received:
     """A Zalo OA event, signed per `X-ZEvent-Signature` (SHA-256 of app id, raw body, timestamp and the OA
     secret key); a missing or wrong signature is a 403 and nothing is stored. `user_send_*` messages are
     stored once by `msg_id` and threaded by workers, `follow` and `unfollow` update the conversation, the
     rest is acknowledged and dropped."""
-    channel = await inbound.signed_channel(session, channel_id, ChannelKind.zalo)
+    channel = await intake.signed_channel(session, channel_id, ChannelKind.zalo)
     body = await request.body()
-    stored = await inbound.accept_zalo(session, channel, body, signature, request.app.state.secret_box)
+    stored = await intake.accept_webhook(
+        session, channel, body, request.headers, request.app.state.secret_box
+    )
     return Received(stored=stored)
 
 
@@ -263,14 +271,14 @@ async def receive_email(
     state = request.app.state
     limit = state.settings.email.max_message_bytes
     if request.headers.get("content-type", "").startswith(("multipart/form-data", "application/x-www-form")):
-        channel = await inbound.signed_channel(session, channel_id, ChannelKind.email)
+        channel = await intake.signed_channel(session, channel_id, ChannelKind.email)
         async with request.form(max_part_size=limit) as form:
             fields = {name: value for name, value in form.items() if isinstance(value, str)}
-        inbound.check_mailgun(channel, state.secret_box, fields, utcnow())
-        await inbound.check_recipient(session, channel, fields.get("recipient"))
+        check_mailgun(service.channel_secrets(channel, state.secret_box), fields, utcnow())
+        await intake.check_recipient(session, channel, fields.get("recipient"))
         raw = fields.get("body-mime", "").encode()
     else:
         token = credentials.credentials if credentials is not None else None
-        channel = await inbound.receiving_channel(session, channel_id, token, kinds=(ChannelKind.email,))
-        raw = await inbound.read_limited(request, limit)
-    return await inbound.accept_mail(session, channel, raw)
+        channel = await intake.receiving_channel(session, channel_id, token, kinds=(ChannelKind.email,))
+        raw = await intake.read_limited(request, limit)
+    return await intake.accept_mail(session, channel, raw)

@@ -143,29 +143,6 @@ class EmailSecrets(RequestModel):
     smtp_password: ProviderSecret | None = None
 
 
-SETTINGS = {
-    ChannelKind.chat: ChatSettings,
-    ChannelKind.api: ChatSettings,
-    ChannelKind.messenger: MessengerSettings,
-    ChannelKind.zalo: ZaloSettings,
-    ChannelKind.email: EmailSettings,
-}
-SECRETS = {
-    ChannelKind.chat: ChatSecrets,
-    ChannelKind.api: ChatSecrets,
-    ChannelKind.messenger: MessengerSecrets,
-    ChannelKind.zalo: ZaloSecrets,
-    ChannelKind.email: EmailSecrets,
-}
-REQUIRED_SECRETS = {
-    ChannelKind.chat: ("token",),
-    ChannelKind.api: ("token",),
-    ChannelKind.messenger: ("app_secret", "verify_token", "page_access_token"),
-    ChannelKind.zalo: ("oa_secret_key", "app_secret", "access_token", "refresh_token"),
-    ChannelKind.email: (),
-}
-
-
 class TicketDefaults(RequestModel):
     group_id: UUID | None = None
     category_id: UUID | None = None

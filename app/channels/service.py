@@ -1,9 +1,6 @@
 """Channels as admins set them up; secrets are write-only, hashed or encrypted."""
 
-import hashlib
-import hmac
 import json
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -16,23 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.constraints import describe_violation
 from app.auth.principal import Principal
 from app.categories.repository import CategoryRepository
-from app.channels.mail import base_address, smtp_url
+from app.channels.adapters import adapter_for
 from app.channels.repository import BY_NAME, NEWEST_FIRST, ChannelRepository, InboundRepository
 from app.channels.schemas import (
     HASHED_SECRETS,
-    REQUIRED_SECRETS,
-    SECRETS,
-    SETTINGS,
     ChannelCreate,
     ChannelOut,
     ChannelUpdate,
-    InboundUrls,
     TicketDefaults,
 )
 from app.config import Settings
 from app.errors import Conflict, NotFound, Unprocessable
 from app.groups.repository import GroupRepository
-from app.kit.crypto import SecretBox
+from app.kit.crypto import SecretBox, hash_secret
 from app.kit.ids import new_id
 from app.kit.outbound import checked_url
 from app.kit.pagination import PageParams
@@ -40,23 +33,6 @@ from app.models import InboundMessage, MessagingChannel
 from app.models.enums import ActorType, ChannelKind, InboundState, Role
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-# What a channel receives for, which no other channel in the service may: column -> the setting it
-# is taken from.
-CLAIMS: dict[ChannelKind, dict[str, str]] = {
-    ChannelKind.email: {"claimed_address": "address"},
-    ChannelKind.messenger: {"claimed_account_id": "page_id"},
-    ChannelKind.zalo: {"claimed_account_id": "oa_id", "claimed_app_id": "app_id"},
-}
-
-
-def hash_secret(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
-def secret_matches(channel: MessagingChannel, name: str, value: str) -> bool:
-    expected = channel.secret_hashes.get(name)
-    return expected is not None and hmac.compare_digest(expected, hash_secret(value))
 
 
 def channel_secrets(channel: MessagingChannel, secret_box: SecretBox) -> dict[str, str]:
@@ -74,16 +50,8 @@ def channel_principal(channel: MessagingChannel) -> Principal:
     return Principal(channel.workspace_id, Role.admin, ActorType.channel, channel.id)
 
 
-def _inbound_urls(channel: MessagingChannel) -> InboundUrls:
-    base = f"/v1/channels/{channel.id}"
-    if channel.kind in (ChannelKind.chat, ChannelKind.api):
-        return InboundUrls(messages=f"{base}/messages", calls=f"{base}/calls", uploads=f"{base}/uploads")
-    if channel.kind is ChannelKind.email:
-        return InboundUrls(email=f"{base}/email")
-    return InboundUrls(webhook=f"{base}/{channel.kind.value}")
-
-
 def present(channel: MessagingChannel, secret_box: SecretBox) -> ChannelOut:
+    adapter = adapter_for(channel.kind)
     return ChannelOut(
         id=channel.id,
         kind=channel.kind,
@@ -93,7 +61,7 @@ def present(channel: MessagingChannel, secret_box: SecretBox) -> ChannelOut:
         secrets_set=sorted([*channel.secret_hashes, *channel_secrets(channel, secret_box)]),
         settings_taken=[
             f"settings.{name}"
-            for column, name in CLAIMS.get(channel.kind, {}).items()
+            for column, name in adapter.claims.items()
             if channel.settings.get(name) is not None and getattr(channel, column) is None
         ],
         defaults=TicketDefaults(
@@ -102,7 +70,7 @@ def present(channel: MessagingChannel, secret_box: SecretBox) -> ChannelOut:
             priority=channel.default_priority,
             tags=channel.default_tags,
         ),
-        inbound_urls=_inbound_urls(channel),
+        inbound_urls=adapter.inbound_urls(channel),
         created_at=channel.created_at,
         updated_at=channel.updated_at,
         version=channel.version,
@@ -126,7 +94,8 @@ async def create_channel(
     session: AsyncSession, workspace_id: UUID, data: ChannelCreate, settings: Settings, secret_box: SecretBox
 ) -> MessagingChannel:
     kind = ChannelKind(data.kind)
-    checked = await _checked_settings(data.settings.model_dump(mode="json"), settings, SETTINGS[kind])
+    adapter = adapter_for(kind)
+    checked = await _checked_settings(data.settings.model_dump(mode="json"), settings, kind)
     channel = MessagingChannel(
         id=new_id(),
         kind=kind,
@@ -134,13 +103,10 @@ async def create_channel(
         active=data.active,
         settings=checked,
         secret_hashes={},
-        **_claims(kind, checked),
+        **adapter.claimed(checked),
         **await _default_values(session, workspace_id, data.defaults),
     )
-    sent = data.secrets.model_dump(exclude_unset=True)
-    if channel.kind is ChannelKind.email:
-        # Signs the reply addresses of tickets, so that nobody can write into a ticket by guessing one.
-        sent["reply_address_key"] = secrets.token_hex(32)
+    sent = {**data.secrets.model_dump(exclude_unset=True), **adapter.generated_secrets()}
     for name, value in _secret_values(channel, sent, secret_box).items():
         setattr(channel, name, value)
     _check_secrets(channel, secret_box)
@@ -159,18 +125,17 @@ async def update_channel(
     values: dict[str, Any] = {
         name: getattr(data, name) for name in data.model_fields_set & {"name", "active"}
     }
+    adapter = adapter_for(channel.kind)
     if data.settings is not None:
-        merged = _validated(SETTINGS[channel.kind], {**channel.settings, **data.settings}, "settings")
-        values["settings"] = await _checked_settings(
-            merged.model_dump(mode="json"), settings, SETTINGS[channel.kind]
-        )
+        merged = _validated(adapter.settings_model, {**channel.settings, **data.settings}, "settings")
+        values["settings"] = await _checked_settings(merged.model_dump(mode="json"), settings, channel.kind)
     if data.settings is not None or values.get("active"):
         # A channel that lost its claims to an older one gets them back only by asking again.
-        values.update(_claims(channel.kind, values.get("settings", channel.settings)))
+        values.update(adapter.claimed(values.get("settings", channel.settings)))
     if data.defaults is not None:
         values.update(await _default_values(session, workspace_id, data.defaults))
     if data.secrets is not None:
-        _validated(SECRETS[channel.kind], data.secrets, "secrets")
+        _validated(adapter.secrets_model, data.secrets, "secrets")
         values.update(_secret_values(channel, data.secrets, secret_box))
     with _claims_checked(channel.kind):
         updated = await ChannelRepository(session, workspace_id).update(channel, values)
@@ -188,15 +153,6 @@ async def delete_channel(session: AsyncSession, workspace_id: UUID, channel: Mes
     await repo.delete(channel)
 
 
-def _claims(kind: ChannelKind, settings: dict[str, Any]) -> dict[str, str | None]:
-    """What a channel of this kind with these settings receives for, by column."""
-    claims = {column: settings.get(name) for column, name in CLAIMS.get(kind, {}).items()}
-    address = claims.get("claimed_address")
-    if address is not None:
-        claims["claimed_address"] = base_address(address)
-    return claims
-
-
 @contextmanager
 def _claims_checked(kind: ChannelKind) -> Iterator[None]:
     """A claim another channel holds is a 409 naming the setting, never the channel or its workspace:
@@ -205,7 +161,7 @@ def _claims_checked(kind: ChannelKind) -> Iterator[None]:
     try:
         yield
     except IntegrityError as error:
-        name = CLAIMS.get(kind, {}).get(describe_violation(error)[3] or "")
+        name = adapter_for(kind).claims.get(describe_violation(error)[3] or "")
         if name is None:
             raise
         raise Conflict(
@@ -215,19 +171,17 @@ def _claims_checked(kind: ChannelKind) -> Iterator[None]:
         ) from None
 
 
-async def _checked_settings(
-    values: dict[str, Any], settings: Settings, model: type[BaseModel]
-) -> dict[str, Any]:
-    """The settings, once every URL an admin set in them, and the SMTP server, is one the service may
-    call (the providers' own endpoints, the defaults, are not looked up)."""
+async def _checked_settings(values: dict[str, Any], settings: Settings, kind: ChannelKind) -> dict[str, Any]:
+    """The settings, once every URL an admin set in them, and every server they name, is one the service
+    may call (the providers' own endpoints, the defaults, are not looked up)."""
+    adapter = adapter_for(kind)
     for name in ("callback_url", "graph_base_url", "api_base_url", "oauth_base_url"):
-        field = model.model_fields.get(name)
+        field = adapter.settings_model.model_fields.get(name)
         if values.get(name) is None or field is None or values[name] == _text(field.default):
             continue
         await checked_url(values[name], settings, field=f"settings.{name}")
-    if values.get("smtp_host") is not None:
-        url = smtp_url(values["smtp_host"], values["smtp_port"])
-        await checked_url(url, settings, field="settings.smtp_host")
+    for name, url in adapter.servers(values).items():
+        await checked_url(url, settings, field=f"settings.{name}")
     return values
 
 
@@ -287,7 +241,7 @@ def _check_secrets(channel: MessagingChannel, secret_box: SecretBox) -> None:
     """The kind's required secrets are set; replies are never sent unsigned (a callback URL needs its
     secret)."""
     present = {*channel.secret_hashes, *channel_secrets(channel, secret_box)}
-    for name in REQUIRED_SECRETS[channel.kind]:
+    for name in adapter_for(channel.kind).required_secrets:
         if name not in present:
             raise Unprocessable(
                 f"secrets.{name}: required for a {channel.kind.value} channel", field=f"secrets.{name}"

@@ -12,17 +12,17 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
 from uuid import UUID
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attachments.service import attachments_of_comments
-from app.channels.adapters import ADAPTERS
-from app.channels.delivery import fail_delivery
+from app.channels.adapters import adapter_for
+from app.channels.adapters.sending import NotSent, Reply, SecretsSaver, Sent
 from app.channels.pipeline import thread
 from app.channels.remote_files import Downloader, DownloadPending
+from app.channels.replies import fail_delivery
 from app.channels.repository import (
     ChannelRepository,
     ConversationRepository,
@@ -31,7 +31,6 @@ from app.channels.repository import (
     claim_inbound,
     claim_outbound,
 )
-from app.channels.sending import NotSent, Reply, SecretsSaver, Sent
 from app.channels.service import channel_secrets
 from app.comments.repository import CommentRepository
 from app.config import Settings
@@ -151,7 +150,9 @@ async def send_due_replies(
         lease = timedelta(seconds=settings.worker.lease_seconds)
         claimed = await claim_outbound(session, now, now + lease, REPLY_BATCH)
         loaded = [found for message in claimed if (found := await _load(session, message))]
-        contexts = [await _context(session, channel, ticket) for _, channel, _, ticket, _, _ in loaded]
+        contexts = [
+            await adapter_for(channel.kind).context(session, ticket) for _, channel, _, ticket, _, _ in loaded
+        ]
     replies = [
         Reply(
             message,
@@ -174,7 +175,7 @@ async def send_due_replies(
             loaded, contexts, strict=True
         )
     ]
-    outcomes = await asyncio.gather(*(ADAPTERS[reply.channel.kind].send(reply) for reply in replies))
+    outcomes = await asyncio.gather(*(adapter_for(reply.channel.kind).send(reply) for reply in replies))
     for reply, outcome in zip(replies, outcomes, strict=True):
         async with db.sessionmaker() as session, session.begin():
             await _record(session, settings, reply, outcome)
@@ -195,11 +196,6 @@ async def _load(
         return None
     attachments = await attachments_of_comments(session, workspace_id, [comment.id])
     return message, channel, conversation, ticket, comment, attachments[comment.id]
-
-
-async def _context(session: AsyncSession, channel: MessagingChannel, ticket: Ticket) -> dict[str, Any]:
-    adapter = ADAPTERS[channel.kind]
-    return await adapter.context(session, ticket) if hasattr(adapter, "context") else {}
 
 
 def _secrets_saver(db: Database, secret_box: SecretBox, channel: MessagingChannel) -> SecretsSaver:

@@ -78,7 +78,8 @@ class CommentService:
     ) -> Comment:
         """`allow_closed`: a trigger's message on a ticket that was just closed goes on that ticket.
         `threading`: for a message that arrived on a channel, how it found its ticket."""
-        ticket = await self._target(await self.tickets.get(ticket_id, for_update=True))
+        # Messages addressed to a merged ticket land on the ticket it was merged into.
+        ticket = await self.tickets.repo.surviving(await self.tickets.get(ticket_id, for_update=True))
         author = await self._author(data)
         return await self.add_to(
             ticket, data, author, files=files, allow_closed=allow_closed, threading=threading
@@ -158,12 +159,6 @@ class CommentService:
             self.session, self.principal.workspace_id, [comment.id for comment in comments]
         )
         return [_comment_out(comment, attachments[comment.id]) for comment in comments]
-
-    async def _target(self, ticket: Ticket) -> Ticket:
-        """Messages addressed to a merged ticket land on the ticket it was merged into."""
-        while ticket.merged_into_id is not None:
-            ticket = await self.tickets.get(ticket.merged_into_id, for_update=True)
-        return ticket
 
     async def _author(self, data: CommentCreate) -> tuple[CommentAuthor, UUID | None]:
         principal = self.principal

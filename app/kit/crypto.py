@@ -1,8 +1,10 @@
-"""Encryption of the secrets the service must read back (e.g. agent-token signing secrets)."""
+"""Secrets at rest: encrypted when the service must read them back (e.g. agent-token signing secrets),
+hashed when it only checks them (e.g. a channel's token)."""
 
 import base64
 import contextlib
 import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -14,6 +16,15 @@ from cryptography.fernet import Fernet, InvalidToken
 from app.config import Settings
 
 logger = logging.getLogger(__name__)
+
+
+def hash_secret(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def secret_matches(stored_hash: str | None, value: str) -> bool:
+    """Whether `value` is the secret stored as `stored_hash`, compared in constant time."""
+    return stored_hash is not None and hmac.compare_digest(stored_hash, hash_secret(value))
 
 
 class SecretBox:

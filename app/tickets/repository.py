@@ -264,6 +264,12 @@ class TicketRepository(ScopedRepository[Ticket]):
             statement = statement.with_for_update()
         return (await self.session.execute(statement)).scalar_one_or_none()
 
+    async def surviving(self, ticket: Ticket | None) -> Ticket | None:
+        """The ticket, or for a merged one the ticket it was merged into (locked)."""
+        while ticket is not None and ticket.merged_into_id is not None:
+            ticket = await self.get(ticket.merged_into_id, for_update=True)
+        return ticket
+
     async def insert_numbered(
         self, values: dict[str, Any], history: Sequence[dict[str, Any]], event: dict[str, Any]
     ) -> dict[str, Any]:

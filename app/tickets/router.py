@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.api.deps import Agent, Session, Viewer
 from app.api.routing import UnitOfWorkRoute
 from app.auth.principal import Principal
-from app.channels.outbound import reply_channel
+from app.channels.replies import reply_channel
 from app.kit.http import IfMatch, set_etag
 from app.kit.pagination import PageQuery
 from app.kit.schemas import Page

@@ -24,7 +24,7 @@ from app.assembly import assemble
 from app.assignment.tasks import assign_waiting
 from app.attachments.storage import storage_for
 from app.attachments.tasks import purge_unattached
-from app.channels.smtp_listener import serve_smtp
+from app.channels.adapters.mail.listener import serve_smtp
 from app.channels.tasks import send_due_replies, thread_due
 from app.config import Settings
 from app.db import Database

@@ -10,17 +10,20 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 import httpx
 
-from app.channels.incoming import Incoming, ProviderEvent, RemoteFile
-from app.channels.sending import NotSent, Reply, Sent, call_provider, file_bytes, json_of
-from app.models import Attachment, InboundMessage, MessagingChannel
-from app.models.enums import Channel, IdentityKind
+from app.channels.adapters.base import ChannelAdapter, ReplyWindow
+from app.channels.adapters.messages import ParsedMessage, ProviderEvent, RemoteFile
+from app.channels.adapters.sending import NotSent, Reply, Sent, call_provider, file_bytes, json_of
+from app.channels.schemas import ZaloSecrets, ZaloSettings
+from app.models import Attachment, Conversation, InboundMessage, MessagingChannel
+from app.models.enums import Channel, ChannelKind, IdentityKind
 
 logger = logging.getLogger(__name__)
 
@@ -59,18 +62,18 @@ def signature_matches(oa_secret_key: str, body: bytes, header: str | None) -> bo
     return False
 
 
-def stored_event(body: dict[str, Any]) -> ProviderEvent | None:
-    """The event to keep: a customer's message, a follow or an unfollow; None for the rest. Its account
-    is the OA it is for: the recipient of a customer's message, `oa_id` of a follow."""
+def stored_event(body: dict[str, Any]) -> tuple[ProviderEvent, str | None] | None:
+    """The event to keep (a customer's message, a follow or an unfollow; None for the rest) and the OA it
+    is for: the recipient of a customer's message, `oa_id` of a follow."""
     name = str(body.get("event_name", ""))
     if name.startswith("user_send_"):
         msg_id = (body.get("message") or {}).get("msg_id")
         oa_id = (body.get("recipient") or {}).get("id")
-        return ProviderEvent(str(msg_id), MESSAGE, body, _text(oa_id)) if msg_id else None
+        return (ProviderEvent(str(msg_id), MESSAGE, body), _text(oa_id)) if msg_id else None
     if name in (FOLLOW, UNFOLLOW):
         follower = (body.get("follower") or {}).get("id")
         key = f"{name}:{follower}:{body.get('timestamp')}"
-        return ProviderEvent(key, name, body, _text(body.get("oa_id"))) if follower else None
+        return (ProviderEvent(key, name, body), _text(body.get("oa_id"))) if follower else None
     return None
 
 
@@ -78,11 +81,11 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming:
+def parse(inbound: InboundMessage) -> ParsedMessage:
     event, kind = inbound.payload, inbound.kind
     if kind in (FOLLOW, UNFOLLOW):
         user_id = str(event["follower"]["id"])
-        return Incoming(
+        return ParsedMessage(
             conversation=user_id,
             identity_kind=IdentityKind.zalo,
             identity=user_id,
@@ -106,7 +109,7 @@ def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming:
             # A sticker or a shared link: nothing to keep, what it is stays readable.
             detail = " ".join(str(part) for part in (payload.get("name"), payload.get("url")) if part)
             lines.append(f"[{kind_name}] {detail}".rstrip())
-    return Incoming(
+    return ParsedMessage(
         conversation=user_id,
         identity_kind=IdentityKind.zalo,
         identity=user_id,
@@ -117,7 +120,7 @@ def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming:
     )
 
 
-async def send(reply: Reply) -> Sent | NotSent:
+async def _send(reply: Reply) -> Sent | NotSent:
     """Customer-service messages: the text, then each file uploaded and sent as a message of its own (an
     image or GIF with the text as its caption when it comes first and the text fits one message). An
     expired access token is refreshed once, and the reply goes on from the call that was refused."""
@@ -284,3 +287,41 @@ def _refresher(reply: Reply, *, expired: str) -> Callable[[dict[str, str]], Awai
         return {**current, "access_token": found["access_token"], "refresh_token": found["refresh_token"]}
 
     return refresh
+
+
+class ZaloAdapter(ChannelAdapter):
+    kind = ChannelKind.zalo
+    settings_model = ZaloSettings
+    secrets_model = ZaloSecrets
+    required_secrets = ("oa_secret_key", "app_secret", "access_token", "refresh_token")
+    claims = {"claimed_account_id": "oa_id", "claimed_app_id": "app_id"}
+
+    def verify(self, secrets: Mapping[str, str], body: bytes, headers: Mapping[str, str]) -> bool:
+        return signature_matches(secrets.get("oa_secret_key", ""), body, headers.get("x-zevent-signature"))
+
+    def events(self, channel: MessagingChannel, payload: dict[str, Any]) -> list[ProviderEvent]:
+        """The event, when it is one to keep; foreign when it is for another app, or another OA than the
+        channel's (when the channel names its OA)."""
+        found = stored_event(payload)
+        if found is None:
+            return []
+        event, oa_id = found
+        app_id, own_oa = str(payload.get("app_id")), channel.settings.get("oa_id")
+        if app_id != str(channel.settings["app_id"]):
+            return [replace(event, foreign=f"Zalo app {app_id}, not the channel's")]
+        if own_oa is not None and oa_id is not None and oa_id != own_oa:
+            return [replace(event, foreign=f"OA {oa_id}, not the channel's")]
+        return [event]
+
+    def parse(self, channel: MessagingChannel, inbound: InboundMessage) -> ParsedMessage:
+        return parse(inbound)
+
+    def reply_window(
+        self, channel: MessagingChannel, conversation: Conversation, now: datetime
+    ) -> ReplyWindow:
+        if conversation.address.get("following") is False:
+            return ReplyWindow(closed="the customer unfollowed the Official Account")
+        return ReplyWindow()
+
+    async def send(self, reply: Reply) -> Sent | NotSent:
+        return await _send(reply)

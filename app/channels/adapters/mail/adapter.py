@@ -1,66 +1,42 @@
-"""Email: mail in (raw RFC 5322, from the SMTP listener or posted), replies out by SMTP.
+"""Email: mail in (raw RFC 5322, from the SMTP listener, posted, or a Mailgun route), replies out by SMTP.
 
-Threading follows the mail itself, in this order: the `In-Reply-To` and `References` of a message the
-service received or sent on a ticket; a reply address naming the ticket (`local+t<number>-<code>@domain`,
-the code an HMAC so that it cannot be guessed); a `[#number]` subject token, trusted only from a
-participant of that ticket; otherwise a new ticket. Loops are broken both ways: mail from the service's
-own address is dropped, delivery reports fail the reply they are about, and automatic mail (out of
-office, lists, bounces) never gets an automatic reply.
+Loops are broken both ways: mail from the service's own address is dropped, delivery reports fail the
+reply they are about, and automatic mail (out of office, lists, bounces) never gets an automatic reply.
 """
 
 import asyncio
 import contextlib
 import hashlib
 import hmac
-import re
+import secrets
 import socket
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
-from html import escape
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.channels.incoming import Bounce, Ignore, Incoming, IncomingFile
-from app.channels.mail_parsing import ParsedMail, clean_subject, parse_mail, subject_ticket_number
-from app.channels.repository import ticket_of_messages
-from app.channels.sending import NotSent, Reply, Sent, file_bytes
+from app.channels.adapters.base import ChannelAdapter, Found, TicketLookup
+from app.channels.adapters.mail.addresses import base_address, smtp_url
+from app.channels.adapters.mail.composing import compose
+from app.channels.adapters.mail.parsing import ParsedMail, clean_subject, parse_mail, subject_ticket_number
+from app.channels.adapters.mail.threading import ticket_named
+from app.channels.adapters.messages import AttachedFile, Bounce, Ignore, ParsedMessage
+from app.channels.adapters.sending import NotSent, Reply, Sent, file_bytes
+from app.channels.schemas import EmailSecrets, EmailSettings, InboundUrls
 from app.comments.repository import CommentRepository
+from app.errors import Forbidden
 from app.kit.outbound import UnsafeDestination, check_destination
-from app.kit.time import utcnow
-from app.models import Attachment, Contact, InboundMessage, MessagingChannel, Ticket
-from app.models.enums import Channel, CommentAuthor, IdentityKind
-from app.tickets.repository import TicketRepository
+from app.models import Attachment, InboundMessage, MessagingChannel, Ticket
+from app.models.enums import Channel, ChannelKind, CommentAuthor, IdentityKind
 
 EMAIL = "email"
+MAILGUN_MAX_AGE_SECONDS = 15 * 60
+
 # Message-IDs of the thread a reply names in References (the latest ones).
 REFERENCES_KEPT = 10
-_REPLY_ADDRESS = re.compile(
-    r"^(?P<local>[^+@]+)\+t(?P<number>[0-9]{1,18})-(?P<code>[0-9a-f]{16})@(?P<domain>.+)$"
-)
 _SERVICE_SENDERS = ("mailer-daemon", "postmaster")
-
-
-def base_address(recipient: str) -> str:
-    """The address without its `+tag`: where `support+t12-…@shop.vn` was sent, `support@shop.vn`."""
-    local, _, domain = recipient.lower().partition("@")
-    return f"{local.split('+', 1)[0]}@{domain}"
-
-
-def smtp_url(host: str, port: int) -> str:
-    """The SMTP server as a URL, for the checks every outbound connection goes through."""
-    return f"https://{f'[{host}]' if ':' in host else host}:{port}/"
-
-
-def reply_code(key: str, channel_id: UUID, number: int) -> str:
-    return hmac.new(key.encode(), f"{channel_id}:{number}".encode(), hashlib.sha256).hexdigest()[:16]
-
-
-def reply_address(channel: MessagingChannel, key: str, number: int) -> str:
-    local, _, domain = str(channel.settings["address"]).partition("@")
-    return f"{local}+t{number}-{reply_code(key, channel.id, number)}@{domain}"
 
 
 def dedupe_key(mail: ParsedMail, raw: bytes) -> str:
@@ -68,7 +44,17 @@ def dedupe_key(mail: ParsedMail, raw: bytes) -> str:
     return mail.message_id[:500] if mail.message_id else "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
-def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming | Ignore | Bounce:
+def check_mailgun(secrets: Mapping[str, str], form: Mapping[str, str], now: datetime) -> None:
+    """Mailgun signs its routes: hex HMAC-SHA256(signing key, timestamp + token); recent timestamps only."""
+    key = secrets.get("mailgun_signing_key")
+    timestamp, token, signature = form.get("timestamp", ""), form.get("token", ""), form.get("signature", "")
+    expected = hmac.new((key or "").encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+    fresh = timestamp.isdigit() and abs(now.timestamp() - int(timestamp)) <= MAILGUN_MAX_AGE_SECONDS
+    if key is None or not fresh or not hmac.compare_digest(expected, signature.lower()):
+        raise Forbidden("The Mailgun signature is missing, wrong or too old", code="bad_signature")
+
+
+def parse(channel: MessagingChannel, inbound: InboundMessage) -> ParsedMessage | Ignore | Bounce:
     mail = parse_mail(inbound.raw or b"")
     if mail.delivery_report is not None:
         report = mail.delivery_report
@@ -82,7 +68,7 @@ def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming | I
         return Ignore("mail without a sender address")
     if base_address(sender) == own:
         return Ignore("mail from the channel's own address (a loop)")
-    return Incoming(
+    return ParsedMessage(
         conversation=sender,
         identity_kind=IdentityKind.email,
         identity=sender,
@@ -92,7 +78,7 @@ def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming | I
         html=mail.html,
         origin=Channel.email,
         subject=clean_subject(mail.subject) or None,
-        files=tuple(IncomingFile(item.filename, item.data) for item in mail.attachments),
+        files=tuple(AttachedFile(item.filename, item.data) for item in mail.attachments),
         automatic=mail.automatic,
         address={"email": sender, "name": mail.from_name},
         hints={
@@ -103,55 +89,7 @@ def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming | I
     )
 
 
-async def explicit_ticket(
-    session: AsyncSession,
-    channel: MessagingChannel,
-    secrets: dict[str, str],
-    message: Incoming,
-    contact: Contact,
-) -> tuple[Ticket | None, str] | None:
-    """The ticket the mail names, and how: `references`, `reply_address` or `subject_token`."""
-    workspace_id = channel.workspace_id
-    tickets = TicketRepository(session, workspace_id)
-    hints = message.hints
-    ticket_id = await ticket_of_messages(session, workspace_id, channel.id, hints["message_ids"])
-    if ticket_id is not None:
-        return await _merged_target(tickets, await tickets.get(ticket_id, for_update=True)), "references"
-    key = secrets.get("reply_address_key")
-    for recipient in hints["recipients"]:
-        addressed = _REPLY_ADDRESS.match(recipient)
-        if (
-            key is None
-            or addressed is None
-            or base_address(recipient) != str(channel.settings["address"]).lower()
-        ):
-            continue
-        number = int(addressed["number"])
-        if hmac.compare_digest(addressed["code"], reply_code(key, channel.id, number)):
-            return await _merged_target(
-                tickets, await tickets.by_number(number, for_update=True)
-            ), "reply_address"
-    number = hints["subject_number"]
-    if number is not None:
-        ticket = await tickets.by_number(number, for_update=True)
-        if ticket is not None and await _participant(session, ticket, contact):
-            return await _merged_target(tickets, ticket), "subject_token"
-    return None
-
-
-async def _participant(session: AsyncSession, ticket: Ticket, contact: Contact) -> bool:
-    if ticket.requester_id == contact.id:
-        return True
-    return await CommentRepository(session, ticket.workspace_id).written_by_contact(ticket.id, contact.id)
-
-
-async def _merged_target(tickets: TicketRepository, ticket: Ticket | None) -> Ticket | None:
-    while ticket is not None and ticket.merged_into_id is not None:
-        ticket = await tickets.get(ticket.merged_into_id, for_update=True)
-    return ticket
-
-
-async def context(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
+async def thread_context(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
     """What a reply on the ticket needs to know of its thread: the Message-IDs to refer to, and whether
     the customer's latest mail was automatic."""
     comments = await CommentRepository(session, ticket.workspace_id).with_provider_ids(
@@ -166,7 +104,7 @@ async def context(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
     }
 
 
-async def send(reply: Reply) -> Sent | NotSent:
+async def _send(reply: Reply) -> Sent | NotSent:
     settings = reply.channel.settings
     if not settings.get("smtp_host"):
         return NotSent("the channel has no SMTP server to send replies through", True)
@@ -179,7 +117,7 @@ async def send(reply: Reply) -> Sent | NotSent:
     files = await _files(reply)
     if isinstance(files, NotSent):
         return files
-    mail = _compose(reply, to, files)
+    mail = compose(reply, to, files)
     host, port = str(settings["smtp_host"]), int(settings["smtp_port"])
     security = settings.get("smtp_security", "starttls")
     try:
@@ -273,40 +211,40 @@ async def _files(reply: Reply) -> list[tuple[Attachment, bytes]] | NotSent:
     return files
 
 
-def _html_of(text: str) -> str:
-    """Plain text as HTML: escaped, its paragraphs and line breaks kept."""
-    paragraphs = (part.strip("\n") for part in re.split(r"\n\s*\n", text))
-    body = "".join(f"<p>{escape(part).replace(chr(10), '<br>')}</p>" for part in paragraphs if part)
-    return f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>{body}</body></html>'
+class EmailAdapter(ChannelAdapter):
+    kind = ChannelKind.email
+    settings_model = EmailSettings
+    secrets_model = EmailSecrets
+    claims = {"claimed_address": "address"}
 
+    def claimed(self, settings: Mapping[str, Any]) -> dict[str, str | None]:
+        address = settings.get("address")
+        return {"claimed_address": base_address(address) if address is not None else None}
 
-def _compose(reply: Reply, to: str, files: list[tuple[Attachment, bytes]]) -> EmailMessage:
-    settings, ticket, comment = reply.channel.settings, reply.ticket, reply.comment
-    address = str(settings["address"])
-    mail = EmailMessage()
-    mail["From"] = formataddr((settings.get("display_name") or reply.channel.name, address))
-    mail["To"] = formataddr((reply.conversation.address.get("name") or "", to))
-    key = reply.secrets.get("reply_address_key")
-    if key:
-        mail["Reply-To"] = reply_address(reply.channel, key, ticket.number)
-    mail["Subject"] = f"[#{ticket.number}] {ticket.subject}"
-    # RFC 5322 requires it; servers score mail without it as spam, and some refuse it.
-    mail["Date"] = format_datetime(utcnow())
-    mail["Message-ID"] = make_msgid(domain=address.partition("@")[2])
-    if reply.context.get("in_reply_to"):
-        mail["In-Reply-To"] = f"<{reply.context['in_reply_to']}>"
-    references = [reference for reference in reply.context.get("references", []) if reference]
-    if references:
-        mail["References"] = " ".join(f"<{reference}>" for reference in references)
-    if comment.author_type is not CommentAuthor.agent:
-        mail["Auto-Submitted"] = "auto-replied"
-    mail.set_content(comment.body)
-    # A text and an HTML part: mail clients show the HTML one, filters expect both.
-    mail.add_alternative(comment.html_body or _html_of(comment.body), subtype="html")
-    for attachment, data in files:
-        maintype, _, subtype = attachment.content_type.partition("/")
-        # Text is only ever sniffed as such when it is UTF-8; without the charset clients guess ASCII.
-        params = {"charset": "utf-8"} if maintype == "text" else {}
-        # Non-ASCII names go out per RFC 2231 (filename*=utf-8''…), which mail clients decode.
-        mail.add_attachment(data, maintype, subtype, filename=attachment.filename, params=params)
-    return mail
+    def generated_secrets(self) -> dict[str, str]:
+        # Signs the reply addresses of tickets, so that nobody can write into a ticket by guessing one.
+        return {"reply_address_key": secrets.token_hex(32)}
+
+    def servers(self, settings: Mapping[str, Any]) -> dict[str, str]:
+        if settings.get("smtp_host") is None:
+            return {}
+        return {"smtp_host": smtp_url(settings["smtp_host"], settings["smtp_port"])}
+
+    def inbound_urls(self, channel: MessagingChannel) -> InboundUrls:
+        return InboundUrls(email=f"/v1/channels/{channel.id}/email")
+
+    def parse(self, channel: MessagingChannel, inbound: InboundMessage) -> ParsedMessage | Ignore | Bounce:
+        return parse(channel, inbound)
+
+    async def ticket_of(self, lookup: TicketLookup) -> Found:
+        """Mail threads by what it refers to, never by its sender alone: a new subject is a new ticket."""
+        return await ticket_named(lookup)
+
+    async def context(self, session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
+        return await thread_context(session, ticket)
+
+    def sends_replies(self, channel: MessagingChannel) -> bool:
+        return channel.active and bool(channel.settings.get("smtp_host"))
+
+    async def send(self, reply: Reply) -> Sent | NotSent:
+        return await _send(reply)

@@ -1,4 +1,5 @@
-"""What every adapter turns a stored inbound event into, for the one pipeline that threads it."""
+"""What adapters read from their providers: the events worth storing, and each stored event as a message
+for the one pipeline that threads it."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,7 +10,7 @@ from app.models.enums import Channel, CommentAuthor, IdentityKind
 
 
 @dataclass(frozen=True)
-class IncomingFile:
+class AttachedFile:
     filename: str
     data: bytes
 
@@ -25,7 +26,7 @@ class RemoteFile:
 
 
 @dataclass(frozen=True)
-class Incoming:
+class ParsedMessage:
     # The provider's thread (messages of one conversation go on one ticket while it is open).
     conversation: str
     # Who the customer is on the channel.
@@ -45,7 +46,7 @@ class Incoming:
     address: dict[str, Any] = field(default_factory=dict)
     # For a new ticket; the message's first line when None.
     subject: str | None = None
-    files: tuple[IncomingFile, ...] = ()
+    files: tuple[AttachedFile, ...] = ()
     remote_files: tuple[RemoteFile, ...] = ()
     # Tokens of files the channel uploaded before sending the message.
     upload_tokens: tuple[str, ...] = ()
@@ -79,6 +80,6 @@ class ProviderEvent:
     provider_message_id: str
     kind: str
     payload: dict[str, Any]
-    # The provider's account (a Facebook Page, a Zalo OA) the event says it is for; None when it does
-    # not say, or says two things.
-    account: str | None = None
+    # Whose the event is when it is not the channel's (one provider app may serve several Pages or OAs,
+    # and post all their events to each callback URL): never threaded.
+    foreign: str | None = None

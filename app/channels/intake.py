@@ -1,11 +1,10 @@
-"""Receiving: check the caller, store the event once, answer at once; a worker threads it after."""
+"""The intake: check the caller, store the event once, answer at once; a worker threads it after. What a
+provider's request looks like, and how it is signed, is its adapter's business."""
 
 import hashlib
-import hmac
 import json
 import logging
-from collections.abc import Callable, Collection
-from datetime import datetime
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -14,16 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agents.repository import AgentRepository
 from app.attachments.service import PayloadTooLarge, check_uploads
-from app.channels import mail, messenger, zalo
-from app.channels.chat import CALL, MESSAGE
-from app.channels.incoming import ProviderEvent
-from app.channels.mail_parsing import parse_mail
+from app.channels.adapters import adapter_for
+from app.channels.adapters.chat import CALL, MESSAGE
+from app.channels.adapters.mail.adapter import EMAIL, dedupe_key
+from app.channels.adapters.mail.addresses import base_address
+from app.channels.adapters.mail.parsing import parse_mail
+from app.channels.adapters.messages import ProviderEvent
 from app.channels.repository import InboundRepository, email_channel_for, find_channel
 from app.channels.schemas import Accepted, CallIn, MessageIn
-from app.channels.service import channel_principal, channel_secrets, secret_matches
+from app.channels.service import channel_principal, channel_secrets
 from app.config import Settings
 from app.errors import AppError, BadRequest, Forbidden, Unauthorized, Unprocessable
-from app.kit.crypto import SecretBox
+from app.kit.crypto import SecretBox, secret_matches
 from app.kit.normalization import normalize_email, normalize_phone
 from app.kit.schemas import storable_json
 from app.models import MessagingChannel
@@ -31,7 +32,6 @@ from app.models.enums import ChannelKind
 
 logger = logging.getLogger(__name__)
 
-MAILGUN_MAX_AGE_SECONDS = 15 * 60
 CHAT_KINDS = (ChannelKind.chat, ChannelKind.api)
 
 
@@ -54,7 +54,7 @@ async def receiving_channel(
         channel is None
         or channel.kind not in kinds
         or token is None
-        or not secret_matches(channel, "token", token)
+        or not secret_matches(channel.secret_hashes.get("token"), token)
     ):
         raise Unauthorized("The channel token is missing or wrong")
     if not channel.active:
@@ -119,19 +119,7 @@ async def accept_mail(session: AsyncSession, channel: MessagingChannel, raw: byt
         raise Unprocessable("The message is empty", field="body")
     parsed = parse_mail(raw)
     summary = {"from": parsed.from_address, "subject": parsed.subject[:500], "message_id": parsed.message_id}
-    return await _store(session, channel, mail.dedupe_key(parsed, raw), mail.EMAIL, summary, raw)
-
-
-def check_mailgun(
-    channel: MessagingChannel, secret_box: SecretBox, form: dict[str, str], now: datetime
-) -> None:
-    """Mailgun signs its routes: hex HMAC-SHA256(signing key, timestamp + token); recent timestamps only."""
-    key = channel_secrets(channel, secret_box).get("mailgun_signing_key")
-    timestamp, token, signature = form.get("timestamp", ""), form.get("token", ""), form.get("signature", "")
-    expected = hmac.new((key or "").encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
-    fresh = timestamp.isdigit() and abs(now.timestamp() - int(timestamp)) <= MAILGUN_MAX_AGE_SECONDS
-    if key is None or not fresh or not hmac.compare_digest(expected, signature.lower()):
-        raise Forbidden("The Mailgun signature is missing, wrong or too old", code="bad_signature")
+    return await _store(session, channel, dedupe_key(parsed, raw), EMAIL, summary, raw)
 
 
 async def check_recipient(session: AsyncSession, channel: MessagingChannel, recipient: str | None) -> None:
@@ -141,7 +129,7 @@ async def check_recipient(session: AsyncSession, channel: MessagingChannel, reci
     for address in (recipient or "").split(","):
         if not address.strip():
             continue
-        holder = await email_channel_for(session, mail.base_address(address.strip()))
+        holder = await email_channel_for(session, base_address(address.strip()))
         if holder is not None and holder.id != channel.id:
             raise MailForAnotherChannel("The mail is for another channel's address", field="recipient")
 
@@ -176,69 +164,24 @@ async def signed_channel(session: AsyncSession, channel_id: UUID, kind: ChannelK
     return channel
 
 
-def verify_handshake(channel: MessagingChannel, mode: str | None, verify_token: str | None) -> None:
-    """Meta's subscription check: the verify token must be the channel's."""
-    if (
-        mode != "subscribe"
-        or verify_token is None
-        or not secret_matches(channel, "verify_token", verify_token)
-    ):
-        raise Forbidden("The verify token is wrong", code="bad_verify_token")
-
-
-async def accept_messenger(
+async def accept_webhook(
     session: AsyncSession,
     channel: MessagingChannel,
     body: bytes,
-    signature: str | None,
+    headers: Mapping[str, str],
     secret_box: SecretBox,
 ) -> int:
-    """Store the customer messages and postbacks of a signed Page webhook that are for the channel's Page;
-    returns how many were new."""
-    parsed = _signed_json(channel, secret_box, "app_secret", messenger.signature_matches, body, signature)
-    events = messenger.customer_events(parsed) if parsed.get("object") == "page" else []
-    page_id = str(channel.settings["page_id"])
-    for event in events:
-        if event.account != page_id:
-            await _drop(session, channel, event, f"Page {event.account or '(unclear)'}, not the channel's")
-    return await _store_events(session, channel, [event for event in events if event.account == page_id])
-
-
-async def accept_zalo(
-    session: AsyncSession,
-    channel: MessagingChannel,
-    body: bytes,
-    signature: str | None,
-    secret_box: SecretBox,
-) -> int:
-    """Store a signed Zalo OA event if it is one to keep, for the channel's app and OA; returns 1 when it
-    was new."""
-    parsed = _signed_json(channel, secret_box, "oa_secret_key", zalo.signature_matches, body, signature)
-    event = zalo.stored_event(parsed)
-    if event is None:
-        return 0
-    app_id, oa_id = str(parsed.get("app_id")), channel.settings.get("oa_id")
-    if app_id != str(channel.settings["app_id"]):
-        await _drop(session, channel, event, f"Zalo app {app_id}, not the channel's")
-        return 0
-    if oa_id is not None and event.account is not None and event.account != oa_id:
-        await _drop(session, channel, event, f"OA {event.account}, not the channel's")
-        return 0
-    return await _store_events(session, channel, [event])
-
-
-def _signed_json(
-    channel: MessagingChannel,
-    secret_box: SecretBox,
-    secret_name: str,
-    verify: Callable[[str, bytes, str | None], bool],
-    body: bytes,
-    signature: str | None,
-) -> dict[str, Any]:
-    """The body as a JSON object, once its signature is checked with the channel's secret."""
-    if not verify(channel_secrets(channel, secret_box).get(secret_name, ""), body, signature):
+    """Store the events worth keeping of a provider's webhook request, once its signature is checked with
+    the channel's secrets; returns how many were new. Events for another account of the provider are
+    dropped."""
+    adapter = adapter_for(channel.kind)
+    if not adapter.verify(channel_secrets(channel, secret_box), body, headers):
         raise Forbidden("The signature is missing or wrong", code="bad_signature")
-    return _json_object(body)
+    events = adapter.events(channel, _json_object(body))
+    for event in events:
+        if event.foreign is not None:
+            await _drop(session, channel, event, event.foreign)
+    return await _store_events(session, channel, [event for event in events if event.foreign is None])
 
 
 async def _store_events(session: AsyncSession, channel: MessagingChannel, events: list[ProviderEvent]) -> int:

@@ -7,9 +7,10 @@ from typing import Any
 import httpx
 
 from app.attachments.schemas import AttachmentOut
-from app.channels.incoming import Incoming, RemoteFile
-from app.channels.schemas import CallIn, MessageIn
-from app.channels.sending import NotSent, Reply, Sent, call_provider, json_of
+from app.channels.adapters.base import ChannelAdapter
+from app.channels.adapters.messages import ParsedMessage, RemoteFile
+from app.channels.adapters.sending import NotSent, Reply, Sent, call_provider, json_of
+from app.channels.schemas import CallIn, ChatSecrets, ChatSettings, InboundUrls, MessageIn
 from app.kit.signing import signature_header
 from app.models import InboundMessage, MessagingChannel
 from app.models.enums import Channel, ChannelKind, CommentAuthor, IdentityKind
@@ -18,26 +19,22 @@ MESSAGE = "message"
 CALL = "call"
 # Answers that say "try again later"; any other 4xx will not change by retrying.
 _TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
-_IDENTITY_KINDS = {ChannelKind.chat: IdentityKind.chat, ChannelKind.api: IdentityKind.external}
-_ORIGINS = {ChannelKind.chat: Channel.chat, ChannelKind.api: Channel.api}
 
 
-def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming:
-    if inbound.kind == CALL:
-        return _call(CallIn.model_validate(inbound.payload))
+def _message(inbound: InboundMessage, identity_kind: IdentityKind, origin: Channel) -> ParsedMessage:
     message = MessageIn.model_validate(inbound.payload)
     contact = message.contact
     conversation = message.conversation_id or f"contact:{contact.id}"
-    return Incoming(
+    return ParsedMessage(
         conversation=conversation,
-        identity_kind=_IDENTITY_KINDS[channel.kind],
+        identity_kind=identity_kind,
         identity=contact.id,
         name=contact.name,
         email=contact.email,
         phone=contact.phone,
         body=message.text,
         html=message.html,
-        origin=_ORIGINS[channel.kind],
+        origin=origin,
         address={"conversation_id": message.conversation_id, "contact_id": contact.id},
         remote_files=tuple(
             RemoteFile(str(file.url), filename=file.filename) for file in message.attachments if file.url
@@ -46,10 +43,10 @@ def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming:
     )
 
 
-def _call(call: CallIn) -> Incoming:
+def _call(call: CallIn) -> ParsedMessage:
     """A call becomes a public comment: the customer's when they called, the agent's when they did."""
     inbound = call.direction == "inbound"
-    return Incoming(
+    return ParsedMessage(
         conversation=f"phone:{call.caller}",
         identity_kind=IdentityKind.phone,
         identity=call.caller,
@@ -77,7 +74,7 @@ def _call_summary(call: CallIn) -> str:
     return "\n".join(lines)
 
 
-async def send(reply: Reply) -> Sent | NotSent:
+async def _send(reply: Reply) -> Sent | NotSent:
     """POST the reply to the channel's callback URL, signed with its callback secret."""
     channel, conversation, comment = reply.channel, reply.conversation, reply.comment
     url = channel.settings.get("callback_url")
@@ -132,3 +129,32 @@ def _provider_id(response: httpx.Response) -> str | None:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+class ChatAdapter(ChannelAdapter):
+    """A web chat widget (`chat`), or contact-center software and CRMs (`api`): the same requests, the
+    customer known by the widget's or the caller's own id."""
+
+    settings_model = ChatSettings
+    secrets_model = ChatSecrets
+    required_secrets = ("token",)
+
+    def __init__(self, kind: ChannelKind) -> None:
+        self.kind = kind
+        self.identity_kind = IdentityKind.chat if kind is ChannelKind.chat else IdentityKind.external
+        self.origin = Channel.chat if kind is ChannelKind.chat else Channel.api
+
+    def inbound_urls(self, channel: MessagingChannel) -> InboundUrls:
+        base = f"/v1/channels/{channel.id}"
+        return InboundUrls(messages=f"{base}/messages", calls=f"{base}/calls", uploads=f"{base}/uploads")
+
+    def parse(self, channel: MessagingChannel, inbound: InboundMessage) -> ParsedMessage:
+        if inbound.kind == CALL:
+            return _call(CallIn.model_validate(inbound.payload))
+        return _message(inbound, self.identity_kind, self.origin)
+
+    def sends_replies(self, channel: MessagingChannel) -> bool:
+        return channel.active and channel.settings.get("callback_url") is not None
+
+    async def send(self, reply: Reply) -> Sent | NotSent:
+        return await _send(reply)

@@ -8,15 +8,20 @@ here or from Meta's own inbox), deliveries and reads are not customer messages a
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from app.channels.incoming import Incoming, ProviderEvent, RemoteFile
-from app.channels.sending import NotSent, Reply, Sent, call_provider, file_bytes, json_of
-from app.models import Attachment, InboundMessage, MessagingChannel
-from app.models.enums import Channel, IdentityKind
+from app.channels.adapters.base import ChannelAdapter, ReplyWindow
+from app.channels.adapters.messages import ParsedMessage, ProviderEvent, RemoteFile
+from app.channels.adapters.sending import NotSent, Reply, Sent, call_provider, file_bytes, json_of
+from app.channels.schemas import MessengerSecrets, MessengerSettings
+from app.errors import Forbidden
+from app.kit.crypto import secret_matches
+from app.models import Attachment, Conversation, InboundMessage, MessagingChannel
+from app.models.enums import Channel, ChannelKind, IdentityKind
 
 MESSAGE = "message"
 POSTBACK = "postback"
@@ -47,10 +52,20 @@ def signature_matches(app_secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected, header.removeprefix("sha256=").lower())
 
 
-def customer_events(body: dict[str, Any]) -> list[ProviderEvent]:
+def check_handshake(channel: MessagingChannel, mode: str | None, verify_token: str | None) -> None:
+    """Meta's subscription check: the verify token must be the channel's."""
+    if (
+        mode != "subscribe"
+        or verify_token is None
+        or not secret_matches(channel.secret_hashes.get("verify_token"), verify_token)
+    ):
+        raise Forbidden("The verify token is wrong", code="bad_verify_token")
+
+
+def customer_events(body: dict[str, Any], page_id: str) -> list[ProviderEvent]:
     """The customer messages and postbacks of a webhook POST: every entry, every messaging event. Each
-    is for the Page of its entry, when its recipient is that Page too (one Meta app may serve many
-    Pages, and sends all their events to the one callback URL)."""
+    is for the Page of its entry, when its recipient is that Page too; an event for another Page than
+    `page_id` is foreign."""
     events = []
     for entry in body.get("entry") or []:
         page = str(entry.get("id")) if isinstance(entry, dict) and entry.get("id") is not None else None
@@ -59,17 +74,18 @@ def customer_events(body: dict[str, Any]) -> list[ProviderEvent]:
                 continue
             recipient = (event.get("recipient") or {}).get("id")
             account = page if recipient is not None and str(recipient) == page else None
+            foreign = None if account == page_id else f"Page {account or '(unclear)'}, not the channel's"
             message, postback = event.get("message"), event.get("postback")
             if isinstance(message, dict) and message.get("mid") and not message.get("is_echo"):
-                events.append(ProviderEvent(str(message["mid"]), MESSAGE, event, account))
+                events.append(ProviderEvent(str(message["mid"]), MESSAGE, event, foreign))
             elif isinstance(postback, dict):
                 sender = (event.get("sender") or {}).get("id")
                 key = postback.get("mid") or f"postback:{sender}:{event.get('timestamp')}"
-                events.append(ProviderEvent(str(key), POSTBACK, event, account))
+                events.append(ProviderEvent(str(key), POSTBACK, event, foreign))
     return events
 
 
-def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming:
+def parse(inbound: InboundMessage) -> ParsedMessage:
     event = inbound.payload
     psid = str(event["sender"]["id"])
     if inbound.kind == POSTBACK:
@@ -88,7 +104,7 @@ def incoming(channel: MessagingChannel, inbound: InboundMessage) -> Incoming:
                 # A shared link, a location, a template: nothing to download, what it is stays readable.
                 lines.append(f"[{kind}] {url or attachment.get('title') or ''}".rstrip())
         body = "\n".join(lines)
-    return Incoming(
+    return ParsedMessage(
         conversation=psid,
         identity_kind=IdentityKind.messenger,
         identity=psid,
@@ -110,7 +126,7 @@ def _sent_at(millis: Any) -> datetime | None:
         return None
 
 
-def reply_window(channel: MessagingChannel, last_inbound_at: datetime | None) -> datetime | None:
+def window_end(channel: MessagingChannel, last_inbound_at: datetime | None) -> datetime | None:
     """Until when the Page may still answer the customer."""
     if last_inbound_at is None:
         return None
@@ -118,13 +134,13 @@ def reply_window(channel: MessagingChannel, last_inbound_at: datetime | None) ->
     return last_inbound_at + (HUMAN_AGENT_WINDOW if approved else RESPONSE_WINDOW)
 
 
-async def send(reply: Reply) -> Sent | NotSent:
+async def _send(reply: Reply) -> Sent | NotSent:
     """The Send API: RESPONSE within 24 h of the customer's last message; HUMAN_AGENT (up to 7 days) only
     when the channel says Meta approved it; never another tag. The text goes first, then each file as a
     message of its own, uploaded in the same request."""
     channel, conversation = reply.channel, reply.conversation
     last = conversation.last_inbound_at
-    until = reply_window(channel, last)
+    until = window_end(channel, last)
     if last is None or until is None or reply.now >= until:
         closed = until.isoformat() if until else "before any customer message"
         return NotSent(f"the Messenger reply window closed ({closed}); the customer has to write first", True)
@@ -200,3 +216,33 @@ def _failure(answer: httpx.Response) -> NotSent:
     detail = f"{reason} (HTTP {answer.status_code}, code {code}: {error.get('message', answer.text[:200])})"
     transient = code in _TRANSIENT_CODES or answer.status_code >= 500 or answer.status_code == 429
     return NotSent(detail[:1000], not transient)
+
+
+class MessengerAdapter(ChannelAdapter):
+    kind = ChannelKind.messenger
+    settings_model = MessengerSettings
+    secrets_model = MessengerSecrets
+    required_secrets = ("app_secret", "verify_token", "page_access_token")
+    claims = {"claimed_account_id": "page_id"}
+
+    def verify(self, secrets: Mapping[str, str], body: bytes, headers: Mapping[str, str]) -> bool:
+        return signature_matches(secrets.get("app_secret", ""), body, headers.get("x-hub-signature-256"))
+
+    def events(self, channel: MessagingChannel, payload: dict[str, Any]) -> list[ProviderEvent]:
+        if payload.get("object") != "page":
+            return []
+        return customer_events(payload, str(channel.settings["page_id"]))
+
+    def parse(self, channel: MessagingChannel, inbound: InboundMessage) -> ParsedMessage:
+        return parse(inbound)
+
+    def reply_window(
+        self, channel: MessagingChannel, conversation: Conversation, now: datetime
+    ) -> ReplyWindow:
+        until = window_end(channel, conversation.last_inbound_at)
+        if until is None or now >= until:
+            return ReplyWindow(until, "Messenger's reply window closed: the customer has to write first")
+        return ReplyWindow(until)
+
+    async def send(self, reply: Reply) -> Sent | NotSent:
+        return await _send(reply)

@@ -12,8 +12,8 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from app.channels.inbound import accept_mail
-from app.channels.mail import base_address
+from app.channels.adapters.mail.addresses import base_address
+from app.channels.intake import accept_mail
 from app.channels.repository import email_channel_for
 from app.config import Settings
 from app.db import Database
