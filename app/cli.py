@@ -17,6 +17,7 @@ from app.config import get_settings
 from app.db import create_database, migrate, resolve_database_url
 from app.errors import NotFound
 from app.kit.crypto import load_secret_box
+from app.kit.logs import configure_logging
 from app.models.enums import Role
 
 T = TypeVar("T")
@@ -44,7 +45,8 @@ def _print_json(payload: dict[str, Any]) -> None:
 @click.group()
 def main() -> None:
     """Help-desk ticketing service."""
-    logging.basicConfig(level=get_settings().log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
@@ -73,6 +75,9 @@ def serve(host: str, port: int, workers: int, apply_migrations: bool, demo: bool
         port=port,
         workers=workers,
         log_level=settings.log_level,
+        # The service's own logging: every request's line, with its id, is logged by the app.
+        log_config=None,
+        access_log=False,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 

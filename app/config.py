@@ -1,5 +1,6 @@
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -111,6 +112,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     secret_key: SecretStr | None = None
     log_level: str = "info"
+    # `json`: one JSON object per line, for a log collector.
+    log_format: Literal["text", "json"] = "text"
     default_phone_region: str = Field("VN", min_length=2, max_length=2)
     idempotency_ttl_hours: int = Field(24, ge=1)
     # The largest request body of a route without files (with files: the attachment limits).

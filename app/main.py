@@ -5,10 +5,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp
 
 from app.api import contract
 from app.api.problems import install_error_handlers
 from app.api.rate_limits import RateLimiter
+from app.api.request_log import RequestLog
 from app.assembly import assemble
 from app.config import Settings, get_settings
 from app.db import create_database, resolve_database_url
@@ -32,6 +34,13 @@ limits is a 429 with `Retry-After`.
 
 def _operation_id(route: APIRoute) -> str:
     return route.name
+
+
+class HelpdeskAPI(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outermost, so that an error answered by the error middleware (a 500) also carries the request's
+        # id, in its header and its body, and is logged.
+        return RequestLog(super().build_middleware_stack())
 
 
 @asynccontextmanager
@@ -71,7 +80,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                 await app.state.notifier.close()
                 await app.state.db.dispose()
 
-    app = FastAPI(
+    app = HelpdeskAPI(
         title="Helpdesk API",
         version="1.0.0",
         description=DESCRIPTION,

@@ -55,6 +55,7 @@ class Problem(BaseModel):
     code: str = Field(description="The kind of problem, stable across versions")
     field: str | None = Field(None, description="The request field the problem is about, if one")
     errors: list[FieldError] | None = Field(None, description="Each invalid field (422)")
+    request_id: str | None = Field(None, description="The request's id (its `X-Request-Id` header)")
 
 
 _RETRY_AFTER = {
@@ -125,8 +126,16 @@ _RATE_LIMIT_HEADERS = {
 }
 
 
+_REQUEST_ID_HEADER = {
+    "X-Request-Id": {
+        "description": "The request's id: the request's own `X-Request-Id` when it sent one of up to 128 "
+        "letters, digits and `._:+/=-`, else a new one; quote it when reporting a problem",
+        "schema": {"type": "string"},
+    }
+}
 # Declared once, under components, and referred to by every answer that carries them.
 _RATE_LIMIT_REFS = {name: {"$ref": f"#/components/headers/{name}"} for name in _RATE_LIMIT_HEADERS}
+_REQUEST_ID_REF = {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}}
 
 
 def _rate_limited(route: UnitOfWorkRoute) -> bool:
@@ -170,12 +179,13 @@ def _describe(operation: dict[str, Any], route: UnitOfWorkRoute) -> None:
         responses[str(status)] = {
             "description": description,
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-            **({"headers": headers} if headers else {}),
+            "headers": dict(headers),
         }
     for status, response in responses.items():
+        response.setdefault("headers", {}).update(_REQUEST_ID_REF)
         if not status.startswith("2"):
             continue
-        headers = response.setdefault("headers", {})
+        headers = response["headers"]
         if _rate_limited(route):
             headers.update(_RATE_LIMIT_REFS)
         if "GET" in route.methods and "application/json" in response.get("content", {}):
@@ -186,12 +196,14 @@ def _describe(operation: dict[str, Any], route: UnitOfWorkRoute) -> None:
                 "same Idempotency-Key",
                 "schema": {"type": "string", "enum": ["true"]},
             }
-        if not headers:
-            del response["headers"]
     if "GET" in route.methods and any("application/json" in r.get("content", {}) for r in responses.values()):
         responses["304"] = {
             "description": "Not modified: If-None-Match names the current ETag",
-            "headers": {"ETag": _ETAG, **(_RATE_LIMIT_REFS if _rate_limited(route) else {})},
+            "headers": {
+                "ETag": _ETAG,
+                **(_RATE_LIMIT_REFS if _rate_limited(route) else {}),
+                **_REQUEST_ID_REF,
+            },
         }
         parameters = operation.setdefault("parameters", [])
         if not any(p.get("name", "").lower() == "if-none-match" for p in parameters):
@@ -283,7 +295,7 @@ def document(app: FastAPI) -> dict[str, Any]:
     problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(problem.pop("$defs", {}))
     components["Problem"] = problem
-    schema["components"]["headers"] = _RATE_LIMIT_HEADERS
+    schema["components"]["headers"] = {**_RATE_LIMIT_HEADERS, **_REQUEST_ID_HEADER}
     for operations in schema.get("webhooks", {}).values():
         for operation in operations.values():
             operation["responses"].pop("422", None)  # the receiver's to answer, not a request of ours

@@ -21,6 +21,7 @@ from app.errors import (
     retry_reason,
     sqlstate_of,
 )
+from app.kit.logs import current_context
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ def problem(
         body["errors"] = list(errors)
     if extra:
         body.update(extra)
+    request_id = current_context().get("request_id")
+    if request_id is not None:
+        body["request_id"] = request_id
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

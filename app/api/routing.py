@@ -27,6 +27,7 @@ from app.api.scopes import scope_of
 from app.auth.repository import record_api_key_use
 from app.config import Settings
 from app.errors import BadRequest, PayloadTooLarge, Unauthorized
+from app.kit.logs import current_context
 from app.models.enums import Role
 from app.models.enums import Scope as KeyScope
 
@@ -180,8 +181,12 @@ class UnitOfWorkRoute(APIRoute):
             if limiter is not None:
                 limiter.count_failed_authentication(request.client.host if request.client else "")
             raise
+        principal = authenticated.principal
+        current_context().update(
+            workspace_id=str(principal.workspace_id),
+            credential=f"{principal.actor_type.value}:{principal.actor_id}",
+        )
         if limiter is not None:
-            principal = authenticated.principal
             per_minute = await limiter.workspace_per_minute(session, principal.workspace_id)
             request.scope[QUOTA_SCOPE_KEY] = limiter.admit(principal, per_minute)
         if authenticated.stale_key is not None:

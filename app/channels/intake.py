@@ -25,6 +25,7 @@ from app.channels.service import channel_principal, channel_secrets
 from app.config import Settings
 from app.errors import AppError, BadRequest, Forbidden, Unauthorized, Unprocessable
 from app.kit.crypto import SecretBox, secret_matches
+from app.kit.logs import current_context
 from app.kit.normalization import normalize_email, normalize_phone
 from app.kit.schemas import storable_json
 from app.models import MessagingChannel
@@ -57,9 +58,7 @@ async def receiving_channel(
         or not secret_matches(channel.secret_hashes.get("token"), token)
     ):
         raise Unauthorized("The channel token is missing or wrong")
-    if not channel.active:
-        raise Forbidden("The channel is inactive", code="channel_inactive")
-    return channel
+    return _admitted(channel)
 
 
 async def accept_message(
@@ -159,6 +158,12 @@ async def signed_channel(session: AsyncSession, channel_id: UUID, kind: ChannelK
     channel = await find_channel(session, channel_id)
     if channel is None or channel.kind is not kind:
         raise Forbidden("The signature is missing or wrong", code="bad_signature")
+    return _admitted(channel)
+
+
+def _admitted(channel: MessagingChannel) -> MessagingChannel:
+    """The channel the request is for, once it is active; the request is logged as the channel's."""
+    current_context().update(workspace_id=str(channel.workspace_id), credential=f"channel:{channel.id}")
     if not channel.active:
         raise Forbidden("The channel is inactive", code="channel_inactive")
     return channel
