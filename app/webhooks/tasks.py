@@ -6,7 +6,6 @@ directly with a clock of their own.
 
 import asyncio
 import json
-import random
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -26,40 +25,35 @@ from app.events.feed import present
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
 from app.kit.outbound import OutboundPolicy, UnsafeDestination, safe_post
+from app.kit.retry import RetrySchedule
 from app.kit.signing import signature_header
 from app.models import DispatchCursor, Event, Webhook, WebhookAttempt, WebhookDelivery
 from app.models.enums import ActorType, DeliveryStatus, Role
 from app.outbox import EventType, event_row, record
 from app.webhooks.service import webhook_json
 
-# The retry schedule after the first attempt (Standard Webhooks' suggestion: about 3 days in all).
-RETRY_DELAYS = [
-    timedelta(seconds=5),
-    timedelta(minutes=5),
-    timedelta(minutes=30),
-    timedelta(hours=2),
-    timedelta(hours=5),
-    timedelta(hours=10),
-    timedelta(hours=14),
-    timedelta(hours=20),
-    timedelta(hours=24),
-]
-MAX_RETRY_AFTER = timedelta(hours=24)
+# The waits after failed attempts (Standard Webhooks' suggestion: about 3 days in all), ±10 %; an
+# endpoint's Retry-After puts the next attempt off up to a day.
+RETRY_SCHEDULE = RetrySchedule(
+    delays=(
+        timedelta(seconds=5),
+        timedelta(minutes=5),
+        timedelta(minutes=30),
+        timedelta(hours=2),
+        timedelta(hours=5),
+        timedelta(hours=10),
+        timedelta(hours=14),
+        timedelta(hours=20),
+        timedelta(hours=24),
+    ),
+    jitter=0.1,
+    max_retry_after=timedelta(hours=24),
+)
 RESPONSE_EXCERPT_BYTES = 2048
 # Events are fanned out only past every running transaction, as the change feed serves them.
 _OLDEST_RUNNING_TRANSACTION = func.pg_snapshot_xmin(func.pg_current_snapshot()).cast(Text).cast(BigInteger)
 # Events delivered to one endpoint explicitly, never fanned out.
 _NOT_FANNED_OUT = (EventType.webhook_test.value,)
-
-
-def retry_delay(failed_attempts: int, retry_after: timedelta | None = None) -> timedelta | None:
-    """When to try again after `failed_attempts` failures (None: give up), with ±10 % jitter."""
-    if failed_attempts > len(RETRY_DELAYS):
-        return None
-    delay = RETRY_DELAYS[failed_attempts - 1] * random.uniform(0.9, 1.1)  # noqa: S311 - jitter, not security
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
-    return delay
 
 
 def _subscribed(webhook: Webhook, event_type: str) -> bool:
@@ -340,7 +334,7 @@ async def record_outcome(
             failing_for = now - webhook.failing_since
             if failing_for >= timedelta(days=settings.webhook.disable_after_days):
                 disable_reason = f"Every delivery failed for {settings.webhook.disable_after_days:g} days"
-        delay = None if disable_reason else retry_delay(delivery.attempts, outcome.retry_after)
+        delay = None if disable_reason else RETRY_SCHEDULE.delay_after(delivery.attempts, outcome.retry_after)
         if delay is None:
             delivery.status, delivery.completed_at, delivery.next_attempt_at = (
                 DeliveryStatus.failed,
