@@ -36,8 +36,8 @@ class PeriodicJob:
 
 @dataclass(frozen=True)
 class Service:
-    """Work that runs until the event `run` is given is set, then winds down within the worker's
-    shutdown grace period and returns."""
+    """Work that runs until the worker stops: `run` returns once the event it is given is set, after
+    winding down within the worker's shutdown grace period."""
 
     name: str
     run: Callable[[asyncio.Event], Awaitable[None]]

@@ -1,4 +1,5 @@
-"""The worker's webhook jobs: fan events out to endpoints, and deliver what is due.
+"""The webhook operations the worker runs: fan events out to endpoints, claim what is due, send it and
+record the outcome.
 
 Each is a plain function over ids and sessions, one transaction per step, so tests call them
 directly with a clock of their own.
