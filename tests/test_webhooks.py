@@ -19,7 +19,7 @@ from app.kit.time import utcnow
 from app.models import WebhookDelivery
 from app.models.enums import ActorType, Role
 from app.outbox import EventType, event_row, record
-from app.webhooks.tasks import RETRY_DELAYS, claim_due, dispatch_events, record_outcome, send
+from app.webhooks.tasks import RETRY_SCHEDULE, claim_due, dispatch_events, record_outcome, send
 from tests.conftest import Tenant
 from tests.factories import create_ticket, create_webhook
 from tests.receiver import Behaviour, Receiver, header, payload
@@ -114,7 +114,7 @@ async def test_a_failing_receiver_gets_the_event_again_on_the_schedule(
     assert await run_jobs(app, start, tenant) == 1
     assert await run_jobs(app, start + timedelta(seconds=1), tenant) == 0, "retried before its time"
     elapsed = timedelta()
-    for delay in RETRY_DELAYS[:3]:
+    for delay in RETRY_SCHEDULE.delays[:3]:
         elapsed += delay * 1.2
         assert await run_jobs(app, start + elapsed, tenant) == 1
     requests = receiver.at("/flaky")
@@ -132,7 +132,7 @@ async def test_the_schedule_ends_in_failure(app: FastAPI, tenant: Tenant, receiv
     await create_ticket(tenant.agent)
     now = utcnow()
     await run_jobs(app, now, tenant)
-    for delay in RETRY_DELAYS:
+    for delay in RETRY_SCHEDULE.delays:
         now += delay * 1.2
         assert await run_jobs(app, now, tenant) == 1
     assert await run_jobs(app, now + timedelta(days=1), tenant) == 0
@@ -180,7 +180,7 @@ async def test_an_endpoint_failing_for_days_is_disabled(
     start = utcnow()
     await run_jobs(app, start, tenant)
     now = start
-    for delay in RETRY_DELAYS[:-1]:
+    for delay in RETRY_SCHEDULE.delays[:-1]:
         now += delay * 1.2
         await run_jobs(app, now, tenant)
     assert (await tenant.admin.get(f"/v1/webhooks/{webhook['id']}")).json()["active"] is True

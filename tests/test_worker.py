@@ -1,19 +1,27 @@
-"""The worker as it runs: wakes on notifications, isolates slow endpoints, shares work, survives SIGKILL."""
+"""The worker as it runs: runs every declared job, wakes on notifications, isolates slow endpoints,
+shares work, survives SIGKILL."""
 
 import asyncio
+import contextlib
+import dataclasses
 import random
 import signal
 import subprocess
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.config import Settings, WorkerSettings
+from app.kit.jobs import Job, PeriodicJob, Service, Wake
+from app.kit.outbound import outbound_client
 from app.kit.time import utcnow
 from app.models import WebhookDelivery
-from app.worker.runner import Worker
+from app.worker.jobs import declared_jobs
+from app.worker.runner import Worker, run_jobs
 from tests.conftest import Tenant, running_worker
 from tests.factories import create_ticket, create_webhook
 from tests.processes import start_worker
@@ -28,6 +36,110 @@ def fast_settings(settings: Settings, **webhook: Any) -> Settings:
             "webhook": settings.webhook.model_copy(update=webhook),
         }
     )
+
+
+def counted(job: Job, runs: Counter[str]) -> Job:
+    """The job, counting its rounds (a service: its start) in `runs`."""
+    if isinstance(job, Service):
+        run = job.run
+
+        async def serve(stopping: asyncio.Event) -> None:
+            runs[job.name] += 1
+            await run(stopping)
+
+        return dataclasses.replace(job, run=serve)
+    run_once = job.run_once
+
+    async def round() -> int:
+        runs[job.name] += 1
+        return await run_once()
+
+    return dataclasses.replace(job, run_once=round)
+
+
+async def until(condition: Callable[[], bool], within_seconds: float = 10) -> None:
+    async with asyncio.timeout(within_seconds):
+        while not condition():  # noqa: ASYNC110 - the jobs' counts announce nothing
+            await asyncio.sleep(0.05)
+
+
+async def test_the_worker_runs_every_job_the_domains_declare(
+    app: FastAPI, database_url: str, settings: Settings
+) -> None:
+    configured = fast_settings(settings)
+    stopping = asyncio.Event()
+    runs: Counter[str] = Counter()
+    async with outbound_client(2) as client:
+        declared = declared_jobs(app.state.db, configured, app.state.secret_box, client, stopping)
+        assert {job.name for job in declared} == {
+            "dispatching events",
+            "delivering webhooks",
+            "assigning waiting tickets",
+            "announcing SLA warnings and breaches",
+            "threading inbound messages",
+            "sending replies",
+            "purging expired rows",
+            "purging unattached uploads",
+        }
+        running = asyncio.create_task(
+            run_jobs([counted(job, runs) for job in declared], database_url, configured, stopping)
+        )
+        await until(lambda: set(runs) == {job.name for job in declared})
+        stopping.set()
+        await asyncio.wait_for(running, timeout=5)
+    threading = configured.worker.inbound_concurrency
+    assert runs["threading inbound messages"] >= threading, "each copy of a job runs"
+
+
+async def test_mail_is_received_by_workers_told_to_listen(app: FastAPI, settings: Settings) -> None:
+    listening = settings.model_copy(update={"email": settings.email.model_copy(update={"listen": True})})
+
+    async def services(settings: Settings) -> set[str]:
+        async with outbound_client(1) as client:
+            jobs = declared_jobs(app.state.db, settings, app.state.secret_box, client, asyncio.Event())
+        return {job.name for job in jobs if isinstance(job, Service)}
+
+    assert await services(settings) == {"delivering webhooks"}
+    assert await services(listening) == {"delivering webhooks", "receiving mail by SMTP"}
+
+
+async def test_a_job_woken_by_its_channel_runs_without_waiting_for_its_interval(
+    app: FastAPI, database_url: str, settings: Settings
+) -> None:
+    rounds: asyncio.Queue[None] = asyncio.Queue()
+
+    async def run_once() -> int:
+        rounds.put_nowait(None)
+        return 0
+
+    job = PeriodicJob("test", run_once, interval_seconds=3600, wake=Wake("helpdesk_test_wake"))
+    stopping = asyncio.Event()
+    running = asyncio.create_task(run_jobs([job], database_url, fast_settings(settings), stopping))
+    await asyncio.wait_for(rounds.get(), timeout=10)
+    # Notified until heard: a notification sent before the worker listens is lost.
+    async with asyncio.timeout(10):
+        while rounds.empty():
+            async with app.state.db.sessionmaker() as session, session.begin():
+                await session.execute(text("SELECT pg_notify('helpdesk_test_wake', '')"))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(rounds.get(), timeout=0.2)
+                break
+    stopping.set()
+    await asyncio.wait_for(running, timeout=5)
+
+
+async def test_every_channel_that_wakes_a_job_is_one_the_database_notifies(
+    app: FastAPI, settings: Settings
+) -> None:
+    async with outbound_client(1) as client:
+        declared = declared_jobs(app.state.db, settings, app.state.secret_box, client, asyncio.Event())
+    channels = {job.wake.channel for job in declared if job.wake is not None}
+    async with app.state.db.sessionmaker() as session:
+        triggers = " ".join(
+            (await session.execute(text("SELECT pg_get_triggerdef(oid) FROM pg_trigger"))).scalars()
+        )
+    assert len(channels) == 5
+    assert all(f"helpdesk_notify('{channel}')" in triggers for channel in channels)
 
 
 async def test_a_hanging_endpoint_does_not_hold_up_another(

@@ -38,6 +38,7 @@ from app.db import Database
 from app.errors import AppError
 from app.kit.crypto import SecretBox
 from app.kit.outbound import OutboundPolicy, Resolver, outbound_policy, system_resolve
+from app.kit.retry import RetrySchedule
 from app.kit.time import utcnow
 from app.models import Attachment, Comment, Conversation, MessagingChannel, OutboundMessage, Ticket
 from app.models.enums import DeliveryState, InboundState
@@ -46,16 +47,20 @@ from app.tickets.repository import TicketRepository
 logger = logging.getLogger(__name__)
 
 # Waits before the next try of an event whose threading failed for a reason that may pass.
-INBOUND_RETRIES = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
+INBOUND_RETRIES = RetrySchedule(
+    (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
+)
 # Waits before the next try of a reply the channel did not take.
-REPLY_RETRIES = (
-    timedelta(seconds=5),
-    timedelta(seconds=30),
-    timedelta(minutes=2),
-    timedelta(minutes=10),
-    timedelta(minutes=30),
-    timedelta(hours=1),
-    timedelta(hours=2),
+REPLY_RETRIES = RetrySchedule(
+    (
+        timedelta(seconds=5),
+        timedelta(seconds=30),
+        timedelta(minutes=2),
+        timedelta(minutes=10),
+        timedelta(minutes=30),
+        timedelta(hours=1),
+        timedelta(hours=2),
+    )
 )
 REPLY_BATCH = 20
 
@@ -127,12 +132,13 @@ async def _failed(
         return
     inbound.attempts += 1
     inbound.error = error
-    if permanent or inbound.attempts > len(INBOUND_RETRIES):
+    delay = None if permanent else INBOUND_RETRIES.delay_after(inbound.attempts)
+    if delay is None:
         inbound.state = InboundState.failed
         inbound.processed_at = utcnow()
         logger.warning("inbound message %s failed: %s", inbound.id, error)
     else:
-        inbound.next_attempt_at = utcnow() + INBOUND_RETRIES[inbound.attempts - 1]
+        inbound.next_attempt_at = utcnow() + delay
     await session.flush()
 
 
@@ -234,8 +240,9 @@ async def _record(session: AsyncSession, settings: Settings, reply: Reply, outco
         await session.flush()
         return
     message.error = outcome.error
-    if not outcome.permanent and message.attempts <= len(REPLY_RETRIES):
-        message.next_attempt_at = now + REPLY_RETRIES[message.attempts - 1]
+    delay = None if outcome.permanent else REPLY_RETRIES.delay_after(message.attempts)
+    if delay is not None:
+        message.next_attempt_at = now + delay
         await session.flush()
         return
     await fail_delivery(session, settings, message, outcome.error)

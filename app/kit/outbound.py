@@ -295,6 +295,13 @@ def _is_public(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast and not address.is_reserved
 
 
+def outbound_client(connections: int) -> httpx.AsyncClient:
+    """A client for `safe_post` and `safe_get`, which follow (and check) redirects themselves."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    # No proxies from the environment: requests connect to the addresses they checked.
+    return httpx.AsyncClient(follow_redirects=False, trust_env=False, limits=limits)
+
+
 def outbound_policy(settings: Settings) -> OutboundPolicy:
     networks = [
         network.strip() for network in settings.webhook.allowed_networks.split(",") if network.strip()

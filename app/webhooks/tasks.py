@@ -1,4 +1,5 @@
-"""The worker's webhook jobs: fan events out to endpoints, and deliver what is due.
+"""The webhook operations the worker runs: fan events out to endpoints, claim what is due, send it and
+record the outcome.
 
 Each is a plain function over ids and sessions, one transaction per step, so tests call them
 directly with a clock of their own.
@@ -6,7 +7,6 @@ directly with a clock of their own.
 
 import asyncio
 import json
-import random
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -16,8 +16,6 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from sqlalchemy import BigInteger, Text, and_, func, insert, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.auth.principal import Principal
 from app.config import Settings
@@ -26,40 +24,49 @@ from app.events.feed import present
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
 from app.kit.outbound import OutboundPolicy, UnsafeDestination, safe_post
+from app.kit.retry import RetrySchedule
 from app.kit.signing import signature_header
-from app.models import DispatchCursor, Event, Webhook, WebhookAttempt, WebhookDelivery
+from app.models import Event, Webhook
 from app.models.enums import ActorType, DeliveryStatus, Role
 from app.outbox import EventType, event_row, record
+from app.webhooks.repository import (
+    DeliveryRepository,
+    WebhookRepository,
+    active_webhooks,
+    add_attempts,
+    add_deliveries,
+    end_failing_runs,
+    events_after,
+    fail_pending_deliveries,
+    lease_deliveries,
+    lock_dispatch_cursor,
+    lock_due_deliveries,
+    mark_succeeded,
+    release_deliveries,
+    rows_by_key,
+)
 from app.webhooks.service import webhook_json
 
-# The retry schedule after the first attempt (Standard Webhooks' suggestion: about 3 days in all).
-RETRY_DELAYS = [
-    timedelta(seconds=5),
-    timedelta(minutes=5),
-    timedelta(minutes=30),
-    timedelta(hours=2),
-    timedelta(hours=5),
-    timedelta(hours=10),
-    timedelta(hours=14),
-    timedelta(hours=20),
-    timedelta(hours=24),
-]
-MAX_RETRY_AFTER = timedelta(hours=24)
+# The waits after failed attempts (Standard Webhooks' suggestion: about 3 days in all), ±10 %; an
+# endpoint's Retry-After puts the next attempt off up to a day.
+RETRY_SCHEDULE = RetrySchedule(
+    delays=(
+        timedelta(seconds=5),
+        timedelta(minutes=5),
+        timedelta(minutes=30),
+        timedelta(hours=2),
+        timedelta(hours=5),
+        timedelta(hours=10),
+        timedelta(hours=14),
+        timedelta(hours=20),
+        timedelta(hours=24),
+    ),
+    jitter=0.1,
+    max_retry_after=timedelta(hours=24),
+)
 RESPONSE_EXCERPT_BYTES = 2048
-# Events are fanned out only past every running transaction, as the change feed serves them.
-_OLDEST_RUNNING_TRANSACTION = func.pg_snapshot_xmin(func.pg_current_snapshot()).cast(Text).cast(BigInteger)
 # Events delivered to one endpoint explicitly, never fanned out.
 _NOT_FANNED_OUT = (EventType.webhook_test.value,)
-
-
-def retry_delay(failed_attempts: int, retry_after: timedelta | None = None) -> timedelta | None:
-    """When to try again after `failed_attempts` failures (None: give up), with ±10 % jitter."""
-    if failed_attempts > len(RETRY_DELAYS):
-        return None
-    delay = RETRY_DELAYS[failed_attempts - 1] * random.uniform(0.9, 1.1)  # noqa: S311 - jitter, not security
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
-    return delay
 
 
 def _subscribed(webhook: Webhook, event_type: str) -> bool:
@@ -72,30 +79,13 @@ async def dispatch_events(db: Database, now: datetime, limit: int = 500) -> int:
     One worker at a time holds the cursor (others skip it), so each event is fanned out once.
     """
     async with db.sessionmaker() as session, session.begin():
-        cursor = (
-            await session.execute(
-                select(DispatchCursor).where(DispatchCursor.id == 1).with_for_update(skip_locked=True)
-            )
-        ).scalar_one_or_none()
+        cursor = await lock_dispatch_cursor(session)
         if cursor is None:
             return 0
-        # Columns, not entities: a batch is hundreds of events and only these are needed.
-        statement = select(Event.workspace_id, Event.id, Event.type, Event.transaction_id).where(
-            Event.transaction_id < _OLDEST_RUNNING_TRANSACTION
-        )
-        if cursor.event_id is not None:
-            statement = statement.where(
-                tuple_(Event.transaction_id, Event.id) > (cursor.transaction_id, cursor.event_id)
-            )
-        events = (
-            await session.execute(statement.order_by(Event.transaction_id, Event.id).limit(limit))
-        ).all()
+        events = await events_after(session, cursor, limit)
         if not events:
             return 0
-        workspaces = {event.workspace_id for event in events}
-        webhooks = (
-            await session.execute(select(Webhook).where(Webhook.workspace_id.in_(workspaces), Webhook.active))
-        ).scalars()
+        webhooks = await active_webhooks(session, {event.workspace_id for event in events})
         by_workspace: dict[UUID, list[Webhook]] = {}
         for webhook in webhooks:
             by_workspace.setdefault(webhook.workspace_id, []).append(webhook)
@@ -113,8 +103,7 @@ async def dispatch_events(db: Database, now: datetime, limit: int = 500) -> int:
             if _subscribed(webhook, event.type)
         ]
         if deliveries:
-            # Parameters apart from the statement, so that its compiled form is reused.
-            await session.execute(pg_insert(WebhookDelivery.__table__).on_conflict_do_nothing(), deliveries)
+            await add_deliveries(session, deliveries)
         cursor.transaction_id, cursor.event_id = events[-1].transaction_id, events[-1].id
         return len(events)
 
@@ -134,11 +123,6 @@ class Claim:
     leased_until: datetime
 
 
-# Due deliveries looked at per claim, oldest first.
-CLAIM_SCAN = 2_000
-_D = WebhookDelivery.__table__.c
-
-
 async def claim_due(
     db: Database,
     secret_box: SecretBox,
@@ -155,49 +139,19 @@ async def claim_due(
     holds some, so that one slow endpoint never fills the worker.
     """
     room = room or {}
-    claimable = (
-        _D.status == DeliveryStatus.pending,
-        _D.next_attempt_at <= now,
-        or_(_D.locked_until.is_(None), _D.locked_until < now),
-    )
-    due = (
-        select(
-            _D.workspace_id,
-            _D.id,
-            func.row_number().over(partition_by=_D.webhook_id, order_by=_D.next_attempt_at).label("rank"),
-        )
-        .where(*claimable)
-        .order_by(_D.next_attempt_at)
-        .limit(CLAIM_SCAN)
-        .subquery()
-    )
-    # The conditions again on the locked table: a row another worker leased after this statement's
-    # snapshot is re-checked (in its new version) against these only, never against the subquery's.
-    candidates = (
-        select(_D.workspace_id, _D.id, _D.webhook_id, _D.event_id, _D.attempts)
-        .join(due, (_D.workspace_id == due.c.workspace_id) & (_D.id == due.c.id))
-        .where(due.c.rank <= per_endpoint, *claimable)
-        .order_by(due.c.rank)
-        .limit(limit)
-        .with_for_update(of=WebhookDelivery.__table__, skip_locked=True)
-    )
     async with db.sessionmaker() as session, session.begin():
         taken: Counter[UUID] = Counter()
         picked = []
-        for row in (await session.execute(candidates)).all():
+        for row in await lock_due_deliveries(session, now, limit=limit, per_endpoint=per_endpoint):
             if taken[row.webhook_id] < room.get(row.webhook_id, per_endpoint):
                 taken[row.webhook_id] += 1
                 picked.append(row)
         if not picked:
             return []
         leased_until = now + lease
-        await session.execute(
-            update(WebhookDelivery.__table__)
-            .where(tuple_(_D.workspace_id, _D.id).in_([(row.workspace_id, row.id) for row in picked]))
-            .values(locked_until=leased_until)
-        )
-        webhooks = await _by_key(session, Webhook, {(row.workspace_id, row.webhook_id) for row in picked})
-        events = await _by_key(session, Event, {(row.workspace_id, row.event_id) for row in picked})
+        await lease_deliveries(session, [(row.workspace_id, row.id) for row in picked], leased_until)
+        webhooks = await rows_by_key(session, Webhook, {(row.workspace_id, row.webhook_id) for row in picked})
+        events = await rows_by_key(session, Event, {(row.workspace_id, row.event_id) for row in picked})
     return [
         _claim(
             row,
@@ -209,13 +163,6 @@ async def claim_due(
         )
         for row in picked
     ]
-
-
-async def _by_key(session: Any, model: Any, keys: set[tuple[UUID, UUID]]) -> dict[tuple[UUID, UUID], Any]:
-    """Rows of `model` by (workspace_id, id), read in one query, as plain rows."""
-    table = model.__table__
-    statement = select(table).where(tuple_(table.c.workspace_id, table.c.id).in_(keys))
-    return {(row.workspace_id, row.id): row for row in (await session.execute(statement)).all()}
 
 
 def _claim(
@@ -310,26 +257,13 @@ async def record_outcome(
         if outcome.succeeded:
             await _record_successes(session, [(claim, outcome)], now)
             return False
-        delivery = (
-            await session.execute(
-                select(WebhookDelivery)
-                .where(
-                    WebhookDelivery.workspace_id == claim.workspace_id,
-                    WebhookDelivery.id == claim.delivery_id,
-                )
-                .with_for_update()
-            )
-        ).scalar_one_or_none()
-        webhook = (
-            await session.execute(
-                select(Webhook)
-                .where(Webhook.workspace_id == claim.workspace_id, Webhook.id == claim.webhook_id)
-                .with_for_update()
-            )
-        ).scalar_one_or_none()
+        delivery = await DeliveryRepository(session, claim.workspace_id).get(
+            claim.delivery_id, for_update=True
+        )
+        webhook = await WebhookRepository(session, claim.workspace_id).get(claim.webhook_id, for_update=True)
         if delivery is None or webhook is None:  # the endpoint was deleted meanwhile
             return True
-        await _log_attempt(session, claim, outcome, now)
+        await add_attempts(session, [_attempt_row(claim, outcome, now)])
         delivery.attempts += 1
         delivery.locked_until = None
         disable_reason = None
@@ -340,7 +274,7 @@ async def record_outcome(
             failing_for = now - webhook.failing_since
             if failing_for >= timedelta(days=settings.webhook.disable_after_days):
                 disable_reason = f"Every delivery failed for {settings.webhook.disable_after_days:g} days"
-        delay = None if disable_reason else retry_delay(delivery.attempts, outcome.retry_after)
+        delay = None if disable_reason else RETRY_SCHEDULE.delay_after(delivery.attempts, outcome.retry_after)
         if delay is None:
             delivery.status, delivery.completed_at, delivery.next_attempt_at = (
                 DeliveryStatus.failed,
@@ -361,38 +295,15 @@ async def record_successes(db: Database, done: Sequence[tuple[Claim, Outcome]], 
 
 
 async def _record_successes(session: Any, done: Sequence[tuple[Claim, Outcome]], now: datetime) -> None:
-    keys = [(claim.workspace_id, claim.delivery_id) for claim, _ in done]
-    delivered = set(
-        (
-            await session.execute(
-                update(WebhookDelivery.__table__)
-                .where(tuple_(_D.workspace_id, _D.id).in_(keys))
-                .values(
-                    status=DeliveryStatus.succeeded,
-                    attempts=_D.attempts + 1,
-                    completed_at=now,
-                    next_attempt_at=None,
-                    locked_until=None,
-                )
-                .returning(_D.id)
-            )
-        ).scalars()
+    delivered = await mark_succeeded(
+        session, [(claim.workspace_id, claim.delivery_id) for claim, _ in done], now
     )
     # Deliveries gone with their endpoint (deleted meanwhile) have no log to write to.
     logged = [(claim, outcome) for claim, outcome in done if claim.delivery_id in delivered]
     if logged:
-        await session.execute(
-            insert(WebhookAttempt.__table__), [_attempt_row(claim, outcome, now) for claim, outcome in logged]
-        )
-    # Only an endpoint that was failing changes (and is locked): a success ends its failing run.
-    await session.execute(
-        update(Webhook.__table__)
-        .where(
-            tuple_(Webhook.workspace_id, Webhook.id).in_({(c.workspace_id, c.webhook_id) for c, _ in logged}),
-            Webhook.failing_since.is_not(None),
-        )
-        .values(failing_since=None)
-    )
+        await add_attempts(session, [_attempt_row(claim, outcome, now) for claim, outcome in logged])
+    # A success ends its endpoint's failing run.
+    await end_failing_runs(session, {(claim.workspace_id, claim.webhook_id) for claim, _ in logged})
 
 
 def _attempt_row(claim: Claim, outcome: Outcome, now: datetime) -> dict[str, Any]:
@@ -408,22 +319,10 @@ def _attempt_row(claim: Claim, outcome: Outcome, now: datetime) -> dict[str, Any
     }
 
 
-async def _log_attempt(session: Any, claim: Claim, outcome: Outcome, now: datetime) -> None:
-    await session.execute(insert(WebhookAttempt.__table__).values(**_attempt_row(claim, outcome, now)))
-
-
 async def _disable(session: Any, webhook: Webhook, reason: str) -> None:
     webhook.active = False
     webhook.disabled_reason = reason
-    await session.execute(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.workspace_id == webhook.workspace_id,
-            WebhookDelivery.webhook_id == webhook.id,
-            WebhookDelivery.status == DeliveryStatus.pending,
-        )
-        .values(status=DeliveryStatus.failed, next_attempt_at=None, locked_until=None)
-    )
+    await fail_pending_deliveries(session, webhook)
     await session.flush()
     system = Principal(webhook.workspace_id, Role.admin, ActorType.system, webhook.id)
     data = {"webhook": webhook_json(webhook), "reason": reason}
@@ -435,13 +334,4 @@ async def release(db: Database, claims: Sequence[Claim]) -> None:
     if not claims:
         return
     async with db.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(WebhookDelivery)
-            .where(
-                tuple_(WebhookDelivery.workspace_id, WebhookDelivery.id).in_(
-                    [(claim.workspace_id, claim.delivery_id) for claim in claims]
-                ),
-                and_(WebhookDelivery.status == DeliveryStatus.pending),
-            )
-            .values(locked_until=None)
-        )
+        await release_deliveries(session, [(claim.workspace_id, claim.delivery_id) for claim in claims])
