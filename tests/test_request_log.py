@@ -1,7 +1,10 @@
 """Request ids and the service's logs: every answer names its request, every log line its request or
 job, and no secret, token or message body ever reaches the log."""
 
+import asyncio
+import io
 import json
+import logging
 import re
 import subprocess
 from pathlib import Path
@@ -9,6 +12,10 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from app.config import Settings
+from app.kit.jobs import PeriodicJob
+from app.kit.logs import ContextFilter, JsonFormatter
+from app.worker.runner import run_jobs
 from tests.conftest import Tenant, create_tenant
 from tests.factories import create_webhook, mint_agent_token, rotate_token_secret
 from tests.processes import HELPDESK, ApiProcess, free_port, service_env
@@ -132,3 +139,27 @@ async def test_the_log_is_json_lines_naming_requests_and_never_a_secret_or_a_mes
     text = log.read_text()
     for secret in [*secrets, body_text, "hoa-sen-2026"]:
         assert secret not in text, f"the log holds a secret or a message: {secret[:12]}…"
+
+
+async def test_every_line_a_worker_job_logs_names_the_job(database_url: str, settings: Settings) -> None:
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(ContextFilter())
+    job_logger = logging.getLogger("tests.jobs")
+    job_logger.addHandler(handler)
+    stopping = asyncio.Event()
+
+    async def remind() -> int:
+        job_logger.warning("nhắc khách hàng chưa trả lời")
+        stopping.set()
+        return 0
+
+    try:
+        await run_jobs([PeriodicJob("nhắc khách hàng", remind, 60)], database_url, settings, stopping)
+    finally:
+        job_logger.removeHandler(handler)
+    [line] = [json.loads(text) for text in written.getvalue().splitlines()]
+    assert line["job"] == "nhắc khách hàng"
+    assert line["message"] == "nhắc khách hàng chưa trả lời"
+    assert line["level"] == "warning"

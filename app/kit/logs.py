@@ -49,7 +49,7 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return {**extra.pop("context", {}), **extra}
 
 
-class _ContextFilter(logging.Filter):
+class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.context = current_context()
         return True
@@ -86,7 +86,7 @@ def configure_logging(level: str, log_format: LogFormat) -> None:
     """One handler on the root logger, to stderr; uvicorn's loggers go through it too."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
-    handler.addFilter(_ContextFilter())
+    handler.addFilter(ContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -5,6 +5,7 @@ LISTEN/NOTIFY and poll besides (a notification sent while no one listens is lost
 that died held is taken over when its lease ends. A worker told to stop starts no new round; rounds
 under way get the grace period to finish (a message being threaded would otherwise be rolled back), and
 services wind down (webhook deliveries in flight finish within the grace period, the rest is given back).
+Every line a job logs names it (`job`).
 """
 
 import asyncio
@@ -20,6 +21,7 @@ from app.config import Settings
 from app.db import Database
 from app.kit.crypto import SecretBox
 from app.kit.jobs import Job, PeriodicJob, Service, Wake, log_failure, wait_at_most
+from app.kit.logs import log_context
 from app.kit.outbound import outbound_client
 from app.worker.jobs import declared_jobs
 
@@ -73,22 +75,24 @@ async def run_jobs(
 
 async def _repeat(job: PeriodicJob, stopping: asyncio.Event) -> None:
     woken = job.wake.event if job.wake is not None else stopping
-    while not stopping.is_set():
-        if job.wake is not None:
-            job.wake.event.clear()
-        try:
-            if await job.run_once():
-                continue
-        except Exception:
-            log_failure(logger, "%s failed", job.name)
-        await wait_at_most(job.interval_seconds, woken)
+    with log_context(job=job.name):
+        while not stopping.is_set():
+            if job.wake is not None:
+                job.wake.event.clear()
+            try:
+                if await job.run_once():
+                    continue
+            except Exception:
+                log_failure(logger, "%s failed", job.name)
+            await wait_at_most(job.interval_seconds, woken)
 
 
 async def _serve(service: Service, stopping: asyncio.Event) -> None:
-    try:
-        await service.run(stopping)
-    except Exception:
-        log_failure(logger, "%s failed", service.name)
+    with log_context(job=service.name):
+        try:
+            await service.run(stopping)
+        except Exception:
+            log_failure(logger, "%s failed", service.name)
 
 
 async def _listen(database_url: str, wakes: list[Wake], poll_seconds: float, stopping: asyncio.Event) -> None:
