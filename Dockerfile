@@ -14,5 +14,7 @@ ENV PATH="/opt/venv/bin:$PATH" \
     HELPDESK_DATA_DIR=/srv/helpdesk/data
 USER helpdesk
 EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/livez', timeout=4)"]
 # DATABASE_URL and HELPDESK_SECRET_KEY come from the environment; run `helpdesk migrate` once per release.
 CMD ["helpdesk", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -89,6 +89,12 @@ class Unprocessable(AppError):
     title = "Unprocessable content"
 
 
+class NotReady(AppError):
+    status = 503
+    code = "not_ready"
+    title = "Service unavailable"
+
+
 class DatabaseUnavailable(Exception):
     """No connection to the database could be made (refused, starting up, shutting down, timed out)."""
 

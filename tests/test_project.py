@@ -58,6 +58,10 @@ def test_committed_openapi_document_matches_the_app() -> None:
     )
 
 
+# Probes answer anyone, uncounted.
+HEALTH_PATHS = {"/healthz", "/livez", "/readyz"}
+
+
 def test_every_error_of_every_operation_is_documented_as_the_problem_it_is() -> None:
     document = json.loads(COMMITTED_PATH.read_text(encoding="utf-8"))
     schemas = document["components"]["schemas"]
@@ -69,7 +73,7 @@ def test_every_error_of_every_operation_is_documented_as_the_problem_it_is() -> 
             where = f"{method.upper()} {path}"
             responses = operation["responses"]
             errors = {status: response for status, response in responses.items() if status[0] in "45"}
-            assert {"400", "503"} <= errors.keys() or path == "/healthz", where
+            assert {"400", "503"} <= errors.keys() or path in HEALTH_PATHS, where
             for status, response in errors.items():
                 assert response["content"] == problem, f"{where} {status}"
             if "{" in path:
@@ -81,7 +85,7 @@ def test_every_error_of_every_operation_is_documented_as_the_problem_it_is() -> 
             for status in ("429", "503"):
                 if status in errors:
                     assert "Retry-After" in errors[status]["headers"], f"{where} {status}"
-            if path == "/healthz":
+            if path in HEALTH_PATHS:
                 continue
             # Every other operation counts its requests: against a credential and its workspace, or a
             # channel; each success tells how many are left, and any may be refused with 429.
