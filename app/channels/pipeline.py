@@ -188,15 +188,22 @@ async def _requester(
     if conversation is not None:
         return _Requester(session, conversation, None)
     await lock_conversation(session, channel.id, message.conversation)
-    contact = await _contact(session, principal, message, settings)
+    contact = await _contact(session, principal, channel, message, settings, now)
     conversation = await _conversation(session, channel, message, contact, now, inbound_at)
     return _Requester(session, conversation, contact)
 
 
 async def _contact(
-    session: AsyncSession, principal: Principal, message: ParsedMessage, settings: Settings
+    session: AsyncSession,
+    principal: Principal,
+    channel: MessagingChannel,
+    message: ParsedMessage,
+    settings: Settings,
+    now: datetime,
 ) -> Contact:
-    """The contact with the channel identity; else with the email or phone given; else a new one."""
+    """The contact with the channel identity; else with the email or phone given; else a new one. When
+    it has no name and the channel's provider tells names, its identity is marked for the worker to ask
+    (app/channels/profiles.py), after this message is threaded."""
     repo = ContactRepository(session, principal.workspace_id)
     found = await repo.find_by_identity(message.identity_kind, message.identity)
     if found is not None:
@@ -218,7 +225,13 @@ async def _contact(
                 session, principal, ContactCreate(name=message.name), default_phone_region=region
             )
         identities = IdentityRepository(session, principal.workspace_id)
-        claimed = await identities.claim(contact.id, message.identity_kind, message.identity)
+        ask = contact.name is None and adapter_for(channel.kind).fetches_profiles
+        claimed = await identities.claim(
+            contact.id,
+            message.identity_kind,
+            message.identity,
+            profile_due=(channel.id, now) if ask else None,
+        )
         if claimed is None and await identities.owner(message.identity_kind, message.identity) != contact.id:
             raise Conflict("the identity was claimed meanwhile")
     except Conflict:

@@ -12,6 +12,7 @@ from app.kit.pagination import Keyset, SortColumn
 from app.kit.repository import ScopedRepository
 from app.kit.time import utcnow
 from app.models import (
+    Contact,
     ContactIdentity,
     Conversation,
     InboundMessage,
@@ -309,3 +310,43 @@ async def claim_outbound(
         .returning(OutboundMessage)
     )
     return list((await session.execute(statement)).scalars())
+
+
+class DueProfile(NamedTuple):
+    identity: ContactIdentity
+    channel: MessagingChannel
+
+
+async def claim_due_profiles(
+    session: AsyncSession, now: datetime, lease_until: datetime, limit: int
+) -> list[DueProfile]:
+    """Identities due for a profile fetch that no other worker holds, with the channel to ask, leased to
+    this one: the try counted, and due again at `lease_until` should this worker never say how it went.
+    Those whose contact got a name meanwhile, or whose channel is gone, have nothing left to fetch."""
+    statement = (
+        select(ContactIdentity, Contact.name, MessagingChannel)
+        .join(
+            Contact,
+            (Contact.workspace_id == ContactIdentity.workspace_id)
+            & (Contact.id == ContactIdentity.contact_id),
+        )
+        .outerjoin(
+            MessagingChannel,
+            (MessagingChannel.workspace_id == ContactIdentity.workspace_id)
+            & (MessagingChannel.id == ContactIdentity.profile_channel_id),
+        )
+        .where(ContactIdentity.profile_due_at <= now)
+        .order_by(ContactIdentity.profile_due_at)
+        .limit(limit)
+        .with_for_update(of=ContactIdentity, skip_locked=True)
+    )
+    due = []
+    for identity, name, channel in (await session.execute(statement)).all():
+        if name is not None or channel is None:
+            identity.profile_due_at = None
+            continue
+        identity.profile_due_at = lease_until
+        identity.profile_attempts += 1
+        due.append(DueProfile(identity, channel))
+    await session.flush()
+    return due

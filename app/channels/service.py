@@ -1,7 +1,7 @@
 """Channels as admins set them up; secrets are write-only, hashed or encrypted."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 from uuid import UUID
@@ -14,6 +14,7 @@ from app.api.constraints import describe_violation
 from app.auth.principal import Principal
 from app.categories.repository import CategoryRepository
 from app.channels.adapters import adapter_for
+from app.channels.adapters.sending import SecretsSaver
 from app.channels.repository import BY_NAME, NEWEST_FIRST, ChannelRepository, InboundRepository
 from app.channels.schemas import (
     HASHED_SECRETS,
@@ -23,6 +24,7 @@ from app.channels.schemas import (
     TicketDefaults,
 )
 from app.config import Settings
+from app.db import Database
 from app.errors import Conflict, NotFound, Unprocessable
 from app.groups.repository import GroupRepository
 from app.kit.crypto import SecretBox, hash_secret
@@ -43,6 +45,25 @@ def channel_secrets(channel: MessagingChannel, secret_box: SecretBox) -> dict[st
     if plaintext is None:
         raise RuntimeError(f"the secrets of channel {channel.id} were encrypted under another key")
     return json.loads(plaintext)
+
+
+def secrets_saver(db: Database, secret_box: SecretBox, channel: MessagingChannel) -> SecretsSaver:
+    """Replaces the channel's secrets under its row lock and commits at once: a refresh token is single
+    use, so two workers refreshing at the same time would lose the pair (the second sees the first's)."""
+
+    async def save(change: Callable[[dict[str, str]], Awaitable[dict[str, str]]]) -> dict[str, str]:
+        async with db.sessionmaker() as session, session.begin():
+            repo = ChannelRepository(session, channel.workspace_id)
+            locked = await repo.get(channel.id, for_update=True)
+            if locked is None:
+                return {}
+            current = channel_secrets(locked, secret_box)
+            changed = await change(current)
+            if changed != current:
+                locked.secrets_encrypted = secret_box.encrypt(json.dumps(changed))
+            return changed
+
+    return save
 
 
 def channel_principal(channel: MessagingChannel) -> Principal:

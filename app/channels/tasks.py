@@ -8,9 +8,7 @@ least once, never lost.
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from uuid import UUID
 
@@ -19,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attachments.service import attachments_of_comments
 from app.channels.adapters import adapter_for
-from app.channels.adapters.sending import NotSent, Reply, SecretsSaver, Sent
+from app.channels.adapters.sending import NotSent, Reply, Sent
 from app.channels.pipeline import thread
 from app.channels.remote_files import Downloader, DownloadPending
 from app.channels.replies import fail_delivery
@@ -31,7 +29,7 @@ from app.channels.repository import (
     claim_inbound,
     claim_outbound,
 )
-from app.channels.service import channel_secrets
+from app.channels.service import channel_secrets, secrets_saver
 from app.comments.repository import CommentRepository
 from app.config import Settings
 from app.db import Database
@@ -172,7 +170,7 @@ async def send_due_replies(
             timeout=settings.webhook.timeout_seconds,
             policy=policy,
             resolve=resolve,
-            save_secrets=_secrets_saver(db, secret_box, channel),
+            save_secrets=secrets_saver(db, secret_box, channel),
             settings=settings,
             attachments=attachments,
             context=context,
@@ -202,25 +200,6 @@ async def _load(
         return None
     attachments = await attachments_of_comments(session, workspace_id, [comment.id])
     return message, channel, conversation, ticket, comment, attachments[comment.id]
-
-
-def _secrets_saver(db: Database, secret_box: SecretBox, channel: MessagingChannel) -> SecretsSaver:
-    """Replaces the channel's secrets under its row lock and commits at once: a refresh token is single
-    use, so two workers refreshing at the same time would lose the pair (the second sees the first's)."""
-
-    async def save(change: Callable[[dict[str, str]], Awaitable[dict[str, str]]]) -> dict[str, str]:
-        async with db.sessionmaker() as session, session.begin():
-            repo = ChannelRepository(session, channel.workspace_id)
-            locked = await repo.get(channel.id, for_update=True)
-            if locked is None:
-                return {}
-            current = channel_secrets(locked, secret_box)
-            changed = await change(current)
-            if changed != current:
-                locked.secrets_encrypted = secret_box.encrypt(json.dumps(changed))
-            return changed
-
-    return save
 
 
 async def _record(session: AsyncSession, settings: Settings, reply: Reply, outcome: Sent | NotSent) -> None:

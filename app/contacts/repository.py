@@ -1,4 +1,5 @@
 from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import Select, bindparam, delete, select
@@ -30,6 +31,8 @@ _CLAIM = (
         contact_id=bindparam("contact_id"),
         kind=bindparam("kind"),
         value=bindparam("value"),
+        profile_channel_id=bindparam("profile_channel_id"),
+        profile_due_at=bindparam("profile_due_at"),
     )
     .on_conflict_do_nothing(
         index_elements=[ContactIdentity.workspace_id, ContactIdentity.kind, ContactIdentity.value]
@@ -110,13 +113,24 @@ class IdentityRepository(ScopedRepository[ContactIdentity]):
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
 
-    async def claim(self, contact_id: UUID, kind: IdentityKind, value: str) -> ContactIdentity | None:
-        """The new identity, or None when the value is already someone's (waits for a concurrent claim)."""
+    async def claim(
+        self,
+        contact_id: UUID,
+        kind: IdentityKind,
+        value: str,
+        *,
+        profile_due: tuple[UUID, datetime] | None = None,
+    ) -> ContactIdentity | None:
+        """The new identity, or None when the value is already someone's (waits for a concurrent claim).
+        `profile_due`: the channel to ask for the contact's profile, and when (in the same statement)."""
+        profile_channel_id, profile_due_at = profile_due or (None, None)
         parameters = {
             "workspace_id": self.workspace_id,
             "contact_id": contact_id,
             "kind": kind,
             "value": value,
+            "profile_channel_id": profile_channel_id,
+            "profile_due_at": profile_due_at,
         }
         return (await self.session.execute(_CLAIM, parameters)).scalar_one_or_none()
 

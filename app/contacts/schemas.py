@@ -64,6 +64,10 @@ class IdentityOut(ResponseModel):
 class ContactOut(ResponseModel):
     id: UUID
     name: str | None
+    display_name: str | None = Field(
+        description="How the contact is shown: its name; until it has one, its email, phone or first "
+        "identity (a new Messenger or Zalo customer's id, while their name is fetched from the provider)"
+    )
     email: str | None
     phone: str | None
     vip: bool

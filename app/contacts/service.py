@@ -67,9 +67,12 @@ async def present(session: AsyncSession, workspace_id: UUID, contacts: Sequence[
 
 
 def _contact_out(contact: Contact, identities: Sequence[ContactIdentity]) -> ContactOut:
+    shown_by = contact.name or contact.email or contact.phone or next((i.value for i in identities), None)
+    derived = ("display_name", "identities")
     return ContactOut.model_validate(
         {
-            **{name: getattr(contact, name) for name in ContactOut.model_fields if name != "identities"},
+            **{name: getattr(contact, name) for name in ContactOut.model_fields if name not in derived},
+            "display_name": shown_by,
             "identities": [IdentityOut.model_validate(identity) for identity in identities],
         }
     )

@@ -94,6 +94,23 @@ async def safe_post(
     )
 
 
+async def safe_api_get(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    timeout: float,  # noqa: ASYNC109 - passed on to httpx, which applies it to each phase
+    policy: OutboundPolicy,
+    resolve: Resolver = system_resolve,
+) -> httpx.Response:
+    """GET from an API (a provider's), as safe_post sends: to the address checked just now, no redirects
+    followed, at most MAX_RESPONSE_BYTES of the body. Raises UnsafeDestination, or httpx errors for
+    network failures."""
+    return await _checked_request(
+        client, "GET", url, None, headers, timeout, policy, resolve, MAX_RESPONSE_BYTES, truncate=True
+    )
+
+
 async def safe_get(
     client: httpx.AsyncClient,
     url: str,

@@ -1,7 +1,8 @@
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, String, Text, text
+from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, SmallInteger, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -80,6 +81,12 @@ class ContactIdentity(WorkspaceScoped, Base):
         ),
         Index("uq_contact_identities_workspace_id_kind_value", "workspace_id", "kind", "value", unique=True),
         Index("ix_contact_identities_workspace_id_contact_id", "workspace_id", "contact_id"),
+        # The worker's claim of due profile fetches, across workspaces; the few due ones only.
+        Index(
+            "ix_contact_identities_profile_due_at",
+            "profile_due_at",
+            postgresql_where=text("profile_due_at IS NOT NULL"),
+        ),
     )
 
     workspace_id: Mapped[UUID] = mapped_column(
@@ -88,3 +95,10 @@ class ContactIdentity(WorkspaceScoped, Base):
     contact_id: Mapped[UUID]
     kind: Mapped[IdentityKind] = mapped_column(pg_enum(IdentityKind, "identity_kind"))
     value: Mapped[str] = mapped_column(String(320))
+    # A customer who came on a channel without a name: the channel whose provider the worker asks for
+    # their profile, and when (NULL: nothing to fetch). No foreign key: a channel with conversations is
+    # never deleted, and a fetch whose channel is gone is given up.
+    profile_channel_id: Mapped[UUID | None]
+    profile_due_at: Mapped[datetime | None]
+    # The fetch's tries so far, each counted when a worker claims it.
+    profile_attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")

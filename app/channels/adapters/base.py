@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.adapters.messages import Bounce, Ignore, ParsedMessage, ProviderEvent
+from app.channels.adapters.profiles import NotFetched, Profile, ProfileRequest
 from app.channels.adapters.sending import NotSent, Reply, Sent
 from app.channels.schemas import InboundUrls
 from app.models import Contact, Conversation, InboundMessage, MessagingChannel, Ticket
@@ -55,6 +56,9 @@ class ChannelAdapter(ABC):
     required_secrets: tuple[str, ...] = ()
     # What a channel receives for, which no other channel in the service may: column -> its setting.
     claims: Mapping[str, str] = {}
+    # Whether the provider tells a customer's name (`profile`): a new customer who came without one is
+    # then marked for the worker to ask.
+    fetches_profiles: bool = False
 
     def claimed(self, settings: Mapping[str, Any]) -> dict[str, str | None]:
         """The claims of a channel with these settings, by column."""
@@ -110,3 +114,8 @@ class ChannelAdapter(ABC):
     @abstractmethod
     async def send(self, reply: Reply) -> Sent | NotSent:
         """Send the reply; never raises for what the provider or the network did."""
+
+    async def profile(self, request: ProfileRequest) -> Profile | NotFetched:
+        """The customer's profile, asked of the provider; never raises for what the provider or the
+        network did."""
+        return NotFetched(f"{self.kind.value} channels have no profiles to fetch")

@@ -11,12 +11,22 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from app.channels.adapters.base import ChannelAdapter, ReplyWindow
 from app.channels.adapters.messages import ParsedMessage, ProviderEvent, RemoteFile
-from app.channels.adapters.sending import NotSent, Reply, Sent, call_provider, file_bytes, json_of
+from app.channels.adapters.profiles import NotFetched, Profile, ProfileRequest, profile_named
+from app.channels.adapters.sending import (
+    NotSent,
+    Reply,
+    Sent,
+    ask_provider,
+    call_provider,
+    file_bytes,
+    json_of,
+)
 from app.channels.schemas import MessengerSecrets, MessengerSettings
 from app.errors import Forbidden
 from app.kit.crypto import secret_matches
@@ -134,6 +144,11 @@ def window_end(channel: MessagingChannel, last_inbound_at: datetime | None) -> d
     return last_inbound_at + (HUMAN_AGENT_WINDOW if approved else RESPONSE_WINDOW)
 
 
+def _graph_url(channel: MessagingChannel, node: str) -> str:
+    settings = channel.settings
+    return f"{str(settings['graph_base_url']).rstrip('/')}/{settings['graph_api_version']}/{node}"
+
+
 async def _send(reply: Reply) -> Sent | NotSent:
     """The Send API: RESPONSE within 24 h of the customer's last message; HUMAN_AGENT (up to 7 days) only
     when the channel says Meta approved it; never another tag. The text goes first, then each file as a
@@ -155,11 +170,7 @@ async def _send(reply: Reply) -> Sent | NotSent:
     tag = (
         {} if reply.now < last + RESPONSE_WINDOW else {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}
     )
-    settings = channel.settings
-    url = (
-        f"{str(settings['graph_base_url']).rstrip('/')}/{settings['graph_api_version']}/"
-        f"{settings['page_id']}/messages"
-    )
+    url = _graph_url(channel, f"{channel.settings['page_id']}/messages")
     token = reply.secrets.get("page_access_token", "")
     recipient = {"id": conversation.address["psid"]}
     sent_id = None
@@ -218,12 +229,38 @@ def _failure(answer: httpx.Response) -> NotSent:
     return NotSent(detail[:1000], not transient)
 
 
+async def _profile(request: ProfileRequest) -> Profile | NotFetched:
+    """The User Profile API. Meta's `name` is in the order the person's locale writes it (family name
+    first in Vietnamese), so it is taken when given; else the first and last names."""
+    answer = await ask_provider(
+        request,
+        _graph_url(request.channel, quote(request.identity, safe="")),
+        params={
+            "fields": "first_name,last_name,name",
+            "access_token": request.secrets.get("page_access_token", ""),
+        },
+    )
+    if isinstance(answer, NotSent):
+        return NotFetched(answer.error)
+    found = json_of(answer)
+    if not answer.is_success:
+        error = found.get("error") or {}
+        detail = error.get("message", answer.text[:200])
+        return NotFetched(
+            f"the Graph API refused the profile (HTTP {answer.status_code}, code {error.get('code')}: "
+            f"{detail})"[:1000]
+        )
+    parts = (found.get("first_name"), found.get("last_name"))
+    return profile_named(found.get("name") or " ".join(str(part) for part in parts if part), "Messenger")
+
+
 class MessengerAdapter(ChannelAdapter):
     kind = ChannelKind.messenger
     settings_model = MessengerSettings
     secrets_model = MessengerSecrets
     required_secrets = ("app_secret", "verify_token", "page_access_token")
     claims = {"claimed_account_id": "page_id"}
+    fetches_profiles = True
 
     def verify(self, secrets: Mapping[str, str], body: bytes, headers: Mapping[str, str]) -> bool:
         return signature_matches(secrets.get("app_secret", ""), body, headers.get("x-hub-signature-256"))
@@ -246,3 +283,6 @@ class MessengerAdapter(ChannelAdapter):
 
     async def send(self, reply: Reply) -> Sent | NotSent:
         return await _send(reply)
+
+    async def profile(self, request: ProfileRequest) -> Profile | NotFetched:
+        return await _profile(request)

@@ -4,18 +4,45 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import httpx
 
 from app.attachments.storage import storage_for
 from app.config import Settings
-from app.kit.outbound import OutboundPolicy, Resolver, UnsafeDestination, safe_post, system_resolve
+from app.kit.outbound import (
+    OutboundPolicy,
+    Resolver,
+    UnsafeDestination,
+    safe_api_get,
+    safe_post,
+    system_resolve,
+)
 from app.models import Attachment, Comment, Conversation, MessagingChannel, OutboundMessage, Ticket
 
 # Replaces some of the channel's secrets (e.g. refreshed tokens) and commits; returns all of them.
 SecretsSaver = Callable[[Callable[[dict[str, str]], Awaitable[dict[str, str]]]], Awaitable[dict[str, str]]]
+
+
+class ProviderCall(Protocol):
+    """What calling a channel's provider needs, for a reply or a customer's profile: the channel, its
+    secrets and how to save changed ones, and the HTTP client with how its destinations are checked."""
+
+    @property
+    def channel(self) -> MessagingChannel: ...
+    @property
+    def secrets(self) -> dict[str, str]: ...
+    @property
+    def save_secrets(self) -> SecretsSaver: ...
+    @property
+    def client(self) -> httpx.AsyncClient: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def policy(self) -> OutboundPolicy: ...
+    @property
+    def resolve(self) -> Resolver: ...
 
 
 @dataclass(frozen=True)
@@ -55,7 +82,7 @@ class Reply:
 
 
 async def call_provider(
-    reply: Reply,
+    call: ProviderCall,
     url: str,
     *,
     json_body: Any = None,
@@ -68,8 +95,6 @@ async def call_provider(
     """POST to a provider (checked like every outbound request) JSON, `content` (JSON already encoded,
     e.g. signed), a form, or with `files` (field: name, bytes, type) multipart form data with the form's
     fields; a network failure is a NotSent."""
-    if params:
-        url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
     content_type = "application/json"
     if files is not None:
         # The checked request is sent as bytes; httpx encodes multipart only while building a request,
@@ -82,16 +107,47 @@ async def call_provider(
         content_type = "application/x-www-form-urlencoded"
     elif content is None:
         content = json.dumps(json_body, ensure_ascii=False).encode()
-    try:
-        return await safe_post(
-            reply.client,
-            url,
+    return await _answer(
+        safe_post(
+            call.client,
+            _with_params(url, params),
             content=content,
             headers={"content-type": content_type, **(headers or {})},
-            timeout=reply.timeout,
-            policy=reply.policy,
-            resolve=reply.resolve,
+            timeout=call.timeout,
+            policy=call.policy,
+            resolve=call.resolve,
         )
+    )
+
+
+async def ask_provider(
+    call: ProviderCall,
+    url: str,
+    *,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response | NotSent:
+    """GET from a provider's API, checked like every outbound request; a network failure is a NotSent."""
+    return await _answer(
+        safe_api_get(
+            call.client,
+            _with_params(url, params),
+            headers=headers or {},
+            timeout=call.timeout,
+            policy=call.policy,
+            resolve=call.resolve,
+        )
+    )
+
+
+def _with_params(url: str, params: dict[str, str] | None) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}" if params else url
+
+
+async def _answer(request: Awaitable[httpx.Response]) -> httpx.Response | NotSent:
+    """The provider's answer, or why there is none."""
+    try:
+        return await request
     except UnsafeDestination as refused:
         return NotSent(f"the provider's URL may not be called: {refused}", True)
     except httpx.HTTPError as error:

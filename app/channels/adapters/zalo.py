@@ -20,7 +20,17 @@ import httpx
 
 from app.channels.adapters.base import ChannelAdapter, ReplyWindow
 from app.channels.adapters.messages import ParsedMessage, ProviderEvent, RemoteFile
-from app.channels.adapters.sending import NotSent, Reply, Sent, call_provider, file_bytes, json_of
+from app.channels.adapters.profiles import NotFetched, Profile, ProfileRequest, profile_named
+from app.channels.adapters.sending import (
+    NotSent,
+    ProviderCall,
+    Reply,
+    Sent,
+    ask_provider,
+    call_provider,
+    file_bytes,
+    json_of,
+)
 from app.channels.schemas import ZaloSecrets, ZaloSettings
 from app.models import Attachment, Conversation, InboundMessage, MessagingChannel
 from app.models.enums import Channel, ChannelKind, IdentityKind
@@ -138,10 +148,10 @@ async def _send(reply: Reply) -> Sent | NotSent:
         outcome = await step(token)
         if outcome is EXPIRED and not refreshed:
             refreshed = True
-            secrets = await reply.save_secrets(_refresher(reply, expired=token))
-            if secrets.get("access_token") in (None, token):
+            renewed = await _refreshed(reply, token)
+            if renewed is None:
                 return NotSent("the Zalo access token expired and could not be refreshed", False)
-            token = secrets["access_token"]
+            token = renewed
             outcome = await step(token)
         if outcome is EXPIRED:
             return NotSent("the refreshed Zalo access token was refused as expired", False)
@@ -265,28 +275,64 @@ def _accepted(answer: httpx.Response | NotSent, refused: str) -> dict[str, Any] 
     return found
 
 
-def _refresher(reply: Reply, *, expired: str) -> Callable[[dict[str, str]], Awaitable[dict[str, str]]]:
+async def _refreshed(call: ProviderCall, expired: str) -> str | None:
+    """The access token to use instead of `expired`: refreshed, the new pair saved (or the one another
+    worker saved meanwhile); None when it could not be refreshed."""
+    secrets = await call.save_secrets(_refresher(call, expired=expired))
+    token = secrets.get("access_token")
+    return None if token in (None, expired) else token
+
+
+def _refresher(call: ProviderCall, *, expired: str) -> Callable[[dict[str, str]], Awaitable[dict[str, str]]]:
     async def refresh(current: dict[str, str]) -> dict[str, str]:
         if current.get("access_token") != expired:
             return current  # another worker refreshed it meanwhile: its pair is the one to use
-        url = f"{str(reply.channel.settings['oauth_base_url']).rstrip('/')}/v4/oa/access_token"
+        url = f"{str(call.channel.settings['oauth_base_url']).rstrip('/')}/v4/oa/access_token"
         answer = await call_provider(
-            reply,
+            call,
             url,
             form={
                 "refresh_token": current.get("refresh_token", ""),
-                "app_id": str(reply.channel.settings["app_id"]),
+                "app_id": str(call.channel.settings["app_id"]),
                 "grant_type": "refresh_token",
             },
             headers={"secret_key": current.get("app_secret", "")},
         )
         found = {} if isinstance(answer, NotSent) else json_of(answer)
         if not found.get("access_token") or not found.get("refresh_token"):
-            logger.warning("refreshing the Zalo access token of channel %s failed", reply.channel.id)
+            logger.warning("refreshing the Zalo access token of channel %s failed", call.channel.id)
             return current
         return {**current, "access_token": found["access_token"], "refresh_token": found["refresh_token"]}
 
     return refresh
+
+
+async def _profile(request: ProfileRequest) -> Profile | NotFetched:
+    """The OA's user detail, by the customer's user id (a follower, or someone who wrote to the OA). An
+    expired access token is refreshed once, as for a reply."""
+    token = request.secrets.get("access_token", "")
+    found = await _user_detail(request, token)
+    if found is EXPIRED:
+        renewed = await _refreshed(request, token)
+        if renewed is None:
+            return NotFetched("the Zalo access token expired and could not be refreshed")
+        found = await _user_detail(request, renewed)
+    if found is EXPIRED:
+        return NotFetched("the refreshed Zalo access token was refused as expired")
+    if isinstance(found, NotSent):
+        return NotFetched(found.error)
+    return profile_named((found.get("data") or {}).get("display_name"), "Zalo")
+
+
+async def _user_detail(request: ProfileRequest, token: str) -> dict[str, Any] | NotSent:
+    url = f"{str(request.channel.settings['api_base_url']).rstrip('/')}/v3.0/oa/user/detail"
+    answer = await ask_provider(
+        request,
+        url,
+        params={"data": json.dumps({"user_id": request.identity}, separators=(",", ":"))},
+        headers={"access_token": token},
+    )
+    return _accepted(answer, "Zalo refused the user detail")
 
 
 class ZaloAdapter(ChannelAdapter):
@@ -295,6 +341,7 @@ class ZaloAdapter(ChannelAdapter):
     secrets_model = ZaloSecrets
     required_secrets = ("oa_secret_key", "app_secret", "access_token", "refresh_token")
     claims = {"claimed_account_id": "oa_id", "claimed_app_id": "app_id"}
+    fetches_profiles = True
 
     def verify(self, secrets: Mapping[str, str], body: bytes, headers: Mapping[str, str]) -> bool:
         return signature_matches(secrets.get("oa_secret_key", ""), body, headers.get("x-zevent-signature"))
@@ -325,3 +372,6 @@ class ZaloAdapter(ChannelAdapter):
 
     async def send(self, reply: Reply) -> Sent | NotSent:
         return await _send(reply)
+
+    async def profile(self, request: ProfileRequest) -> Profile | NotFetched:
+        return await _profile(request)
