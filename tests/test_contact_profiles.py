@@ -202,7 +202,8 @@ async def test_a_failure_leaves_the_contact_nameless_and_is_tried_later_with_gro
     await fetch_profiles(app, settings)
     failed = await identity_of(app, tenant, psid)
     assert failed.profile_attempts == 1 and failed.profile_due_at is not None
-    assert before + PROFILE_RETRIES[0] <= failed.profile_due_at <= datetime.now(UTC) + PROFILE_RETRIES[0]
+    first_wait = PROFILE_RETRIES.delays[0]
+    assert before + first_wait <= failed.profile_due_at <= datetime.now(UTC) + first_wait
     shown = await the_contact(tenant)
     assert shown["name"] is None and shown["display_name"] == psid
 
@@ -211,7 +212,8 @@ async def test_a_failure_leaves_the_contact_nameless_and_is_tried_later_with_gro
     with time_machine.travel(datetime.now(UTC) + timedelta(minutes=2), tick=False):
         await fetch_profiles(app, settings)
         again = await identity_of(app, tenant, psid)
-        assert again.profile_attempts == 2 and again.profile_due_at == datetime.now(UTC) + PROFILE_RETRIES[1]
+        assert again.profile_attempts == 2
+        assert again.profile_due_at == datetime.now(UTC) + PROFILE_RETRIES.delays[1]
     assert (await the_contact(tenant))["name"] is None
     with time_machine.travel(datetime.now(UTC) + timedelta(minutes=13), tick=False):
         await fetch_profiles(app, settings)
@@ -226,15 +228,15 @@ async def test_a_fetch_that_keeps_failing_is_given_up(
     receiver.on(profile_path(psid), Behaviour(status=503))
     await thread(app, settings)
     later = datetime.now(UTC)
-    for wait in (timedelta(0), *PROFILE_RETRIES):
+    for wait in (timedelta(0), *PROFILE_RETRIES.delays):
         later += wait + timedelta(seconds=1)
         with time_machine.travel(later, tick=False):
             await fetch_profiles(app, settings)
     gave_up = await identity_of(app, tenant, psid)
-    assert gave_up.profile_attempts == len(PROFILE_RETRIES) + 1 and gave_up.profile_due_at is None
+    assert gave_up.profile_attempts == len(PROFILE_RETRIES.delays) + 1 and gave_up.profile_due_at is None
     with time_machine.travel(later + timedelta(days=1), tick=False):
         await fetch_profiles(app, settings)
-    assert len(receiver.at(profile_path(psid))) == len(PROFILE_RETRIES) + 1
+    assert len(receiver.at(profile_path(psid))) == len(PROFILE_RETRIES.delays) + 1
     assert (await the_contact(tenant))["display_name"] == psid
 
 

@@ -78,6 +78,7 @@ async def test_the_worker_runs_every_job_the_domains_declare(
             "announcing SLA warnings and breaches",
             "threading inbound messages",
             "sending replies",
+            "fetching customers' profiles",
             "purging expired rows",
             "purging unattached uploads",
         }

@@ -1,10 +1,12 @@
-"""The channel jobs of a worker: received messages threaded, agents' replies sent, mail received by SMTP."""
+"""The channel jobs of a worker: received messages threaded, agents' replies sent, customers' names
+fetched from their providers, mail received by SMTP."""
 
 import asyncio
 
 import httpx
 
 from app.channels.adapters.mail.listener import serve_smtp
+from app.channels.profiles import fetch_due_profiles
 from app.channels.tasks import send_due_replies, thread_due
 from app.config import Settings
 from app.db import Database
@@ -34,6 +36,9 @@ def channel_jobs(
     async def reply() -> int:
         return await send_due_replies(db, settings, secret_box, client, policy)
 
+    async def fetch_profiles() -> int:
+        return await fetch_due_profiles(db, settings, secret_box, client)
+
     jobs: list[Job] = [
         PeriodicJob(
             "threading inbound messages",
@@ -47,6 +52,11 @@ def channel_jobs(
             reply,
             interval_seconds=settings.worker.poll_seconds,
             wake=Wake(OUTBOUND_CHANNEL),
+        ),
+        # Due a moment after the message that made the customer (a retry later): looked for as often as
+        # the worker polls, so a new customer's name shows within seconds.
+        PeriodicJob(
+            "fetching customers' profiles", fetch_profiles, interval_seconds=settings.worker.poll_seconds
         ),
     ]
     if settings.email.listen:

@@ -26,12 +26,15 @@ from app.contacts.service import update_contact
 from app.db import Database
 from app.kit.crypto import SecretBox
 from app.kit.outbound import Resolver, outbound_policy, system_resolve
+from app.kit.retry import RetrySchedule
 from app.kit.time import utcnow
 
 logger = logging.getLogger(__name__)
 
 # Waits before the next try of a profile the provider did not give; after the last, the fetch is given up.
-PROFILE_RETRIES = (timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=1), timedelta(hours=6))
+PROFILE_RETRIES = RetrySchedule(
+    (timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=1), timedelta(hours=6))
+)
 PROFILE_BATCH = 20
 
 
@@ -94,8 +97,9 @@ async def _record(
         await session.flush()
         return
     attempts = identity.profile_attempts
-    given_up = attempts > len(PROFILE_RETRIES)
-    identity.profile_due_at = None if given_up else utcnow() + PROFILE_RETRIES[attempts - 1]
+    delay = PROFILE_RETRIES.delay_after(attempts)
+    given_up = delay is None
+    identity.profile_due_at = None if delay is None else utcnow() + delay
     logger.warning(
         "the profile of contact %s could not be fetched from channel %s (try %d%s): %s",
         identity.contact_id,
