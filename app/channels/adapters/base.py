@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.adapters.messages import Bounce, Ignore, ParsedMessage, ProviderEvent
-from app.channels.adapters.sending import NotSent, Reply, Sent
+from app.channels.adapters.sending import NotSent, Reply, Sent, Suppressed
 from app.channels.schemas import InboundUrls
 from app.models import Contact, Conversation, InboundMessage, MessagingChannel, Ticket
 from app.models.enums import ChannelKind
@@ -108,5 +108,6 @@ class ChannelAdapter(ABC):
         return ReplyWindow()
 
     @abstractmethod
-    async def send(self, reply: Reply) -> Sent | NotSent:
-        """Send the reply; never raises for what the provider or the network did."""
+    async def send(self, reply: Reply) -> Sent | NotSent | Suppressed:
+        """Send the reply (or suppress it, by a rule that stops loops); never raises for what the provider
+        or the network did."""
