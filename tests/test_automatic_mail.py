@@ -282,6 +282,19 @@ async def test_a_channel_can_file_automatic_mail_unassigned_out_of_the_queue(
     assert opening["public"] is False and opening["threading"]["rule"] == "automatic_filed"
     assert opening["threading"]["automatic"] == "Precedence: bulk"
 
+    # A status deactivated since keeps nothing: such mail is ignored.
+    deactivated = await tenant.admin.patch(f"/v1/statuses/{noise['id']}", json={"active": False})
+    assert deactivated.status_code == 200, deactivated.text
+    later = await received(
+        app, settings, tenant, channel, mail(subject="Bản tin", sender=NEWSLETTER, Precedence="bulk")
+    )
+    assert (
+        later["state"] == "ignored"
+        and later["error"] == "automatic mail (Precedence: bulk): no ticket opened"
+    )
+    reactivated = await tenant.admin.patch(f"/v1/statuses/{noise['id']}", json={"active": True})
+    assert reactivated.status_code == 200, reactivated.text
+
     # Filed from a mail system: an agent's answer to it is kept from going out, as no failure.
     bounce_like = mail(subject="Undeliverable: Ưu đãi", sender="postmaster@congty.vn")
     system = await received(app, settings, tenant, channel, bounce_like)
