@@ -128,15 +128,69 @@ def test_encoded_subjects_and_file_names() -> None:
 
 
 def test_automatic_mail_is_recognised() -> None:
-    assert parse_mail(plain("x", Auto_Submitted="auto-replied")).automatic
+    assert parse_mail(plain("x", Auto_Submitted="auto-replied")).automatic == "Auto-Submitted: auto-replied"
     assert parse_mail(plain("x", Auto_Submitted="no")).automatic is None
-    assert parse_mail(plain("x", Precedence="bulk")).automatic
-    assert parse_mail(plain("x", List_Id="<tin-tuc.shop>")).automatic
+    assert parse_mail(plain("x", Precedence="bulk")).automatic == "Precedence: bulk"
+    assert parse_mail(plain("x", Precedence="auto_reply")).automatic
     assert parse_mail(plain("x", X_Autoreply="yes")).automatic
+    assert parse_mail(plain("x", X_Autorespond="Vắng mặt")).automatic == "X-Autorespond"
+    assert parse_mail(plain("x", X_Auto_Response_Suppress="All")).automatic == "X-Auto-Response-Suppress"
     assert parse_mail(plain("x", Return_Path="<>")).automatic
     daemon = plain("x").replace(b"Lan.Nguyen@Gmail.com", b"MAILER-DAEMON@gmail.com")
     assert parse_mail(daemon).automatic
     assert parse_mail(plain("Chào shop")).automatic is None
+
+
+def test_list_mail_is_told_apart_from_automatic_mail() -> None:
+    """A person may write through a list: whether it counts as automatic is the threading's to say."""
+    for headers, reason in (
+        ({"List_Id": "<tin-tuc.shop>"}, "List-Id"),
+        ({"List_Unsubscribe": "<mailto:huy@tin-tuc.shop>"}, "List-Unsubscribe"),
+        ({"Precedence": "list"}, "Precedence: list"),
+    ):
+        mail = parse_mail(plain("Khuyến mãi tháng 12", **headers))
+        assert (mail.mailing_list, mail.automatic) == (reason, None), headers
+    bulk = parse_mail(plain("x", Precedence="bulk", List_Id="<tin-tuc.shop>"))
+    assert (bulk.automatic, bulk.mailing_list) == ("Precedence: bulk", "List-Id")
+    assert parse_mail(plain("Chào shop")).mailing_list is None
+
+
+def with_subject(subject: str) -> bytes:
+    message = EmailMessage()
+    message["From"] = "Anh Nam <nam@congty.vn>"
+    message["To"] = "cskh@shophoa.vn"
+    message["Subject"] = subject
+    message.set_content("Tôi đang nghỉ phép đến hết ngày 20/12.")
+    return message.as_bytes()
+
+
+def test_vacation_subjects_of_known_mailers_are_automatic() -> None:
+    for subject in (
+        "Automatic reply: Đơn hàng #1024",
+        "Trả lời tự động: [#1024] Đơn hàng giao chậm",
+        "Trả lời Tự động: Đơn hàng",
+        "Out of Office: Đơn hàng",
+        "Out of Office AutoReply: Đơn hàng",
+        "Out of office reply",
+        "Out of Office",
+        "Autoreply: Đơn hàng",
+        "Auto-Reply: Đơn hàng",
+        "Automatische Antwort: Bestellung",
+        "Réponse automatique : Commande",
+        "自动回复: 订单",
+        "AUTO: Nguyen Van Nam is out of the office (returning 20/12/2026)",
+    ):
+        reason = parse_mail(with_subject(subject)).automatic
+        assert reason is not None and reason.startswith('vacation subject "'), subject
+    outlook = parse_mail(with_subject("Automatic reply: Đơn hàng")).automatic
+    assert outlook == 'vacation subject "Automatic reply:"'
+    for subject in (
+        "Re: Automatic reply settings on my phone",
+        "Đơn hàng tự động gia hạn",
+        "Auto: bảo hiểm xe máy",
+        "Hỏi về chế độ trả lời tự động",
+    ):
+        assert parse_mail(with_subject(subject)).automatic is None, subject
 
 
 def test_delivery_reports_name_the_mail_that_bounced() -> None:

@@ -12,6 +12,14 @@ placed a message is kept on its comment (`threading.rule`):
 - `ticket_deleted`: it was deleted: a new ticket.
 
 A merged ticket's messages go to the ticket it was merged into, by the same rules.
+
+Automatic messages (an out-of-office reply; list mail, unless its sender takes part in the ticket it
+goes on) never bring a ticket to an agent. On a ticket that takes comments (any but a closed or deleted
+one) one is an internal note that changes nothing else: no status, no SLA clock, no trigger
+(`automatic_note`). One that would open a ticket is ignored, with the reason, and leaves nothing behind
+(no contact, no conversation); or, on a channel set to file it (`automatic_mail: file`), opens an
+unassigned ticket in the channel's status for it, of kind solved: out of the queue, with no SLA clock
+(`automatic_filed`).
 """
 
 import io
@@ -28,7 +36,7 @@ from app.auth.principal import Principal
 from app.categories.repository import CategoryRepository
 from app.channels import remote_files
 from app.channels.adapters import adapter_for
-from app.channels.adapters.base import TicketLookup
+from app.channels.adapters.base import Found, TicketLookup
 from app.channels.adapters.messages import Bounce, Ignore, ParsedMessage
 from app.channels.remote_files import Downloader
 from app.channels.replies import bounced
@@ -37,6 +45,7 @@ from app.channels.repository import (
     ConversationRepository,
     InboundRepository,
     lock_conversation,
+    takes_part,
 )
 from app.channels.service import channel_principal, channel_secrets
 from app.comments.schemas import CommentCreate
@@ -50,7 +59,7 @@ from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
 from app.models import Contact, Conversation, MessagingChannel, Ticket
 from app.models.enums import CommentAuthor, InboundState, LinkKind, StatusKind
-from app.rules.snapshot import rules_as_of
+from app.rules.snapshot import rules_as_of, rules_of
 from app.tickets.schemas import TicketCreate
 from app.tickets.service import TicketService
 
@@ -93,6 +102,9 @@ async def thread(
         return
     message = await downloader.fetch(message, last_try=inbound.attempts + 1 >= remote_files.TRIES)
     principal = channel_principal(channel)
+    # Mail that may turn out automatic is threaded in a savepoint: ignored, it leaves no contact behind.
+    may_be_automatic = message.body is not None and (message.automatic or message.mailing_list) is not None
+    savepoint = await session.begin_nested() if may_be_automatic else None
     requester = await _requester(session, principal, channel, message, settings, now)
     conversation = requester.conversation
     if message.body is None:
@@ -110,7 +122,20 @@ async def thread(
             secrets=lambda: channel_secrets(channel, secret_box),
         )
     )
-    ticket, rule, previous = await _ticket_for(tickets, channel, requester, message, now, found)
+    automatic = await _automatic(session, message, found, requester.contact_id)
+    if automatic is None:
+        ticket, rule, previous = await _ticket_for(tickets, channel, requester, message, now, found)
+    else:
+        placed = await _automatic_ticket(tickets, channel, requester, message, found)
+        if placed is None:
+            if savepoint is not None:
+                await savepoint.rollback()
+            reason = f"automatic mail ({automatic}): no ticket opened"
+            await inbound_repo.finish(inbound, InboundState.ignored, now, error=reason)
+            return
+        ticket, rule, previous = placed
+    if savepoint is not None:
+        await savepoint.commit()
     # The contact was just found; an agent's call was checked when it was received.
     author = (
         (CommentAuthor.agent, message.agent_id)
@@ -125,7 +150,7 @@ async def thread(
         CommentCreate(
             body=body,
             html_body=message.html,
-            public=True,
+            public=automatic is None,
             channel=message.origin,
             provider_message_id=inbound.provider_message_id,
             attachments=uploads,
@@ -138,8 +163,11 @@ async def thread(
             "conversation_id": str(conversation.id),
             "inbound_message_id": str(inbound.id),
             "previous_ticket_id": str(previous) if previous else None,
-            **({"automatic": message.automatic} if message.automatic else {}),
+            **({"automatic": automatic} if automatic else {}),
+            # A person writing through a list: no automatic reply goes back to it all the same.
+            **({"mailing_list": message.mailing_list} if message.mailing_list and not automatic else {}),
         },
+        automatic=automatic is not None,
     )
     conversation.ticket_id = comment.ticket_id
     await inbound_repo.finish(
@@ -177,8 +205,10 @@ async def _requester(
     conversation or customer is found or created under an advisory lock on the conversation, and its
     row locked too."""
     # The customer's last message, when the provider says they sent it (never later than now): a message
-    # delivered late opens no reply window of its own.
-    customer_wrote = message.body is not None and message.author is CommentAuthor.contact
+    # delivered late, or sent by a machine, opens no reply window of its own.
+    customer_wrote = (
+        message.body is not None and message.author is CommentAuthor.contact and message.automatic is None
+    )
     inbound_at = min(message.sent_at or now, now) if customer_wrote else None
     conversations = ConversationRepository(session, channel.workspace_id)
     identity = (message.identity_kind, message.identity)
@@ -299,11 +329,58 @@ async def _ticket_for(
     return follow_up, "follow_up", current.id
 
 
+async def _automatic(
+    session: AsyncSession, message: ParsedMessage, found: Found, contact_id: UUID
+) -> str | None:
+    """Why the message counts as automatic: it is, or it came through a list and its sender takes no part
+    in the ticket it goes on; None for a person's message."""
+    if message.automatic is not None or message.mailing_list is None:
+        return message.automatic
+    current = found[0] if found else None
+    if current is not None and await takes_part(session, current, contact_id):
+        return None
+    return message.mailing_list
+
+
+async def _automatic_ticket(
+    tickets: TicketService,
+    channel: MessagingChannel,
+    requester: _Requester,
+    message: ParsedMessage,
+    found: Found,
+) -> tuple[Ticket, str, UUID | None] | None:
+    """Where an automatic message goes: as a note on the ticket it belongs to, if that takes comments;
+    else on a new ticket filed out of the queue, where the channel says so; None: nowhere."""
+    current = found[0] if found else None
+    if current is not None and current.deleted_at is None and current.status_kind is not StatusKind.closed:
+        return current, "automatic_note", None
+    status = await _filing_status(tickets, channel)
+    if status is None:
+        return None
+    filed = await _open(tickets, channel, requester, message, status_id=status)
+    return filed, "automatic_filed", current.id if current else None
+
+
+async def _filing_status(tickets: TicketService, channel: MessagingChannel) -> UUID | None:
+    """The status the channel files automatic mail in, while it is one that keeps tickets out of the
+    queue (checked when the channel was set up, and again: statuses change)."""
+    if channel.settings.get("automatic_mail") != "file":
+        return None
+    status_id = channel.settings.get("automatic_mail_status_id")
+    rules = await rules_of(tickets.session, channel.workspace_id)
+    status = rules.status(UUID(status_id), None) if status_id else None
+    if status is None or not status.active or status.kind is not StatusKind.solved:
+        return None
+    return status.id
+
+
 async def _open(
     tickets: TicketService,
     channel: MessagingChannel,
     requester: _Requester,
     message: ParsedMessage,
+    *,
+    status_id: UUID | None = None,
 ) -> Ticket:
     category_id = channel.default_category_id
     if category_id is not None:
@@ -319,6 +396,7 @@ async def _open(
             category_id=category_id,
             priority=channel.default_priority,
             tags=channel.default_tags,
+            status_id=status_id,
         ),
         conversation_id=requester.conversation.id,
     )

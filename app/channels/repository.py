@@ -7,6 +7,7 @@ from sqlalchemy import ColumnElement, DateTime, Select, bindparam, exists, func,
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.comments.repository import CommentRepository
 from app.kit.ids import new_id
 from app.kit.pagination import Keyset, SortColumn
 from app.kit.repository import ScopedRepository
@@ -18,6 +19,7 @@ from app.models import (
     InboundMessage,
     MessagingChannel,
     OutboundMessage,
+    Ticket,
     Workspace,
 )
 from app.models.enums import DeliveryState, IdentityKind, InboundState
@@ -116,6 +118,13 @@ class InboundRepository(ScopedRepository[InboundMessage]):
         for name, value in values.items():
             setattr(message, name, value)
         await self.session.flush()
+
+
+async def takes_part(session: AsyncSession, ticket: Ticket, contact_id: UUID) -> bool:
+    """Whether the contact is the ticket's requester, or has written on it."""
+    if ticket.requester_id == contact_id:
+        return True
+    return await CommentRepository(session, ticket.workspace_id).written_by_contact(ticket.id, contact_id)
 
 
 async def ticket_of_messages(

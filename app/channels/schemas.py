@@ -130,6 +130,19 @@ class EmailSettings(RequestModel):
     )
     smtp_username: Annotated[str, StringConstraints(min_length=1, max_length=320)] | None = None
     reopen_window_hours: ReopenWindow = 72
+    automatic_mail: Literal["ignore", "file"] = Field(
+        "ignore",
+        description="Automatic mail (out of office, bulk, lists the sender takes no part in) that would "
+        "open a ticket: `ignore` keeps it in the inbound log only (state `ignored`, with the reason); "
+        "`file` opens an unassigned ticket for it in `automatic_mail_status_id`. On a ticket it threads "
+        "onto, it is always an internal note that changes nothing",
+    )
+    automatic_mail_status_id: UUID | None = Field(
+        None,
+        description="Required with `file`: the status the tickets of automatic mail are opened in, one of "
+        'the workspace\'s active statuses of kind `solved` (e.g. a custom "Noise" status): out of the '
+        "queue, with no SLA clock and no assignee",
+    )
 
 
 class EmailSecrets(RequestModel):

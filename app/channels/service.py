@@ -32,7 +32,8 @@ from app.kit.ids import new_id
 from app.kit.outbound import checked_url
 from app.kit.pagination import PageParams
 from app.models import InboundMessage, MessagingChannel
-from app.models.enums import ActorType, ChannelKind, InboundState, Role
+from app.models.enums import ActorType, ChannelKind, InboundState, Role, StatusKind
+from app.statuses.repository import StatusRepository
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -117,6 +118,7 @@ async def create_channel(
     kind = ChannelKind(data.kind)
     adapter = adapter_for(kind)
     checked = await _checked_settings(data.settings.model_dump(mode="json"), settings, kind)
+    await _check_automatic_mail(session, workspace_id, checked)
     channel = MessagingChannel(
         id=new_id(),
         kind=kind,
@@ -150,6 +152,7 @@ async def update_channel(
     if data.settings is not None:
         merged = _validated(adapter.settings_model, {**channel.settings, **data.settings}, "settings")
         values["settings"] = await _checked_settings(merged.model_dump(mode="json"), settings, channel.kind)
+        await _check_automatic_mail(session, workspace_id, values["settings"])
     if data.settings is not None or values.get("active"):
         # A channel that lost its claims to an older one gets them back only by asking again.
         values.update(adapter.claimed(values.get("settings", channel.settings)))
@@ -204,6 +207,26 @@ async def _checked_settings(values: dict[str, Any], settings: Settings, kind: Ch
     for name, url in adapter.servers(values).items():
         await checked_url(url, settings, field=f"settings.{name}")
     return values
+
+
+async def _check_automatic_mail(session: AsyncSession, workspace_id: UUID, values: dict[str, Any]) -> None:
+    """Automatic mail is filed in a status of the workspace that keeps it out of the queue: an active one
+    of kind solved (no SLA clock, no assignee)."""
+    if values.get("automatic_mail") != "file":
+        return
+    field = "settings.automatic_mail_status_id"
+    status_id = values.get("automatic_mail_status_id")
+    if status_id is None:
+        raise Unprocessable(f"{field}: required to file automatic mail", field=field)
+    status = await StatusRepository(session, workspace_id).get(UUID(status_id))
+    if status is None:
+        raise Unprocessable(f"{field}: no such status", field=field, code="unknown_reference")
+    if status.kind is not StatusKind.solved or not status.active:
+        raise Unprocessable(
+            f"{field}: the status {status.name!r} is not an active status of kind solved, which keeps "
+            "tickets out of the queue",
+            field=field,
+        )
 
 
 def _text(value: Any) -> str | None:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attachments.service import attachments_of_comments
 from app.channels.adapters import adapter_for
-from app.channels.adapters.sending import NotSent, Reply, Sent
+from app.channels.adapters.sending import NotSent, Reply, Sent, Suppressed
 from app.channels.pipeline import thread
 from app.channels.remote_files import Downloader, DownloadPending
 from app.channels.replies import fail_delivery
@@ -202,7 +202,9 @@ async def _load(
     return message, channel, conversation, ticket, comment, attachments[comment.id]
 
 
-async def _record(session: AsyncSession, settings: Settings, reply: Reply, outcome: Sent | NotSent) -> None:
+async def _record(
+    session: AsyncSession, settings: Settings, reply: Reply, outcome: Sent | NotSent | Suppressed
+) -> None:
     workspace_id = reply.message.workspace_id
     message = await OutboundRepository(session, workspace_id).get(reply.message.id, for_update=True)
     comment = await CommentRepository(session, workspace_id).get(reply.comment.id, for_update=True)
@@ -216,6 +218,12 @@ async def _record(session: AsyncSession, settings: Settings, reply: Reply, outco
         message.sent_at = now
         message.error = comment.delivery_error = None
         comment.provider_message_id = comment.provider_message_id or outcome.provider_message_id
+        await session.flush()
+        return
+    if isinstance(outcome, Suppressed):
+        # Kept from going out by a loop rule: no failure to announce, nothing to try again.
+        message.state = comment.delivery_state = DeliveryState.suppressed
+        message.error = comment.delivery_error = outcome.reason
         await session.flush()
         return
     message.error = outcome.error

@@ -51,6 +51,21 @@ class CommentRepository(ScopedRepository[Comment]):
         )
         return list(reversed((await self.session.execute(statement)).scalars().all()))
 
+    async def latest_from_contact(self, ticket_id: UUID) -> Comment | None:
+        """The latest message a contact sent on a channel to the ticket, an internal note included (the
+        record of an automatic mail)."""
+        statement = (
+            self.select()
+            .where(
+                Comment.ticket_id == ticket_id,
+                Comment.author_type == CommentAuthor.contact,
+                Comment.provider_message_id.is_not(None),
+            )
+            .order_by(Comment.id.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
     async def written_by_contact(self, ticket_id: UUID, contact_id: UUID) -> bool:
         statement = self.select().where(
             Comment.ticket_id == ticket_id,

@@ -70,8 +70,15 @@ class AuthorOut(BaseModel):
 
 
 class CommentDeliveryOut(BaseModel):
-    state: DeliveryState = Field(description="`queued`, `sent` (with `provider_message_id`) or `failed`")
-    error: str | None = Field(None, description="Why it failed, as the channel or its provider said")
+    state: DeliveryState = Field(
+        description="`queued`, `sent` (with `provider_message_id`), `failed`, or `suppressed`: not sent on "
+        "purpose by a rule that stops mail loops (an automatic reply to automatic mail, a reply to the "
+        "channel's own address or to a mail system)"
+    )
+    error: str | None = Field(
+        None,
+        description="Why it failed, as the channel or its provider said; for `suppressed`, the rule's reason",
+    )
 
 
 class CommentOut(ResponseModel):

@@ -94,9 +94,12 @@ class CommentService:
         files: Sequence[UploadFile] = (),
         allow_closed: bool = False,
         threading: dict[str, Any] | None = None,
+        automatic: bool = False,
     ) -> Comment:
         """As `add`, on a ticket the caller holds locked (not a merged one), by an author it checked:
-        a channel's message, whose ticket and contact were just found."""
+        a channel's message, whose ticket and contact were just found. `automatic`: a message a machine
+        sent (an out-of-office reply): on record, and nothing more: it changes no status, moves no
+        clock and runs no trigger."""
         author_type, author_id = author
         if ticket.deleted_at is not None:
             raise Conflict("The ticket is deleted; restore it first", code="ticket_deleted")
@@ -127,7 +130,7 @@ class CommentService:
         attached = await self._attach(comment, data.attachments, files)
         await self.tickets.pipeline.comment_added(self.tickets, ticket, comment)
         status_kind = data.status_kind
-        if data.status_id is None and status_kind is None:
+        if data.status_id is None and status_kind is None and not automatic:
             status_kind = _implied_status(ticket, author_type, data.public)
         # The ticket's change, its events and what triggers make of them are written together.
         async with holding_writes(self.session, self.principal.workspace_id):
@@ -151,7 +154,8 @@ class CommentService:
                     )
                 ],
             )
-            await self.tickets.after_comment(updated, comment)
+            if not automatic:
+                await self.tickets.after_comment(updated, comment)
         return comment
 
     async def present(self, comments: Sequence[Comment]) -> list[CommentOut]:

@@ -208,3 +208,5 @@ class DeliveryState(enum.StrEnum):
     queued = "queued"
     sent = "sent"
     failed = "failed"
+    # Not sent on purpose, by a rule that stops mail loops (e.g. an automatic reply to automatic mail).
+    suppressed = "suppressed"

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.adapters.messages import Bounce, Ignore, ParsedMessage, ProviderEvent
 from app.channels.adapters.profiles import NotFetched, Profile, ProfileRequest
-from app.channels.adapters.sending import NotSent, Reply, Sent
+from app.channels.adapters.sending import NotSent, Reply, Sent, Suppressed
 from app.channels.schemas import InboundUrls
 from app.models import Contact, Conversation, InboundMessage, MessagingChannel, Ticket
 from app.models.enums import ChannelKind
@@ -112,8 +112,9 @@ class ChannelAdapter(ABC):
         return ReplyWindow()
 
     @abstractmethod
-    async def send(self, reply: Reply) -> Sent | NotSent:
-        """Send the reply; never raises for what the provider or the network did."""
+    async def send(self, reply: Reply) -> Sent | NotSent | Suppressed:
+        """Send the reply (or suppress it, by a rule that stops loops); never raises for what the provider
+        or the network did."""
 
     async def profile(self, request: ProfileRequest) -> Profile | NotFetched:
         """The customer's profile, asked of the provider; never raises for what the provider or the

@@ -50,8 +50,12 @@ class ParsedMessage:
     remote_files: tuple[RemoteFile, ...] = ()
     # Tokens of files the channel uploaded before sending the message.
     upload_tokens: tuple[str, ...] = ()
-    # Why the message must never get an automatic reply (e.g. it is an out-of-office mail), if so.
+    # Why the message is automatic (e.g. an out-of-office mail), if so: it never opens a ticket for agents,
+    # never changes one, and never gets an automatic reply.
     automatic: str | None = None
+    # Why it came through a mailing list, if so: automatic unless its sender takes part in the ticket it
+    # goes on (a customer answering through a list is a person writing).
+    mailing_list: str | None = None
     # When the customer sent it, as the provider says (reply windows count from it, not from arrival).
     sent_at: datetime | None = None
     # What the adapter's `explicit_ticket` looks at (e.g. an email's references).

@@ -57,6 +57,14 @@ class NotSent:
     permanent: bool
 
 
+@dataclass(frozen=True)
+class Suppressed:
+    """Not sent on purpose, by a rule that stops mail loops (an automatic reply to automatic mail, a reply
+    to the channel's own address or to a mail system): nothing failed, and nothing is tried again."""
+
+    reason: str
+
+
 @dataclass
 class Reply:
     message: OutboundMessage

@@ -23,7 +23,7 @@ from app.channels.adapters.mail.composing import compose
 from app.channels.adapters.mail.parsing import ParsedMail, clean_subject, parse_mail, subject_ticket_number
 from app.channels.adapters.mail.threading import ticket_named
 from app.channels.adapters.messages import AttachedFile, Bounce, Ignore, ParsedMessage
-from app.channels.adapters.sending import NotSent, Reply, Sent, file_bytes
+from app.channels.adapters.sending import NotSent, Reply, Sent, Suppressed, file_bytes
 from app.channels.schemas import EmailSecrets, EmailSettings, InboundUrls
 from app.comments.repository import CommentRepository
 from app.errors import Forbidden
@@ -80,6 +80,7 @@ def parse(channel: MessagingChannel, inbound: InboundMessage) -> ParsedMessage |
         subject=clean_subject(mail.subject) or None,
         files=tuple(AttachedFile(item.filename, item.data) for item in mail.attachments),
         automatic=mail.automatic,
+        mailing_list=mail.mailing_list,
         address={"email": sender, "name": mail.from_name},
         hints={
             "message_ids": [*reversed(mail.references), *mail.in_reply_to],
@@ -90,30 +91,32 @@ def parse(channel: MessagingChannel, inbound: InboundMessage) -> ParsedMessage |
 
 
 async def thread_context(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
-    """What a reply on the ticket needs to know of its thread: the Message-IDs to refer to, and whether
-    the customer's latest mail was automatic."""
-    comments = await CommentRepository(session, ticket.workspace_id).with_provider_ids(
-        ticket.id, REFERENCES_KEPT
-    )
+    """What a reply on the ticket needs to know of its thread: the Message-IDs to refer to (of public
+    comments), and whether the customer's latest mail (an automatic one is a note) was automatic or came
+    through a mailing list: neither gets an automatic reply."""
+    repo = CommentRepository(session, ticket.workspace_id)
+    comments = await repo.with_provider_ids(ticket.id, REFERENCES_KEPT)
     from_customer = [comment for comment in comments if comment.author_type is CommentAuthor.contact]
     last = from_customer[-1] if from_customer else None
+    latest = await repo.latest_from_contact(ticket.id)
+    threading = (latest.threading or {}) if latest else {}
     return {
         "references": [comment.provider_message_id for comment in comments],
         "in_reply_to": last.provider_message_id if last else None,
-        "automatic": (last.threading or {}).get("automatic") if last else None,
+        "automatic": threading.get("automatic") or threading.get("mailing_list"),
     }
 
 
-async def _send(reply: Reply) -> Sent | NotSent:
+async def _send(reply: Reply) -> Sent | NotSent | Suppressed:
     settings = reply.channel.settings
     if not settings.get("smtp_host"):
         return NotSent("the channel has no SMTP server to send replies through", True)
     to = reply.conversation.address.get("email")
     if not to:
         return NotSent("the conversation has no email address to reply to", True)
-    refused = _loop_rule(reply, to)
-    if refused:
-        return NotSent(refused, True)
+    looping = _loop_rule(reply, to)
+    if looping:
+        return Suppressed(looping)
     files = await _files(reply)
     if isinstance(files, NotSent):
         return files
@@ -183,12 +186,12 @@ def _loop_rule(reply: Reply, to: str) -> str | None:
     """Why this reply must not be sent, by the loop rules; None when it may."""
     local = to.partition("@")[0].lower()
     if base_address(to) == str(reply.channel.settings["address"]).lower():
-        return "not sent: the recipient is the channel's own address"
+        return "the recipient is the channel's own address"
     if local in _SERVICE_SENDERS:
-        return f"not sent: the recipient is a mail system ({local})"
+        return f"the recipient is a mail system ({local})"
     automatic = reply.context.get("automatic")
     if reply.comment.author_type is not CommentAuthor.agent and automatic:
-        return f"not sent: automatic replies are never sent to automatic mail ({automatic})"
+        return f"automatic replies are never sent to automatic mail ({automatic})"
     return None
 
 
@@ -246,5 +249,5 @@ class EmailAdapter(ChannelAdapter):
     def sends_replies(self, channel: MessagingChannel) -> bool:
         return channel.active and bool(channel.settings.get("smtp_host"))
 
-    async def send(self, reply: Reply) -> Sent | NotSent:
+    async def send(self, reply: Reply) -> Sent | NotSent | Suppressed:
         return await _send(reply)

@@ -55,7 +55,19 @@ _DELIVERY_STATUS_TYPES = frozenset({"message/delivery-status", "message/global-d
 _ORIGINAL_TYPES = frozenset(
     {"message/rfc822", "message/global", "text/rfc822-headers", "message/global-headers"}
 )
-_BULK_PRECEDENCE = frozenset({"bulk", "list", "junk", "auto_reply"})
+_AUTOMATIC_PRECEDENCE = frozenset({"bulk", "junk", "auto_reply"})
+# Subjects mail clients give the vacation replies they send, several of them with no header saying so:
+# Outlook's (in the languages of its users here and a few more), the common "Out of Office" and
+# "Autoreply" forms (Gmail and Apple Mail users, other mailers), and Lotus Notes' "AUTO: … is out of the
+# office". Matched at the start of the subject, case aside.
+_VACATION_SUBJECT = re.compile(
+    r"(?:automatic reply|auto[- ]?reply|out of (?:the )?office(?: ?auto ?reply| reply)?|trả lời tự động"
+    r"|automatische antwort|réponse automatique|respuesta automática|risposta automatica"
+    r"|resposta automática|automatisch antwoord|自动回复|自動回覆|自動応答)\s*[:\uff1a]"
+    r"|out of (?:the )?office(?: ?auto ?reply| reply)?$"
+    r"|auto:.*\bis out of (?:the )?office\b",
+    re.IGNORECASE,
+)
 _DAEMONS = ("mailer-daemon", "postmaster")
 _RECIPIENT_HEADERS = ("to", "cc", "delivered-to", "x-original-to")
 
@@ -151,8 +163,11 @@ class ParsedMail:
     full_text: str
     html: str | None
     attachments: list[MailAttachment]
-    # Why the mail must never get an automatic reply; None for a person's ordinary mail.
+    # Why the mail is automatic (an out-of-office reply, a report, a bulk mailing): it must never get an
+    # automatic reply, nor count as a person writing; None for a person's mail.
     automatic: str | None
+    # Why the mail came through a mailing list (a person may write through one; see `automatic`).
+    mailing_list: str | None
     delivery_report: DeliveryReport | None
 
 
@@ -177,6 +192,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
             html=None,
             attachments=[],
             automatic=None,
+            mailing_list=None,
             delivery_report=None,
         )
 
@@ -194,6 +210,7 @@ def _parsed(message: EmailMessage) -> ParsedMail:
     in_reply_to = _ids(message, "in-reply-to")
     references = _ids(message, "references")
     return_path = _return_path(message)
+    subject = " ".join((_decoded_header(message, "subject") or "").split())
     return ParsedMail(
         message_id=next(iter(_ids(message, "message-id")), None),
         in_reply_to=in_reply_to,
@@ -202,12 +219,13 @@ def _parsed(message: EmailMessage) -> ParsedMail:
         from_address=from_address,
         return_path=return_path,
         recipients=_recipients(message),
-        subject=" ".join((_decoded_header(message, "subject") or "").split()),
+        subject=subject,
         text=new_part(full_text),
         full_text=full_text,
         html=html,
         attachments=attachments,
-        automatic=_automatic(message, from_address, return_path),
+        automatic=_automatic(message, subject, from_address, return_path),
+        mailing_list=_mailing_list(message),
         delivery_report=_delivery_report(message, in_reply_to, references),
     )
 
@@ -568,18 +586,20 @@ def _file_data(part: Message) -> bytes:
         return str(part.get_payload(0)).encode("utf-8", "surrogateescape")
 
 
-def _automatic(message: Message, from_address: str | None, return_path: str | None) -> str | None:
-    """Why no automatic reply may go to this mail (the rules of RFC 3834 and what mail systems do)."""
+def _automatic(
+    message: Message, subject: str, from_address: str | None, return_path: str | None
+) -> str | None:
+    """Why the mail is automatic (the rules of RFC 3834, and what mail systems and clients do)."""
     auto_submitted = _first_word(message, "auto-submitted")
     if auto_submitted is not None and auto_submitted != "no":
         return f"Auto-Submitted: {auto_submitted}" if auto_submitted else "Auto-Submitted"
     precedence = _first_word(message, "precedence")
-    if precedence in _BULK_PRECEDENCE:
+    if precedence in _AUTOMATIC_PRECEDENCE:
         return f"Precedence: {precedence}"
     for name, phrase in (
         ("x-autoreply", "X-Autoreply"),
+        ("x-autorespond", "X-Autorespond"),
         ("x-auto-response-suppress", "X-Auto-Response-Suppress"),
-        ("list-id", "List-Id"),
     ):
         if _raw_values(message, name):
             return phrase
@@ -592,6 +612,19 @@ def _automatic(message: Message, from_address: str | None, return_path: str | No
     if message.get_content_type() == "multipart/report":
         report_type = _report_type(message) or "unknown"
         return "delivery report" if report_type == "delivery-status" else f"report: {report_type}"
+    vacation = _VACATION_SUBJECT.match(subject)
+    if vacation is not None:
+        return f'vacation subject "{vacation[0].strip()}"'
+    return None
+
+
+def _mailing_list(message: Message) -> str | None:
+    """The list header (RFC 2369, RFC 2919) or precedence that says the mail came through a list."""
+    if _first_word(message, "precedence") == "list":
+        return "Precedence: list"
+    for name, phrase in (("list-id", "List-Id"), ("list-unsubscribe", "List-Unsubscribe")):
+        if _raw_values(message, name):
+            return phrase
     return None
 
 

@@ -4,13 +4,9 @@ subject token, trusted only from a participant of that ticket; otherwise a new t
 
 import hmac
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app.channels.adapters.base import Found, TicketLookup
 from app.channels.adapters.mail.addresses import REPLY_ADDRESS, base_address, reply_code
-from app.channels.repository import ticket_of_messages
-from app.comments.repository import CommentRepository
-from app.models import Contact, Ticket
+from app.channels.repository import takes_part, ticket_of_messages
 from app.tickets.repository import TicketRepository
 
 
@@ -37,12 +33,6 @@ async def ticket_named(lookup: TicketLookup) -> Found:
     number = hints["subject_number"]
     if number is not None:
         ticket = await tickets.by_number(number, for_update=True)
-        if ticket is not None and await _participant(session, ticket, await lookup.contact()):
+        if ticket is not None and await takes_part(session, ticket, (await lookup.contact()).id):
             return await tickets.surviving(ticket), "subject_token"
     return None
-
-
-async def _participant(session: AsyncSession, ticket: Ticket, contact: Contact) -> bool:
-    if ticket.requester_id == contact.id:
-        return True
-    return await CommentRepository(session, ticket.workspace_id).written_by_contact(ticket.id, contact.id)
