@@ -28,7 +28,7 @@ from app.auth.principal import Principal
 from app.categories.repository import CategoryRepository
 from app.channels import remote_files
 from app.channels.adapters import adapter_for
-from app.channels.adapters.base import TicketLookup
+from app.channels.adapters.base import ChannelAdapter, TicketLookup
 from app.channels.adapters.messages import Bounce, Ignore, ParsedMessage
 from app.channels.remote_files import Downloader
 from app.channels.replies import bounced
@@ -51,7 +51,7 @@ from app.kit.ids import new_id
 from app.models import Contact, Conversation, MessagingChannel, Ticket
 from app.models.enums import CommentAuthor, InboundState, LinkKind, StatusKind
 from app.rules.snapshot import rules_as_of
-from app.tickets.schemas import TicketCreate
+from app.tickets.schemas import MAX_CCS, TicketCreate
 from app.tickets.service import TicketService
 
 SUBJECT_LENGTH = 120
@@ -110,7 +110,11 @@ async def thread(
             secrets=lambda: channel_secrets(channel, secret_box),
         )
     )
-    ticket, rule, previous = await _ticket_for(tickets, channel, requester, message, now, found)
+    # Whom the customer copied, if anyone (an email's Cc): copied on the ticket's replies from now on.
+    copied = await _copied(session, principal, adapter, message, settings) if message.copied else []
+    ticket, rule, previous = await _ticket_for(tickets, channel, requester, message, now, found, copied)
+    if copied:
+        ticket = await tickets.copy_in(ticket, copied)
     # The contact was just found; an agent's call was checked when it was received.
     author = (
         (CommentAuthor.agent, message.agent_id)
@@ -261,6 +265,30 @@ async def _conversation(
     return conversation
 
 
+async def _copied(
+    session: AsyncSession,
+    principal: Principal,
+    adapter: ChannelAdapter,
+    message: ParsedMessage,
+    settings: Settings,
+) -> list[UUID]:
+    """The contacts the message copies, found or created by their address."""
+    contact_ids = []
+    for person in (await adapter.copied(session, message))[:MAX_CCS]:
+        contact = await find_or_create_contact(
+            session,
+            principal,
+            email=person.email,
+            phone=None,
+            name=person.name,
+            default_phone_region=settings.default_phone_region,
+        )
+        # Found by an address that is not its own (a secondary identity): no address to copy replies to.
+        if contact.email is not None:
+            contact_ids.append(contact.id)
+    return contact_ids
+
+
 async def _ticket_for(
     tickets: TicketService,
     channel: MessagingChannel,
@@ -268,20 +296,22 @@ async def _ticket_for(
     message: ParsedMessage,
     now: datetime,
     found: tuple[Ticket | None, str] | None,
+    copied: list[UUID],
 ) -> tuple[Ticket, str, UUID | None]:
     """The ticket the message goes on, the rule that chose it, and the ticket it follows up, if any.
-    `found`: the ticket the message belongs to (by its conversation, or by what the adapter read in it)."""
+    `found`: the ticket the message belongs to (by its conversation, or by what the adapter read in it);
+    `copied`: the contacts the message copies, a new ticket's CCs."""
     current = found[0] if found else None
     if current is None:
-        return await _open(tickets, channel, requester, message), "new_conversation", None
+        return await _open(tickets, channel, requester, message, copied), "new_conversation", None
     if current.deleted_at is not None:
-        return await _open(tickets, channel, requester, message), "ticket_deleted", current.id
+        return await _open(tickets, channel, requester, message, copied), "ticket_deleted", current.id
     if current.status_kind not in (StatusKind.solved, StatusKind.closed):
         return current, "open_ticket", None
     window = timedelta(hours=channel.settings.get("reopen_window_hours", 72))
     if current.status_kind is StatusKind.solved and current.solved_at and now - current.solved_at < window:
         return current, "reopened", None
-    follow_up = await _open(tickets, channel, requester, message)
+    follow_up = await _open(tickets, channel, requester, message, copied)
     await tickets.repo.add_link(follow_up.id, current.id, LinkKind.follow_up_of)
     return follow_up, "follow_up", current.id
 
@@ -291,6 +321,7 @@ async def _open(
     channel: MessagingChannel,
     requester: _Requester,
     message: ParsedMessage,
+    copied: list[UUID],
 ) -> Ticket:
     category_id = channel.default_category_id
     if category_id is not None:
@@ -306,6 +337,7 @@ async def _open(
             category_id=category_id,
             priority=channel.default_priority,
             tags=channel.default_tags,
+            ccs=[contact_id for contact_id in copied if contact_id != requester.contact_id],
         ),
         conversation_id=requester.conversation.id,
     )

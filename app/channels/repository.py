@@ -149,6 +149,16 @@ async def email_channel_for(session: AsyncSession, address: str) -> MessagingCha
     return (await session.execute(_CLAIMED_ADDRESS, {"address": address})).scalar_one_or_none()
 
 
+async def claimed_addresses(session: AsyncSession, addresses: Sequence[str]) -> set[str]:
+    """Which of these (base) addresses a channel receives mail for, in any workspace."""
+    if not addresses:
+        return set()
+    statement = select(MessagingChannel.claimed_address).where(
+        MessagingChannel.claimed_address.in_(addresses)
+    )
+    return {address for address in (await session.scalars(statement)) if address is not None}
+
+
 # The statements each message's threading runs, built once: building one costs more than running it.
 _ECHO = (
     exists()

@@ -1,6 +1,7 @@
 """Which ticket a mail belongs to, by the mail itself, in this order: the `In-Reply-To` and `References`
 of a message the service received or sent on a ticket; a reply address naming the ticket; a `[#number]`
-subject token, trusted only from a participant of that ticket; otherwise a new ticket."""
+subject token, trusted only from a participant of that ticket (its requester, a CC, or a contact who wrote
+on it); otherwise a new ticket."""
 
 import hmac
 
@@ -43,6 +44,6 @@ async def ticket_named(lookup: TicketLookup) -> Found:
 
 
 async def _participant(session: AsyncSession, ticket: Ticket, contact: Contact) -> bool:
-    if ticket.requester_id == contact.id:
+    if ticket.requester_id == contact.id or contact.id in ticket.ccs:
         return True
     return await CommentRepository(session, ticket.workspace_id).written_by_contact(ticket.id, contact.id)
