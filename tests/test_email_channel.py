@@ -61,12 +61,15 @@ class Outbox:
     port: int = 0
     received: list[EmailMessage] = field(default_factory=list)
     raw: list[bytes] = field(default_factory=list)
+    # Whom each mail was delivered to (RCPT TO), as the envelope said.
+    envelopes: list[list[str]] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     # The names TLS clients asked for (SNI).
     server_names: list[str | None] = field(default_factory=list)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.raw.append(envelope.original_content or b"")
+        self.envelopes.append(list(envelope.rcpt_tos))
         self.received.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
         self.arrived.set()
         return "250 OK"

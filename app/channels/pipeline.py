@@ -36,7 +36,7 @@ from app.auth.principal import Principal
 from app.categories.repository import CategoryRepository
 from app.channels import remote_files
 from app.channels.adapters import adapter_for
-from app.channels.adapters.base import Found, TicketLookup
+from app.channels.adapters.base import ChannelAdapter, Found, TicketLookup
 from app.channels.adapters.messages import Bounce, Ignore, ParsedMessage
 from app.channels.remote_files import Downloader
 from app.channels.replies import bounced
@@ -60,7 +60,7 @@ from app.kit.ids import new_id
 from app.models import Contact, Conversation, MessagingChannel, Ticket
 from app.models.enums import CommentAuthor, InboundState, LinkKind, StatusKind
 from app.rules.snapshot import rules_as_of, rules_of
-from app.tickets.schemas import TicketCreate
+from app.tickets.schemas import MAX_CCS, TicketCreate
 from app.tickets.service import TicketService
 
 SUBJECT_LENGTH = 120
@@ -124,7 +124,11 @@ async def thread(
     )
     automatic = await _automatic(session, message, found, requester.contact_id)
     if automatic is None:
-        ticket, rule, previous = await _ticket_for(tickets, channel, requester, message, now, found)
+        # Whom the customer copied, if anyone (an email's Cc): copied on the ticket's replies from now on.
+        copied = await _copied(session, principal, adapter, message, settings) if message.copied else []
+        ticket, rule, previous = await _ticket_for(tickets, channel, requester, message, now, found, copied)
+        if copied:
+            ticket = await tickets.copy_in(ticket, copied)
     else:
         placed = await _automatic_ticket(tickets, channel, requester, message, found)
         if placed is None:
@@ -304,6 +308,30 @@ async def _conversation(
     return conversation
 
 
+async def _copied(
+    session: AsyncSession,
+    principal: Principal,
+    adapter: ChannelAdapter,
+    message: ParsedMessage,
+    settings: Settings,
+) -> list[UUID]:
+    """The contacts the message copies, found or created by their address."""
+    contact_ids = []
+    for person in (await adapter.copied(session, message))[:MAX_CCS]:
+        contact = await find_or_create_contact(
+            session,
+            principal,
+            email=person.email,
+            phone=None,
+            name=person.name,
+            default_phone_region=settings.default_phone_region,
+        )
+        # Found by an address that is not its own (a secondary identity): no address to copy replies to.
+        if contact.email is not None:
+            contact_ids.append(contact.id)
+    return contact_ids
+
+
 async def _ticket_for(
     tickets: TicketService,
     channel: MessagingChannel,
@@ -311,20 +339,22 @@ async def _ticket_for(
     message: ParsedMessage,
     now: datetime,
     found: tuple[Ticket | None, str] | None,
+    copied: list[UUID],
 ) -> tuple[Ticket, str, UUID | None]:
     """The ticket the message goes on, the rule that chose it, and the ticket it follows up, if any.
-    `found`: the ticket the message belongs to (by its conversation, or by what the adapter read in it)."""
+    `found`: the ticket the message belongs to (by its conversation, or by what the adapter read in it);
+    `copied`: the contacts the message copies, a new ticket's CCs."""
     current = found[0] if found else None
     if current is None:
-        return await _open(tickets, channel, requester, message), "new_conversation", None
+        return await _open(tickets, channel, requester, message, copied), "new_conversation", None
     if current.deleted_at is not None:
-        return await _open(tickets, channel, requester, message), "ticket_deleted", current.id
+        return await _open(tickets, channel, requester, message, copied), "ticket_deleted", current.id
     if current.status_kind not in (StatusKind.solved, StatusKind.closed):
         return current, "open_ticket", None
     window = timedelta(hours=channel.settings.get("reopen_window_hours", 72))
     if current.status_kind is StatusKind.solved and current.solved_at and now - current.solved_at < window:
         return current, "reopened", None
-    follow_up = await _open(tickets, channel, requester, message)
+    follow_up = await _open(tickets, channel, requester, message, copied)
     await tickets.repo.add_link(follow_up.id, current.id, LinkKind.follow_up_of)
     return follow_up, "follow_up", current.id
 
@@ -357,7 +387,7 @@ async def _automatic_ticket(
     status = await _filing_status(tickets, channel)
     if status is None:
         return None
-    filed = await _open(tickets, channel, requester, message, status_id=status)
+    filed = await _open(tickets, channel, requester, message, [], status_id=status)
     return filed, "automatic_filed", current.id if current else None
 
 
@@ -379,6 +409,7 @@ async def _open(
     channel: MessagingChannel,
     requester: _Requester,
     message: ParsedMessage,
+    copied: list[UUID],
     *,
     status_id: UUID | None = None,
 ) -> Ticket:
@@ -397,6 +428,7 @@ async def _open(
             priority=channel.default_priority,
             tags=channel.default_tags,
             status_id=status_id,
+            ccs=[contact_id for contact_id in copied if contact_id != requester.contact_id],
         ),
         conversation_id=requester.conversation.id,
     )

@@ -121,8 +121,8 @@ class InboundRepository(ScopedRepository[InboundMessage]):
 
 
 async def takes_part(session: AsyncSession, ticket: Ticket, contact_id: UUID) -> bool:
-    """Whether the contact is the ticket's requester, or has written on it."""
-    if ticket.requester_id == contact_id:
+    """Whether the contact is the ticket's requester or one of its CCs, or has written on it."""
+    if ticket.requester_id == contact_id or contact_id in ticket.ccs:
         return True
     return await CommentRepository(session, ticket.workspace_id).written_by_contact(ticket.id, contact_id)
 
@@ -157,6 +157,16 @@ async def email_channel_for(session: AsyncSession, address: str) -> MessagingCha
     """The channel that receives mail for this (base) address, across workspaces (mail names none);
     active or not, since an inactive channel keeps its address from the others."""
     return (await session.execute(_CLAIMED_ADDRESS, {"address": address})).scalar_one_or_none()
+
+
+async def claimed_addresses(session: AsyncSession, addresses: Sequence[str]) -> set[str]:
+    """Which of these (base) addresses a channel receives mail for, in any workspace."""
+    if not addresses:
+        return set()
+    statement = select(MessagingChannel.claimed_address).where(
+        MessagingChannel.claimed_address.in_(addresses)
+    )
+    return {address for address in (await session.scalars(statement)) if address is not None}
 
 
 # The statements each message's threading runs, built once: building one costs more than running it.

@@ -2,7 +2,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Select, bindparam, delete, select
+from sqlalchemy import Select, bindparam, delete, exists, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.contacts.schemas import ContactSort
@@ -10,7 +10,7 @@ from app.kit.pagination import Keyset, SortColumn
 from app.kit.repository import ScopedRepository
 from app.kit.search import like_pattern, search_terms
 from app.kit.time import utcnow
-from app.models import Contact, ContactIdentity
+from app.models import Contact, ContactIdentity, Ticket
 from app.models.enums import IdentityKind
 
 KEYSETS = {
@@ -86,6 +86,11 @@ class ContactRepository(ScopedRepository[Contact]):
     async def find_by_identity(self, kind: IdentityKind, value: str) -> Contact | None:
         parameters = {"workspace_id": self.workspace_id, "kind": kind, "value": value}
         return (await self.session.execute(_BY_IDENTITY, parameters)).scalar_one_or_none()
+
+    async def copied_on_tickets(self, contact_id: UUID) -> bool:
+        """Whether the contact is a CC of some ticket."""
+        copied = exists().where(Ticket.workspace_id == self.workspace_id, Ticket.ccs.contains([contact_id]))
+        return bool(await self.session.scalar(select(copied)))
 
     async def touch(self, contact: Contact) -> None:
         """A new version for a change the contact's row does not show (its identities)."""

@@ -103,7 +103,7 @@ async def update_contact(
 async def delete_contact(
     contact_id: UUID, session: Session, principal: Agent, if_match: IfMatch = None
 ) -> None:
-    """Refused with 409 while tickets have the contact as their requester."""
+    """Refused with 409 while tickets have the contact as their requester or one of their CCs."""
     found = await service.get_contact(session, principal.workspace_id, contact_id, for_update=True)
     check_if_match(if_match, found.version)
     await service.delete_contact(session, principal.workspace_id, found)

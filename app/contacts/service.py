@@ -165,8 +165,15 @@ async def update_contact(
 
 
 async def delete_contact(session: AsyncSession, workspace_id: UUID, contact: Contact) -> None:
+    repo = ContactRepository(session, workspace_id)
+    if await repo.copied_on_tickets(contact.id):
+        raise Conflict(
+            "Tickets copy their replies to this contact (ccs), so it cannot be deleted; remove it from "
+            "their CCs first",
+            code="contact_in_use",
+        )
     try:
-        await ContactRepository(session, workspace_id).delete(contact)
+        await repo.delete(contact)
     except IntegrityError as exc:
         if describe_violation(exc)[1] != "in_use":
             raise

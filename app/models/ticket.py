@@ -68,6 +68,7 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
         ),
         Index("ix_tickets_tags", "tags", postgresql_using="gin"),
         Index("ix_tickets_followers", "followers", postgresql_using="gin"),
+        Index("ix_tickets_ccs", "ccs", postgresql_using="gin"),
         Index(
             "ix_tickets_external_refs",
             "external_refs",
@@ -98,6 +99,8 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     assignee_id: Mapped[UUID | None]
     requester_id: Mapped[UUID | None]
     followers: Mapped[list[UUID]] = mapped_column(ARRAY(Uuid()), server_default="{}")
+    # Contacts of the workspace copied on the ticket's public email replies.
+    ccs: Mapped[list[UUID]] = mapped_column(ARRAY(Uuid()), server_default="{}")
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
     # What an agent must know to be given the ticket by a group that assigns by skills.
     required_skills: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")

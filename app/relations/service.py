@@ -16,7 +16,7 @@ from app.models.enums import StatusKind
 from app.outbox import EventType, event_row, record
 from app.tickets.changes import history_rows
 from app.tickets.events import ticket_json
-from app.tickets.schemas import ChildCreate, LinkCreate, TicketCreate
+from app.tickets.schemas import MAX_CCS, ChildCreate, LinkCreate, TicketCreate
 from app.tickets.service import TicketService
 
 
@@ -69,7 +69,7 @@ class TicketRelations:
         return child
 
     async def merge(self, source_id: UUID, into_id: UUID) -> tuple[Ticket, Ticket]:
-        """The source's conversation moves to the target, followers and tags are united, and the source
+        """The source's conversation moves to the target, followers, CCs and tags are united, and the source
         is closed as merged; later messages to the source land on the target."""
         if into_id == source_id:
             raise Unprocessable("into: a ticket cannot be merged into itself", field="into")
@@ -97,6 +97,7 @@ class TicketRelations:
         await move_to_ticket(self.tickets.session, workspace_id, source.id, target.id)
         united = {
             "followers": list(dict.fromkeys([*target.followers, *source.followers])),
+            "ccs": list(dict.fromkeys([*target.ccs, *source.ccs]))[:MAX_CCS],
             "tags": list(dict.fromkeys([*target.tags, *source.tags])),
         }
         target = await self.tickets.apply_changes(target, united)

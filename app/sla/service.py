@@ -278,7 +278,8 @@ class SlaService:
         return status is not None and status.pauses_sla
 
     def _may_matter(self, changed: Mapping[str, Any]) -> bool:
-        return bool(changed.keys() - {"updated_at", "search_text", "followers", "external_refs", "due_at"})
+        unrelated = {"updated_at", "search_text", "followers", "ccs", "external_refs", "due_at"}
+        return bool(changed.keys() - unrelated)
 
     async def _policy_columns(self) -> set[str]:
         """The ticket columns some active policy's conditions read."""

@@ -273,7 +273,7 @@ async def merge_ticket(
     ticket_id: UUID, data: MergeRequest, request: Request, session: Session, principal: Agent
 ) -> MergeResult:
     """Merge this ticket into another: its comments and attachments move there (each comment keeps
-    `original_ticket_id`), followers and tags are united, this ticket is closed with `merged_into_id`,
+    `original_ticket_id`), followers, CCs and tags are united, this ticket is closed with `merged_into_id`,
     and later messages to it land on the other. Both histories say so."""
     source, target = await TicketRelations(_service(request, session, principal)).merge(ticket_id, data.into)
     return MergeResult(ticket=TicketOut.model_validate(source), into=TicketOut.model_validate(target))

@@ -33,6 +33,8 @@ from app.models.enums import (
 Subject = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 Tags = Annotated[list[Tag], Field(max_length=50)]
 AgentIds = Annotated[list[UUID], Field(max_length=100)]
+MAX_CCS = 50
+ContactIds = Annotated[list[UUID], Field(max_length=MAX_CCS)]
 MAX_BULK = 100
 
 
@@ -84,6 +86,9 @@ class TicketCreate(RequestModel):
     requester_id: UUID | None = None
     requester: RequesterInline | None = None
     followers: AgentIds = []
+    ccs: ContactIds = Field(
+        [], description="Contacts (each with an email address) copied on the ticket's public email replies"
+    )
     tags: Tags = []
     required_skills: Skills = Field(
         [], description="What the agent must know, for groups that assign by skills"
@@ -107,7 +112,8 @@ class TicketCreate(RequestModel):
 
 
 class TicketUpdate(UpdateModel):
-    """The fields to change. `tags` and `followers` replace the lists; `add_*`/`remove_*` edit them."""
+    """The fields to change. `tags`, `followers` and `ccs` replace the lists; `add_*`/`remove_*` edit
+    them."""
 
     subject: Subject = None
     description: LongText | None = None
@@ -123,6 +129,9 @@ class TicketUpdate(UpdateModel):
     followers: AgentIds = None
     add_followers: AgentIds = None
     remove_followers: AgentIds = None
+    ccs: ContactIds = None
+    add_ccs: ContactIds = None
+    remove_ccs: ContactIds = None
     tags: Tags = None
     add_tags: Tags = None
     remove_tags: Tags = None
@@ -141,6 +150,8 @@ class TicketUpdate(UpdateModel):
             _one_of(self, "tags", edit)
         for edit in ("add_followers", "remove_followers"):
             _one_of(self, "followers", edit)
+        for edit in ("add_ccs", "remove_ccs"):
+            _one_of(self, "ccs", edit)
         return self
 
 
@@ -204,6 +215,7 @@ class TicketOut(ResponseModel):
     assignee_id: UUID | None
     requester_id: UUID | None
     followers: list[UUID]
+    ccs: list[UUID] = Field(description="Contacts copied on the ticket's public email replies")
     tags: list[str]
     required_skills: list[str]
     custom_fields: dict[str, Any]

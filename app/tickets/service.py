@@ -11,6 +11,7 @@ from app.agents.repository import AgentRepository
 from app.auth.principal import Principal
 from app.categories.repository import CategoryRepository
 from app.config import Settings
+from app.contacts.repository import ContactRepository
 from app.contacts.service import find_or_create_contact
 from app.custom_fields.validation import load_definitions, new_record_fields, validate_custom_fields
 from app.errors import Conflict, NotFound, Unprocessable
@@ -28,7 +29,14 @@ from app.tickets.events import change_events, created_event, ticket_json
 from app.tickets.filters import TicketFilters
 from app.tickets.pipeline import ticket_pipeline
 from app.tickets.repository import UNSET_AT_CREATION, TicketRepository
-from app.tickets.schemas import AssignRequest, ChildrenSummary, RequesterInline, TicketCreate, TicketUpdate
+from app.tickets.schemas import (
+    MAX_CCS,
+    AssignRequest,
+    ChildrenSummary,
+    RequesterInline,
+    TicketCreate,
+    TicketUpdate,
+)
 from app.tickets.writes import held_writes, record_events, write_held
 
 RESOLVED_KINDS = (StatusKind.solved, StatusKind.closed)
@@ -109,6 +117,7 @@ class TicketService:
             "assignee_id": data.assignee_id,
             "requester_id": data.requester_id,
             "followers": _unique(data.followers),
+            "ccs": _unique(data.ccs),
             "tags": _normalise_tags(data.tags),
             "required_skills": data.required_skills,
             "channel": data.channel,
@@ -224,6 +233,18 @@ class TicketService:
         triggers it fires."""
         return await self._apply(ticket, data, force=False, strategy=strategy)
 
+    async def copy_in(self, ticket: Ticket, contact_ids: Sequence[UUID]) -> Ticket:
+        """Add contacts a customer copied to the CCs, as far as there is room (their message is never
+        refused for copying many), leaving out the requester; the caller runs the triggers."""
+        added = [
+            contact_id
+            for contact_id in _unique(contact_ids)
+            if contact_id not in ticket.ccs and contact_id != ticket.requester_id
+        ][: max(MAX_CCS - len(ticket.ccs), 0)]
+        if not added:
+            return ticket
+        return await self._apply(ticket, TicketUpdate(add_ccs=added), force=False)
+
     async def after_comment(self, ticket: Ticket, comment: Comment) -> Ticket:
         """Run the triggers of a comment just added, with the changes it made to the ticket."""
         changes = self.recorded.pop(ticket.id, {})
@@ -274,7 +295,8 @@ class TicketService:
         if not changed:
             return ticket
         added_followers = [agent for agent in changed.get("followers", []) if agent not in ticket.followers]
-        await self._check_references({**changed, "followers": added_followers})
+        added_ccs = [contact for contact in changed.get("ccs", []) if contact not in ticket.ccs]
+        await self._check_references({**changed, "followers": added_followers, "ccs": added_ccs})
         if changed.get("parent_id") is not None:
             await self._check_parent(ticket.id, changed["parent_id"])
         if not force:
@@ -398,6 +420,8 @@ class TicketService:
                     raise Unprocessable(f"{field}: the agent {agent.name!r} is inactive", field=field)
                 if field == "assignee_id" and agent.role is Role.viewer:
                     raise Unprocessable("assignee_id: a viewer cannot be assigned tickets", field=field)
+        if values.get("ccs"):
+            await self._check_ccs(values["ccs"])
         if values.get("category_id") is not None:
             category = await CategoryRepository(self.session, self.workspace_id).get(values["category_id"])
             if category is None:
@@ -408,6 +432,22 @@ class TicketService:
                 raise Unprocessable(
                     f"category_id: the category {category.name!r} is inactive", field="category_id"
                 )
+
+    async def _check_ccs(self, contact_ids: Sequence[UUID]) -> None:
+        """CCs are contacts of the workspace that replies can be copied to."""
+        contacts = {
+            contact.id: contact
+            for contact in await ContactRepository(self.session, self.workspace_id).get_many(contact_ids)
+        }
+        for contact_id in contact_ids:
+            contact = contacts.get(contact_id)
+            if contact is None:
+                raise Unprocessable(
+                    f"ccs: no such contact {contact_id}", field="ccs", code="unknown_reference"
+                )
+            if contact.email is None:
+                named = contact.name or contact_id
+                raise Unprocessable(f"ccs: the contact {named} has no email address", field="ccs")
 
     async def _check_parent(self, ticket_id: UUID, parent_id: UUID) -> None:
         parent = await self.repo.get_visible(self.principal, parent_id)
@@ -455,6 +495,15 @@ def _edited_lists(ticket: Ticket, data: TicketUpdate, sent: dict[str, Any]) -> d
             for agent in _unique([*ticket.followers, *(data.add_followers or [])])
             if agent not in removed_ids
         ]
+    if "ccs" in sent:
+        values["ccs"] = _unique(data.ccs)
+    elif "add_ccs" in sent or "remove_ccs" in sent:
+        removed_ccs = set(data.remove_ccs or [])
+        values["ccs"] = [
+            contact for contact in _unique([*ticket.ccs, *(data.add_ccs or [])]) if contact not in removed_ccs
+        ]
+        if len(values["ccs"]) > MAX_CCS:
+            raise Unprocessable(f"add_ccs: a ticket has at most {MAX_CCS} CCs", field="add_ccs")
     return values
 
 

@@ -1,7 +1,7 @@
 """identity profiles
 
 Revision ID: 1f204254fb89
-Revises: 5e8c2a4f7d19
+Revises: 81907020cfb9
 Create Date: 2026-12-12 13:00:00.000000+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "1f204254fb89"
-down_revision: str | None = "5e8c2a4f7d19"
+down_revision: str | None = "81907020cfb9"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.channels.adapters.messages import Bounce, Ignore, ParsedMessage, ProviderEvent
+from app.channels.adapters.messages import Bounce, Copied, Ignore, ParsedMessage, ProviderEvent
 from app.channels.adapters.profiles import NotFetched, Profile, ProfileRequest
 from app.channels.adapters.sending import NotSent, Reply, Sent, Suppressed
 from app.channels.schemas import InboundUrls
@@ -96,6 +96,10 @@ class ChannelAdapter(ABC):
             return None
         repo = TicketRepository(lookup.session, lookup.channel.workspace_id)
         return await repo.surviving(await repo.get(ticket_id, for_update=True)), "conversation"
+
+    async def copied(self, session: AsyncSession, message: ParsedMessage) -> list[Copied]:
+        """Of those the message copies, the ones the ticket's replies may be copied to."""
+        return list(message.copied)
 
     async def context(self, session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
         """What `send` needs to know of the ticket's thread, read in the claim's transaction."""

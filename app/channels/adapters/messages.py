@@ -26,6 +26,14 @@ class RemoteFile:
 
 
 @dataclass(frozen=True)
+class Copied:
+    """Someone the customer copied on the message (an email's Cc)."""
+
+    email: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class ParsedMessage:
     # The provider's thread (messages of one conversation go on one ticket while it is open).
     conversation: str
@@ -60,6 +68,9 @@ class ParsedMessage:
     sent_at: datetime | None = None
     # What the adapter's `explicit_ticket` looks at (e.g. an email's references).
     hints: dict[str, Any] = field(default_factory=dict)
+    # Whom the customer copied: they are copied on the ticket's replies too (the adapter's `copied`
+    # says which of them may be).
+    copied: tuple[Copied, ...] = ()
 
 
 @dataclass(frozen=True)

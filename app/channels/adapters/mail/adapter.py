@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,11 +22,14 @@ from app.channels.adapters.mail.addresses import base_address, smtp_url
 from app.channels.adapters.mail.composing import compose
 from app.channels.adapters.mail.parsing import ParsedMail, clean_subject, parse_mail, subject_ticket_number
 from app.channels.adapters.mail.threading import ticket_named
-from app.channels.adapters.messages import AttachedFile, Bounce, Ignore, ParsedMessage
+from app.channels.adapters.messages import AttachedFile, Bounce, Copied, Ignore, ParsedMessage
 from app.channels.adapters.sending import NotSent, Reply, Sent, Suppressed, file_bytes
+from app.channels.repository import claimed_addresses
 from app.channels.schemas import EmailSecrets, EmailSettings, InboundUrls
 from app.comments.repository import CommentRepository
+from app.contacts.repository import ContactRepository
 from app.errors import Forbidden
+from app.kit.normalization import normalize_email
 from app.kit.outbound import UnsafeDestination, check_destination
 from app.models import Attachment, InboundMessage, MessagingChannel, Ticket
 from app.models.enums import Channel, ChannelKind, CommentAuthor, IdentityKind
@@ -87,13 +90,35 @@ def parse(channel: MessagingChannel, inbound: InboundMessage) -> ParsedMessage |
             "recipients": mail.recipients,
             "subject_number": subject_ticket_number(mail.subject),
         },
+        # Automatic mail (lists, out of office) copies whom nobody meant to bring into a ticket.
+        copied=() if mail.automatic else _copied(mail.copied, own, sender),
     )
+
+
+def _copied(addresses: Sequence[tuple[str, str]], own: str, sender: str) -> tuple[Copied, ...]:
+    """The people of a mail's Cc: valid addresses, neither the channel's (any `+tag` of it), the sender's,
+    nor a mail system's."""
+    found: dict[str, Copied] = {}
+    for name, written in addresses:
+        try:
+            address = normalize_email(written)
+        except ValueError:
+            continue
+        if (
+            base_address(address) == own
+            or address == sender
+            or address.partition("@")[0] in _SERVICE_SENDERS
+            or address in found
+        ):
+            continue
+        found[address] = Copied(address, name or None)
+    return tuple(found.values())
 
 
 async def thread_context(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
     """What a reply on the ticket needs to know of its thread: the Message-IDs to refer to (of public
-    comments), and whether the customer's latest mail (an automatic one is a note) was automatic or came
-    through a mailing list: neither gets an automatic reply."""
+    comments), whether the customer's latest mail (an automatic one is a note) was automatic or came
+    through a mailing list (neither gets an automatic reply), and whom to copy (the ticket's CCs)."""
     repo = CommentRepository(session, ticket.workspace_id)
     comments = await repo.with_provider_ids(ticket.id, REFERENCES_KEPT)
     from_customer = [comment for comment in comments if comment.author_type is CommentAuthor.contact]
@@ -104,7 +129,26 @@ async def thread_context(session: AsyncSession, ticket: Ticket) -> dict[str, Any
         "references": [comment.provider_message_id for comment in comments],
         "in_reply_to": last.provider_message_id if last else None,
         "automatic": threading.get("automatic") or threading.get("mailing_list"),
+        "cc": await _ccs(session, ticket),
     }
+
+
+async def _ccs(session: AsyncSession, ticket: Ticket) -> list[dict[str, str | None]]:
+    """The ticket's CCs' addresses, in the ticket's order; never a channel's address (a contact may have
+    been given one through the API), where the copy would come back in as mail."""
+    if not ticket.ccs:
+        return []
+    contacts = {
+        contact.id: contact
+        for contact in await ContactRepository(session, ticket.workspace_id).get_many(ticket.ccs)
+    }
+    people = [
+        {"email": contact.email, "name": contact.name}
+        for contact_id in ticket.ccs
+        if (contact := contacts.get(contact_id)) is not None and contact.email is not None
+    ]
+    claimed = await claimed_addresses(session, [base_address(str(person["email"])) for person in people])
+    return [person for person in people if base_address(str(person["email"])) not in claimed]
 
 
 async def _send(reply: Reply) -> Sent | NotSent | Suppressed:
@@ -120,7 +164,8 @@ async def _send(reply: Reply) -> Sent | NotSent | Suppressed:
     files = await _files(reply)
     if isinstance(files, NotSent):
         return files
-    mail = compose(reply, to, files)
+    copied = _copied_on(reply, to)
+    mail = compose(reply, to, files, copied)
     host, port = str(settings["smtp_host"]), int(settings["smtp_port"])
     security = settings.get("smtp_security", "starttls")
     try:
@@ -132,6 +177,7 @@ async def _send(reply: Reply) -> Sent | NotSent | Suppressed:
     try:
         await aiosmtplib.send(
             mail,
+            recipients=[to, *(person["email"] for person in copied)],
             # Only for TLS: the certificate is checked for the name, and the name is sent as SNI.
             hostname=host.removesuffix("."),
             sock=connected,
@@ -195,6 +241,19 @@ def _loop_rule(reply: Reply, to: str) -> str | None:
     return None
 
 
+def _copied_on(reply: Reply, to: str) -> list[dict[str, Any]]:
+    """The ticket's CCs the reply is copied to: never the channel's own address, a mail system, or the
+    recipient again."""
+    own = str(reply.channel.settings["address"]).lower()
+    return [
+        person
+        for person in reply.context.get("cc", [])
+        if base_address(person["email"]) != own
+        and person["email"].partition("@")[0] not in _SERVICE_SENDERS
+        and person["email"] != to.lower()
+    ]
+
+
 async def _files(reply: Reply) -> list[tuple[Attachment, bytes]] | NotSent:
     """The comment's files with their bytes, or why the mail cannot carry them."""
     limit = reply.settings.email.max_outgoing_bytes
@@ -242,6 +301,11 @@ class EmailAdapter(ChannelAdapter):
     async def ticket_of(self, lookup: TicketLookup) -> Found:
         """Mail threads by what it refers to, never by its sender alone: a new subject is a new ticket."""
         return await ticket_named(lookup)
+
+    async def copied(self, session: AsyncSession, message: ParsedMessage) -> list[Copied]:
+        """Never another channel's address, in any workspace: mail copied there would come back in."""
+        claimed = await claimed_addresses(session, [base_address(person.email) for person in message.copied])
+        return [person for person in message.copied if base_address(person.email) not in claimed]
 
     async def context(self, session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
         return await thread_context(session, ticket)

@@ -4,6 +4,7 @@ import re
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from html import escape
+from typing import Any
 
 from app.channels.adapters.mail.addresses import reply_address
 from app.channels.adapters.sending import Reply
@@ -19,12 +20,17 @@ def _html_of(text: str) -> str:
     return f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>{body}</body></html>'
 
 
-def compose(reply: Reply, to: str, files: list[tuple[Attachment, bytes]]) -> EmailMessage:
+def compose(
+    reply: Reply, to: str, files: list[tuple[Attachment, bytes]], copied: list[dict[str, Any]]
+) -> EmailMessage:
+    """The reply to `to`, copied (Cc) to `copied` (each an `email` and a `name`)."""
     settings, ticket, comment = reply.channel.settings, reply.ticket, reply.comment
     address = str(settings["address"])
     mail = EmailMessage()
     mail["From"] = formataddr((settings.get("display_name") or reply.channel.name, address))
     mail["To"] = formataddr((reply.conversation.address.get("name") or "", to))
+    if copied:
+        mail["Cc"] = ", ".join(formataddr((person["name"] or "", person["email"])) for person in copied)
     key = reply.secrets.get("reply_address_key")
     if key:
         mail["Reply-To"] = reply_address(reply.channel, key, ticket.number)

@@ -157,6 +157,8 @@ class ParsedMail:
     # "" when the return path is empty (`<>`): the mail was sent by a machine that wants no answer.
     return_path: str | None
     recipients: list[str]
+    # (display name, address) of each address in Cc, as written.
+    copied: list[tuple[str, str]]
     subject: str
     # The new part of the message; `full_text` keeps what it quotes.
     text: str
@@ -186,6 +188,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
             from_address=None,
             return_path=None,
             recipients=[],
+            copied=[],
             subject="",
             text=full_text.strip(),
             full_text=full_text,
@@ -219,6 +222,7 @@ def _parsed(message: EmailMessage) -> ParsedMail:
         from_address=from_address,
         return_path=return_path,
         recipients=_recipients(message),
+        copied=_addresses(message, "cc"),
         subject=subject,
         text=new_part(full_text),
         full_text=full_text,

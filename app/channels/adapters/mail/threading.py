@@ -1,6 +1,7 @@
 """Which ticket a mail belongs to, by the mail itself, in this order: the `In-Reply-To` and `References`
 of a message the service received or sent on a ticket; a reply address naming the ticket; a `[#number]`
-subject token, trusted only from a participant of that ticket; otherwise a new ticket."""
+subject token, trusted only from a participant of that ticket (its requester, a CC, or a contact who wrote
+on it); otherwise a new ticket."""
 
 import hmac
 
