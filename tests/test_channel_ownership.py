@@ -91,11 +91,11 @@ async def test_another_workspace_cannot_take_an_address_and_the_mail_reaches_its
     for taken in (address, address.upper(), f"{local}+b@{domain}", f"{local.upper()}+hoa-don@{domain}"):
         answer = await other_tenant.admin.post("/v1/channels", json=email_body(taken))
         assert_taken(answer, "settings.address")
-        answers.append(answer.json())
+        answers.append({**answer.json(), "request_id": None})
     # The owner's workspace gets the same answer: it tells nothing of who holds the address.
     own = await tenant.admin.post("/v1/channels", json=email_body(address, "Hộp thư thứ hai"))
     assert_taken(own, "settings.address")
-    assert all(answer == own.json() for answer in answers)
+    assert all(answer == {**own.json(), "request_id": None} for answer in answers)
     assert str(tenant.workspace_id) not in own.text and owner["id"] not in own.text
     assert owner["name"] not in own.text
 
