@@ -29,7 +29,7 @@ from app.comments.repository import CommentRepository
 from app.errors import Forbidden
 from app.kit.outbound import UnsafeDestination, check_destination
 from app.models import Attachment, InboundMessage, MessagingChannel, Ticket
-from app.models.enums import Channel, ChannelKind, CommentAuthor, IdentityKind
+from app.models.enums import Channel, ChannelKind, CommentAuthor, IdentityKind, Locale
 
 EMAIL = "email"
 MAILGUN_MAX_AGE_SECONDS = 15 * 60
@@ -233,7 +233,9 @@ class EmailAdapter(ChannelAdapter):
     def inbound_urls(self, channel: MessagingChannel) -> InboundUrls:
         return InboundUrls(email=f"/v1/channels/{channel.id}/email")
 
-    def parse(self, channel: MessagingChannel, inbound: InboundMessage) -> ParsedMessage | Ignore | Bounce:
+    def parse(
+        self, channel: MessagingChannel, inbound: InboundMessage, locale: Locale
+    ) -> ParsedMessage | Ignore | Bounce:
         return parse(channel, inbound)
 
     async def ticket_of(self, lookup: TicketLookup) -> Found:
