@@ -1,17 +1,26 @@
 """The workspace's language in what the service writes, subjects of messages without text, and call
 records kept as data: on the comment, in its events, and as filters of the ticket list."""
 
+import asyncio
+import json
+import secrets
 from typing import Any
+from uuid import uuid4
 
+import asyncpg
 import httpx
+from alembic import command
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from app.channels.tasks import thread_due
 from app.config import Settings
+from app.db import alembic_config
 from app.kit.time import utcnow
-from tests.conftest import Tenant
+from tests.conftest import Tenant, admin_statement
 from tests.factories import create, create_agent, create_ticket, create_webhook
+from tests.locks import plain_url
 from tests.receiver import Behaviour, Receiver
 from tests.test_channels import AUTH, TOKEN, receive, threaded
 from tests.test_messaging_providers import JPEG, post_zalo, zalo_channel, zalo_event, zalo_mac
@@ -340,3 +349,77 @@ async def test_a_recording_is_downloaded_and_attached_when_the_channel_says_so(
     assert (await tenant.viewer.get(file["url"])).content == MP3
     assert f"Ghi âm: {recording}" in heard["body"]
     assert len(receiver.at("/ghi-am/goi-9.mp3")) == 1
+
+
+# The migration: rules that named the `phone` channel name `call`
+
+BEFORE_CALLS = "8b3f1d6e2a47"
+CALLS = "2ecbe04e78f4"
+PHONE_RULES = {
+    "all": [
+        {"field": "channel", "operator": "equals", "value": "phone"},
+        {"field": "subject", "operator": "contains", "value": "phone"},
+    ],
+    "any": [{"field": "channel", "operator": "in", "value": ["zalo", "phone"]}],
+}
+
+
+async def _sql(url: str, statement: str, *arguments: Any) -> list[asyncpg.Record]:
+    connection = await asyncpg.connect(plain_url(url))
+    try:
+        return await connection.fetch(statement, *arguments)
+    finally:
+        await connection.close()
+
+
+def _rules(url: str) -> list[tuple[str, dict[str, Any], int]]:
+    rows = asyncio.run(
+        _sql(
+            url,
+            "SELECT name, conditions::text, version FROM triggers"
+            " UNION ALL SELECT name, conditions::text, version FROM sla_policies ORDER BY 1",
+        )
+    )
+    return [(name, json.loads(conditions), version) for name, conditions, version in rows]
+
+
+def test_rules_naming_the_phone_channel_name_the_call_channel_and_back(database_url: str) -> None:
+    name = f"helpdesk_calls_{secrets.token_hex(4)}"
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(admin_statement(database_url, f'CREATE DATABASE "{name}"'))
+    try:
+        config = alembic_config(url)
+        command.upgrade(config, BEFORE_CALLS)
+        workspace = uuid4()
+        asyncio.run(_sql(url, "INSERT INTO workspaces (id, name) VALUES ($1, 'Tổng đài')", workspace))
+        email = {"all": [{"field": "channel", "operator": "equals", "value": "email"}]}
+        add_trigger = (
+            "INSERT INTO triggers (workspace_id, id, name, conditions, events)"
+            " VALUES ($1, $2, $3, $4::jsonb, ARRAY['ticket.created'])"
+        )
+        for rule_name, conditions in (("Cuộc gọi", PHONE_RULES), ("Email", email)):
+            asyncio.run(_sql(url, add_trigger, workspace, uuid4(), rule_name, json.dumps(conditions)))
+        add_policy = (
+            "INSERT INTO sla_policies (workspace_id, id, name, conditions) VALUES ($1, $2, $3, $4::jsonb)"
+        )
+        asyncio.run(_sql(url, add_policy, workspace, uuid4(), "Gọi điện", json.dumps(PHONE_RULES)))
+
+        command.upgrade(config, CALLS)
+        renamed = {
+            "all": [
+                {"field": "channel", "operator": "equals", "value": "call"},
+                {"field": "subject", "operator": "contains", "value": "phone"},
+            ],
+            "any": [{"field": "channel", "operator": "in", "value": ["zalo", "call"]}],
+        }
+        assert _rules(url) == [("Cuộc gọi", renamed, 2), ("Email", email, 1), ("Gọi điện", renamed, 2)]
+        assert asyncio.run(_sql(url, "SELECT locale::text FROM workspaces")) == [("vi",)]
+
+        command.downgrade(config, BEFORE_CALLS)
+        assert _rules(url) == [
+            ("Cuộc gọi", PHONE_RULES, 3),
+            ("Email", email, 1),
+            ("Gọi điện", PHONE_RULES, 3),
+        ]
+    finally:
+        asyncio.run(admin_statement(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
