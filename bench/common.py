@@ -40,7 +40,7 @@ BODY = {
     "priority": "high",
     "type": "question",
     "tags": ["giao-hang", "tong-dai"],
-    "channel": "phone",
+    "channel": "call",
 }
 
 

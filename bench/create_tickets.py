@@ -51,7 +51,7 @@ WITH history AS (
 )
 INSERT INTO tickets (workspace_id, id, number, subject, description, status_id, status_kind, priority, type,
                      requester_id, tags, channel, search_text)
-SELECT $1, $2, number.value, $5, $6, $7, 'new', 'high', 'question', $8, $9, 'phone', $10 FROM number
+SELECT $1, $2, number.value, $5, $6, $7, 'new', 'high', 'question', $8, $9, 'call', $10 FROM number
 RETURNING *
 """
 

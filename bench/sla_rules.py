@@ -67,7 +67,7 @@ SUBJECTS = [
     "Thanh toán qua thẻ bị trừ tiền hai lần",
     "Hỏi về chương trình khuyến mãi",
 ]
-CHANNELS = ["phone", "web", "email", "zalo", "messenger", "chat"]
+CHANNELS = ["call", "web", "email", "zalo", "messenger", "chat"]
 
 
 async def calendar(session: aiohttp.ClientSession, base: str, tenant: Tenant) -> str:

@@ -434,8 +434,10 @@ async def test_messages_carry_files_uploaded_first_or_linked(
     ticket_id = (await threaded(tenant, channel, accepted["id"]))["ticket_id"]
     [posted] = [c for c in await comments_of(tenant, ticket_id) if c["id"] == comment_id]
     assert posted["body"] == (
-        "[file not downloaded (The address 10.1.2.3 is not a public address): http://10.1.2.3/noi-bo.png]"
+        "[Tệp không tải được (The address 10.1.2.3 is not a public address): http://10.1.2.3/noi-bo.png]"
     ), "an internal address is never fetched, and the message is kept"
+    subject = (await tenant.viewer.get(f"/v1/tickets/{ticket_id}")).json()["subject"]
+    assert subject == "Tệp từ Chat", "named by what it carries, not by the note on its download"
     files = {f["filename"]: f for f in posted["attachments"]}
     assert set(files) == {"Thực đơn.pdf", "Áo sơ mi.png"}
     assert (await tenant.viewer.get(files["Thực đơn.pdf"]["url"])).content == menu
@@ -480,7 +482,7 @@ async def test_a_file_that_cannot_be_downloaded_yet_puts_its_message_off(
         "tried four times, then on without it"
     )
     [noted] = [c for c in await comments_of(tenant, gave_up["ticket_id"]) if c["id"] == gave_up["comment_id"]]
-    assert noted["body"] == f"Ảnh nữa\n\n[file not downloaded (the server answered 503): {down}]"
+    assert noted["body"] == f"Ảnh nữa\n\n[Tệp không tải được (the server answered 503): {down}]"
     assert len(receiver.at("/anh/down.png")) == 4
 
 
@@ -533,11 +535,11 @@ async def test_call_records_go_on_the_callers_ticket(
     ticket_id = (await threaded(tenant, channel, first.json()["id"]))["ticket_id"]
     assert (await threaded(tenant, channel, second.json()["id"]))["ticket_id"] == ticket_id
     ticket = (await tenant.viewer.get(f"/v1/tickets/{ticket_id}")).json()
-    assert ticket["channel"] == "phone" and ticket["first_response_at"] is not None, "the agent called back"
+    assert ticket["channel"] == "call" and ticket["first_response_at"] is not None, "the agent called back"
     requester = (await tenant.viewer.get(f"/v1/contacts/{ticket['requester_id']}")).json()
     assert requester["phone"] == "+84912345678" and requester["name"] == "Ông Bình"
     heard, called = await comments_of(tenant, ticket_id)
-    assert heard["author"]["type"] == "contact" and "3 min 12 s" in heard["body"]
+    assert heard["author"]["type"] == "contact" and "3 phút 12 giây" in heard["body"]
     assert "call-1.mp3" in heard["body"]
     assert called["author"] == {"type": "agent", "id": agent["id"]}
     assert called["body"].endswith("Đã hướng dẫn khách đổi mật khẩu") and called["delivery"] is None

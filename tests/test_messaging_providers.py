@@ -460,7 +460,8 @@ async def test_zalo_events_are_checked_stored_once_and_mapped(
     comments = await comments_of(tenant, ticket["id"])
     assert [c["body"] for c in comments] == [
         "Helo",
-        f"[sticker] https://zalo.example/sticker\n\n[image not downloaded (the server answered 404): {gone}]",
+        "[Nhãn dán] https://zalo.example/sticker\n\n"
+        f"[Hình ảnh không tải được (the server answered 404): {gone}]",
     ]
     files = comments[1]["attachments"]
     assert [(f["filename"], f["content_type"]) for f in files] == [

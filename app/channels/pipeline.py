@@ -24,6 +24,7 @@ unassigned ticket in the channel's status for it, of kind solved: out of the que
 
 import io
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -38,6 +39,7 @@ from app.channels import remote_files
 from app.channels.adapters import adapter_for
 from app.channels.adapters.base import ChannelAdapter, Found, TicketLookup
 from app.channels.adapters.messages import Bounce, Ignore, ParsedMessage
+from app.channels.calls import call_summary
 from app.channels.remote_files import Downloader
 from app.channels.replies import bounced
 from app.channels.repository import (
@@ -57,8 +59,9 @@ from app.contacts.service import create_contact, find_or_create_contact
 from app.errors import Conflict
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
+from app.kit.texts import content_name, text
 from app.models import Contact, Conversation, MessagingChannel, Ticket
-from app.models.enums import CommentAuthor, InboundState, LinkKind, StatusKind
+from app.models.enums import CommentAuthor, InboundState, LinkKind, Locale, StatusKind
 from app.rules.snapshot import rules_as_of, rules_of
 from app.tickets.schemas import MAX_CCS, TicketCreate
 from app.tickets.service import TicketService
@@ -91,7 +94,8 @@ async def thread(
         return
     await rules_as_of(session, workspace_id, claimed.rules_version)
     adapter = adapter_for(channel.kind)
-    message = adapter.parse(channel, inbound)
+    locale = claimed.locale
+    message = adapter.parse(channel, inbound, locale)
     if isinstance(message, Ignore):
         await inbound_repo.finish(inbound, InboundState.ignored, now, error=message.reason)
         return
@@ -100,7 +104,12 @@ async def thread(
         reason = "a delivery report for a reply sent from here" if ours else "a delivery report"
         await inbound_repo.finish(inbound, InboundState.ignored, now, error=f"{reason}: {message.error}")
         return
-    message = await downloader.fetch(message, last_try=inbound.attempts + 1 >= remote_files.TRIES)
+    if message.call is not None:
+        summary = call_summary(locale, message.call, message.body or "", settings.default_phone_region)
+        message = replace(message, body=summary)
+    message = await downloader.fetch(
+        _known_by_content(message), last_try=inbound.attempts + 1 >= remote_files.TRIES, locale=locale
+    )
     principal = channel_principal(channel)
     # Mail that may turn out automatic is threaded in a savepoint: ignored, it leaves no contact behind.
     may_be_automatic = message.body is not None and (message.automatic or message.mailing_list) is not None
@@ -126,11 +135,13 @@ async def thread(
     if automatic is None:
         # Whom the customer copied, if anyone (an email's Cc): copied on the ticket's replies from now on.
         copied = await _copied(session, principal, adapter, message, settings) if message.copied else []
-        ticket, rule, previous = await _ticket_for(tickets, channel, requester, message, now, found, copied)
+        ticket, rule, previous = await _ticket_for(
+            tickets, channel, requester, message, now, found, copied, locale
+        )
         if copied:
             ticket = await tickets.copy_in(ticket, copied)
     else:
-        placed = await _automatic_ticket(tickets, channel, requester, message, found)
+        placed = await _automatic_ticket(tickets, channel, requester, message, found, locale)
         if placed is None:
             if savepoint is not None:
                 await savepoint.rollback()
@@ -147,7 +158,7 @@ async def thread(
         else (CommentAuthor.contact, requester.contact_id)
     )
     uploads, missing = await _uploads(session, principal, message.upload_tokens)
-    body, files = _within_limits(message, settings, missing, reserved=len(uploads))
+    body, files = _within_limits(message, settings, missing, reserved=len(uploads), locale=locale)
     comments = CommentService(session, principal, settings, storage_for(settings), tickets)
     comment = await comments.add_to(
         ticket,
@@ -172,6 +183,7 @@ async def thread(
             **({"mailing_list": message.mailing_list} if message.mailing_list and not automatic else {}),
         },
         automatic=automatic is not None,
+        call=message.call,
     )
     conversation.ticket_id = comment.ticket_id
     await inbound_repo.finish(
@@ -340,21 +352,22 @@ async def _ticket_for(
     now: datetime,
     found: tuple[Ticket | None, str] | None,
     copied: list[UUID],
+    locale: Locale,
 ) -> tuple[Ticket, str, UUID | None]:
     """The ticket the message goes on, the rule that chose it, and the ticket it follows up, if any.
     `found`: the ticket the message belongs to (by its conversation, or by what the adapter read in it);
     `copied`: the contacts the message copies, a new ticket's CCs."""
     current = found[0] if found else None
     if current is None:
-        return await _open(tickets, channel, requester, message, copied), "new_conversation", None
+        return await _open(tickets, channel, requester, message, copied, locale), "new_conversation", None
     if current.deleted_at is not None:
-        return await _open(tickets, channel, requester, message, copied), "ticket_deleted", current.id
+        return await _open(tickets, channel, requester, message, copied, locale), "ticket_deleted", current.id
     if current.status_kind not in (StatusKind.solved, StatusKind.closed):
         return current, "open_ticket", None
     window = timedelta(hours=channel.settings.get("reopen_window_hours", 72))
     if current.status_kind is StatusKind.solved and current.solved_at and now - current.solved_at < window:
         return current, "reopened", None
-    follow_up = await _open(tickets, channel, requester, message, copied)
+    follow_up = await _open(tickets, channel, requester, message, copied, locale)
     await tickets.repo.add_link(follow_up.id, current.id, LinkKind.follow_up_of)
     return follow_up, "follow_up", current.id
 
@@ -378,6 +391,7 @@ async def _automatic_ticket(
     requester: _Requester,
     message: ParsedMessage,
     found: Found,
+    locale: Locale,
 ) -> tuple[Ticket, str, UUID | None] | None:
     """Where an automatic message goes: as a note on the ticket it belongs to, if that takes comments;
     else on a new ticket filed out of the queue, where the channel says so; None: nowhere."""
@@ -387,7 +401,7 @@ async def _automatic_ticket(
     status = await _filing_status(tickets, channel)
     if status is None:
         return None
-    filed = await _open(tickets, channel, requester, message, [], status_id=status)
+    filed = await _open(tickets, channel, requester, message, [], locale, status_id=status)
     return filed, "automatic_filed", current.id if current else None
 
 
@@ -410,6 +424,7 @@ async def _open(
     requester: _Requester,
     message: ParsedMessage,
     copied: list[UUID],
+    locale: Locale,
     *,
     status_id: UUID | None = None,
 ) -> Ticket:
@@ -420,7 +435,7 @@ async def _open(
         category_id = category_id if category is not None and category.active else None
     created = await tickets.create(
         TicketCreate(
-            subject=_subject(message, await requester.contact(), channel),
+            subject=_subject(message, await requester.contact(), channel, locale),
             requester_id=requester.contact_id,
             channel=message.origin,
             group_id=channel.default_group_id,
@@ -435,8 +450,26 @@ async def _open(
     return await tickets.repo.get(created["id"], for_update=True)  # type: ignore[return-value]
 
 
-def _subject(message: ParsedMessage, contact: Contact, channel: MessagingChannel) -> str:
-    """The message's subject or first line, shortened; a message with no text is named by who sent it."""
+def _known_by_content(message: ParsedMessage) -> ParsedMessage:
+    """A message with no text of its own, known by its first file when its adapter did not say what it
+    carries: its ticket is named after it, never after the note that says its download failed."""
+    if message.carries is not None or (message.body or "").strip():
+        return message
+    if message.remote_files:
+        return replace(message, carries=message.remote_files[0].kind)
+    if message.files or message.upload_tokens:
+        return replace(message, carries="file")
+    return message
+
+
+def _subject(message: ParsedMessage, contact: Contact, channel: MessagingChannel, locale: Locale) -> str:
+    """The message's subject or first line, shortened; a message with no text is named by what it
+    carries and where it came from ("Hình ảnh từ Zalo"), else by who sent it."""
+    if message.subject is None and message.carries is not None:
+        what = content_name(locale, message.carries) or text(locale, "content.message")
+        return text(
+            locale, "content_from_channel", what=what, channel=text(locale, f"channel.{channel.kind}")
+        )
     first_line = message.subject or next(
         (line.strip() for line in (message.body or "").splitlines() if line.strip()), ""
     )
@@ -461,18 +494,23 @@ async def _uploads(
 
 
 def _within_limits(
-    message: ParsedMessage, settings: Settings, missing_uploads: Sequence[str], *, reserved: int
+    message: ParsedMessage,
+    settings: Settings,
+    missing_uploads: Sequence[str],
+    *,
+    reserved: int,
+    locale: Locale,
 ) -> tuple[str, list[UploadFile]]:
     """The body and the files to keep: a file over the size or count limit (`reserved` places taken by
     uploads) is named in the body instead, so that a customer's message is never refused for its
     attachments."""
     limits = settings.attachment
     kept: list[UploadFile] = []
-    notes = [f"[upload not kept, attached elsewhere or expired: {token}]" for token in missing_uploads]
+    notes = [text(locale, "upload_not_kept", token=token) for token in missing_uploads]
     for file in message.files:
         if len(file.data) > limits.max_file_bytes or reserved + len(kept) >= limits.max_files_per_comment:
-            notes.append(f"[attachment not kept, over the limits: {file.filename}]")
+            notes.append(text(locale, "attachment_over_limits", filename=file.filename))
         else:
             kept.append(UploadFile(io.BytesIO(file.data), size=len(file.data), filename=file.filename))
     body = "\n\n".join(part for part in ((message.body or "").strip(), "\n".join(notes)) if part)
-    return body or "(no text)", kept
+    return body or text(locale, "no_text"), kept

@@ -17,6 +17,8 @@ from app.attachments.service import clean_filename
 from app.channels.adapters.messages import AttachedFile, ParsedMessage, RemoteFile
 from app.config import AttachmentSettings
 from app.kit.outbound import OutboundPolicy, ResponseTooLarge, UnsafeDestination, safe_get
+from app.kit.texts import content_name, text
+from app.models.enums import Locale
 
 # Tries of a message whose files could not be downloaded for a reason that may pass, before it goes on
 # without them (the worker tries again after 5 s, 30 s, then 2 min).
@@ -42,23 +44,27 @@ class Downloader:
     policy: OutboundPolicy
     limits: AttachmentSettings
 
-    async def fetch(self, message: ParsedMessage, *, last_try: bool) -> ParsedMessage:
+    async def fetch(self, message: ParsedMessage, *, last_try: bool, locale: Locale) -> ParsedMessage:
         """The message with its remote files among its files; those that could not be kept are named in
-        its body instead. Raises DownloadPending when one may download later, unless `last_try`."""
+        its body instead, in the workspace's `locale`. Raises DownloadPending when one may download
+        later, unless `last_try`."""
         if not message.remote_files:
             return message
         files = list(message.files)
         notes: list[str] = []
         room = self.limits.max_files_per_comment - len(files) - len(message.upload_tokens)
         for remote in message.remote_files:
+            what = content_name(locale, remote.kind) or remote.kind
             if room <= 0:
-                notes.append(f"[{remote.kind} not kept, over the limits: {remote.url}]")
+                notes.append(text(locale, "file_over_limits", what=what, url=remote.url))
                 continue
             download = await self._download(remote.url)
             if download.data is None:
                 if download.transient and not last_try:
                     raise DownloadPending(f"{remote.url} could not be downloaded yet: {download.reason}")
-                notes.append(f"[{remote.kind} not downloaded ({download.reason}): {remote.url}]")
+                notes.append(
+                    text(locale, "file_not_downloaded", what=what, reason=download.reason, url=remote.url)
+                )
                 continue
             files.append(AttachedFile(_filename(remote, download.data), download.data))
             room -= 1

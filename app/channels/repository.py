@@ -22,7 +22,7 @@ from app.models import (
     Ticket,
     Workspace,
 )
-from app.models.enums import DeliveryState, IdentityKind, InboundState
+from app.models.enums import DeliveryState, IdentityKind, InboundState, Locale
 
 BY_NAME = Keyset("name", [SortColumn(MessagingChannel.name), SortColumn(MessagingChannel.id)])
 NEWEST_FIRST = Keyset(
@@ -179,14 +179,9 @@ _ECHO = (
     )
     .label("echo")
 )
-_RULES_VERSION = (
-    select(Workspace.rules_version)
-    .where(Workspace.id == InboundMessage.workspace_id)
-    .scalar_subquery()
-    .label("rules_version")
-)
 _DUE_INBOUND = (
-    select(InboundMessage, MessagingChannel, _ECHO, _RULES_VERSION)
+    select(InboundMessage, MessagingChannel, _ECHO, Workspace.rules_version, Workspace.locale)
+    .join(Workspace, Workspace.id == InboundMessage.workspace_id)
     .outerjoin(
         MessagingChannel,
         (MessagingChannel.workspace_id == InboundMessage.workspace_id)
@@ -246,11 +241,12 @@ class Claimed(NamedTuple):
     channel: MessagingChannel | None  # None: deleted since
     echo: bool  # the provider sending back a message sent from here
     rules_version: int  # the workspace's, as the claim saw it
+    locale: Locale  # the workspace's: the language of the texts threading writes
 
 
 async def claim_inbound(session: AsyncSession, now: datetime) -> Claimed | None:
     """The oldest due message no other worker holds, locked until this transaction ends, with its
-    channel, whether it is an echo, and its workspace's rules version."""
+    channel, whether it is an echo, and its workspace's rules version and locale."""
     row = (await session.execute(_DUE_INBOUND, {"now": now})).one_or_none()
     return None if row is None else Claimed(*row)
 

@@ -57,6 +57,16 @@ class ChatSettings(RequestModel):
         "`callback_secret`; without it replies stay on the ticket",
     )
     reopen_window_hours: ReopenWindow = 72
+    phone_number: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = Field(
+        None,
+        description="The number customers call (a hotline): a call record's own side when it names none "
+        "(`callee`)",
+    )
+    download_recordings: bool = Field(
+        False,
+        description="Call records' recordings are downloaded and attached to their comments, as well as "
+        "kept as links (`call.recording_url`)",
+    )
 
 
 class ChatSecrets(RequestModel):
@@ -315,13 +325,22 @@ class CallIn(RequestModel):
     caller: Annotated[str, StringConstraints(min_length=3, max_length=32)] = Field(
         description="The customer's phone number, whichever way the call went"
     )
+    callee: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = Field(
+        None,
+        description="The service's side of the call: the number or extension the customer called, or "
+        "that called them; default: the channel's `phone_number`",
+    )
     contact_name: Name | None = None
     agent_id: UUID | None = Field(None, description="The agent who took or made the call")
     started_at: AwareDatetime
     ended_at: AwareDatetime | None = None
     duration_seconds: int | None = Field(None, ge=0, le=7 * 24 * 3600)
     answered: bool = True
-    recording_url: AnyHttpUrl | None = None
+    recording_url: AnyHttpUrl | None = Field(
+        None,
+        description="Kept as a link (the comment's `call.recording_url`); downloaded and attached too when "
+        "the channel's `download_recordings` is on",
+    )
     note: LongText | None = Field(None, description="What the agent wrote about the call")
 
 

@@ -81,6 +81,28 @@ class CommentDeliveryOut(BaseModel):
     )
 
 
+class CallRecord(BaseModel):
+    """A call as the switchboard reported it, kept with the comment that records it."""
+
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True, validate_by_alias=True)
+
+    direction: Literal["inbound", "outbound"]
+    from_: str | None = Field(
+        alias="from", description="The calling number: the customer's for an inbound call"
+    )
+    to: str | None = Field(description="The called number: the customer's for an outbound call")
+    started_at: datetime
+    ended_at: datetime | None
+    answered: bool
+    duration_seconds: int | None
+    recording_url: str | None = Field(
+        description="Where the switchboard keeps the recording (a link; the file is attached too when "
+        "the channel downloads recordings)"
+    )
+    agent_id: UUID | None = Field(description="The agent who took or made the call")
+    provider_call_id: str = Field(description="The switchboard's id of the call")
+
+
 class CommentOut(ResponseModel):
     id: UUID
     ticket_id: UUID
@@ -98,6 +120,9 @@ class CommentOut(ResponseModel):
     )
     delivery: CommentDeliveryOut | None = Field(
         None, description="For a public reply sent out on the ticket's channel: how far it got"
+    )
+    call: CallRecord | None = Field(
+        None, description="For a call record: the call; the body is its summary, in the workspace's locale"
     )
     attachments: list[AttachmentOut]
     created_at: datetime

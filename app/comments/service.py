@@ -20,7 +20,7 @@ from app.attachments.service import (
 from app.attachments.storage import Storage
 from app.auth.principal import Principal
 from app.comments.repository import CommentRepository
-from app.comments.schemas import AuthorOut, CommentCreate, CommentDeliveryOut, CommentOut
+from app.comments.schemas import AuthorOut, CallRecord, CommentCreate, CommentDeliveryOut, CommentOut
 from app.config import Settings
 from app.contacts.repository import ContactRepository
 from app.errors import Conflict, Unprocessable
@@ -95,11 +95,12 @@ class CommentService:
         allow_closed: bool = False,
         threading: dict[str, Any] | None = None,
         automatic: bool = False,
+        call: CallRecord | None = None,
     ) -> Comment:
         """As `add`, on a ticket the caller holds locked (not a merged one), by an author it checked:
         a channel's message, whose ticket and contact were just found. `automatic`: a message a machine
         sent (an out-of-office reply): on record, and nothing more: it changes no status, moves no
-        clock and runs no trigger."""
+        clock and runs no trigger. `call`: the call it records."""
         author_type, author_id = author
         if ticket.deleted_at is not None:
             raise Conflict("The ticket is deleted; restore it first", code="ticket_deleted")
@@ -124,6 +125,7 @@ class CommentService:
                 channel=data.channel or Channel.api,
                 provider_message_id=data.provider_message_id,
                 threading=threading,
+                call=call.model_dump(mode="json") if call is not None else None,
                 created_at=now,
             )
         )
@@ -234,6 +236,7 @@ def _comment_out(comment: Comment, attachments: Sequence[Attachment]) -> Comment
         provider_message_id=comment.provider_message_id,
         original_ticket_id=comment.original_ticket_id,
         threading=comment.threading,
+        call=CallRecord.model_validate(comment.call) if comment.call is not None else None,
         delivery=CommentDeliveryOut(state=comment.delivery_state, error=comment.delivery_error)
         if comment.delivery_state is not None
         else None,

@@ -41,6 +41,20 @@ def national_digits(e164: str) -> str:
     return "".join(char for char in national if char.isdigit())
 
 
+def display_phone(number: str, region: str) -> str:
+    """A number as people write it: the region's own numbers in their national form (`+84912345678` is
+    `0912 345 678` in VN), others in international form; what is no phone number (an extension) as given."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return number
+    if not phonenumbers.is_valid_number(parsed):
+        return number
+    own = phonenumbers.region_code_for_number(parsed) == region
+    form = phonenumbers.PhoneNumberFormat.NATIONAL if own else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(parsed, form)
+
+
 def normalize_domain(value: str) -> str:
     """An email domain in the form normalize_email gives it (lowercase, Unicode); ValueError if invalid."""
     try:

@@ -2,13 +2,26 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, WorkspaceScoped
 from app.models.columns import pg_enum
 from app.models.enums import Channel, CommentAuthor, DeliveryState, LinkKind, PresenceState
+
+# A call record's comment of a call nobody answered; the index's predicate, and the filter's, word for word.
+MISSED_CALL = "(call ->> 'answered') = 'false'"
 
 
 class Comment(WorkspaceScoped, Base):
@@ -20,6 +33,8 @@ class Comment(WorkspaceScoped, Base):
             ["workspace_id", "ticket_id"], ["tickets.workspace_id", "tickets.id"], ondelete="CASCADE"
         ),
         Index("ix_comments_workspace_id_ticket_id_id", "workspace_id", "ticket_id", "id"),
+        # The tickets with a missed call (`has_missed_call`): a few comments of all.
+        Index("ix_comments_missed_calls", "workspace_id", "ticket_id", postgresql_where=text(MISSED_CALL)),
     )
 
     workspace_id: Mapped[UUID] = mapped_column(
@@ -37,6 +52,8 @@ class Comment(WorkspaceScoped, Base):
     original_ticket_id: Mapped[UUID | None]
     # For a message that arrived on a channel: which rule put it on this ticket, and why.
     threading: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # For a call record: the call as data (app/comments/schemas.py `CallRecord`).
+    call: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # For a public reply sent out on the ticket's channel.
     delivery_state: Mapped[DeliveryState | None] = mapped_column(pg_enum(DeliveryState, "delivery_state"))
     delivery_error: Mapped[str | None] = mapped_column(Text)

@@ -1,6 +1,13 @@
 import enum
 
 
+class Locale(enum.StrEnum):
+    """The language of the texts the service writes in a workspace (app/kit/texts.py)."""
+
+    vi = "vi"
+    en = "en"
+
+
 class Role(enum.StrEnum):
     viewer = "viewer"
     agent = "agent"
@@ -95,7 +102,8 @@ class Channel(enum.StrEnum):
     email = "email"
     messenger = "messenger"
     zalo = "zalo"
-    phone = "phone"
+    # A call record from a switchboard.
+    call = "call"
 
 
 class IdentityKind(enum.StrEnum):

@@ -6,6 +6,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.ids import new_id
 from app.models.base import Base, Versioned
+from app.models.columns import pg_enum
+from app.models.enums import Locale
 
 
 class Workspace(Versioned, Base):
@@ -19,6 +21,8 @@ class Workspace(Versioned, Base):
     rules_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
     # Requests a minute the workspace's credentials may make together; null: the service's default.
     rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
+    # The language of the texts the service writes: notes, call summaries, subjects.
+    locale: Mapped[Locale] = mapped_column(pg_enum(Locale, "locale"), server_default=Locale.vi.value)
 
 
 def ticket_number_sequence(workspace_id: UUID) -> str:

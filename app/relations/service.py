@@ -11,6 +11,7 @@ from app.comments.schemas import CommentCreate
 from app.comments.service import CommentService
 from app.errors import Conflict, NotFound, Unprocessable
 from app.kit.pagination import PageParams
+from app.kit.texts import text
 from app.models import Ticket, TicketLink
 from app.models.enums import StatusKind
 from app.outbox import EventType, event_row, record
@@ -18,6 +19,7 @@ from app.tickets.changes import history_rows
 from app.tickets.events import ticket_json
 from app.tickets.schemas import MAX_CCS, ChildCreate, LinkCreate, TicketCreate
 from app.tickets.service import TicketService
+from app.workspaces.repository import get_locale
 
 
 class TicketRelations:
@@ -64,7 +66,10 @@ class TicketRelations:
                 parent_id=parent.id,
             )
         )
-        note = CommentCreate(body=f"Sub-ticket of #{parent.number}: {parent.subject}", public=False)
+        locale = await get_locale(self.tickets.session, self.tickets.workspace_id)
+        note = CommentCreate(
+            body=text(locale, "sub_ticket_note", number=parent.number, subject=parent.subject), public=False
+        )
         await CommentService(self.tickets.session, self.tickets.principal, settings).add(child["id"], note)
         return child
 

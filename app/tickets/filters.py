@@ -51,6 +51,7 @@ class TicketFilters:
     updated_after: datetime | None = None
     updated_before: datetime | None = None
     sla_breached: bool | None = None
+    has_missed_call: bool | None = None
     sla_due_after: datetime | None = None
     sla_due_before: datetime | None = None
     deleted: bool = False
@@ -105,7 +106,9 @@ async def ticket_filters(
     status_kind: Annotated[Multi, Query(description="new, open, pending, on_hold, solved, closed")] = None,
     priority: Annotated[Multi, Query(description="urgent, high, normal, low")] = None,
     type: Annotated[Multi, Query(description="question, incident, problem, task")] = None,
-    channel: Annotated[Multi, Query(description="Channel of origin")] = None,
+    channel: Annotated[
+        Multi, Query(description="Channel of origin: api, web, chat, email, messenger, zalo, call")
+    ] = None,
     assignee: Annotated[Reference, Query(description="An agent id, `me` or `none`")] = None,
     group: Annotated[Reference, Query(description="A group id or `none`")] = None,
     requester_id: Annotated[UUID | None, Query()] = None,
@@ -123,6 +126,10 @@ async def ticket_filters(
     updated_before: Annotated[AwareDatetime | None, Query()] = None,
     sla_breached: Annotated[
         bool | None, Query(description="true: a metric is overdue; false: none is (or no SLA applies)")
+    ] = None,
+    has_missed_call: Annotated[
+        bool | None,
+        Query(description="true: a call record on the ticket was not answered; false: none was (or no call)"),
     ] = None,
     sla_due_after: Annotated[
         AwareDatetime | None, Query(description="The soonest SLA due time is at or after this")
@@ -165,6 +172,7 @@ async def ticket_filters(
         updated_after=updated_after,
         updated_before=updated_before,
         sla_breached=sla_breached,
+        has_missed_call=has_missed_call,
         sla_due_after=sla_due_after,
         sla_due_before=sla_due_before,
         deleted=deleted,

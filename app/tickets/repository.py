@@ -16,11 +16,13 @@ from sqlalchemy import (
     cast,
     column,
     delete,
+    exists,
     func,
     insert,
     literal,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -38,6 +40,7 @@ from app.kit.repository import ScopedRepository
 from app.kit.search import like_pattern
 from app.models import (
     CategoryWatcher,
+    Comment,
     Contact,
     Event,
     GroupMember,
@@ -45,6 +48,7 @@ from app.models import (
     TicketHistory,
     TicketLink,
 )
+from app.models.comment import MISSED_CALL
 from app.models.enums import LinkKind, StatusKind
 from app.models.workspace import ticket_number_sequence
 from app.tickets.filters import TicketFilters
@@ -447,6 +451,12 @@ class TicketRepository(ScopedRepository[Ticket]):
             conditions.append(Ticket.external_refs.contains(filters.external_ref))
         if filters.sla_breached is not None:
             conditions.append(Ticket.sla_breached.is_(filters.sla_breached))
+        if filters.has_missed_call is not None:
+            # The partial index's own predicate, so that only the comments of missed calls are read.
+            missed = exists().where(
+                Comment.workspace_id == Ticket.workspace_id, Comment.ticket_id == Ticket.id, text(MISSED_CALL)
+            )
+            conditions.append(missed if filters.has_missed_call else ~missed)
         for attribute, after, before in (
             (Ticket.created_at, filters.created_after, filters.created_before),
             (Ticket.updated_at, filters.updated_after, filters.updated_before),

@@ -66,7 +66,7 @@ class TicketCreate(RequestModel):
                     "description": "Khách gọi tổng đài: đơn đặt từ thứ hai vẫn chưa được giao.",
                     "priority": "high",
                     "type": "question",
-                    "channel": "phone",
+                    "channel": "call",
                     "tags": ["giao-hang"],
                     "requester": {"name": "Nguyễn Thị Lan", "phone": "0912 345 678"},
                     "external_refs": {"crm": "OPP-1042"},

@@ -7,6 +7,7 @@ from sqlalchemy.schema import CreateSequence, Sequence
 
 from app.kit.repository import write_changes
 from app.models import Workspace
+from app.models.enums import Locale
 from app.models.workspace import ticket_number_sequence
 
 
@@ -22,6 +23,11 @@ async def get_workspace(
 async def get_rate_limit(session: AsyncSession, workspace_id: UUID) -> int | None:
     """The workspace's own requests a minute, if it has one."""
     return await session.scalar(select(Workspace.rate_limit_per_minute).where(Workspace.id == workspace_id))
+
+
+async def get_locale(session: AsyncSession, workspace_id: UUID) -> Locale:
+    """The language of the texts the service writes in the workspace."""
+    return await session.scalar(select(Workspace.locale).where(Workspace.id == workspace_id)) or Locale.vi
 
 
 async def any_workspace_exists(session: AsyncSession) -> bool:

@@ -5,6 +5,7 @@ from uuid import UUID
 from pydantic import Field
 
 from app.kit.schemas import Name, ResponseModel, UpdateModel
+from app.models.enums import Locale
 
 RateLimit = Annotated[
     int,
@@ -16,11 +17,20 @@ RateLimit = Annotated[
     ),
 ]
 
+WorkspaceLocale = Annotated[
+    Locale,
+    Field(
+        description="The language of the texts the service writes itself (sub-ticket notes, call "
+        "summaries, subjects of messages without text): `vi` (default) or `en`"
+    ),
+]
+
 
 class WorkspaceOut(ResponseModel):
     id: UUID
     name: str
     rate_limit_per_minute: RateLimit | None
+    locale: WorkspaceLocale
     created_at: datetime
     updated_at: datetime
 
@@ -28,3 +38,4 @@ class WorkspaceOut(ResponseModel):
 class WorkspaceUpdate(UpdateModel):
     name: Name = None
     rate_limit_per_minute: RateLimit | None = None
+    locale: WorkspaceLocale = None

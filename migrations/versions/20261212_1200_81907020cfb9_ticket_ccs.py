@@ -1,7 +1,7 @@
 """ticket ccs
 
 Revision ID: 81907020cfb9
-Revises: 5e8c2a4f7d19
+Revises: 2ecbe04e78f4
 Create Date: 2026-12-12 12:00:00.000000+00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "81907020cfb9"
-down_revision: str | None = "5e8c2a4f7d19"
+down_revision: str | None = "2ecbe04e78f4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

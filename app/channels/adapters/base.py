@@ -19,7 +19,7 @@ from app.channels.adapters.profiles import NotFetched, Profile, ProfileRequest
 from app.channels.adapters.sending import NotSent, Reply, Sent, Suppressed
 from app.channels.schemas import InboundUrls
 from app.models import Contact, Conversation, InboundMessage, MessagingChannel, Ticket
-from app.models.enums import ChannelKind
+from app.models.enums import ChannelKind, Locale
 from app.tickets.repository import TicketRepository
 
 
@@ -86,8 +86,11 @@ class ChannelAdapter(ABC):
         return []
 
     @abstractmethod
-    def parse(self, channel: MessagingChannel, inbound: InboundMessage) -> ParsedMessage | Ignore | Bounce:
-        """A stored event as a message for the pipeline, or why it is none."""
+    def parse(
+        self, channel: MessagingChannel, inbound: InboundMessage, locale: Locale
+    ) -> ParsedMessage | Ignore | Bounce:
+        """A stored event as a message for the pipeline, or why it is none; what the adapter writes into
+        the message itself (what a sticker is) in the workspace's `locale`."""
 
     async def ticket_of(self, lookup: TicketLookup) -> Found:
         """The ticket the message goes on: by default its conversation's, while there is one."""

@@ -11,9 +11,10 @@ from app.channels.adapters.base import ChannelAdapter
 from app.channels.adapters.messages import ParsedMessage, RemoteFile
 from app.channels.adapters.sending import NotSent, Reply, Sent, call_provider, json_of
 from app.channels.schemas import CallIn, ChatSecrets, ChatSettings, InboundUrls, MessageIn
+from app.comments.schemas import CallRecord
 from app.kit.signing import signature_header
 from app.models import InboundMessage, MessagingChannel
-from app.models.enums import Channel, ChannelKind, CommentAuthor, IdentityKind
+from app.models.enums import Channel, ChannelKind, CommentAuthor, IdentityKind, Locale
 
 MESSAGE = "message"
 CALL = "call"
@@ -43,35 +44,40 @@ def _message(inbound: InboundMessage, identity_kind: IdentityKind, origin: Chann
     )
 
 
-def _call(call: CallIn) -> ParsedMessage:
-    """A call becomes a public comment: the customer's when they called, the agent's when they did."""
+def _call(call: CallIn, channel: MessagingChannel) -> ParsedMessage:
+    """A call becomes a public comment: the customer's when they called, the agent's when they did. The
+    call is kept as data; its summary, the comment's body, is written by the pipeline, followed by the
+    agent's note. The recording stays a link, and is downloaded too when the channel says so."""
     inbound = call.direction == "inbound"
+    ours = call.callee or channel.settings.get("phone_number")
+    recording = str(call.recording_url) if call.recording_url is not None else None
+    record = CallRecord(
+        direction=call.direction,
+        from_=call.caller if inbound else ours,
+        to=ours if inbound else call.caller,
+        started_at=call.started_at,
+        ended_at=call.ended_at,
+        answered=call.answered,
+        duration_seconds=call.duration_seconds,
+        recording_url=recording,
+        agent_id=call.agent_id,
+        provider_call_id=call.call_id,
+    )
+    download = recording is not None and channel.settings.get("download_recordings", False)
     return ParsedMessage(
         conversation=f"phone:{call.caller}",
         identity_kind=IdentityKind.phone,
         identity=call.caller,
         name=call.contact_name,
         phone=call.caller,
-        body=_call_summary(call),
-        origin=Channel.phone,
+        body=call.note or "",
+        origin=Channel.call,
         author=CommentAuthor.contact if inbound or call.agent_id is None else CommentAuthor.agent,
         agent_id=None if inbound else call.agent_id,
         address={"phone": call.caller},
+        remote_files=(RemoteFile(recording, "recording"),) if download and recording else (),
+        call=record,
     )
-
-
-def _call_summary(call: CallIn) -> str:
-    who = f"from {call.caller}" if call.direction == "inbound" else f"to {call.caller}"
-    lines = [f"{call.direction.capitalize()} call {who}, {'answered' if call.answered else 'missed'}"]
-    lines[0] += f", started {call.started_at.isoformat()}"
-    if call.duration_seconds is not None:
-        minutes, seconds = divmod(call.duration_seconds, 60)
-        lines[0] += f", {minutes} min {seconds} s"
-    if call.recording_url is not None:
-        lines.append(f"Recording: {call.recording_url}")
-    if call.note:
-        lines.extend(["", call.note])
-    return "\n".join(lines)
 
 
 async def _send(reply: Reply) -> Sent | NotSent:
@@ -148,9 +154,9 @@ class ChatAdapter(ChannelAdapter):
         base = f"/v1/channels/{channel.id}"
         return InboundUrls(messages=f"{base}/messages", calls=f"{base}/calls", uploads=f"{base}/uploads")
 
-    def parse(self, channel: MessagingChannel, inbound: InboundMessage) -> ParsedMessage:
+    def parse(self, channel: MessagingChannel, inbound: InboundMessage, locale: Locale) -> ParsedMessage:
         if inbound.kind == CALL:
-            return _call(CallIn.model_validate(inbound.payload))
+            return _call(CallIn.model_validate(inbound.payload), channel)
         return _message(inbound, self.identity_kind, self.origin)
 
     def sends_replies(self, channel: MessagingChannel) -> bool:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from app.comments.schemas import CallRecord
 from app.models.enums import Channel, CommentAuthor, IdentityKind
 
 
@@ -71,6 +72,11 @@ class ParsedMessage:
     # Whom the customer copied: they are copied on the ticket's replies too (the adapter's `copied`
     # says which of them may be).
     copied: tuple[Copied, ...] = ()
+    # What a message without text of its own carries (image, sticker, location…, as the provider names
+    # it): a ticket it opens is named after it, never after what the body says of it.
+    carries: str | None = None
+    # For a call record: the call, kept as data with the comment (the pipeline writes its summary).
+    call: CallRecord | None = None
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,9 @@ from app.channels.adapters.sending import (
 from app.channels.schemas import MessengerSecrets, MessengerSettings
 from app.errors import Forbidden
 from app.kit.crypto import secret_matches
+from app.kit.texts import content_name, text
 from app.models import Attachment, Conversation, InboundMessage, MessagingChannel
-from app.models.enums import Channel, ChannelKind, IdentityKind
+from app.models.enums import Channel, ChannelKind, IdentityKind, Locale
 
 MESSAGE = "message"
 POSTBACK = "postback"
@@ -95,25 +96,30 @@ def customer_events(body: dict[str, Any], page_id: str) -> list[ProviderEvent]:
     return events
 
 
-def parse(inbound: InboundMessage) -> ParsedMessage:
+def parse(inbound: InboundMessage, locale: Locale) -> ParsedMessage:
     event = inbound.payload
     psid = str(event["sender"]["id"])
     if inbound.kind == POSTBACK:
         postback = event["postback"]
-        body = postback.get("title") or postback.get("payload") or "(postback)"
+        body = postback.get("title") or postback.get("payload") or text(locale, "postback")
         files: tuple[RemoteFile, ...] = ()
+        carries = None
     else:
         message = event["message"]
         lines = [message["text"]] if message.get("text") else []
         files = ()
-        for attachment in message.get("attachments") or []:
+        attachments = message.get("attachments") or []
+        for attachment in attachments:
             kind, url = attachment.get("type", "file"), (attachment.get("payload") or {}).get("url")
             if kind in FILE_KINDS and url:
                 files += (RemoteFile(str(url), kind),)
             else:
                 # A shared link, a location, a template: nothing to download, what it is stays readable.
-                lines.append(f"[{kind}] {url or attachment.get('title') or ''}".rstrip())
+                what = content_name(locale, kind) or kind
+                detail = url or attachment.get("title") or ""
+                lines.append(text(locale, "content_line", what=what, detail=detail).rstrip())
         body = "\n".join(lines)
+        carries = None if message.get("text") or not attachments else attachments[0].get("type", "file")
     return ParsedMessage(
         conversation=psid,
         identity_kind=IdentityKind.messenger,
@@ -122,6 +128,7 @@ def parse(inbound: InboundMessage) -> ParsedMessage:
         origin=Channel.messenger,
         address={"psid": psid},
         remote_files=files,
+        carries=carries,
         sent_at=_sent_at(event.get("timestamp")),
     )
 
@@ -270,8 +277,8 @@ class MessengerAdapter(ChannelAdapter):
             return []
         return customer_events(payload, str(channel.settings["page_id"]))
 
-    def parse(self, channel: MessagingChannel, inbound: InboundMessage) -> ParsedMessage:
-        return parse(inbound)
+    def parse(self, channel: MessagingChannel, inbound: InboundMessage, locale: Locale) -> ParsedMessage:
+        return parse(inbound, locale)
 
     def reply_window(
         self, channel: MessagingChannel, conversation: Conversation, now: datetime

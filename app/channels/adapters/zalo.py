@@ -32,8 +32,9 @@ from app.channels.adapters.sending import (
     json_of,
 )
 from app.channels.schemas import ZaloSecrets, ZaloSettings
+from app.kit.texts import content_name, text
 from app.models import Attachment, Conversation, InboundMessage, MessagingChannel
-from app.models.enums import Channel, ChannelKind, IdentityKind
+from app.models.enums import Channel, ChannelKind, IdentityKind, Locale
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def parse(inbound: InboundMessage) -> ParsedMessage:
+def parse(inbound: InboundMessage, locale: Locale) -> ParsedMessage:
     event, kind = inbound.payload, inbound.kind
     if kind in (FOLLOW, UNFOLLOW):
         user_id = str(event["follower"]["id"])
@@ -107,18 +108,21 @@ def parse(inbound: InboundMessage) -> ParsedMessage:
     message = event.get("message") or {}
     lines = [message["text"]] if message.get("text") else []
     files: tuple[RemoteFile, ...] = ()
-    for attachment in message.get("attachments") or []:
+    attachments = message.get("attachments") or []
+    for attachment in attachments:
         payload = attachment.get("payload") or {}
         kind_name = attachment.get("type", "file")
+        what = content_name(locale, kind_name) or kind_name
         if kind_name in FILE_KINDS and payload.get("url"):
             files += (RemoteFile(str(payload["url"]), kind_name, payload.get("name")),)
         elif kind_name == "location" and payload.get("coordinates"):
             where = payload["coordinates"]
-            lines.append(f"[location] {where.get('latitude')}, {where.get('longitude')}")
+            detail = f"{where.get('latitude')}, {where.get('longitude')}"
+            lines.append(text(locale, "content_line", what=what, detail=detail))
         else:
             # A sticker or a shared link: nothing to keep, what it is stays readable.
             detail = " ".join(str(part) for part in (payload.get("name"), payload.get("url")) if part)
-            lines.append(f"[{kind_name}] {detail}".rstrip())
+            lines.append(text(locale, "content_line", what=what, detail=detail).rstrip())
     return ParsedMessage(
         conversation=user_id,
         identity_kind=IdentityKind.zalo,
@@ -127,6 +131,7 @@ def parse(inbound: InboundMessage) -> ParsedMessage:
         origin=Channel.zalo,
         address={"user_id": user_id, "following": True},
         remote_files=files,
+        carries=None if message.get("text") or not attachments else attachments[0].get("type", "file"),
     )
 
 
@@ -360,8 +365,8 @@ class ZaloAdapter(ChannelAdapter):
             return [replace(event, foreign=f"OA {oa_id}, not the channel's")]
         return [event]
 
-    def parse(self, channel: MessagingChannel, inbound: InboundMessage) -> ParsedMessage:
-        return parse(inbound)
+    def parse(self, channel: MessagingChannel, inbound: InboundMessage, locale: Locale) -> ParsedMessage:
+        return parse(inbound, locale)
 
     def reply_window(
         self, channel: MessagingChannel, conversation: Conversation, now: datetime

@@ -32,7 +32,7 @@ from app.errors import Forbidden
 from app.kit.normalization import normalize_email
 from app.kit.outbound import UnsafeDestination, check_destination
 from app.models import Attachment, InboundMessage, MessagingChannel, Ticket
-from app.models.enums import Channel, ChannelKind, CommentAuthor, IdentityKind
+from app.models.enums import Channel, ChannelKind, CommentAuthor, IdentityKind, Locale
 
 EMAIL = "email"
 MAILGUN_MAX_AGE_SECONDS = 15 * 60
@@ -295,7 +295,9 @@ class EmailAdapter(ChannelAdapter):
     def inbound_urls(self, channel: MessagingChannel) -> InboundUrls:
         return InboundUrls(email=f"/v1/channels/{channel.id}/email")
 
-    def parse(self, channel: MessagingChannel, inbound: InboundMessage) -> ParsedMessage | Ignore | Bounce:
+    def parse(
+        self, channel: MessagingChannel, inbound: InboundMessage, locale: Locale
+    ) -> ParsedMessage | Ignore | Bounce:
         return parse(channel, inbound)
 
     async def ticket_of(self, lookup: TicketLookup) -> Found:
