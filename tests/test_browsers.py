@@ -31,8 +31,11 @@ TICKET = "/v1/tickets/00000000-0000-4000-8000-000000000000"
 
 @pytest.fixture(scope="module")
 async def cors_app(database_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
+    """An app of its own: CORS for two origins, and an agent-token secret retired at once when
+    rotated."""
     cors = CorsSettings(allowed_origins=[CRM, "http://localhost:5173"])
-    async with running_app(settings.model_copy(update={"cors": cors}), database_url) as application:
+    special = settings.model_copy(update={"cors": cors, "agent_token_secret_grace_minutes": 0})
+    async with running_app(special, database_url) as application:
         yield application
 
 
@@ -261,6 +264,16 @@ async def test_a_stream_token_dies_with_its_credential(app: FastAPI, tenant: Ten
     assert await opens(app, agent_token) == 400
     await tenant.admin.patch(f"/v1/agents/{agent['id']}", json={"active": False})
     assert await opens(app, agent_token) == 401
+
+
+async def test_a_stream_token_dies_with_the_secret_of_its_agent_token(cors_app: FastAPI) -> None:
+    tenant = await create_tenant(cors_app)
+    await create_agent(tenant.admin, "crm-xoay-khoa")
+    kid, secret = await rotate_token_secret(tenant.admin)
+    token = await mint(make_client(cors_app, mint_agent_token(kid, secret, "crm-xoay-khoa")))
+    assert await opens(cors_app, token) == 400
+    await rotate_token_secret(tenant.admin)
+    assert await opens(cors_app, token) == 401
 
 
 async def test_a_stream_token_needs_what_the_stream_needs(app: FastAPI, tenant: Tenant) -> None:
