@@ -1,9 +1,10 @@
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class DatabaseSettings(BaseSettings):
@@ -102,6 +103,68 @@ class RateLimitSettings(BaseSettings):
     workspace_cache_seconds: float = Field(60.0, ge=0)
 
 
+class CorsSettings(BaseSettings):
+    """Which browser pages, by origin, may call the API (CORS). The API authenticates with bearer
+    credentials, never cookies, so a page needs no credentials mode to call it."""
+
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_CORS_", extra="ignore")
+
+    # Comma-separated origins (`scheme://host[:port]`), or `*` for any. Empty: no CORS headers at all.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Let pages send cookies and HTTP authentication; never with `*`, which would open every
+    # visitor's session to any site.
+    allow_credentials: bool = False
+    # How long a browser may keep a preflight's answer.
+    max_age_seconds: int = Field(600, ge=0, le=86_400)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        # Browsers send the origin in lower case, and the middleware compares it as a string.
+        checked = [_origin(origin) for origin in origins]
+        if "*" in checked and len(checked) > 1:
+            raise ValueError("* allows every origin: it stands alone")
+        return checked
+
+    @model_validator(mode="after")
+    def _no_credentials_for_everyone(self) -> Self:
+        if self.allow_credentials and "*" in self.allowed_origins:
+            raise ValueError("allow_credentials needs the origins named: it cannot go with *")
+        return self
+
+
+def _origin(value: str) -> str:
+    """`value` as an origin a browser sends (`scheme://host[:port]`, lower case), or `*`."""
+    if value == "*":
+        return value
+    origin = value.lower()
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an origin: {exc}") from exc
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.password is not None
+        or port == 0
+        or f"{parts.scheme}://{parts.netloc}" != origin
+    ):
+        raise ValueError(f"{value!r} is not an origin: scheme://host[:port], no path and no trailing slash")
+    if (parts.scheme, port) in (("http", 80), ("https", 443)):
+        # Browsers leave the scheme's own port out of the origin they send.
+        return origin.rsplit(":", 1)[0]
+    return origin
+
+
 class Settings(BaseSettings):
     """Every setting of the service; each reads the environment variable named in the README."""
 
@@ -120,6 +183,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     agent_token_max_ttl_minutes: int = Field(24 * 60, ge=1)
     agent_token_secret_grace_minutes: int = Field(60, ge=0)
+    # How long a stream token (POST /v1/events/stream-token) may open the live stream after it is made.
+    stream_token_ttl_seconds: int = Field(300, ge=10, le=3600)
     event_retention_days: float = Field(30.0, gt=0)
     # On SIGTERM, how long `helpdesk serve` lets running requests finish before it cuts their
     # connections (live streams end at once).
@@ -134,6 +199,7 @@ class Settings(BaseSettings):
     email: EmailSettings = Field(default_factory=EmailSettings)
     macro: MacroSettings = Field(default_factory=MacroSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    cors: CorsSettings = Field(default_factory=CorsSettings)
 
 
 @lru_cache

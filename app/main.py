@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
 from app.api import contract
+from app.api.cors import with_cors
 from app.api.problems import install_error_handlers
 from app.api.rate_limits import RateLimiter
 from app.api.request_log import RequestLog
@@ -39,8 +40,9 @@ def _operation_id(route: APIRoute) -> str:
 class HelpdeskAPI(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         # Outermost, so that an error answered by the error middleware (a 500) also carries the request's
-        # id, in its header and its body, and is logged.
-        return RequestLog(super().build_middleware_stack())
+        # id, in its header and its body, and is logged; CORS next, so that such an error reaches the page.
+        settings: Settings = self.state.settings
+        return RequestLog(with_cors(super().build_middleware_stack(), settings.cors))
 
 
 @asynccontextmanager

@@ -13,9 +13,10 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.deps import stream_token
 from app.api.idempotency import REPLAYED_HEADER
 from app.api.problems import PROBLEM_JSON
-from app.api.routing import ProviderRoute, UnitOfWorkRoute
+from app.api.routing import CredentialIssuingRoute, ProviderRoute, UnitOfWorkRoute
 
 
 class FieldError(BaseModel):
@@ -158,7 +159,8 @@ def _statuses(route: UnitOfWorkRoute) -> list[int]:
         statuses.add(404)
     if route.query_names or route.header_names or route.takes_path_parameters or body:
         statuses.add(422)
-    if writes:
+    # A route that issues a credential changes nothing: nothing is in conflict with it.
+    if writes and not isinstance(route, CredentialIssuingRoute):
         statuses.add(409)
     if _rate_limited(route):
         statuses.add(429)
@@ -309,6 +311,9 @@ def document(app: FastAPI) -> dict[str, Any]:
             if route.scope is not None:
                 # OpenAPI 3.1 lets a bearer scheme's requirement list what it needs: the key's scope.
                 operation["security"] = [{"HTTPBearer": [route.scope.value]}]
+                if route.takes_stream_token:
+                    # Either credential: a bearer one, or a stream token in the query.
+                    operation["security"].append({stream_token.scheme_name: []})
             if route.permission is not None:
                 operation["x-permission"] = route.permission.value
             _describe(operation, route)

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.auth.service import Authenticated, authenticate
+from app.auth.service import Authenticated, authenticate, authenticate_stream_token
 from app.errors import Forbidden, Unauthorized
 from app.models.enums import Permission, Role, Scope
 
@@ -21,6 +21,17 @@ bearer = HTTPBearer(
     auto_error=False,
     description="An API key (`hd_…`) or an agent token "
     "(a JWT signed with the workspace's agent-token secret).",
+)
+
+
+# Only the routes that declare it take it (the live stream): a browser's EventSource sends no headers.
+STREAM_TOKEN_PARAMETER = "token"  # noqa: S105 - a parameter's name, not a secret
+stream_token = APIKeyQuery(
+    name=STREAM_TOKEN_PARAMETER,
+    scheme_name="StreamToken",
+    auto_error=False,
+    description="A stream token from `POST /v1/events/stream-token`, for clients that cannot send an "
+    "Authorization header (a browser's EventSource). Short-lived, and refused by every other operation.",
 )
 
 
@@ -40,6 +51,16 @@ async def current_principal(
 ) -> Principal:
     """The caller, as the route class authenticated it (a route that depends on this is authenticated)."""
     return request.state.principal
+
+
+async def current_credential(
+    request: Request, _: Annotated[Principal, Depends(current_principal)]
+) -> Authenticated:
+    """The caller's credential as the route class authenticated it (with what the principal omits)."""
+    return request.state.authenticated
+
+
+Credential = Annotated[Authenticated, Depends(current_credential)]
 
 
 @dataclass(frozen=True)
@@ -67,15 +88,24 @@ Agent = Annotated[Principal, Depends(RequireRole(Role.agent))]
 Admin = Annotated[Principal, Depends(RequireRole(Role.admin))]
 
 
-async def authorize(request: Request, session: AsyncSession, need: Needs) -> Authenticated:
+async def authorize(
+    request: Request, session: AsyncSession, need: Needs, *, takes_stream_token: bool = False
+) -> Authenticated:
     """The caller of `request`, refused (401) without valid credentials, (403) below the role the
     operation needs — or, for an agent with a custom role, without the permission that covers it — or,
-    for an API key with scopes, without the operation's scope."""
+    for an API key with scopes, without the operation's scope. A route that takes a stream token reads
+    it from the query when the request has no Authorization header."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized()
     state = request.app.state
-    authenticated = await authenticate(session, token.strip(), state.settings, state.secret_box)
+    if scheme.lower() == "bearer" and token.strip():
+        authenticated = await authenticate(session, token.strip(), state.settings, state.secret_box)
+    elif takes_stream_token and "authorization" not in request.headers:
+        given = request.query_params.get(STREAM_TOKEN_PARAMETER)
+        if not given:
+            raise Unauthorized()
+        authenticated = await authenticate_stream_token(session, given, state.secret_box)
+    else:
+        raise Unauthorized()
     principal = authenticated.principal
     if principal.permissions is not None and need.permission is not None:
         if need.permission not in principal.permissions:
@@ -94,4 +124,5 @@ async def authorize(request: Request, session: AsyncSession, need: Needs) -> Aut
             extra={"scope": need.scope.value},
         )
     request.state.principal = authenticated.principal
+    request.state.authenticated = authenticated
     return authenticated

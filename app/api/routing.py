@@ -20,7 +20,14 @@ from starlette.routing import compile_path
 from starlette.types import Message, Receive, Scope, Send
 
 from app.api import idempotency
-from app.api.deps import Needs, RequireRole, authorize, current_principal
+from app.api.deps import (
+    STREAM_TOKEN_PARAMETER,
+    Needs,
+    RequireRole,
+    authorize,
+    current_principal,
+    stream_token,
+)
 from app.api.permissions import permission_of
 from app.api.rate_limits import Quota, RateLimiter
 from app.api.scopes import scope_of
@@ -95,9 +102,14 @@ class UnitOfWorkRoute(APIRoute):
         self.takes_files = any(
             isinstance(field.field_info, params.File) for field in self.dependant.body_params
         )
+        # The live stream: a browser opens it with a stream token in the query.
+        self.takes_stream_token = stream_token in calls
         parameters = get_flat_params(self.dependant)
         self._type_ids(parameters)
-        self.query_names = frozenset(p.alias for p in parameters if isinstance(p.field_info, params.Query))
+        self.query_names = frozenset(
+            [p.alias for p in parameters if isinstance(p.field_info, params.Query)]
+            + ([STREAM_TOKEN_PARAMETER] if self.takes_stream_token else [])
+        )
         self.header_names = frozenset(
             p.alias.replace("_", "-").lower() for p in parameters if isinstance(p.field_info, params.Header)
         )
@@ -160,6 +172,9 @@ class UnitOfWorkRoute(APIRoute):
                 except BaseException:
                     await session.rollback()
                     raise
+            if self.takes_stream_token:
+                # Its URL may hold a credential: nothing on the way keeps it, nor what it answered.
+                response.headers["Cache-Control"] = "no-store"
             if request.method == "GET":
                 return _with_etag(request, response)
             return response
@@ -176,7 +191,9 @@ class UnitOfWorkRoute(APIRoute):
             self.check_query(request)
             return None
         try:
-            authenticated = await authorize(request, session, self.needs)
+            authenticated = await authorize(
+                request, session, self.needs, takes_stream_token=self.takes_stream_token
+            )
         except Unauthorized:
             if limiter is not None:
                 limiter.count_failed_authentication(request.client.host if request.client else "")
@@ -275,6 +292,13 @@ def _weak_equal(a: str, b: str) -> bool:
 def _etag_matches(header: str, etag: str) -> bool:
     candidates = [candidate.strip() for candidate in header.split(",")]
     return "*" in candidates or any(_weak_equal(candidate, etag) for candidate in candidates)
+
+
+class CredentialIssuingRoute(UnitOfWorkRoute):
+    """For operations that answer a new credential and change nothing: the answer must never be kept
+    (an Idempotency-Key would store it with the request), and asking again does no harm."""
+
+    honours_idempotency_keys = False
 
 
 class ProviderRoute(UnitOfWorkRoute):

@@ -2,6 +2,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy import bindparam, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,11 +15,13 @@ from app.models.enums import Permission, Role, Scope
 LAST_USED_RESOLUTION_SECONDS = 60
 
 
-# A plain statement: it runs on every request.
-_KEY_BY_HASH = PlainStatement(
-    select(ApiKey.workspace_id, ApiKey.id, ApiKey.role, ApiKey.scopes, ApiKey.last_used_at).where(
-        ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
-    )
+_KEY_MATCH = select(ApiKey.workspace_id, ApiKey.id, ApiKey.role, ApiKey.scopes, ApiKey.last_used_at).where(
+    ApiKey.revoked_at.is_(None)
+)
+# Plain statements: they run on every request.
+_KEY_BY_HASH = PlainStatement(_KEY_MATCH.where(ApiKey.key_hash == bindparam("key_hash")))
+_KEY_BY_ID = PlainStatement(
+    _KEY_MATCH.where(ApiKey.workspace_id == bindparam("workspace_id"), ApiKey.id == bindparam("key_id"))
 )
 
 
@@ -33,7 +36,15 @@ class KeyMatch:
 
 async def find_api_key_by_hash(session: AsyncSession, key_hash: bytes) -> KeyMatch | None:
     """Across workspaces: the key itself says which workspace it belongs to."""
-    row = await _KEY_BY_HASH.fetchrow(session, {"key_hash": key_hash})
+    return _key_match(await _KEY_BY_HASH.fetchrow(session, {"key_hash": key_hash}))
+
+
+async def find_api_key(session: AsyncSession, workspace_id: UUID, key_id: UUID) -> KeyMatch | None:
+    """The workspace's key `key_id`, unless it was revoked."""
+    return _key_match(await _KEY_BY_ID.fetchrow(session, {"workspace_id": workspace_id, "key_id": key_id}))
+
+
+def _key_match(row: asyncpg.Record | None) -> KeyMatch | None:
     if row is None:
         return None
     scopes = None if row["scopes"] is None else frozenset(Scope(scope) for scope in row["scopes"])
@@ -79,6 +90,11 @@ async def role_permissions(session: AsyncSession, workspace_id: UUID, role_id: U
         AgentRole.workspace_id == workspace_id, AgentRole.id == role_id
     )
     return frozenset(Permission(value) for value in await session.scalar(statement) or ())
+
+
+async def find_agent(session: AsyncSession, workspace_id: UUID, agent_id: UUID) -> Agent | None:
+    statement = select(Agent).where(Agent.workspace_id == workspace_id, Agent.id == agent_id)
+    return (await session.execute(statement)).scalar_one_or_none()
 
 
 async def find_agent_by_external_id(

@@ -8,7 +8,7 @@ from uuid import UUID
 import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import repository
+from app.auth import repository, stream_tokens
 from app.auth.keys import (
     generate_api_key,
     generate_token_secret,
@@ -24,7 +24,7 @@ from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
 from app.kit.schemas import storable
 from app.kit.time import utcnow
-from app.models import AgentTokenSecret, ApiKey
+from app.models import Agent, AgentTokenSecret, ApiKey
 from app.models.enums import ActorType, Role, Scope
 
 TOKEN_LEEWAY_SECONDS = 30
@@ -35,6 +35,9 @@ class Authenticated:
     principal: Principal
     # An API key whose `last_used_at` is due to move; the caller records it apart from its own work.
     stale_key: KeyMatch | None = None
+    # The agent-token secret that signed the caller's agent token: a stream token made from it lives
+    # no longer than the secret does.
+    token_secret_id: UUID | None = None
 
 
 async def authenticate(
@@ -42,19 +45,25 @@ async def authenticate(
 ) -> Authenticated:
     if looks_like_api_key(token):
         return await _authenticate_api_key(session, token)
-    return Authenticated(await _authenticate_agent_token(session, token, settings, secret_box))
+    if stream_tokens.looks_like_stream_token(token):
+        raise Unauthorized("A stream token opens GET /v1/events/stream only, as its `token` parameter")
+    return await _authenticate_agent_token(session, token, settings, secret_box)
 
 
 async def _authenticate_api_key(session: AsyncSession, token: str) -> Authenticated:
     key = await repository.find_api_key_by_hash(session, hash_api_key(token))
     if key is None:
         raise Unauthorized("The API key is not valid or has been revoked")
+    return _key_authenticated(key, key.role)
+
+
+def _key_authenticated(key: KeyMatch, role: Role) -> Authenticated:
     stale = key.last_used_at is None or utcnow() - key.last_used_at > timedelta(
         seconds=repository.LAST_USED_RESOLUTION_SECONDS
     )
     principal = Principal(
         workspace_id=key.workspace_id,
-        role=key.role,
+        role=role,
         actor_type=ActorType.api_key,
         actor_id=key.id,
         scopes=key.scopes,
@@ -64,7 +73,7 @@ async def _authenticate_api_key(session: AsyncSession, token: str) -> Authentica
 
 async def _authenticate_agent_token(
     session: AsyncSession, token: str, settings: Settings, secret_box: SecretBox
-) -> Principal:
+) -> Authenticated:
     invalid = Unauthorized("The agent token is not valid")
     try:
         secret_id = UUID(str(jwt.get_unverified_header(token).get("kid")))
@@ -96,6 +105,10 @@ async def _authenticate_agent_token(
     agent = await repository.find_agent_by_external_id(session, secret.workspace_id, str(claims["sub"]))
     if agent is None or not agent.active:
         raise Unauthorized("The agent token names no active agent of this workspace")
+    return Authenticated(await _agent_principal(session, agent, claimed_role), token_secret_id=secret.id)
+
+
+async def _agent_principal(session: AsyncSession, agent: Agent, claimed_role: Role) -> Principal:
     # A token never grants more than the agent's own role; one that claims less leaves their custom
     # role aside.
     role = min(claimed_role, agent.role, key=lambda candidate: candidate.rank)
@@ -110,6 +123,30 @@ async def _authenticate_agent_token(
         agent_id=agent.id,
         ticket_access=agent.ticket_access,
         permissions=permissions,
+    )
+
+
+async def authenticate_stream_token(
+    session: AsyncSession, token: str, secret_box: SecretBox
+) -> Authenticated:
+    """The caller of a stream token: the credential it was made from, as that credential is now (never
+    with more than the role the token had), refused (401) once the key is revoked, the agent
+    deactivated or the secret that signed the agent's token retired."""
+    grant = stream_tokens.read(secret_box, token)
+    if grant.actor_type is ActorType.api_key:
+        key = await repository.find_api_key(session, grant.workspace_id, grant.actor_id)
+        if key is None:
+            raise Unauthorized("The API key the stream token was made from has been revoked")
+        return _key_authenticated(key, min(grant.role, key.role, key=lambda candidate: candidate.rank))
+    if grant.token_secret_id is not None:
+        secret = await repository.find_token_secret(session, grant.token_secret_id)
+        if secret is None or secret.workspace_id != grant.workspace_id:
+            raise Unauthorized("The agent-token secret the stream token was made under has been retired")
+    agent = await repository.find_agent(session, grant.workspace_id, grant.actor_id)
+    if agent is None or not agent.active:
+        raise Unauthorized("The stream token names no active agent of this workspace")
+    return Authenticated(
+        await _agent_principal(session, agent, grant.role), token_secret_id=grant.token_secret_id
     )
 
 

@@ -3,13 +3,14 @@ from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from app.api.deps import Session, Viewer
-from app.api.routing import UnitOfWorkRoute
+from app.api.deps import Credential, Session, Viewer, stream_token
+from app.api.routing import CredentialIssuingRoute, UnitOfWorkRoute
+from app.auth import stream_tokens
 from app.events import feed
-from app.events.schemas import EventPage
+from app.events.schemas import EventPage, StreamToken
 from app.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 router = APIRouter(prefix="/v1/events", tags=["Events"], route_class=UnitOfWorkRoute)
@@ -68,7 +69,7 @@ async def stream_start(
     return parameters.position or await feed.feed_end(session, principal)
 
 
-@router.get("/stream", response_class=EventSourceResponse)
+@router.get("/stream", response_class=EventSourceResponse, dependencies=[Depends(stream_token)])
 async def stream_events(
     request: Request,
     principal: Viewer,
@@ -79,7 +80,8 @@ async def stream_events(
     """A live stream of the workspace's events (Server-Sent Events) for agent UIs: each message has
     the event type as `event`, the event as `data` and a cursor as `id`. A reconnecting client resumes
     after the last event it got (`Last-Event-ID`, or `after`); otherwise the stream starts now.
-    Comments keep idle connections open through proxies."""
+    Comments keep idle connections open through proxies. A browser's EventSource, which sends no
+    Authorization header, authenticates with `?token=` (`POST /v1/events/stream-token`)."""
     app = request.app
     events = feed.stream(
         app.state.db,
@@ -92,3 +94,28 @@ async def stream_events(
     )
     async for cursor, event in events:
         yield ServerSentEvent(raw_data=feed.present(event).model_dump_json(), event=event.type, id=cursor)
+
+
+async def mint_stream_token(
+    request: Request, response: Response, principal: Viewer, credential: Credential
+) -> StreamToken:
+    """A short-lived token that opens the live stream, for a browser's EventSource (which cannot send
+    an Authorization header): `GET /v1/events/stream?token=…`. It reads what the calling credential
+    reads there and nothing else — every other operation refuses it (401) — and stops working at once
+    when that credential is revoked (an API key) or deactivated (an agent). Ask for another to reconnect
+    after it expired; the stream it opened stays open."""
+    settings = request.app.state.settings
+    token, expires_at = stream_tokens.mint(
+        request.app.state.secret_box, principal, credential.token_secret_id, settings.stream_token_ttl_seconds
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return StreamToken(token=token, expires_at=expires_at)
+
+
+router.add_api_route(
+    "/stream-token",
+    mint_stream_token,
+    methods=["POST"],
+    response_model=StreamToken,
+    route_class_override=CredentialIssuingRoute,
+)

@@ -61,3 +61,11 @@ class ContactEventData(BaseModel):
 class AgentEventData(BaseModel):
     agent: AgentOut
     changes: dict[str, Change] = Field(description="`availability` (and `active`), old and new")
+
+
+class StreamToken(ResponseModel):
+    token: str = Field(
+        description="Opens `GET /v1/events/stream?token=…` (and nothing else) until it expires; keep it "
+        "out of logs and storage"
+    )
+    expires_at: datetime = Field(description="After this, it opens no stream: ask for another")

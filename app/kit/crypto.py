@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from app.config import Settings
 
@@ -29,8 +31,16 @@ def secret_matches(stored_hash: str | None, value: str) -> bool:
 
 class SecretBox:
     def __init__(self, key_material: str) -> None:
-        digest = hashlib.sha256(key_material.encode()).digest()
+        self._key_material = key_material.encode()
+        digest = hashlib.sha256(self._key_material).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A key of its own for `purpose` (HKDF of the service's key): what signs one kind of thing
+        never verifies another, and the key itself is never stored."""
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
+            self._key_material
+        )
 
     def encrypt(self, plaintext: str) -> bytes:
         return self._fernet.encrypt(plaintext.encode())
