@@ -2,6 +2,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: install run test lint format openapi bench clean
 
@@ -13,9 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-## Serve the API on http://127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL is set).
+## Serve the API on http://127.0.0.1:8000, or HOST and PORT (embedded PostgreSQL unless DATABASE_URL is set).
 run: install
-	$(BIN)/helpdesk serve --migrate --demo
+	$(BIN)/helpdesk serve --host $(HOST) --port $(PORT) --migrate --demo
 
 ## Lint and run the whole suite (TEST_DATABASE_URL's server when set, else an embedded one).
 test: install lint
