@@ -88,6 +88,7 @@ def worker(smtp: bool) -> None:
     """Run the background worker (webhook deliveries, channel messages and replies, SLA, retention) until
     SIGTERM or Ctrl-C."""
     # Loaded by the commands that use it, so that the others start without the application.
+    from app.attachments.storage import close_storages
     from app.worker.runner import Worker
 
     settings = get_settings()
@@ -104,6 +105,7 @@ def worker(smtp: bool) -> None:
         try:
             await Worker(database, url, settings, load_secret_box(settings)).run(stopping)
         finally:
+            await close_storages()
             await database.dispose()
 
     asyncio.run(run())

@@ -55,6 +55,51 @@ class AttachmentSettings(BaseSettings):
     unattached_ttl_hours: float = Field(24.0, gt=0)
     # A file linked from a channel's message (Messenger, Zalo, chat by URL) must download within this.
     download_timeout_seconds: float = Field(60.0, gt=0, le=600)
+    # Where the bytes are kept: `local`, files under the data directory; `s3`, a bucket (HELPDESK_S3_*).
+    storage: Literal["local", "s3"] = "local"
+
+
+class S3Settings(BaseSettings):
+    """The bucket of attachments on S3 or an S3-compatible server (MinIO, Ceph, ...).
+
+    Frozen, so that it can name the one client a process keeps for it.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_S3_", extra="ignore", frozen=True)
+
+    bucket: str = ""
+    # An S3-compatible server's URL (http://minio:9000); empty: AWS's endpoint for the region.
+    endpoint_url: str = ""
+    region: str = "us-east-1"
+    # Both empty: the credentials botocore finds itself (AWS_* variables, a profile, an instance role).
+    access_key_id: str = ""
+    secret_access_key: SecretStr = SecretStr("")
+    # Put before every object's name, e.g. `helpdesk/attachments/`.
+    prefix: str = ""
+    # http://host/bucket/key rather than http://bucket.host/key: what most self-hosted servers want.
+    force_path_style: bool = False
+    # Downloads answered with a redirect to a short-lived signed URL of the object, rather than streamed
+    # through the API.
+    presigned_downloads: bool = False
+    presign_seconds: int = Field(300, ge=1, le=7 * 24 * 3600)
+    # Each connection to the server and each read from it; failed calls are tried up to three times.
+    timeout_seconds: float = Field(30.0, gt=0, le=600)
+    # Connections a process keeps to the server: every download streamed through the API holds one.
+    max_connections: int = Field(64, ge=1, le=1000)
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _both_keys_or_neither(self) -> Self:
+        if bool(self.access_key_id) != bool(self.secret_access_key.get_secret_value()):
+            raise ValueError("the access key id and the secret access key go together")
+        return self
 
 
 class EmailSettings(BaseSettings):
@@ -196,10 +241,17 @@ class Settings(BaseSettings):
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     attachment: AttachmentSettings = Field(default_factory=AttachmentSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
     email: EmailSettings = Field(default_factory=EmailSettings)
     macro: MacroSettings = Field(default_factory=MacroSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
+
+    @model_validator(mode="after")
+    def _bucket_for_s3(self) -> Self:
+        if self.attachment.storage == "s3" and not self.s3.bucket:
+            raise ValueError("HELPDESK_ATTACHMENT_STORAGE=s3 needs HELPDESK_S3_BUCKET")
+        return self
 
 
 @lru_cache

@@ -13,6 +13,7 @@ from app.api.problems import install_error_handlers
 from app.api.rate_limits import RateLimiter
 from app.api.request_log import RequestLog
 from app.assembly import assemble
+from app.attachments.storage import close_storages
 from app.config import Settings, get_settings
 from app.db import create_database, resolve_database_url
 from app.events.notifier import EventNotifier
@@ -74,13 +75,17 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         app.state.db = create_database(url, settings)
         app.state.notifier = EventNotifier(url)
         embedded = database_url is None and not settings.database_url
-        async with _worker_in_process(app, url, settings, embedded):
-            try:
-                with on_exit_signals(app.state.notifier.end_streams):
-                    yield
-            finally:
-                await app.state.notifier.close()
-                await app.state.db.dispose()
+        try:
+            async with _worker_in_process(app, url, settings, embedded):
+                try:
+                    with on_exit_signals(app.state.notifier.end_streams):
+                        yield
+                finally:
+                    await app.state.notifier.close()
+                    await app.state.db.dispose()
+        finally:
+            # After the worker inside, which reads and deletes files too.
+            await close_storages()
 
     app = HelpdeskAPI(
         title="Helpdesk API",

@@ -93,3 +93,6 @@ def configure_logging(level: str, log_format: LogFormat) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # Not even at debug: the S3 client's debug lines carry request bodies (customers' files) and headers.
+    for name in ("botocore", "aiobotocore"):
+        logging.getLogger(name).setLevel(max(root.level, logging.WARNING))
