@@ -59,6 +59,12 @@ class NotFound(AppError):
         super().__init__(f"{resource} not found", field=field)
 
 
+class Gone(AppError):
+    status = 410
+    code = "gone"
+    title = "Gone"
+
+
 class Conflict(AppError):
     status = 409
     code = "conflict"

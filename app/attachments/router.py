@@ -2,8 +2,8 @@ from typing import Annotated
 from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile, status
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, File, Request, Response, UploadFile, status
+from fastapi.responses import RedirectResponse, StreamingResponse
 
 from app.api.contract import download
 from app.api.deps import Agent, Session, Viewer
@@ -12,7 +12,7 @@ from app.attachments.schemas import UploadOut
 from app.attachments.service import get_attachment, store_files, uploaded_by
 from app.attachments.storage import Storage, storage_dependency
 from app.auth.principal import Principal
-from app.errors import NotFound
+from app.errors import Gone, NotFound
 from app.kit.schemas import Page
 from app.models import Attachment
 from app.tickets.service import TicketService
@@ -43,19 +43,41 @@ async def upload_files(
 @router.get(
     "/attachments/{attachment_id}",
     response_class=StreamingResponse,
-    responses=download("*/*", "The file's bytes, as its sniffed type"),
+    responses={
+        **download("*/*", "The file's bytes, as its sniffed type"),
+        307: {
+            "description": "With `HELPDESK_S3_PRESIGNED_DOWNLOADS`: fetch the file from `Location`, a "
+            "signed URL of the storage valid for `HELPDESK_S3_PRESIGN_SECONDS`, which answers with the "
+            "same Content-Type and Content-Disposition (send it no Authorization header)",
+            "headers": {
+                "Location": {"description": "The signed URL", "schema": {"type": "string", "format": "uri"}}
+            },
+        },
+        410: {"description": "The attachment's bytes are missing from storage"},
+    },
 )
 async def download_attachment(
     attachment_id: UUID, request: Request, session: Session, principal: Viewer, storage: StorageDep
-) -> StreamingResponse:
-    """The file, to whoever can read its ticket; an upload not attached yet, to its uploader only."""
+) -> Response:
+    """The file, to whoever can read its ticket; an upload not attached yet, to its uploader only.
+
+    Streamed through the API, or, when the storage signs downloads, a redirect to the storage itself.
+    """
     attachment = await _readable(request, session, principal, attachment_id)
-    chunks = await storage.open(attachment.storage_key)
+    disposition = f"attachment; filename*=UTF-8''{quote(attachment.filename, safe='')}"
+    try:
+        url = await storage.download_url(attachment.storage_key, attachment.content_type, disposition)
+        if url is not None:
+            # The URL is a credential for a while: no cache along the way keeps it.
+            return RedirectResponse(url, status.HTTP_307_TEMPORARY_REDIRECT, {"Cache-Control": "no-store"})
+        chunks = await storage.open(attachment.storage_key)
+    except FileNotFoundError:
+        raise Gone("The attachment's file is missing from storage", code="file_missing") from None
     return StreamingResponse(
         chunks,
         media_type=attachment.content_type,
         headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(attachment.filename, safe='')}",
+            "Content-Disposition": disposition,
             "Content-Length": str(attachment.size),
             "X-Content-Type-Options": "nosniff",
         },
