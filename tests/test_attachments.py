@@ -386,3 +386,12 @@ async def test_purge_removes_uploads_never_attached_and_keeps_attached_ones(
     response = await tenant.viewer.get(f"/v1/attachments/{kept['id']}")
     assert response.status_code == 200 and response.content == PDF
     assert any(path.name == kept_key for path in files_in(settings))
+
+
+async def test_a_file_missing_from_storage_is_410(db: Database, tenant: Tenant, storage: Storage) -> None:
+    [uploaded] = await upload(tenant.agent, (INVOICE_NAME, PDF, "application/pdf"))
+    await storage.delete((await storage_keys(db, tenant.workspace_id))[UUID(uploaded["id"])])
+    response = await tenant.agent.get(f"/v1/attachments/{uploaded['id']}")
+    assert response.status_code == 410
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "file_missing"
