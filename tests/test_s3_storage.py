@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -18,6 +19,7 @@ import pytest
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from app.attachments.storage import READ_CHUNK_BYTES, S3Storage, storage_for
 from app.attachments.tasks import purge_unattached
@@ -89,9 +91,32 @@ def s3_settings_for(url: str, bucket: str, **changes: Any) -> S3Settings:
     )
 
 
+@dataclass
+class Bucket:
+    """The bucket, with a client of its own made as an operator would make one, to see what the app did."""
+
+    name: str
+    client: Any
+
+    async def object_bytes(self, key: str) -> bytes:
+        answer = await self.client.get_object(Bucket=self.name, Key=PREFIX + key)
+        async with answer["Body"] as body:
+            return await body.read()
+
+    async def has(self, key: str) -> bool:
+        try:
+            await self.client.head_object(Bucket=self.name, Key=PREFIX + key)
+        except ClientError as error:
+            assert error.response["Error"]["Code"] == "404", error
+            return False
+        return True
+
+    async def delete(self, key: str) -> None:
+        await self.client.delete_object(Bucket=self.name, Key=PREFIX + key)
+
+
 @pytest.fixture(scope="module")
-async def bucket(s3_url: str) -> AsyncIterator[Any]:
-    """A client of the bucket, made here as an operator would make it, to look at what the app stored."""
+async def bucket(s3_url: str) -> AsyncIterator[Bucket]:
     name = f"helpdesk-{secrets.token_hex(4)}"
     async with get_session().create_client(
         "s3",
@@ -101,12 +126,11 @@ async def bucket(s3_url: str) -> AsyncIterator[Any]:
         aws_secret_access_key=SECRET_ACCESS_KEY,
     ) as client:
         await client.create_bucket(Bucket=name)
-        client.name = name
-        yield client
+        yield Bucket(name, client)
 
 
 @pytest.fixture(scope="module")
-def s3_settings(settings: Settings, s3_url: str, bucket: Any) -> Settings:
+def s3_settings(settings: Settings, s3_url: str, bucket: Bucket) -> Settings:
     return settings.model_copy(
         update={
             "attachment": AttachmentSettings(storage="s3"),
@@ -133,21 +157,6 @@ async def s3_tenant(s3_app: FastAPI) -> Tenant:
     return await create_tenant(s3_app)
 
 
-async def object_bytes(bucket: Any, key: str) -> bytes:
-    answer = await bucket.get_object(Bucket=bucket.name, Key=PREFIX + key)
-    async with answer["Body"] as body:
-        return await body.read()
-
-
-async def object_exists(bucket: Any, key: str) -> bool:
-    try:
-        await bucket.head_object(Bucket=bucket.name, Key=PREFIX + key)
-    except ClientError as error:
-        assert error.response["Error"]["Code"] == "404", error
-        return False
-    return True
-
-
 def assert_served_like_the_invoice(response: httpx.Response) -> None:
     """The headers a download of the invoice has with local storage (tests/test_attachments.py)."""
     assert response.status_code == 200, response.text
@@ -159,11 +168,11 @@ def assert_served_like_the_invoice(response: httpx.Response) -> None:
 
 
 async def test_uploads_and_a_comments_files_are_objects_in_the_bucket_and_download_as_from_disk(
-    s3_app: FastAPI, s3_tenant: Tenant, s3_settings: Settings, bucket: Any
+    s3_app: FastAPI, s3_tenant: Tenant, s3_settings: Settings, bucket: Bucket
 ) -> None:
     [uploaded] = await upload(s3_tenant.agent, (INVOICE_NAME, PDF, "text/html"))
     key = (await storage_keys(s3_app.state.db, s3_tenant.workspace_id))[UUID(uploaded["id"])]
-    assert await object_bytes(bucket, key) == PDF
+    assert await bucket.object_bytes(key) == PDF
     assert not (s3_settings.data_dir / "attachments" / key[:2] / key[2:4] / key).exists()
 
     ticket = await create_ticket(s3_tenant.agent)
@@ -174,7 +183,7 @@ async def test_uploads_and_a_comments_files_are_objects_in_the_bucket_and_downlo
     reply = await reply_with_files(s3_tenant.agent, ticket["id"], INVOICE, SCREENSHOT)
     keys = await storage_keys(s3_app.state.db, s3_tenant.workspace_id)
     for attachment, (_, data, _) in zip(reply["attachments"], (INVOICE, SCREENSHOT), strict=True):
-        assert await object_bytes(bucket, keys[UUID(attachment["id"])]) == data
+        assert await bucket.object_bytes(keys[UUID(attachment["id"])]) == data
         response = await s3_tenant.viewer.get(f"/v1/attachments/{attachment['id']}")
         assert response.status_code == 200 and response.content == data
         assert response.headers["content-type"] == attachment["content_type"]
@@ -225,7 +234,7 @@ async def test_presigned_downloads_redirect_to_the_bucket_with_the_apis_headers(
 
 
 async def test_the_purge_deletes_never_attached_uploads_from_the_bucket(
-    s3_app: FastAPI, s3_tenant: Tenant, s3_settings: Settings, bucket: Any
+    s3_app: FastAPI, s3_tenant: Tenant, s3_settings: Settings, bucket: Bucket
 ) -> None:
     kept, abandoned = await upload(
         s3_tenant.agent, (INVOICE_NAME, PDF, "application/pdf"), ("nhap.txt", b"ban nhap", "text/plain")
@@ -239,11 +248,11 @@ async def test_the_purge_deletes_never_attached_uploads_from_the_bucket(
     storage = storage_for(s3_settings)
     ttl = timedelta(hours=24)
     await purge_unattached(s3_app.state.db, storage, utcnow(), ttl)
-    assert await object_exists(bucket, abandoned_key), "a fresh upload is kept"
+    assert await bucket.has(abandoned_key), "a fresh upload is kept"
 
     assert await purge_unattached(s3_app.state.db, storage, utcnow() + timedelta(hours=25), ttl) >= 1
-    assert not await object_exists(bucket, abandoned_key)
-    assert await object_exists(bucket, kept_key)
+    assert not await bucket.has(abandoned_key)
+    assert await bucket.has(kept_key)
     assert (await s3_tenant.agent.get(f"/v1/attachments/{abandoned['id']}")).status_code == 404
     # Deleting what is already gone is no error.
     await storage.delete(abandoned_key)
@@ -251,13 +260,13 @@ async def test_the_purge_deletes_never_attached_uploads_from_the_bucket(
 
 @pytest.mark.parametrize("presigned", [False, True])
 async def test_an_object_missing_from_the_bucket_is_410(
-    s3_app: FastAPI, presigning_app: FastAPI, bucket: Any, presigned: bool
+    s3_app: FastAPI, presigning_app: FastAPI, bucket: Bucket, presigned: bool
 ) -> None:
     app = presigning_app if presigned else s3_app
     tenant = await create_tenant(app)
     [uploaded] = await upload(tenant.agent, (INVOICE_NAME, PDF, "application/pdf"))
     key = (await storage_keys(app.state.db, tenant.workspace_id))[UUID(uploaded["id"])]
-    await bucket.delete_object(Bucket=bucket.name, Key=PREFIX + key)
+    await bucket.delete(key)
 
     response = await tenant.agent.get(f"/v1/attachments/{uploaded['id']}")
     assert response.status_code == 410
@@ -289,7 +298,7 @@ async def test_failures_other_than_a_missing_object_are_os_errors_and_keys_stay_
 
 
 async def test_an_emailed_reply_carries_its_files_read_from_the_bucket(
-    s3_app: FastAPI, s3_tenant: Tenant, s3_settings: Settings, outbox: Outbox, bucket: Any
+    s3_app: FastAPI, s3_tenant: Tenant, s3_settings: Settings, outbox: Outbox, bucket: Bucket
 ) -> None:
     agent, ticket_id = await emailed_ticket(s3_app, s3_settings, s3_tenant, outbox, "thu-s3-01")
     reply = await reply_with_files(agent, ticket_id, INVOICE, SCREENSHOT)
@@ -314,7 +323,7 @@ def serve_logging_to(log: BinaryIO, database_url: str, **settings: str) -> ApiPr
 
 
 async def test_helpdesk_serve_configured_by_the_environment_keeps_attachments_in_the_bucket(
-    database_url: str, s3_url: str, bucket: Any, s3_app: FastAPI, s3_tenant: Tenant, tmp_path: Path
+    database_url: str, s3_url: str, bucket: Bucket, s3_app: FastAPI, s3_tenant: Tenant, tmp_path: Path
 ) -> None:
     log = tmp_path / "serve.log"
     with log.open("wb") as output:
@@ -339,8 +348,18 @@ async def test_helpdesk_serve_configured_by_the_environment_keeps_attachments_in
         finally:
             exit_code = await asyncio.to_thread(api.stop)
     key = (await storage_keys(s3_app.state.db, s3_tenant.workspace_id))[UUID(uploaded["id"])]
-    assert await object_bytes(bucket, key) == PDF
+    assert await bucket.object_bytes(key) == PDF
     assert exit_code == 128 + signal.SIGTERM, "stopped by its SIGTERM, not crashed"
     logged = log.read_text(errors="replace")
     assert "Application shutdown complete" in logged and "Traceback" not in logged, logged[-3000:]
     assert SECRET_ACCESS_KEY not in logged
+
+
+def test_s3_storage_needs_a_bucket_and_keys_in_pairs() -> None:
+    with pytest.raises(ValidationError, match="HELPDESK_S3_BUCKET"):
+        Settings(attachment=AttachmentSettings(storage="s3"))
+    with pytest.raises(ValidationError, match="go together"):
+        S3Settings(bucket="tep-dinh-kem", access_key_id=ACCESS_KEY_ID)
+    with pytest.raises(ValidationError, match="not an http"):
+        S3Settings(bucket="tep-dinh-kem", endpoint_url="minio:9000")
+    assert Settings().attachment.storage == "local", "local disk stays the default"
