@@ -1,7 +1,9 @@
-"""The key that encrypts secrets at rest when HELPDESK_SECRET_KEY is not set: made once per data directory."""
+"""The keys that encrypt secrets at rest: the one made once per data directory when HELPDESK_SECRET_KEY is
+not set, several listed newest first, and `helpdesk secrets rotate` moving every secret to the newest."""
 
 import asyncio
 import json
+import os
 import secrets
 import subprocess
 import threading
@@ -31,6 +33,7 @@ from app.kit.time import utcnow
 from app.models import Base, MessagingChannel
 from tests.conftest import Tenant, admin_statement, create_tenant, make_client, running_app
 from tests.factories import create_agent, create_webhook, mint_agent_token, rotate_token_secret
+from tests.processes import HELPDESK
 from tests.receiver import Behaviour, Receiver, header
 from tests.test_channels import SIGNING, TOKEN, chat_channel, receive, threaded
 from tests.test_cli import helpdesk
@@ -106,6 +109,20 @@ def test_every_encrypted_column_of_the_schema_is_rotated() -> None:
         if "encrypted" in column.name
     }
     assert encrypted == {column_name(column) for column in ENCRYPTED_COLUMNS}
+
+
+def test_rotating_with_no_key_set_or_kept_refuses_and_makes_none(database_url: str, tmp_path: Path) -> None:
+    inherited = {name: value for name, value in os.environ.items() if name != "HELPDESK_SECRET_KEY"}
+    refused = subprocess.run(  # noqa: S603 - our own command
+        [HELPDESK, "secrets", "rotate"],
+        env={**inherited, "DATABASE_URL": database_url, "HELPDESK_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode != 0 and "HELPDESK_SECRET_KEY" in refused.stderr
+    assert list(tmp_path.iterdir()) == [], "no key is made to rotate to"
 
 
 @pytest.fixture
