@@ -19,10 +19,12 @@ from sqlalchemy import update
 from app.config import Settings
 from app.kit.time import utcnow
 from app.models import InboundMessage
-from tests.conftest import Tenant, make_client, running_app
-from tests.factories import create_ticket
+from tests.conftest import Tenant, make_client, running_app, running_worker
+from tests.factories import create_ticket, create_webhook
 from tests.processes import HELPDESK, ApiProcess, free_port, service_env, start_worker
+from tests.receiver import Behaviour, Receiver
 from tests.test_channels import chat_channel, processed_at_least, receive
+from tests.test_worker import fast_settings
 
 UUID_ANYWHERE = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.IGNORECASE)
 TOKEN = "ma-bi-mat-cua-prometheus-2026"
@@ -77,6 +79,7 @@ async def test_requests_are_counted_by_route_template_and_status_never_by_id(
     assert value(text, "helpdesk_http_requests_in_flight") >= 1
     assert value(text, "helpdesk_db_pool_size") == app.state.settings.db.pool_size
     assert value(text, "helpdesk_db_pool_checked_out") >= 0
+    assert "helpdesk_inbound_queue_depth" not in text, "the queues are a worker's to read"
 
 
 def _labels(exposition: str, name: str, label: str) -> list[str]:
@@ -108,6 +111,39 @@ async def test_a_metrics_token_keeps_the_metrics_from_whoever_lacks_it(
         assert "helpdesk_http_request_duration_seconds" in allowed.text
         # The probes stay open to orchestrators.
         assert (await client.get("/livez")).status_code == 200
+
+
+async def test_webhook_deliveries_are_counted_by_outcome(
+    app: FastAPI, database_url: str, settings: Settings, tenant: Tenant, receiver: Receiver
+) -> None:
+    """An endpoint that takes the event, one that fails (tried again later), one that is gone (410:
+    disabled), counted by the worker running in this process, as the API's /metrics shows."""
+    scrape = make_client(app)
+    name = "helpdesk_webhook_deliveries_total"
+    outcomes = ("succeeded", "retried", "disabled")
+
+    async def counts() -> dict[str, float]:
+        text = (await scrape.get("/metrics")).text
+        return {outcome: sum(samples(text, name, outcome=outcome)) for outcome in outcomes}
+
+    before = await counts()
+    for path, behaviour in (
+        ("/ok", Behaviour()),
+        ("/busy", Behaviour(status=500)),
+        ("/gone", Behaviour(status=410)),
+    ):
+        await create_webhook(tenant.admin, receiver.on(path, behaviour), event_types=["ticket.created"])
+    async with running_worker(app, database_url, fast_settings(settings)):
+        await create_ticket(tenant.agent)
+        for path in ("/ok", "/busy", "/gone"):
+            await receiver.wait_for(path, 1)
+        # Written once each endpoint has answered: waited for, as the counters announce nothing.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                while any(count <= before[outcome] for outcome, count in (await counts()).items()):  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+    after = await counts()
+    assert all(after[outcome] > before[outcome] for outcome in outcomes), (before, after)
 
 
 @contextlib.asynccontextmanager

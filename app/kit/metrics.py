@@ -1,5 +1,7 @@
 """The service's metrics, in Prometheus's text format: each defined here once, and counted where it
 happens (a request ends, a delivery's outcome is written, a message is threaded, a job's round ends).
+The gauges of the queues, which a worker reads from the database when it is scraped, are the worker's
+own (app/worker/metrics.py): an API process does not show them.
 
 Labels name kinds, never ids: a route template, a status, an outcome, a job's name. The number of series
 stays the same whatever the traffic, and nothing of a customer's shows in them.
@@ -58,28 +60,6 @@ DB_POOL_OVERFLOW = Gauge(
     "helpdesk_db_pool_overflow",
     "Database connections open beyond the pool's size",
     multiprocess_mode="livesum",
-)
-
-# Read from the database by the worker when it is scraped: the last reading is the truth.
-OUTBOX_LAG = Gauge(
-    "helpdesk_outbox_lag_seconds",
-    "Age of the oldest event not yet fanned out to webhooks (0 when none waits)",
-    multiprocess_mode="mostrecent",
-)
-WEBHOOK_DELIVERY_LAG = Gauge(
-    "helpdesk_webhook_delivery_lag_seconds",
-    "How long the most overdue webhook delivery has been due (0 when none is)",
-    multiprocess_mode="mostrecent",
-)
-INBOUND_QUEUE_DEPTH = Gauge(
-    "helpdesk_inbound_queue_depth",
-    "Channel messages received and not yet threaded (those put off for a retry included)",
-    multiprocess_mode="mostrecent",
-)
-INBOUND_OLDEST_AGE = Gauge(
-    "helpdesk_inbound_oldest_age_seconds",
-    "Age of the oldest channel message not yet threaded (0 when none waits)",
-    multiprocess_mode="mostrecent",
 )
 
 WEBHOOK_DELIVERIES = Counter(

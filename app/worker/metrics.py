@@ -15,6 +15,7 @@ import math
 from datetime import datetime
 
 import h11
+from prometheus_client import Gauge
 
 from app.channels.repository import inbound_backlog
 from app.config import Settings
@@ -30,12 +31,29 @@ logger = logging.getLogger(__name__)
 QUERY_DEADLINE_SECONDS = 2.0
 REQUEST_DEADLINE_SECONDS = 5.0
 READ_BYTES = 16 * 1024
-QUEUE_GAUGES = (
-    metrics.OUTBOX_LAG,
-    metrics.WEBHOOK_DELIVERY_LAG,
-    metrics.INBOUND_QUEUE_DEPTH,
-    metrics.INBOUND_OLDEST_AGE,
+
+# Read from the database when the worker is scraped: the last reading is the truth.
+OUTBOX_LAG = Gauge(
+    "helpdesk_outbox_lag_seconds",
+    "Age of the oldest event not yet fanned out to webhooks (0 when none waits)",
+    multiprocess_mode="mostrecent",
 )
+WEBHOOK_DELIVERY_LAG = Gauge(
+    "helpdesk_webhook_delivery_lag_seconds",
+    "How long the most overdue webhook delivery has been due (0 when none is)",
+    multiprocess_mode="mostrecent",
+)
+INBOUND_QUEUE_DEPTH = Gauge(
+    "helpdesk_inbound_queue_depth",
+    "Channel messages received and not yet threaded (those put off for a retry included)",
+    multiprocess_mode="mostrecent",
+)
+INBOUND_OLDEST_AGE = Gauge(
+    "helpdesk_inbound_oldest_age_seconds",
+    "Age of the oldest channel message not yet threaded (0 when none waits)",
+    multiprocess_mode="mostrecent",
+)
+QUEUE_GAUGES = (OUTBOX_LAG, WEBHOOK_DELIVERY_LAG, INBOUND_QUEUE_DEPTH, INBOUND_OLDEST_AGE)
 
 
 async def serve_metrics(db: Database, settings: Settings, stopping: asyncio.Event) -> None:
@@ -61,10 +79,10 @@ async def observe_queues(db: Database) -> None:
         for gauge in QUEUE_GAUGES:
             gauge.set(math.nan)
         return
-    metrics.OUTBOX_LAG.set(_seconds_since(next_event, now))
-    metrics.WEBHOOK_DELIVERY_LAG.set(_seconds_since(overdue_since, now))
-    metrics.INBOUND_QUEUE_DEPTH.set(waiting)
-    metrics.INBOUND_OLDEST_AGE.set(_seconds_since(oldest_waiting, now))
+    OUTBOX_LAG.set(_seconds_since(next_event, now))
+    WEBHOOK_DELIVERY_LAG.set(_seconds_since(overdue_since, now))
+    INBOUND_QUEUE_DEPTH.set(waiting)
+    INBOUND_OLDEST_AGE.set(_seconds_since(oldest_waiting, now))
 
 
 def _seconds_since(moment: datetime | None, now: datetime) -> float:
