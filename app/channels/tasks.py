@@ -117,9 +117,9 @@ async def _thread_until_none_due(
                 failure = f"{type(error).__name__}: {error}"[:1000]
             if claimed is None:
                 continue
-            # Processed or ignored, as threading left it; after a failure, what _failed made of it.
-            outcome: str | None = claim.message.state.value
-            if failure is not None:
+            if failure is None:
+                outcome: str | None = claim.message.state.value  # processed or ignored, as threading left it
+            else:
                 async with session.begin():
                     outcome = await _failed(session, *claimed, failure, permanent=permanent)
             metrics.INBOUND_THREADING_DURATION.observe(time.perf_counter() - started)
