@@ -1,11 +1,15 @@
 """The `helpdesk` command."""
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -69,25 +73,50 @@ def serve(host: str, port: int, workers: int, apply_migrations: bool, demo: bool
     # uvicorn re-raises the SIGTERM it shut down on; exiting through Python instead of dying of
     # the signal lets the embedded PostgreSQL stop with the last process that uses it.
     signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
-    uvicorn.run(
-        "app.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level,
-        # The service's own logging: every request's line, with its id, is logged by the app.
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-    )
+    with _metrics_shared_by_processes() if workers > 1 else contextlib.nullcontext():
+        uvicorn.run(
+            "app.asgi:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level,
+            # The service's own logging: every request's line, with its id, is logged by the app.
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        )
+
+
+# Read by prometheus-client when it is imported, so set before uvicorn starts the API processes (which
+# import the application afresh); app.kit.metrics reads it too.
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextlib.contextmanager
+def _metrics_shared_by_processes() -> Iterator[None]:
+    """The API processes write their metrics to files in one directory, and the one answering a scrape
+    adds them all up (prometheus-client's multiprocess mode): PROMETHEUS_MULTIPROC_DIR when set, emptied
+    first (an earlier run's numbers must not count), else a directory of this run's own."""
+    given = os.environ.get(MULTIPROCESS_DIR_ENV)
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="helpdesk-metrics-") as created:
+        os.environ[MULTIPROCESS_DIR_ENV] = created
+        yield
 
 
 @main.command()
 @click.option("--smtp", is_flag=True, help="Also receive mail by SMTP (HELPDESK_EMAIL_LISTEN_HOST/PORT).")
 def worker(smtp: bool) -> None:
     """Run the background worker (webhook deliveries, channel messages and replies, SLA, retention) until
-    SIGTERM or Ctrl-C."""
+    SIGTERM or Ctrl-C; with HELPDESK_WORKER_METRICS_PORT set, it serves /metrics and /livez there."""
     # Loaded by the commands that use it, so that the others start without the application.
+    from app.worker.metrics import serve_metrics
     from app.worker.runner import Worker
 
     settings = get_settings()
@@ -102,7 +131,11 @@ def worker(smtp: bool) -> None:
             loop.add_signal_handler(signum, stopping.set)
         database = create_database(url, settings)
         try:
-            await Worker(database, url, settings, load_secret_box(settings)).run(stopping)
+            work = Worker(database, url, settings, load_secret_box(settings)).run(stopping)
+            if settings.worker.metrics_port is None:
+                await work
+            else:
+                await asyncio.gather(work, serve_metrics(database, settings, stopping))
         finally:
             await database.dispose()
 

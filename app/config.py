@@ -44,6 +44,9 @@ class WorkerSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(20.0, ge=0)
     # Inbound channel messages threaded at once per worker (each in its own transaction).
     inbound_concurrency: int = Field(4, ge=1, le=64)
+    # `helpdesk worker` serves /metrics and /livez on this port (none when unset).
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
 
 
 class AttachmentSettings(BaseSettings):
@@ -214,6 +217,8 @@ class Settings(BaseSettings):
     # The longest a request's body may take to arrive, counted from the request's start: past it the
     # request is refused (408) and its connection closed, so a slow sender holds nothing longer.
     request_timeout_seconds: float = Field(60.0, gt=0)
+    # When set, /metrics (of the API and of workers) answers only `Authorization: Bearer <this token>`.
+    metrics_token: SecretStr | None = None
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

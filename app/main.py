@@ -16,6 +16,7 @@ from app.assembly import assemble
 from app.config import Settings, get_settings
 from app.db import create_database, resolve_database_url
 from app.events.notifier import EventNotifier
+from app.kit import metrics
 from app.kit.crypto import load_secret_box
 from app.kit.signals import on_exit_signals
 from app.routers import DOMAIN_ROUTERS, ROUTERS
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             finally:
                 await app.state.notifier.close()
                 await app.state.db.dispose()
+                metrics.process_ended()
 
     app = HelpdeskAPI(
         title="Helpdesk API",
