@@ -1,11 +1,15 @@
 """The `helpdesk` command."""
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -16,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import get_settings
 from app.db import create_database, migrate, resolve_database_url
 from app.errors import NotFound
-from app.kit.crypto import load_secret_box
+from app.kit.crypto import key_file_path, load_secret_box
 from app.kit.logs import configure_logging
 from app.models.enums import Role
 
@@ -69,26 +73,51 @@ def serve(host: str, port: int, workers: int, apply_migrations: bool, demo: bool
     # uvicorn re-raises the SIGTERM it shut down on; exiting through Python instead of dying of
     # the signal lets the embedded PostgreSQL stop with the last process that uses it.
     signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
-    uvicorn.run(
-        "app.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level,
-        # The service's own logging: every request's line, with its id, is logged by the app.
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-    )
+    with _metrics_shared_by_processes() if workers > 1 else contextlib.nullcontext():
+        uvicorn.run(
+            "app.asgi:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level,
+            # The service's own logging: every request's line, with its id, is logged by the app.
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        )
+
+
+# Read by prometheus-client when it is imported, so set before uvicorn starts the API processes (which
+# import the application afresh); app.kit.metrics reads it too.
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextlib.contextmanager
+def _metrics_shared_by_processes() -> Iterator[None]:
+    """The API processes write their metrics to files in one directory, and the one answering a scrape
+    adds them all up (prometheus-client's multiprocess mode): PROMETHEUS_MULTIPROC_DIR when set, emptied
+    first (an earlier run's numbers must not count), else a directory of this run's own."""
+    given = os.environ.get(MULTIPROCESS_DIR_ENV)
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="helpdesk-metrics-") as created:
+        os.environ[MULTIPROCESS_DIR_ENV] = created
+        yield
 
 
 @main.command()
 @click.option("--smtp", is_flag=True, help="Also receive mail by SMTP (HELPDESK_EMAIL_LISTEN_HOST/PORT).")
 def worker(smtp: bool) -> None:
     """Run the background worker (webhook deliveries, channel messages and replies, SLA, retention) until
-    SIGTERM or Ctrl-C."""
+    SIGTERM or Ctrl-C; with HELPDESK_WORKER_METRICS_PORT set, it serves /metrics and /livez there."""
     # Loaded by the commands that use it, so that the others start without the application.
     from app.attachments.storage import close_storages
+    from app.worker.metrics import serve_metrics
     from app.worker.runner import Worker
 
     settings = get_settings()
@@ -103,7 +132,11 @@ def worker(smtp: bool) -> None:
             loop.add_signal_handler(signum, stopping.set)
         database = create_database(url, settings)
         try:
-            await Worker(database, url, settings, load_secret_box(settings)).run(stopping)
+            work = Worker(database, url, settings, load_secret_box(settings)).run(stopping)
+            if settings.worker.metrics_port is None:
+                await work
+            else:
+                await asyncio.gather(work, serve_metrics(database, settings, stopping))
         finally:
             await close_storages()
             await database.dispose()
@@ -218,3 +251,38 @@ def api_key_revoke(workspace_id: UUID, key_id: UUID) -> None:
 
     revoked = _run_in_transaction(revoke)
     _print_json({"id": revoked.id, "revoked_at": revoked.revoked_at})
+
+
+@main.group(name="secrets")
+def secrets_group() -> None:
+    """Manage the keys that encrypt secrets at rest (HELPDESK_SECRET_KEY)."""
+
+
+@secrets_group.command("rotate")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+def secrets_rotate(batch_size: int) -> None:
+    """Re-encrypt every secret at rest under the newest key of HELPDESK_SECRET_KEY (the first listed).
+    Prints how many values of each column it re-encrypted; exits non-zero when some no key decrypts."""
+    # Loaded by the commands that use it, so that the others start without the application.
+    from app.encryption.rotation import rotate_secrets
+
+    settings = get_settings()
+    if settings.secret_key is None and not key_file_path(settings).exists():
+        raise click.ClickException(
+            "no key: set HELPDESK_SECRET_KEY, or HELPDESK_DATA_DIR to the keys' directory"
+        )
+    url = resolve_database_url(settings)
+
+    async def run():
+        database = create_database(url, settings)
+        try:
+            return await rotate_secrets(database, load_secret_box(settings), batch_size)
+        finally:
+            await database.dispose()
+
+    report = asyncio.run(run())
+    _print_json({"re_encrypted": report.re_encrypted, "unreadable": report.unreadable})
+    if any(report.unreadable.values()):
+        raise click.ClickException(
+            "some secrets are encrypted under no key of HELPDESK_SECRET_KEY and were left as they were"
+        )

@@ -44,6 +44,9 @@ class WorkerSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(20.0, ge=0)
     # Inbound channel messages threaded at once per worker (each in its own transaction).
     inbound_concurrency: int = Field(4, ge=1, le=64)
+    # `helpdesk worker` serves /metrics and /livez on this port (none when unset).
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
 
 
 class AttachmentSettings(BaseSettings):
@@ -210,14 +213,36 @@ def _origin(value: str) -> str:
     return origin
 
 
+# Several secret keys are listed newest first, separated by this (see `split_secret_keys`).
+SECRET_KEY_SEPARATOR = ","  # noqa: S105 - a separator, not a secret
+
+
+def split_secret_keys(value: str) -> list[str]:
+    """The keys of a HELPDESK_SECRET_KEY (or key file) value, newest first, each exactly as written.
+
+    A key is never trimmed: its characters are its key material, so `B, A` would make ` A` a key unlike
+    `A`, and every secret encrypted under `A` unreadable. Such a list is refused instead."""
+    keys = value.split(SECRET_KEY_SEPARATOR)
+    if any(not key for key in keys):
+        raise ValueError("an empty key: separate the keys with single commas, newest first")
+    if any(key != key.strip() for key in keys):
+        raise ValueError("a key begins or ends with whitespace: separate the keys with commas alone")
+    if len(set(keys)) != len(keys):
+        raise ValueError("a key is listed twice")
+    return keys
+
+
 class Settings(BaseSettings):
     """Every setting of the service; each reads the environment variable named in the README."""
 
-    model_config = SettingsConfigDict(env_prefix="HELPDESK_", extra="ignore")
+    # An error never shows the value it refused: it may be a secret key or a URL with its password.
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_", extra="ignore", hide_input_in_errors=True)
 
     # PostgreSQL URL (postgresql://... or postgresql+asyncpg://...). Empty: the embedded server.
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
     data_dir: Path = Path("./data")
+    # Encrypts secrets at rest: one key, or several separated by commas, newest first (the newest
+    # encrypts, each decrypts), while `helpdesk secrets rotate` moves everything to the newest.
     secret_key: SecretStr | None = None
     log_level: str = "info"
     # `json`: one JSON object per line, for a log collector.
@@ -237,6 +262,8 @@ class Settings(BaseSettings):
     # The longest a request's body may take to arrive, counted from the request's start: past it the
     # request is refused (408) and its connection closed, so a slow sender holds nothing longer.
     request_timeout_seconds: float = Field(60.0, gt=0)
+    # When set, /metrics (of the API and of workers) answers only `Authorization: Bearer <this token>`.
+    metrics_token: SecretStr | None = None
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
@@ -246,6 +273,13 @@ class Settings(BaseSettings):
     macro: MacroSettings = Field(default_factory=MacroSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_keys_are_listed_well(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            split_secret_keys(value.get_secret_value())
+        return value
 
     @model_validator(mode="after")
     def _bucket_for_s3(self) -> Self:

@@ -17,6 +17,7 @@ from app.attachments.storage import close_storages
 from app.config import Settings, get_settings
 from app.db import create_database, resolve_database_url
 from app.events.notifier import EventNotifier
+from app.kit import metrics
 from app.kit.crypto import load_secret_box
 from app.kit.signals import on_exit_signals
 from app.routers import DOMAIN_ROUTERS, ROUTERS
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                 finally:
                     await app.state.notifier.close()
                     await app.state.db.dispose()
+                    metrics.process_ended()
         finally:
             # After the worker inside, which reads and deletes files too.
             await close_storages()

@@ -675,7 +675,7 @@ async def profile(url: str, channel: Channel, count: int, contacts: int, secret_
 
     assemble()  # threading runs here, as a worker runs it
     settings = Settings()
-    secret_box = SecretBox(secret_key)
+    secret_box = SecretBox([secret_key])
     db = create_database(url, settings)
     timings = Timings()
     timings.listen(db.engine)

@@ -28,7 +28,7 @@ def helpdesk(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
 def test_help_lists_the_commands() -> None:
     result = helpdesk("--help", env={})
     assert result.returncode == 0
-    for command in ("serve", "migrate", "workspace", "api-key", "openapi"):
+    for command in ("serve", "migrate", "workspace", "api-key", "openapi", "secrets"):
         assert command in result.stdout
 
 

@@ -4,7 +4,8 @@ The id is the caller's `X-Request-Id` when it is well formed (so that a client's
 follows the request), a new one otherwise; it is echoed on the response and in problem bodies, and
 every line logged while the request runs carries it. The request's line says its method, route
 template (never the path itself, whose ids and tokens stay out of the logs), status and duration, and
-once the caller is known its workspace and credential.
+once the caller is known its workspace and credential. The same method, template, status and duration
+are counted in the request metrics (app/kit/metrics.py), with the requests in flight.
 """
 
 import logging
@@ -14,6 +15,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.kit import metrics
 from app.kit.logs import log_context
 
 HEADER = "X-Request-Id"
@@ -45,21 +47,36 @@ class RequestLog:
                 message = {**message, "headers": headers}
             await send(message)
 
+        metrics.HTTP_REQUESTS_IN_FLIGHT.inc()
         with log_context(request_id=request_id):
             try:
                 await self.app(scope, receive, sending)
             finally:
+                metrics.HTTP_REQUESTS_IN_FLIGHT.dec()
+                duration = time.perf_counter() - started
                 # The template without its convertors: `/v1/tickets/{ticket_id}`.
                 route = getattr(scope.get("route"), "path_format", None)
                 logger.info(
                     "%s %s %d",
                     scope["method"],
-                    route or "(no route)",
+                    route or metrics.NO_ROUTE,
                     status,
                     extra={
                         "method": scope["method"],
                         "route": route,
                         "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                        "duration_ms": round(duration * 1000, 1),
                     },
                 )
+                metrics.HTTP_REQUEST_DURATION.labels(
+                    metrics.method_label(scope["method"]), route or metrics.NO_ROUTE, str(status)
+                ).observe(duration)
+                _observe_pool(scope)
+
+
+def _observe_pool(scope: Scope) -> None:
+    """The pool as each request leaves it, besides at each scrape: with several API processes, the one
+    answering a scrape adds up what the others last wrote."""
+    database = getattr(scope["app"].state, "db", None)
+    if database is not None:
+        metrics.observe_pool(database.engine.pool)

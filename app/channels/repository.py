@@ -251,6 +251,16 @@ async def claim_inbound(session: AsyncSession, now: datetime) -> Claimed | None:
     return None if row is None else Claimed(*row)
 
 
+async def inbound_backlog(session: AsyncSession) -> tuple[int, datetime | None]:
+    """Messages of every workspace waiting to be threaded (due or put off), and when the oldest of them
+    arrived: read through the partial index of those waiting, so it costs as much as the backlog is long."""
+    statement = select(func.count(), func.min(InboundMessage.received_at)).where(
+        InboundMessage.state == InboundState.received
+    )
+    waiting, oldest = (await session.execute(statement)).one()
+    return waiting, oldest
+
+
 async def lock_conversation(session: AsyncSession, channel_id: UUID, external_id: str) -> None:
     """Held while a conversation that may not exist yet is found or started, so that the first
     messages of a new customer open one ticket however fast they arrive."""

@@ -9,6 +9,7 @@ least once, never lost.
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import timedelta
 from uuid import UUID
 
@@ -34,6 +35,7 @@ from app.comments.repository import CommentRepository
 from app.config import Settings
 from app.db import Database
 from app.errors import AppError
+from app.kit import metrics
 from app.kit.crypto import SecretBox
 from app.kit.outbound import OutboundPolicy, Resolver, outbound_policy, system_resolve
 from app.kit.retry import RetrySchedule
@@ -93,6 +95,7 @@ async def _thread_until_none_due(
             failure: str | None = None
             permanent = False
             claimed: tuple[UUID, UUID] | None = None
+            started = time.perf_counter()
             # One transaction per message, without a savepoint: a message that fails is rolled back
             # whole, and its failure written in a transaction of its own.
             try:
@@ -112,22 +115,29 @@ async def _thread_until_none_due(
                     raise
                 logger.exception("threading inbound message %s failed", claimed[1])
                 failure = f"{type(error).__name__}: {error}"[:1000]
-            if failure is not None and claimed is not None:
+            if claimed is None:
+                continue
+            if failure is None:
+                outcome: str | None = claim.message.state.value  # processed or ignored, as threading left it
+            else:
                 async with session.begin():
-                    await _failed(session, *claimed, failure, permanent=permanent)
+                    outcome = await _failed(session, *claimed, failure, permanent=permanent)
+            metrics.INBOUND_THREADING_DURATION.observe(time.perf_counter() - started)
+            if outcome is not None:
+                metrics.INBOUND_MESSAGES.labels(outcome).inc()
     return taken
 
 
 async def _failed(
     session: AsyncSession, workspace_id: UUID, inbound_id: UUID, error: str, *, permanent: bool
-) -> None:
-    """Try again later, or give up and keep the event (state failed) with why.
+) -> str | None:
+    """Try again later ("retried"), or give up and keep the event (state "failed") with why.
 
     Written after the failed attempt rolled back, which let the message go: another worker may have
-    threaded it meanwhile, and then there is nothing to record."""
+    threaded it meanwhile, and then there is nothing to record (None)."""
     inbound = await InboundRepository(session, workspace_id).get(inbound_id, for_update=True)
     if inbound is None or inbound.state is not InboundState.received:
-        return
+        return None
     inbound.attempts += 1
     inbound.error = error
     delay = None if permanent else INBOUND_RETRIES.delay_after(inbound.attempts)
@@ -138,6 +148,7 @@ async def _failed(
     else:
         inbound.next_attempt_at = utcnow() + delay
     await session.flush()
+    return "retried" if delay is not None else InboundState.failed.value
 
 
 async def send_due_replies(
@@ -179,10 +190,14 @@ async def send_due_replies(
             loaded, contexts, strict=True
         )
     ]
+    # Those whose channel, conversation, ticket or comment was deleted failed at once.
+    metrics.REPLIES.labels(DeliveryState.failed.value).inc(len(claimed) - len(loaded))
     outcomes = await asyncio.gather(*(adapter_for(reply.channel.kind).send(reply) for reply in replies))
     for reply, outcome in zip(replies, outcomes, strict=True):
         async with db.sessionmaker() as session, session.begin():
-            await _record(session, settings, reply, outcome)
+            recorded = await _record(session, settings, reply, outcome)
+        if recorded is not None:
+            metrics.REPLIES.labels(recorded).inc()
     return len(claimed)
 
 
@@ -204,12 +219,14 @@ async def _load(
 
 async def _record(
     session: AsyncSession, settings: Settings, reply: Reply, outcome: Sent | NotSent | Suppressed
-) -> None:
+) -> str | None:
+    """The reply's outcome written: sent, suppressed, retried or failed (None: not the reply's to write,
+    it is gone or no longer queued)."""
     workspace_id = reply.message.workspace_id
     message = await OutboundRepository(session, workspace_id).get(reply.message.id, for_update=True)
     comment = await CommentRepository(session, workspace_id).get(reply.comment.id, for_update=True)
     if message is None or comment is None or message.state is not DeliveryState.queued:
-        return
+        return None
     now = utcnow()
     message.leased_until = None
     if isinstance(outcome, Sent):
@@ -219,17 +236,18 @@ async def _record(
         message.error = comment.delivery_error = None
         comment.provider_message_id = comment.provider_message_id or outcome.provider_message_id
         await session.flush()
-        return
+        return DeliveryState.sent.value
     if isinstance(outcome, Suppressed):
         # Kept from going out by a loop rule: no failure to announce, nothing to try again.
         message.state = comment.delivery_state = DeliveryState.suppressed
         message.error = comment.delivery_error = outcome.reason
         await session.flush()
-        return
+        return DeliveryState.suppressed.value
     message.error = outcome.error
     delay = None if outcome.permanent else REPLY_RETRIES.delay_after(message.attempts)
     if delay is not None:
         message.next_attempt_at = now + delay
         await session.flush()
-        return
+        return "retried"
     await fail_delivery(session, settings, message, outcome.error)
+    return DeliveryState.failed.value

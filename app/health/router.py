@@ -1,10 +1,11 @@
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 
 from app.api.deps import Session
 from app.api.routing import UnitOfWorkRoute
-from app.errors import RETRY_AFTER_SECONDS, NotReady
+from app.errors import RETRY_AFTER_SECONDS, NotReady, Unauthorized
 from app.health.service import unready_reason
+from app.kit import metrics as service_metrics
 from app.kit.schemas import ResponseModel
 
 router = APIRouter(tags=["Health"], route_class=UnitOfWorkRoute)
@@ -37,3 +38,17 @@ async def health(session: Session) -> Health:
     that it is migrated."""
     await session.execute(text("SELECT 1"))
     return Health(status="ok")
+
+
+# Prometheus's format, for Prometheus: described in the README rather than in the API's document.
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """The process's metrics in Prometheus's text format (no authentication unless
+    HELPDESK_METRICS_TOKEN is set)."""
+    token = request.app.state.settings.metrics_token
+    if not service_metrics.scrape_allowed(
+        request.headers.get("authorization"), token.get_secret_value() if token else None
+    ):
+        raise Unauthorized("Scraping the metrics takes `Authorization: Bearer <HELPDESK_METRICS_TOKEN>`")
+    service_metrics.observe_pool(request.app.state.db.engine.pool)
+    return Response(service_metrics.exposition(), media_type=service_metrics.CONTENT_TYPE)

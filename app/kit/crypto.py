@@ -11,11 +11,11 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from app.config import Settings
+from app.config import Settings, split_secret_keys
 
 logger = logging.getLogger(__name__)
 
@@ -29,40 +29,64 @@ def secret_matches(stored_hash: str | None, value: str) -> bool:
     return stored_hash is not None and hmac.compare_digest(stored_hash, hash_secret(value))
 
 
+def _fernet(key_material: str) -> Fernet:
+    """Any string makes a key: its SHA-256 is the Fernet key."""
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(key_material.encode()).digest()))
+
+
 class SecretBox:
-    def __init__(self, key_material: str) -> None:
-        self._key_material = key_material.encode()
-        digest = hashlib.sha256(self._key_material).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+    """Encrypts under the newest of its keys and decrypts under any of them, so that secrets written
+    before a rotation stay readable until `rotated` has moved them to the newest key."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self._newest_material = keys[0].encode()
+        self._newest = _fernet(keys[0])
+        self._any = MultiFernet([_fernet(key) for key in keys])
 
     def derive_key(self, purpose: str) -> bytes:
-        """A key of its own for `purpose` (HKDF of the service's key): what signs one kind of thing
-        never verifies another, and the key itself is never stored."""
+        """A key of its own for `purpose` (HKDF of the service's newest key): what signs one kind of
+        thing never verifies another, and the key itself is never stored. Only short-lived things are
+        signed with it: those signed before a key is added stop verifying when the new key is deployed."""
         return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
-            self._key_material
+            self._newest_material
         )
 
     def encrypt(self, plaintext: str) -> bytes:
-        return self._fernet.encrypt(plaintext.encode())
+        return self._newest.encrypt(plaintext.encode())
 
     def decrypt(self, token: bytes) -> str | None:
-        """The plaintext, or None when it was encrypted under another key."""
+        """The plaintext, or None when it was encrypted under a key this box does not hold."""
         try:
-            return self._fernet.decrypt(token).decode()
+            return self._any.decrypt(token).decode()
         except InvalidToken:
             return None
 
+    def rotated(self, token: bytes) -> bytes | None:
+        """`token` encrypted under the newest key; None when it already is. Raises InvalidToken when
+        no key of this box decrypts it."""
+        try:
+            self._newest.decrypt(token)
+        except InvalidToken:
+            return self._any.rotate(token)
+        return None
+
+
+def key_file_path(settings: Settings) -> Path:
+    """Where the keys are kept when HELPDESK_SECRET_KEY is not set."""
+    return settings.data_dir / "secret.key"
+
 
 def load_secret_box(settings: Settings) -> SecretBox:
-    """HELPDESK_SECRET_KEY when set; otherwise a key kept in the data directory (single-host setups)."""
+    """HELPDESK_SECRET_KEY when set; otherwise the keys kept in the data directory (single-host setups),
+    listed the same way."""
     if settings.secret_key is not None:
-        return SecretBox(settings.secret_key.get_secret_value())
-    path: Path = settings.data_dir / "secret.key"
+        return SecretBox(split_secret_keys(settings.secret_key.get_secret_value()))
+    path = key_file_path(settings)
     if not path.exists():
         if settings.database_url:
             logger.warning("HELPDESK_SECRET_KEY is not set; generating %s for this host only", path)
         _create_key_file(path)
-    return SecretBox(path.read_text().strip())
+    return SecretBox(split_secret_keys(path.read_text().strip()))
 
 
 def _create_key_file(path: Path) -> None:

@@ -11,7 +11,9 @@ from app.models.enums import Role
 
 class ApiKey(WorkspaceScoped, Base):
     __tablename__ = "api_keys"
-    __table_args__ = (Index("ix_api_keys_key_hash", "key_hash", unique=True),)
+    # Keys are found by their hash alone. Not a unique index: one must include workspace_id to distribute
+    # by workspace (docs/distribution.md); the hash of a random key is unique by construction.
+    __table_args__ = (Index("ix_api_keys_key_hash", "key_hash"),)
 
     workspace_id: Mapped[UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
@@ -31,9 +33,10 @@ class AgentTokenSecret(WorkspaceScoped, Base):
     """The HS256 secret agent tokens of a workspace are signed with; retired secrets keep working briefly."""
 
     __tablename__ = "agent_token_secrets"
-    # Tokens name their secret by id (the JWT `kid`), before the workspace is known.
+    # Tokens name their secret by id (the JWT `kid`), before the workspace is known. Not a unique index
+    # (see ix_api_keys_key_hash): ids are made by the service, unique by construction.
     __table_args__ = (
-        Index("uq_agent_token_secrets_id", "id", unique=True),
+        Index("ix_agent_token_secrets_id", "id"),
         Index(
             "uq_agent_token_secrets_workspace_id_current",
             "workspace_id",

@@ -30,8 +30,9 @@ class MessagingChannel(WorkspaceScoped, Timestamps, Versioned, Base):
         scoped_fk("default_group_id", "groups"),
         scoped_fk("default_category_id", "categories"),
         Index("uq_channels_workspace_id_name", "workspace_id", text("lower(name)"), unique=True),
-        # Inbound URLs name the channel alone: providers know nothing of workspaces.
-        Index("uq_channels_id", "id", unique=True),
+        # Inbound URLs name the channel alone: providers know nothing of workspaces. Not a unique index
+        # (see ix_api_keys_key_hash): ids are made by the service, unique by construction.
+        Index("ix_channels_id", "id"),
         # What a channel receives for is its own in the whole service, whichever workspace asks.
         Index("uq_channels_claimed_address", "claimed_address", unique=True),
         Index("uq_channels_kind_claimed_account_id", "kind", "claimed_account_id", unique=True),

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.config import Settings
 from app.db import Database
+from app.kit import metrics
 from app.models import Ticket, TicketSla
 from app.models.enums import ActorType, Role
 from app.outbox import EventType, event_row, record
@@ -27,12 +28,15 @@ from app.tickets.service import TicketService
 logger = logging.getLogger(__name__)
 
 BATCH = 200
+# The announcement label of the SLA metrics.
+_ANNOUNCEMENTS = {EventType.ticket_sla_warning: "warning", EventType.ticket_sla_breached: "breach"}
 
 
 async def announce_due(db: Database, settings: Settings, now: datetime) -> int:
     """Announce what has fallen due by `now`; returns how many events were written."""
     written = 0
     while True:
+        announced: list[tuple[EventType, TicketSla]] = []
         async with db.sessionmaker() as session, session.begin():
             keys = list(dict.fromkeys(tuple(row) for row in await session.execute(due_tickets(now, BATCH))))
             if not keys:
@@ -45,16 +49,20 @@ async def announce_due(db: Database, settings: Settings, now: datetime) -> int:
             for found in (await session.execute(clocks_of(locked).with_for_update())).scalars():
                 clocks.setdefault((found.workspace_id, found.ticket_id), []).append(found)
             for ticket in tickets:
-                written += await _announce(
+                announced += await _announce(
                     session, settings, ticket, clocks.get((ticket.workspace_id, ticket.id), []), now
                 )
+        written += len(announced)
+        for event_type, clock in announced:  # counted once committed
+            metrics.SLA_ANNOUNCEMENTS.labels(_ANNOUNCEMENTS[event_type], clock.metric.value).inc()
         if len(keys) < BATCH:
             return written
 
 
 async def _announce(
     session: AsyncSession, settings: Settings, ticket: Ticket, clocks: list[TicketSla], now: datetime
-) -> int:
+) -> list[tuple[EventType, TicketSla]]:
+    """What was announced of the ticket's clocks (each written as an event)."""
     sla = SlaService(session, ticket.workspace_id)
     announcements: list[tuple[EventType, TicketSla]] = []
     for clock in clocks:
@@ -82,7 +90,7 @@ async def _announce(
         ticket.version += 1
     await session.flush()
     if not announcements:
-        return 0
+        return []
     snapshot = ticket_json(ticket)
     rows = []
     for event_type, clock in announcements:
@@ -95,4 +103,4 @@ async def _announce(
     service = TicketService(session, announcer, settings)
     for event_type, clock in announcements:
         ticket = await service.pipeline.after(service, event_type, ticket, {}, sla_metric=clock.metric)
-    return len(rows)
+    return announcements

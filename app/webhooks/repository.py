@@ -3,7 +3,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Row, Text, func, insert, or_, select, tuple_, update
+from sqlalchemy import BigInteger, Row, Select, Text, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,11 +84,39 @@ async def events_after(session: AsyncSession, cursor: DispatchCursor, limit: int
     statement = select(Event.workspace_id, Event.id, Event.type, Event.transaction_id).where(
         Event.transaction_id < _OLDEST_RUNNING_TRANSACTION
     )
-    if cursor.event_id is not None:
-        statement = statement.where(
-            tuple_(Event.transaction_id, Event.id) > (cursor.transaction_id, cursor.event_id)
-        )
+    statement = _past(statement, cursor.transaction_id, cursor.event_id)
     return (await session.execute(statement.order_by(Event.transaction_id, Event.id).limit(limit))).all()
+
+
+def _past(statement: Select[Any], transaction_id: int, event_id: UUID | None) -> Select[Any]:
+    """`statement`'s events past the fan-out's cursor (all of them before the first fan-out)."""
+    if event_id is None:
+        return statement
+    return statement.where(tuple_(Event.transaction_id, Event.id) > (transaction_id, event_id))
+
+
+async def next_event_to_dispatch(session: AsyncSession) -> datetime | None:
+    """When the next event to fan out happened (None when all are): the first past the cursor, read
+    without waiting for the worker holding the cursor, through the index the fan-out walks."""
+    cursor = (
+        await session.execute(
+            select(DispatchCursor.transaction_id, DispatchCursor.event_id).where(DispatchCursor.id == 1)
+        )
+    ).one_or_none()
+    statement = select(Event.occurred_at)
+    if cursor is not None:
+        statement = _past(statement, *cursor)
+    statement = statement.order_by(Event.transaction_id, Event.id).limit(1)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def most_overdue_delivery(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the pending delivery that has waited longest since it fell due was due (None when none is
+    due): the first entry of the index workers claim by."""
+    statement = select(func.min(_D.next_attempt_at)).where(
+        _D.status == DeliveryStatus.pending, _D.next_attempt_at <= now
+    )
+    return (await session.execute(statement)).scalar_one()
 
 
 async def active_webhooks(session: AsyncSession, workspaces: set[UUID]) -> list[Webhook]:

@@ -21,6 +21,7 @@ from app.auth.principal import Principal
 from app.config import Settings
 from app.db import Database
 from app.events.feed import present
+from app.kit import metrics
 from app.kit.crypto import SecretBox
 from app.kit.ids import new_id
 from app.kit.outbound import OutboundPolicy, UnsafeDestination, safe_post
@@ -285,6 +286,9 @@ async def record_outcome(
             delivery.next_attempt_at = now + delay
         if disable_reason and webhook.active:
             await _disable(session, webhook, disable_reason)
+        # Counted as the attempt's outcome is decided: the request was made, whether or not this commits.
+        outcome_label = "disabled" if disable_reason else "failed" if delay is None else "retried"
+        metrics.WEBHOOK_DELIVERIES.labels(outcome_label).inc()
         return not webhook.active
 
 
@@ -304,6 +308,7 @@ async def _record_successes(session: Any, done: Sequence[tuple[Claim, Outcome]],
         await add_attempts(session, [_attempt_row(claim, outcome, now) for claim, outcome in logged])
     # A success ends its endpoint's failing run.
     await end_failing_runs(session, {(claim.workspace_id, claim.webhook_id) for claim, _ in logged})
+    metrics.WEBHOOK_DELIVERIES.labels("succeeded").inc(len(logged))
 
 
 def _attempt_row(claim: Claim, outcome: Outcome, now: datetime) -> dict[str, Any]:

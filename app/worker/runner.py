@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from app.assembly import assemble
 from app.config import Settings
 from app.db import Database
+from app.kit import metrics
 from app.kit.crypto import SecretBox
 from app.kit.jobs import Job, PeriodicJob, Service, Wake, log_failure, wait_at_most
 from app.kit.logs import log_context
@@ -83,15 +84,20 @@ async def _repeat(job: PeriodicJob, stopping: asyncio.Event) -> None:
                 if await job.run_once():
                     continue
             except Exception:
+                metrics.WORKER_JOB_FAILURES.labels(job.name).inc()
                 log_failure(logger, "%s failed", job.name)
+            finally:
+                metrics.WORKER_JOB_ROUNDS.labels(job.name).inc()
             await wait_at_most(job.interval_seconds, woken)
 
 
 async def _serve(service: Service, stopping: asyncio.Event) -> None:
     with log_context(job=service.name):
+        metrics.WORKER_JOB_ROUNDS.labels(service.name).inc()  # a service's one run, counted as it starts
         try:
             await service.run(stopping)
         except Exception:
+            metrics.WORKER_JOB_FAILURES.labels(service.name).inc()
             log_failure(logger, "%s failed", service.name)
 
 
