@@ -15,6 +15,10 @@ class DatabaseSettings(BaseSettings):
     max_overflow: int = Field(4, ge=0, le=200)
     pool_timeout_seconds: float = Field(10.0, gt=0)
     statement_timeout_ms: int = Field(30_000, ge=0)
+    # What DATABASE_URL points at: PostgreSQL itself, or a PgBouncer pooling transactions (no
+    # prepared statement outlives its transaction, and no setting but the few PgBouncer tracks
+    # travels in the startup packet).
+    pooler: Literal["none", "pgbouncer_transaction"] = "none"
 
 
 class WebhookSettings(BaseSettings):
@@ -172,6 +176,9 @@ class Settings(BaseSettings):
 
     # PostgreSQL URL (postgresql://... or postgresql+asyncpg://...). Empty: the embedded server.
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    # PostgreSQL itself, when DATABASE_URL is a pooler: what a transaction-pooling PgBouncer cannot
+    # carry (LISTEN, migrations) goes here. Empty: DATABASE_URL.
+    database_direct_url: str | None = None
     data_dir: Path = Path("./data")
     secret_key: SecretStr | None = None
     log_level: str = "info"
@@ -200,6 +207,15 @@ class Settings(BaseSettings):
     macro: MacroSettings = Field(default_factory=MacroSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
+
+    @model_validator(mode="after")
+    def _direct_url_behind_a_pooler(self) -> Self:
+        if self.db.pooler != "none" and not self.database_direct_url:
+            raise ValueError(
+                "HELPDESK_DB_POOLER needs HELPDESK_DATABASE_DIRECT_URL: LISTEN and migrations cannot go "
+                "through a transaction-pooling PgBouncer"
+            )
+        return self
 
 
 @lru_cache
