@@ -7,6 +7,7 @@ system's service.
 
 import contextlib
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -22,8 +23,6 @@ from sqlalchemy.engine import make_url
 
 from tests.processes import free_port
 
-# PgBouncer refuses to run as root; as root, the tests start it as this user instead.
-UNPRIVILEGED_USER = "nobody"
 STARTUP_SECONDS = 10
 # Server connections PgBouncer opens to the database: fewer than the client connections of one app (its
 # pool and overflow), so that the tests' traffic has to share them transaction by transaction.
@@ -70,12 +69,26 @@ class PgBouncer:
         return self.log.read_text(errors="replace")
 
 
-def _configuration(database_url: str, port: int, directory: Path) -> tuple[str, str, str]:
-    """PgBouncer's ini for the database of `database_url`, its auth file, and the user."""
+def _server_host(database_url: str) -> str:
+    """The server's address, or the directory of its Unix socket (the embedded server's, named in the
+    query: `?host=/…`)."""
+    server = make_url(database_url)
+    return server.host or str(server.query.get("host") or "") or "127.0.0.1"
+
+
+def _unprivileged_user(host: str) -> str:
+    """Who PgBouncer runs as when the tests run as root, which it refuses to run as: the owner of the
+    server's socket directory when it is reached that way (no one else may enter it), else nobody."""
+    if host.startswith("/"):
+        return pwd.getpwuid(os.stat(host).st_uid).pw_name
+    return "nobody"
+
+
+def _configuration(database_url: str, port: int, directory: Path) -> tuple[str, str]:
+    """PgBouncer's ini for the database of `database_url`, and the user it logs in as."""
     server = make_url(database_url)
     user = server.username or "postgres"
-    # The embedded server is reached by its Unix socket, named in the query (`?host=/…`).
-    host = server.host or server.query.get("host") or "127.0.0.1"
+    host = _server_host(database_url)
     target = [
         f"host={host}",
         f"port={server.port or 5432}",
@@ -108,7 +121,7 @@ query_wait_timeout = 30
 log_connections = 1
 log_disconnections = 0
 """
-    return ini, str(auth_file), user
+    return ini, user
 
 
 def _accepting(port: int) -> bool:
@@ -122,18 +135,22 @@ def running_pgbouncer(database_url: str, directory: Path) -> Iterator[PgBouncer]
     """PgBouncer pooling transactions to the database of `database_url` until the block ends."""
     executable = pgbouncer_executable()
     port = free_port()
-    ini, _, user = _configuration(database_url, port, directory)
+    ini, user = _configuration(database_url, port, directory)
     config = directory / "pgbouncer.ini"
     config.write_text(ini)
     log = directory / "pgbouncer.log"
     command = [executable, str(config)]
     if os.geteuid() == 0:
         # It reads its configuration before it gives up root.
-        command[1:1] = ["-u", UNPRIVILEGED_USER]
+        command[1:1] = ["-u", _unprivileged_user(_server_host(database_url))]
     with log.open("wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603 - our own command
     database = make_url(database_url).database or ""
-    pooled = make_url(database_url).set(host="127.0.0.1", port=port, password=None)
+    pooled = (
+        make_url(database_url)
+        .difference_update_query(["host"])
+        .set(host="127.0.0.1", port=port, password=None)
+    )
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while not _accepting(port):
