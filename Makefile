@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format openapi bench clean
+.PHONY: install run test lint format openapi bench clean pgbouncer
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,16 @@ run: install
 	$(BIN)/helpdesk serve --host $(HOST) --port $(PORT) --migrate --demo
 
 ## Lint and run the whole suite (TEST_DATABASE_URL's server when set, else an embedded one).
-test: install lint
+test: install lint pgbouncer
 	$(BIN)/pytest
+
+## Debian's PgBouncer, which tests/test_pgbouncer.py starts in front of the test database, installed when
+## it is missing. When it cannot be, those tests fail, saying so (the rest of the suite still runs).
+pgbouncer:
+	@PATH="$$PATH:/usr/sbin" command -v pgbouncer >/dev/null || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer; } || \
+		echo "pgbouncer could not be installed (apt-get install -y pgbouncer): tests/test_pgbouncer.py will fail" >&2
 
 lint: install
 	$(BIN)/ruff check .

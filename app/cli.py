@@ -18,7 +18,7 @@ import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
-from app.db import create_database, migrate, resolve_database_url
+from app.db import create_database, direct_database_url, migrate, resolve_database_url
 from app.errors import NotFound
 from app.kit.crypto import key_file_path, load_secret_box
 from app.kit.logs import configure_logging
@@ -67,7 +67,7 @@ def serve(host: str, port: int, workers: int, apply_migrations: bool, demo: bool
     # Made here, once, when the data directory holds no key yet, rather than by every API process.
     load_secret_box(settings)
     if apply_migrations:
-        migrate(url)
+        migrate(direct_database_url(settings, url))
     if demo:
         _create_demo_workspace()
     # uvicorn re-raises the SIGTERM it shut down on; exiting through Python instead of dying of
@@ -124,6 +124,7 @@ def worker(smtp: bool) -> None:
     if smtp:
         settings = settings.model_copy(update={"email": settings.email.model_copy(update={"listen": True})})
     url = resolve_database_url(settings)
+    listen_url = direct_database_url(settings, url)
 
     async def run() -> None:
         stopping = asyncio.Event()
@@ -132,7 +133,7 @@ def worker(smtp: bool) -> None:
             loop.add_signal_handler(signum, stopping.set)
         database = create_database(url, settings)
         try:
-            work = Worker(database, url, settings, load_secret_box(settings)).run(stopping)
+            work = Worker(database, listen_url, settings, load_secret_box(settings)).run(stopping)
             if settings.worker.metrics_port is None:
                 await work
             else:
@@ -146,8 +147,9 @@ def worker(smtp: bool) -> None:
 
 @main.command(name="migrate")
 def migrate_command() -> None:
-    """Apply pending database migrations."""
-    migrate(resolve_database_url(get_settings()))
+    """Apply pending database migrations (on HELPDESK_DATABASE_DIRECT_URL when set)."""
+    settings = get_settings()
+    migrate(direct_database_url(settings, resolve_database_url(settings)))
     click.echo("database is up to date")
 
 

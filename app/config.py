@@ -15,6 +15,10 @@ class DatabaseSettings(BaseSettings):
     max_overflow: int = Field(4, ge=0, le=200)
     pool_timeout_seconds: float = Field(10.0, gt=0)
     statement_timeout_ms: int = Field(30_000, ge=0)
+    # What DATABASE_URL points at: PostgreSQL itself, or a PgBouncer pooling transactions (no
+    # prepared statement outlives its transaction, and no setting but the few PgBouncer tracks
+    # travels in the startup packet).
+    pooler: Literal["none", "pgbouncer_transaction"] = "none"
 
 
 class WebhookSettings(BaseSettings):
@@ -240,6 +244,9 @@ class Settings(BaseSettings):
 
     # PostgreSQL URL (postgresql://... or postgresql+asyncpg://...). Empty: the embedded server.
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    # PostgreSQL itself, when DATABASE_URL is a pooler: what a transaction-pooling PgBouncer cannot
+    # carry (LISTEN, migrations) goes here. Empty: DATABASE_URL.
+    database_direct_url: str | None = None
     data_dir: Path = Path("./data")
     # Encrypts secrets at rest: one key, or several separated by commas, newest first (the newest
     # encrypts, each decrypts), while `helpdesk secrets rotate` moves everything to the newest.
@@ -285,6 +292,15 @@ class Settings(BaseSettings):
     def _bucket_for_s3(self) -> Self:
         if self.attachment.storage == "s3" and not self.s3.bucket:
             raise ValueError("HELPDESK_ATTACHMENT_STORAGE=s3 needs HELPDESK_S3_BUCKET")
+        return self
+
+    @model_validator(mode="after")
+    def _direct_url_behind_a_pooler(self) -> Self:
+        if self.db.pooler != "none" and not self.database_direct_url:
+            raise ValueError(
+                "HELPDESK_DB_POOLER needs HELPDESK_DATABASE_DIRECT_URL: LISTEN and migrations cannot go "
+                "through a transaction-pooling PgBouncer"
+            )
         return self
 
 

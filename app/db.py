@@ -3,6 +3,7 @@
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from sqlalchemy import event
@@ -29,6 +30,14 @@ def resolve_database_url(settings: Settings) -> str:
     return url
 
 
+def direct_database_url(settings: Settings, url: str) -> str:
+    """Where LISTEN connections and migrations go: HELPDESK_DATABASE_DIRECT_URL when set (DATABASE_URL is
+    then a pooler), otherwise `url`, the database the service uses."""
+    if settings.database_direct_url:
+        return asyncpg_url(settings.database_direct_url)
+    return url
+
+
 @dataclass
 class Database:
     engine: AsyncEngine
@@ -41,27 +50,45 @@ class Database:
 def create_database(url: str, settings: Settings) -> Database:
     parsed = make_url(url)
     _, connect_args = parsed.get_dialect()().create_connect_args(parsed)
-    server_settings = {
-        "application_name": "helpdesk",
-        "statement_timeout": str(settings.db.statement_timeout_ms),
-        "timezone": "UTC",
-        # A backend whose client died mid-statement gives up within a second, and with it the locks it
-        # held (an Idempotency-Key's among them), instead of when its statement ends.
-        "client_connection_check_interval": "1000",
-    }
+    behind_pgbouncer = settings.db.pooler == "pgbouncer_transaction"
+    # What PgBouncer keeps track of itself and sets on whichever server connection runs a transaction.
+    server_settings = {"application_name": "helpdesk", "timezone": "UTC"}
+    if not behind_pgbouncer:
+        # PgBouncer 1.18 (Debian 12's) refuses any other setting in the startup packet, and would not
+        # carry it to the server connections it shares: behind it they are set for the role (README).
+        server_settings |= {
+            "statement_timeout": str(settings.db.statement_timeout_ms),
+            # A backend whose client died mid-statement gives up within a second, and with it the
+            # locks it held (an Idempotency-Key's among them), instead of when its statement ends.
+            "client_connection_check_interval": "1000",
+        }
+    # Behind PgBouncer's transaction pooling a prepared statement must not outlive its transaction (the
+    # next one runs on another server connection, and other clients' statements run on this one): no
+    # statement cache, neither asyncpg's (which names its statements) nor SQLAlchemy's, so that every
+    # statement is PostgreSQL's unnamed one, prepared and run in the same transaction. PgBouncer 1.18,
+    # Debian 12's, does not track named prepared statements (1.21's max_prepared_statements does).
+    statement_caches = {"statement_cache_size": 0} if behind_pgbouncer else {}
+    adapter_options = {"prepared_statement_cache_size": 0} if behind_pgbouncer else {}
 
     async def connect() -> asyncpg.Connection:
         """A new connection; failing to get one is DatabaseUnavailable, whatever the cause."""
         try:
             return await asyncpg.connect(
-                **connect_args, timeout=settings.db.pool_timeout_seconds, server_settings=server_settings
+                **connect_args,
+                **statement_caches,
+                timeout=settings.db.pool_timeout_seconds,
+                server_settings=server_settings,
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise DatabaseUnavailable(f"cannot connect to the database: {type(error).__name__}") from error
 
+    def adapted_connection() -> Any:
+        # What `async_creator=connect` would do, with the options of SQLAlchemy's asyncpg adapter too.
+        return engine.sync_engine.dialect.loaded_dbapi.connect(async_creator_fn=connect, **adapter_options)
+
     engine = create_async_engine(
         url,
-        async_creator=connect,
+        creator=adapted_connection,
         pool_size=settings.db.pool_size,
         max_overflow=settings.db.max_overflow,
         pool_timeout=settings.db.pool_timeout_seconds,

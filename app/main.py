@@ -15,7 +15,7 @@ from app.api.request_log import RequestLog
 from app.assembly import assemble
 from app.attachments.storage import close_storages
 from app.config import Settings, get_settings
-from app.db import create_database, resolve_database_url
+from app.db import create_database, direct_database_url, resolve_database_url
 from app.events.notifier import EventNotifier
 from app.kit import metrics
 from app.kit.crypto import load_secret_box
@@ -49,7 +49,7 @@ class HelpdeskAPI(FastAPI):
 
 @asynccontextmanager
 async def _worker_in_process(
-    app: FastAPI, url: str, settings: Settings, embedded: bool
+    app: FastAPI, listen_url: str, settings: Settings, embedded: bool
 ) -> AsyncIterator[None]:
     """The worker inside the API process: the default on the embedded database, a setting elsewhere."""
     mode = settings.worker.in_api
@@ -57,7 +57,7 @@ async def _worker_in_process(
         yield
         return
     stopping = asyncio.Event()
-    task = asyncio.create_task(Worker(app.state.db, url, settings, app.state.secret_box).run(stopping))
+    task = asyncio.create_task(Worker(app.state.db, listen_url, settings, app.state.secret_box).run(stopping))
     try:
         yield
     finally:
@@ -72,12 +72,13 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = database_url or resolve_database_url(settings)
+        listen_url = direct_database_url(settings, url)
         app.state.secret_box = load_secret_box(settings)
         app.state.db = create_database(url, settings)
-        app.state.notifier = EventNotifier(url)
+        app.state.notifier = EventNotifier(listen_url)
         embedded = database_url is None and not settings.database_url
         try:
-            async with _worker_in_process(app, url, settings, embedded):
+            async with _worker_in_process(app, listen_url, settings, embedded):
                 try:
                     with on_exit_signals(app.state.notifier.end_streams):
                         yield

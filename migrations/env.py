@@ -6,7 +6,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import get_settings
-from app.db import resolve_database_url
+from app.db import direct_database_url, resolve_database_url
 from app.models import Base
 
 config = context.config
@@ -16,7 +16,11 @@ LOCK_TIMEOUT = "5s"
 
 
 def _database_url() -> str:
-    return config.attributes.get("database_url") or resolve_database_url(get_settings())
+    if url := config.attributes.get("database_url"):
+        return url
+    # PostgreSQL itself: a revision's session (its lock_timeout, its DDL) must not go through a pooler.
+    settings = get_settings()
+    return direct_database_url(settings, resolve_database_url(settings))
 
 
 def _run(connection: Connection) -> None:

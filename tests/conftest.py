@@ -33,6 +33,7 @@ from tests.locks import plain_url
 from tests.processes import GENEROUS_RATE_LIMIT, GENEROUS_RATE_LIMITS, RATE_LIMIT_FIELDS, Server, free_port
 
 if TYPE_CHECKING:
+    from tests.pooler import PgBouncer
     from tests.receiver import Receiver
 
 
@@ -59,6 +60,16 @@ def database_url() -> Iterator[str]:
     migrate(url)
     yield url
     asyncio.run(admin_statement(maintenance_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator["PgBouncer"]:
+    """PgBouncer pooling transactions in front of the test database (tests/pooler.py), for the whole run
+    once a test asks for it."""
+    from tests.pooler import running_pgbouncer
+
+    with running_pgbouncer(database_url, tmp_path_factory.mktemp("pgbouncer")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

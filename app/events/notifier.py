@@ -13,10 +13,11 @@ EVENTS_CHANNEL = "helpdesk_events"
 
 
 class EventNotifier:
-    """One LISTEN connection per process, shared by every stream; streams poll besides."""
+    """One LISTEN connection per process, shared by every stream; streams poll besides. It connects to
+    `listen_url`, PostgreSQL itself: LISTEN does not survive a transaction-pooling PgBouncer."""
 
-    def __init__(self, database_url: str) -> None:
-        self._url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    def __init__(self, listen_url: str) -> None:
+        self._url = make_url(listen_url).set(drivername="postgresql").render_as_string(hide_password=False)
         self._connection: asyncpg.Connection | None = None
         self._starting = asyncio.Lock()
         self._changed = asyncio.Event()

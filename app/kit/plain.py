@@ -2,7 +2,9 @@
 
 For the few statements on the hottest paths (every request's authentication, ticket creation),
 where SQLAlchemy's per-execution work costs several times the query itself. They run inside the
-session's transaction like any other statement; rows come back as asyncpg records.
+session's transaction like any other statement; rows come back as asyncpg records. They are prepared
+the way the connection prepares every statement: named and cached by asyncpg, or, behind PgBouncer's
+transaction pooling (no statement cache), unnamed and gone with the transaction.
 """
 
 import json

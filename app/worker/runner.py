@@ -33,10 +33,11 @@ JOBS_CLIENT_CONNECTIONS = 16
 
 
 class Worker:
-    def __init__(self, db: Database, database_url: str, settings: Settings, secret_box: SecretBox) -> None:
+    def __init__(self, db: Database, listen_url: str, settings: Settings, secret_box: SecretBox) -> None:
+        """`listen_url`: PostgreSQL itself, for LISTEN (not through a transaction-pooling PgBouncer)."""
         assemble()
         self.db = db
-        self.database_url = database_url
+        self.listen_url = listen_url
         self.settings = settings
         self.secret_box = secret_box
 
@@ -44,16 +45,14 @@ class Worker:
         """Run every declared job until `stopping` is set, then let them finish."""
         async with outbound_client(JOBS_CLIENT_CONNECTIONS) as client:
             jobs = declared_jobs(self.db, self.settings, self.secret_box, client, stopping)
-            await run_jobs(jobs, self.database_url, self.settings, stopping)
+            await run_jobs(jobs, self.listen_url, self.settings, stopping)
 
 
-async def run_jobs(
-    jobs: Sequence[Job], database_url: str, settings: Settings, stopping: asyncio.Event
-) -> None:
+async def run_jobs(jobs: Sequence[Job], listen_url: str, settings: Settings, stopping: asyncio.Event) -> None:
     """Run `jobs` until `stopping` is set: each copy of each periodic job in a loop of its own, each
     service once; then give rounds under way the grace period, and wait for the services to wind down."""
     wakes = [job.wake for job in jobs if job.wake is not None]
-    listening = asyncio.create_task(_listen(database_url, wakes, settings.worker.poll_seconds, stopping))
+    listening = asyncio.create_task(_listen(listen_url, wakes, settings.worker.poll_seconds, stopping))
     loops = [
         asyncio.create_task(_repeat(job, stopping))
         for job in jobs
@@ -101,9 +100,13 @@ async def _serve(service: Service, stopping: asyncio.Event) -> None:
             log_failure(logger, "%s failed", service.name)
 
 
-async def _listen(database_url: str, wakes: list[Wake], poll_seconds: float, stopping: asyncio.Event) -> None:
-    """Set each wake's event on notifications on its channel, listening again after a lost connection."""
-    url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+async def _listen(listen_url: str, wakes: list[Wake], poll_seconds: float, stopping: asyncio.Event) -> None:
+    """Set each wake's event on notifications on its channel, listening again after a lost connection.
+
+    LISTEN holds its connection for as long as it listens: a connection of its own, to PostgreSQL
+    itself (a transaction-pooling PgBouncer would hand the server connection to others after the LISTEN).
+    """
+    url = make_url(listen_url).set(drivername="postgresql").render_as_string(hide_password=False)
     events: defaultdict[str, list[asyncio.Event]] = defaultdict(list)
     for wake in wakes:
         events[wake.channel].append(wake.event)
