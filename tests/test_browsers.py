@@ -23,6 +23,7 @@ from app.db import Database
 from app.models import IdempotencyKey
 from tests.conftest import Tenant, create_tenant, make_client, running_app
 from tests.factories import create_agent, create_group, create_ticket, mint_agent_token, rotate_token_secret
+from tests.test_stream import sse_messages
 
 CRM = "https://crm.anhduong.vn"
 STRANGER = "https://lua-dao.example"
@@ -150,19 +151,7 @@ async def token_stream(
         assert response.status_code == 200, await response.aread()
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["cache-control"] == "no-store"
-
-        async def messages() -> AsyncIterator[dict[str, Any]]:
-            message: dict[str, Any] = {}
-            async for line in response.aiter_lines():
-                if not line:
-                    if message:
-                        yield message
-                    message = {}
-                elif not line.startswith(":"):
-                    field, _, value = line.partition(":")
-                    message[field] = value.removeprefix(" ")
-
-        yield messages()
+        yield sse_messages(response)
 
 
 async def next_ticket_ids(messages: AsyncIterator[dict[str, Any]], count: int) -> list[str]:

@@ -31,19 +31,20 @@ async def open_stream(
     ):
         assert response.status_code == 200, await response.aread()
         assert response.headers["content-type"].startswith("text/event-stream")
+        yield sse_messages(response)
 
-        async def messages() -> AsyncIterator[dict[str, Any]]:
-            message: dict[str, Any] = {}
-            async for line in response.aiter_lines():
-                if not line:
-                    if message:
-                        yield message
-                    message = {}
-                elif not line.startswith(":"):
-                    field, _, value = line.partition(":")
-                    message[field] = value.removeprefix(" ")
 
-        yield messages()
+async def sse_messages(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    """The messages of an event stream as dicts (`event`, `id`, `data`), keep-alive comments skipped."""
+    message: dict[str, Any] = {}
+    async for line in response.aiter_lines():
+        if not line:
+            if message:
+                yield message
+            message = {}
+        elif not line.startswith(":"):
+            field, _, value = line.partition(":")
+            message[field] = value.removeprefix(" ")
 
 
 async def next_messages(messages: AsyncIterator[dict[str, Any]], count: int) -> list[dict[str, Any]]:
