@@ -14,7 +14,8 @@ from app.config import Settings
 from app.embedded import asyncpg_url, start_embedded_postgres
 from app.errors import DatabaseUnavailable, connection_lost
 
-ROOT = Path(__file__).resolve().parent.parent
+# The alembic history, shipped inside the package (package data, not an importable package).
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Set by the process that started the embedded server, for the processes it spawns (uvicorn workers).
 EMBEDDED_URL_ENV = "HELPDESK_EMBEDDED_DATABASE_URL"
 
@@ -108,8 +109,10 @@ def alembic_config(url: str):
     # Imported when migrating: the processes that only serve start without alembic.
     from alembic.config import Config
 
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    # Built here rather than read from an alembic.ini, which an installed package does not have.
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
     config.attributes["database_url"] = url
     return config
 

@@ -6,7 +6,7 @@ import functools
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import ROOT
+from app.db import MIGRATIONS
 
 # The longest a readiness check waits for the database: a load balancer's probe must not hang.
 READY_DEADLINE_SECONDS = 2.0
@@ -17,7 +17,7 @@ def migrations_head() -> str:
     """The newest migration this version of the service has (read once; alembic is loaded only here)."""
     from alembic.script import ScriptDirectory
 
-    head = ScriptDirectory(str(ROOT / "migrations")).get_current_head()
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
     if head is None:
         raise RuntimeError("the service has no migrations")
     return head
