@@ -1,0 +1,114 @@
+"""The package as it is shipped: a wheel, installed (not editable) where the source tree is out of reach,
+migrates a new database and serves it, ready."""
+
+import asyncio
+import secrets
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.conftest import admin_statement
+from tests.processes import free_port, service_env
+
+SOURCE = Path(__file__).resolve().parent.parent
+BUILD_SECONDS = 120
+
+
+@pytest.fixture
+def new_database_url(database_url: str) -> Iterator[str]:
+    name = f"helpdesk_packaging_{secrets.token_hex(4)}"
+    asyncio.run(admin_statement(database_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(admin_statement(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def build_wheel(work: Path) -> Path:
+    """The wheel of a copy of the project, so that nothing left in the checkout (a build/ folder) gets in."""
+    source = work / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(SOURCE / name, source / name)
+    shutil.copytree(SOURCE / "app", source / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    dist = work / "dist"
+    subprocess.run(  # noqa: S603 - our own command line
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist), str(source)],
+        check=True,
+        timeout=BUILD_SECONDS,
+    )
+    return next(dist.glob("helpdesk-*.whl"))
+
+
+def install_into_new_venv(wheel: Path, venv: Path) -> Path:
+    """A new virtual environment with the wheel installed; its dependencies are this environment's
+    (a .pth line adds this site-packages, whose own .pth files — an editable install's — are not read)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)  # noqa: S603
+    python = venv / "bin" / "python"
+    site_packages = Path(
+        subprocess.run(  # noqa: S603 - our own command line
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
+    )
+    dependencies = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (site_packages / "dependencies.pth").write_text("\n".join(sorted(dependencies)) + "\n")
+    subprocess.run(  # noqa: S603 - our own command line
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", str(wheel)],
+        check=True,
+        timeout=BUILD_SECONDS,
+    )
+    return venv / "bin"
+
+
+def test_the_installed_wheel_migrates_and_serves_ready(new_database_url: str, tmp_path: Path) -> None:
+    bin_dir = install_into_new_venv(build_wheel(tmp_path), tmp_path / "venv")
+    # Run from an empty folder with no PYTHONPATH: `app` can only come from the installed wheel.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = service_env(
+        new_database_url, HELPDESK_DATA_DIR=str(tmp_path / "data"), HELPDESK_WORKER_IN_API="false"
+    )
+    env.pop("PYTHONPATH", None)
+    installed_at = subprocess.run(  # noqa: S603 - our own command line
+        [str(bin_dir / "python"), "-c", "import app; print(app.__file__)"],
+        cwd=elsewhere,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
+    assert installed_at.startswith(str(tmp_path / "venv")), installed_at
+
+    subprocess.run([str(bin_dir / "helpdesk"), "migrate"], cwd=elsewhere, env=env, check=True, timeout=120)  # noqa: S603
+
+    port = free_port()
+    command = [str(bin_dir / "helpdesk"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, cwd=elsewhere, env=env)  # noqa: S603 - our own command line
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, f"helpdesk serve exited with {process.returncode}"
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                if answer.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the installed service did not become ready within 60 s"
+            time.sleep(0.2)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
