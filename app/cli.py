@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
@@ -16,6 +17,8 @@ from uuid import UUID
 import click
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
+from uvicorn.main import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
 from app.config import get_settings
 from app.db import create_database, direct_database_url, migrate, resolve_database_url
@@ -68,23 +71,80 @@ def serve(host: str, port: int, workers: int, apply_migrations: bool, demo: bool
     load_secret_box(settings)
     if apply_migrations:
         migrate(direct_database_url(settings, url))
-    if demo:
-        _create_demo_workspace()
+    # Shown once the API answers, after the start-up lines of uvicorn (and of an embedded PostgreSQL).
+    announce_demo = _DemoAnnouncement(_create_demo_workspace(host, port) if demo else None)
     # uvicorn re-raises the SIGTERM it shut down on; exiting through Python instead of dying of
     # the signal lets the embedded PostgreSQL stop with the last process that uses it.
     signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
-    with _metrics_shared_by_processes() if workers > 1 else contextlib.nullcontext():
-        uvicorn.run(
-            "app.asgi:app",
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=settings.log_level,
-            # The service's own logging: every request's line, with its id, is logged by the app.
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-        )
+    config = uvicorn.Config(
+        "app.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        # The service's own logging: every request's line, with its id, is logged by the app.
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
+    try:
+        if workers > 1:
+            with _metrics_shared_by_processes():
+                _ProcessesAnnouncingStart(config, [config.bind_socket()], announce_demo).run()
+            return
+        server = _ServerAnnouncingStart(config, announce_demo)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
+        if not server.started:
+            sys.exit(STARTUP_FAILURE)
+    finally:
+        # A key is never lost, even when the server did not start.
+        announce_demo()
+
+
+class _DemoAnnouncement:
+    """Prints the demo workspace's key, once; nothing when none was created."""
+
+    def __init__(self, message: str | None) -> None:
+        self.message = message
+
+    def __call__(self) -> None:
+        if self.message is not None:
+            click.echo(self.message)
+            self.message = None
+
+
+class _ServerAnnouncingStart(uvicorn.Server):
+    """One API process, which announces once it is serving."""
+
+    def __init__(self, config: uvicorn.Config, announce: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.announce = announce
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self.announce()
+
+
+# How long the supervisor waits for its API processes to start before announcing anyway.
+PROCESSES_START_SECONDS = 60
+
+
+class _ProcessesAnnouncingStart(Multiprocess):
+    """uvicorn's supervisor of API processes, which announces once they have all started."""
+
+    def __init__(
+        self, config: uvicorn.Config, sockets: list[socket.socket], announce: Callable[[], None]
+    ) -> None:
+        super().__init__(config, sockets)
+        self.announce = announce
+
+    def init_processes(self) -> None:
+        super().init_processes()
+        for process in self.processes:
+            process.wait_until_ready(PROCESSES_START_SECONDS, self.should_exit)
+        self.announce()
 
 
 # Read by prometheus-client when it is imported, so set before uvicorn starts the API processes (which
@@ -192,7 +252,8 @@ def workspace_create(name: str) -> None:
     )
 
 
-def _create_demo_workspace() -> None:
+def _create_demo_workspace(host: str, port: int) -> str | None:
+    """What to tell about the Demo workspace when it was just created (None when there was one already)."""
     # Loaded by the commands that use it, so that the others start without the application.
     from app.workspaces import repository
     from app.workspaces.service import create_workspace
@@ -203,12 +264,14 @@ def _create_demo_workspace() -> None:
         return await create_workspace(session, "Demo")
 
     created = _run_in_transaction(create_if_none)
-    if created is not None:
-        click.echo(
-            "\nCreated the Demo workspace. Its admin API key is shown only this once:\n\n"
-            f"    {created.admin_key.plaintext}\n\n"
-            "Try:  curl -H 'Authorization: Bearer <key>' http://127.0.0.1:8000/v1/tickets\n"
-        )
+    if created is None:
+        return None
+    reachable_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - compared, not bound
+    return (
+        "\nCreated the Demo workspace. Its admin API key is shown only this once:\n\n"
+        f"    {created.admin_key.plaintext}\n\n"
+        f"Try:  curl -H 'Authorization: Bearer <key>' http://{reachable_host}:{port}/v1/tickets\n"
+    )
 
 
 @main.group(name="api-key")

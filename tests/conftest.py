@@ -62,6 +62,17 @@ def database_url() -> Iterator[str]:
     asyncio.run(admin_statement(maintenance_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture
+def empty_database_url(database_url: str) -> Iterator[str]:
+    """A new database on the test server, not migrated; dropped at the end of the test."""
+    name = f"helpdesk_empty_{secrets.token_hex(4)}"
+    asyncio.run(admin_statement(database_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(admin_statement(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session")
 def pgbouncer(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator["PgBouncer"]:
     """PgBouncer pooling transactions in front of the test database (tests/pooler.py), for the whole run

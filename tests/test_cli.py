@@ -146,16 +146,48 @@ async def serving(*args: str, env: dict[str, str], log: Path) -> AsyncIterator[S
             served.stop()
 
 
+DEMO_KEY_LINE = "Its admin API key is shown only this once"
+
+
+async def output_once(served: Served, text: str, times: int = 1) -> str:
+    """The server's output once `text` is in it `times` times."""
+    async with asyncio.timeout(60):
+        while served.output().count(text) < times:
+            assert served.process.poll() is None, served.output()
+            await asyncio.sleep(0.1)
+    return served.output()
+
+
 async def test_serve_with_two_workers_starts_on_a_fresh_data_dir(tmp_path: Path) -> None:
     """No secret key is set: the serving command makes the data directory's key once, before its
-    worker processes start, and both load that one."""
+    worker processes start, and both load that one. The demo key is printed once both have started."""
     data_dir = tmp_path / "data"
     env = {"DATABASE_URL": "", "HELPDESK_DATA_DIR": str(data_dir)}
-    async with serving("--workers", "2", "--migrate", env=env, log=tmp_path / "serve.log") as served:
-        async with asyncio.timeout(60):
-            while served.output().count("Application startup complete") < 2:
-                assert served.process.poll() is None, served.output()
-                await asyncio.sleep(0.1)
+    args = ("--workers", "2", "--migrate", "--demo")
+    async with serving(*args, env=env, log=tmp_path / "serve.log") as served:
+        await output_once(served, DEMO_KEY_LINE)
+        output = await output_once(served, "Application startup complete", times=2)
         served.stop()
+    assert output.rindex("Application startup complete") < output.index(DEMO_KEY_LINE), output
     assert "Traceback" not in served.output(), served.output()
     assert [path.name for path in data_dir.iterdir() if path.is_file()] == ["secret.key"]
+
+
+async def test_serve_prints_the_demo_key_last_and_only_for_a_new_database(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": empty_database_url, "HELPDESK_DATA_DIR": str(tmp_path / "data")}
+    async with serving("--migrate", "--demo", env=env, log=tmp_path / "first.log") as served:
+        output = await output_once(served, DEMO_KEY_LINE)
+        key = output[output.index(DEMO_KEY_LINE) :].splitlines()[2].strip()
+        async with httpx.AsyncClient(base_url=served.url) as client:
+            answer = await client.get("/v1/tickets", headers={"Authorization": f"Bearer {key}"})
+        assert answer.status_code == 200, answer.text
+        served.stop()
+    assert output.index("Application startup complete") < output.index(DEMO_KEY_LINE), output
+    assert f"http://127.0.0.1:{served.url.rsplit(':', 1)[1]}/v1/tickets" in output
+
+    async with serving("--demo", env=env, log=tmp_path / "second.log") as again:
+        await output_once(again, "Application startup complete")
+        again.stop()
+    assert DEMO_KEY_LINE not in again.output()

@@ -1,35 +1,19 @@
 """The package as it is shipped: a wheel, installed (not editable) where the source tree is out of reach,
 migrates a new database and serves it, ready."""
 
-import asyncio
-import secrets
 import shutil
 import subprocess
 import sys
 import sysconfig
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-from sqlalchemy.engine import make_url
 
-from tests.conftest import admin_statement
 from tests.processes import free_port, service_env
 
 SOURCE = Path(__file__).resolve().parent.parent
 BUILD_SECONDS = 120
-
-
-@pytest.fixture
-def new_database_url(database_url: str) -> Iterator[str]:
-    name = f"helpdesk_packaging_{secrets.token_hex(4)}"
-    asyncio.run(admin_statement(database_url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(admin_statement(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def build_wheel(work: Path) -> Path:
@@ -72,13 +56,13 @@ def install_into_new_venv(wheel: Path, venv: Path) -> Path:
     return venv / "bin"
 
 
-def test_the_installed_wheel_migrates_and_serves_ready(new_database_url: str, tmp_path: Path) -> None:
+def test_the_installed_wheel_migrates_and_serves_ready(empty_database_url: str, tmp_path: Path) -> None:
     bin_dir = install_into_new_venv(build_wheel(tmp_path), tmp_path / "venv")
     # Run from an empty folder with no PYTHONPATH: `app` can only come from the installed wheel.
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = service_env(
-        new_database_url, HELPDESK_DATA_DIR=str(tmp_path / "data"), HELPDESK_WORKER_IN_API="false"
+        empty_database_url, HELPDESK_DATA_DIR=str(tmp_path / "data"), HELPDESK_WORKER_IN_API="false"
     )
     env.pop("PYTHONPATH", None)
     installed_at = subprocess.run(  # noqa: S603 - our own command line
