@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.embedded import asyncpg_url, start_embedded_postgres
 from app.errors import DatabaseUnavailable, connection_lost
+from app.kit.tracing import trace_statements
 
 ROOT = Path(__file__).resolve().parent.parent
 # Set by the process that started the embedded server, for the processes it spawns (uvicorn workers).
@@ -95,6 +96,7 @@ def create_database(url: str, settings: Settings) -> Database:
         pool_pre_ping=False,
     )
     event.listen(engine.sync_engine, "handle_error", _invalidate_lost_connections)
+    trace_statements(engine.sync_engine)
     return Database(engine, async_sessionmaker(engine, expire_on_commit=False, autoflush=False))
 
 

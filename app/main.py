@@ -20,6 +20,7 @@ from app.events.notifier import EventNotifier
 from app.kit import metrics
 from app.kit.crypto import load_secret_box
 from app.kit.signals import on_exit_signals
+from app.kit.tracing import TracedRequests, start_tracing, stop_tracing, tracing_on
 from app.routers import DOMAIN_ROUTERS, ROUTERS
 from app.webhooks.catalogue import webhooks
 from app.worker.runner import Worker
@@ -43,8 +44,10 @@ class HelpdeskAPI(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         # Outermost, so that an error answered by the error middleware (a 500) also carries the request's
         # id, in its header and its body, and is logged; CORS next, so that such an error reaches the page.
+        # Tracing's span around even that, so that the request's log line carries its trace's id.
         settings: Settings = self.state.settings
-        return RequestLog(with_cors(super().build_middleware_stack(), settings.cors))
+        logged = RequestLog(with_cors(super().build_middleware_stack(), settings.cors))
+        return TracedRequests(logged) if tracing_on() else logged
 
 
 @asynccontextmanager
@@ -68,6 +71,7 @@ async def _worker_in_process(
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
     settings = settings or get_settings()
     assemble()
+    start_tracing(settings.tracing, "helpdesk-api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,6 +93,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         finally:
             # After the worker inside, which reads and deletes files too.
             await close_storages()
+            # Last, with the spans of all the above.
+            stop_tracing()
 
     app = HelpdeskAPI(
         title="Helpdesk API",
