@@ -102,6 +102,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        # FastAPI's own spans record request paths (with their ids) and query strings: the service makes
+        # its own (app/kit/tracing.py), and its metrics and logs are its own too.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.rate_limit) if settings.rate_limit.enabled else None
