@@ -4,11 +4,14 @@ loaded when no endpoint is set."""
 import asyncio
 import gzip
 import json
+import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +20,9 @@ from fastapi import FastAPI
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.conftest import create_tenant
-from tests.processes import service_env, start_api
+from tests.factories import create_webhook
+from tests.processes import HELPDESK, ApiProcess, free_port, service_env, start_worker
+from tests.receiver import Behaviour, Receiver
 
 
 @dataclass
@@ -80,20 +85,39 @@ def trace_receiver() -> Iterator[TraceReceiver]:
         server.server_close()
 
 
-async def test_requests_and_statements_are_traced_without_secrets(
-    app: FastAPI, database_url: str, trace_receiver: TraceReceiver
+def _start_traced_api(database_url: str, endpoint: str, log: Path) -> ApiProcess:
+    """`helpdesk serve` with its worker inside, tracing to `endpoint`, logging JSON lines to `log`."""
+    port = free_port()
+    env = service_env(
+        database_url,
+        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+        HELPDESK_TRACING_SAMPLE_RATIO="1.0",
+        HELPDESK_WORKER_IN_API="true",
+        HELPDESK_LOG_FORMAT="json",
+        HELPDESK_LOG_LEVEL="info",
+    )
+    command = [HELPDESK, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603 - our own command
+    return ApiProcess(process, f"http://127.0.0.1:{port}")
+
+
+async def test_requests_statements_jobs_and_webhooks_are_traced_without_secrets(
+    app: FastAPI, database_url: str, trace_receiver: TraceReceiver, receiver: Receiver, tmp_path: Path
 ) -> None:
     tenant = await create_tenant(app, "Tiệm bánh Hồng Hạnh")
     query_secret = "bi-mat-trong-query-" + "q" * 20
-    api = start_api(
-        database_url,
-        OTEL_EXPORTER_OTLP_ENDPOINT=trace_receiver.url,
-        HELPDESK_TRACING_SAMPLE_RATIO="1.0",
-    )
+    hook_token = "ma-webhook-" + "w" * 24
+    log = tmp_path / "serve.log"
+    api = _start_traced_api(database_url, trace_receiver.url, log)
     try:
         await api.ready()
         auth = {"Authorization": f"Bearer {tenant.admin_key}"}
         async with httpx.AsyncClient(base_url=api.url, headers=auth, timeout=10) as admin:
+            hooks = receiver.on("/hooks", Behaviour())
+            webhook = await create_webhook(
+                admin, f"{hooks}?access_token={hook_token}", event_types=["ticket.created"]
+            )
             created = await admin.post("/v1/tickets", json={"subject": "Bánh kem giao trễ"})
             assert created.status_code == 201, created.text
             ticket_id = created.json()["id"]
@@ -101,6 +125,7 @@ async def test_requests_and_statements_are_traced_without_secrets(
             assert read.status_code == 200, read.text
             refused = await admin.get(f"/v1/tickets/{ticket_id}", params={"access_token": query_secret})
             assert refused.status_code == 400, refused.text
+            await receiver.wait_for("/hooks", 1, within_seconds=30)
     finally:
         api.stop()  # the API sends the spans it still holds as it ends
     spans = trace_receiver.spans
@@ -115,8 +140,19 @@ async def test_requests_and_statements_are_traced_without_secrets(
     updates = [span for span in statements if span.attributes["db.operation.name"] in ("INSERT", "UPDATE")]
     assert updates, sorted({s.attributes["db.operation.name"] for s in statements})
     assert all("Bánh kem" not in span.attributes["db.query.text"] for span in updates)
+    jobs = {span.name for span in spans if span.kind == 1}  # SPAN_KIND_INTERNAL
+    assert {"dispatching events", "delivering webhooks"} <= jobs, sorted(jobs)
+    delivered = [span for span in spans if span.kind == 3 and "server.address" in span.attributes]
+    assert delivered, "no span for the webhook's delivery"
+    assert delivered[0].name == "POST"
+    assert delivered[0].attributes["server.address"] == "127.0.0.1"
+    assert delivered[0].attributes["http.response.status_code"] == 200
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    logged = next(line for line in lines if line.get("route") == "/v1/tickets" and line["method"] == "POST")
+    assert logged["trace_id"] == posted.trace_id
     everything = json.dumps([(span.name, span.attributes) for span in spans], ensure_ascii=False)
-    for secret in (tenant.admin_key, query_secret, ticket_id, "Bánh kem giao trễ"):
+    secrets = (tenant.admin_key, query_secret, hook_token, webhook["secret"], ticket_id, "Bánh kem giao trễ")
+    for secret in secrets:
         assert secret not in everything, f"a span holds {secret[:12]}…"
 
 
@@ -158,3 +194,22 @@ async def test_without_an_endpoint_nothing_of_the_sdk_or_the_exporter_is_loaded(
     # FastAPI itself imports opentelemetry's API package; the SDK, the exporter and protobuf stay out.
     for package in ("opentelemetry.sdk", "opentelemetry.exporter", "opentelemetry.proto"):
         assert f"'{package}" not in loaded, loaded
+
+
+async def test_a_worker_traces_its_job_rounds_as_helpdesk_worker(
+    database_url: str, trace_receiver: TraceReceiver
+) -> None:
+    worker = start_worker(database_url, OTEL_EXPORTER_OTLP_ENDPOINT=trace_receiver.url)
+    try:
+        # The worker's first rounds start at once; its batch of spans goes out within seconds.
+        for _ in range(300):
+            if trace_receiver.spans or worker.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(worker.wait, 30)
+    assert worker.returncode == 0
+    jobs = {span.name for span in trace_receiver.spans if span.kind == 1}  # SPAN_KIND_INTERNAL
+    assert "dispatching events" in jobs, sorted(jobs)
+    assert {span.resource["service.name"] for span in trace_receiver.spans} == {"helpdesk-worker"}
