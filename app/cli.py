@@ -177,6 +177,7 @@ def worker(smtp: bool) -> None:
     SIGTERM or Ctrl-C; with HELPDESK_WORKER_METRICS_PORT set, it serves /metrics and /livez there."""
     # Loaded by the commands that use it, so that the others start without the application.
     from app.attachments.storage import close_storages
+    from app.kit.tracing import start_tracing, stop_tracing
     from app.worker.metrics import serve_metrics
     from app.worker.runner import Worker
 
@@ -202,7 +203,11 @@ def worker(smtp: bool) -> None:
             await close_storages()
             await database.dispose()
 
-    asyncio.run(run())
+    start_tracing(settings.tracing, "helpdesk-worker")
+    try:
+        asyncio.run(run())
+    finally:
+        stop_tracing()
 
 
 @main.command(name="migrate")

@@ -236,6 +236,24 @@ def split_secret_keys(value: str) -> list[str]:
     return keys
 
 
+class TracingSettings(BaseSettings):
+    """OpenTelemetry tracing, on when an OTLP endpoint is set by OpenTelemetry's own variables (the
+    exporter reads them, with OTEL_EXPORTER_OTLP_HEADERS and the rest, itself)."""
+
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_TRACING_", extra="ignore")
+
+    traces_endpoint: str = Field("", validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    endpoint: str = Field("", validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    # Empty: helpdesk-api for `helpdesk serve`, helpdesk-worker for `helpdesk worker`.
+    service_name: str = Field("", validation_alias="OTEL_SERVICE_NAME")
+    # The share of traces started here that are kept; a trace a caller started follows the caller's choice.
+    sample_ratio: float = Field(1.0, ge=0, le=1)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.traces_endpoint or self.endpoint)
+
+
 class Settings(BaseSettings):
     """Every setting of the service; each reads the environment variable named in the README."""
 
@@ -280,6 +298,7 @@ class Settings(BaseSettings):
     macro: MacroSettings = Field(default_factory=MacroSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @field_validator("secret_key")
     @classmethod

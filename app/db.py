@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.embedded import asyncpg_url, start_embedded_postgres
 from app.errors import DatabaseUnavailable, connection_lost
+from app.kit.tracing import trace_statements
 
 # The alembic history, shipped inside the package (package data, not an importable package).
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -96,6 +97,7 @@ def create_database(url: str, settings: Settings) -> Database:
         pool_pre_ping=False,
     )
     event.listen(engine.sync_engine, "handle_error", _invalidate_lost_connections)
+    trace_statements(engine.sync_engine)
     return Database(engine, async_sessionmaker(engine, expire_on_commit=False, autoflush=False))
 
 

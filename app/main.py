@@ -20,6 +20,7 @@ from app.events.notifier import EventNotifier
 from app.kit import metrics
 from app.kit.crypto import load_secret_box
 from app.kit.signals import on_exit_signals
+from app.kit.tracing import TracedRequests, start_tracing, stop_tracing, tracing_on
 from app.routers import DOMAIN_ROUTERS, ROUTERS
 from app.webhooks.catalogue import webhooks
 from app.worker.runner import Worker
@@ -43,8 +44,10 @@ class HelpdeskAPI(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         # Outermost, so that an error answered by the error middleware (a 500) also carries the request's
         # id, in its header and its body, and is logged; CORS next, so that such an error reaches the page.
+        # Tracing's span around even that, so that the request's log line carries its trace's id.
         settings: Settings = self.state.settings
-        return RequestLog(with_cors(super().build_middleware_stack(), settings.cors))
+        logged = RequestLog(with_cors(super().build_middleware_stack(), settings.cors))
+        return TracedRequests(logged) if tracing_on() else logged
 
 
 @asynccontextmanager
@@ -68,6 +71,7 @@ async def _worker_in_process(
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
     settings = settings or get_settings()
     assemble()
+    start_tracing(settings.tracing, "helpdesk-api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,6 +93,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         finally:
             # After the worker inside, which reads and deletes files too.
             await close_storages()
+            # Last, with the spans of all the above.
+            stop_tracing()
 
     app = HelpdeskAPI(
         title="Helpdesk API",
@@ -96,6 +102,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        # FastAPI's own spans record request paths (with their ids) and query strings: the service makes
+        # its own (app/kit/tracing.py), and its metrics and logs are its own too.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.rate_limit) if settings.rate_limit.enabled else None

@@ -9,7 +9,7 @@ request bodies, headers or query strings: the callers log ids, route templates a
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -43,6 +43,16 @@ def current_context() -> dict[str, Any]:
     return _context.get() or {}
 
 
+# More of the context, known elsewhere: the trace's id while tracing is on (app/kit/tracing.py).
+_context_source: Callable[[], dict[str, Any]] | None = None
+
+
+def add_context_source(source: Callable[[], dict[str, Any]] | None) -> None:
+    """Every line logged carries what `source` returns too (None: no longer)."""
+    global _context_source
+    _context_source = source
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     """The record's context, and what the call passed in `extra`."""
     extra = {name: value for name, value in vars(record).items() if name not in _RECORD_FIELDS}
@@ -52,6 +62,8 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
 class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.context = current_context()
+        if _context_source is not None:
+            record.context = {**record.context, **_context_source()}
         return True
 
 

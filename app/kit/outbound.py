@@ -14,11 +14,16 @@ import re
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
 from app.config import Settings
 from app.errors import Unprocessable
+from app.kit.tracing import client_span, set_status_code
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 MAX_URL_LENGTH = 2048
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -190,8 +195,13 @@ async def _checked_request(
         if "Cookie" not in request_headers:
             # The shared client's cookie jar files cookies under the address, which unrelated hosts share.
             request.headers.pop("Cookie", None)
+        with client_span(method, destination.url.scheme, destination.host, destination.port) as current:
+            return await send_and_read(request, current)
+
+    async def send_and_read(request: httpx.Request, current: "Span | None") -> httpx.Response:
         # No auth: credentials configured on the shared client are never for customers' URLs.
         response = await client.send(request, auth=None, follow_redirects=False, stream=True)
+        set_status_code(current, response.status_code)
         try:
             declared = response.headers.get("content-length", "")
             if not truncate and declared.isdigit() and int(declared) > max_bytes:

@@ -24,6 +24,7 @@ from app.kit.crypto import SecretBox
 from app.kit.jobs import Job, PeriodicJob, Service, Wake, log_failure, wait_at_most
 from app.kit.logs import log_context
 from app.kit.outbound import outbound_client
+from app.kit.tracing import span
 from app.worker.jobs import declared_jobs
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,9 @@ async def _repeat(job: PeriodicJob, stopping: asyncio.Event) -> None:
             if job.wake is not None:
                 job.wake.event.clear()
             try:
-                if await job.run_once():
+                with span(job.name):
+                    did_work = await job.run_once()
+                if did_work:
                     continue
             except Exception:
                 metrics.WORKER_JOB_FAILURES.labels(job.name).inc()
@@ -94,7 +97,8 @@ async def _serve(service: Service, stopping: asyncio.Event) -> None:
     with log_context(job=service.name):
         metrics.WORKER_JOB_ROUNDS.labels(service.name).inc()  # a service's one run, counted as it starts
         try:
-            await service.run(stopping)
+            with span(service.name):
+                await service.run(stopping)
         except Exception:
             metrics.WORKER_JOB_FAILURES.labels(service.name).inc()
             log_failure(logger, "%s failed", service.name)
