@@ -76,12 +76,19 @@ class ApiProcess:
         return self.process.wait(timeout=timeout)
 
 
-def start_api(database_url: str, port: int | None = None, **settings: str) -> ApiProcess:
-    """`helpdesk serve` on 127.0.0.1, with no worker inside."""
+def start_api(
+    database_url: str, port: int | None = None, log: Path | None = None, **settings: str
+) -> ApiProcess:
+    """`helpdesk serve` on 127.0.0.1, with no worker inside unless `settings` say so; its output goes to
+    `log` when given."""
     port = port or free_port()
-    env = service_env(database_url, HELPDESK_WORKER_IN_API="false", **settings)
+    env = service_env(database_url, **{"HELPDESK_WORKER_IN_API": "false", **settings})
     command = [HELPDESK, "serve", "--host", "127.0.0.1", "--port", str(port)]
-    return ApiProcess(subprocess.Popen(command, env=env), f"http://127.0.0.1:{port}")  # noqa: S603 - our own command
+    if log is None:
+        return ApiProcess(subprocess.Popen(command, env=env), f"http://127.0.0.1:{port}")  # noqa: S603 - our own command
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603 - our own command
+    return ApiProcess(process, f"http://127.0.0.1:{port}")
 
 
 def start_worker(database_url: str, **settings: str) -> subprocess.Popen[bytes]:

@@ -6,7 +6,6 @@ import io
 import json
 import logging
 import re
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -18,7 +17,7 @@ from app.kit.logs import ContextFilter, JsonFormatter
 from app.worker.runner import run_jobs
 from tests.conftest import Tenant, create_tenant
 from tests.factories import create_webhook, mint_agent_token, rotate_token_secret
-from tests.processes import HELPDESK, ApiProcess, free_port, service_env
+from tests.processes import start_api
 from tests.receiver import Behaviour, Receiver
 from tests.world import message_example
 
@@ -46,27 +45,18 @@ async def test_a_missing_or_malformed_request_id_is_replaced_by_a_new_one(tenant
     assert refused.json()["request_id"] == refused.headers["x-request-id"]
 
 
-def _start_logging_api(database_url: str, log: Path) -> ApiProcess:
-    """`helpdesk serve` with its worker inside, logging JSON lines at info level to `log`."""
-    port = free_port()
-    env = service_env(
-        database_url,
-        HELPDESK_WORKER_IN_API="true",
-        HELPDESK_LOG_FORMAT="json",
-        HELPDESK_LOG_LEVEL="info",
-    )
-    command = [HELPDESK, "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603 - our own command
-    return ApiProcess(process, f"http://127.0.0.1:{port}")
-
-
 async def test_the_log_is_json_lines_naming_requests_and_never_a_secret_or_a_message(
     app: FastAPI, database_url: str, tmp_path: Path, receiver: Receiver
 ) -> None:
     tenant = await create_tenant(app, "Nhà sách Phương Nam")
     log = tmp_path / "serve.log"
-    api = _start_logging_api(database_url, log)
+    api = start_api(
+        database_url,
+        log=log,
+        HELPDESK_WORKER_IN_API="true",
+        HELPDESK_LOG_FORMAT="json",
+        HELPDESK_LOG_LEVEL="info",
+    )
     secrets: list[str] = [tenant.admin_key]
     body_text = "Mật khẩu wifi của shop là hoa-sen-2026, đừng ghi vào nhật ký nhé"
     try:
