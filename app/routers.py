@@ -21,6 +21,7 @@ from app.organizations.router import router as organizations_router
 from app.presence.router import router as presence_router
 from app.reports.router import router as reports_router
 from app.roles.router import router as roles_router
+from app.search.router import router as search_router
 from app.sla.router import router as sla_router
 from app.statuses.router import router as statuses_router
 from app.tickets.router import router as tickets_router
@@ -31,6 +32,7 @@ from app.workspaces.router import router as workspaces_router
 DOMAIN_ROUTERS = [
     health_router,
     tickets_router,
+    search_router,
     attachments_router,
     comments_router,
     presence_router,

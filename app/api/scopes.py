@@ -15,6 +15,8 @@ _BY_PATH: tuple[tuple[str, Scope, Scope], ...] = (
     ("/v1/tickets/{ticket_id}/comments", Scope.tickets_read, Scope.comments_write),
     ("/v1/tickets", Scope.tickets_read, Scope.tickets_write),
     ("/v1/comments", Scope.tickets_read, Scope.comments_write),
+    ("/v1/search", Scope.tickets_read, Scope.tickets_read),
+    ("/v1/tags", Scope.tickets_read, Scope.tickets_read),
     ("/v1/attachments", Scope.tickets_read, Scope.tickets_write),
     ("/v1/uploads", Scope.tickets_read, Scope.tickets_write),
     ("/v1/contacts", Scope.contacts_read, Scope.contacts_write),

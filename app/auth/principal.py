@@ -23,6 +23,12 @@ class Principal:
     def restricted(self) -> bool:
         return self.agent_id is not None and self.ticket_access is TicketAccess.restricted
 
+    @property
+    def sees_internal_notes(self) -> bool:
+        """Internal notes are staff's: a key given scopes without `notes:read` (one that serves customers,
+        say) never reads them, in the conversation or in search."""
+        return self.may(Scope.notes_read)
+
     def may(self, scope: Scope) -> bool:
         return self.scopes is None or scope in self.scopes
 

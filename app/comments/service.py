@@ -23,9 +23,10 @@ from app.comments.repository import CommentRepository
 from app.comments.schemas import AuthorOut, CallRecord, CommentCreate, CommentDeliveryOut, CommentOut
 from app.config import Settings
 from app.contacts.repository import ContactRepository
-from app.errors import Conflict, Unprocessable
+from app.errors import Conflict, NotFound, Unprocessable
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
+from app.kit.search import search_key
 from app.kit.time import utcnow
 from app.models import Attachment, Comment, Ticket
 from app.models.enums import ActorType, Channel, CommentAuthor, StatusKind
@@ -58,6 +59,8 @@ class CommentService:
 
     async def get(self, comment_id: UUID) -> Comment:
         comment = await self.repo.get_or_404(comment_id)
+        if not comment.public and not self.principal.sees_internal_notes:
+            raise NotFound("Comment")
         await self.tickets.get(comment.ticket_id)  # visible only with its ticket
         return comment
 
@@ -65,6 +68,10 @@ class CommentService:
         self, ticket_id: UUID, public: bool | None, page: PageParams
     ) -> tuple[list[Comment], str | None]:
         await self.tickets.get(ticket_id)
+        if not self.principal.sees_internal_notes:
+            if public is False:
+                return [], None
+            public = True
         return await self.repo.page(ticket_id, public, page)
 
     async def add(
@@ -127,6 +134,7 @@ class CommentService:
                 threading=threading,
                 call=call.model_dump(mode="json") if call is not None else None,
                 created_at=now,
+                search_text=search_key(data.body),
             )
         )
         attached = await self._attach(comment, data.attachments, files)

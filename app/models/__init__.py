@@ -14,7 +14,7 @@ from app.models.idempotency_key import IdempotencyKey
 from app.models.macro import Macro
 from app.models.sla import BusinessCalendar, SlaPolicy, TicketSla
 from app.models.status import TicketStatus
-from app.models.ticket import Ticket, TicketHistory
+from app.models.ticket import TagCount, Ticket, TicketHistory
 from app.models.trigger import Trigger
 from app.models.webhook import DispatchCursor, Webhook, WebhookAttempt, WebhookDelivery
 from app.models.workspace import Workspace
@@ -46,6 +46,7 @@ __all__ = [
     "OutboundMessage",
     "Presence",
     "SlaPolicy",
+    "TagCount",
     "Ticket",
     "TicketHistory",
     "TicketLink",

@@ -35,6 +35,12 @@ class Comment(WorkspaceScoped, Base):
         Index("ix_comments_workspace_id_ticket_id_id", "workspace_id", "ticket_id", "id"),
         # The tickets with a missed call (`has_missed_call`): a few comments of all.
         Index("ix_comments_missed_calls", "workspace_id", "ticket_id", postgresql_where=text(MISSED_CALL)),
+        Index(
+            "ix_comments_search_text",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
     )
 
     workspace_id: Mapped[UUID] = mapped_column(
@@ -58,6 +64,8 @@ class Comment(WorkspaceScoped, Base):
     delivery_state: Mapped[DeliveryState | None] = mapped_column(pg_enum(DeliveryState, "delivery_state"))
     delivery_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # The body folded (app/kit/search.py `search_key`), written with the comment, for `q` and /v1/search.
+    search_text: Mapped[str] = mapped_column(Text, server_default="")
 
 
 class TicketLink(WorkspaceScoped, Base):

@@ -44,6 +44,7 @@ class Scope(enum.StrEnum):
 
     tickets_read = "tickets:read"
     tickets_write = "tickets:write"
+    notes_read = "notes:read"
     comments_write = "comments:write"
     contacts_read = "contacts:read"
     contacts_write = "contacts:write"

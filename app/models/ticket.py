@@ -5,8 +5,11 @@ from uuid import UUID
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Computed,
     ForeignKey,
     Index,
+    Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -67,6 +70,7 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
             postgresql_where=text(f"assignee_id IS NULL AND group_id IS NOT NULL AND {_UNRESOLVED}"),
         ),
         Index("ix_tickets_tags", "tags", postgresql_using="gin"),
+        Index("ix_tickets_tag_keys", "tag_keys", postgresql_using="gin"),
         Index("ix_tickets_followers", "followers", postgresql_using="gin"),
         Index("ix_tickets_ccs", "ccs", postgresql_using="gin"),
         Index(
@@ -127,7 +131,37 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     solved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    # Subject and description folded (app/kit/search.py `search_key`); comments keep their own.
     search_text: Mapped[str] = mapped_column(Text, server_default="")
+    # The tags folded by the database (`helpdesk_fold`: accents and case away), whoever wrote them.
+    tag_keys: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), Computed("helpdesk_tag_keys(tags)", persisted=True)
+    )
+
+
+class TagCount(Base):
+    """How many tickets (not deleted) carry a tag, kept by triggers on tickets in the write's transaction.
+
+    A tag's count is the sum of its shards: each transaction adds to the shard of its connection's server
+    process, so that concurrent writes of one tag do not wait for each other's commit."""
+
+    __tablename__ = "tag_counts"
+    __table_args__ = (
+        Index(
+            "ix_tag_counts_workspace_id_tag_key",
+            "workspace_id",
+            "tag_key",
+            postgresql_ops={"tag_key": "text_pattern_ops"},
+        ),
+    )
+
+    workspace_id: Mapped[UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    tickets: Mapped[int] = mapped_column(Integer)
+    tag_key: Mapped[str] = mapped_column(Text, Computed("helpdesk_fold(tag)", persisted=True))
 
 
 class TicketHistory(WorkspaceScoped, Base):

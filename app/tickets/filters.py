@@ -1,18 +1,17 @@
 """The query parameters that filter ticket lists and counts, parsed once for both."""
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 
 from app.api.deps import current_principal
 from app.auth.principal import Principal
 from app.errors import BadRequest
 from app.kit.schemas import AwareDatetime
-from app.kit.search import search_terms
+from app.kit.search import TextQuery, parse_query
 from app.models.enums import Channel, Priority, StatusKind, TicketType
 
 TicketSort = Literal[
@@ -22,7 +21,6 @@ TicketSort = Literal[
 TicketGroupBy = Literal[
     "status", "status_kind", "priority", "type", "assignee", "group", "category", "channel"
 ]
-_NUMBER = re.compile(r"^#?(\d{1,18})$")
 
 
 class _NoneMarker:
@@ -55,8 +53,7 @@ class TicketFilters:
     sla_due_after: datetime | None = None
     sla_due_before: datetime | None = None
     deleted: bool = False
-    terms: list[str] = field(default_factory=list)
-    number: int | None = None
+    text: TextQuery | None = None
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -101,6 +98,7 @@ Reference = Annotated[str | None, Query(max_length=64)]
 
 
 async def ticket_filters(
+    request: Request,
     principal: Annotated[Principal, Depends(current_principal)],
     status_id: Annotated[Multi, Query(description="Status ids (repeat or comma-separate)")] = None,
     status_kind: Annotated[Multi, Query(description="new, open, pending, on_hold, solved, closed")] = None,
@@ -140,8 +138,11 @@ async def ticket_filters(
         str | None,
         Query(
             max_length=200,
-            description="Ticket number, or words of the subject or of the requester's name, email or phone; "
-            "accents and case are ignored",
+            description="Words to find in the subject, the description and the conversation (internal notes "
+            "only for callers who may read them), or in the requester's name, email or phone; a quoted "
+            '`"phrase"` must appear as typed, its words side by side; accents and case are ignored. '
+            "`#123` or `123` also finds ticket 123; an email address, a phone number (any format) or "
+            "an external id finds the tickets of the contact it names",
         ),
     ] = None,
 ) -> TicketFilters:
@@ -153,7 +154,6 @@ async def ticket_filters(
                 "external_ref must look like `system:id`", field="external_ref", code="invalid_filter"
             )
         reference = {system: value}
-    number_match = _NUMBER.match(q.strip()) if q else None
     return TicketFilters(
         status_id=_parse_list("status_id", status_id, UUID),
         status_kind=_parse_list("status_kind", status_kind, StatusKind),
@@ -176,8 +176,7 @@ async def ticket_filters(
         sla_due_after=sla_due_after,
         sla_due_before=sla_due_before,
         deleted=deleted,
-        terms=search_terms(q) if q else [],
-        number=int(number_match.group(1)) if number_match else None,
+        text=parse_query(q, request.app.state.settings.default_phone_region) if q else None,
     )
 
 

@@ -17,16 +17,16 @@ from sqlalchemy import (
     column,
     delete,
     exists,
+    false,
     func,
     insert,
     literal,
     or_,
     select,
     text,
-    true,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, REGCLASS
+from sqlalchemy.dialects.postgresql import JSONB, REGCLASS, array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import aliased, make_transient_to_detached
 
@@ -37,11 +37,12 @@ from app.kit.json_form import to_json
 from app.kit.pagination import Keyset, PageParams, SortColumn
 from app.kit.plain import PlainStatement
 from app.kit.repository import ScopedRepository
-from app.kit.search import like_pattern
+from app.kit.search import TextQuery, like_pattern
 from app.models import (
     CategoryWatcher,
     Comment,
     Contact,
+    ContactIdentity,
     Event,
     GroupMember,
     Ticket,
@@ -49,7 +50,7 @@ from app.models import (
     TicketLink,
 )
 from app.models.comment import MISSED_CALL
-from app.models.enums import LinkKind, StatusKind
+from app.models.enums import IdentityKind, LinkKind, StatusKind
 from app.models.workspace import ticket_number_sequence
 from app.tickets.filters import TicketFilters
 
@@ -97,6 +98,7 @@ _CREATED_COLUMNS = [
     column.name
     for column in TICKET_COLUMNS
     if column.name not in {"workspace_id", "number", "version", *UNSET_AT_CREATION}
+    and column.computed is None
 ]
 _EVENT_COLUMNS = ["id", "type", "occurred_at", "actor_type", "actor_id"]
 
@@ -446,7 +448,8 @@ class TicketRepository(ScopedRepository[Ticket]):
         if filters.category_id is not None:
             conditions.append(Ticket.category_id.in_(subtree_ids(self.workspace_id, filters.category_id)))
         if filters.tags:
-            conditions.append(Ticket.tags.contains(filters.tags))
+            # Folded by the database as the tickets' keys are: `giao-hang` finds `giao-hàng`.
+            conditions.append(Ticket.tag_keys.contains(func.helpdesk_tag_keys(array(filters.tags))))
         if filters.external_ref is not None:
             conditions.append(Ticket.external_refs.contains(filters.external_ref))
         if filters.sla_breached is not None:
@@ -466,19 +469,78 @@ class TicketRepository(ScopedRepository[Ticket]):
                 conditions.append(attribute >= after)
             if before is not None:
                 conditions.append(attribute < before)
-        if filters.terms or filters.number is not None:
-            conditions.append(self._search(filters.terms, filters.number))
+        if filters.text is not None:
+            conditions.append(self.matching(principal, filters.text))
         return conditions
 
-    def _search(self, terms: Sequence[str], number: int | None) -> Any:
-        alternatives = []
-        if terms:
-            alternatives.append(and_(*(Ticket.search_text.like(like_pattern(term)) for term in terms)))
+    def matching(self, principal: Principal, query: TextQuery) -> Any:
+        """The tickets `q` finds: each term in the subject, the description or a comment the caller may
+        read; or the requester's name, email or phone holding every term; or the ticket's number; or the
+        contact an email address, a phone number or an external id names."""
+        alternatives = [self.naming(query)]
+        if query.terms:
+            alternatives.append(
+                and_(*(self.containing(principal, like_pattern(term)) for term in query.terms))
+            )
             requesters = select(Contact.id).where(
                 Contact.workspace_id == self.workspace_id,
-                *(Contact.search_text.like(like_pattern(term)) for term in terms),
+                *(Contact.search_text.like(like_pattern(term)) for term in query.terms),
             )
             alternatives.append(Ticket.requester_id.in_(requesters))
-        if number is not None:
-            alternatives.append(Ticket.number == number)
-        return or_(*alternatives) if alternatives else true()
+        return or_(*alternatives)
+
+    def naming(self, query: TextQuery) -> Any:
+        """The ticket the query's number names, and the tickets of the contact its email address, phone
+        number or external id names (exact lookups, by unique indexes)."""
+        alternatives: list[Any] = []
+        if query.number is not None:
+            alternatives.append(Ticket.number == query.number)
+        identities = [
+            (kind, value)
+            for kind, value in (
+                (IdentityKind.email, query.email),
+                (IdentityKind.phone, query.phone),
+                (IdentityKind.external, query.reference),
+            )
+            if value is not None
+        ]
+        if identities:
+            alternatives.append(
+                Ticket.requester_id.in_(
+                    select(ContactIdentity.contact_id).where(
+                        ContactIdentity.workspace_id == self.workspace_id,
+                        or_(
+                            *(
+                                and_(ContactIdentity.kind == kind, ContactIdentity.value == value)
+                                for kind, value in identities
+                            )
+                        ),
+                    )
+                )
+            )
+        if query.reference is not None:
+            alternatives.append(
+                Ticket.requester_id.in_(
+                    select(Contact.id).where(
+                        Contact.workspace_id == self.workspace_id, Contact.external_id == query.reference
+                    )
+                )
+            )
+        return or_(*alternatives) if alternatives else false()
+
+    def containing(self, principal: Principal, pattern: str, *, exact: str | None = None) -> Any:
+        """The ticket's subject or description, or a comment on it the caller may read, matches the LIKE
+        `pattern` on the folded text; with `exact`, also the ILIKE `exact` on the text as written.
+        Correlated, so that a walk of tickets newest first stops after a page of a common term."""
+        in_ticket = Ticket.search_text.like(pattern)
+        in_comment = [
+            Comment.workspace_id == Ticket.workspace_id,
+            Comment.ticket_id == Ticket.id,
+            Comment.search_text.like(pattern),
+        ]
+        if exact is not None:
+            in_ticket = and_(in_ticket, or_(Ticket.subject.ilike(exact), Ticket.description.ilike(exact)))
+            in_comment.append(Comment.body.ilike(exact))
+        if not principal.sees_internal_notes:
+            in_comment.append(Comment.public)
+        return or_(in_ticket, exists().where(*in_comment))

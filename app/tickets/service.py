@@ -126,7 +126,7 @@ class TicketService:
             "parent_id": data.parent_id,
             "internal": data.internal,
             "conversation_id": conversation_id,
-            "search_text": search_key(data.subject),
+            "search_text": search_key(data.subject, data.description),
             "solved_at": now if status.kind in RESOLVED_KINDS else None,
             "closed_at": now if status.kind is StatusKind.closed else None,
         }
@@ -276,8 +276,10 @@ class TicketService:
         ):  # fmt: skip
             if name in sent:
                 values[name] = getattr(data, name)
-        if "subject" in values:
-            values["search_text"] = search_key(values["subject"])
+        if "subject" in values or "description" in values:
+            values["search_text"] = search_key(
+                values.get("subject", ticket.subject), values.get("description", ticket.description)
+            )
         if data.requester is not None:
             values["requester_id"] = await self._requester(data.requester)
         if "status_id" in sent or "status_kind" in sent:

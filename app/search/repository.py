@@ -1,0 +1,189 @@
+"""Every query of search: the matches of one tier at a time, newest first, and what tickets matched in."""
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Select, and_, exists, func, literal, or_, select, true
+from sqlalchemy.dialects.postgresql import distinct_on
+
+from app.auth.principal import Principal
+from app.errors import BadRequest
+from app.kit.pagination import Keyset, SortColumn, decode_cursor, encode_cursor
+from app.kit.search import TextQuery, like_pattern
+from app.models import Comment, Contact, Organization, TagCount, Ticket
+from app.tickets.repository import TicketRepository
+
+NEWEST_TICKETS = Keyset(
+    "tickets", [SortColumn(Ticket.updated_at, descending=True), SortColumn(Ticket.id, descending=True)]
+)
+NEWEST_COMMENTS = Keyset("comments", [SortColumn(Comment.id, descending=True)])
+NEWEST_CONTACTS = Keyset(
+    "contacts", [SortColumn(Contact.updated_at, descending=True), SortColumn(Contact.id, descending=True)]
+)
+NEWEST_ORGANIZATIONS = Keyset(
+    "organizations",
+    [SortColumn(Organization.updated_at, descending=True), SortColumn(Organization.id, descending=True)],
+)
+# Tiers: the query as typed; its words side by side (folded); all its words anywhere.
+TIERS = 3
+
+
+def _exact(query: TextQuery) -> str:
+    return like_pattern(query.typed)
+
+
+def _not(condition: Any) -> Any:
+    """Not in a tier before: false, or unknown where a NULL column made the condition so."""
+    return condition.is_not(true())
+
+
+def _all_terms(column: Any, query: TextQuery) -> Any:
+    return and_(*(column.like(like_pattern(term)) for term in query.terms))
+
+
+class SearchRepository:
+    def __init__(self, session: Any, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+        self.workspace_id = principal.workspace_id
+        self.tickets = TicketRepository(session, principal.workspace_id)
+
+    async def tiered(
+        self, tiers: Sequence[Select[Any]], keyset: Keyset, cursor: str | None, limit: int
+    ) -> tuple[list[tuple[int, Any]], str | None]:
+        """The page of matches: each tier newest first by its index, the next tier only once one is
+        exhausted, so no page sorts all matches; the cursor says the tier and where in it."""
+        start, inner = 0, None
+        if cursor is not None:
+            start, inner = decode_cursor(cursor, f"search:{keyset.name}", 2)
+            if type(start) is not int or not 0 <= start < len(tiers) or not isinstance(inner, str | None):
+                raise BadRequest("The cursor is not valid", field="cursor", code="invalid_cursor")
+        found: list[tuple[int, Any]] = []
+        for tier in range(start, len(tiers)):
+            wanted = limit - len(found)
+            if wanted == 0:
+                more = await self.session.scalar(select(exists(tiers[tier])))
+                return found, encode_cursor(f"search:{keyset.name}", [tier, None]) if more else None
+            statement = keyset.apply(tiers[tier], inner if tier == start else None, wanted)
+            rows = (await self.session.execute(statement)).scalars().all()
+            page, following = keyset.page(rows, wanted)
+            found.extend((tier, row) for row in page)
+            if following is not None:
+                return found, encode_cursor(f"search:{keyset.name}", [tier, following])
+        return found, None
+
+    def ticket_tiers(self, query: TextQuery) -> list[Select[Any]]:
+        principal = self.principal
+        visible = self.tickets.visible(principal).where(Ticket.deleted_at.is_(None))
+        phrase = like_pattern(query.phrase)
+        exact = or_(
+            self.tickets.naming(query), self.tickets.containing(principal, phrase, exact=_exact(query))
+        )
+        adjacent = self.tickets.containing(principal, phrase)
+        anywhere = self.tickets.matching(principal, query)
+        return [
+            visible.where(exact),
+            visible.where(adjacent, _not(exact)),
+            visible.where(anywhere, _not(adjacent), _not(exact)),
+        ]
+
+    def comment_tiers(self, query: TextQuery) -> list[Select[Any]]:
+        visible_tickets = (
+            self.tickets.visible(self.principal)
+            .where(Ticket.deleted_at.is_(None), Ticket.id == Comment.ticket_id)
+            .with_only_columns(literal(1))
+        )
+        base = select(Comment).where(Comment.workspace_id == self.workspace_id, exists(visible_tickets))
+        if not self.principal.sees_internal_notes:
+            base = base.where(Comment.public)
+        adjacent = Comment.search_text.like(like_pattern(query.phrase))
+        exact = and_(adjacent, Comment.body.ilike(_exact(query)))
+        return [
+            base.where(exact),
+            base.where(adjacent, _not(exact)),
+            base.where(_all_terms(Comment.search_text, query), _not(adjacent)),
+        ]
+
+    def contact_tiers(self, query: TextQuery) -> list[Select[Any]]:
+        base = select(Contact).where(Contact.workspace_id == self.workspace_id)
+        adjacent = Contact.search_text.like(like_pattern(query.phrase))
+        named = [Contact.name.ilike(_exact(query))]
+        for column, value in ((Contact.email, query.email), (Contact.phone, query.phone)):
+            if value is not None:
+                named.append(column == value)
+        if query.reference is not None:
+            named.append(Contact.external_id == query.reference)
+        exact = or_(*named)
+        return [
+            base.where(exact),
+            base.where(adjacent, _not(exact)),
+            base.where(_all_terms(Contact.search_text, query), _not(adjacent), _not(exact)),
+        ]
+
+    def organization_tiers(self, query: TextQuery) -> list[Select[Any]]:
+        base = select(Organization).where(Organization.workspace_id == self.workspace_id)
+        adjacent = Organization.search_text.like(like_pattern(query.phrase))
+        exact = Organization.name.ilike(_exact(query))
+        return [
+            base.where(exact),
+            base.where(adjacent, _not(exact)),
+            base.where(_all_terms(Organization.search_text, query), _not(adjacent), _not(exact)),
+        ]
+
+    async def latest_matching_comments(
+        self, ticket_ids: Sequence[UUID], query: TextQuery
+    ) -> dict[UUID, Comment]:
+        """For each ticket, its newest comment the caller may read holding the phrase, else one term."""
+        if not ticket_ids:
+            return {}
+        patterns = [like_pattern(query.phrase), *(like_pattern(term) for term in query.terms)]
+        statement = (
+            select(Comment)
+            .where(
+                Comment.workspace_id == self.workspace_id,
+                Comment.ticket_id.in_(ticket_ids),
+                or_(*(Comment.search_text.like(pattern) for pattern in patterns)),
+            )
+            .order_by(
+                Comment.ticket_id,
+                Comment.search_text.like(patterns[0]).desc(),
+                Comment.id.desc(),
+            )
+            .ext(distinct_on(Comment.ticket_id))
+        )
+        if not self.principal.sees_internal_notes:
+            statement = statement.where(Comment.public)
+        return {comment.ticket_id: comment for comment in (await self.session.execute(statement)).scalars()}
+
+    async def tickets_by_id(self, ticket_ids: Sequence[UUID]) -> dict[UUID, Ticket]:
+        if not ticket_ids:
+            return {}
+        statement = select(Ticket).where(Ticket.workspace_id == self.workspace_id, Ticket.id.in_(ticket_ids))
+        return {ticket.id: ticket for ticket in (await self.session.execute(statement)).scalars()}
+
+    async def tag_counts(self, prefix: str, limit: int) -> list[tuple[str, int]]:
+        """The workspace's most used tags whose folded form starts with `prefix` folded. For a restricted
+        agent, counted over the tickets they may see; for everyone else, read from the maintained counts."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        starts = func.helpdesk_fold(escaped) + "%"
+        if self.principal.restricted:
+            visible = self.tickets.visible(self.principal).where(Ticket.deleted_at.is_(None)).subquery()
+            unnested = func.unnest(visible.c.tags).table_valued("tag").render_derived()
+            count = func.count().label("tickets")
+            statement = (
+                select(unnested.c.tag, count)
+                .select_from(visible.join(unnested, literal(True)))
+                .where(func.helpdesk_fold(unnested.c.tag).like(starts))
+                .group_by(unnested.c.tag)
+            )
+        else:
+            count = func.sum(TagCount.tickets).label("tickets")
+            statement = (
+                select(TagCount.tag, count)
+                .where(TagCount.workspace_id == self.workspace_id, TagCount.tag_key.like(starts))
+                .group_by(TagCount.tag)
+                .having(func.sum(TagCount.tickets) > 0)
+            )
+        statement = statement.order_by(count.desc(), statement.selected_columns[0]).limit(limit)
+        return [(tag, int(tickets)) for tag, tickets in (await self.session.execute(statement)).all()]
