@@ -1,3 +1,4 @@
+# ruff: noqa: S608 (the SQL is put together from this file's own constants and numbers)
 """Which index serves conversation search: a folded text column with a trigram GIN, or a tsvector.
 
 Starts PostgreSQL (BENCH_DATABASE_URL's server when set, else an embedded one) in a fresh database and
@@ -18,21 +19,99 @@ import sys
 import time
 import timeit
 from pathlib import Path
+from uuid import UUID
 
 import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.kit.search import fold  # noqa: E402
+from app.auth.principal import Principal  # noqa: E402
+from app.config import Settings  # noqa: E402
+from app.db import create_database  # noqa: E402
+from app.kit.pagination import PageParams  # noqa: E402
+from app.kit.search import fold, parse_query  # noqa: E402
+from app.models.enums import ActorType, Role  # noqa: E402
+from app.workspaces.service import create_workspace  # noqa: E402
 from bench.common import bench_database, plain, server_kind, server_version, table  # noqa: E402
 
-WORDS = (
-    "khách hàng đơn hàng sản phẩm được giao đến nhưng không đúng màu vui lòng kiểm tra giúp em cảm ơn "
-    "anh chị đã liên hệ chúng tôi sẽ xử lý trong ngày hôm nay tài khoản mật khẩu đăng nhập lỗi ứng dụng "
-    "thanh toán thẻ ngân hàng hóa đơn bảo hành đổi trả the order arrived late please refund my payment "
-    "account login password error app delivery shipping invoice warranty support thanks hello"
-).split()
+WORDS = [
+    "khách",
+    "hàng",
+    "đơn",
+    "hàng",
+    "sản",
+    "phẩm",
+    "được",
+    "giao",
+    "đến",
+    "nhưng",
+    "không",
+    "đúng",
+    "màu",
+    "vui",
+    "lòng",
+    "kiểm",
+    "tra",
+    "giúp",
+    "em",
+    "cảm",
+    "ơn",
+    "anh",
+    "chị",
+    "đã",
+    "liên",
+    "hệ",
+    "chúng",
+    "tôi",
+    "sẽ",
+    "xử",
+    "lý",
+    "trong",
+    "ngày",
+    "hôm",
+    "nay",
+    "tài",
+    "khoản",
+    "mật",
+    "khẩu",
+    "đăng",
+    "nhập",
+    "lỗi",
+    "ứng",
+    "dụng",
+    "thanh",
+    "toán",
+    "thẻ",
+    "ngân",
+    "hàng",
+    "hóa",
+    "đơn",
+    "bảo",
+    "hành",
+    "đổi",
+    "trả",
+    "the",
+    "order",
+    "arrived",
+    "late",
+    "please",
+    "refund",
+    "my",
+    "payment",
+    "account",
+    "login",
+    "password",
+    "error",
+    "app",
+    "delivery",
+    "shipping",
+    "invoice",
+    "warranty",
+    "support",
+    "thanks",
+    "hello",
+]
 COMMON = "Giao hàng chậm"
 RARE = "hoàn tiền hai lần"
 CONFIGURATION = """
@@ -45,14 +124,23 @@ DO $$ BEGIN
   END IF;
 END $$;
 """
-# The generated body: 10 to 40 words, a line break in some, the common phrase in a fifth of the rows.
-BODY = f"""
-(SELECT string_agg(w, CASE WHEN random() < 0.05 THEN E'\\n' ELSE ' ' END)
+
+
+def words(seed: str) -> str:
+    """SQL for 10 to 40 random words of WORDS, a line break between some."""
+    return f"""(SELECT string_agg(w, CASE WHEN random() < 0.05 THEN E'\\n' ELSE ' ' END)
    FROM (SELECT (ARRAY{list(WORDS)!r})[1 + floor(random() * {len(WORDS)})::int] AS w
-           FROM generate_series(1, 10 + (g % 31))) words)
- || CASE WHEN g % 5 = 0 THEN ' {COMMON} ' ELSE '' END
- || CASE WHEN g % 20000 = 7 THEN ' {RARE}' ELSE '' END
-"""
+           FROM generate_series(1, 10 + ({seed}) % 31)) words)"""
+
+
+def body(seed: str, common: str = COMMON) -> str:
+    """SQL for a comment: words, the common phrase in a fifth of them, the rare one in a few."""
+    return (
+        f"{words(seed)} || CASE WHEN ({seed}) % 5 = 0 THEN ' {common} ' ELSE '' END"
+        f" || CASE WHEN ({seed}) % 20000 = 7 THEN ' {RARE}' ELSE '' END"
+    )
+
+
 # What `fold` makes of a body, in SQL (equal on this vocabulary), for the bulk fill only.
 FOLDED = "trim(regexp_replace(lower(unaccent(body)), '\\s+', ' ', 'g'))"
 
@@ -87,7 +175,7 @@ async def fill(connection: asyncpg.Connection, rows: int) -> None:
     """)
     await connection.execute(f"""
         INSERT INTO bench_trgm (workspace_id, id, ticket_id, body)
-        SELECT 1, g, g / 3, {BODY} FROM generate_series(1, {rows}) g
+        SELECT 1, g, g / 3, {body("g")} FROM generate_series(1, {rows}) g
     """)
     await connection.execute(f"UPDATE bench_trgm SET search_text = {FOLDED}")
     await connection.execute(
@@ -133,7 +221,8 @@ async def compare(url: str, rows: int, inserts: int) -> None:
     for label, phrase in (("common", COMMON), ("rare", RARE)):
         trigram = await explain(
             connection,
-            "SELECT id FROM bench_trgm WHERE workspace_id = 1 AND search_text LIKE $1 ORDER BY id DESC LIMIT 50",
+            "SELECT id FROM bench_trgm WHERE workspace_id = 1 AND search_text LIKE $1 "
+            "ORDER BY id DESC LIMIT 50",
             f"%{fold(phrase)}%",
         )
         vector = await explain(
@@ -169,13 +258,132 @@ async def compare(url: str, rows: int, inserts: int) -> None:
     await connection.close()
 
 
+async def fill_tickets(url: str, tickets: int) -> UUID:
+    """A workspace with `tickets` tickets and two comments each: the common phrase in one comment of a
+    fifth of the tickets (with its accents, but in one of fifty written without), the rare phrase in a
+    few, a tag each from a small set."""
+    database = create_database(url, Settings())
+    async with database.sessionmaker() as session, session.begin():
+        workspace = (await create_workspace(session, "Tìm kiếm")).workspace.id
+    await database.dispose()
+    connection = await asyncpg.connect(plain(url))
+    status = await connection.fetchval(
+        "SELECT id FROM ticket_statuses WHERE workspace_id = $1 AND kind = 'open' LIMIT 1", workspace
+    )
+    await connection.execute(
+        f"""
+        INSERT INTO tickets (workspace_id, id, number, subject, description, status_id, status_kind, priority,
+                             channel, search_text, tags, created_at, updated_at)
+        SELECT $1, gen_random_uuid(), g, 'Phiếu ' || g, {words("g")}, $2, 'open', 'normal', 'api', '',
+               ARRAY[(ARRAY['giao-hàng', 'hoàn-tiền', 'bảo-hành', 'vip'])[1 + g % 4]],
+               now() - make_interval(secs => {tickets} - g), now() - make_interval(secs => {tickets} - g)
+          FROM generate_series(1, {tickets}) g
+        """,
+        workspace,
+        status,
+    )
+    await connection.execute(
+        f"UPDATE tickets SET search_text = {FOLDED.replace('body', 'subject')} || ' | ' || "
+        f"{FOLDED.replace('body', 'description')} WHERE workspace_id = $1",
+        workspace,
+    )
+    await connection.execute(
+        f"""
+        INSERT INTO comments (workspace_id, id, ticket_id, author_type, public, body, channel, created_at)
+        SELECT t.workspace_id, gen_random_uuid(), t.id, 'agent', c = 1,
+               CASE WHEN c = 1 THEN {words("t.number")}
+                    ELSE replace({body("t.number")}, '{COMMON}',
+                                 CASE WHEN t.number % 50 = 0 THEN '{fold(COMMON)}' ELSE '{COMMON}' END) END,
+               'api', t.created_at
+          FROM tickets t, generate_series(1, 2) c
+         WHERE t.workspace_id = $1
+        """,
+        workspace,
+    )
+    await connection.execute(f"UPDATE comments SET search_text = {FOLDED} WHERE workspace_id = $1", workspace)
+    await connection.execute("VACUUM ANALYZE tickets")
+    await connection.execute("VACUUM ANALYZE comments")
+    await connection.execute("VACUUM ANALYZE tag_counts")
+    await connection.close()
+    return workspace
+
+
+async def time_service(url: str, workspace: UUID, tickets: int) -> None:
+    """The first page of GET /v1/search and of `q` on the ticket list, as the service queries them."""
+    from app.search.service import SearchService
+    from app.tickets.filters import TicketFilters
+    from app.tickets.repository import TicketRepository
+
+    database = create_database(url, Settings())
+    principal = Principal(workspace, Role.admin, ActorType.api_key, workspace)
+    connection = await asyncpg.connect(plain(url))
+    share = await connection.fetchval(
+        "SELECT avg((EXISTS (SELECT 1 FROM comments c WHERE c.workspace_id = t.workspace_id "
+        "AND c.ticket_id = t.id AND c.search_text LIKE '%giao hang cham%'))::int) FROM tickets t "
+        "WHERE t.workspace_id = $1",
+        workspace,
+    )
+    await connection.close()
+    print(
+        f"{tickets:,} tickets, {2 * tickets:,} comments; the common phrase is in {share:.1%} of the tickets"
+    )
+    rows = []
+    for label, phrase in (
+        ("common", COMMON),
+        ("common, typed without accents", fold(COMMON)),
+        ("rare", RARE),
+        ("words apart", "khách chậm"),
+    ):
+        requests = ("GET /v1/search", "GET /v1/search, page 2", "GET /v1/tickets?q=")
+        for what in (*requests, "GET /v1/tags") if label == "rare" else requests:
+            timings = []
+            for _ in range(5):
+                async with database.sessionmaker() as session, session.begin():
+                    service = SearchService(session, principal, "VN")
+                    began = time.perf_counter()
+                    if what.startswith("GET /v1/search"):
+                        hits, cursor = await service.search(phrase, "tickets", PageParams(None, 50))
+                        if what.endswith("page 2") and cursor is not None:
+                            began = time.perf_counter()
+                            hits, cursor = await service.search(phrase, "tickets", PageParams(cursor, 50))
+                    elif what == "GET /v1/tags":
+                        hits = await service.tags("", 20)
+                    else:
+                        query = parse_query(phrase, "VN")
+                        repository = TicketRepository(session, workspace)
+                        hits, cursor = await repository.list_page(
+                            principal, TicketFilters(text=query), "-created_at", PageParams(None, 50)
+                        )
+                    timings.append((time.perf_counter() - began) * 1000)
+            rows.append(
+                [
+                    "—" if what == "GET /v1/tags" else label,
+                    what,
+                    len(hits),
+                    f"{statistics.median(timings):.1f} ms",
+                ]
+            )
+    print(table(["phrase", "request", "hits on the page", "median of 5"], rows))
+    await database.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=300_000)
     parser.add_argument("--inserts", type=int, default=5_000)
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--skip-index-comparison", action="store_true")
     arguments = parser.parse_args()
     with bench_database() as url:
-        asyncio.run(compare(url, arguments.rows, arguments.inserts))
+        if not arguments.skip_index_comparison:
+            asyncio.run(compare(url, arguments.rows, arguments.inserts))
+        if arguments.tickets:
+
+            async def run() -> None:
+                workspace = await fill_tickets(url, arguments.tickets)
+                await time_service(url, workspace, arguments.tickets)
+
+            asyncio.run(run())
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from app.errors import BadRequest
 from app.kit.pagination import Keyset, SortColumn, decode_cursor, encode_cursor
 from app.kit.search import TextQuery, like_pattern
 from app.models import Comment, Contact, Organization, TagCount, Ticket
-from app.tickets.repository import TicketRepository
+from app.tickets.repository import RARE_ROWS, TicketRepository
 
 NEWEST_TICKETS = Keyset(
     "tickets", [SortColumn(Ticket.updated_at, descending=True), SortColumn(Ticket.id, descending=True)]
@@ -73,20 +73,38 @@ class SearchRepository:
                 return found, encode_cursor(f"search:{keyset.name}", [tier, following])
         return found, None
 
-    def ticket_tiers(self, query: TextQuery) -> list[Select[Any]]:
+    async def ticket_tiers(self, query: TextQuery) -> list[Select[Any]]:
+        """The three tiers of tickets. A tier with few matches (fewer than RARE_ROWS, counted by index
+        and no further) is looked up by index; a dense one is walked newest first by the index on
+        `updated_at`, checking each ticket, and a page comes after a few hundred of them."""
         principal = self.principal
         visible = self.tickets.visible(principal).where(Ticket.deleted_at.is_(None))
         phrase = like_pattern(query.phrase)
+        exact_pattern = _exact(query)
         exact = or_(
-            self.tickets.naming(query), self.tickets.containing(principal, phrase, exact=_exact(query))
+            self.tickets.naming(query), self.tickets.containing(principal, phrase, exact=exact_pattern)
         )
         adjacent = self.tickets.containing(principal, phrase)
         anywhere = self.tickets.matching(principal, query)
-        return [
+        tiers = [
             visible.where(exact),
             visible.where(adjacent, _not(exact)),
             visible.where(anywhere, _not(adjacent), _not(exact)),
         ]
+        # A tier whose matches are few is looked up by index; a dense one is walked newest first.
+        exact_ids = self.tickets.candidates(principal, query, query.phrase, exact=exact_pattern)
+        if await self._fewer_than(exact_ids, RARE_ROWS):
+            tiers[0] = tiers[0].where(Ticket.id.in_(exact_ids))
+        if await self.tickets.rows_holding(query.phrase) < RARE_ROWS:
+            tiers[1] = tiers[1].where(Ticket.id.in_(self.tickets.candidates(principal, query, query.phrase)))
+        rare_term = await self.tickets.rare_term(query)
+        if rare_term is not None:
+            tiers[2] = tiers[2].where(Ticket.id.in_(self.tickets.candidates(principal, query, rare_term)))
+        return tiers
+
+    async def _fewer_than(self, ids: Any, bound: int) -> bool:
+        counted = select(func.count()).select_from(select(ids.subquery()).limit(bound).subquery())
+        return await self.session.scalar(counted) < bound
 
     def comment_tiers(self, query: TextQuery) -> list[Select[Any]]:
         visible_tickets = (

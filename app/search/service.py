@@ -34,7 +34,7 @@ class SearchService:
             self._check_contacts_access()
         if type == "tickets":
             found, cursor = await self.repo.tiered(
-                self.repo.ticket_tiers(query), NEWEST_TICKETS, page.cursor, page.limit
+                await self.repo.ticket_tiers(query), NEWEST_TICKETS, page.cursor, page.limit
             )
             return await self._ticket_hits(found, query), cursor
         if type == "comments":

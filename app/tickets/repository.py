@@ -24,6 +24,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, REGCLASS, array
@@ -86,6 +87,8 @@ SORTS = {
 HISTORY_ORDER = Keyset("history", [SortColumn(TicketHistory.id)])
 CHILDREN_ORDER = Keyset("number", [SortColumn(Ticket.number), SortColumn(Ticket.id)])
 LINK_ORDER = Keyset("link", [SortColumn(TicketLink.id)])
+# Under this many rows holding a term, search looks its matches up first rather than walking tickets.
+RARE_ROWS = 2000
 UNRESOLVED_KINDS = (StatusKind.new, StatusKind.open, StatusKind.pending, StatusKind.on_hold)
 
 TICKET_COLUMNS = Ticket.__table__.c
@@ -407,17 +410,24 @@ class TicketRepository(ScopedRepository[Ticket]):
         statement = self.visible(principal).where(Ticket.parent_id == ticket_id, Ticket.deleted_at.is_(None))
         return await self.paginate(statement, CHILDREN_ORDER, page)
 
-    def filtered(self, principal: Principal, filters: TicketFilters) -> Select[tuple[Ticket]]:
+    def filtered(
+        self, principal: Principal, filters: TicketFilters, *, rare_term: str | None = None
+    ) -> Select[tuple[Ticket]]:
         statement = self.visible(principal)
-        return statement.where(*self._conditions(principal, filters))
+        statement = statement.where(*self._conditions(principal, filters))
+        if filters.text is not None and rare_term is not None:
+            statement = statement.where(Ticket.id.in_(self.candidates(principal, filters.text, rare_term)))
+        return statement
 
     async def list_page(self, principal: Principal, filters: TicketFilters, sort: str, page: PageParams):
-        return await self.paginate(self.filtered(principal, filters), SORTS[sort], page)
+        rare_term = await self.rare_term(filters.text) if filters.text else None
+        return await self.paginate(self.filtered(principal, filters, rare_term=rare_term), SORTS[sort], page)
 
     async def count_by(
         self, principal: Principal, filters: TicketFilters, column: Any
     ) -> list[tuple[Any, int]]:
-        matching = self.filtered(principal, filters).subquery()
+        rare_term = await self.rare_term(filters.text) if filters.text else None
+        matching = self.filtered(principal, filters, rare_term=rare_term).subquery()
         grouped = getattr(matching.c, column.key)
         statement = select(grouped, func.count()).group_by(grouped).order_by(func.count().desc(), grouped)
         return [(key, count) for key, count in (await self.session.execute(statement)).all()]
@@ -489,9 +499,80 @@ class TicketRepository(ScopedRepository[Ticket]):
             alternatives.append(Ticket.requester_id.in_(requesters))
         return or_(*alternatives)
 
+    async def rare_term(self, query: TextQuery) -> str | None:
+        """The query's term found in fewest rows (tickets and comments), when that is under RARE_ROWS.
+
+        A common term is served by walking the tickets in the list's order and checking each (a page
+        comes after a few hundred); a rare one so would read every ticket for its few matches, so its
+        matches are looked up in the trigram indexes first (`candidates`). Counting stops at RARE_ROWS.
+        """
+        fewest: tuple[int, str] | None = None
+        for term in query.terms:
+            rows = await self.rows_holding(term)
+            if rows < RARE_ROWS and (fewest is None or rows < fewest[0]):
+                fewest = (rows, term)
+        return fewest[1] if fewest is not None else None
+
+    async def rows_holding(self, term: str) -> int:
+        """How many tickets and comments hold the folded term, counted up to RARE_ROWS each (by index)."""
+        pattern = like_pattern(term)
+        counts = [
+            select(func.count())
+            .select_from(
+                select(literal(1))
+                .where(model.workspace_id == self.workspace_id, model.search_text.like(pattern))
+                .limit(RARE_ROWS)
+                .subquery()
+            )
+            .scalar_subquery()
+            for model in (Ticket, Comment)
+        ]
+        return await self.session.scalar(select(counts[0] + counts[1]))
+
+    def candidates(
+        self, principal: Principal, query: TextQuery, term: str, *, exact: str | None = None
+    ) -> Any:
+        """The ids of the tickets that may match: those holding `term` in their own text or in a comment
+        the caller may read (with `exact`, also as written), those the query names, and those whose
+        requester holds every term. Each branch is an index lookup."""
+        pattern = like_pattern(term)
+        in_ticket = Ticket.search_text.like(pattern)
+        in_comment = [Comment.workspace_id == self.workspace_id, Comment.search_text.like(pattern)]
+        if exact is not None:
+            in_ticket = and_(in_ticket, or_(Ticket.subject.ilike(exact), Ticket.description.ilike(exact)))
+            in_comment.append(Comment.body.ilike(exact))
+        if not principal.sees_internal_notes:
+            in_comment.append(Comment.public)
+        # One branch per index: an OR across them would read every ticket of the workspace.
+        alternatives = [in_ticket, *self._names(query)]
+        if exact is None:
+            requesters = select(Contact.id).where(
+                Contact.workspace_id == self.workspace_id,
+                *(Contact.search_text.like(like_pattern(each)) for each in query.terms),
+            )
+            alternatives.append(Ticket.requester_id.in_(requesters))
+        tickets = [
+            select(Ticket.id).where(Ticket.workspace_id == self.workspace_id, alternative)
+            for alternative in alternatives
+        ]
+        comments = select(Comment.ticket_id).where(*in_comment[:2])
+        if len(in_comment) > 2:
+            # Planned apart (OFFSET 0), so that the trigram index finds the rows the rest is checked on.
+            found = select(Comment.ticket_id, Comment.body, Comment.public).where(*in_comment[:2]).offset(0)
+            found = found.subquery()
+            checks = [found.c.body.ilike(exact)] if exact is not None else []
+            if not principal.sees_internal_notes:
+                checks.append(found.c.public)
+            comments = select(found.c.ticket_id).where(*checks)
+        return union_all(*tickets, comments)
+
     def naming(self, query: TextQuery) -> Any:
         """The ticket the query's number names, and the tickets of the contact its email address, phone
         number or external id names (exact lookups, by unique indexes)."""
+        alternatives = self._names(query)
+        return or_(*alternatives) if alternatives else false()
+
+    def _names(self, query: TextQuery) -> list[Any]:
         alternatives: list[Any] = []
         if query.number is not None:
             alternatives.append(Ticket.number == query.number)
@@ -526,7 +607,7 @@ class TicketRepository(ScopedRepository[Ticket]):
                     )
                 )
             )
-        return or_(*alternatives) if alternatives else false()
+        return alternatives
 
     def containing(self, principal: Principal, pattern: str, *, exact: str | None = None) -> Any:
         """The ticket's subject or description, or a comment on it the caller may read, matches the LIKE
@@ -543,4 +624,6 @@ class TicketRepository(ScopedRepository[Ticket]):
             in_comment.append(Comment.body.ilike(exact))
         if not principal.sees_internal_notes:
             in_comment.append(Comment.public)
-        return or_(in_ticket, exists().where(*in_comment))
+        # OFFSET 0 keeps PostgreSQL from turning the check into a hash of every matching comment, built
+        # before the first ticket is looked at.
+        return or_(in_ticket, exists(select(literal(1)).where(*in_comment).offset(0)))
