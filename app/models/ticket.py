@@ -133,9 +133,13 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     deleted_at: Mapped[datetime | None]
     # Subject and description folded (app/kit/search.py `search_key`); comments keep their own.
     search_text: Mapped[str] = mapped_column(Text, server_default="")
-    # The tags folded by the database (`helpdesk_fold`: accents and case away), whoever wrote them.
+    # The tags folded by the database (`helpdesk_fold`: accents and case away), whoever wrote them; for
+    # filters only, so never loaded (an update expires it, and a lazy load would fail under async).
     tag_keys: Mapped[list[str]] = mapped_column(
-        ARRAY(Text), Computed("helpdesk_tag_keys(tags)", persisted=True)
+        ARRAY(Text),
+        Computed("helpdesk_tag_keys(tags)", persisted=True),
+        deferred=True,
+        deferred_raiseload=True,
     )
 
 

@@ -11,7 +11,10 @@ from app.models import Ticket
 
 
 def columns_of(ticket: Ticket) -> dict[str, Any]:
-    return {column.name: getattr(ticket, column.name) for column in Ticket.__table__.c}
+    """The ticket's fields; what the database computes from them (folded tags) is none."""
+    return {
+        column.name: getattr(ticket, column.name) for column in Ticket.__table__.c if column.computed is None
+    }
 
 
 # Columns kept for the service's own use, never shown in a history.
