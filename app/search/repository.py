@@ -6,6 +6,7 @@ from uuid import UUID
 
 from sqlalchemy import Select, and_, exists, func, literal, or_, select, true
 from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.errors import BadRequest
@@ -25,8 +26,8 @@ NEWEST_ORGANIZATIONS = Keyset(
     "organizations",
     [SortColumn(Organization.updated_at, descending=True), SortColumn(Organization.id, descending=True)],
 )
-# Tiers: the query as typed; its words side by side (folded); all its words anywhere.
-TIERS = 3
+# Each search reads three tiers in turn: the query as typed; its words side by side, accents aside;
+# all its words anywhere.
 
 
 def _exact(query: TextQuery) -> str:
@@ -43,7 +44,7 @@ def _all_terms(column: Any, query: TextQuery) -> Any:
 
 
 class SearchRepository:
-    def __init__(self, session: Any, principal: Principal) -> None:
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
         self.principal = principal
         self.workspace_id = principal.workspace_id
