@@ -176,8 +176,14 @@ async def ticket_filters(
         sla_due_after=sla_due_after,
         sla_due_before=sla_due_before,
         deleted=deleted,
-        text=parse_query(q, request.app.state.settings.default_phone_region) if q else None,
+        text=_text_query(q, request.app.state.settings.default_phone_region),
     )
+
+
+def _text_query(q: str | None, phone_region: str) -> TextQuery | None:
+    """`q` read, or None when it holds nothing to look for (blank), which filters nothing."""
+    parsed = parse_query(q, phone_region) if q else None
+    return parsed if parsed is not None and parsed.terms else None
 
 
 Filters = Annotated[TicketFilters, Depends(ticket_filters)]
