@@ -174,10 +174,12 @@ def _metrics_shared_by_processes() -> Iterator[None]:
 @click.option("--smtp", is_flag=True, help="Also receive mail by SMTP (HELPDESK_EMAIL_LISTEN_HOST/PORT).")
 def worker(smtp: bool) -> None:
     """Run the background worker (webhook deliveries, channel messages and replies, SLA, retention) until
-    SIGTERM or Ctrl-C; with HELPDESK_WORKER_METRICS_PORT set, it serves /metrics and /livez there."""
+    SIGTERM or Ctrl-C; with HELPDESK_WORKER_METRICS_PORT set, it serves /metrics, /livez and /readyz
+    there."""
     # Loaded by the commands that use it, so that the others start without the application.
     from app.attachments.storage import close_storages
     from app.kit.tracing import start_tracing, stop_tracing
+    from app.worker.health import WorkerHealth
     from app.worker.metrics import serve_metrics
     from app.worker.runner import Worker
 
@@ -194,11 +196,12 @@ def worker(smtp: bool) -> None:
             loop.add_signal_handler(signum, stopping.set)
         database = create_database(url, settings)
         try:
-            work = Worker(database, listen_url, settings, load_secret_box(settings)).run(stopping)
+            health = WorkerHealth(settings.worker)
+            work = Worker(database, listen_url, settings, load_secret_box(settings)).run(stopping, health)
             if settings.worker.metrics_port is None:
                 await work
             else:
-                await asyncio.gather(work, serve_metrics(database, settings, stopping))
+                await asyncio.gather(work, serve_metrics(database, settings, health, stopping))
         finally:
             await close_storages()
             await database.dispose()
