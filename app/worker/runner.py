@@ -24,7 +24,7 @@ from app.kit.crypto import SecretBox
 from app.kit.jobs import Job, PeriodicJob, Service, Wake, log_failure, wait_at_most
 from app.kit.logs import log_context
 from app.kit.outbound import outbound_client
-from app.kit.tracing import span
+from app.kit.tracing import ended_round, round_span, span
 from app.worker.health import WorkerHealth
 from app.worker.jobs import declared_jobs
 
@@ -99,8 +99,9 @@ async def _repeat(job: PeriodicJob, loop: str, health: WorkerHealth, stopping: a
                 job.wake.event.clear()
             health.round_started(loop)
             try:
-                with span(job.name):
+                with round_span(job.name) as current:
                     did_work = await job.run_once()
+                    ended_round(current, did_work)
                 if did_work:
                     continue
             except Exception:
