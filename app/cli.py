@@ -21,7 +21,13 @@ from uvicorn.main import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from app.config import get_settings
-from app.db import create_database, direct_database_url, migrate, resolve_database_url
+from app.db import (
+    create_database,
+    direct_database_url,
+    migrate,
+    resolve_database_url,
+    warn_of_server_settings_behind_pooler,
+)
 from app.errors import NotFound
 from app.kit.crypto import key_file_path, load_secret_box
 from app.kit.logs import configure_logging
@@ -195,6 +201,7 @@ def worker(smtp: bool) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
         database = create_database(url, settings)
+        await warn_of_server_settings_behind_pooler(database, settings)
         try:
             health = WorkerHealth(settings.worker)
             work = Worker(database, listen_url, settings, load_secret_box(settings)).run(stopping, health)
