@@ -370,7 +370,14 @@ def demo() -> None:
     "--comments-per-ticket", default=3.0, show_default=True, type=click.FloatRange(0, 30), help="On average."
 )
 @click.option("--seed", default=1, show_default=True, type=int, help="The same seed, the same data.")
-def demo_load(tickets: int, workspaces: int, comments_per_ticket: float, seed: int) -> None:
+@click.option(
+    "--connections",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 16),
+    help="Workspaces written at once, each on a connection of its own.",
+)
+def demo_load(tickets: int, workspaces: int, comments_per_ticket: float, seed: int, connections: int) -> None:
     """Fill workspaces with realistic tickets, comments and contacts (Vietnamese and English), fast.
     Interrupted, the same command goes on where it stopped; prints JSON with the workspaces (and the
     admin key of those it created, shown once) and the load's rate."""
@@ -389,11 +396,16 @@ def demo_load(tickets: int, workspaces: int, comments_per_ticket: float, seed: i
                 return await provision_workspace(session, request, position)
 
         try:
-            async with database.engine.connect() as connection:
-                raw = (await connection.get_raw_connection()).driver_connection
-                # A batch's COPY, and ANALYZE at the end, may outlast the service's statement timeout.
-                await raw.execute("SET statement_timeout = 0")
-                loader = Loader(raw, provision, request)
+            async with contextlib.AsyncExitStack() as stack:
+                raws = []
+                for _ in range(min(connections, workspaces)):
+                    connection = await stack.enter_async_context(database.engine.connect())
+                    raw = (await connection.get_raw_connection()).driver_connection
+                    # A batch's COPY, and what is built and checked at the end, may outlast the
+                    # service's statement timeout.
+                    await raw.execute("SET statement_timeout = 0")
+                    raws.append(raw)
+                loader = Loader(raws[0], provision, request, writers=raws[1:])
                 references = await loader.prepare()
                 remaining = loader.remaining(references)
                 with click.progressbar(length=remaining, label="Loading tickets", file=sys.stderr) as bar:

@@ -15,10 +15,11 @@ ticket numbers is moved past the loaded ones. Neither ticket history nor events 
 SLA clocks run on loaded tickets.
 """
 
+import asyncio
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -723,7 +724,8 @@ async def _chunks(lines: Iterable[str]) -> AsyncIterator[bytes]:
 
 
 class Loader:
-    """Loads one request on a connection (asyncpg), with a session for provisioning workspaces."""
+    """Loads one request on a connection (asyncpg), and on more for writing several workspaces at once;
+    `provision` makes a new workspace's reference data, in a transaction of its own."""
 
     def __init__(
         self,
@@ -731,8 +733,10 @@ class Loader:
         provision: Callable[[int], Any],
         request: LoadRequest,
         progress: Callable[[int], None] = lambda _: None,
+        writers: Sequence[asyncpg.Connection] = (),
     ) -> None:
         self.connection = connection
+        self.writers = writers
         self.provision = provision
         self.request = request
         self.progress = progress
@@ -782,17 +786,33 @@ class Loader:
         self.report.deferred = len(rows)
 
     async def restore_constraints(self) -> None:
-        """Re-create what a load deferred (indexes first, then foreign keys, each checking every row),
-        one at a time, each with its record's removal."""
-        await self.connection.execute("SET maintenance_work_mem = '256MB'")
+        """Re-create what a load deferred, one statement at a time on each connection, each with its
+        record's removal: the indexes, then the foreign keys (each checking every row)."""
+        connections = [self.connection, *self.writers]
+        for connection in connections:
+            await connection.execute("SET maintenance_work_mem = '256MB'")
         deferred = await self.connection.fetch(
-            f"SELECT name, create_statement FROM {STATE_SCHEMA}.deferred ORDER BY position, name"  # noqa: S608
+            f"SELECT name, create_statement, position FROM {STATE_SCHEMA}.deferred"  # noqa: S608
+            " ORDER BY position, name"
         )
-        for name, statement in deferred:
-            async with self.connection.transaction():
-                await self.connection.execute(statement)
-                await self.connection.execute(f"DELETE FROM {STATE_SCHEMA}.deferred WHERE name = $1", name)  # noqa: S608
-        await self.connection.execute("RESET maintenance_work_mem")
+        for stage in sorted({row["position"] for row in deferred}):
+            pending = [(row["name"], row["create_statement"]) for row in deferred if row["position"] == stage]
+
+            async def restore_on(
+                connection: asyncpg.Connection, pending: list[tuple[str, str]] = pending
+            ) -> None:
+                while pending:
+                    name, statement = pending.pop(0)
+                    async with connection.transaction():
+                        await connection.execute(statement)
+                        await connection.execute(
+                            f"DELETE FROM {STATE_SCHEMA}.deferred WHERE name = $1",  # noqa: S608
+                            name,
+                        )
+
+            await asyncio.gather(*(restore_on(connection) for connection in connections))
+        for connection in connections:
+            await connection.execute("RESET maintenance_work_mem")
 
     def remaining(self, references: list[Reference]) -> int:
         return sum(
@@ -806,8 +826,15 @@ class Loader:
         existing = await self.connection.fetchval("SELECT count(*) FROM tickets")
         if remaining >= DEFER_FROM_TICKETS and remaining >= existing:
             await self.defer_constraints()
-        for position, reference in enumerate(references):
-            await self._load_workspace(position, reference)
+        pending = list(enumerate(references))
+
+        async def write_on(connection: asyncpg.Connection) -> None:
+            while pending:
+                position, reference = pending.pop(0)
+                await self._load_workspace(connection, position, reference)
+
+        # Workspaces side by side, one per connection: PostgreSQL writes each COPY in one process.
+        await asyncio.gather(*(write_on(connection) for connection in [self.connection, *self.writers]))
         restoring = time.perf_counter()
         await self.restore_constraints()
         self.report.restore_seconds = time.perf_counter() - restoring
@@ -820,19 +847,21 @@ class Loader:
             self.report.analyze_seconds = time.perf_counter() - started
         return self.report
 
-    async def _load_workspace(self, position: int, reference: Reference) -> None:
+    async def _load_workspace(
+        self, connection: asyncpg.Connection, position: int, reference: Reference
+    ) -> None:
         rows = WorkspaceRows(self.request, position, reference)
         loaded = self.report.workspaces[position]
-        await self._check_numbers(reference, rows.tickets)
+        await self._check_numbers(connection, reference, rows.tickets)
         contacts_loaded = reference.contacts_loaded
         while contacts_loaded < rows.contacts:
             batch = contacts_loaded // CONTACT_BATCH
             end = min(rows.contacts, (batch + 1) * CONTACT_BATCH)
             contacts, identities = rows.contact_batch(batch, contacts_loaded, end)
-            async with self.connection.transaction():
-                await self._copy("contacts", CONTACT_COLUMNS, contacts)
-                await self._copy("contact_identities", IDENTITY_COLUMNS, identities)
-                await self._set_loaded(position, "contacts_loaded", end)
+            async with connection.transaction():
+                await self._copy(connection, "contacts", CONTACT_COLUMNS, contacts)
+                await self._copy(connection, "contact_identities", IDENTITY_COLUMNS, identities)
+                await self._set_loaded(connection, position, "contacts_loaded", end)
             self.report.contacts_written += len(contacts)
             contacts_loaded = end
         reference.contacts_loaded = max(contacts_loaded, reference.contacts_loaded)
@@ -843,11 +872,11 @@ class Loader:
             end = min(rows.tickets, (batch + 1) * TICKET_BATCH)
             comments: list[str] = []
             lines = rows.ticket_batch(batch, tickets_loaded + 1, end + 1, comments.append)
-            async with self.connection.transaction():
-                await self._copy("tickets", TICKET_COLUMNS, lines)
-                await self._copy("comments", COMMENT_COLUMNS, comments)
-                await self._set_loaded(position, "tickets_loaded", end)
-                await self.connection.execute(
+            async with connection.transaction():
+                await self._copy(connection, "tickets", TICKET_COLUMNS, lines)
+                await self._copy(connection, "comments", COMMENT_COLUMNS, comments)
+                await self._set_loaded(connection, position, "tickets_loaded", end)
+                await connection.execute(
                     "SELECT setval($1::text::regclass, $2)",
                     ticket_number_sequence(reference.workspace_id),
                     end,
@@ -858,13 +887,13 @@ class Loader:
             tickets_loaded = end
         loaded.tickets = max(tickets_loaded, reference.tickets_loaded)
 
-    async def _check_numbers(self, reference: Reference, wanted: int) -> None:
+    async def _check_numbers(self, connection: asyncpg.Connection, reference: Reference, wanted: int) -> None:
         """Refuse to add tickets to a workspace whose sequence went past the loaded ones (tickets were
         created through the API since): their numbers would be taken."""
         if wanted <= reference.tickets_loaded:
             return
         sequence = ticket_number_sequence(reference.workspace_id)
-        last, called = await self.connection.fetchrow(f'SELECT last_value, is_called FROM "{sequence}"')  # noqa: S608
+        last, called = await connection.fetchrow(f'SELECT last_value, is_called FROM "{sequence}"')  # noqa: S608
         used = last if called else last - 1
         if used > reference.tickets_loaded:
             raise LoadRefused(
@@ -872,13 +901,17 @@ class Loader:
                 f"{used}); it cannot take more loaded tickets"
             )
 
-    async def _set_loaded(self, position: int, column: str, count: int) -> None:
-        await self.connection.execute(
+    async def _set_loaded(
+        self, connection: asyncpg.Connection, position: int, column: str, count: int
+    ) -> None:
+        await connection.execute(
             f"UPDATE {STATE_SCHEMA}.workspaces SET {column} = $3 WHERE seed = $1 AND position = $2",  # noqa: S608
             self.request.seed,
             position,
             count,
         )
 
-    async def _copy(self, table: str, columns: list[str], lines: Iterable[str]) -> None:
-        await self.connection.copy_to_table(table, source=_chunks(lines), columns=columns, format="text")
+    async def _copy(
+        self, connection: asyncpg.Connection, table: str, columns: list[str], lines: Iterable[str]
+    ) -> None:
+        await connection.copy_to_table(table, source=_chunks(lines), columns=columns, format="text")
