@@ -439,6 +439,6 @@ def demo_load(tickets: int, workspaces: int, comments_per_ticket: float, seed: i
             "tickets_per_second": round(report.tickets_written / report.seconds) if report.seconds else None,
             "deferred_indexes_and_foreign_keys": report.deferred,
             "of_which_restoring_seconds": round(report.restore_seconds, 2),
-            "analyze_seconds": round(report.analyze_seconds, 2),
+            "vacuum_analyze_seconds": round(report.vacuum_seconds, 2),
         }
     )
