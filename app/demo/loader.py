@@ -95,14 +95,15 @@ LOADED_TABLES = ("contacts", "contact_identities", "tickets", "comments")
 DEFER_FROM_TICKETS = 100_000
 _DEFERRABLE = """
     SELECT format('DROP INDEX %s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid),
-           i.indexrelid::regclass::text, 0
+           i.indexrelid::regclass::text,
+           CASE WHEN pg_get_indexdef(i.indexrelid) LIKE '%gin_trgm_ops%' THEN 0 ELSE 1 END
     FROM pg_index i
     WHERE i.indrelid = ANY ($1::regclass[]) AND NOT i.indisunique AND NOT i.indisprimary
     UNION ALL
     SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname),
            format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname,
                   pg_get_constraintdef(c.oid)),
-           c.conname, 1
+           c.conname, 2
     FROM pg_constraint c
     WHERE c.conrelid = ANY ($1::regclass[]) AND c.contype = 'f'
 """
@@ -787,30 +788,26 @@ class Loader:
 
     async def restore_constraints(self) -> None:
         """Re-create what a load deferred, one statement at a time on each connection, each with its
-        record's removal: the indexes, then the foreign keys (each checking every row)."""
+        record's removal. The trigram indexes, the longest to build (and on one core each), go first,
+        then the other indexes, then the foreign keys (each checking every row)."""
         connections = [self.connection, *self.writers]
         for connection in connections:
             await connection.execute("SET maintenance_work_mem = '256MB'")
-        deferred = await self.connection.fetch(
-            f"SELECT name, create_statement, position FROM {STATE_SCHEMA}.deferred"  # noqa: S608
-            " ORDER BY position, name"
-        )
-        for stage in sorted({row["position"] for row in deferred}):
-            pending = [(row["name"], row["create_statement"]) for row in deferred if row["position"] == stage]
+        pending = [
+            (row["name"], row["create_statement"])
+            for row in await self.connection.fetch(
+                f"SELECT name, create_statement FROM {STATE_SCHEMA}.deferred ORDER BY position, name"  # noqa: S608
+            )
+        ]
 
-            async def restore_on(
-                connection: asyncpg.Connection, pending: list[tuple[str, str]] = pending
-            ) -> None:
-                while pending:
-                    name, statement = pending.pop(0)
-                    async with connection.transaction():
-                        await connection.execute(statement)
-                        await connection.execute(
-                            f"DELETE FROM {STATE_SCHEMA}.deferred WHERE name = $1",  # noqa: S608
-                            name,
-                        )
+        async def restore_on(connection: asyncpg.Connection) -> None:
+            while pending:
+                name, statement = pending.pop(0)
+                async with connection.transaction():
+                    await connection.execute(statement)
+                    await connection.execute(f"DELETE FROM {STATE_SCHEMA}.deferred WHERE name = $1", name)  # noqa: S608
 
-            await asyncio.gather(*(restore_on(connection) for connection in connections))
+        await asyncio.gather(*(restore_on(connection) for connection in connections))
         for connection in connections:
             await connection.execute("RESET maintenance_work_mem")
 
