@@ -16,6 +16,7 @@ SLA clocks run on loaded tickets.
 """
 
 import asyncio
+import functools
 import math
 import random
 import time
@@ -59,7 +60,7 @@ CONTACT_BATCH = 10_000
 # Rows sent to PostgreSQL at a time within a batch's COPY.
 COPY_CHUNK = 500
 SPAN_DAYS = 365
-# Customers per ticket: a contact opens four tickets on average (some many, most one).
+# A contact opens four tickets on average (some many, most one).
 TICKETS_PER_CONTACT = 4
 MIN_CONTACTS = 50
 AGENTS = len(texts.AGENT_NAMES)
@@ -70,7 +71,7 @@ _STATE_DDL = [
     f"""CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.workspaces (
         seed bigint NOT NULL,
         position integer NOT NULL,
-        workspace_id uuid NOT NULL REFERENCES public.workspaces (id) ON DELETE CASCADE,
+        workspace_id uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
         anchor timestamptz NOT NULL,
         contacts_loaded integer NOT NULL DEFAULT 0,
         tickets_loaded bigint NOT NULL DEFAULT 0,
@@ -447,18 +448,13 @@ class _Pools:
         return folded
 
 
-_pools: _Pools | None = None
-
-
+@functools.cache
 def pools() -> _Pools:
-    global _pools
-    if _pools is None:
-        _pools = _Pools()
-    return _pools
+    return _Pools()
 
 
 def comment_counts(average: float, rng: random.Random) -> list[int]:
-    """A bag of comment counts (Poisson-like, at least the given average) to draw from."""
+    """A bag of comment counts to draw from: Poisson-distributed, with the given average."""
     counts = []
     for _ in range(1000):
         # Knuth's method: fine for the small means comments have.
@@ -769,6 +765,8 @@ class Loader:
 
     async def prepare_state(self) -> None:
         """The loader's own tables, and what an interrupted load left deferred re-created."""
+        if await self.connection.fetchval("SELECT to_regclass('tickets')") is None:
+            raise LoadRefused("the database has no tables of the service yet: run `helpdesk migrate` first")
         for statement in _STATE_DDL:
             await self.connection.execute(statement)
         await self.restore_constraints()
