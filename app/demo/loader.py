@@ -78,7 +78,7 @@ _STATE_DDL = [
         PRIMARY KEY (seed, position)
     )""",
     # The indexes and foreign keys dropped for a large load, as statements that drop and re-create them
-    # exactly; anything here when a load starts is re-created first (a load was interrupted).
+    # exactly; what an interrupted load left here, the next one re-creates when it is done.
     f"""CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.deferred (
         name text PRIMARY KEY,
         drop_statement text NOT NULL,
@@ -764,12 +764,11 @@ class Loader:
         return references
 
     async def prepare_state(self) -> None:
-        """The loader's own tables, and what an interrupted load left deferred re-created."""
+        """The loader's own tables."""
         if await self.connection.fetchval("SELECT to_regclass('tickets')") is None:
             raise LoadRefused("the database has no tables of the service yet: run `helpdesk migrate` first")
         for statement in _STATE_DDL:
             await self.connection.execute(statement)
-        await self.restore_constraints()
 
     async def defer_constraints(self) -> None:
         """Drop the loaded tables' non-unique indexes and foreign keys, keeping how to re-create them."""
@@ -816,6 +815,8 @@ class Loader:
         )
 
     async def load(self, references: list[Reference]) -> LoadReport:
+        """Write what the workspaces lack, then re-create whatever is deferred: what this load deferred,
+        and what an interrupted one left so (which a large load keeps deferred until it is done)."""
         started = time.perf_counter()
         remaining = self.remaining(references)
         existing = await self.connection.fetchval("SELECT count(*) FROM tickets")
