@@ -5,7 +5,7 @@ from app.models.api_key import AgentTokenSecret, ApiKey
 from app.models.attachment import Attachment
 from app.models.base import Base
 from app.models.category import Category, CategoryWatcher
-from app.models.channel import Conversation, InboundMessage, MessagingChannel, OutboundMessage
+from app.models.channel import ChannelClaim, Conversation, InboundMessage, MessagingChannel, OutboundMessage
 from app.models.comment import Comment, Presence, TicketLink
 from app.models.contact import Contact, ContactIdentity, Organization
 from app.models.custom_field import CustomFieldDefinition
@@ -29,6 +29,7 @@ __all__ = [
     "BusinessCalendar",
     "Category",
     "CategoryWatcher",
+    "ChannelClaim",
     "Comment",
     "Contact",
     "ContactIdentity",
