@@ -103,11 +103,18 @@ async def test_loaded_tickets_are_consistent_served_and_resumed_without_duplicat
         for problem, query in INCONSISTENT_TICKETS.items():
             assert await connection.fetch(query, workspace_ids) == [], problem
         tickets = await connection.fetch(
-            "SELECT id, number, subject, search_text, workspace_id, custom_fields FROM tickets "
+            "SELECT id, number, subject, description, search_text, workspace_id, custom_fields FROM tickets "
             "WHERE workspace_id = ANY ($1)",
             workspace_ids,
         )
-        assert all(ticket["search_text"] == search_key(ticket["subject"]) for ticket in tickets)
+        assert all(
+            ticket["search_text"] == search_key(ticket["subject"], ticket["description"])
+            for ticket in tickets
+        )
+        comments = await connection.fetch(
+            "SELECT body, search_text FROM comments WHERE workspace_id = ANY ($1)", workspace_ids
+        )
+        assert all(comment["search_text"] == search_key(comment["body"]) for comment in comments)
         async with app.state.db.sessionmaker() as session:
             definitions = list(
                 await session.scalars(
@@ -165,8 +172,9 @@ async def test_loaded_tickets_are_consistent_served_and_resumed_without_duplicat
     for item in page.json()["items"]:
         assert item["status_kind"] in ("solved", "closed")
         assert item["group_id"] == groups["Vận chuyển"] and item["priority"] in ("normal", "high")
-    found = (await admin.get("/v1/tickets", params={"q": "giao hang", "limit": 100})).json()["items"]
-    assert found and all("giao hang" in fold(item["subject"]) for item in found)
+    # `q` looks in the whole conversation: the subjects holding the phrase are among what it finds.
+    found = (await admin.get("/v1/tickets", params={"q": '"giao hang"', "limit": 100})).json()["items"]
+    assert found and any("giao hang" in fold(item["subject"]) for item in found)
     running = next(item for item in found if item["status_kind"] != "closed")
     ticket = (await admin.get(f"/v1/tickets/{running['id']}")).json()
     assert ticket["number"] == running["number"] and ticket["requester_id"]

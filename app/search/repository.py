@@ -86,19 +86,27 @@ class SearchRepository:
             self.tickets.naming(query), self.tickets.containing(principal, phrase, exact=exact_pattern)
         )
         adjacent = self.tickets.containing(principal, phrase)
-        anywhere = self.tickets.matching(principal, query)
+        # One term found in the text is found side by side: what is left are the requester's matches.
+        if len(query.terms) > 1:
+            anywhere = self.tickets.matching(principal, query)
+        else:
+            anywhere = self.tickets.requester_holding(query)
         tiers = [
             visible.where(exact),
             visible.where(adjacent, _not(exact)),
             visible.where(anywhere, _not(adjacent), _not(exact)),
         ]
-        # A tier whose matches are few is looked up by index; a dense one is walked newest first.
-        exact_ids = self.tickets.candidates(principal, query, query.phrase, exact=exact_pattern)
-        if await self._fewer_than(exact_ids, RARE_ROWS):
-            tiers[0] = tiers[0].where(Ticket.id.in_(exact_ids))
+        # A tier whose matches are few is looked up by index; a dense one is walked newest first. The
+        # exact matches are among those of the phrase, so they are counted only when the phrase is common.
+        phrase_ids = self.tickets.candidates(principal, query, query.phrase)
         if await self.tickets.rows_holding(query.phrase) < RARE_ROWS:
-            tiers[1] = tiers[1].where(Ticket.id.in_(self.tickets.candidates(principal, query, query.phrase)))
-        rare_term = await self.tickets.rare_term(query)
+            tiers[0] = tiers[0].where(Ticket.id.in_(phrase_ids))
+            tiers[1] = tiers[1].where(Ticket.id.in_(phrase_ids))
+        else:
+            exact_ids = self.tickets.candidates(principal, query, query.phrase, exact=exact_pattern)
+            if await self._fewer_than(exact_ids, RARE_ROWS):
+                tiers[0] = tiers[0].where(Ticket.id.in_(exact_ids))
+        rare_term = await self.tickets.rare_term(query) if len(query.terms) > 1 else None
         if rare_term is not None:
             tiers[2] = tiers[2].where(Ticket.id.in_(self.tickets.candidates(principal, query, rare_term)))
         return tiers

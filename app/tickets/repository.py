@@ -492,26 +492,31 @@ class TicketRepository(ScopedRepository[Ticket]):
             alternatives.append(
                 and_(*(self.containing(principal, like_pattern(term)) for term in query.terms))
             )
-            requesters = select(Contact.id).where(
-                Contact.workspace_id == self.workspace_id,
-                *(Contact.search_text.like(like_pattern(term)) for term in query.terms),
-            )
-            alternatives.append(Ticket.requester_id.in_(requesters))
+            alternatives.append(self.requester_holding(query))
         return or_(*alternatives)
 
+    def requester_holding(self, query: TextQuery) -> Any:
+        """The ticket's requester's name, email or phone holds every term."""
+        requesters = select(Contact.id).where(
+            Contact.workspace_id == self.workspace_id,
+            *(Contact.search_text.like(like_pattern(term)) for term in query.terms),
+        )
+        return Ticket.requester_id.in_(requesters)
+
     async def rare_term(self, query: TextQuery) -> str | None:
-        """The query's term found in fewest rows (tickets and comments), when that is under RARE_ROWS.
+        """The query's longest term (the likeliest to be rare), when fewer than RARE_ROWS tickets and
+        comments hold it.
 
         A common term is served by walking the tickets in the list's order and checking each (a page
         comes after a few hundred); a rare one so would read every ticket for its few matches, so its
-        matches are looked up in the trigram indexes first (`candidates`). Counting stops at RARE_ROWS.
+        matches are looked up in the trigram indexes first (`candidates`). One term is counted, up to
+        RARE_ROWS: counting reads the index's entries for the term's trigrams, which for a common word
+        are many.
         """
-        fewest: tuple[int, str] | None = None
-        for term in query.terms:
-            rows = await self.rows_holding(term)
-            if rows < RARE_ROWS and (fewest is None or rows < fewest[0]):
-                fewest = (rows, term)
-        return fewest[1] if fewest is not None else None
+        if not query.terms:
+            return None
+        longest = max(query.terms, key=len)
+        return longest if await self.rows_holding(longest) < RARE_ROWS else None
 
     async def rows_holding(self, term: str) -> int:
         """How many tickets and comments hold the folded term, counted up to RARE_ROWS each (by index)."""
@@ -546,11 +551,7 @@ class TicketRepository(ScopedRepository[Ticket]):
         # One branch per index: an OR across them would read every ticket of the workspace.
         alternatives = [in_ticket, *self._names(query)]
         if exact is None:
-            requesters = select(Contact.id).where(
-                Contact.workspace_id == self.workspace_id,
-                *(Contact.search_text.like(like_pattern(each)) for each in query.terms),
-            )
-            alternatives.append(Ticket.requester_id.in_(requesters))
+            alternatives.append(self.requester_holding(query))
         tickets = [
             select(Ticket.id).where(Ticket.workspace_id == self.workspace_id, alternative)
             for alternative in alternatives
