@@ -504,19 +504,18 @@ class TicketRepository(ScopedRepository[Ticket]):
         return Ticket.requester_id.in_(requesters)
 
     async def rare_term(self, query: TextQuery) -> str | None:
-        """The query's longest term (the likeliest to be rare), when fewer than RARE_ROWS tickets and
-        comments hold it.
+        """A term of the query that fewer than RARE_ROWS tickets and comments hold, if one does: the
+        terms are counted longest first (the likeliest to be rare), up to the first rare one.
 
         A common term is served by walking the tickets in the list's order and checking each (a page
         comes after a few hundred); a rare one so would read every ticket for its few matches, so its
-        matches are looked up in the trigram indexes first (`candidates`). One term is counted, up to
-        RARE_ROWS: counting reads the index's entries for the term's trigrams, which for a common word
-        are many.
+        matches are looked up in the trigram indexes first (`candidates`). Counting reads the index's
+        entries for the term's trigrams, and stops at RARE_ROWS rows.
         """
-        if not query.terms:
-            return None
-        longest = max(query.terms, key=len)
-        return longest if await self.rows_holding(longest) < RARE_ROWS else None
+        for term in sorted(query.terms, key=len, reverse=True):
+            if await self.rows_holding(term) < RARE_ROWS:
+                return term
+        return None
 
     async def rows_holding(self, term: str) -> int:
         """How many tickets and comments hold the folded term, counted up to RARE_ROWS each (by index)."""
