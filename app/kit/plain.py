@@ -58,3 +58,12 @@ class PlainStatement:
                 await connection.invalidate(error)
                 raise OperationalError(self.sql, arguments, error, connection_invalidated=True) from error
             raise DBAPIError(self.sql, arguments, error) from error
+
+    async def estimated_rows(self, session: AsyncSession, parameters: Mapping[str, Any]) -> float:
+        """The rows PostgreSQL's planner expects the statement to return, from EXPLAIN (nothing is run)."""
+        connection = await session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        plan = await driver.fetchval(f"EXPLAIN (FORMAT JSON) {self.sql}", *self._arguments(parameters))
+        # SQLAlchemy's connections decode json themselves; a bare one gives the text.
+        document = json.loads(plan) if isinstance(plan, str) else plan
+        return float(document[0]["Plan"]["Plan Rows"])

@@ -104,16 +104,12 @@ class SearchRepository:
             tiers[1] = tiers[1].where(Ticket.id.in_(phrase_ids))
         else:
             exact_ids = self.tickets.candidates(principal, query, query.phrase, exact=exact_pattern)
-            if await self._fewer_than(exact_ids, RARE_ROWS):
+            if await self.tickets.estimated_rows(select(exact_ids.subquery())) < RARE_ROWS:
                 tiers[0] = tiers[0].where(Ticket.id.in_(exact_ids))
         rare_term = await self.tickets.rare_term(query) if len(query.terms) > 1 else None
         if rare_term is not None:
             tiers[2] = tiers[2].where(Ticket.id.in_(self.tickets.candidates(principal, query, rare_term)))
         return tiers
-
-    async def _fewer_than(self, ids: Any, bound: int) -> bool:
-        counted = select(func.count()).select_from(select(ids.subquery()).limit(bound).subquery())
-        return await self.session.scalar(counted) < bound
 
     def comment_tiers(self, query: TextQuery) -> list[Select[Any]]:
         visible_tickets = (

@@ -517,21 +517,26 @@ class TicketRepository(ScopedRepository[Ticket]):
                 return term
         return None
 
-    async def rows_holding(self, term: str) -> int:
-        """How many tickets and comments hold the folded term, counted up to RARE_ROWS each (by index)."""
+    async def rows_holding(self, term: str) -> float:
+        """How many tickets and comments hold the folded term, as PostgreSQL estimates it from its
+        statistics of the columns: planning costs a fraction of a millisecond where counting by index
+        reads every entry of a common trigram. Exactness does not matter: between a few and a few
+        thousand rows, either way of reading serves a page quickly."""
         pattern = like_pattern(term)
-        counts = [
-            select(func.count())
-            .select_from(
-                select(literal(1))
-                .where(model.workspace_id == self.workspace_id, model.search_text.like(pattern))
-                .limit(RARE_ROWS)
-                .subquery()
-            )
-            .scalar_subquery()
-            for model in (Ticket, Comment)
-        ]
-        return await self.session.scalar(select(counts[0] + counts[1]))
+        return sum(
+            [
+                await self.estimated_rows(
+                    select(literal(1)).where(
+                        model.workspace_id == self.workspace_id, model.search_text.like(pattern)
+                    )
+                )
+                for model in (Ticket, Comment)
+            ]
+        )
+
+    async def estimated_rows(self, statement: Any) -> float:
+        """The rows PostgreSQL expects `statement` to return."""
+        return await PlainStatement(statement).estimated_rows(self.session, {})
 
     def candidates(
         self, principal: Principal, query: TextQuery, term: str, *, exact: str | None = None
