@@ -87,7 +87,8 @@ SORTS = {
 HISTORY_ORDER = Keyset("history", [SortColumn(TicketHistory.id)])
 CHILDREN_ORDER = Keyset("number", [SortColumn(Ticket.number), SortColumn(Ticket.id)])
 LINK_ORDER = Keyset("link", [SortColumn(TicketLink.id)])
-# Under this many rows holding a term, search looks its matches up first rather than walking tickets.
+# Under this many rows holding a term (as estimated), search looks its matches up first rather than
+# walking tickets.
 RARE_ROWS = 2000
 UNRESOLVED_KINDS = (StatusKind.new, StatusKind.open, StatusKind.pending, StatusKind.on_hold)
 
@@ -504,13 +505,12 @@ class TicketRepository(ScopedRepository[Ticket]):
         return Ticket.requester_id.in_(requesters)
 
     async def rare_term(self, query: TextQuery) -> str | None:
-        """A term of the query that fewer than RARE_ROWS tickets and comments hold, if one does: the
-        terms are counted longest first (the likeliest to be rare), up to the first rare one.
+        """A term of the query that fewer than RARE_ROWS tickets and comments hold, by PostgreSQL's
+        estimate, if one does: the longest first (the likeliest to be rare).
 
         A common term is served by walking the tickets in the list's order and checking each (a page
         comes after a few hundred); a rare one so would read every ticket for its few matches, so its
-        matches are looked up in the trigram indexes first (`candidates`). Counting reads the index's
-        entries for the term's trigrams, and stops at RARE_ROWS rows.
+        matches are looked up in the trigram indexes first (`candidates`).
         """
         for term in sorted(query.terms, key=len, reverse=True):
             if await self.rows_holding(term) < RARE_ROWS:
