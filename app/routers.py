@@ -17,6 +17,7 @@ from app.groups.router import router as groups_router
 from app.health.router import router as health_router
 from app.kit.schemas import refuse_unstorable_parameters
 from app.macros.router import router as macros_router
+from app.notifications.router import router as notifications_router
 from app.organizations.router import router as organizations_router
 from app.presence.router import router as presence_router
 from app.reports.router import router as reports_router
@@ -52,6 +53,7 @@ DOMAIN_ROUTERS = [
     organizations_router,
     contacts_router,
     events_router,
+    notifications_router,
     webhooks_router,
 ]
 

@@ -21,6 +21,8 @@ _BY_PATH: tuple[tuple[str, Scope, Scope], ...] = (
     ("/v1/organizations", Scope.contacts_read, Scope.contacts_write),
     ("/v1/agents", Scope.settings_read, Scope.agents_write),
     ("/v1/events", Scope.events_read, Scope.events_read),
+    # An agent's own feed: marking it read is part of reading it.
+    ("/v1/notifications", Scope.tickets_read, Scope.tickets_read),
     ("/v1/reports", Scope.reports_read, Scope.reports_read),
     ("/v1/channels", Scope.channels_manage, Scope.channels_manage),
     ("/v1/webhooks", Scope.webhooks_manage, Scope.webhooks_manage),

@@ -131,6 +131,10 @@ class CommentService:
         )
         attached = await self._attach(comment, data.attachments, files)
         await self.tickets.pipeline.comment_added(self.tickets, ticket, comment)
+        effects = {
+            **_effects(ticket, author_type, data.public, now),
+            **await self.tickets.pipeline.comment_changes(self.tickets, ticket, comment),
+        }
         status_kind = data.status_kind
         if data.status_id is None and status_kind is None and not automatic:
             status_kind = _implied_status(ticket, author_type, data.public)
@@ -138,7 +142,7 @@ class CommentService:
         async with holding_writes(self.session, self.principal.workspace_id):
             updated = await self.tickets.apply_changes(
                 ticket,
-                _effects(ticket, author_type, data.public, now),
+                effects,
                 status_id=data.status_id,
                 status_kind=status_kind,
             )

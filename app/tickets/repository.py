@@ -39,6 +39,7 @@ from app.kit.plain import PlainStatement
 from app.kit.repository import ScopedRepository
 from app.kit.search import like_pattern
 from app.models import (
+    Category,
     CategoryWatcher,
     Comment,
     Contact,
@@ -233,13 +234,20 @@ class TicketRepository(ScopedRepository[Ticket]):
         groups = select(GroupMember.group_id).where(
             GroupMember.workspace_id == self.workspace_id, GroupMember.agent_id == agent_id
         )
-        watched = select(CategoryWatcher.category_id).where(
-            CategoryWatcher.workspace_id == self.workspace_id, CategoryWatcher.agent_id == agent_id
+        # A watcher of a category watches its sub-categories too.
+        watched = (
+            select(CategoryWatcher.category_id.label("id"))
+            .where(CategoryWatcher.workspace_id == self.workspace_id, CategoryWatcher.agent_id == agent_id)
+            .cte(recursive=True)
+        )
+        child = aliased(Category)
+        watched = watched.union(
+            select(child.id).where(child.workspace_id == self.workspace_id, child.parent_id == watched.c.id)
         )
         return statement.where(
             or_(
                 Ticket.group_id.in_(groups),
-                Ticket.category_id.in_(watched),
+                Ticket.category_id.in_(select(watched.c.id)),
                 Ticket.assignee_id == agent_id,
                 Ticket.followers.contains([agent_id]),
             )
