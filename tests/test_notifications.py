@@ -284,8 +284,8 @@ async def test_the_feed_is_an_agents_own(app: FastAPI, tenant: Tenant, other_ten
     await create_ticket(tenant.agent, assignee_id=staff.ids["minh"])
     [mine] = await feed(staff.clients["minh"])
     response = await tenant.admin.get("/v1/notifications")
-    assert response.status_code == 403 and response.json()["code"] == "agent_token_required"
-    assert (await tenant.agent.get("/v1/notifications/unread-count")).status_code == 403
+    assert response.status_code == 404 and response.json()["code"] == "not_an_agent"
+    assert (await tenant.agent.get("/v1/notifications/unread-count")).status_code == 404
     assert (await tenant.anonymous.get("/v1/notifications")).status_code == 401
 
     stranger = await hire(app, other_tenant, minh={})

@@ -10,7 +10,16 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import Tenant
-from tests.factories import create, create_agent, create_category, create_contact, create_group, create_ticket
+from tests.factories import (
+    create,
+    create_agent,
+    create_category,
+    create_contact,
+    create_group,
+    create_ticket,
+    mint_agent_token,
+    rotate_token_secret,
+)
 
 World = dict[str, str]
 
@@ -69,6 +78,10 @@ async def build_world(tenant: Tenant) -> World:
     assert delivery.status_code == 202, delivery.text
     upload = await agent.post("/v1/uploads", files={"files": ("Hóa đơn.pdf", b"%PDF-1.4\n%%EOF\n")})
     assert upload.status_code == 201, upload.text
+    # The member was assigned the ticket: their feed, read with their own token, tells them so.
+    kid, secret = await rotate_token_secret(admin)
+    as_member = {"Authorization": f"Bearer {mint_agent_token(kid, secret, member['external_id'])}"}
+    notification = (await admin.get("/v1/notifications", headers=as_member)).json()["items"][0]
     return {
         "agent_id": member["id"],
         "group_id": group["id"],
@@ -94,6 +107,7 @@ async def build_world(tenant: Tenant) -> World:
         "channel_id": channel["id"],
         "inbound_id": received.json()["id"],
         "role_id": role["id"],
+        "notification_id": notification["id"],
     }
 
 
@@ -102,7 +116,7 @@ RESOURCE_KEYS = (
     "agent_id", "group_id", "category_id", "field_id", "organization_id", "contact_id",
     "identity_id", "status_id", "ticket_id", "parent_ticket_id", "api_key_id", "webhook_id", "delivery_id",
     "comment_id", "link_id", "macro_id", "attachment_id", "calendar_id", "policy_id",
-    "trigger_id", "channel_id", "inbound_id", "role_id",
+    "trigger_id", "channel_id", "inbound_id", "role_id", "notification_id",
 )  # fmt: skip
 
 

@@ -113,28 +113,28 @@ class CommentService:
             ticket = await self.tickets.open_follow_up(ticket)
         await self._refuse_if_outdated(ticket, data.expected_last_comment_id)
         now = utcnow()
-        comment = await self.repo.add(
-            Comment(
-                id=new_id(),
-                ticket_id=ticket.id,
-                author_type=author_type,
-                author_id=author_id,
-                public=data.public,
-                body=data.body,
-                html_body=nh3.clean(data.html_body) if data.html_body else None,
-                channel=data.channel or Channel.api,
-                provider_message_id=data.provider_message_id,
-                threading=threading,
-                call=call.model_dump(mode="json") if call is not None else None,
-                created_at=now,
-            )
+        comment = Comment(
+            id=new_id(),
+            ticket_id=ticket.id,
+            author_type=author_type,
+            author_id=author_id,
+            public=data.public,
+            body=data.body,
+            html_body=nh3.clean(data.html_body) if data.html_body else None,
+            channel=data.channel or Channel.api,
+            provider_message_id=data.provider_message_id,
+            threading=threading,
+            call=call.model_dump(mode="json") if call is not None else None,
+            created_at=now,
         )
-        attached = await self._attach(comment, data.attachments, files)
-        await self.tickets.pipeline.comment_added(self.tickets, ticket, comment)
+        # Checked before anything is written or stored: a comment they refuse leaves no file behind.
         effects = {
             **_effects(ticket, author_type, data.public, now),
             **await self.tickets.pipeline.comment_changes(self.tickets, ticket, comment),
         }
+        await self.repo.add(comment)
+        attached = await self._attach(comment, data.attachments, files)
+        await self.tickets.pipeline.comment_added(self.tickets, ticket, comment)
         status_kind = data.status_kind
         if data.status_id is None and status_kind is None and not automatic:
             status_kind = _implied_status(ticket, author_type, data.public)

@@ -3,10 +3,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
+from app.agents.service import NotAnAgent
 from app.api.deps import Session, Viewer
 from app.api.routing import UnitOfWorkRoute
 from app.auth.principal import Principal
-from app.errors import AppError
 from app.kit.pagination import PageQuery
 from app.kit.schemas import Page
 from app.notifications.schemas import NotificationOut, ReadAll, UnreadCount
@@ -14,21 +14,13 @@ from app.notifications.service import NotificationService
 
 router = APIRouter(prefix="/v1/notifications", tags=["Notifications"], route_class=UnitOfWorkRoute)
 
-_AGENT_ONLY = {403: {"description": "The credential acts as no agent (an API key): use an agent token"}}
-
-
-class AgentTokenRequired(AppError):
-    status = 403
-    code = "agent_token_required"
-    title = "Forbidden"
-
-    def __init__(self) -> None:
-        super().__init__("Notifications are an agent's own: use an agent token")
+# As for GET /v1/agents/me: an API key has no feed, since it acts as no agent.
+_AGENT_ONLY = {404: {"description": "`not_an_agent`: the credential acts as no agent (an API key)"}}
 
 
 def _agent_of(principal: Principal) -> UUID:
     if principal.agent_id is None:
-        raise AgentTokenRequired()
+        raise NotAnAgent()
     return principal.agent_id
 
 
