@@ -12,6 +12,7 @@ import time_machine
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from app.assignment.tasks import assign_waiting
 from app.auth.principal import Principal
 from app.config import Settings
 from app.kit.mentions import mentioned_handles
@@ -84,6 +85,22 @@ async def test_an_assignment_notifies_the_new_assignee_but_not_who_assigned_them
     mine = await create_ticket(lan, subject="Tự nhận")
     await lan.post(f"/v1/tickets/{mine['id']}/assign", json={"agent_id": staff.ids["lan"]})
     assert await feed(lan) == [], "taking a ticket oneself is no news"
+
+
+async def test_a_waiting_ticket_handed_out_by_the_worker_notifies_its_agent(
+    app: FastAPI, settings: Settings, tenant: Tenant
+) -> None:
+    staff = await hire(app, tenant, mai={"availability": "offline"})
+    group = await create_group(
+        tenant.admin, "Trực đêm", [staff.ids["mai"]], assignment_strategy="round_robin"
+    )
+    ticket = await create_ticket(tenant.agent, subject="Chờ người nhận", group_id=group["id"])
+    assert ticket["assignee_id"] is None
+    await tenant.admin.patch(f"/v1/agents/{staff.ids['mai']}", json={"availability": "online"})
+    await assign_waiting(app.state.db, settings)
+    [assigned] = await feed(staff.clients["mai"])
+    assert (assigned["kind"], assigned["ticket_id"]) == ("assigned", ticket["id"])
+    assert assigned["actor"] == {"type": "system", "id": group["id"]}
 
 
 async def test_one_notification_per_agent_per_change_with_the_most_specific_reason(
