@@ -37,7 +37,7 @@ async def list_notifications(
 
 
 @router.get("/unread-count", response_model=UnreadCount, responses=_AGENT_ONLY)
-async def count_unread(session: Session, principal: Viewer) -> UnreadCount:
+async def count_unread_notifications(session: Session, principal: Viewer) -> UnreadCount:
     agent_id = _agent_of(principal)
     return UnreadCount(
         unread=await NotificationService(session, principal.workspace_id).unread_count(agent_id)
@@ -45,7 +45,7 @@ async def count_unread(session: Session, principal: Viewer) -> UnreadCount:
 
 
 @router.post("/read-all", response_model=ReadAll, responses=_AGENT_ONLY)
-async def read_all(session: Session, principal: Viewer) -> ReadAll:
+async def read_all_notifications(session: Session, principal: Viewer) -> ReadAll:
     """Mark every unread notification of the calling agent read."""
     agent_id = _agent_of(principal)
     return ReadAll(marked=await NotificationService(session, principal.workspace_id).mark_all_read(agent_id))
