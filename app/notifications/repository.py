@@ -1,16 +1,42 @@
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from app.auth.principal import Principal
 from app.kit.pagination import Keyset, PageParams, SortColumn
 from app.kit.repository import ScopedRepository
-from app.models import Agent, Category, CategoryWatcher, GroupMember, Notification
-from app.models.enums import ActorType, Role, TicketAccess
+from app.models import Agent, Category, CategoryWatcher, GroupMember, Notification, Workspace
+from app.models.enums import ActorType, Locale, Role, TicketAccess
 from app.tickets.repository import TicketRepository
+
+# Built once: a change that notifies runs them, and building a statement costs more than running it.
+_INSERT = insert(Notification.__table__)
+_RECIPIENTS = select(
+    Agent.id,
+    Agent.role,
+    Agent.ticket_access,
+    select(Workspace.locale).where(Workspace.id == bindparam("scope_workspace_id")).scalar_subquery(),
+).where(
+    Agent.workspace_id == bindparam("scope_workspace_id"),
+    Agent.id.in_(bindparam("agent_ids", expanding=True)),
+    Agent.active,
+    Agent.role != Role.viewer,
+)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """What says whether an agent may see a ticket."""
+
+    id: UUID
+    role: Role
+    ticket_access: TicketAccess
+
 
 NEWEST_FIRST = Keyset(
     "newest",
@@ -51,23 +77,17 @@ class NotificationRepository(ScopedRepository[Notification]):
         result = await self.session.execute(statement.values(read_at=at))
         return result.rowcount
 
-    async def add_all(self, notifications: Sequence[Notification]) -> None:
-        for notification in notifications:
-            notification.workspace_id = self.workspace_id
-        self.session.add_all(notifications)
-        await self.session.flush()
+    async def insert(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Notifications as plain rows: a change writes them in one statement, without the ORM."""
+        await self.session.execute(_INSERT, [{**row, "workspace_id": self.workspace_id} for row in rows])
 
-    async def agents(self, agent_ids: Sequence[UUID]) -> list[Agent]:
-        """The active agents among `agent_ids` who work tickets (viewers are never notified)."""
-        if not agent_ids:
-            return []
-        statement = select(Agent).where(
-            Agent.workspace_id == self.workspace_id,
-            Agent.id.in_(agent_ids),
-            Agent.active,
-            Agent.role != Role.viewer,
-        )
-        return list((await self.session.execute(statement)).scalars())
+    async def recipients(self, agent_ids: Sequence[UUID]) -> tuple[list[Reader], Locale]:
+        """The active agents among `agent_ids` who work tickets (viewers are never notified), and the
+        workspace's language, in one query."""
+        parameters = {"scope_workspace_id": self.workspace_id, "agent_ids": list(agent_ids)}
+        rows = (await self.session.execute(_RECIPIENTS, parameters)).all()
+        readers = [Reader(row.id, row.role, row.ticket_access) for row in rows]
+        return readers, rows[0][3] if rows else Locale.vi
 
     async def agents_by_handles(self, handles: Sequence[str]) -> dict[str, Agent]:
         """The active agents (not viewers) the handles name: an agent's `external_id`, or the part of
@@ -96,7 +116,7 @@ class NotificationRepository(ScopedRepository[Notification]):
                 found[handle] = by_email[handle][0]
         return found
 
-    async def who_may_see(self, ticket_id: UUID, agents: Sequence[Agent]) -> set[UUID]:
+    async def who_may_see(self, ticket_id: UUID, agents: Sequence[Agent | Reader]) -> set[UUID]:
         """The ids of the agents who may see the ticket: all but the restricted agents without access."""
         seeing = {agent.id for agent in agents if agent.ticket_access is not TicketAccess.restricted}
         tickets = TicketRepository(self.session, self.workspace_id)

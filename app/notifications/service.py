@@ -17,12 +17,11 @@ from app.kit.pagination import PageParams
 from app.kit.schemas import Page
 from app.kit.texts import text
 from app.kit.time import utcnow
-from app.models import Notification, Ticket
+from app.models import Ticket
 from app.models.enums import ActorType, NotificationKind
 from app.notifications.repository import NotificationRepository
-from app.notifications.schemas import NotificationOut
+from app.notifications.schemas import NotificationActor, NotificationOut
 from app.outbox import Actor, EventType, event_row, record
-from app.workspaces.repository import get_locale
 
 # Most specific first: the reason kept when a change concerns an agent in several ways.
 _PRECEDENCE = {kind: rank for rank, kind in enumerate(NotificationKind)}
@@ -43,7 +42,7 @@ class NotificationService:
         *,
         comment_id: UUID | None = None,
         also_not: Iterable[UUID] = (),
-    ) -> list[Notification]:
+    ) -> list[NotificationOut]:
         """One notification per agent for one change to `ticket` made by `actor`; `also_not`: agents
         who made the change besides the actor (the author of a note written through an API key)."""
         excluded = set(also_not)
@@ -57,41 +56,54 @@ class NotificationService:
                 kinds[agent_id] = kind
         if not kinds:
             return []
-        agents = await self.repo.agents(list(kinds))
+        agents, locale = await self.repo.recipients(list(kinds))
         seeing = await self.repo.who_may_see(ticket.id, agents)
         recipients = [agent_id for agent_id in kinds if agent_id in seeing]
         if not recipients:
             return []
-        locale = await get_locale(self.session, self.workspace_id)
         now = utcnow()
-        notifications = [
-            Notification(
+        written = [
+            NotificationOut(
                 id=new_id(),
-                agent_id=agent_id,
                 kind=kinds[agent_id],
                 ticket_id=ticket.id,
                 comment_id=comment_id,
-                actor_type=actor.actor_type,
-                actor_id=actor.actor_id,
+                actor=NotificationActor(type=actor.actor_type, id=actor.actor_id),
                 summary=_summary(locale, kinds[agent_id], ticket),
                 created_at=now,
                 read_at=None,
             )
             for agent_id in recipients
         ]
-        await self.repo.add_all(notifications)
+        await self.repo.insert(
+            [
+                {
+                    "id": item.id,
+                    "agent_id": agent_id,
+                    "kind": item.kind,
+                    "ticket_id": item.ticket_id,
+                    "comment_id": item.comment_id,
+                    "actor_type": actor.actor_type,
+                    "actor_id": actor.actor_id,
+                    "summary": item.summary,
+                    "created_at": now,
+                    "read_at": None,
+                }
+                for agent_id, item in zip(recipients, written, strict=True)
+            ]
+        )
         # The event's subject is the recipient: the stream and the feed show it to that agent only.
         events = [
             event_row(
                 actor,
                 EventType.notification_created,
-                notification.agent_id,
-                {"notification": NotificationOut.of(notification).model_dump(mode="json")},
+                agent_id,
+                {"notification": item.model_dump(mode="json")},
             )
-            for notification in notifications
+            for agent_id, item in zip(recipients, written, strict=True)
         ]
         await record(self.session, actor, events)
-        return notifications
+        return written
 
     async def page(self, agent_id: UUID, unread: bool | None, page: PageParams) -> Page[NotificationOut]:
         found, next_cursor = await self.repo.page(agent_id, unread, page)
