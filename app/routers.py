@@ -23,6 +23,7 @@ from app.reports.router import router as reports_router
 from app.roles.router import router as roles_router
 from app.sla.router import router as sla_router
 from app.statuses.router import router as statuses_router
+from app.ticket_metrics.router import router as ticket_metrics_router
 from app.tickets.router import router as tickets_router
 from app.triggers.router import router as triggers_router
 from app.webhooks.router import router as webhooks_router
@@ -31,6 +32,7 @@ from app.workspaces.router import router as workspaces_router
 DOMAIN_ROUTERS = [
     health_router,
     tickets_router,
+    ticket_metrics_router,
     attachments_router,
     comments_router,
     presence_router,

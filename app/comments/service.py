@@ -30,7 +30,7 @@ from app.kit.time import utcnow
 from app.models import Attachment, Comment, Ticket
 from app.models.enums import ActorType, Channel, CommentAuthor, StatusKind
 from app.outbox import EventType, event_row
-from app.tickets.events import ticket_json
+from app.tickets.events import metrics_json, ticket_json
 from app.tickets.service import TicketService
 from app.tickets.writes import holding_writes, record_events
 
@@ -143,18 +143,13 @@ class CommentService:
                 status_kind=status_kind,
             )
             shown = _comment_out(comment, attached).model_dump(mode="json")
-            after = ticket_json(updated)
+            data = {"ticket": ticket_json(updated), "comment": shown}
+            if data["comment"]["public"]:
+                data["metrics"] = metrics_json(updated)  # a public comment moves the reply metrics
             await record_events(
                 self.session,
                 self.principal,
-                [
-                    event_row(
-                        self.principal,
-                        EventType.ticket_comment_added,
-                        ticket.id,
-                        {"ticket": after, "comment": shown},
-                    )
-                ],
+                [event_row(self.principal, EventType.ticket_comment_added, ticket.id, data)],
             )
             if not automatic:
                 await self.tickets.after_comment(updated, comment)

@@ -22,6 +22,30 @@ from app.models.enums import ActorType, Channel, CommentAuthor, Priority, Status
 
 _UNRESOLVED = "deleted_at IS NULL AND status_kind IN ('new', 'open', 'pending', 'on_hold')"
 
+# The ticket's metrics (app/metrics): kept on its row, so that a change writes them in its own statement.
+# Counters the database starts at 0; the rest a new ticket is given (null until known).
+METRIC_COUNTERS = frozenset(
+    {
+        "agent_replies",
+        "reopens",
+        "next_reply_count",
+        "next_reply_seconds",
+        "agent_wait_seconds",
+        "requester_wait_seconds",
+    }
+)
+METRIC_COLUMNS = METRIC_COUNTERS | {
+    "status_kind_changed_at",
+    "awaiting_reply_since",
+    "first_reply_seconds",
+    "first_reply_business_seconds",
+    "next_reply_business_seconds",
+    "resolution_seconds",
+    "resolution_business_seconds",
+    "agent_wait_business_seconds",
+    "requester_wait_business_seconds",
+}
+
 
 class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     __tablename__ = "tickets"
@@ -65,6 +89,13 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
             "group_id",
             "created_at",
             postgresql_where=text(f"assignee_id IS NULL AND group_id IS NOT NULL AND {_UNRESOLVED}"),
+        ),
+        # Reports: what was solved in a period.
+        Index(
+            "ix_tickets_workspace_id_solved_at",
+            "workspace_id",
+            "solved_at",
+            postgresql_where=text("solved_at IS NOT NULL"),
         ),
         Index("ix_tickets_tags", "tags", postgresql_using="gin"),
         Index("ix_tickets_followers", "followers", postgresql_using="gin"),
@@ -128,6 +159,26 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     closed_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
     search_text: Mapped[str] = mapped_column(Text, server_default="")
+    # Metrics (app/metrics). Times in seconds: calendar time, and business time of the ticket's calendar
+    # (null without one). Waits count the periods that ended: the current one runs from
+    # `status_kind_changed_at`.
+    status_kind_changed_at: Mapped[datetime | None]
+    # Since when a customer's public message waits for an agent's public reply (a new ticket's creation
+    # waits for the first reply); null when nothing waits.
+    awaiting_reply_since: Mapped[datetime | None]
+    first_reply_seconds: Mapped[int | None]
+    first_reply_business_seconds: Mapped[int | None]
+    next_reply_count: Mapped[int] = mapped_column(server_default="0")
+    next_reply_seconds: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    next_reply_business_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    resolution_seconds: Mapped[int | None]
+    resolution_business_seconds: Mapped[int | None]
+    reopens: Mapped[int] = mapped_column(server_default="0")
+    agent_replies: Mapped[int] = mapped_column(server_default="0")
+    agent_wait_seconds: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    agent_wait_business_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    requester_wait_seconds: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    requester_wait_business_seconds: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class TicketHistory(WorkspaceScoped, Base):

@@ -50,6 +50,7 @@ from app.models import (
 )
 from app.models.comment import MISSED_CALL
 from app.models.enums import LinkKind, StatusKind
+from app.models.ticket import METRIC_COUNTERS
 from app.models.workspace import ticket_number_sequence
 from app.tickets.filters import TicketFilters
 
@@ -96,7 +97,7 @@ UNSET_AT_CREATION = (
 _CREATED_COLUMNS = [
     column.name
     for column in TICKET_COLUMNS
-    if column.name not in {"workspace_id", "number", "version", *UNSET_AT_CREATION}
+    if column.name not in {"workspace_id", "number", "version", *UNSET_AT_CREATION, *METRIC_COUNTERS}
 ]
 _EVENT_COLUMNS = ["id", "type", "occurred_at", "actor_type", "actor_id"]
 

@@ -196,6 +196,65 @@ class SlaMetricOut(ResponseModel):
     fulfilled_at: datetime | None
 
 
+def _minutes(seconds: int | None) -> float | None:
+    return None if seconds is None else round(seconds / 60, 2)
+
+
+class MinutesOut(ResponseModel):
+    calendar: float | None = Field(description="Calendar minutes")
+    business: float | None = Field(
+        description="Business minutes of the ticket's calendar (its SLA policy's, else the workspace's "
+        "first); null without a calendar, or for time before the ticket's metrics were kept"
+    )
+
+    @classmethod
+    def of(cls, seconds: int | None, business_seconds: int | None) -> "MinutesOut":
+        return cls(calendar=_minutes(seconds), business=_minutes(business_seconds))
+
+
+class NextRepliesOut(ResponseModel):
+    count: int = Field(description="Agents' public replies to customers' messages after the first reply")
+    total: MinutesOut = Field(description="Their reply times added up (average: total / count)")
+
+
+class TicketMetricsOut(ResponseModel):
+    first_reply: MinutesOut = Field(description="Creation to the first public reply by an agent")
+    next_replies: NextRepliesOut = Field(
+        description="Each later reply time: a customer's first unanswered public message to the agent's "
+        "public reply"
+    )
+    full_resolution: MinutesOut = Field(description="Creation to the last time it was solved; null until")
+    agent_wait: MinutesOut = Field(description="Time in pending statuses (the agent waits for the customer)")
+    requester_wait: MinutesOut = Field(description="Time in new, open and on-hold statuses")
+    reopens: int = Field(description="Times it went from solved or closed back to work")
+    agent_replies: int = Field(description="Public replies by agents")
+    awaiting_reply_since: datetime | None = Field(
+        description="Since when a customer waits for a reply; null when nobody does"
+    )
+    status_kind_changed_at: datetime | None = Field(description="Since when its status kind holds")
+
+    @classmethod
+    def of(cls, values: Any) -> "TicketMetricsOut":
+        """From a ticket, or a mapping of its columns."""
+        get = values.get if isinstance(values, dict) else lambda name: getattr(values, name)
+        return cls(
+            first_reply=MinutesOut.of(get("first_reply_seconds"), get("first_reply_business_seconds")),
+            next_replies=NextRepliesOut(
+                count=get("next_reply_count"),
+                total=MinutesOut.of(get("next_reply_seconds"), get("next_reply_business_seconds")),
+            ),
+            full_resolution=MinutesOut.of(get("resolution_seconds"), get("resolution_business_seconds")),
+            agent_wait=MinutesOut.of(get("agent_wait_seconds"), get("agent_wait_business_seconds")),
+            requester_wait=MinutesOut.of(
+                get("requester_wait_seconds"), get("requester_wait_business_seconds")
+            ),
+            reopens=get("reopens"),
+            agent_replies=get("agent_replies"),
+            awaiting_reply_since=get("awaiting_reply_since"),
+            status_kind_changed_at=get("status_kind_changed_at"),
+        )
+
+
 class TicketSlaOut(ResponseModel):
     policy_id: UUID
     metrics: list[SlaMetricOut]
