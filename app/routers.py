@@ -13,6 +13,7 @@ from app.contacts.router import router as contacts_router
 from app.credentials.router import router as credentials_router
 from app.custom_fields.router import router as custom_fields_router
 from app.events.router import router as events_router
+from app.exports.router import router as exports_router
 from app.groups.router import router as groups_router
 from app.health.router import router as health_router
 from app.kit.schemas import refuse_unstorable_parameters
@@ -48,6 +49,7 @@ DOMAIN_ROUTERS = [
     triggers_router,
     sla_router,
     reports_router,
+    exports_router,
     channels_router,
     channels_receiving_router,
     channels_mailing_router,

@@ -22,6 +22,7 @@ _BY_PATH: tuple[tuple[str, Scope, Scope], ...] = (
     ("/v1/agents", Scope.settings_read, Scope.agents_write),
     ("/v1/events", Scope.events_read, Scope.events_read),
     ("/v1/reports", Scope.reports_read, Scope.reports_read),
+    ("/v1/export", Scope.tickets_read, Scope.tickets_read),
     ("/v1/channels", Scope.channels_manage, Scope.channels_manage),
     ("/v1/webhooks", Scope.webhooks_manage, Scope.webhooks_manage),
     ("/v1/api-keys", Scope.admin, Scope.admin),
