@@ -20,7 +20,8 @@ async def export_tickets(
     session: Session,
     principal: Admin,
     start_time: Annotated[
-        AwareDatetime | None, Query(description="The tickets changed at or after this time (a first call)")
+        AwareDatetime | None,
+        Query(description="The tickets changed at or after this time (a first call; default: all of them)"),
     ] = None,
     cursor: Annotated[
         str | None, Query(max_length=500, description="The next_cursor of the previous page")

@@ -8,7 +8,7 @@ never misses a change; the price is that the export lags a few seconds, longer w
 runs long. A ticket changed again comes again, in its new place.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from app.errors import BadRequest
@@ -22,14 +22,15 @@ from app.tickets.schemas import TicketMetricsOut, TicketOut
 _ORDER = "export:updated_at"
 # Before every id: a start time's position, so that tickets changed at that very time are given.
 _FIRST_ID = UUID(int=0)
+_BEGINNING = datetime(1, 1, 1, tzinfo=UTC)
 
 
 def position(start_time: datetime | None, cursor: str | None) -> tuple[datetime, UUID]:
-    if (start_time is None) == (cursor is None):
-        raise BadRequest("Give either start_time or cursor", field="start_time", code="invalid_filter")
-    if start_time is not None:
-        return start_time, _FIRST_ID
-    assert cursor is not None
+    """Where a page starts: after the cursor, at the start time, or (neither given) at the beginning."""
+    if start_time is not None and cursor is not None:
+        raise BadRequest("Give start_time or cursor, not both", field="cursor", code="invalid_filter")
+    if cursor is None:
+        return start_time or _BEGINNING, _FIRST_ID
     updated_at, ticket_id = decode_cursor(cursor, _ORDER, 2)
     if not isinstance(updated_at, datetime) or updated_at.tzinfo is None or not isinstance(ticket_id, UUID):
         raise BadRequest("The cursor is not valid", field="cursor", code="invalid_cursor")
