@@ -20,6 +20,14 @@ down_revision: str | None = "3a0568af03f6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# As in app/models/ticket.py when this revision was written.
+REPORTED_COLUMNS = ("deleted_at", "status_kind", "channel", "priority", "group_id", "assignee_id", "category_id")
+REPORTED_METRICS = (
+    "first_reply_seconds", "first_reply_business_seconds", "resolution_seconds", "resolution_business_seconds",
+    "next_reply_count", "next_reply_seconds", "next_reply_business_seconds", "reopens",
+)
+UNRESOLVED = "deleted_at IS NULL AND status_kind IN ('new', 'open', 'pending', 'on_hold')"
+
 COLUMNS = [
     ("status_kind_changed_at", sa.DateTime(timezone=True), None),
     ("awaiting_reply_since", sa.DateTime(timezone=True), None),
@@ -133,19 +141,35 @@ def upgrade() -> None:
         op.add_column(
             "tickets", sa.Column(name, type_, server_default=default, nullable=default is None)
         )
-    op.create_index(
-        "ix_tickets_workspace_id_solved_at",
-        "tickets",
-        ["workspace_id", "solved_at"],
-        postgresql_where=sa.text("solved_at IS NOT NULL"),
-    )
     op.execute(STATUS_PERIODS)
     op.execute(REPLIES)
     op.execute(FROM_THE_ROW)
     op.execute(NEVER_ANSWERED)
+    # Built after the backfill, which would otherwise update them row by row.
+    op.create_index(
+        "ix_tickets_reports",
+        "tickets",
+        ["workspace_id", "created_at"],
+        postgresql_include=[*REPORTED_COLUMNS, *REPORTED_METRICS],
+    )
+    op.create_index(
+        "ix_tickets_unresolved_reports",
+        "tickets",
+        ["workspace_id", "created_at"],
+        postgresql_include=list(REPORTED_COLUMNS[2:]),
+        postgresql_where=sa.text(UNRESOLVED),
+    )
+    op.create_index(
+        "ix_tickets_workspace_id_solved_at",
+        "tickets",
+        ["workspace_id", "solved_at"],
+        postgresql_include=["deleted_at", *REPORTED_COLUMNS[2:]],
+        postgresql_where=sa.text("solved_at IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_tickets_workspace_id_solved_at", table_name="tickets")
+    for name in ("ix_tickets_workspace_id_solved_at", "ix_tickets_unresolved_reports", "ix_tickets_reports"):
+        op.drop_index(name, table_name="tickets")
     for name, _, _ in reversed(COLUMNS):
         op.drop_column("tickets", name)
