@@ -1,10 +1,16 @@
 """Ticket metrics through a ticket's life: reply times, resolution, reopens and waits, in calendar and
 business minutes, as `GET /v1/tickets/{id}/metrics` and the events show them. Time travels (time-machine)."""
 
+import importlib.util
+from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from fastapi import FastAPI
+from sqlalchemy import select, text, update
 
+from app.models import Ticket
+from app.models.ticket import METRIC_COLUMNS, METRIC_COUNTERS
 from tests.conftest import Tenant, agent_token_client
 from tests.factories import create_agent, create_contact, create_group, create_ticket
 from tests.test_comments import comment
@@ -58,6 +64,8 @@ async def test_metrics_follow_replies_solves_reopens_and_waits(tenant: Tenant) -
     with travel(at(2026, 12, 10, 9, 0)):
         reopened = await tenant.agent.post(f"{path}/reopen")
         assert reopened.status_code == 200, reopened.text
+        metrics = await metrics_of(tenant, ticket["id"])
+    assert metrics["full_resolution"] == {"calendar": None, "business": None}, "unresolved again"
     with travel(at(2026, 12, 10, 9, 30)):
         await patch(tenant.agent, path, {"status_kind": "solved"})
         metrics = await metrics_of(tenant, ticket["id"])
@@ -109,3 +117,54 @@ async def test_metrics_without_a_calendar_and_who_sees_them(app: FastAPI, tenant
     assert (await client.get(f"/v1/tickets/{ticket['id']}/metrics")).status_code == 404
     seen = await create_ticket(tenant.agent, assignee_id=restricted["id"])
     assert (await client.get(f"/v1/tickets/{seen['id']}/metrics")).status_code == 200
+
+
+def _migration() -> Any:
+    """The revision that added the metrics, whose statements work them out for existing tickets."""
+    path = next(Path("app/migrations/versions").glob("*_7d2f9c4e1a36_ticket_metrics.py"))
+    spec = importlib.util.spec_from_file_location("ticket_metrics_revision", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_upgrade_works_out_the_calendar_metrics_of_existing_tickets(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    customer = await create_contact(tenant.agent, name="Anh Hùng", email="hung@example.vn")
+    staff = await create_agent(tenant.admin, "cu", name="Chị Lan")
+    agent, contact = {"type": "agent", "id": staff["id"]}, {"type": "contact", "id": customer["id"]}
+    with travel(at(2026, 12, 7, 9, 0)):
+        ticket = await create_ticket(tenant.agent, requester_id=customer["id"])
+    path = f"/v1/tickets/{ticket['id']}"
+    steps = [
+        (at(2026, 12, 7, 9, 40), lambda: comment(tenant.agent, ticket["id"], public=True, author=agent)),
+        (at(2026, 12, 7, 10, 0), lambda: comment(tenant.agent, ticket["id"], public=True, author=contact)),
+        (at(2026, 12, 7, 10, 5), lambda: comment(tenant.agent, ticket["id"], public=True, author=contact)),
+        (at(2026, 12, 7, 10, 25), lambda: comment(tenant.agent, ticket["id"], public=True, author=agent)),
+        (at(2026, 12, 7, 11, 0), lambda: patch(tenant.agent, path, {"status_kind": "pending"})),
+        (at(2026, 12, 7, 14, 0), lambda: patch(tenant.agent, path, {"status_kind": "solved"})),
+        (at(2026, 12, 8, 9, 0), lambda: tenant.agent.post(f"{path}/reopen")),
+        (at(2026, 12, 8, 9, 30), lambda: comment(tenant.agent, ticket["id"], public=True, author=contact)),
+    ]
+    for moment, step in steps:
+        with travel(moment):
+            await step()
+    table = Ticket.__table__
+    this_ticket = table.c.id == UUID(ticket["id"])
+    read = select(*(table.c[name] for name in sorted(METRIC_COLUMNS))).where(this_ticket)
+    async with app.state.db.sessionmaker() as session, session.begin():
+        kept = (await session.execute(read)).mappings().one()
+        # As the ticket was before the upgrade (then the upgrade's statements), rolled back after.
+        defaults = {name: 0 if name in METRIC_COUNTERS else None for name in METRIC_COLUMNS}
+        await session.execute(update(table).where(this_ticket).values(defaults))
+        revision = _migration()
+        for name in ("STATUS_PERIODS", "REPLIES", "FROM_THE_ROW", "NEVER_ANSWERED"):
+            await session.execute(text(getattr(revision, name)))
+        worked_out = (await session.execute(read)).mappings().one()
+        await session.rollback()
+    calendar_only = {name for name in kept if "business" not in name}
+    assert {name: worked_out[name] for name in calendar_only} == {name: kept[name] for name in calendar_only}
+    assert kept["reopens"] == 1 and kept["next_reply_count"] == 1 and kept["agent_wait_seconds"] == 3 * 3600
+    assert worked_out["first_reply_business_seconds"] is None, "business time of the past is not known"

@@ -95,7 +95,9 @@ def _status_moved(
         metrics["resolution_business_seconds"] = _business(calendar, ticket.created_at, now)
         metrics["awaiting_reply_since"] = None
     elif old in RESOLVED and new not in RESOLVED:
-        metrics["reopens"] = ticket.reopens + 1
+        # Unresolved again: no resolution time until the next solve.
+        metrics |= {"reopens": ticket.reopens + 1, "resolution_seconds": None}
+        metrics["resolution_business_seconds"] = None
     return metrics
 
 

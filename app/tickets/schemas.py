@@ -223,7 +223,9 @@ class TicketMetricsOut(ResponseModel):
         description="Each later reply time: a customer's first unanswered public message to the agent's "
         "public reply"
     )
-    full_resolution: MinutesOut = Field(description="Creation to the last time it was solved; null until")
+    full_resolution: MinutesOut = Field(
+        description="Creation to the last time it was solved; null while unresolved"
+    )
     agent_wait: MinutesOut = Field(description="Time in pending statuses (the agent waits for the customer)")
     requester_wait: MinutesOut = Field(description="Time in new, open and on-hold statuses")
     reopens: int = Field(description="Times it went from solved or closed back to work")
