@@ -103,11 +103,11 @@ async def test_reports_count_the_known_tickets(tenant: Tenant) -> None:
 
     backlog = await report(tenant.viewer, "backlog", **{"from": None, "to": None})
     assert {b["age"]: b["tickets"] for b in backlog["buckets"]} == {
-        "<1d": 0,
-        "1-3d": 1,
-        "3-7d": 1,
-        "7-30d": 0,
-        ">30d": 0,
+        "under_1_day": 0,
+        "days_1_to_3": 1,
+        "days_3_to_7": 1,
+        "days_7_to_30": 0,
+        "over_30_days": 0,
     }
     trend = await report(tenant.viewer, "backlog/trend", to=iso(at(2026, 12, 11, 0, 0)))
     assert [(day["day"], day["unresolved"]) for day in trend["days"]] == [

@@ -21,7 +21,14 @@ KEY_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
 }
 # The tables that name the ids a report is keyed by.
 NAMED_BY: dict[str, Any] = {"group": Group, "agent": Agent, "category": Category}
-AGE_BUCKETS = (("<1d", 1), ("1-3d", 3), ("3-7d", 7), ("7-30d", 30), (">30d", None))
+# The backlog's ages: each bucket up to its number of days (excluded), the last without end.
+AGE_BUCKETS = (
+    ("under_1_day", 1),
+    ("days_1_to_3", 3),
+    ("days_3_to_7", 7),
+    ("days_7_to_30", 30),
+    ("over_30_days", None),
+)
 _COUNTING = (SlaState.running, SlaState.paused)
 
 

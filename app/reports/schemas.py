@@ -89,7 +89,9 @@ class TimesReport(ReportPeriod):
 
 
 class BacklogBucket(ResponseModel):
-    age: Literal["<1d", "1-3d", "3-7d", "7-30d", ">30d"]
+    age: Literal["under_1_day", "days_1_to_3", "days_3_to_7", "days_7_to_30", "over_30_days"] = Field(
+        description="The time since the tickets' creation"
+    )
     tickets: int
 
 
