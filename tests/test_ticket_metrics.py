@@ -9,12 +9,12 @@ from uuid import UUID
 from fastapi import FastAPI
 from sqlalchemy import select, text, update
 
-from app.models import Ticket
+from app.models import Event, Ticket
 from app.models.ticket import METRIC_COLUMNS, METRIC_COUNTERS
 from tests.conftest import Tenant, agent_token_client
 from tests.factories import create_agent, create_contact, create_group, create_ticket
 from tests.test_comments import comment
-from tests.test_sla import NINE_TO_FIVE, at, calendar, events, patch, policy, target, travel
+from tests.test_sla import NINE_TO_FIVE, at, calendar, patch, policy, target, travel
 
 
 async def metrics_of(tenant: Tenant, ticket_id: str) -> dict[str, Any]:
@@ -23,7 +23,19 @@ async def metrics_of(tenant: Tenant, ticket_id: str) -> dict[str, Any]:
     return response.json()
 
 
-async def test_metrics_follow_replies_solves_reopens_and_waits(tenant: Tenant) -> None:
+async def written_events(app: FastAPI, ticket_id: str, event_type: str) -> list[dict[str, Any]]:
+    """The `data` of the ticket's events of this type, in the order they were written (read from the
+    outbox itself: the feed's own delivery is tested elsewhere)."""
+    statement = (
+        select(Event.data)
+        .where(Event.subject_id == UUID(ticket_id), Event.type == event_type)
+        .order_by(Event.transaction_id, Event.id)
+    )
+    async with app.state.db.sessionmaker() as session:
+        return list((await session.execute(statement)).scalars())
+
+
+async def test_metrics_follow_replies_solves_reopens_and_waits(app: FastAPI, tenant: Tenant) -> None:
     # Business hours 09:00-17:00 on weekdays in Hồ Chí Minh City; no SLA policy: the workspace's
     # first calendar counts business time.
     await calendar(tenant.admin, hours=NINE_TO_FIVE)
@@ -77,13 +89,16 @@ async def test_metrics_follow_replies_solves_reopens_and_waits(tenant: Tenant) -
     assert metrics["requester_wait"] == {"calendar": (19.5 + 1 + 0.5) * 60, "business": (3.5 + 1 + 0.5) * 60}
     assert metrics["agent_wait"]["calendar"] == 22.5 * 60, "solved counts as nobody's wait"
 
-    changes = await events(tenant, "ticket.status_changed")
-    solved = [e for e in changes if e["data"]["ticket"]["id"] == ticket["id"]]
-    assert solved[-1]["data"]["metrics"]["full_resolution"]["calendar"] == 65.5 * 60
-    added = await events(tenant, "ticket.comment_added")
-    public = [e for e in added if e["data"]["comment"]["public"]]
-    assert public and all("metrics" in e["data"] for e in public)
-    assert all("metrics" not in e["data"] for e in added if not e["data"]["comment"]["public"])
+    solved = await written_events(app, ticket["id"], "ticket.status_changed")
+    assert solved[-1]["metrics"]["full_resolution"]["calendar"] == 65.5 * 60
+    assert solved[-1]["metrics"]["reopens"] == 1
+    added = await written_events(app, ticket["id"], "ticket.comment_added")
+    public = [data for data in added if data["comment"]["public"]]
+    assert len(public) == 6 and all("metrics" in data for data in public)
+    assert public[-1]["metrics"]["next_replies"]["count"] == 2
+    assert all("metrics" not in data for data in added if not data["comment"]["public"])
+    updated = await written_events(app, ticket["id"], "ticket.updated")
+    assert updated and all("metrics" not in data for data in updated), "not in every event"
     history = (await tenant.viewer.get(f"{path}/history", params={"limit": 200})).json()["items"]
     assert not {entry["field"] for entry in history} & {"reopens", "agent_wait_seconds", "agent_replies"}
 
