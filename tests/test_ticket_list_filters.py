@@ -178,7 +178,7 @@ async def test_include_side_loads_each_record_once(app: FastAPI, tenant: Tenant)
     # Not asked: not loaded.
     plain = (await tenant.agent.get("/v1/tickets", params={"include": "group"})).json()["included"]
     assert plain["requesters"] is None and len(plain["groups"]) == 1
-    assert (await tenant.agent.get("/v1/tickets")).json()["included"] is None
+    assert "included" not in (await tenant.agent.get("/v1/tickets")).json()
     # A restricted agent sees the records of the tickets it may see, and no others.
     restricted = await agent_token_client(app, tenant, "crm-thu")
     seen = (await restricted.get("/v1/tickets", params={"include": "requester"})).json()

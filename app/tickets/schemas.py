@@ -391,11 +391,18 @@ class Included(ResponseModel):
     categories: list[IncludedCategory] | None = None
 
 
+# Only a response to `include` carries `included`: the others stay as they were.
 class TicketPage(Page[TicketOut]):
     included: Included | None = Field(
-        None, description="With `include`: the records the page's tickets refer to"
+        None,
+        description="With `include`: the records the page's tickets refer to",
+        exclude_if=lambda value: value is None,
     )
 
 
 class TicketWithIncluded(TicketOut):
-    included: Included | None = Field(None, description="With `include`: the records the ticket refers to")
+    included: Included | None = Field(
+        None,
+        description="With `include`: the records the ticket refers to",
+        exclude_if=lambda value: value is None,
+    )
