@@ -525,7 +525,8 @@ class TicketRepository(ScopedRepository[Ticket]):
             conditions.append(Ticket.followers.contains([filters.follower]))
         conditions.extend(custom_field_condition(condition) for condition in filters.custom_fields)
         if filters.sla_breached is not None:
-            conditions.append(Ticket.sla_breached.is_(filters.sla_breached))
+            # `=`, not `IS`: the planner matches it to the partial index on breached tickets.
+            conditions.append(Ticket.sla_breached == filters.sla_breached)
         if filters.solved_after is not None:
             conditions.append(Ticket.solved_at >= filters.solved_after)
         if filters.has_missed_call is not None:
