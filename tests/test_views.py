@@ -152,3 +152,35 @@ async def test_view_tickets_and_counts_agree_with_the_list_and_me_is_the_caller(
     chosen = await as_lan.get("/v1/views/counts", params={"ids": f"{built_in['all_open']},{view['id']}"})
     assert [item["count"] for item in chosen.json()["items"]] == [5, 2]
     assert solved["status_kind"] == "solved"
+
+
+async def test_a_view_counts_what_a_restricted_agent_may_see_and_says_when_it_no_longer_runs(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    field = await create_custom_field(tenant.admin, "ticket", "ma_kho", "Mã kho")
+    thu = await create_agent(tenant.admin, "crm-thu", ticket_access="restricted")
+    group = await create_group(tenant.admin, "Nhóm Kho Bắc", [thu["id"]])
+    as_thu = await agent_token_client(app, tenant, "crm-thu")
+    await create_ticket(tenant.agent, group_id=group["id"], custom_fields={"ma_kho": "HN-01"})
+    await create_ticket(tenant.agent, custom_fields={"ma_kho": "HN-01"})
+    view = await create(
+        tenant.admin,
+        "/v1/views",
+        {
+            "name": "Kho Hà Nội",
+            "visibility": "groups",
+            "group_ids": [group["id"]],
+            "filters": {"cf.ma_kho": "HN-01"},
+        },
+    )
+    assert (await tenant.admin.get(f"/v1/views/{view['id']}")).status_code == 200
+    assert (await as_thu.get(f"/v1/views/{view['id']}/count")).json()["count"] == 1
+    listed = await as_thu.get(f"/v1/views/{view['id']}/tickets", params={"include": "group"})
+    assert [item["name"] for item in listed.json()["included"]["groups"]] == ["Nhóm Kho Bắc"]
+    # The field is retired: the view stays, and says why it no longer counts.
+    retired = await tenant.admin.patch(f"/v1/custom-fields/{field['id']}", json={"active": False})
+    assert retired.status_code == 200, retired.text
+    counted = (await as_thu.get("/v1/views/counts", params={"ids": view["id"]})).json()["items"]
+    assert counted[0]["count"] is None and "ma_kho" in counted[0]["error"]
+    broken = await as_thu.get(f"/v1/views/{view['id']}/tickets")
+    assert broken.status_code == 400 and broken.json()["field"] == "filters.cf.ma_kho"
