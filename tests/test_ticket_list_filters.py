@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from tests.conftest import Tenant, agent_token_client
 from tests.factories import (
@@ -75,6 +76,28 @@ async def test_custom_field_filters_by_type(tenant: Tenant) -> None:
     assert await _numbers(tenant, **{"cf.chi_nhanh[in]": "ha_noi,sai_gon"}) == [first, third]
     assert await _numbers(tenant, **{"cf.kenh_ban": "da_nang"}) == [first]
     assert await _numbers(tenant, **{"cf.kenh_ban[in]": "da_nang,sai_gon"}) == [first, second]
+
+
+async def test_a_stored_value_of_the_wrong_shape_does_not_match_rather_than_fail(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    await create_custom_field(tenant.admin, "ticket", "gia_tri", "Giá trị đơn", type="integer")
+    await create_custom_field(tenant.admin, "ticket", "ngay_giao", "Ngày giao", type="date")
+    await create_custom_field(tenant.admin, "ticket", "hen_goi", "Hẹn gọi lại", type="datetime")
+    good = await create_ticket(
+        tenant.agent,
+        custom_fields={"gia_tri": 5, "ngay_giao": "2026-01-05", "hen_goi": "2026-01-05T09:30:00Z"},
+    )
+    damaged = await create_ticket(tenant.agent)
+    # Written around the checks, as an old import or a hand-made fix might have.
+    async with app.state.db.sessionmaker() as session, session.begin():
+        await session.execute(
+            text("UPDATE tickets SET custom_fields = CAST(:values AS jsonb) WHERE id = :id"),
+            {"values": '{"gia_tri": "năm", "ngay_giao": "sáng mai", "hen_goi": "2026-13-45T99:00:00"}',
+             "id": damaged["id"]},
+        )  # fmt: skip
+    for name, bound in (("gia_tri", "1"), ("ngay_giao", "2020-01-01"), ("hen_goi", "2020-01-01T00:00:00Z")):
+        assert await _numbers(tenant, **{f"cf.{name}[gte]": bound}) == [good["number"]]
 
 
 async def test_bad_custom_field_filters_are_refused_naming_the_parameter(tenant: Tenant) -> None:
