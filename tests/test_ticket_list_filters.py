@@ -211,5 +211,17 @@ async def test_include_side_loads_each_record_once(app: FastAPI, tenant: Tenant)
         f"/v1/tickets/{seen['items'][0]['id']}", params={"include": "organization"}
     )
     assert single.json()["included"]["organizations"][0]["id"] == organization["id"]
+    # The included records are part of what a conditional read revalidates.
+    renamed = await tenant.admin.patch(
+        f"/v1/organizations/{organization['id']}", json={"name": "Công ty Rạng Đông"}
+    )
+    assert renamed.status_code == 200, renamed.text
+    again = await tenant.agent.get(
+        f"/v1/tickets/{seen['items'][0]['id']}",
+        params={"include": "organization"},
+        headers={"If-None-Match": single.headers["etag"]},
+    )
+    assert again.status_code == 200
+    assert again.json()["included"]["organizations"][0]["name"] == "Công ty Rạng Đông"
     unknown = await tenant.agent.get("/v1/tickets", params={"include": "requester,comments"})
     assert unknown.status_code == 400 and unknown.json()["field"] == "include"

@@ -140,10 +140,15 @@ async def get_ticket(
     response: Response,
     include: IncludeQuery = None,
 ) -> TicketWithIncluded:
+    """With `include`, the ETag covers the included records too (it is the response's own, not the
+    ticket's version: send `"<version>"` in If-Match)."""
     included = parse_include(include, principal)
     service = _service(request, session, principal)
     ticket = await service.get(ticket_id)
     shown = await _single(service, ticket, response)
+    if included:
+        # A renamed requester must not be answered with 304 for an unchanged ticket.
+        del response.headers["etag"]
     return TicketWithIncluded(
         **shown.model_dump(), included=await side_load(session, principal.workspace_id, [ticket], included)
     )
