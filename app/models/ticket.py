@@ -71,6 +71,12 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
             "ix_tickets_unresolved", "workspace_id", "updated_at", "id", postgresql_where=text(_UNRESOLVED)
         ),
         Index(
+            "ix_tickets_unresolved_group_id",
+            "workspace_id",
+            "group_id",
+            postgresql_where=text(_UNRESOLVED),
+        ),
+        Index(
             "ix_tickets_unassigned",
             "workspace_id",
             "created_at",

@@ -56,6 +56,10 @@ def upgrade() -> None:
         postgresql_where=sa.text(_UNRESOLVED),
     )  # fmt: skip
     op.create_index(
+        "ix_tickets_unresolved_group_id", "tickets", ["workspace_id", "group_id"], unique=False,
+        postgresql_where=sa.text(_UNRESOLVED),
+    )  # fmt: skip
+    op.create_index(
         "ix_tickets_unassigned", "tickets", ["workspace_id", "created_at", "id"], unique=False,
         postgresql_where=sa.text(f"assignee_id IS NULL AND {_UNRESOLVED}"),
     )  # fmt: skip
@@ -135,6 +139,7 @@ def downgrade() -> None:
     op.drop_index("ix_tickets_workspace_id_solved_at", table_name="tickets")
     op.drop_index("ix_tickets_sla_breached", table_name="tickets")
     op.drop_index("ix_tickets_unassigned", table_name="tickets")
+    op.drop_index("ix_tickets_unresolved_group_id", table_name="tickets")
     op.drop_index("ix_tickets_unresolved", table_name="tickets")
     op.drop_index("ix_tickets_custom_fields", table_name="tickets", postgresql_using="gin")
     op.drop_column("tickets", "last_agent_reply_at")
