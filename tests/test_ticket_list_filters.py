@@ -225,3 +225,13 @@ async def test_include_side_loads_each_record_once(app: FastAPI, tenant: Tenant)
     assert again.json()["included"]["organizations"][0]["name"] == "Công ty Rạng Đông"
     unknown = await tenant.agent.get("/v1/tickets", params={"include": "requester,comments"})
     assert unknown.status_code == 400 and unknown.json()["field"] == "include"
+
+
+def test_every_declared_filter_is_parsed_for_lists_and_views_alike() -> None:
+    """A parameter added to the list's dependency and not to the parser would fail every list."""
+    import inspect
+
+    from app.tickets.filters import FILTER_PARAMETERS, _filters
+
+    parsed = set(inspect.signature(_filters).parameters) - {"me", "custom_fields"}
+    assert parsed == set(FILTER_PARAMETERS)
