@@ -58,6 +58,10 @@ async def test_personal_and_group_views_are_seen_by_their_owner_and_members_only
         assert (await as_tuan.get(f"/v1/views/{view['id']}")).status_code == 404
         assert (await as_tuan.get(f"/v1/views/{view['id']}/count")).status_code == 404
         assert (await other_tenant.admin.get(f"/v1/views/{view['id']}")).status_code == 404
+    # Shared with everyone, it is no longer the group's only.
+    widened = await tenant.admin.patch(f"/v1/views/{shared['id']}", json={"visibility": "everyone"})
+    assert widened.status_code == 200 and widened.json()["group_ids"] == []
+    assert "Bảo hành gấp" in await _views(as_tuan)
     # Another agent's personal view is nobody else's, an admin's key included.
     assert (await tenant.admin.get(f"/v1/views/{personal['id']}")).status_code == 404
     assert (await as_tuan.delete(f"/v1/views/{personal['id']}")).status_code == 404

@@ -73,6 +73,8 @@ class ViewService:
             name: getattr(view, name)
             for name in ("name", "filters", "sort", "columns", "visibility", "group_ids", "position")
         } | given
+        if values["visibility"] is not ViewVisibility.groups and "group_ids" not in given:
+            values["group_ids"] = []
         await self._check(values, set(given))
         if "visibility" in given:
             shared = values["visibility"] is not ViewVisibility.personal
