@@ -15,7 +15,16 @@ def columns_of(ticket: Ticket) -> dict[str, Any]:
 
 
 # Columns kept for the service's own use, never shown in a history.
-UNRECORDED = frozenset({"search_text", "status_kind", "sla_due_at", "sla_breached"})
+UNRECORDED = frozenset(
+    {
+        "search_text",
+        "status_kind",
+        "sla_due_at",
+        "sla_breached",
+        "last_customer_reply_at",
+        "last_agent_reply_at",
+    }
+)
 
 
 def history_rows(
