@@ -1,7 +1,7 @@
 """saved ticket views, reply times of each side, indexes for list filters
 
 Revision ID: 7c41d9e2b5a8
-Revises: 3a0568af03f6
+Revises: 7c41d2e9b3a5
 Create Date: 2026-12-12 16:20:00.000000+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "7c41d9e2b5a8"
-down_revision: str | None = "3a0568af03f6"
+down_revision: str | None = "7c41d2e9b3a5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
