@@ -113,8 +113,8 @@ TICKET_COLUMNS = [
     "workspace_id", "id", "number", "subject", "description", "status_id", "status_kind", "priority",
     "type", "category_id", "group_id", "assignee_id", "requester_id", "followers", "tags",
     "custom_fields", "channel", "due_at", "first_response_at", "last_public_comment_at",
-    "last_public_comment_by", "solved_at", "closed_at", "search_text", "created_at", "updated_at",
-    "version",
+    "last_public_comment_by", "last_customer_reply_at", "last_agent_reply_at", "solved_at", "closed_at",
+    "search_text", "created_at", "updated_at", "version",
 ]  # fmt: skip
 COMMENT_COLUMNS = [
     "workspace_id", "id", "ticket_id", "author_type", "author_id", "public", "body", "channel", "created_at",
@@ -652,7 +652,7 @@ class WorkspaceRows:
             if total > available:
                 gaps = [gap * available // total for gap in gaps]
             moment = created
-            first_response = last_public = NULL
+            first_response = last_public = last_customer = last_agent = NULL
             last_by = NULL
             public_by_agent = kind != "new"
             for position_in_ticket in range(count):
@@ -674,8 +674,12 @@ class WorkspaceRows:
                 comment_stamp = stamp(moment)
                 if public == "t":
                     last_public, last_by = comment_stamp, author_type
-                    if author_type == "agent" and first_response == NULL:
-                        first_response = comment_stamp
+                    if author_type == "agent":
+                        last_agent = comment_stamp
+                        if first_response == NULL:
+                            first_response = comment_stamp
+                    else:
+                        last_customer = comment_stamp
                 comment_channel = "api" if author_type == "agent" else channel
                 comment_id = _uuid7_hex(moment * 1000 + int(random_() * 1000), bits(74))
                 emit(
@@ -696,8 +700,9 @@ class WorkspaceRows:
                 f"{workspace}\t{ticket_id}\t{number}\t{subject}\t{description}\t{statuses[kind]}\t{kind}\t"
                 f"{priority}\t{ticket_type}\t{category}\t{group}\t{assignee}\t{requester}\t{followers}\t"
                 f"{{{','.join(tags)}}}\t{{{', '.join(fields)}}}\t{channel}\t{due_at}\t{first_response}\t"
-                f"{last_public}\t{last_by}\t{solved}\t{closed}\t{copy_text(folded)}\t{stamp(created)}\t"
-                f"{stamp(updated)}\t{1 + count + (kind in ('solved', 'closed')) + (kind == 'closed')}\n"
+                f"{last_public}\t{last_by}\t{last_customer}\t{last_agent}\t{solved}\t{closed}\t"
+                f"{copy_text(folded)}\t{stamp(created)}\t{stamp(updated)}\t"
+                f"{1 + count + (kind in ('solved', 'closed')) + (kind == 'closed')}\n"
             )
 
 
