@@ -21,7 +21,13 @@ from uvicorn.main import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from app.config import get_settings
-from app.db import create_database, direct_database_url, migrate, resolve_database_url
+from app.db import (
+    create_database,
+    direct_database_url,
+    migrate,
+    resolve_database_url,
+    warn_of_server_settings_behind_pooler,
+)
 from app.errors import NotFound
 from app.kit.crypto import key_file_path, load_secret_box
 from app.kit.logs import configure_logging
@@ -174,10 +180,12 @@ def _metrics_shared_by_processes() -> Iterator[None]:
 @click.option("--smtp", is_flag=True, help="Also receive mail by SMTP (HELPDESK_EMAIL_LISTEN_HOST/PORT).")
 def worker(smtp: bool) -> None:
     """Run the background worker (webhook deliveries, channel messages and replies, SLA, retention) until
-    SIGTERM or Ctrl-C; with HELPDESK_WORKER_METRICS_PORT set, it serves /metrics and /livez there."""
+    SIGTERM or Ctrl-C; with HELPDESK_WORKER_METRICS_PORT set, it serves /metrics, /livez and /readyz
+    there."""
     # Loaded by the commands that use it, so that the others start without the application.
     from app.attachments.storage import close_storages
     from app.kit.tracing import start_tracing, stop_tracing
+    from app.worker.health import WorkerHealth
     from app.worker.metrics import serve_metrics
     from app.worker.runner import Worker
 
@@ -193,12 +201,14 @@ def worker(smtp: bool) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
         database = create_database(url, settings)
+        await warn_of_server_settings_behind_pooler(database, settings)
         try:
-            work = Worker(database, listen_url, settings, load_secret_box(settings)).run(stopping)
+            health = WorkerHealth(settings.worker)
+            work = Worker(database, listen_url, settings, load_secret_box(settings)).run(stopping, health)
             if settings.worker.metrics_port is None:
                 await work
             else:
-                await asyncio.gather(work, serve_metrics(database, settings, stopping))
+                await asyncio.gather(work, serve_metrics(database, settings, health, stopping))
         finally:
             await close_storages()
             await database.dispose()
@@ -356,3 +366,89 @@ def secrets_rotate(batch_size: int) -> None:
         raise click.ClickException(
             "some secrets are encrypted under no key of HELPDESK_SECRET_KEY and were left as they were"
         )
+
+
+@main.group()
+def demo() -> None:
+    """Demo data."""
+
+
+@demo.command("load")
+@click.option("--tickets", required=True, type=click.IntRange(1, 100_000_000), help="Tickets in all.")
+@click.option("--workspaces", default=1, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--comments-per-ticket", default=3.0, show_default=True, type=click.FloatRange(0, 30), help="On average."
+)
+@click.option("--seed", default=1, show_default=True, type=int, help="The same seed, the same data.")
+@click.option(
+    "--connections",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 16),
+    help="Workspaces written at once, each on a connection of its own.",
+)
+def demo_load(tickets: int, workspaces: int, comments_per_ticket: float, seed: int, connections: int) -> None:
+    """Fill workspaces with realistic tickets, comments and contacts (Vietnamese and English), fast.
+    Interrupted, the same command goes on where it stopped; prints JSON with the workspaces (and the
+    admin key of those it created, shown once) and the load's rate."""
+    # Loaded by the commands that use it, so that the others start without the application.
+    from app.demo.loader import Loader, LoadRefused, LoadRequest, provision_workspace
+
+    settings = get_settings()
+    url = direct_database_url(settings, resolve_database_url(settings))
+    request = LoadRequest(tickets, workspaces, comments_per_ticket, seed)
+
+    async def run():
+        database = create_database(url, settings)
+
+        async def provision(position: int):
+            async with database.sessionmaker() as session, session.begin():
+                return await provision_workspace(session, request, position)
+
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                raws = []
+                for _ in range(min(connections, workspaces)):
+                    connection = await stack.enter_async_context(database.engine.connect())
+                    raw = (await connection.get_raw_connection()).driver_connection
+                    # A batch's COPY, and what is built and checked at the end, may outlast the
+                    # service's statement timeout.
+                    await raw.execute("SET statement_timeout = 0")
+                    raws.append(raw)
+                loader = Loader(raws[0], provision, request, writers=raws[1:])
+                references = await loader.prepare()
+                remaining = loader.remaining(references)
+                with click.progressbar(length=remaining, label="Loading tickets", file=sys.stderr) as bar:
+                    loader.progress = bar.update
+                    return await loader.load(references)
+        finally:
+            await database.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except LoadRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    _print_json(
+        {
+            "workspaces": [
+                {
+                    "workspace_id": loaded.workspace_id,
+                    "name": loaded.name,
+                    "tickets": loaded.tickets,
+                    "contacts": loaded.contacts,
+                    **({"api_key": loaded.admin_key} if loaded.admin_key else {}),
+                }
+                for loaded in report.workspaces
+            ],
+            "written": {
+                "tickets": report.tickets_written,
+                "comments": report.comments_written,
+                "contacts": report.contacts_written,
+            },
+            "seconds": round(report.seconds, 2),
+            "tickets_per_second": round(report.tickets_written / report.seconds) if report.seconds else None,
+            "deferred_indexes_and_foreign_keys": report.deferred,
+            "of_which_restoring_seconds": round(report.restore_seconds, 2),
+            "vacuum_analyze_seconds": round(report.vacuum_seconds, 2),
+        }
+    )

@@ -48,7 +48,11 @@ class WorkerSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(20.0, ge=0)
     # Inbound channel messages threaded at once per worker (each in its own transaction).
     inbound_concurrency: int = Field(4, ge=1, le=64)
-    # `helpdesk worker` serves /metrics and /livez on this port (none when unset).
+    # A loop whose round runs longer than this (or whose wait outlasts its interval by this) is stalled.
+    stalled_round_seconds: float = Field(300.0, gt=0)
+    # /readyz fails while the oldest event not yet fanned out to webhooks is older than this.
+    ready_max_outbox_lag_seconds: float = Field(300.0, gt=0)
+    # `helpdesk worker` serves /metrics, /livez and /readyz on this port (none when unset).
     metrics_port: int | None = Field(None, ge=1, le=65535)
     metrics_host: str = "127.0.0.1"
 

@@ -1,12 +1,13 @@
 """Engine, sessions and migrations."""
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -14,6 +15,8 @@ from app.config import Settings
 from app.embedded import asyncpg_url, start_embedded_postgres
 from app.errors import DatabaseUnavailable, connection_lost
 from app.kit.tracing import trace_statements
+
+logger = logging.getLogger(__name__)
 
 # The alembic history, shipped inside the package (package data, not an importable package).
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -99,6 +102,30 @@ def create_database(url: str, settings: Settings) -> Database:
     event.listen(engine.sync_engine, "handle_error", _invalidate_lost_connections)
     trace_statements(engine.sync_engine)
     return Database(engine, async_sessionmaker(engine, expire_on_commit=False, autoflush=False))
+
+
+async def warn_of_server_settings_behind_pooler(db: Database, settings: Settings) -> None:
+    """Behind PgBouncer the service cannot set its statement timeout on the server connections (the
+    role or PgBouncer's `connect_query` must, README "PgBouncer"): say so at start when they run without
+    the one configured, since a runaway statement would then hold its connection and its locks."""
+    wanted = settings.db.statement_timeout_ms
+    if settings.db.pooler == "none" or wanted == 0:
+        return
+    try:
+        async with db.sessionmaker() as session:
+            actual = await session.scalar(
+                text("SELECT setting::int FROM pg_settings WHERE name = 'statement_timeout'")
+            )
+    except Exception as error:  # the database is not up yet: the first requests will say so
+        logger.info("could not read the server connections' statement_timeout: %s", type(error).__name__)
+        return
+    if actual != wanted:
+        logger.warning(
+            "the server connections behind the pooler run with statement_timeout = %s ms, not the %s ms of "
+            "HELPDESK_DB_STATEMENT_TIMEOUT_MS: set it for the service's role or in PgBouncer's connect_query",
+            actual,
+            wanted,
+        )
 
 
 def _invalidate_lost_connections(context: ExceptionContext) -> None:

@@ -15,7 +15,12 @@ from app.api.request_log import RequestLog
 from app.assembly import assemble
 from app.attachments.storage import close_storages
 from app.config import Settings, get_settings
-from app.db import create_database, direct_database_url, resolve_database_url
+from app.db import (
+    create_database,
+    direct_database_url,
+    resolve_database_url,
+    warn_of_server_settings_behind_pooler,
+)
 from app.events.notifier import EventNotifier
 from app.kit import metrics
 from app.kit.crypto import load_secret_box
@@ -79,6 +84,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         listen_url = direct_database_url(settings, url)
         app.state.secret_box = load_secret_box(settings)
         app.state.db = create_database(url, settings)
+        await warn_of_server_settings_behind_pooler(app.state.db, settings)
         app.state.notifier = EventNotifier(listen_url)
         embedded = database_url is None and not settings.database_url
         try:

@@ -27,6 +27,7 @@ from app.statuses.router import router as statuses_router
 from app.ticket_metrics.router import router as ticket_metrics_router
 from app.tickets.router import router as tickets_router
 from app.triggers.router import router as triggers_router
+from app.views.router import router as views_router
 from app.webhooks.router import router as webhooks_router
 from app.workspaces.router import router as workspaces_router
 
@@ -34,6 +35,7 @@ DOMAIN_ROUTERS = [
     health_router,
     tickets_router,
     ticket_metrics_router,
+    views_router,
     attachments_router,
     comments_router,
     presence_router,

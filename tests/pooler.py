@@ -84,7 +84,7 @@ def _unprivileged_user(host: str) -> str:
     return "nobody"
 
 
-def _configuration(database_url: str, port: int, directory: Path) -> tuple[str, str]:
+def _configuration(database_url: str, port: int, directory: Path, connect_query: str) -> tuple[str, str]:
     """PgBouncer's ini for the database of `database_url`, and the user it logs in as."""
     server = make_url(database_url)
     user = server.username or "postgres"
@@ -95,7 +95,7 @@ def _configuration(database_url: str, port: int, directory: Path) -> tuple[str, 
         f"dbname={server.database}",
         f"user={user}",
         f"pool_size={SERVER_POOL_SIZE}",
-        f"connect_query='{SERVER_SETTINGS_QUERY}'",
+        f"connect_query='{connect_query}'",
     ]
     if server.password:
         target.append(f"password={server.password}")
@@ -131,11 +131,14 @@ def _accepting(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def running_pgbouncer(database_url: str, directory: Path) -> Iterator[PgBouncer]:
-    """PgBouncer pooling transactions to the database of `database_url` until the block ends."""
+def running_pgbouncer(
+    database_url: str, directory: Path, connect_query: str = SERVER_SETTINGS_QUERY
+) -> Iterator[PgBouncer]:
+    """PgBouncer pooling transactions to the database of `database_url` until the block ends; its server
+    connections run `connect_query` as they open."""
     executable = pgbouncer_executable()
     port = free_port()
-    ini, user = _configuration(database_url, port, directory)
+    ini, user = _configuration(database_url, port, directory, connect_query)
     config = directory / "pgbouncer.ini"
     config.write_text(ini)
     log = directory / "pgbouncer.log"

@@ -161,6 +161,23 @@ async def test_a_channel_that_lost_its_address_says_so_and_claims_it_back_only_w
     assert_taken(await tenant.admin.post("/v1/channels", json=email_body(fresh)), "settings.address")
 
 
+async def test_an_address_changed_or_a_channel_deleted_is_free_for_another_workspace(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    first, second = support_address(), support_address()
+    channel = (await tenant.admin.post("/v1/channels", json=email_body(first))).json()
+    assert_taken(await other_tenant.admin.post("/v1/channels", json=email_body(first)), "settings.address")
+    moved = await tenant.admin.patch(f"/v1/channels/{channel['id']}", json={"settings": {"address": second}})
+    assert moved.status_code == 200, moved.text
+    taken_over = await other_tenant.admin.post("/v1/channels", json=email_body(first))
+    assert taken_over.status_code == 201, taken_over.text
+    taken = await other_tenant.admin.post("/v1/channels", json=email_body(second, "Hộp thư hoá đơn"))
+    assert_taken(taken, "settings.address")
+    assert (await tenant.admin.delete(f"/v1/channels/{channel['id']}")).status_code == 204
+    again = await other_tenant.admin.post("/v1/channels", json=email_body(second, "Hộp thư hoá đơn"))
+    assert again.status_code == 201, again.text
+
+
 # Mailgun routes
 
 

@@ -14,11 +14,11 @@ import httpx
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.config import Settings
 from app.kit.time import utcnow
-from app.models import InboundMessage
+from app.models import DispatchCursor, Event, InboundMessage
 from tests.conftest import Tenant, make_client, running_app, running_worker
 from tests.factories import create_ticket, create_webhook
 from tests.processes import HELPDESK, ApiProcess, free_port, service_env, start_worker
@@ -239,3 +239,35 @@ async def test_the_processes_of_serve_with_two_workers_are_added_up(database_url
             assert value(text, "helpdesk_db_pool_size") >= 4
     finally:
         api.stop()
+
+
+async def test_a_worker_is_ready_until_its_outbox_lags_beyond_the_bound(
+    app: FastAPI, database_url: str, tenant: Tenant
+) -> None:
+    async with worker_serving_metrics(
+        database_url, HELPDESK_WORKER_READY_MAX_OUTBOX_LAG_SECONDS="600"
+    ) as worker:
+        async with asyncio.timeout(30):
+            while (ready := await worker.get("/readyz")).status_code != 200:  # noqa: ASYNC110 - polled
+                await asyncio.sleep(0.1)
+        assert ready.json() == {"status": "ok"}
+
+        # Fan-out held up (its cursor locked), and an event waiting behind it for an hour.
+        async with app.state.db.sessionmaker() as holding, holding.begin():
+            await holding.execute(select(DispatchCursor).where(DispatchCursor.id == 1).with_for_update())
+            ticket = await create_ticket(tenant.agent, subject="Chờ gửi webhook")
+            async with app.state.db.sessionmaker() as session, session.begin():
+                await session.execute(
+                    update(Event)
+                    .where(Event.subject_id == UUID(ticket["id"]))
+                    .values(occurred_at=utcnow() - timedelta(hours=1))
+                )
+            unready = await worker.get("/readyz")
+            assert unready.status_code == 503
+            assert unready.headers["retry-after"] == "5"
+            assert unready.json()["status"] == "unready"
+            assert "fanned out to webhooks" in unready.json()["detail"]
+
+        async with asyncio.timeout(30):
+            while (await worker.get("/readyz")).status_code != 200:  # noqa: ASYNC110 - polled
+                await asyncio.sleep(0.1)

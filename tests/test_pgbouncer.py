@@ -5,6 +5,7 @@ PgBouncer's admin console shows the traffic went through it."""
 
 import asyncio
 import json
+import logging
 import subprocess
 from collections.abc import AsyncIterator
 
@@ -16,10 +17,11 @@ from pydantic import ValidationError
 from sqlalchemy import text
 
 from app.config import DatabaseSettings, Settings
+from app.db import create_database, warn_of_server_settings_behind_pooler
 from tests.conftest import create_tenant, running_app, running_worker, served_over_http
 from tests.factories import create_webhook
 from tests.locks import plain_url
-from tests.pooler import SERVER_POOL_SIZE, PgBouncer
+from tests.pooler import SERVER_POOL_SIZE, PgBouncer, running_pgbouncer
 from tests.processes import HELPDESK, service_env, start_api, start_worker
 from tests.receiver import Behaviour, Receiver
 from tests.test_stream import next_messages, open_stream
@@ -212,3 +214,28 @@ def test_migrate_uses_the_direct_url(database_url: str) -> None:
     finished = subprocess.run([HELPDESK, "migrate"], env=env, capture_output=True, timeout=60, check=False)  # noqa: S603 - our own command
     assert finished.returncode == 0, finished.stderr.decode(errors="replace")
     assert b"database is up to date" in finished.stdout
+
+
+@pytest.mark.parametrize(
+    ("connect_query", "warned"),
+    [("SET statement_timeout = 30000", False), ("SET client_connection_check_interval = 1000", True)],
+)
+async def test_a_pooler_whose_server_connections_lack_the_statement_timeout_is_warned_of(
+    pooled_settings: Settings,
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    caplog: pytest.LogCaptureFixture,
+    connect_query: str,
+    warned: bool,
+) -> None:
+    with running_pgbouncer(database_url, tmp_path_factory.mktemp("pgbouncer"), connect_query) as pooler:
+        database = create_database(pooler.url, pooled_settings)
+        try:
+            with caplog.at_level(logging.WARNING, logger="app.db"):
+                await warn_of_server_settings_behind_pooler(database, pooled_settings)
+        finally:
+            await database.dispose()
+    warnings = [record.getMessage() for record in caplog.records if record.name == "app.db"]
+    assert bool(warnings) is warned, warnings
+    if warned:
+        assert "statement_timeout = 0 ms, not the 30000 ms" in warnings[0]

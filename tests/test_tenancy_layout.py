@@ -19,22 +19,15 @@ GLOBAL_TABLES = {
     # One row, locked by one worker at a time (FOR UPDATE SKIP LOCKED): a reference table.
     "dispatch_cursor": "how far the fan-out of events to webhooks has gone, across all workspaces",
 }
-REFERENCE_TABLES = {"dispatch_cursor"}
+# Tables whose rows name workspaces but are looked up before the workspace is known, across all of
+# them: one table for the whole service (a reference table), keyed by what is looked up.
+LOOKUP_TABLES = {
+    "channel_claims": "what a channel receives for (an email address, a Page, an OA, a Zalo app), unique "
+    "across workspaces, and the workspace and channel that hold it",
+}
+REFERENCE_TABLES = {"dispatch_cursor", *LOOKUP_TABLES}
 # The workspaces themselves are distributed by their id, which every other table calls workspace_id.
 DISTRIBUTION_COLUMNS = {"workspaces": "id"}
-
-# Unique indexes that do not include workspace_id yet, and why each stays for now. Each is a rule across
-# workspaces — what a channel receives for (an email address, a Page or OA id, a Zalo app id) belongs to
-# one channel in the whole service, so that mail or a provider's event finds its workspace — which app
-# code relies on (a claim taken twice is a 409 naming the field). Keeping the rule once channels are
-# distributed needs the claims in a reference table of their own, written with the channel: a change of
-# the channels domain, not of the schema alone. Until then `channels` is what keeps the database from
-# being distributed (docs/distribution.md, "Before distributing").
-NOT_YET_BY_WORKSPACE = {
-    "uq_channels_claimed_address": "an email address is received by one channel of the whole service",
-    "uq_channels_kind_claimed_account_id": "a Page or Zalo OA is connected to one channel of the service",
-    "uq_channels_kind_claimed_app_id": "a Zalo app is connected to one channel of the whole service",
-}
 
 
 @dataclass(frozen=True)
@@ -131,7 +124,9 @@ async def catalog(database_url: str) -> Catalog:
 
 def distribution_column(table: str) -> str | None:
     """The column `table` is distributed by; None for a table that holds no workspace's rows."""
-    return None if table in GLOBAL_TABLES else DISTRIBUTION_COLUMNS.get(table, "workspace_id")
+    if table in GLOBAL_TABLES or table in LOOKUP_TABLES:
+        return None
+    return DISTRIBUTION_COLUMNS.get(table, "workspace_id")
 
 
 def test_every_tenant_table_carries_its_workspace(catalog: Catalog) -> None:
@@ -147,23 +142,22 @@ def test_every_primary_key_and_unique_index_includes_the_workspace(catalog: Cata
     without = [
         index.definition
         for index in catalog.unique_indexes
-        if (column := distribution_column(index.table))
-        and column not in index.columns
-        and index.name not in NOT_YET_BY_WORKSPACE
+        if (column := distribution_column(index.table)) and column not in index.columns
     ]
     assert without == [], "a unique index of a tenant table must include workspace_id"
-
-
-def test_what_waits_to_include_the_workspace_is_still_there_and_still_without_it(catalog: Catalog) -> None:
-    """An entry of NOT_YET_BY_WORKSPACE leaves the list with the change that fixes it."""
-    waiting = {index.name: index for index in catalog.unique_indexes if index.name in NOT_YET_BY_WORKSPACE}
-    assert waiting.keys() == NOT_YET_BY_WORKSPACE.keys()
-    assert all("workspace_id" not in index.columns for index in waiting.values())
 
 
 def test_global_tables_exist_and_hold_no_workspace(catalog: Catalog) -> None:
     for table in GLOBAL_TABLES:
         assert table in catalog.columns and "workspace_id" not in catalog.columns[table], table
+
+
+def test_lookup_tables_exist_and_no_foreign_key_ties_them_to_tenant_tables(catalog: Catalog) -> None:
+    """A reference table may refer only to reference tables, and Citus refuses a key from a
+    distributed table to a reference table's rows of every workspace alike: they stand alone."""
+    assert LOOKUP_TABLES.keys() <= catalog.columns.keys()
+    tied = [key.name for key in catalog.foreign_keys if {key.table, key.referred_table} & set(LOOKUP_TABLES)]
+    assert tied == []
 
 
 def test_every_foreign_key_between_tenant_tables_joins_on_the_workspace(catalog: Catalog) -> None:
@@ -202,10 +196,10 @@ def test_the_document_distributes_every_table_in_an_order_its_foreign_keys_allow
     expected = {
         table: distribution_column(table)
         for table in catalog.columns
-        if table not in GLOBAL_TABLES or table in REFERENCE_TABLES
+        if distribution_column(table) is not None or table in REFERENCE_TABLES
     }
     assert dict(commands) == expected and len(commands) == len(expected)
-    assert all(table in text for table in GLOBAL_TABLES.keys() | NOT_YET_BY_WORKSPACE.keys())
+    assert all(table in text for table in GLOBAL_TABLES)
     position = {table: place for place, (table, _) in enumerate(commands)}
     late = [
         f"{key.table} before {key.referred_table}"

@@ -20,6 +20,7 @@ from app.kit.jobs import Job, PeriodicJob, Service, Wake
 from app.kit.outbound import outbound_client
 from app.kit.time import utcnow
 from app.models import WebhookDelivery
+from app.worker.health import WorkerHealth
 from app.worker.jobs import declared_jobs
 from app.worker.runner import Worker, run_jobs
 from tests.conftest import Tenant, running_worker
@@ -264,3 +265,46 @@ async def test_a_stopping_worker_hands_back_what_it_could_not_finish(
             select(WebhookDelivery.locked_until).where(WebhookDelivery.workspace_id == tenant.workspace_id)
         )
     assert locked_until is None, "released for another worker to send at once"
+
+
+async def test_a_loop_stuck_in_its_round_or_a_service_that_ended_is_reported_stalled(
+    database_url: str, settings: Settings
+) -> None:
+    released = asyncio.Event()
+
+    async def stuck() -> int:
+        await released.wait()
+        return 0
+
+    async def idle() -> int:
+        return 0
+
+    async def crashing(stopping: asyncio.Event) -> None:
+        raise RuntimeError("the service fell over")
+
+    configured = fast_settings(settings)
+    configured.worker = configured.worker.model_copy(update={"stalled_round_seconds": 0.3})
+    health = WorkerHealth(configured.worker)
+    assert health.unready_reason(0) == "the worker has not started its jobs yet"
+    jobs: list[Job] = [
+        PeriodicJob("stuck", stuck, interval_seconds=0.1),
+        PeriodicJob("idle", idle, interval_seconds=0.1, concurrency=2),
+        Service("crashing", crashing),
+    ]
+    stopping = asyncio.Event()
+    running = asyncio.create_task(run_jobs(jobs, database_url, configured, stopping, health))
+    await until(lambda: health.stalled() == ["crashing", "stuck"], within_seconds=5)
+    assert health.unready_reason(0) == "stalled or stopped: crashing, stuck"
+    released.set()
+    await until(lambda: health.stalled() == ["crashing"], within_seconds=5)
+    stopping.set()
+    await asyncio.wait_for(running, timeout=5)
+
+
+async def test_an_outbox_lagging_beyond_its_bound_makes_the_worker_unready(settings: Settings) -> None:
+    health = WorkerHealth(settings.worker.model_copy(update={"ready_max_outbox_lag_seconds": 60}))
+    health.waiting("idle", 1)
+    assert health.unready_reason(59) is None
+    assert health.unready_reason(61) == (
+        "the oldest event not yet fanned out to webhooks is 61 s old (more than 60 s)"
+    )

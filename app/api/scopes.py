@@ -14,6 +14,7 @@ _READS = frozenset({"GET", "HEAD"})
 _BY_PATH: tuple[tuple[str, Scope, Scope], ...] = (
     ("/v1/tickets/{ticket_id}/comments", Scope.tickets_read, Scope.comments_write),
     ("/v1/tickets", Scope.tickets_read, Scope.tickets_write),
+    ("/v1/views", Scope.tickets_read, Scope.tickets_write),
     ("/v1/comments", Scope.tickets_read, Scope.comments_write),
     ("/v1/attachments", Scope.tickets_read, Scope.tickets_write),
     ("/v1/uploads", Scope.tickets_read, Scope.tickets_write),

@@ -3,7 +3,20 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, DateTime, Select, bindparam, exists, func, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +26,7 @@ from app.kit.pagination import Keyset, SortColumn
 from app.kit.repository import ScopedRepository
 from app.kit.time import utcnow
 from app.models import (
+    ChannelClaim,
     Contact,
     ContactIdentity,
     Conversation,
@@ -42,6 +56,39 @@ class ChannelRepository(ScopedRepository[MessagingChannel]):
         if active is not None:
             statement = statement.where(MessagingChannel.active == active)
         return statement
+
+    async def hold_claims(self, channel: MessagingChannel, claims: dict[str, str | None]) -> str | None:
+        """Make `claims` (column -> value, None for none) all the channel holds; the first column whose
+        value another channel holds, if any (then the caller must not commit). Of two channels claiming
+        one value at once, the second waits for the first's transaction, and gets it only if that one
+        rolls back."""
+        wanted = {
+            (f"{channel.kind.value}:{column}", value): column for column, value in claims.items() if value
+        }
+        released = delete(ChannelClaim).where(
+            ChannelClaim.workspace_id == self.workspace_id, ChannelClaim.channel_id == channel.id
+        )
+        if wanted:
+            released = released.where(tuple_(ChannelClaim.claim, ChannelClaim.value).not_in(list(wanted)))
+        await self.session.execute(released)
+        for (claim, value), column in wanted.items():
+            row = {
+                "claim": claim,
+                "value": value,
+                "workspace_id": self.workspace_id,
+                "channel_id": channel.id,
+            }
+            taken = insert(ChannelClaim).values(row).on_conflict_do_nothing().returning(ChannelClaim.claim)
+            if (await self.session.execute(taken)).first() is not None:
+                continue
+            holder = await self.session.execute(
+                select(ChannelClaim.workspace_id, ChannelClaim.channel_id).where(
+                    ChannelClaim.claim == claim, ChannelClaim.value == value
+                )
+            )
+            if holder.one_or_none() != (self.workspace_id, channel.id):
+                return column
+        return None
 
     async def in_use(self, channel_id: UUID) -> bool:
         """Whether conversations came in on the channel (their tickets would lose where to reply)."""
@@ -150,7 +197,16 @@ async def ticket_of_messages(
     return await session.scalar(select(both.c.ticket_id).order_by(both.c.at.desc()).limit(1))
 
 
-_CLAIMED_ADDRESS = select(MessagingChannel).where(MessagingChannel.claimed_address == bindparam("address"))
+_ADDRESS_CLAIM = "email:claimed_address"
+_CLAIMED_ADDRESS = select(MessagingChannel).join(
+    ChannelClaim,
+    and_(
+        ChannelClaim.workspace_id == MessagingChannel.workspace_id,
+        ChannelClaim.channel_id == MessagingChannel.id,
+        ChannelClaim.claim == _ADDRESS_CLAIM,
+        ChannelClaim.value == bindparam("address"),
+    ),
+)
 
 
 async def email_channel_for(session: AsyncSession, address: str) -> MessagingChannel | None:
@@ -163,10 +219,10 @@ async def claimed_addresses(session: AsyncSession, addresses: Sequence[str]) -> 
     """Which of these (base) addresses a channel receives mail for, in any workspace."""
     if not addresses:
         return set()
-    statement = select(MessagingChannel.claimed_address).where(
-        MessagingChannel.claimed_address.in_(addresses)
+    statement = select(ChannelClaim.value).where(
+        ChannelClaim.claim == _ADDRESS_CLAIM, ChannelClaim.value.in_(addresses)
     )
-    return {address for address in (await session.scalars(statement)) if address is not None}
+    return set(await session.scalars(statement))
 
 
 # The statements each message's threading runs, built once: building one costs more than running it.

@@ -1,16 +1,13 @@
 """Channels as admins set them up; secrets are write-only, hashed or encrypted."""
 
 import json
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.constraints import describe_violation
 from app.auth.principal import Principal
 from app.categories.repository import CategoryRepository
 from app.channels.adapters import adapter_for
@@ -133,8 +130,10 @@ async def create_channel(
     for name, value in _secret_values(channel, sent, secret_box).items():
         setattr(channel, name, value)
     _check_secrets(channel, secret_box)
-    with _claims_checked(kind):
-        return await ChannelRepository(session, workspace_id).add(channel)
+    repo = ChannelRepository(session, workspace_id)
+    channel = await repo.add(channel)
+    await _hold_claims(repo, channel, adapter.claimed(checked))
+    return channel
 
 
 async def update_channel(
@@ -153,16 +152,20 @@ async def update_channel(
         merged = _validated(adapter.settings_model, {**channel.settings, **data.settings}, "settings")
         values["settings"] = await _checked_settings(merged.model_dump(mode="json"), settings, channel.kind)
         await _check_automatic_mail(session, workspace_id, values["settings"])
+    claims = None
     if data.settings is not None or values.get("active"):
         # A channel that lost its claims to an older one gets them back only by asking again.
-        values.update(adapter.claimed(values.get("settings", channel.settings)))
+        claims = adapter.claimed(values.get("settings", channel.settings))
+        values.update(claims)
     if data.defaults is not None:
         values.update(await _default_values(session, workspace_id, data.defaults))
     if data.secrets is not None:
         _validated(adapter.secrets_model, data.secrets, "secrets")
         values.update(_secret_values(channel, data.secrets, secret_box))
-    with _claims_checked(channel.kind):
-        updated = await ChannelRepository(session, workspace_id).update(channel, values)
+    repo = ChannelRepository(session, workspace_id)
+    updated = await repo.update(channel, values)
+    if claims is not None:
+        await _hold_claims(repo, updated, claims)
     _check_secrets(updated, secret_box)
     return updated
 
@@ -174,25 +177,22 @@ async def delete_channel(session: AsyncSession, workspace_id: UUID, channel: Mes
             "Tickets came in on this channel and reply through it; deactivate it instead (active: false)",
             code="channel_in_use",
         )
+    await repo.hold_claims(channel, {})
     await repo.delete(channel)
 
 
-@contextmanager
-def _claims_checked(kind: ChannelKind) -> Iterator[None]:
+async def _hold_claims(repo: ChannelRepository, channel: MessagingChannel, claims: dict[str, Any]) -> None:
     """A claim another channel holds is a 409 naming the setting, never the channel or its workspace:
     the answer is the same whoever holds it. The database decides, so that of two channels saved at
     once with one address, one is refused."""
-    try:
-        yield
-    except IntegrityError as error:
-        name = adapter_for(kind).claims.get(describe_violation(error)[3] or "")
-        if name is None:
-            raise
+    column = await repo.hold_claims(channel, claims)
+    if column is not None:
+        name = adapter_for(channel.kind).claims[column]
         raise Conflict(
             f"settings.{name}: another channel already receives for it",
             field=f"settings.{name}",
             code="address_taken",
-        ) from None
+        )
 
 
 async def _checked_settings(values: dict[str, Any], settings: Settings, kind: ChannelKind) -> dict[str, Any]:

@@ -248,10 +248,19 @@ def _implied_status(ticket: Ticket, author: CommentAuthor, public: bool) -> Stat
     return None
 
 
+# Where a side's last public reply is kept (a system message is neither side's).
+_REPLY_TIME_COLUMNS = {
+    CommentAuthor.contact: "last_customer_reply_at",
+    CommentAuthor.agent: "last_agent_reply_at",
+}
+
+
 def _effects(ticket: Ticket, author: CommentAuthor, public: bool, now: Any) -> dict[str, Any]:
     if not public:
         return {}
     effects: dict[str, Any] = {"last_public_comment_at": now, "last_public_comment_by": author}
+    if author in _REPLY_TIME_COLUMNS:
+        effects[_REPLY_TIME_COLUMNS[author]] = now
     if author is CommentAuthor.agent and ticket.first_response_at is None:
         effects["first_response_at"] = now
     return effects

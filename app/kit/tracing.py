@@ -23,9 +23,13 @@ from app.config import TracingSettings
 from app.kit import logs
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
     from opentelemetry.trace import Span, Tracer
     from sqlalchemy.engine import Engine
+
+# On a worker job's round: how much it did. A round that did nothing is not sent (see `_WorkRoundsOnly`).
+ROUND_ITEMS = "helpdesk.job.items"
 
 # Set by `start_tracing`: None while tracing is off.
 _provider: "TracerProvider | None" = None
@@ -59,7 +63,7 @@ def start_tracing(settings: TracingSettings, service_name: str) -> bool:
         resource=resource, sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio))
     )
     # The exporter reads the endpoint, headers, timeout and certificates from the OTEL_* variables.
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    provider.add_span_processor(_work_rounds_only(BatchSpanProcessor(OTLPSpanExporter())))
     trace.set_tracer_provider(provider)
     _provider = provider
     _tracer = provider.get_tracer("helpdesk", service_version)
@@ -89,13 +93,62 @@ def _current_trace_id() -> dict[str, Any]:
 
 @contextlib.contextmanager
 def span(name: str, **attributes: Any) -> Iterator["Span | None"]:
-    """An internal span around the block (a worker job's round) when tracing is on; an exception that
+    """An internal span around the block (a worker's service) when tracing is on; an exception that
     leaves the block is recorded on it."""
     if _tracer is None:
         yield None
         return
     with _tracer.start_as_current_span(name, attributes=attributes) as current:
         yield current
+
+
+@contextlib.contextmanager
+def round_span(name: str) -> Iterator["Span | None"]:
+    """A span around a worker job's round, which the block gives how much it did (`ended_round`)."""
+    with span(name, **{ROUND_ITEMS: -1}) as current:
+        yield current
+
+
+def ended_round(current: "Span | None", items: int) -> None:
+    if current is not None:
+        current.set_attribute(ROUND_ITEMS, items)
+
+
+def _work_rounds_only(inner: "SpanProcessor") -> "SpanProcessor":
+    """`inner`, but for the spans of worker job rounds that did nothing: each job polls every few
+    seconds, and its idle rounds (with their statements) would drown the traces that tell something.
+    A round's spans are held until the round ends, then sent or dropped with it."""
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    class WorkRoundsOnly(SpanProcessor):
+        def __init__(self) -> None:
+            self.held: dict[int, list[ReadableSpan]] = {}
+
+        def on_start(self, span: "Span", parent_context: "Context | None" = None) -> None:
+            attributes = getattr(span, "attributes", None) or {}
+            if getattr(span, "parent", None) is None and ROUND_ITEMS in attributes:
+                self.held[span.get_span_context().trace_id] = []
+            inner.on_start(span, parent_context)
+
+        def on_end(self, span: "ReadableSpan") -> None:
+            held = self.held.get(span.context.trace_id)
+            if held is None:
+                inner.on_end(span)
+            elif span.parent is not None:
+                held.append(span)
+            else:
+                del self.held[span.context.trace_id]
+                if (span.attributes or {}).get(ROUND_ITEMS) != 0:
+                    for finished in (*held, span):
+                        inner.on_end(finished)
+
+        def shutdown(self) -> None:
+            inner.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return inner.force_flush(timeout_millis)
+
+    return WorkRoundsOnly()
 
 
 @contextlib.contextmanager

@@ -5,7 +5,7 @@ from app.models.api_key import AgentTokenSecret, ApiKey
 from app.models.attachment import Attachment
 from app.models.base import Base
 from app.models.category import Category, CategoryWatcher
-from app.models.channel import Conversation, InboundMessage, MessagingChannel, OutboundMessage
+from app.models.channel import ChannelClaim, Conversation, InboundMessage, MessagingChannel, OutboundMessage
 from app.models.comment import Comment, Presence, TicketLink
 from app.models.contact import Contact, ContactIdentity, Organization
 from app.models.custom_field import CustomFieldDefinition
@@ -16,6 +16,7 @@ from app.models.sla import BusinessCalendar, SlaPolicy, TicketSla
 from app.models.status import TicketStatus
 from app.models.ticket import Ticket, TicketHistory
 from app.models.trigger import Trigger
+from app.models.view import TicketView
 from app.models.webhook import DispatchCursor, Webhook, WebhookAttempt, WebhookDelivery
 from app.models.workspace import Workspace
 
@@ -29,6 +30,7 @@ __all__ = [
     "BusinessCalendar",
     "Category",
     "CategoryWatcher",
+    "ChannelClaim",
     "Comment",
     "Contact",
     "ContactIdentity",
@@ -51,6 +53,7 @@ __all__ = [
     "TicketLink",
     "TicketSla",
     "TicketStatus",
+    "TicketView",
     "Trigger",
     "Webhook",
     "WebhookAttempt",

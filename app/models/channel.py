@@ -33,10 +33,6 @@ class MessagingChannel(WorkspaceScoped, Timestamps, Versioned, Base):
         # Inbound URLs name the channel alone: providers know nothing of workspaces. Not a unique index
         # (see ix_api_keys_key_hash): ids are made by the service, unique by construction.
         Index("ix_channels_id", "id"),
-        # What a channel receives for is its own in the whole service, whichever workspace asks.
-        Index("uq_channels_claimed_address", "claimed_address", unique=True),
-        Index("uq_channels_kind_claimed_account_id", "kind", "claimed_account_id", unique=True),
-        Index("uq_channels_kind_claimed_app_id", "kind", "claimed_app_id", unique=True),
     )
 
     workspace_id: Mapped[UUID] = mapped_column(
@@ -59,10 +55,31 @@ class MessagingChannel(WorkspaceScoped, Timestamps, Versioned, Base):
     default_tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
     # What the channel receives for, taken from its settings when they are saved: an email channel's
     # address (lower case, without a `+tag`: the listener delivers every tag to it), the Page or OA id
-    # and the Zalo app id of a provider's account. NULL when another channel holds it.
+    # and the Zalo app id of a provider's account. NULL when another channel holds it. Each is held in
+    # `channel_claims` too, which keeps it one channel's in the whole service.
     claimed_address: Mapped[str | None] = mapped_column(String(320))
     claimed_account_id: Mapped[str | None] = mapped_column(String(64))
     claimed_app_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ChannelClaim(Base):
+    """What one channel receives for, across workspaces: an email address, a Page, an OA, a Zalo app.
+
+    Its own table rather than unique indexes on `channels`, so that `channels` can be distributed by
+    workspace while this stays one table for the whole service (a reference table: docs/distribution.md).
+    No foreign key to the channel for the same reason: the channels service writes and removes a
+    channel's claims in the channel's transaction.
+    """
+
+    __tablename__ = "channel_claims"
+    __table_args__ = (Index("ix_channel_claims_workspace_id_channel_id", "workspace_id", "channel_id"),)
+
+    # The channel's column the claim is held in, with the kind where the value's meaning depends on it
+    # (`messenger:claimed_account_id` is a Page, `zalo:claimed_account_id` an OA).
+    claim: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(320), primary_key=True)
+    workspace_id: Mapped[UUID]
+    channel_id: Mapped[UUID]
 
 
 class Conversation(WorkspaceScoped, Base):

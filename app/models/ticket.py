@@ -127,6 +127,30 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
             postgresql_include=list(REPORTED_COLUMNS[2:]),
             postgresql_where=text(_UNRESOLVED),
         ),
+        # The lists the built-in views show and count (app/views/builtins.py).
+        Index(
+            "ix_tickets_unresolved", "workspace_id", "updated_at", "id", postgresql_where=text(_UNRESOLVED)
+        ),
+        Index(
+            "ix_tickets_unresolved_group_id",
+            "workspace_id",
+            "group_id",
+            postgresql_where=text(_UNRESOLVED),
+        ),
+        Index(
+            "ix_tickets_unassigned",
+            "workspace_id",
+            "created_at",
+            "id",
+            postgresql_where=text(f"assignee_id IS NULL AND {_UNRESOLVED}"),
+        ),
+        Index(
+            "ix_tickets_sla_breached",
+            "workspace_id",
+            "sla_due_at",
+            "id",
+            postgresql_where=text(f"sla_breached AND {_UNRESOLVED}"),
+        ),
         Index(
             "ix_tickets_workspace_id_solved_at",
             "workspace_id",
@@ -142,6 +166,13 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
             "external_refs",
             postgresql_using="gin",
             postgresql_ops={"external_refs": "jsonb_path_ops"},
+        ),
+        # Equality filters on custom fields (`custom_fields @> {"key": value}`).
+        Index(
+            "ix_tickets_custom_fields",
+            "custom_fields",
+            postgresql_using="gin",
+            postgresql_ops={"custom_fields": "jsonb_path_ops"},
         ),
         Index(
             "ix_tickets_search_text",
@@ -183,6 +214,9 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     last_public_comment_by: Mapped[CommentAuthor | None] = mapped_column(
         pg_enum(CommentAuthor, "comment_author")
     )
+    # The last public reply of each side, for lists to filter on (the last public comment is either's).
+    last_customer_reply_at: Mapped[datetime | None]
+    last_agent_reply_at: Mapped[datetime | None]
     # Set when the ticket was merged into another; the ticket is then closed.
     merged_into_id: Mapped[UUID | None]
     # The SLA policy that applies, the soonest due time of its running metrics, and whether one is overdue

@@ -16,7 +16,17 @@ def columns_of(ticket: Ticket) -> dict[str, Any]:
 
 
 # Columns kept for the service's own use, never shown in a history.
-UNRECORDED = frozenset({"search_text", "status_kind", "sla_due_at", "sla_breached", *METRIC_COLUMNS})
+UNRECORDED = frozenset(
+    {
+        "search_text",
+        "status_kind",
+        "sla_due_at",
+        "sla_breached",
+        "last_customer_reply_at",
+        "last_agent_reply_at",
+        *METRIC_COLUMNS,
+    }
+)
 
 
 def history_rows(

@@ -11,6 +11,7 @@ from app.kit.schemas import (
     ExternalRefs,
     LongText,
     Name,
+    Page,
     RequestModel,
     ResponseModel,
     Tag,
@@ -19,6 +20,7 @@ from app.kit.schemas import (
 from app.models.enums import (
     ActorType,
     AssignmentStrategy,
+    Availability,
     Channel,
     ChannelKind,
     CommentAuthor,
@@ -290,6 +292,8 @@ class TicketOut(ResponseModel):
     first_response_at: datetime | None
     last_public_comment_at: datetime | None
     last_public_comment_by: CommentAuthor | None = Field(description="Who wrote the last public comment")
+    last_customer_reply_at: datetime | None = Field(description="The customer's last public reply")
+    last_agent_reply_at: datetime | None = Field(description="An agent's last public reply")
     merged_into_id: UUID | None = Field(description="The ticket this one was merged into")
     sla_policy_id: UUID | None = Field(description="The SLA policy that applies")
     sla_due_at: datetime | None = Field(description="The soonest due time of the running SLA metrics")
@@ -400,3 +404,66 @@ class MergeRequest(RequestModel):
 class MergeResult(ResponseModel):
     ticket: TicketOut = Field(description="The merged ticket, now closed")
     into: TicketOut
+
+
+class IncludedContact(ResponseModel):
+    id: UUID
+    name: str | None
+    email: str | None
+    phone: str | None
+    vip: bool
+    organization_id: UUID | None
+
+
+class IncludedAgent(ResponseModel):
+    id: UUID
+    name: str
+    email: str | None
+    availability: Availability
+    active: bool
+
+
+class IncludedGroup(ResponseModel):
+    id: UUID
+    name: str
+
+
+class IncludedOrganization(ResponseModel):
+    id: UUID
+    name: str
+    domains: list[str]
+
+
+class IncludedCategory(ResponseModel):
+    id: UUID
+    name: str
+    parent_id: UUID | None
+
+
+class Included(ResponseModel):
+    """The records the tickets refer to, each once, for the types `include` named (null for the others)."""
+
+    requesters: list[IncludedContact] | None = None
+    assignees: list[IncludedAgent] | None = None
+    groups: list[IncludedGroup] | None = None
+    organizations: list[IncludedOrganization] | None = Field(
+        None, description="The requesters' organizations"
+    )
+    categories: list[IncludedCategory] | None = None
+
+
+# Only a response to `include` carries `included`: the others stay as they were.
+class TicketPage(Page[TicketOut]):
+    included: Included | None = Field(
+        None,
+        description="With `include`: the records the page's tickets refer to",
+        exclude_if=lambda value: value is None,
+    )
+
+
+class TicketWithIncluded(TicketOut):
+    included: Included | None = Field(
+        None,
+        description="With `include`: the records the ticket refers to",
+        exclude_if=lambda value: value is None,
+    )

@@ -24,7 +24,8 @@ from app.kit.crypto import SecretBox
 from app.kit.jobs import Job, PeriodicJob, Service, Wake, log_failure, wait_at_most
 from app.kit.logs import log_context
 from app.kit.outbound import outbound_client
-from app.kit.tracing import span
+from app.kit.tracing import ended_round, round_span, span
+from app.worker.health import WorkerHealth
 from app.worker.jobs import declared_jobs
 
 logger = logging.getLogger(__name__)
@@ -42,25 +43,37 @@ class Worker:
         self.settings = settings
         self.secret_box = secret_box
 
-    async def run(self, stopping: asyncio.Event) -> None:
+    async def run(self, stopping: asyncio.Event, health: WorkerHealth | None = None) -> None:
         """Run every declared job until `stopping` is set, then let them finish."""
         async with outbound_client(JOBS_CLIENT_CONNECTIONS) as client:
             jobs = declared_jobs(self.db, self.settings, self.secret_box, client, stopping)
-            await run_jobs(jobs, self.listen_url, self.settings, stopping)
+            await run_jobs(jobs, self.listen_url, self.settings, stopping, health)
 
 
-async def run_jobs(jobs: Sequence[Job], listen_url: str, settings: Settings, stopping: asyncio.Event) -> None:
+async def run_jobs(
+    jobs: Sequence[Job],
+    listen_url: str,
+    settings: Settings,
+    stopping: asyncio.Event,
+    health: WorkerHealth | None = None,
+) -> None:
     """Run `jobs` until `stopping` is set: each copy of each periodic job in a loop of its own, each
-    service once; then give rounds under way the grace period, and wait for the services to wind down."""
+    service once; then give rounds under way the grace period, and wait for the services to wind down.
+    `health` follows the loops and services (for the worker's /readyz)."""
+    health = health or WorkerHealth(settings.worker)
     wakes = [job.wake for job in jobs if job.wake is not None]
     listening = asyncio.create_task(_listen(listen_url, wakes, settings.worker.poll_seconds, stopping))
     loops = [
-        asyncio.create_task(_repeat(job, stopping))
+        asyncio.create_task(_repeat(job, _loop_name(job, copy), health, stopping))
         for job in jobs
         if isinstance(job, PeriodicJob)
-        for _ in range(job.concurrency)
+        for copy in range(job.concurrency)
     ]
-    services = [asyncio.create_task(_serve(job, stopping)) for job in jobs if isinstance(job, Service)]
+    services = []
+    for job in jobs:
+        if isinstance(job, Service):
+            services.append(asyncio.create_task(_serve(job, stopping)))
+            health.service_started(job.name, services[-1])
     await stopping.wait()
     for wake in wakes:
         wake.event.set()  # idle loops see at once that the worker stops
@@ -74,15 +87,21 @@ async def run_jobs(jobs: Sequence[Job], listen_url: str, settings: Settings, sto
     await asyncio.gather(listening, *loops, *services, return_exceptions=True)
 
 
-async def _repeat(job: PeriodicJob, stopping: asyncio.Event) -> None:
+def _loop_name(job: PeriodicJob, copy: int) -> str:
+    return job.name if job.concurrency == 1 else f"{job.name}[{copy}]"
+
+
+async def _repeat(job: PeriodicJob, loop: str, health: WorkerHealth, stopping: asyncio.Event) -> None:
     woken = job.wake.event if job.wake is not None else stopping
     with log_context(job=job.name):
         while not stopping.is_set():
             if job.wake is not None:
                 job.wake.event.clear()
+            health.round_started(loop)
             try:
-                with span(job.name):
+                with round_span(job.name) as current:
                     did_work = await job.run_once()
+                    ended_round(current, did_work)
                 if did_work:
                     continue
             except Exception:
@@ -90,6 +109,7 @@ async def _repeat(job: PeriodicJob, stopping: asyncio.Event) -> None:
                 log_failure(logger, "%s failed", job.name)
             finally:
                 metrics.WORKER_JOB_ROUNDS.labels(job.name).inc()
+            health.waiting(loop, job.interval_seconds)
             await wait_at_most(job.interval_seconds, woken)
 
 

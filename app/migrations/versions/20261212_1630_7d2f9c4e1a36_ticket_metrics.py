@@ -1,7 +1,7 @@
 """ticket metrics
 
 Revision ID: 7d2f9c4e1a36
-Revises: 3a0568af03f6
+Revises: 7c41d9e2b5a8
 Create Date: 2026-12-12 16:30:00.000000+00:00
 
 The metrics of existing tickets are worked out from their rows, their comments and their history, in
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "7d2f9c4e1a36"
-down_revision: str | None = "3a0568af03f6"
+down_revision: str | None = "7c41d9e2b5a8"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -159,6 +159,8 @@ def upgrade() -> None:
         postgresql_include=list(REPORTED_COLUMNS[2:]),
         postgresql_where=sa.text(UNRESOLVED),
     )
+    # The lists' index of solved tickets, made to cover what reports read of them too.
+    op.drop_index("ix_tickets_workspace_id_solved_at", table_name="tickets")
     op.create_index(
         "ix_tickets_workspace_id_solved_at",
         "tickets",
@@ -171,5 +173,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in ("ix_tickets_workspace_id_solved_at", "ix_tickets_unresolved_reports", "ix_tickets_reports"):
         op.drop_index(name, table_name="tickets")
+    op.create_index(
+        "ix_tickets_workspace_id_solved_at",
+        "tickets",
+        ["workspace_id", "solved_at"],
+        postgresql_where=sa.text("solved_at IS NOT NULL"),
+    )
     for name, _, _ in reversed(COLUMNS):
         op.drop_column("tickets", name)
