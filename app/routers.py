@@ -13,6 +13,7 @@ from app.contacts.router import router as contacts_router
 from app.credentials.router import router as credentials_router
 from app.custom_fields.router import router as custom_fields_router
 from app.events.router import router as events_router
+from app.exports.router import router as exports_router
 from app.groups.router import router as groups_router
 from app.health.router import router as health_router
 from app.kit.schemas import refuse_unstorable_parameters
@@ -24,14 +25,18 @@ from app.reports.router import router as reports_router
 from app.roles.router import router as roles_router
 from app.sla.router import router as sla_router
 from app.statuses.router import router as statuses_router
+from app.ticket_metrics.router import router as ticket_metrics_router
 from app.tickets.router import router as tickets_router
 from app.triggers.router import router as triggers_router
+from app.views.router import router as views_router
 from app.webhooks.router import router as webhooks_router
 from app.workspaces.router import router as workspaces_router
 
 DOMAIN_ROUTERS = [
     health_router,
     tickets_router,
+    ticket_metrics_router,
+    views_router,
     attachments_router,
     comments_router,
     presence_router,
@@ -47,6 +52,7 @@ DOMAIN_ROUTERS = [
     triggers_router,
     sla_router,
     reports_router,
+    exports_router,
     channels_router,
     channels_receiving_router,
     channels_mailing_router,

@@ -42,6 +42,8 @@ REFERENCE_DATA = (
 _BY_PATH: tuple[tuple[str, Permission | None, Permission | None], ...] = (
     ("/v1/tickets", Permission.tickets_access, Permission.tickets_edit),
     ("/v1/comments", Permission.tickets_access, None),
+    # Saving views is every agent's; which views may be shared, the views service decides.
+    ("/v1/views", Permission.tickets_access, None),
     ("/v1/attachments", Permission.tickets_access, None),
     ("/v1/contacts", Permission.contacts_access, Permission.contacts_edit),
     ("/v1/organizations", Permission.contacts_access, Permission.reference_data_manage),

@@ -30,7 +30,7 @@ from app.kit.time import utcnow
 from app.models import Attachment, Comment, Ticket
 from app.models.enums import ActorType, Channel, CommentAuthor, StatusKind
 from app.outbox import EventType, event_row
-from app.tickets.events import ticket_json
+from app.tickets.events import metrics_json, ticket_json
 from app.tickets.service import TicketService
 from app.tickets.writes import holding_writes, record_events
 
@@ -147,18 +147,13 @@ class CommentService:
                 status_kind=status_kind,
             )
             shown = _comment_out(comment, attached).model_dump(mode="json")
-            after = ticket_json(updated)
+            data = {"ticket": ticket_json(updated), "comment": shown}
+            if data["comment"]["public"]:
+                data["metrics"] = metrics_json(updated)  # a public comment moves the reply metrics
             await record_events(
                 self.session,
                 self.principal,
-                [
-                    event_row(
-                        self.principal,
-                        EventType.ticket_comment_added,
-                        ticket.id,
-                        {"ticket": after, "comment": shown},
-                    )
-                ],
+                [event_row(self.principal, EventType.ticket_comment_added, ticket.id, data)],
             )
             if not automatic:
                 await self.tickets.after_comment(updated, comment)
@@ -257,10 +252,19 @@ def _implied_status(ticket: Ticket, author: CommentAuthor, public: bool) -> Stat
     return None
 
 
+# Where a side's last public reply is kept (a system message is neither side's).
+_REPLY_TIME_COLUMNS = {
+    CommentAuthor.contact: "last_customer_reply_at",
+    CommentAuthor.agent: "last_agent_reply_at",
+}
+
+
 def _effects(ticket: Ticket, author: CommentAuthor, public: bool, now: Any) -> dict[str, Any]:
     if not public:
         return {}
     effects: dict[str, Any] = {"last_public_comment_at": now, "last_public_comment_by": author}
+    if author in _REPLY_TIME_COLUMNS:
+        effects[_REPLY_TIME_COLUMNS[author]] = now
     if author is CommentAuthor.agent and ticket.first_response_at is None:
         effects["first_response_at"] = now
     return effects

@@ -17,6 +17,7 @@ from app.models.sla import BusinessCalendar, SlaPolicy, TicketSla
 from app.models.status import TicketStatus
 from app.models.ticket import Ticket, TicketHistory
 from app.models.trigger import Trigger
+from app.models.view import TicketView
 from app.models.webhook import DispatchCursor, Webhook, WebhookAttempt, WebhookDelivery
 from app.models.workspace import Workspace
 
@@ -54,6 +55,7 @@ __all__ = [
     "TicketLink",
     "TicketSla",
     "TicketStatus",
+    "TicketView",
     "Trigger",
     "Webhook",
     "WebhookAttempt",

@@ -133,6 +133,14 @@ class CustomFieldType(enum.StrEnum):
     regex = "regex"
 
 
+class ViewVisibility(enum.StrEnum):
+    """Who sees a saved view: its owner, the members of its groups, or every agent."""
+
+    personal = "personal"
+    groups = "groups"
+    everyone = "everyone"
+
+
 class TicketAccess(enum.StrEnum):
     """`all` tickets of the workspace, or only those of the agent's groups and watched categories."""
 

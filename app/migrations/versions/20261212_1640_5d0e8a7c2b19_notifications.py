@@ -1,7 +1,7 @@
 """notifications: the agents' feed
 
 Revision ID: 5d0e8a7c2b19
-Revises: 7c41d2e9b3a5
+Revises: 7d2f9c4e1a36
 Create Date: 2026-12-12 16:40:00.000000+00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "5d0e8a7c2b19"
-down_revision: str | None = "7c41d2e9b3a5"
+down_revision: str | None = "7d2f9c4e1a36"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Realistic demo data in bulk: `helpdesk demo load`."""
