@@ -5,13 +5,17 @@ worker."""
 from app.agents.hooks import install_agent_hooks
 from app.assignment.hooks import AssignmentHook, ReleaseHook
 from app.channels.hooks import ReplyHook
+from app.notifications.hooks import NotificationHook
 from app.sla.hooks import SlaHook
+from app.ticket_metrics.hooks import MetricsHook
 from app.tickets.pipeline import TicketPipeline, install
 from app.triggers.hooks import TriggerHook
 
 # In each phase the hooks run in this order: assignment routes before the clocks start, so that SLA
-# conditions see the assignee; replies are queued before triggers run, so a trigger's own reply follows.
-TICKET_HOOKS = (AssignmentHook(), SlaHook(), ReplyHook(), TriggerHook())
+# conditions see the assignee; metrics follow the clocks, whose policy names the calendar they count in;
+# replies are queued before triggers run, so a trigger's own reply follows; notifications tell of the
+# caller's change before triggers make changes of their own.
+TICKET_HOOKS = (AssignmentHook(), SlaHook(), MetricsHook(), ReplyHook(), NotificationHook(), TriggerHook())
 AGENT_HOOKS = (ReleaseHook(),)
 
 

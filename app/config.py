@@ -285,6 +285,9 @@ class Settings(BaseSettings):
     # How long a stream token (POST /v1/events/stream-token) may open the live stream after it is made.
     stream_token_ttl_seconds: int = Field(300, ge=10, le=3600)
     event_retention_days: float = Field(30.0, gt=0)
+    # How far behind the present the incremental export of tickets stays: room for the clocks of the
+    # API processes (which stamp new tickets) to differ from the database's.
+    export_margin_seconds: float = Field(5.0, ge=0, le=300)
     # On SIGTERM, how long `helpdesk serve` lets running requests finish before it cuts their
     # connections (live streams end at once).
     shutdown_grace_seconds: float = Field(10.0, ge=0)

@@ -38,6 +38,8 @@ class EventType(enum.StrEnum):
     contact_updated = "contact.updated"
     webhook_test = "webhook.test"
     webhook_disabled = "webhook.disabled"
+    # Meant for one agent (the event's subject): only that agent's feed and stream show it.
+    notification_created = "notification.created"
 
 
 class Actor(Protocol):

@@ -13,10 +13,12 @@ from app.contacts.router import router as contacts_router
 from app.credentials.router import router as credentials_router
 from app.custom_fields.router import router as custom_fields_router
 from app.events.router import router as events_router
+from app.exports.router import router as exports_router
 from app.groups.router import router as groups_router
 from app.health.router import router as health_router
 from app.kit.schemas import refuse_unstorable_parameters
 from app.macros.router import router as macros_router
+from app.notifications.router import router as notifications_router
 from app.organizations.router import router as organizations_router
 from app.presence.router import router as presence_router
 from app.reports.router import router as reports_router
@@ -24,8 +26,10 @@ from app.roles.router import router as roles_router
 from app.search.router import router as search_router
 from app.sla.router import router as sla_router
 from app.statuses.router import router as statuses_router
+from app.ticket_metrics.router import router as ticket_metrics_router
 from app.tickets.router import router as tickets_router
 from app.triggers.router import router as triggers_router
+from app.views.router import router as views_router
 from app.webhooks.router import router as webhooks_router
 from app.workspaces.router import router as workspaces_router
 
@@ -33,6 +37,8 @@ DOMAIN_ROUTERS = [
     health_router,
     tickets_router,
     search_router,
+    ticket_metrics_router,
+    views_router,
     attachments_router,
     comments_router,
     presence_router,
@@ -48,12 +54,14 @@ DOMAIN_ROUTERS = [
     triggers_router,
     sla_router,
     reports_router,
+    exports_router,
     channels_router,
     channels_receiving_router,
     channels_mailing_router,
     organizations_router,
     contacts_router,
     events_router,
+    notifications_router,
     webhooks_router,
 ]
 

@@ -218,11 +218,11 @@ def as_json(body: Any) -> bytes:
 
 def names_field(response: httpx.Response, path: Sequence[str | int]) -> bool:
     """Whether the problem names the field at `path`: a tagged union adds its tag to the location, and
-    names the object whose tag (`type`) is wrong."""
+    names the object whose tag (`type`) is wrong. A key may itself hold dots (a view's `cf.<key>`)."""
     problem = response.json()
     fields = [problem.get("field") or "", *(error["field"] for error in problem.get("errors", []))]
     wanted = [str(part) for part in (path[:-1] if path[-1:] == ("type",) else path)]
-    return any(_in_order(wanted, field.split(".")) for field in fields)
+    return any(_in_order(wanted, field.split(".")) or ".".join(wanted) in field for field in fields)
 
 
 def _in_order(wanted: list[str], parts: list[str]) -> bool:

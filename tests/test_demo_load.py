@@ -57,6 +57,22 @@ INCONSISTENT_TICKETS = {
             AND c.ticket_id = t.id AND c.public ORDER BY c.created_at DESC, c.id DESC LIMIT 1) last ON true
         WHERE t.workspace_id = ANY ($1) AND (t.last_public_comment_at IS DISTINCT FROM last.created_at
             OR t.last_public_comment_by IS DISTINCT FROM last.author_type)""",
+    "last reply of either side not their last public comment": """
+        SELECT t.id FROM tickets t WHERE t.workspace_id = ANY ($1) AND (
+            t.last_customer_reply_at IS DISTINCT FROM (SELECT max(c.created_at) FROM comments c
+                WHERE c.workspace_id = t.workspace_id AND c.ticket_id = t.id AND c.public
+                AND c.author_type = 'contact')
+            OR t.last_agent_reply_at IS DISTINCT FROM (SELECT max(c.created_at) FROM comments c
+                WHERE c.workspace_id = t.workspace_id AND c.ticket_id = t.id AND c.public
+                AND c.author_type = 'agent'))""",
+    "metrics not as the service would count them": """
+        SELECT t.id FROM tickets t WHERE t.workspace_id = ANY ($1) AND (
+            t.first_reply_seconds IS DISTINCT FROM extract(epoch FROM t.first_response_at - t.created_at)::int
+            OR t.resolution_seconds IS DISTINCT FROM extract(epoch FROM t.solved_at - t.created_at)::int
+            OR t.agent_replies <> (SELECT count(*) FROM comments c WHERE c.workspace_id = t.workspace_id
+                AND c.ticket_id = t.id AND c.public AND c.author_type = 'agent')
+            OR (t.awaiting_reply_since IS NULL) <> (t.status_kind IN ('solved', 'closed')
+                OR t.last_public_comment_by = 'agent'))""",
     "comment before its ticket, or by someone not of the workspace": """
         SELECT c.id FROM comments c JOIN tickets t ON t.workspace_id = c.workspace_id AND t.id = c.ticket_id
         WHERE c.workspace_id = ANY ($1) AND (c.created_at < t.created_at

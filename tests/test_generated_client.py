@@ -87,7 +87,7 @@ async def test_a_generated_client_creates_pages_comments_and_reads_typed_errors(
         cursor, pages = None, 0
         while True:
             page = list_tickets.sync(client=client, priority=["high"], limit=1, cursor=cursor)
-            assert isinstance(page, models.PageTicketOut)
+            assert isinstance(page, models.TicketPage)
             seen.extend(ticket.id for ticket in page.items)
             pages += 1
             if not page.next_cursor:

@@ -10,7 +10,16 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import Tenant
-from tests.factories import create, create_agent, create_category, create_contact, create_group, create_ticket
+from tests.factories import (
+    create,
+    create_agent,
+    create_category,
+    create_contact,
+    create_group,
+    create_ticket,
+    mint_agent_token,
+    rotate_token_secret,
+)
 
 World = dict[str, str]
 
@@ -67,8 +76,17 @@ async def build_world(tenant: Tenant) -> World:
     webhook = await create(admin, "/v1/webhooks", {"url": "http://127.0.0.1:9/crm", "event_types": ["*"]})
     delivery = await admin.post(f"/v1/webhooks/{webhook['id']}/test")
     assert delivery.status_code == 202, delivery.text
+    view = await create(
+        admin,
+        "/v1/views",
+        {"name": f"Phiếu gấp {suffix}", "visibility": "everyone", "filters": {"priority": "urgent,high"}},
+    )
     upload = await agent.post("/v1/uploads", files={"files": ("Hóa đơn.pdf", b"%PDF-1.4\n%%EOF\n")})
     assert upload.status_code == 201, upload.text
+    # The member was assigned the ticket: their feed, read with their own token, tells them so.
+    kid, secret = await rotate_token_secret(admin)
+    as_member = {"Authorization": f"Bearer {mint_agent_token(kid, secret, member['external_id'])}"}
+    notification = (await admin.get("/v1/notifications", headers=as_member)).json()["items"][0]
     return {
         "agent_id": member["id"],
         "group_id": group["id"],
@@ -94,6 +112,8 @@ async def build_world(tenant: Tenant) -> World:
         "channel_id": channel["id"],
         "inbound_id": received.json()["id"],
         "role_id": role["id"],
+        "view_id": view["id"],
+        "notification_id": notification["id"],
     }
 
 
@@ -102,7 +122,7 @@ RESOURCE_KEYS = (
     "agent_id", "group_id", "category_id", "field_id", "organization_id", "contact_id",
     "identity_id", "status_id", "ticket_id", "parent_ticket_id", "api_key_id", "webhook_id", "delivery_id",
     "comment_id", "link_id", "macro_id", "attachment_id", "calendar_id", "policy_id",
-    "trigger_id", "channel_id", "inbound_id", "role_id",
+    "trigger_id", "channel_id", "inbound_id", "role_id", "view_id", "notification_id",
 )  # fmt: skip
 
 
@@ -287,6 +307,15 @@ EXAMPLES: dict[str, Callable[[World], dict[str, Any]]] = {
         "group_id": w["group_id"],
         "assignee_id": w["agent_id"],
     },
+    "create_view": lambda w: {
+        "name": _unique("Phiếu gấp của nhóm"),
+        "filters": {"priority": "urgent", "group": w["group_id"], f"cf.{w['field_key']}": "DH-1042"},
+        "sort": "-updated_at",
+        "columns": ["number", "subject", "assignee_id"],
+        "visibility": "groups",
+        "group_ids": [w["group_id"]],
+    },
+    "update_view": lambda w: {"name": _unique("Phiếu rất gấp"), "position": 5},
     "link_ticket": lambda w: {"ticket_id": w["parent_ticket_id"], "kind": "duplicate_of"},
     "merge_ticket": lambda w: {"into": w["parent_ticket_id"]},
     "create_calendar": lambda w: calendar_example(secrets.token_hex(3)),

@@ -44,6 +44,8 @@ _BY_PATH: tuple[tuple[str, Permission | None, Permission | None], ...] = (
     ("/v1/comments", Permission.tickets_access, None),
     ("/v1/search", Permission.tickets_access, None),
     ("/v1/tags", Permission.tickets_access, None),
+    # Saving views is every agent's; which views may be shared, the views service decides.
+    ("/v1/views", Permission.tickets_access, None),
     ("/v1/attachments", Permission.tickets_access, None),
     ("/v1/contacts", Permission.contacts_access, Permission.contacts_edit),
     ("/v1/organizations", Permission.contacts_access, Permission.reference_data_manage),

@@ -110,6 +110,11 @@ class UnitOfWorkRoute(APIRoute):
             [p.alias for p in parameters if isinstance(p.field_info, params.Query)]
             + ([STREAM_TOKEN_PARAMETER] if self.takes_stream_token else [])
         )
+        # Parameters whose names are the workspace's own (`cf.<key>`): a dependency that reads them
+        # from the query says so with `query_prefixes`.
+        self.query_prefixes = tuple(
+            prefix for call in calls for prefix in getattr(call, "query_prefixes", ())
+        )
         self.header_names = frozenset(
             p.alias.replace("_", "-").lower() for p in parameters if isinstance(p.field_info, params.Header)
         )
@@ -223,7 +228,11 @@ class UnitOfWorkRoute(APIRoute):
     def check_query(self, request: Request) -> None:
         """A parameter the route does not take is refused rather than ignored: a misspelt filter must
         not answer with everything."""
-        unknown = sorted(set(request.query_params) - self.query_names)
+        unknown = sorted(
+            name
+            for name in set(request.query_params) - self.query_names
+            if not (self.query_prefixes and name.startswith(self.query_prefixes))
+        )
         if unknown and self.refuses_unknown_query_parameters:
             raise BadRequest(
                 f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",

@@ -14,6 +14,7 @@ _READS = frozenset({"GET", "HEAD"})
 _BY_PATH: tuple[tuple[str, Scope, Scope], ...] = (
     ("/v1/tickets/{ticket_id}/comments", Scope.tickets_read, Scope.comments_write),
     ("/v1/tickets", Scope.tickets_read, Scope.tickets_write),
+    ("/v1/views", Scope.tickets_read, Scope.tickets_write),
     ("/v1/comments", Scope.tickets_read, Scope.comments_write),
     ("/v1/search", Scope.tickets_read, Scope.tickets_read),
     ("/v1/tags", Scope.tickets_read, Scope.tickets_read),
@@ -23,7 +24,10 @@ _BY_PATH: tuple[tuple[str, Scope, Scope], ...] = (
     ("/v1/organizations", Scope.contacts_read, Scope.contacts_write),
     ("/v1/agents", Scope.settings_read, Scope.agents_write),
     ("/v1/events", Scope.events_read, Scope.events_read),
+    # An agent's own feed: marking it read is part of reading it.
+    ("/v1/notifications", Scope.tickets_read, Scope.tickets_read),
     ("/v1/reports", Scope.reports_read, Scope.reports_read),
+    ("/v1/export", Scope.tickets_read, Scope.tickets_read),
     ("/v1/channels", Scope.channels_manage, Scope.channels_manage),
     ("/v1/webhooks", Scope.webhooks_manage, Scope.webhooks_manage),
     ("/v1/api-keys", Scope.admin, Scope.admin),

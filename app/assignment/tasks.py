@@ -10,7 +10,8 @@ from app.assignment.service import Assigner
 from app.auth.principal import Principal
 from app.config import Settings
 from app.db import Database
-from app.models.enums import ActorType, Role
+from app.models.enums import ActorType, NotificationKind, Role
+from app.notifications.service import NotificationService
 from app.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ async def _assign_group(db: Database, settings: Settings, workspace_id: UUID, gr
         async with db.sessionmaker() as session, session.begin():
             system = Principal(workspace_id, Role.admin, ActorType.system, group_id)
             service = TicketService(session, system, settings)
+            notifications = NotificationService(session, workspace_id)
             assigner = Assigner(session, workspace_id)
             tickets = await AssignmentRepository(session, workspace_id).waiting_tickets(group_id, BATCH)
             for ticket in tickets:
@@ -68,6 +70,7 @@ async def _assign_group(db: Database, settings: Settings, workspace_id: UUID, gr
                         continue  # others may need skills that someone free has
                     return assigned
                 await service.apply_changes(ticket, {"assignee_id": agent_id})
+                await notifications.notify(system, ticket, [(agent_id, NotificationKind.assigned)])
                 assigned += 1
         if len(tickets) < BATCH:
             return assigned

@@ -31,7 +31,7 @@ from app.kit.time import utcnow
 from app.models import Attachment, Comment, Ticket
 from app.models.enums import ActorType, Channel, CommentAuthor, StatusKind
 from app.outbox import EventType, event_row
-from app.tickets.events import ticket_json
+from app.tickets.events import metrics_json, ticket_json
 from app.tickets.service import TicketService
 from app.tickets.writes import holding_writes, record_events
 
@@ -120,23 +120,27 @@ class CommentService:
             ticket = await self.tickets.open_follow_up(ticket)
         await self._refuse_if_outdated(ticket, data.expected_last_comment_id)
         now = utcnow()
-        comment = await self.repo.add(
-            Comment(
-                id=new_id(),
-                ticket_id=ticket.id,
-                author_type=author_type,
-                author_id=author_id,
-                public=data.public,
-                body=data.body,
-                html_body=nh3.clean(data.html_body) if data.html_body else None,
-                channel=data.channel or Channel.api,
-                provider_message_id=data.provider_message_id,
-                threading=threading,
-                call=call.model_dump(mode="json") if call is not None else None,
-                created_at=now,
-                search_text=search_key(data.body),
-            )
+        comment = Comment(
+            id=new_id(),
+            ticket_id=ticket.id,
+            author_type=author_type,
+            author_id=author_id,
+            public=data.public,
+            body=data.body,
+            html_body=nh3.clean(data.html_body) if data.html_body else None,
+            channel=data.channel or Channel.api,
+            provider_message_id=data.provider_message_id,
+            threading=threading,
+            call=call.model_dump(mode="json") if call is not None else None,
+            created_at=now,
+            search_text=search_key(data.body),
         )
+        # Checked before anything is written or stored: a comment they refuse leaves no file behind.
+        effects = {
+            **_effects(ticket, author_type, data.public, now),
+            **await self.tickets.pipeline.comment_changes(self.tickets, ticket, comment),
+        }
+        await self.repo.add(comment)
         attached = await self._attach(comment, data.attachments, files)
         await self.tickets.pipeline.comment_added(self.tickets, ticket, comment)
         status_kind = data.status_kind
@@ -146,23 +150,18 @@ class CommentService:
         async with holding_writes(self.session, self.principal.workspace_id):
             updated = await self.tickets.apply_changes(
                 ticket,
-                _effects(ticket, author_type, data.public, now),
+                effects,
                 status_id=data.status_id,
                 status_kind=status_kind,
             )
             shown = _comment_out(comment, attached).model_dump(mode="json")
-            after = ticket_json(updated)
+            data = {"ticket": ticket_json(updated), "comment": shown}
+            if data["comment"]["public"]:
+                data["metrics"] = metrics_json(updated)  # a public comment moves the reply metrics
             await record_events(
                 self.session,
                 self.principal,
-                [
-                    event_row(
-                        self.principal,
-                        EventType.ticket_comment_added,
-                        ticket.id,
-                        {"ticket": after, "comment": shown},
-                    )
-                ],
+                [event_row(self.principal, EventType.ticket_comment_added, ticket.id, data)],
             )
             if not automatic:
                 await self.tickets.after_comment(updated, comment)
@@ -261,10 +260,19 @@ def _implied_status(ticket: Ticket, author: CommentAuthor, public: bool) -> Stat
     return None
 
 
+# Where a side's last public reply is kept (a system message is neither side's).
+_REPLY_TIME_COLUMNS = {
+    CommentAuthor.contact: "last_customer_reply_at",
+    CommentAuthor.agent: "last_agent_reply_at",
+}
+
+
 def _effects(ticket: Ticket, author: CommentAuthor, public: bool, now: Any) -> dict[str, Any]:
     if not public:
         return {}
     effects: dict[str, Any] = {"last_public_comment_at": now, "last_public_comment_by": author}
+    if author in _REPLY_TIME_COLUMNS:
+        effects[_REPLY_TIME_COLUMNS[author]] = now
     if author is CommentAuthor.agent and ticket.first_response_at is None:
         effects["first_response_at"] = now
     return effects

@@ -99,6 +99,14 @@ def validate_custom_fields(
     return result
 
 
+def stored_value(definition: CustomFieldDefinition, value: Any) -> Any:
+    """The value as the field stores it (a filter compares with that); ValueError says what it expects."""
+    try:
+        return _COERCERS[definition.type](definition, value)
+    except _Expected as expected:
+        raise ValueError(f"must be {expected}") from None
+
+
 async def new_record_fields(
     session: AsyncSession,
     principal: Principal,

@@ -114,8 +114,12 @@ TICKET_COLUMNS = [
     "workspace_id", "id", "number", "subject", "description", "status_id", "status_kind", "priority",
     "type", "category_id", "group_id", "assignee_id", "requester_id", "followers", "tags",
     "custom_fields", "channel", "due_at", "first_response_at", "last_public_comment_at",
-    "last_public_comment_by", "solved_at", "closed_at", "search_text", "created_at", "updated_at",
-    "version",
+    "last_public_comment_by", "last_customer_reply_at", "last_agent_reply_at", "solved_at", "closed_at",
+    "search_text", "created_at", "updated_at", "version",
+    # The metrics (app/ticket_metrics) in calendar time; the waits stay at their default 0, and business
+    # time is unknown (null), as for tickets older than the metrics.
+    "status_kind_changed_at", "awaiting_reply_since", "first_reply_seconds", "next_reply_count",
+    "next_reply_seconds", "agent_replies", "resolution_seconds",
 ]  # fmt: skip
 COMMENT_COLUMNS = [
     "workspace_id", "id", "ticket_id", "author_type", "author_id", "public", "body", "search_text", "channel",
@@ -662,8 +666,11 @@ class WorkspaceRows:
             if total > available:
                 gaps = [gap * available // total for gap in gaps]
             moment = created
-            first_response = last_public = NULL
+            first_response = last_public = last_customer = last_agent = NULL
             last_by = NULL
+            # The customer waits from the creation until an agent answers in public.
+            awaiting: int | None = created
+            first_reply, next_count, next_seconds, agent_replies = NULL, 0, 0, 0
             public_by_agent = kind != "new"
             for position_in_ticket in range(count):
                 moment += gaps[position_in_ticket]
@@ -684,30 +691,47 @@ class WorkspaceRows:
                 comment_stamp = stamp(moment)
                 if public == "t":
                     last_public, last_by = comment_stamp, author_type
-                    if author_type == "agent" and first_response == NULL:
-                        first_response = comment_stamp
+                    if author_type == "agent":
+                        last_agent = comment_stamp
+                        if first_response == NULL:
+                            first_response = comment_stamp
+                        if awaiting is not None and agent_replies == 0:
+                            first_reply = str(moment - awaiting)
+                        elif awaiting is not None:
+                            next_count, next_seconds = next_count + 1, next_seconds + moment - awaiting
+                        agent_replies, awaiting = agent_replies + 1, None
+                    else:
+                        last_customer = comment_stamp
+                        if awaiting is None:
+                            awaiting = moment
                 comment_channel = "api" if author_type == "agent" else channel
                 comment_id = _uuid7_hex(moment * 1000 + int(random_() * 1000), bits(74))
                 emit(
                     f"{workspace}\t{comment_id}\t{ticket_id}\t{author_type}\t{author}\t{public}\t{body}\t"
                     f"{comment_channel}\t{comment_stamp}\n"
                 )
-            solved = closed = NULL
+            solved = closed = resolution = NULL
             updated = moment
+            # Since when the status kind holds: the last comment's time stands in for an unresolved one's.
+            kind_since = stamp(created) if kind == "new" else stamp(moment)
             if kind in ("solved", "closed"):
                 updated = min(anchor, moment + gaps[-1] // 4 + 60)
-                solved = stamp(updated)
+                solved = kind_since = stamp(updated)
+                resolution, awaiting = str(updated - created), None
                 if kind == "closed":
                     updated = min(anchor, updated + 4 * 86400)
-                    closed = stamp(updated)
+                    closed = kind_since = stamp(updated)
+            waiting_since = NULL if awaiting is None else stamp(awaiting)
             if number < first:
                 continue
             yield (
                 f"{workspace}\t{ticket_id}\t{number}\t{subject}\t{description}\t{statuses[kind]}\t{kind}\t"
                 f"{priority}\t{ticket_type}\t{category}\t{group}\t{assignee}\t{requester}\t{followers}\t"
                 f"{{{','.join(tags)}}}\t{{{', '.join(fields)}}}\t{channel}\t{due_at}\t{first_response}\t"
-                f"{last_public}\t{last_by}\t{solved}\t{closed}\t{copy_text(key)}\t{stamp(created)}\t"
-                f"{stamp(updated)}\t{1 + count + (kind in ('solved', 'closed')) + (kind == 'closed')}\n"
+                f"{last_public}\t{last_by}\t{last_customer}\t{last_agent}\t{solved}\t{closed}\t"
+                f"{copy_text(key)}\t{stamp(created)}\t{stamp(updated)}\t"
+                f"{1 + count + (kind in ('solved', 'closed')) + (kind == 'closed')}\t{kind_since}\t"
+                f"{waiting_since}\t{first_reply}\t{next_count}\t{next_seconds}\t{agent_replies}\t{resolution}\n"
             )
 
 

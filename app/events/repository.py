@@ -18,9 +18,14 @@ class EventRepository(ScopedRepository[Event]):
     resource = "Event"
 
     def readable(self, principal: Principal) -> Select[tuple[Event]]:
-        """The events the caller may read: endpoint events are for admins, and a restricted agent
-        reads the events of the tickets they may see (as those are now)."""
-        statement = self.select()
+        """The events the caller may read: endpoint events are for admins, an agent's notifications
+        for that agent alone, and a restricted agent reads the events of the tickets they may see (as
+        those are now)."""
+        statement = self.select().where(
+            or_(Event.type.not_like("notification.%"), Event.subject_id == principal.agent_id)
+            if principal.agent_id is not None
+            else Event.type.not_like("notification.%")
+        )
         if not principal.can(Role.admin):
             statement = statement.where(Event.type.not_like("webhook.%"))
         if principal.restricted:

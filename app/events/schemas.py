@@ -9,7 +9,7 @@ from app.comments.schemas import CommentOut
 from app.contacts.schemas import ContactOut
 from app.kit.schemas import ResponseModel
 from app.models.enums import ActorType
-from app.tickets.schemas import SlaMetricOut, TicketOut
+from app.tickets.schemas import SlaMetricOut, TicketMetricsOut, TicketOut
 
 
 class Actor(ResponseModel):
@@ -50,6 +50,11 @@ class TicketEventData(BaseModel):
     into: TicketOut | None = Field(None, description="The ticket it was merged into (ticket.merged)")
     sla: SlaMetricOut | None = Field(
         None, description="The metric warned about or breached (ticket.sla_warning, ticket.sla_breached)"
+    )
+    metrics: TicketMetricsOut | None = Field(
+        None,
+        description="The ticket's metrics after the change (ticket.status_changed, and ticket.comment_added "
+        "for a public comment)",
     )
 
 

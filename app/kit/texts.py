@@ -64,6 +64,42 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "duration.minutes": ("{minutes} phút {seconds} giây", "{minutes} min {seconds} s"),
     "duration.seconds": ("{seconds} giây", "{seconds} s"),
     "day": ("{value:%d/%m/%Y}", "{value:%Y-%m-%d}"),
+    # The built-in ticket views of a workspace.
+    "view.mine": ("Phiếu của tôi", "My tickets"),
+    "view.unassigned": ("Phiếu chưa phân công", "Unassigned tickets"),
+    "view.my_groups": ("Phiếu của nhóm tôi", "My groups' tickets"),
+    "view.all_open": ("Tất cả phiếu chưa giải quyết", "All unresolved tickets"),
+    "view.recently_solved": ("Đã giải quyết trong 7 ngày", "Solved in the last 7 days"),
+    "view.sla_breached": ("Quá hạn SLA", "SLA breached"),
+    # An agent's notification, by its kind.
+    "notification.mentioned": (
+        "Bạn được nhắc đến trong ghi chú nội bộ của phiếu #{number}: {subject}",
+        "You were mentioned in an internal note on #{number}: {subject}",
+    ),
+    "notification.assigned": (
+        "Bạn được giao phiếu #{number}: {subject}",
+        "You were assigned #{number}: {subject}",
+    ),
+    "notification.sla_breached": (
+        "Phiếu #{number} đã quá hạn xử lý: {subject}",
+        "#{number} is past its due time: {subject}",
+    ),
+    "notification.sla_warning": (
+        "Phiếu #{number} sắp đến hạn xử lý: {subject}",
+        "#{number} nears its due time: {subject}",
+    ),
+    "notification.customer_replied": (
+        "Khách hàng đã trả lời phiếu #{number}: {subject}",
+        "The customer replied on #{number}: {subject}",
+    ),
+    "notification.category_opened": (
+        "Phiếu mới #{number} trong danh mục bạn theo dõi: {subject}",
+        "New ticket #{number} in a category you watch: {subject}",
+    ),
+    "notification.category_closed": (
+        "Phiếu #{number} trong danh mục bạn theo dõi đã đóng: {subject}",
+        "#{number}, in a category you watch, was closed: {subject}",
+    ),
 }
 
 

@@ -12,10 +12,12 @@ from app.models.custom_field import CustomFieldDefinition
 from app.models.event import Event
 from app.models.idempotency_key import IdempotencyKey
 from app.models.macro import Macro
+from app.models.notification import Notification
 from app.models.sla import BusinessCalendar, SlaPolicy, TicketSla
 from app.models.status import TicketStatus
 from app.models.ticket import TagCount, Ticket, TicketHistory
 from app.models.trigger import Trigger
+from app.models.view import TicketView
 from app.models.webhook import DispatchCursor, Webhook, WebhookAttempt, WebhookDelivery
 from app.models.workspace import Workspace
 
@@ -43,6 +45,7 @@ __all__ = [
     "InboundMessage",
     "Macro",
     "MessagingChannel",
+    "Notification",
     "Organization",
     "OutboundMessage",
     "Presence",
@@ -53,6 +56,7 @@ __all__ = [
     "TicketLink",
     "TicketSla",
     "TicketStatus",
+    "TicketView",
     "Trigger",
     "Webhook",
     "WebhookAttempt",

@@ -134,6 +134,14 @@ class CustomFieldType(enum.StrEnum):
     regex = "regex"
 
 
+class ViewVisibility(enum.StrEnum):
+    """Who sees a saved view: its owner, the members of its groups, or every agent."""
+
+    personal = "personal"
+    groups = "groups"
+    everyone = "everyone"
+
+
 class TicketAccess(enum.StrEnum):
     """`all` tickets of the workspace, or only those of the agent's groups and watched categories."""
 
@@ -219,3 +227,16 @@ class DeliveryState(enum.StrEnum):
     failed = "failed"
     # Not sent on purpose, by a rule that stops mail loops (e.g. an automatic reply to automatic mail).
     suppressed = "suppressed"
+
+
+class NotificationKind(enum.StrEnum):
+    """Why an agent was notified of a ticket change; when several apply, the most specific one is kept
+    (the order below, most specific first: `app/notifications/service.py`)."""
+
+    mentioned = "mentioned"
+    assigned = "assigned"
+    sla_breached = "sla_breached"
+    sla_warning = "sla_warning"
+    customer_replied = "customer_replied"
+    category_opened = "category_opened"
+    category_closed = "category_closed"

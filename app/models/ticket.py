@@ -25,6 +25,52 @@ from app.models.enums import ActorType, Channel, CommentAuthor, Priority, Status
 
 _UNRESOLVED = "deleted_at IS NULL AND status_kind IN ('new', 'open', 'pending', 'on_hold')"
 
+# What reports group by and filter on most, and the metrics they add up (covered by their indexes).
+REPORTED_COLUMNS = (
+    "deleted_at",
+    "status_kind",
+    "channel",
+    "priority",
+    "group_id",
+    "assignee_id",
+    "category_id",
+)
+REPORTED_METRICS = (
+    "first_reply_seconds",
+    "first_reply_business_seconds",
+    "resolution_seconds",
+    "resolution_business_seconds",
+    "next_reply_count",
+    "next_reply_seconds",
+    "next_reply_business_seconds",
+    "reopens",
+)
+
+# The ticket's metrics (app/ticket_metrics): kept on its row, so that a change writes them in its own
+# statement.
+# Counters the database starts at 0; the rest a new ticket is given (null until known).
+METRIC_COUNTERS = frozenset(
+    {
+        "agent_replies",
+        "reopens",
+        "next_reply_count",
+        "next_reply_seconds",
+        "agent_wait_seconds",
+        "requester_wait_seconds",
+    }
+)
+METRIC_COLUMNS = METRIC_COUNTERS | {
+    "status_kind_changed_at",
+    "awaiting_reply_since",
+    "first_reply_seconds",
+    "first_reply_business_seconds",
+    "next_reply_business_seconds",
+    "resolution_seconds",
+    "resolution_business_seconds",
+    "agent_wait_business_seconds",
+    "requester_wait_business_seconds",
+}
+
 
 class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     __tablename__ = "tickets"
@@ -69,6 +115,52 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
             "created_at",
             postgresql_where=text(f"assignee_id IS NULL AND group_id IS NOT NULL AND {_UNRESOLVED}"),
         ),
+        # Reports read these alone (index-only scans), not the rows: what was created in a period, with
+        # what reports group by, filter on and add up; the backlog; what was solved in a period.
+        Index(
+            "ix_tickets_reports",
+            "workspace_id",
+            "created_at",
+            postgresql_include=[*REPORTED_COLUMNS, *REPORTED_METRICS],
+        ),
+        Index(
+            "ix_tickets_unresolved_reports",
+            "workspace_id",
+            "created_at",
+            postgresql_include=list(REPORTED_COLUMNS[2:]),
+            postgresql_where=text(_UNRESOLVED),
+        ),
+        # The lists the built-in views show and count (app/views/builtins.py).
+        Index(
+            "ix_tickets_unresolved", "workspace_id", "updated_at", "id", postgresql_where=text(_UNRESOLVED)
+        ),
+        Index(
+            "ix_tickets_unresolved_group_id",
+            "workspace_id",
+            "group_id",
+            postgresql_where=text(_UNRESOLVED),
+        ),
+        Index(
+            "ix_tickets_unassigned",
+            "workspace_id",
+            "created_at",
+            "id",
+            postgresql_where=text(f"assignee_id IS NULL AND {_UNRESOLVED}"),
+        ),
+        Index(
+            "ix_tickets_sla_breached",
+            "workspace_id",
+            "sla_due_at",
+            "id",
+            postgresql_where=text(f"sla_breached AND {_UNRESOLVED}"),
+        ),
+        Index(
+            "ix_tickets_workspace_id_solved_at",
+            "workspace_id",
+            "solved_at",
+            postgresql_include=["deleted_at", *REPORTED_COLUMNS[2:]],
+            postgresql_where=text("solved_at IS NOT NULL"),
+        ),
         Index("ix_tickets_tags", "tags", postgresql_using="gin"),
         Index("ix_tickets_tag_keys", "tag_keys", postgresql_using="gin"),
         Index("ix_tickets_followers", "followers", postgresql_using="gin"),
@@ -78,6 +170,13 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
             "external_refs",
             postgresql_using="gin",
             postgresql_ops={"external_refs": "jsonb_path_ops"},
+        ),
+        # Equality filters on custom fields (`custom_fields @> {"key": value}`).
+        Index(
+            "ix_tickets_custom_fields",
+            "custom_fields",
+            postgresql_using="gin",
+            postgresql_ops={"custom_fields": "jsonb_path_ops"},
         ),
         Index(
             "ix_tickets_search_text",
@@ -119,6 +218,9 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     last_public_comment_by: Mapped[CommentAuthor | None] = mapped_column(
         pg_enum(CommentAuthor, "comment_author")
     )
+    # The last public reply of each side, for lists to filter on (the last public comment is either's).
+    last_customer_reply_at: Mapped[datetime | None]
+    last_agent_reply_at: Mapped[datetime | None]
     # Set when the ticket was merged into another; the ticket is then closed.
     merged_into_id: Mapped[UUID | None]
     # The SLA policy that applies, the soonest due time of its running metrics, and whether one is overdue
@@ -133,6 +235,27 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     deleted_at: Mapped[datetime | None]
     # Subject and description folded (app/kit/search.py `search_key`); comments keep their own.
     search_text: Mapped[str] = mapped_column(Text, server_default="")
+    # Metrics (app/metrics). Times in seconds: calendar time, and business time of the ticket's calendar
+    # (null without one). Waits count the periods that ended: the current one runs from
+    # `status_kind_changed_at`.
+    status_kind_changed_at: Mapped[datetime | None]
+    # Since when a customer's public message waits for an agent's public reply (a new ticket's creation
+    # waits for the first reply); null when nothing waits.
+    awaiting_reply_since: Mapped[datetime | None]
+    first_reply_seconds: Mapped[int | None]
+    first_reply_business_seconds: Mapped[int | None]
+    next_reply_count: Mapped[int] = mapped_column(server_default="0")
+    next_reply_seconds: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    next_reply_business_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    resolution_seconds: Mapped[int | None]
+    resolution_business_seconds: Mapped[int | None]
+    reopens: Mapped[int] = mapped_column(server_default="0")
+    agent_replies: Mapped[int] = mapped_column(server_default="0")
+    agent_wait_seconds: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    agent_wait_business_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    requester_wait_seconds: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    requester_wait_business_seconds: Mapped[int | None] = mapped_column(BigInteger)
+
     # The tags folded by the database (`helpdesk_fold`: accents and case away), whoever wrote them; for
     # filters only, so never loaded (an update expires it, and a lazy load would fail under async).
     tag_keys: Mapped[list[str]] = mapped_column(

@@ -123,6 +123,11 @@ class Rules:
             return self.statuses.get(status_id)
         return self.default_statuses.get(kind) if kind is not None else None
 
+    @property
+    def default_calendar(self) -> Calendar | None:
+        """The workspace's first calendar, which counts business time where no SLA policy names one."""
+        return next(iter(self.calendars.values()), None)
+
     def category_path(self, category_id: UUID) -> list[UUID]:
         """The category and the categories above it."""
         path: list[UUID] = []
@@ -168,7 +173,10 @@ async def _load(session: AsyncSession, workspace_id: UUID, version: int) -> Rule
     policies = await _copies(
         session, SlaPolicy, workspace_id, order=(SlaPolicy.position, SlaPolicy.name, SlaPolicy.id)
     )
-    calendars = await _copies(session, BusinessCalendar, workspace_id)
+    # In the order they were made: the first is the workspace's default.
+    calendars = await _copies(
+        session, BusinessCalendar, workspace_id, order=(BusinessCalendar.created_at, BusinessCalendar.id)
+    )
     groups = await _copies(session, Group, workspace_id)
     statuses = await _copies(session, TicketStatus, workspace_id)
     definitions = await _copies(

@@ -8,6 +8,7 @@ from app.kit.ids import new_id
 from app.kit.json_form import to_json
 from app.kit.time import utcnow
 from app.models import Ticket
+from app.models.ticket import METRIC_COLUMNS
 
 
 def columns_of(ticket: Ticket) -> dict[str, Any]:
@@ -18,7 +19,17 @@ def columns_of(ticket: Ticket) -> dict[str, Any]:
 
 
 # Columns kept for the service's own use, never shown in a history.
-UNRECORDED = frozenset({"search_text", "status_kind", "sla_due_at", "sla_breached"})
+UNRECORDED = frozenset(
+    {
+        "search_text",
+        "status_kind",
+        "sla_due_at",
+        "sla_breached",
+        "last_customer_reply_at",
+        "last_agent_reply_at",
+        *METRIC_COLUMNS,
+    }
+)
 
 
 def history_rows(

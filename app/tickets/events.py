@@ -4,7 +4,7 @@ from typing import Any
 
 from app.auth.principal import Principal
 from app.outbox import EventType, changes_between, event_row
-from app.tickets.schemas import TicketOut
+from app.tickets.schemas import TicketMetricsOut, TicketOut
 
 # Fields whose change also has an event of its own, for consumers that want only those.
 _SPECIFIC_EVENTS = {
@@ -20,14 +20,20 @@ def ticket_json(ticket: Any) -> dict[str, Any]:
     )
 
 
+def metrics_json(ticket: Any) -> dict[str, Any]:
+    """The ticket's metrics as they stand after the change (the events where they move carry them)."""
+    return TicketMetricsOut.of(ticket).model_dump(mode="json")
+
+
 def created_event(principal: Principal, ticket: dict[str, Any]) -> dict[str, Any]:
     return event_row(principal, EventType.ticket_created, ticket["id"], {"ticket": ticket})
 
 
 def change_events(
-    principal: Principal, before: dict[str, Any], after: dict[str, Any], *, kind: EventType
+    principal: Principal, before: dict[str, Any], after: dict[str, Any], *, kind: EventType, ticket: Any
 ) -> list[dict[str, Any]]:
-    """`kind` (updated, deleted, restored) with the changes, and the specific events they imply."""
+    """`kind` (updated, deleted, restored) with the changes, and the specific events they imply; a
+    status change carries the ticket's `metrics` (resolution, waits and reopens move with it)."""
     changes = changes_between(before, after)
     subject_id = after["id"]
     rows = [event_row(principal, kind, subject_id, {"ticket": after, "changes": changes})]
@@ -40,5 +46,8 @@ def change_events(
             specific["status_kind"] = changes.get(
                 "status_kind", {"old": after["status_kind"], "new": after["status_kind"]}
             )
-        rows.append(event_row(principal, event_type, subject_id, {"ticket": after, "changes": specific}))
+        data = {"ticket": after, "changes": specific}
+        if event_type is EventType.ticket_status_changed:
+            data["metrics"] = metrics_json(ticket)
+        rows.append(event_row(principal, event_type, subject_id, data))
     return rows

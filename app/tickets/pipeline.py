@@ -9,7 +9,8 @@ the hooks in the order they were installed:
 1. `route`: before the change is checked, who the ticket goes to (assignment);
 2. `start_clocks` / `move_clocks`: as it is written, the clocks it starts or moves (SLA);
 3. the write itself (the ticket core);
-4. `comment_added`: where a new comment goes out (channels);
+4. `comment_changes`: before a new comment is written, what else it changes on its ticket (the agents
+   a note mentions follow it); `comment_added`: where it goes out once written (channels);
 5. `after`: once the caller's change is written, what rules make of it (triggers), as changes of
    their own that go through the same phases.
 """
@@ -54,6 +55,13 @@ class TicketHook:
 
     async def comment_added(self, service: "TicketService", ticket: Ticket, comment: Comment) -> None:
         """A comment was just added to the (locked) ticket."""
+
+    async def comment_changes(
+        self, service: "TicketService", ticket: Ticket, comment: Comment
+    ) -> dict[str, Any]:
+        """Columns of the ticket that change with the comment (not yet written), in the comment's change;
+        may refuse the comment."""
+        return {}
 
     async def listens(self, service: "TicketService", event: EventType) -> bool:
         """Whether `after` may do anything for this event."""
@@ -106,6 +114,14 @@ class TicketPipeline:
     async def comment_added(self, service: "TicketService", ticket: Ticket, comment: Comment) -> None:
         for hook in self.hooks:
             await hook.comment_added(service, ticket, comment)
+
+    async def comment_changes(
+        self, service: "TicketService", ticket: Ticket, comment: Comment
+    ) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        for hook in self.hooks:
+            changes |= await hook.comment_changes(service, ticket, comment)
+        return changes
 
     async def listens(self, service: "TicketService", event: EventType) -> bool:
         for hook in self.hooks:

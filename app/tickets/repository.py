@@ -1,19 +1,24 @@
 """Every query on tickets and their history. Hot writes use single statements, not the ORM's unit of work."""
 
 import functools
+import operator
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
     ARRAY,
     Insert,
+    Numeric,
     Select,
     Text,
     Update,
     and_,
     bindparam,
+    case,
     cast,
+    collate,
     column,
     delete,
     exists,
@@ -40,6 +45,7 @@ from app.kit.plain import PlainStatement
 from app.kit.repository import ScopedRepository
 from app.kit.search import TextQuery, like_pattern
 from app.models import (
+    Category,
     CategoryWatcher,
     Comment,
     Contact,
@@ -51,9 +57,10 @@ from app.models import (
     TicketLink,
 )
 from app.models.comment import MISSED_CALL
-from app.models.enums import IdentityKind, LinkKind, StatusKind
+from app.models.enums import CustomFieldType, IdentityKind, LinkKind, StatusKind
+from app.models.ticket import METRIC_COUNTERS
 from app.models.workspace import ticket_number_sequence
-from app.tickets.filters import TicketFilters
+from app.tickets.filters import CustomFieldFilter, GroupsOf, TicketFilters, sortable_moment
 
 SORTS = {
     "created_at": Keyset("created_at", [SortColumn(Ticket.created_at), SortColumn(Ticket.id)]),
@@ -84,6 +91,52 @@ SORTS = {
         ],
     ),
 }
+# The shapes a stored value must have before it is read as a number or compared as a date: a row
+# holding anything else (values are checked when written, but a cast error would fail the whole list)
+# simply does not match.
+_DECIMAL_TEXT = r"^[+-]?[0-9]+(\.[0-9]+)?$"
+_DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_DATETIME_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$"
+_COMPARISONS = {
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
+def custom_field_condition(condition: CustomFieldFilter) -> Any:
+    """Equality (and `in`) by containment, which the GIN index on `custom_fields` answers; bounds on
+    the value read as a number, or as text that sorts in time order, only from values of that shape."""
+    key = condition.key
+    if condition.operator in ("eq", "in"):
+        multiple = condition.type is CustomFieldType.multiselect
+        return or_(
+            *(
+                Ticket.custom_fields.contains({key: [value] if multiple else value})
+                for value in condition.values
+            )
+        )
+    value, stored = condition.values[0], Ticket.custom_fields[key]
+    as_text = stored.astext
+    if condition.type in (CustomFieldType.integer, CustomFieldType.decimal):
+        read = case(
+            (func.jsonb_typeof(stored) == "number", cast(stored, Numeric)),
+            (as_text.regexp_match(_DECIMAL_TEXT), cast(as_text, Numeric)),
+        )
+        bound: Any = Decimal(str(value))
+    elif condition.type is CustomFieldType.date:
+        read = collate(case((as_text.regexp_match(_DATE_TEXT), as_text)), "C")
+        bound = value
+    else:
+        moment = func.rpad(
+            func.left(as_text, 19) + "." + func.coalesce(func.substring(as_text, r"\.([0-9]+)"), ""), 26, "0"
+        )
+        read = collate(case((as_text.regexp_match(_DATETIME_TEXT), moment)), "C")
+        bound = sortable_moment(value)
+    return _COMPARISONS[condition.operator](read, bound)
+
+
 HISTORY_ORDER = Keyset("history", [SortColumn(TicketHistory.id)])
 CHILDREN_ORDER = Keyset("number", [SortColumn(Ticket.number), SortColumn(Ticket.id)])
 LINK_ORDER = Keyset("link", [SortColumn(TicketLink.id)])
@@ -96,12 +149,13 @@ TICKET_COLUMNS = Ticket.__table__.c
 # What a new ticket does not have yet.
 UNSET_AT_CREATION = (
     "deleted_at", "first_response_at", "last_public_comment_at", "last_public_comment_by", "merged_into_id",
+    "last_customer_reply_at", "last_agent_reply_at",
 )  # fmt: skip
 # The columns a new ticket gets from the service; the database fills in the rest.
 _CREATED_COLUMNS = [
     column.name
     for column in TICKET_COLUMNS
-    if column.name not in {"workspace_id", "number", "version", *UNSET_AT_CREATION}
+    if column.name not in {"workspace_id", "number", "version", *UNSET_AT_CREATION, *METRIC_COUNTERS}
     and column.computed is None
 ]
 _EVENT_COLUMNS = ["id", "type", "occurred_at", "actor_type", "actor_id"]
@@ -236,19 +290,29 @@ class TicketRepository(ScopedRepository[Ticket]):
         if not principal.restricted:
             return statement
         agent_id = principal.agent_id
-        groups = select(GroupMember.group_id).where(
-            GroupMember.workspace_id == self.workspace_id, GroupMember.agent_id == agent_id
+        groups = self._groups_of(agent_id)
+        # A watcher of a category watches its sub-categories too.
+        watched = (
+            select(CategoryWatcher.category_id.label("id"))
+            .where(CategoryWatcher.workspace_id == self.workspace_id, CategoryWatcher.agent_id == agent_id)
+            .cte(recursive=True)
         )
-        watched = select(CategoryWatcher.category_id).where(
-            CategoryWatcher.workspace_id == self.workspace_id, CategoryWatcher.agent_id == agent_id
+        child = aliased(Category)
+        watched = watched.union(
+            select(child.id).where(child.workspace_id == self.workspace_id, child.parent_id == watched.c.id)
         )
         return statement.where(
             or_(
                 Ticket.group_id.in_(groups),
-                Ticket.category_id.in_(watched),
+                Ticket.category_id.in_(select(watched.c.id)),
                 Ticket.assignee_id == agent_id,
                 Ticket.followers.contains([agent_id]),
             )
+        )
+
+    def _groups_of(self, agent_id: UUID | None) -> Select[tuple[UUID]]:
+        return select(GroupMember.group_id).where(
+            GroupMember.workspace_id == self.workspace_id, GroupMember.agent_id == agent_id
         )
 
     async def get_visible(
@@ -424,6 +488,10 @@ class TicketRepository(ScopedRepository[Ticket]):
         rare_term = await self.rare_term(filters.text) if filters.text else None
         return await self.paginate(self.filtered(principal, filters, rare_term=rare_term), SORTS[sort], page)
 
+    async def count(self, principal: Principal, filters: TicketFilters) -> int:
+        statement = self.filtered(principal, filters).with_only_columns(func.count()).select_from(Ticket)
+        return int(await self.session.scalar(statement) or 0)
+
     async def count_by(
         self, principal: Principal, filters: TicketFilters, column: Any
     ) -> list[tuple[Any, int]]:
@@ -446,9 +514,11 @@ class TicketRepository(ScopedRepository[Ticket]):
         ):
             if values:
                 conditions.append(attribute.in_(values))
+        if isinstance(filters.group_id, GroupsOf):
+            conditions.append(Ticket.group_id.in_(self._groups_of(filters.group_id.agent_id)))
         for attribute, reference in (
             (Ticket.assignee_id, filters.assignee_id),
-            (Ticket.group_id, filters.group_id),
+            (Ticket.group_id, None if isinstance(filters.group_id, GroupsOf) else filters.group_id),
             (Ticket.requester_id, filters.requester_id),
             (Ticket.parent_id, filters.parent_id),
         ):
@@ -463,8 +533,25 @@ class TicketRepository(ScopedRepository[Ticket]):
             conditions.append(Ticket.tag_keys.contains(func.helpdesk_tag_keys(array(filters.tags))))
         if filters.external_ref is not None:
             conditions.append(Ticket.external_refs.contains(filters.external_ref))
+        if filters.organization_id is not None:
+            # Through the requester (its organization may change), by two indexes: contacts by
+            # organization, tickets by requester.
+            members = select(Contact.id).where(
+                Contact.workspace_id == self.workspace_id, Contact.organization_id == filters.organization_id
+            )
+            conditions.append(Ticket.requester_id.in_(members))
+        if filters.cc is not None:
+            conditions.append(Ticket.ccs.contains([filters.cc]))
+        if filters.follower is TicketFilters.NONE:
+            conditions.append(func.cardinality(Ticket.followers) == 0)
+        elif filters.follower is not None:
+            conditions.append(Ticket.followers.contains([filters.follower]))
+        conditions.extend(custom_field_condition(condition) for condition in filters.custom_fields)
         if filters.sla_breached is not None:
-            conditions.append(Ticket.sla_breached.is_(filters.sla_breached))
+            # `=`, not `IS`: the planner matches it to the partial index on breached tickets.
+            conditions.append(Ticket.sla_breached == filters.sla_breached)
+        if filters.solved_after is not None:
+            conditions.append(Ticket.solved_at >= filters.solved_after)
         if filters.has_missed_call is not None:
             # The partial index's own predicate, so that only the comments of missed calls are read.
             missed = exists().where(
@@ -475,6 +562,12 @@ class TicketRepository(ScopedRepository[Ticket]):
             (Ticket.created_at, filters.created_after, filters.created_before),
             (Ticket.updated_at, filters.updated_after, filters.updated_before),
             (Ticket.sla_due_at, filters.sla_due_after, filters.sla_due_before),
+            (
+                Ticket.last_customer_reply_at,
+                filters.last_customer_reply_after,
+                filters.last_customer_reply_before,
+            ),
+            (Ticket.last_agent_reply_at, filters.last_agent_reply_after, filters.last_agent_reply_before),
         ):
             if after is not None:
                 conditions.append(attribute >= after)

@@ -15,7 +15,9 @@ from app.models import Ticket
 from app.models.enums import SlaState
 from app.relations.service import TicketRelations
 from app.sla.service import SlaService
+from app.tickets.filters import CUSTOM_FIELD_FILTERS_HELP as CUSTOM_FIELD_HELP
 from app.tickets.filters import Filters, TicketGroupBy, TicketSort
+from app.tickets.included import IncludeQuery, parse_include, side_load
 from app.tickets.schemas import (
     AssignRequest,
     BulkResult,
@@ -31,7 +33,9 @@ from app.tickets.schemas import (
     TicketCounts,
     TicketCreate,
     TicketOut,
+    TicketPage,
     TicketUpdate,
+    TicketWithIncluded,
 )
 from app.tickets.service import TicketService
 
@@ -79,7 +83,9 @@ async def create_ticket(
     return TicketOut.model_validate(ticket)
 
 
-@router.get("", response_model=Page[TicketOut])
+@router.get(
+    "", response_model=TicketPage, description=f"The tickets the filters select.\n\n{CUSTOM_FIELD_HELP}"
+)
 async def list_tickets(
     request: Request,
     session: Session,
@@ -87,12 +93,23 @@ async def list_tickets(
     filters: Filters,
     page: PageQuery,
     sort: Annotated[TicketSort, Query(description="A field; a leading `-` sorts descending")] = "-created_at",
-) -> Page[TicketOut]:
+    include: IncludeQuery = None,
+) -> TicketPage:
+    included = parse_include(include, principal)
     items, next_cursor = await _service(request, session, principal).list_page(filters, sort, page)
-    return Page(items=[TicketOut.model_validate(item) for item in items], next_cursor=next_cursor)
+    return TicketPage(
+        items=[TicketOut.model_validate(item) for item in items],
+        next_cursor=next_cursor,
+        included=await side_load(session, principal.workspace_id, items, included),
+    )
 
 
-@router.get("/counts", response_model=TicketCounts)
+@router.get(
+    "/counts",
+    response_model=TicketCounts,
+    description="Tickets per status, priority, assignee, group or category: the columns of a board. "
+    f"The filters are the list's.\n\n{CUSTOM_FIELD_HELP}",
+)
 async def count_tickets(
     request: Request,
     session: Session,
@@ -100,7 +117,6 @@ async def count_tickets(
     filters: Filters,
     group_by: TicketGroupBy = "status",
 ) -> TicketCounts:
-    """Tickets per status, priority, assignee, group or category: the columns of a board."""
     counted = await _service(request, session, principal).count(filters, group_by)
     buckets = [CountBucket(key=key, count=count) for key, count in counted]
     return TicketCounts(group_by=group_by, total=sum(bucket.count for bucket in buckets), buckets=buckets)
@@ -115,12 +131,27 @@ async def bulk_update_tickets(
     return BulkResult(items=[TicketOut.model_validate(ticket) for ticket in updated])
 
 
-@router.get("/{ticket_id}", response_model=TicketOut)
+@router.get("/{ticket_id}", response_model=TicketWithIncluded)
 async def get_ticket(
-    ticket_id: UUID, request: Request, session: Session, principal: Viewer, response: Response
-) -> TicketOut:
+    ticket_id: UUID,
+    request: Request,
+    session: Session,
+    principal: Viewer,
+    response: Response,
+    include: IncludeQuery = None,
+) -> TicketWithIncluded:
+    """With `include`, the ETag covers the included records too (it is the response's own, not the
+    ticket's version: send `"<version>"` in If-Match)."""
+    included = parse_include(include, principal)
     service = _service(request, session, principal)
-    return await _single(service, await service.get(ticket_id), response)
+    ticket = await service.get(ticket_id)
+    shown = await _single(service, ticket, response)
+    if included:
+        # A renamed requester must not be answered with 304 for an unchanged ticket.
+        del response.headers["etag"]
+    return TicketWithIncluded(
+        **shown.model_dump(), included=await side_load(session, principal.workspace_id, [ticket], included)
+    )
 
 
 @router.patch("/{ticket_id}", response_model=TicketOut)

@@ -11,6 +11,7 @@ from app.kit.schemas import (
     ExternalRefs,
     LongText,
     Name,
+    Page,
     RequestModel,
     ResponseModel,
     Tag,
@@ -19,6 +20,7 @@ from app.kit.schemas import (
 from app.models.enums import (
     ActorType,
     AssignmentStrategy,
+    Availability,
     Channel,
     ChannelKind,
     CommentAuthor,
@@ -196,6 +198,67 @@ class SlaMetricOut(ResponseModel):
     fulfilled_at: datetime | None
 
 
+def _minutes(seconds: int | None) -> float | None:
+    return None if seconds is None else round(seconds / 60, 2)
+
+
+class MinutesOut(ResponseModel):
+    calendar: float | None = Field(description="Calendar minutes")
+    business: float | None = Field(
+        description="Business minutes of the ticket's calendar (its SLA policy's, else the workspace's "
+        "first); null without a calendar, or for time before the ticket's metrics were kept"
+    )
+
+    @classmethod
+    def of(cls, seconds: int | None, business_seconds: int | None) -> "MinutesOut":
+        return cls(calendar=_minutes(seconds), business=_minutes(business_seconds))
+
+
+class NextRepliesOut(ResponseModel):
+    count: int = Field(description="Agents' public replies to customers' messages after the first reply")
+    total: MinutesOut = Field(description="Their reply times added up (average: total / count)")
+
+
+class TicketMetricsOut(ResponseModel):
+    first_reply: MinutesOut = Field(description="Creation to the first public reply by an agent")
+    next_replies: NextRepliesOut = Field(
+        description="Each later reply time: a customer's first unanswered public message to the agent's "
+        "public reply"
+    )
+    full_resolution: MinutesOut = Field(
+        description="Creation to the last time it was solved; null while unresolved"
+    )
+    agent_wait: MinutesOut = Field(description="Time in pending statuses (the agent waits for the customer)")
+    requester_wait: MinutesOut = Field(description="Time in new, open and on-hold statuses")
+    reopens: int = Field(description="Times it went from solved or closed back to work")
+    agent_replies: int = Field(description="Public replies by agents")
+    awaiting_reply_since: datetime | None = Field(
+        description="Since when a customer waits for a reply; null when nobody does"
+    )
+    status_kind_changed_at: datetime | None = Field(description="Since when its status kind holds")
+
+    @classmethod
+    def of(cls, values: Any) -> "TicketMetricsOut":
+        """From a ticket, or a mapping of its columns."""
+        get = values.get if isinstance(values, dict) else lambda name: getattr(values, name)
+        return cls(
+            first_reply=MinutesOut.of(get("first_reply_seconds"), get("first_reply_business_seconds")),
+            next_replies=NextRepliesOut(
+                count=get("next_reply_count"),
+                total=MinutesOut.of(get("next_reply_seconds"), get("next_reply_business_seconds")),
+            ),
+            full_resolution=MinutesOut.of(get("resolution_seconds"), get("resolution_business_seconds")),
+            agent_wait=MinutesOut.of(get("agent_wait_seconds"), get("agent_wait_business_seconds")),
+            requester_wait=MinutesOut.of(
+                get("requester_wait_seconds"), get("requester_wait_business_seconds")
+            ),
+            reopens=get("reopens"),
+            agent_replies=get("agent_replies"),
+            awaiting_reply_since=get("awaiting_reply_since"),
+            status_kind_changed_at=get("status_kind_changed_at"),
+        )
+
+
 class TicketSlaOut(ResponseModel):
     policy_id: UUID
     metrics: list[SlaMetricOut]
@@ -229,6 +292,8 @@ class TicketOut(ResponseModel):
     first_response_at: datetime | None
     last_public_comment_at: datetime | None
     last_public_comment_by: CommentAuthor | None = Field(description="Who wrote the last public comment")
+    last_customer_reply_at: datetime | None = Field(description="The customer's last public reply")
+    last_agent_reply_at: datetime | None = Field(description="An agent's last public reply")
     merged_into_id: UUID | None = Field(description="The ticket this one was merged into")
     sla_policy_id: UUID | None = Field(description="The SLA policy that applies")
     sla_due_at: datetime | None = Field(description="The soonest due time of the running SLA metrics")
@@ -339,3 +404,66 @@ class MergeRequest(RequestModel):
 class MergeResult(ResponseModel):
     ticket: TicketOut = Field(description="The merged ticket, now closed")
     into: TicketOut
+
+
+class IncludedContact(ResponseModel):
+    id: UUID
+    name: str | None
+    email: str | None
+    phone: str | None
+    vip: bool
+    organization_id: UUID | None
+
+
+class IncludedAgent(ResponseModel):
+    id: UUID
+    name: str
+    email: str | None
+    availability: Availability
+    active: bool
+
+
+class IncludedGroup(ResponseModel):
+    id: UUID
+    name: str
+
+
+class IncludedOrganization(ResponseModel):
+    id: UUID
+    name: str
+    domains: list[str]
+
+
+class IncludedCategory(ResponseModel):
+    id: UUID
+    name: str
+    parent_id: UUID | None
+
+
+class Included(ResponseModel):
+    """The records the tickets refer to, each once, for the types `include` named (null for the others)."""
+
+    requesters: list[IncludedContact] | None = None
+    assignees: list[IncludedAgent] | None = None
+    groups: list[IncludedGroup] | None = None
+    organizations: list[IncludedOrganization] | None = Field(
+        None, description="The requesters' organizations"
+    )
+    categories: list[IncludedCategory] | None = None
+
+
+# Only a response to `include` carries `included`: the others stay as they were.
+class TicketPage(Page[TicketOut]):
+    included: Included | None = Field(
+        None,
+        description="With `include`: the records the page's tickets refer to",
+        exclude_if=lambda value: value is None,
+    )
+
+
+class TicketWithIncluded(TicketOut):
+    included: Included | None = Field(
+        None,
+        description="With `include`: the records the ticket refers to",
+        exclude_if=lambda value: value is None,
+    )

@@ -382,7 +382,7 @@ class TicketService:
         else:
             await self.repo.add_history(history)
             updated = await self.repo.update_values(ticket, changed)
-        events = change_events(self.principal, before, ticket_json(updated), kind=kind)
+        events = change_events(self.principal, before, ticket_json(updated), kind=kind, ticket=updated)
         await record_events(self.session, self.principal, events)
         return updated
 

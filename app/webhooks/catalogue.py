@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from app.events.schemas import AgentEventData, ContactEventData, EventOut, TicketEventData
+from app.notifications.schemas import NotificationOut
 from app.outbox import EventType
 from app.webhooks.schemas import WebhookOut
 
@@ -24,6 +25,14 @@ class ContactEvent(EventOut):
 
 class AgentEvent(EventOut):
     data: AgentEventData
+
+
+class NotificationEventData(BaseModel):
+    notification: NotificationOut
+
+
+class NotificationEvent(EventOut):
+    data: NotificationEventData
 
 
 class WebhookEventData(BaseModel):
@@ -68,6 +77,10 @@ DESCRIPTIONS = {
     EventType.contact_updated: "A contact's fields or identities changed.",
     EventType.webhook_test: "Sent by POST /v1/webhooks/{id}/test to that endpoint only.",
     EventType.webhook_disabled: "The service disabled an endpoint (410 Gone, or failing for days).",
+    EventType.notification_created: (
+        "An agent was notified (`data.notification`); the live stream and the change feed show it to that "
+        "agent only, and an endpoint receives it only when it names it in `event_types` (not with `*`)."
+    ),
 }
 
 # Standard Webhooks' headers: the same id on every attempt of a delivery (deduplicate with it), the
@@ -125,6 +138,7 @@ _BODIES: dict[str, type[BaseModel]] = {
     "contact": Delivery[ContactEvent],
     "agent": Delivery[AgentEvent],
     "webhook": Delivery[WebhookEvent],
+    "notification": Delivery[NotificationEvent],
 }
 for _event_type in EventType:
     _document(_event_type, _BODIES[_event_type.value.split(".")[0]])

@@ -70,8 +70,14 @@ RESPONSE_EXCERPT_BYTES = 2048
 _NOT_FANNED_OUT = (EventType.webhook_test.value,)
 
 
+# Meant for one agent each: an endpoint receives them when it names them, not with "*".
+_NAMED_ONLY = (EventType.notification_created.value,)
+
+
 def _subscribed(webhook: Webhook, event_type: str) -> bool:
-    return "*" in webhook.event_types or event_type in webhook.event_types
+    if event_type in webhook.event_types:
+        return True
+    return "*" in webhook.event_types and event_type not in _NAMED_ONLY
 
 
 async def dispatch_events(db: Database, now: datetime, limit: int = 500) -> int:

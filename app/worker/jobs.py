@@ -12,6 +12,7 @@ from app.db import Database
 from app.events.jobs import event_jobs
 from app.kit.crypto import SecretBox
 from app.kit.jobs import Job
+from app.notifications.jobs import notification_jobs
 from app.sla.jobs import sla_jobs
 from app.webhooks.jobs import webhook_jobs
 
@@ -31,4 +32,5 @@ def declared_jobs(
         *channel_jobs(db, settings, secret_box, client, stopping),
         *event_jobs(db, settings),
         *attachment_jobs(db, settings),
+        *notification_jobs(db),
     ]

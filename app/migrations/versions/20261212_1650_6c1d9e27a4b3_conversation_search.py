@@ -1,8 +1,8 @@
 """conversation search
 
 Revision ID: 6c1d9e27a4b3
-Revises: 7c41d2e9b3a5
-Create Date: 2026-12-12 16:10:00.000000+00:00
+Revises: 5d0e8a7c2b19
+Create Date: 2026-12-12 16:50:00.000000+00:00
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "6c1d9e27a4b3"
-down_revision: str | None = "7c41d2e9b3a5"
+down_revision: str | None = "5d0e8a7c2b19"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,161 @@
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Select, bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import aliased
+
+from app.auth.principal import Principal
+from app.kit.pagination import Keyset, PageParams, SortColumn
+from app.kit.repository import ScopedRepository
+from app.models import Agent, Category, CategoryWatcher, GroupMember, Notification, Workspace
+from app.models.enums import ActorType, Locale, Role, TicketAccess
+from app.tickets.repository import TicketRepository
+
+# Built once: a change that notifies runs them, and building a statement costs more than running it.
+_INSERT = insert(Notification.__table__)
+_RECIPIENTS = select(
+    Agent.id,
+    Agent.role,
+    Agent.ticket_access,
+    select(Workspace.locale).where(Workspace.id == bindparam("scope_workspace_id")).scalar_subquery(),
+).where(
+    Agent.workspace_id == bindparam("scope_workspace_id"),
+    Agent.id.in_(bindparam("agent_ids", expanding=True)),
+    Agent.active,
+    Agent.role != Role.viewer,
+)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """What says whether an agent may see a ticket."""
+
+    id: UUID
+    role: Role
+    ticket_access: TicketAccess
+
+
+NEWEST_FIRST = Keyset(
+    "newest",
+    [SortColumn(Notification.created_at, descending=True), SortColumn(Notification.id, descending=True)],
+)
+
+
+class NotificationRepository(ScopedRepository[Notification]):
+    model = Notification
+    resource = "Notification"
+
+    def of_agent(self, agent_id: UUID, *, unread: bool | None = None) -> Select[tuple[Notification]]:
+        statement = self.select().where(Notification.agent_id == agent_id)
+        if unread is not None:
+            statement = statement.where(
+                Notification.read_at.is_(None) if unread else Notification.read_at.is_not(None)
+            )
+        return statement
+
+    async def page(
+        self, agent_id: UUID, unread: bool | None, page: PageParams
+    ) -> tuple[list[Notification], str | None]:
+        return await self.paginate(self.of_agent(agent_id, unread=unread), NEWEST_FIRST, page)
+
+    async def unread_count(self, agent_id: UUID) -> int:
+        statement = self.of_agent(agent_id, unread=True).with_only_columns(func.count())
+        return int(await self.session.scalar(statement) or 0)
+
+    async def mark_read(self, agent_id: UUID, at: datetime, notification_id: UUID | None = None) -> int:
+        """Mark the agent's unread notifications (or the one) read; how many were unread."""
+        statement = update(Notification).where(
+            Notification.workspace_id == self.workspace_id,
+            Notification.agent_id == agent_id,
+            Notification.read_at.is_(None),
+        )
+        if notification_id is not None:
+            statement = statement.where(Notification.id == notification_id)
+        result = await self.session.execute(statement.values(read_at=at))
+        return result.rowcount
+
+    async def insert(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Notifications as plain rows: a change writes them in one statement, without the ORM."""
+        await self.session.execute(_INSERT, [{**row, "workspace_id": self.workspace_id} for row in rows])
+
+    async def recipients(self, agent_ids: Sequence[UUID]) -> tuple[list[Reader], Locale]:
+        """The active agents among `agent_ids` who work tickets (viewers are never notified), and the
+        workspace's language, in one query."""
+        parameters = {"scope_workspace_id": self.workspace_id, "agent_ids": list(agent_ids)}
+        rows = (await self.session.execute(_RECIPIENTS, parameters)).all()
+        readers = [Reader(row.id, row.role, row.ticket_access) for row in rows]
+        return readers, rows[0][3] if rows else Locale.vi
+
+    async def agents_by_handles(self, handles: Sequence[str]) -> dict[str, Agent]:
+        """The active agents (not viewers) the handles name: an agent's `external_id`, or the part of
+        their email before the `@` when no external id is that handle and it names one agent only.
+        Case does not matter."""
+        if not handles:
+            return {}
+        local_part = func.lower(func.split_part(Agent.email, "@", 1))
+        statement = select(Agent).where(
+            Agent.workspace_id == self.workspace_id,
+            Agent.active,
+            Agent.role != Role.viewer,
+            or_(func.lower(Agent.external_id).in_(handles), local_part.in_(handles)),
+        )
+        by_external_id: dict[str, Agent] = {}
+        by_email: dict[str, list[Agent]] = {}
+        for agent in (await self.session.execute(statement)).scalars():
+            by_external_id[agent.external_id.lower()] = agent
+            if agent.email:
+                by_email.setdefault(agent.email.split("@", 1)[0].lower(), []).append(agent)
+        found: dict[str, Agent] = {}
+        for handle in handles:
+            if handle in by_external_id:
+                found[handle] = by_external_id[handle]
+            elif len(by_email.get(handle, [])) == 1:
+                found[handle] = by_email[handle][0]
+        return found
+
+    async def who_may_see(self, ticket_id: UUID, agents: Sequence[Agent | Reader]) -> set[UUID]:
+        """The ids of the agents who may see the ticket: all but the restricted agents without access."""
+        seeing = {agent.id for agent in agents if agent.ticket_access is not TicketAccess.restricted}
+        tickets = TicketRepository(self.session, self.workspace_id)
+        for agent in agents:
+            if agent.ticket_access is TicketAccess.restricted:
+                principal = Principal(
+                    self.workspace_id, agent.role, ActorType.agent, agent.id, agent_id=agent.id,
+                    ticket_access=agent.ticket_access,
+                )  # fmt: skip
+                if await tickets.get_visible(principal, ticket_id) is not None:
+                    seeing.add(agent.id)
+        return seeing
+
+    async def category_watchers(self, category_id: UUID) -> list[UUID]:
+        """The watchers of the category and of every category above it."""
+        above = (
+            select(Category.id, Category.parent_id)
+            .where(Category.workspace_id == self.workspace_id, Category.id == category_id)
+            .cte(recursive=True)
+        )
+        parent = aliased(Category)
+        # UNION (not UNION ALL) ends the recursion even on a cycle.
+        above = above.union(
+            select(parent.id, parent.parent_id).where(
+                parent.workspace_id == self.workspace_id, parent.id == above.c.parent_id
+            )
+        )
+        statement = (
+            select(CategoryWatcher.agent_id)
+            .where(
+                CategoryWatcher.workspace_id == self.workspace_id,
+                CategoryWatcher.category_id.in_(select(above.c.id)),
+            )
+            .distinct()
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+    async def group_members(self, group_id: UUID) -> list[UUID]:
+        statement = select(GroupMember.agent_id).where(
+            GroupMember.workspace_id == self.workspace_id, GroupMember.group_id == group_id
+        )
+        return list((await self.session.execute(statement)).scalars())
