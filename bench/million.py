@@ -42,6 +42,8 @@ class Context:
     workspace_id: UUID
     tickets: int
     groups: dict[str, UUID]
+    # The workspace's built-in views by key.
+    views: dict[str, UUID]
     now: datetime
 
 
@@ -57,12 +59,22 @@ class Case:
 
 
 def search_sql(terms: int) -> str:
-    """The service's search: every word of the query, folded, in the subject's key or the requester's."""
+    """The list's `q`: every word of the query, folded, in the ticket's key (subject and description), in
+    one comment's key, or in the requester's; newest first."""
     tickets = " AND ".join(f"t.search_text LIKE ${index + 2}" for index in range(terms))
+    comments = " AND ".join(f"m.search_text LIKE ${index + 2}" for index in range(terms))
     contacts = " AND ".join(f"c.search_text LIKE ${index + 2}" for index in range(terms))
     return f"""SELECT * FROM tickets t WHERE t.workspace_id = $1 AND t.deleted_at IS NULL AND (({tickets})
+        OR EXISTS (SELECT FROM comments m WHERE m.workspace_id = $1 AND m.ticket_id = t.id AND {comments})
         OR t.requester_id IN (SELECT c.id FROM contacts c WHERE c.workspace_id = $1 AND {contacts}))
         ORDER BY t.created_at DESC, t.id DESC LIMIT 51"""  # noqa: S608 - placeholders only
+
+
+def period(context: Context, days: int) -> dict[str, str]:
+    return {"from": (context.now - timedelta(days=days)).isoformat(), "to": context.now.isoformat()}
+
+
+UNRESOLVED_SQL = "('new', 'open', 'pending', 'on_hold')"
 
 
 CASES = [
@@ -104,6 +116,94 @@ CASES = [
         lambda answer: len(answer["buckets"]),
     ),
     Case(
+        "/v1/search: giao hàng (a fifth of the tickets), top 50",
+        "/v1/search",
+        lambda c: {"q": "giao hàng", "type": "tickets", "limit": "50"},
+        """SELECT * FROM tickets WHERE workspace_id = $1 AND deleted_at IS NULL
+           AND (subject ILIKE $2 OR description ILIKE $2) ORDER BY updated_at DESC, id DESC LIMIT 51""",
+        lambda c: ("%giao hàng%",),
+    ),
+    Case(
+        "view count: all open",
+        "/v1/views/{all_open}/count",
+        lambda c: {},
+        f"""SELECT count(*) FROM tickets WHERE workspace_id = $1 AND deleted_at IS NULL
+            AND status_kind IN {UNRESOLVED_SQL}""",  # noqa: S608 - a constant
+        lambda c: (),
+        lambda answer: 1,
+    ),
+    Case(
+        "view counts: every built-in view at once",
+        "/v1/views/counts",
+        lambda c: {},
+        f"""SELECT count(*) FILTER (WHERE assignee_id IS NULL), count(*) FILTER (WHERE sla_breached),
+                   count(*) FROM tickets WHERE workspace_id = $1 AND deleted_at IS NULL
+            AND status_kind IN {UNRESOLVED_SQL}""",  # noqa: S608 - a constant
+        lambda c: (),
+        lambda answer: 1,
+    ),
+    Case(
+        "report: volume by day, last 30 days",
+        "/v1/reports/volume",
+        lambda c: period(c, 30),
+        """SELECT date_trunc('day', created_at AT TIME ZONE 'Asia/Ho_Chi_Minh'), count(*) FROM tickets
+           WHERE workspace_id = $1 AND created_at >= $2 AND created_at < $3 AND deleted_at IS NULL
+           GROUP BY 1 ORDER BY 1""",
+        lambda c: (c.now - timedelta(days=30), c.now),
+        lambda answer: len(answer["rows"]),
+    ),
+    Case(
+        "report: volume by channel, last 366 days",
+        "/v1/reports/volume",
+        lambda c: {**period(c, 366), "group_by": "channel"},
+        """SELECT channel, count(*) FROM tickets WHERE workspace_id = $1 AND created_at >= $2
+           AND created_at < $3 AND deleted_at IS NULL GROUP BY 1""",
+        lambda c: (c.now - timedelta(days=366), c.now),
+        lambda answer: len(answer["rows"]),
+    ),
+    Case(
+        "report: first reply and resolution times, last 30 days",
+        "/v1/reports/times",
+        lambda c: period(c, 30),
+        """SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY first_reply_seconds),
+                  percentile_cont(0.9) WITHIN GROUP (ORDER BY first_reply_seconds),
+                  percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution_seconds),
+                  percentile_cont(0.9) WITHIN GROUP (ORDER BY resolution_seconds)
+           FROM tickets WHERE workspace_id = $1 AND created_at >= $2 AND created_at < $3
+           AND deleted_at IS NULL""",
+        lambda c: (c.now - timedelta(days=30), c.now),
+        lambda answer: len(answer["rows"]),
+    ),
+    Case(
+        "report: backlog by age",
+        "/v1/reports/backlog",
+        lambda c: {},
+        f"""SELECT width_bucket(extract(epoch FROM now() - created_at), ARRAY[86400, 259200, 604800,
+                   2592000]), count(*) FROM tickets WHERE workspace_id = $1 AND deleted_at IS NULL
+            AND status_kind IN {UNRESOLVED_SQL} GROUP BY 1""",  # noqa: S608 - a constant
+        lambda c: (),
+        lambda answer: len(answer["buckets"]),
+    ),
+    Case(
+        "report: agents' workload and throughput, last 30 days",
+        "/v1/reports/agents",
+        lambda c: period(c, 30),
+        f"""SELECT assignee_id, count(*) FILTER (WHERE status_kind IN {UNRESOLVED_SQL}),
+                   count(*) FILTER (WHERE solved_at >= $2 AND solved_at < $3)
+            FROM tickets WHERE workspace_id = $1 AND deleted_at IS NULL AND assignee_id IS NOT NULL
+            GROUP BY 1""",  # noqa: S608 - a constant
+        lambda c: (c.now - timedelta(days=30), c.now),
+        lambda answer: len(answer["rows"]),
+    ),
+    Case(
+        "export: first page of 100",
+        "/v1/export/tickets",
+        lambda c: {"limit": "100"},
+        """SELECT * FROM tickets WHERE workspace_id = $1 ORDER BY updated_at, id LIMIT 101""",
+        lambda c: (),
+        lambda answer: len(answer["items"]),
+    ),
+    Case(
         "SLA report, last 30 days by priority",
         "/v1/reports/sla",
         lambda c: {"from": (c.now - timedelta(days=30)).isoformat(), "to": c.now.isoformat()},
@@ -132,9 +232,16 @@ async def loaded_workspace(url: str) -> Context:
                 "SELECT name, id FROM groups WHERE workspace_id = $1", workspace_id
             )
         }
+        views = {
+            key: view_id
+            for key, view_id in await connection.fetch(
+                "SELECT built_in, id FROM ticket_views WHERE workspace_id = $1 AND built_in IS NOT NULL",
+                workspace_id,
+            )
+        }
     finally:
         await connection.close()
-    return Context(workspace_id, tickets, groups, datetime.now(UTC))
+    return Context(workspace_id, tickets, groups, views, datetime.now(UTC))
 
 
 async def issue_key(url: str, workspace_id: UUID) -> tuple[str, UUID]:
@@ -179,7 +286,8 @@ async def measure(
                 http, answer = [], None
                 for attempt in range(warmup + repeat):
                     started = time.perf_counter()
-                    async with session.get(f"{base}{case.path}", params=params) as response:
+                    path = case.path.format(**{key: str(view) for key, view in context.views.items()})
+                    async with session.get(f"{base}{path}", params=params) as response:
                         text = await response.text()
                         if response.status != 200:
                             raise RuntimeError(f"{case.name}: {response.status} {text}")
@@ -205,7 +313,7 @@ async def measure(
                         sql_p95,
                         round(http_p50 / sql_p50, 1) if sql_p50 else "-",
                         case.rows(answer),
-                        min(len(found), 50) if case.path == "/v1/tickets" else len(found),
+                        min(len(found), int(params["limit"])) if "limit" in params else len(found),
                     ]
                 )
                 print(f"  {case.name}: HTTP p50 {http_p50} ms, SQL p50 {sql_p50} ms", file=sys.stderr)

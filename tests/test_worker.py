@@ -82,6 +82,7 @@ async def test_the_worker_runs_every_job_the_domains_declare(
             "fetching customers' profiles",
             "purging expired rows",
             "purging unattached uploads",
+            "purging old notifications",
         }
         running = asyncio.create_task(
             run_jobs([counted(job, runs) for job in declared], database_url, configured, stopping)
