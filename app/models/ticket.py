@@ -269,8 +269,8 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
 class TagCount(Base):
     """How many tickets (not deleted) carry a tag, kept by triggers on tickets in the write's transaction.
 
-    A tag's count is the sum of its shards: each transaction adds to the shard of its connection's server
-    process, so that concurrent writes of one tag do not wait for each other's commit."""
+    A tag's count is the sum of its shards: each change adds to a shard drawn at random among 128, so that
+    concurrent writes of one tag seldom wait for each other's commit."""
 
     __tablename__ = "tag_counts"
     __table_args__ = (

@@ -30,21 +30,25 @@ FOLD_FUNCTIONS = [
 # What app/kit/search.py `fold` makes of a text, for the rows written before: the same on Vietnamese text.
 FOLDED = "btrim(regexp_replace(helpdesk_fold({column}), '\\s+', ' ', 'g'))"
 
-# The tickets carrying each tag, kept by the write's own transaction. One row per tag and per shard: a
-# transaction counts in the shard of its connection's server process, so that concurrent creations with
-# the same tag (a channel's default tags) do not queue on one row until they commit.
+# The tickets carrying each tag, kept by the write's own transaction. One row per tag and per shard: each
+# change counts in a shard drawn at random among 128, so that concurrent creations with the same tag (a
+# channel's default tags) seldom queue on one row until the other commits.
 TAG_COUNT_TRIGGERS = [
     """CREATE FUNCTION helpdesk_count_tags() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     before text[] := CASE WHEN TG_OP = 'UPDATE' AND OLD.deleted_at IS NULL THEN OLD.tags ELSE '{}' END;
     after text[] := CASE WHEN NEW.deleted_at IS NULL THEN NEW.tags ELSE '{}' END;
+    -- One shard for all the change's tags, taken in the tags' order: two changes never lock each
+    -- other's rows in opposite orders.
+    drawn smallint := floor(random() * 128);
 BEGIN
     INSERT INTO tag_counts AS counted (workspace_id, tag, shard, tickets)
-    SELECT NEW.workspace_id, changed.tag, pg_backend_pid() % 16, sum(changed.delta)
+    SELECT NEW.workspace_id, changed.tag, drawn, sum(changed.delta)
       FROM (SELECT tag, 1 AS delta FROM unnest(after) AS tag WHERE NOT tag = ANY(before)
             UNION ALL
             SELECT tag, -1 FROM unnest(before) AS tag WHERE NOT tag = ANY(after)) AS changed
      GROUP BY changed.tag
+     ORDER BY changed.tag
     ON CONFLICT (workspace_id, tag, shard) DO UPDATE SET tickets = counted.tickets + excluded.tickets;
     RETURN NULL;
 END $$""",
