@@ -161,7 +161,6 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
             postgresql_include=["deleted_at", *REPORTED_COLUMNS[2:]],
             postgresql_where=text("solved_at IS NOT NULL"),
         ),
-        Index("ix_tickets_tags", "tags", postgresql_using="gin"),
         Index("ix_tickets_tag_keys", "tag_keys", postgresql_using="gin"),
         Index("ix_tickets_followers", "followers", postgresql_using="gin"),
         Index("ix_tickets_ccs", "ccs", postgresql_using="gin"),
