@@ -101,6 +101,30 @@ async def test_internal_notes_are_found_only_by_callers_who_may_read_them(
     assert await listed(make_client(app, staff["key"]), "hoan tien hai lan") == [ticket["id"]]
 
 
+async def test_the_change_feed_shows_internal_notes_only_to_callers_who_may_read_them(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    ticket = await create_ticket(tenant.agent, subject="Đổi trả")
+    await comment(tenant.agent, ticket, "Dạ em đã nhận yêu cầu đổi trả ạ", public=True)
+    await comment(tenant.agent, ticket, "Khách này đổi trả lần thứ ba", public=False)
+
+    async def comments_in_feed(scopes: list[str]) -> list[bool]:
+        body = {"name": "Feed", "role": "viewer", "scopes": scopes}
+        created = await create(tenant.admin, "/v1/api-keys", body)
+        feed = await make_client(app, created["key"]).get(
+            "/v1/events", params={"types": "ticket.comment_added"}
+        )
+        assert feed.status_code == 200, feed.text
+        return [
+            event["data"]["comment"]["public"]
+            for event in feed.json()["items"]
+            if event["data"]["ticket"]["id"] == ticket["id"]
+        ]
+
+    assert await comments_in_feed(["tickets:read", "events:read"]) == [True]
+    assert await comments_in_feed(["tickets:read", "events:read", "notes:read"]) == [True, False]
+
+
 async def test_a_restricted_agent_finds_only_tickets_they_may_see(app: FastAPI, tenant: Tenant) -> None:
     restricted = await create_agent(tenant.admin, "crm-tim", ticket_access="restricted")
     group = await create_group(tenant.admin, "Nhóm Giao vận", [restricted["id"]])

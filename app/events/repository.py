@@ -1,12 +1,13 @@
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Select, Text, func, or_, select, tuple_
+from sqlalchemy import BigInteger, Select, Text, and_, func, or_, select, tuple_
 
 from app.auth.principal import Principal
 from app.kit.repository import ScopedRepository
 from app.models import Event, Ticket
 from app.models.enums import Role
+from app.outbox import EventType
 from app.tickets.repository import TicketRepository
 
 # Transactions older than this are over: whatever they wrote is visible now or never will be.
@@ -19,8 +20,8 @@ class EventRepository(ScopedRepository[Event]):
 
     def readable(self, principal: Principal) -> Select[tuple[Event]]:
         """The events the caller may read: endpoint events are for admins, an agent's notifications
-        for that agent alone, and a restricted agent reads the events of the tickets they may see (as
-        those are now)."""
+        for that agent alone, internal notes for those who read notes, and a restricted agent reads the
+        events of the tickets they may see (as those are now)."""
         statement = self.select().where(
             or_(Event.type.not_like("notification.%"), Event.subject_id == principal.agent_id)
             if principal.agent_id is not None
@@ -28,6 +29,12 @@ class EventRepository(ScopedRepository[Event]):
         )
         if not principal.can(Role.admin):
             statement = statement.where(Event.type.not_like("webhook.%"))
+        if not principal.sees_internal_notes:
+            internal_note = and_(
+                Event.type == EventType.ticket_comment_added,
+                Event.data["comment"]["public"].as_boolean().is_(False),
+            )
+            statement = statement.where(~internal_note)
         if principal.restricted:
             visible = (
                 TicketRepository(self.session, self.workspace_id)
