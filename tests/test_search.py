@@ -174,6 +174,20 @@ async def test_search_ranks_exact_accents_first_then_adjacent_words_then_the_res
     assert found["ticket_id"] == folded["id"] and found["number"] == folded["number"]
 
 
+async def test_a_query_typed_without_accents_ranks_by_recency_not_by_missing_accents(tenant: Tenant) -> None:
+    typed_so = await create_ticket(tenant.agent, subject="giao hang cham qua")
+    accented = await create_ticket(tenant.agent, subject="Giao hàng chậm quá")
+    hits = await searched(tenant.viewer, "giao hang cham")
+    assert [hit["id"] for hit in hits] == [accented["id"], typed_so["id"]]
+    assert [hit["exact"] for hit in hits] == [False, False]
+    # Typed with accents, the text with those very accents comes first, whatever its age.
+    hits = await searched(tenant.viewer, "giao hàng chậm")
+    assert [hit["id"] for hit in hits] == [accented["id"], typed_so["id"]]
+    assert [hit["exact"] for hit in hits] == [True, False]
+    hits = await searched(tenant.viewer, f"#{typed_so['number']}")
+    assert [hit["exact"] for hit in hits if hit["id"] == typed_so["id"]] == [True]
+
+
 async def test_the_cursor_walks_every_match_once_across_tiers(tenant: Tenant) -> None:
     created = []
     for index in range(7):

@@ -59,6 +59,12 @@ class TextQuery:
         """Every term side by side, in order: the closer kind of match."""
         return " ".join(self.terms)
 
+    @property
+    def accented(self) -> bool:
+        """Whether the query was typed with accents (or đ): only then do texts with those very accents
+        rank first. Typed without, it asks for no accents in particular."""
+        return fold(self.typed) != self.typed.casefold()
+
 
 def parse_query(query: str, phone_region: str) -> TextQuery:
     """`q` read once: `"giao hang cham" hoàn` is the phrase `giao hang cham` and the word `hoan`."""

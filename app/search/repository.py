@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, exists, func, literal, or_, select, true
+from sqlalchemy import Select, and_, exists, false, func, literal, or_, select, true
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,8 +26,8 @@ NEWEST_ORGANIZATIONS = Keyset(
     "organizations",
     [SortColumn(Organization.updated_at, descending=True), SortColumn(Organization.id, descending=True)],
 )
-# Each search reads three tiers in turn: the query as typed; its words side by side, accents aside;
-# all its words anywhere.
+# Each search reads three tiers in turn: the query as typed (when typed with accents; otherwise only what
+# names a ticket or a contact); its words side by side, accents aside; all its words anywhere.
 
 
 def _exact(query: TextQuery) -> str:
@@ -82,9 +82,9 @@ class SearchRepository:
         visible = self.tickets.visible(principal).where(Ticket.deleted_at.is_(None))
         phrase = like_pattern(query.phrase)
         exact_pattern = _exact(query)
-        exact = or_(
-            self.tickets.naming(query), self.tickets.containing(principal, phrase, exact=exact_pattern)
-        )
+        exact = self.tickets.naming(query)
+        if query.accented:
+            exact = or_(exact, self.tickets.containing(principal, phrase, exact=exact_pattern))
         adjacent = self.tickets.containing(principal, phrase)
         # One term found in the text is found side by side: what is left are the requester's matches.
         if len(query.terms) > 1:
@@ -102,7 +102,7 @@ class SearchRepository:
         if await self.tickets.rows_holding(query.phrase) < RARE_ROWS:
             tiers[0] = tiers[0].where(Ticket.id.in_(phrase_ids))
             tiers[1] = tiers[1].where(Ticket.id.in_(phrase_ids))
-        else:
+        elif query.accented:
             exact_ids = self.tickets.candidates(principal, query, query.phrase, exact=exact_pattern)
             if await self.tickets.estimated_rows(select(exact_ids.subquery())) < RARE_ROWS:
                 tiers[0] = tiers[0].where(Ticket.id.in_(exact_ids))
@@ -121,7 +121,7 @@ class SearchRepository:
         if not self.principal.sees_internal_notes:
             base = base.where(Comment.public)
         adjacent = Comment.search_text.like(like_pattern(query.phrase))
-        exact = and_(adjacent, Comment.body.ilike(_exact(query)))
+        exact = and_(adjacent, Comment.body.ilike(_exact(query))) if query.accented else false()
         return [
             base.where(exact),
             base.where(adjacent, _not(exact)),

@@ -34,8 +34,9 @@ async def search(
     ],
     type: Annotated[SearchType, Query(description="What to find")] = "tickets",
 ) -> Page[SearchHit]:
-    """Every match, page after page: those holding the query as typed (accents included) first, then
-    those with its words side by side, then those with all its words apart; newest first in each. A
+    """Every match, page after page: those holding the query as typed (accents included; for a query
+    typed without accents, only the ticket or contact it names) first, then those with its words side
+    by side, then those with all its words apart; newest first in each. A
     ticket is found by its subject, description and conversation (internal notes only for callers who
     may read them), and says where it matched."""
     hits, next_cursor = await _service(request, session, principal).search(q, type, page)

@@ -33,7 +33,10 @@ class SearchHit(BaseModel):
         description="An excerpt of the text around the match, HTML-escaped, with each match wrapped in "
         "`<mark>`…`</mark>` and whitespace collapsed",
     )
-    exact: bool = Field(description="The query appears as typed, accents included (case aside)")
+    exact: bool = Field(
+        description="The query appears as typed, accents included (case aside); for a query typed "
+        "without accents, only the ticket or contact it names (number, email, phone, external id)"
+    )
     updated_at: datetime
 
 
