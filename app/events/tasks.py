@@ -2,13 +2,9 @@
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, literal_column, select
-
 from app.db import Database
+from app.kit.retention import BATCH, delete_batch
 from app.models import Event, IdempotencyKey, Presence, WebhookAttempt
-
-BATCH = 5_000
-_ROW = literal_column("ctid")
 
 
 async def purge_expired(db: Database, now: datetime, retention: timedelta) -> int:
@@ -21,10 +17,8 @@ async def purge_expired(db: Database, now: datetime, retention: timedelta) -> in
         (Presence.__table__, Presence.expires_at, now),
     ):
         while True:
-            batch = select(_ROW).select_from(table).where(column < horizon).limit(BATCH)
-            async with db.sessionmaker() as session, session.begin():
-                result = await session.execute(delete(table).where(_ROW.in_(batch)))
-            deleted += result.rowcount
-            if result.rowcount < BATCH:
+            rows = await delete_batch(db.sessionmaker, table, column < horizon)
+            deleted += rows
+            if rows < BATCH:
                 break
     return deleted
