@@ -45,6 +45,8 @@ class WorkerSettings(BaseSettings):
     assignment_seconds: float = Field(5.0, gt=0, le=300)
     # SLA warnings and breaches are looked for on this beat: they go out at most this late.
     sla_seconds: float = Field(10.0, gt=0, le=50)
+    # Automations act on the tickets whose time has come on this beat: at most this late.
+    automation_seconds: float = Field(30.0, gt=0, le=300)
     shutdown_grace_seconds: float = Field(20.0, ge=0)
     # Inbound channel messages threaded at once per worker (each in its own transaction).
     inbound_concurrency: int = Field(4, ge=1, le=64)

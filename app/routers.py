@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends
 
 from app.agents.router import router as agents_router
 from app.attachments.router import router as attachments_router
+from app.automations.router import router as automations_router
 from app.categories.router import router as categories_router
 from app.channels.router import mailing as channels_mailing_router
 from app.channels.router import receiving as channels_receiving_router
@@ -52,6 +53,7 @@ DOMAIN_ROUTERS = [
     categories_router,
     custom_fields_router,
     triggers_router,
+    automations_router,
     sla_router,
     reports_router,
     exports_router,

@@ -34,6 +34,7 @@ REFERENCE_DATA = (
     "/v1/categories",
     "/v1/custom-fields",
     "/v1/triggers",
+    "/v1/automations",
     "/v1/sla-policies",
     "/v1/calendars",
     "/v1/macros",

@@ -88,6 +88,9 @@ SLA_ANNOUNCEMENTS = Counter(
     "SLA warnings and breaches announced, by announcement (warning, breach) and SLA metric",
     ["announcement", "metric"],
 )
+AUTOMATION_RUNS = Counter(
+    "helpdesk_automation_runs", "Times an automation acted on a ticket (its actions applied, or failed)"
+)
 WORKER_JOB_ROUNDS = Counter(
     "helpdesk_worker_job_rounds",
     "Rounds of each worker job (a service: its runs), whether they did any work or failed",

@@ -3,6 +3,7 @@
 from app.models.agent import Agent, AgentRole, Group, GroupMember
 from app.models.api_key import AgentTokenSecret, ApiKey
 from app.models.attachment import Attachment
+from app.models.automation import Automation, AutomationRescan
 from app.models.base import Base
 from app.models.category import Category, CategoryWatcher
 from app.models.channel import ChannelClaim, Conversation, InboundMessage, MessagingChannel, OutboundMessage
@@ -27,6 +28,8 @@ __all__ = [
     "AgentTokenSecret",
     "ApiKey",
     "Attachment",
+    "Automation",
+    "AutomationRescan",
     "Base",
     "BusinessCalendar",
     "Category",

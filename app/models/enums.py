@@ -155,6 +155,7 @@ class ActorType(enum.StrEnum):
     contact = "contact"
     system = "system"
     trigger = "trigger"
+    automation = "automation"
     # A message that arrived on a channel (actor_id: the channel).
     channel = "channel"
 

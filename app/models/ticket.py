@@ -161,6 +161,12 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
             postgresql_include=["deleted_at", *REPORTED_COLUMNS[2:]],
             postgresql_where=text("solved_at IS NOT NULL"),
         ),
+        # What the automation workers read: the tickets whose next automation time has come.
+        Index(
+            "ix_tickets_automation_due_at",
+            "automation_due_at",
+            postgresql_where=text("automation_due_at IS NOT NULL"),
+        ),
         Index("ix_tickets_tag_keys", "tag_keys", postgresql_using="gin"),
         Index("ix_tickets_followers", "followers", postgresql_using="gin"),
         Index("ix_tickets_ccs", "ccs", postgresql_using="gin"),
@@ -231,6 +237,12 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     conversation_id: Mapped[UUID | None]
     solved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # When the current assignee was given the ticket (automations' "hours since assigned").
+    assigned_at: Mapped[datetime | None]
+    # When the ticket's automations (app/automations) are next to be looked at, and those that acted on it
+    # and wait for their conditions to stop holding before they may act on it again.
+    automation_due_at: Mapped[datetime | None]
+    automations_done: Mapped[list[UUID]] = mapped_column(ARRAY(Uuid()), server_default="{}")
     deleted_at: Mapped[datetime | None]
     # Subject and description folded (app/kit/search.py `search_key`); comments keep their own.
     search_text: Mapped[str] = mapped_column(Text, server_default="")

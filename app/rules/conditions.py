@@ -30,6 +30,8 @@ class Operator(enum.StrEnum):
     changed_from = "changed_from"
     within = "within"
     outside = "outside"
+    at_least = "at_least"
+    less_than = "less_than"
 
 
 class _Kind(enum.Enum):
@@ -40,6 +42,7 @@ class _Kind(enum.Enum):
     items = "items"
     json = "json"
     hours = "hours"
+    since = "since"
 
 
 _SCALAR = {
@@ -59,6 +62,7 @@ _OPERATORS = {
     _Kind.items: {Operator.contains, Operator.not_contains, Operator.changed},
     _Kind.json: _SCALAR | {Operator.contains, Operator.not_contains},
     _Kind.hours: {Operator.within, Operator.outside},
+    _Kind.since: {Operator.at_least, Operator.less_than},
 }
 
 CUSTOM_FIELD_PREFIX = "custom_fields."
@@ -86,8 +90,31 @@ FIELDS: dict[str, tuple[_Kind, type[enum.Enum] | None]] = {
     "comment_public": (_Kind.flag, None),
     "comment_author": (_Kind.choice, CommentAuthor),
     "sla_metric": (_Kind.choice, SlaMetric),
+    # For automations: the hours since a moment of the ticket (see `TIME_FIELDS`).
+    "hours_since_created": (_Kind.since, None),
+    "hours_since_updated": (_Kind.since, None),
+    "hours_since_assigned": (_Kind.since, None),
+    "hours_since_solved": (_Kind.since, None),
+    "hours_since_status_entered": (_Kind.since, None),
+    "hours_since_last_customer_reply": (_Kind.since, None),
+    "hours_since_last_agent_reply": (_Kind.since, None),
 }
 EVENT_FIELDS = frozenset({"comment_public", "comment_author", "sla_metric"})
+# Each time field and the ticket's column it counts from; a ticket whose column is empty (never solved,
+# no reply yet) meets no condition on it. "Status entered": the current kind of status (new, open,
+# pending, on hold, solved).
+TIME_FIELDS = {
+    "hours_since_created": "created_at",
+    "hours_since_updated": "updated_at",
+    "hours_since_assigned": "assigned_at",
+    "hours_since_solved": "solved_at",
+    "hours_since_status_entered": "status_kind_changed_at",
+    "hours_since_last_customer_reply": "last_customer_reply_at",
+    "hours_since_last_agent_reply": "last_agent_reply_at",
+}
+MAX_HOURS = 24 * 365 * 2
+# Time conditions count to the millisecond: a ticket due at a moment meets its conditions at that moment.
+_TIME_TOLERANCE_HOURS = 0.001 / 3600
 FIELD_NAMES = [*FIELDS, f"{CUSTOM_FIELD_PREFIX}<key>"]
 _MAX_VALUES = 100
 
@@ -138,7 +165,14 @@ class Condition(RequestModel):
     value: Any = Field(
         None,
         description="For `in`/`not_in` a list; for `changed` nothing; for `within`/`outside` a calendar's "
-        "id; for `contains` on tags a tag (or a list: all of them); otherwise one value (null: empty)",
+        "id; for `at_least`/`less_than` a number of hours; for `contains` on tags a tag (or a list: all of "
+        "them); otherwise one value (null: empty)",
+    )
+    calendar_id: UUID | None = Field(
+        None,
+        exclude_if=lambda calendar_id: calendar_id is None,
+        description="Only for the `hours_since_*` fields: count the business hours of this calendar "
+        "rather than calendar hours",
     )
 
     @model_validator(mode="after")
@@ -147,6 +181,13 @@ class Condition(RequestModel):
         if self.operator not in _OPERATORS[kind]:
             allowed = ", ".join(sorted(operator.value for operator in _OPERATORS[kind]))
             raise ValueError(f"{self.field} takes the operators {allowed}")
+        if self.calendar_id is not None and kind is not _Kind.since:
+            raise ValueError("only the hours_since_* fields take a calendar_id")
+        if kind is _Kind.since:
+            hours = self.value
+            if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= MAX_HOURS:
+                raise ValueError(f"{self.field} takes a number of hours above 0, at most {MAX_HOURS}")
+            return self
         if self.operator is Operator.changed:
             if self.value is not None:
                 raise ValueError("`changed` takes no value")
@@ -173,7 +214,7 @@ CHANGE_OPERATORS = frozenset({Operator.changed, Operator.changed_to, Operator.ch
 
 
 def refuse_event_conditions(conditions: Conditions) -> Conditions:
-    """For rules about a ticket's state (SLA policies): no conditions on a change or an event."""
+    """For rules about a ticket's state (SLA policies, automations): no conditions on a change or an event."""
     for part in (conditions.all, conditions.any):
         for condition in part:
             if condition.operator in CHANGE_OPERATORS or condition.field in EVENT_FIELDS:
@@ -183,18 +224,30 @@ def refuse_event_conditions(conditions: Conditions) -> Conditions:
     return conditions
 
 
+def refuse_time_conditions(conditions: Conditions) -> Conditions:
+    """For rules that act on a change (triggers) or at once (SLA policies): no `hours_since_*` conditions."""
+    for part in (conditions.all, conditions.any):
+        for condition in part:
+            if condition.field in TIME_FIELDS:
+                raise ValueError(f"{condition.field}: only automations look at the time since")
+    return conditions
+
+
 @dataclass(frozen=True)
 class Facts:
     """What conditions are checked against.
 
     `values` are the ticket's fields in JSON form, with its custom fields as `custom_fields.<key>`,
     `requester_vip`, and `category_path` (its category and the categories above it). `changes` are the
-    fields the change being handled set, old and new. `in_business_hours` answers for a calendar's id.
+    fields the change being handled set, old and new. `in_business_hours` answers for a calendar's id;
+    `hours_since` for a time field and a calendar's id (or None: calendar hours), None when the ticket
+    has no such moment.
     """
 
     values: dict[str, Any]
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     in_business_hours: Callable[[str], bool] = lambda calendar_id: False
+    hours_since: Callable[[str, str | None], float | None] = lambda name, calendar_id: None
 
 
 def matches(conditions: dict[str, Any], facts: Facts) -> bool:
@@ -221,6 +274,13 @@ def _holds(condition: dict[str, Any], facts: Facts) -> bool:
     name, operator, expected = condition["field"], Operator(condition["operator"]), condition.get("value")
     if operator in (Operator.within, Operator.outside):
         return facts.in_business_hours(expected) is (operator is Operator.within)
+    if operator in (Operator.at_least, Operator.less_than):
+        hours = facts.hours_since(name, condition.get("calendar_id"))
+        if hours is None:
+            return False
+        if operator is Operator.at_least:
+            return hours + _TIME_TOLERANCE_HOURS >= expected
+        return hours < expected
     if operator in (Operator.changed, Operator.changed_to, Operator.changed_from):
         if name not in facts.changes:
             return False

@@ -8,10 +8,10 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.calendars.business_time import working_periods
+from app.calendars.business_time import business_seconds_between, working_periods
 from app.kit.json_form import to_json
 from app.models import Contact
-from app.rules.conditions import CUSTOM_FIELD_PREFIX, FIELDS, Facts
+from app.rules.conditions import CUSTOM_FIELD_PREFIX, FIELDS, TIME_FIELDS, Facts
 from app.rules.snapshot import Rules
 
 
@@ -42,10 +42,23 @@ async def ticket_facts(
         calendar = rules.calendars.get(calendar_id)
         periods = working_periods(calendar, now, now + timedelta(seconds=1)) if calendar else iter(())
         working_now[str(calendar_id)] = next(periods, None) is not None
+
+    def hours_since(name: str, calendar_id: str | None) -> float | None:
+        start = ticket.get(TIME_FIELDS[name])
+        if start is None:
+            return None
+        if calendar_id is None:
+            return (now - start).total_seconds() / 3600
+        calendar = rules.calendars.get(UUID(calendar_id))
+        if calendar is None:
+            return None
+        return business_seconds_between(calendar, start, now) / 3600 if now > start else 0.0
+
     return Facts(
         values=values,
         changes={name: (to_json(old), to_json(new)) for name, (old, new) in (changes or {}).items()},
         in_business_hours=lambda calendar_id: working_now.get(calendar_id, False),
+        hours_since=hours_since,
     )
 
 

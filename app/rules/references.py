@@ -25,6 +25,12 @@ async def check_condition_references(
 ) -> None:
     for part in ("all", "any"):
         for position, condition in enumerate(conditions.get(part, [])):
+            calendar_id = condition.get("calendar_id")
+            if calendar_id is not None and not await exists_in_workspace(
+                session, BusinessCalendar, workspace_id, UUID(calendar_id)
+            ):
+                where = f"{field}.{part}.{position}.calendar_id"
+                raise Unprocessable(f"{where}: no such calendar", field=where, code="unknown_reference")
             referenced = _REFERENCED.get(condition["field"])
             value = condition.get("value")
             if referenced is None or value is None:

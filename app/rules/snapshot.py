@@ -26,6 +26,7 @@ from app.calendars.compiled import calendar_of
 from app.kit.plain import PlainStatement
 from app.kit.transaction import transaction_info
 from app.models import (
+    Automation,
     BusinessCalendar,
     Category,
     CustomFieldDefinition,
@@ -41,7 +42,16 @@ from app.rules.conditions import calendars_used, fields_used
 
 # Workspaces whose rules a process keeps; the least recently used beyond this are read again.
 KEPT_WORKSPACES = 1024
-_RULE_MODELS = (Trigger, SlaPolicy, BusinessCalendar, Group, TicketStatus, CustomFieldDefinition, Category)
+_RULE_MODELS = (
+    Trigger,
+    Automation,
+    SlaPolicy,
+    BusinessCalendar,
+    Group,
+    TicketStatus,
+    CustomFieldDefinition,
+    Category,
+)
 _RULE_TABLES = frozenset(model.__table__ for model in _RULE_MODELS)
 _IN_TRANSACTION = "rules"
 
@@ -91,6 +101,9 @@ class Rules:
     triggers: tuple[Trigger, ...]
     """Active, in the order they run."""
     trigger_conditions: Mapping[UUID, CompiledConditions]
+    automations: tuple[Automation, ...]
+    """Active, in the order they run."""
+    automation_conditions: Mapping[UUID, CompiledConditions]
     policies: Mapping[UUID, SlaPolicy]
     """Every policy, active or not: a clock keeps the policy that started it."""
     active_policies: tuple[SlaPolicy, ...]
@@ -106,6 +119,7 @@ class Rules:
     policy_fields: frozenset[str] = field(init=False)
     policy_calendar_ids: frozenset[UUID] = field(init=False)
     events_listened: frozenset[str] = field(init=False)
+    automation_fields: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         compiled = [self.policy_conditions[policy.id] for policy in self.active_policies]
@@ -115,6 +129,11 @@ class Rules:
         )
         object.__setattr__(
             self, "events_listened", frozenset(name for trigger in self.triggers for name in trigger.events)
+        )
+        object.__setattr__(
+            self,
+            "automation_fields",
+            frozenset().union(*(self.automation_conditions[a.id].fields for a in self.automations)),
         )
 
     def status(self, status_id: UUID | None, kind: StatusKind | None) -> StatusRef | None:
@@ -170,6 +189,13 @@ async def _load(session: AsyncSession, workspace_id: UUID, version: int) -> Rule
     triggers = await _copies(
         session, Trigger, workspace_id, Trigger.active, order=(Trigger.position, Trigger.name, Trigger.id)
     )
+    automations = await _copies(
+        session,
+        Automation,
+        workspace_id,
+        Automation.active,
+        order=(Automation.position, Automation.name, Automation.id),
+    )
     policies = await _copies(
         session, SlaPolicy, workspace_id, order=(SlaPolicy.position, SlaPolicy.name, SlaPolicy.id)
     )
@@ -197,6 +223,10 @@ async def _load(session: AsyncSession, workspace_id: UUID, version: int) -> Rule
         version=version,
         triggers=tuple(triggers),
         trigger_conditions={trigger.id: CompiledConditions.of(trigger.conditions) for trigger in triggers},
+        automations=tuple(automations),
+        automation_conditions={
+            automation.id: CompiledConditions.of(automation.conditions) for automation in automations
+        },
         policies={policy.id: policy for policy in policies},
         active_policies=tuple(policy for policy in policies if policy.active),
         policy_conditions={policy.id: CompiledConditions.of(policy.conditions) for policy in policies},

@@ -10,9 +10,11 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 from app.calendars.compiled import WEEKDAYS
 from app.kit.schemas import FullDate, Name, RequestModel, ResponseModel, ShortText, UpdateModel
 from app.models.enums import Priority, SlaMetric
-from app.rules.conditions import Conditions, refuse_event_conditions
+from app.rules.conditions import Conditions, refuse_event_conditions, refuse_time_conditions
 
-StateConditions = Annotated[Conditions, AfterValidator(refuse_event_conditions)]
+StateConditions = Annotated[
+    Conditions, AfterValidator(refuse_event_conditions), AfterValidator(refuse_time_conditions)
+]
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 assert Weekday.__args__ == WEEKDAYS  # type: ignore[attr-defined]

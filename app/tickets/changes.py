@@ -27,6 +27,9 @@ UNRECORDED = frozenset(
         "sla_breached",
         "last_customer_reply_at",
         "last_agent_reply_at",
+        "assigned_at",
+        "automation_due_at",
+        "automations_done",
         *METRIC_COLUMNS,
     }
 )

@@ -129,6 +129,8 @@ class TicketService:
             "search_text": search_key(data.subject, data.description),
             "solved_at": now if status.kind in RESOLVED_KINDS else None,
             "closed_at": now if status.kind is StatusKind.closed else None,
+            "automation_due_at": None,
+            "automations_done": [],
         }
         if data.requester is not None:
             values["requester_id"] = await self._requester(data.requester)
@@ -141,6 +143,7 @@ class TicketService:
             for_customer=for_customer,
         )
         await self.pipeline.route(self, None, values, None)
+        values["assigned_at"] = now if values["assignee_id"] is not None else None
         if data.parent_id is not None:
             await self._check_parent(values["id"], data.parent_id)
         clocks = await self.pipeline.start_clocks(self, values, now, paused=status.pauses_sla)
@@ -366,7 +369,10 @@ class TicketService:
         self, ticket: Ticket, changed: dict[str, Any], *, kind: EventType = EventType.ticket_updated
     ) -> Ticket:
         """Apply the change with its history and its events, in this transaction."""
-        changed = {**changed, **await self.pipeline.move_clocks(self, ticket, changed, utcnow())}
+        now = utcnow()
+        if "assignee_id" in changed:
+            changed = {**changed, "assigned_at": now if changed["assignee_id"] is not None else None}
+        changed = {**changed, **await self.pipeline.move_clocks(self, ticket, changed, now)}
         before = ticket_json(ticket)
         old = {name: getattr(ticket, name) for name in changed}
         recorded = self.recorded.setdefault(ticket.id, {})

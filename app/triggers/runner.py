@@ -131,17 +131,26 @@ class TriggerRunner:
         return matches(trigger.conditions, facts)
 
     async def _fire(self, trigger: Trigger, ticket: Ticket, depth: int) -> tuple[Ticket, Changes]:
-        """Apply the trigger's actions as the trigger, all or nothing; returns the ticket and its changes.
-
-        A trigger that only sets the ticket's fields fails, if it does, before it writes anything; one
-        that also writes elsewhere (a reply, an assignment) runs in a savepoint, once what the triggers
-        before it hold back is written.
-        """
         actor = Principal(self.workspace_id, Role.admin, ActorType.trigger, trigger.id)
-        service = TicketService(self.session, actor, self.settings)
-        actions = [_ACTIONS.validate_python(action) for action in trigger.actions]
-        writes_elsewhere = any(action.type in _WRITING_ELSEWHERE for action in actions)
         token = _depth.set(depth + 1)
+        try:
+            return await self.apply_actions(actor, trigger.actions, ticket, rule_kind="triggers")
+        finally:
+            _depth.reset(token)
+
+    async def apply_actions(
+        self, actor: Principal, stored: list[dict[str, Any]], ticket: Ticket, *, rule_kind: str
+    ) -> tuple[Ticket, Changes]:
+        """Apply a rule's stored actions as the rule (`actor`), all or nothing; returns the ticket and its
+        changes. A failure is written to the ticket's history under `rule_kind` (triggers, automations).
+
+        Actions that only set the ticket's fields fail, if they do, before they write anything; those
+        that also write elsewhere (a reply, an assignment) run in a savepoint, once what the triggers
+        before them hold back is written.
+        """
+        service = TicketService(self.session, actor, self.settings)
+        actions = [_ACTIONS.validate_python(action) for action in stored]
+        writes_elsewhere = any(action.type in _WRITING_ELSEWHERE for action in actions)
         try:
             if not writes_elsewhere:
                 ticket = await self._apply(actions, ticket, service, actor)
@@ -150,16 +159,16 @@ class TriggerRunner:
                 async with self.session.begin_nested():
                     ticket = await self._apply(actions, ticket, service, actor)
         except AppError as error:
-            logger.warning("trigger %s could not run on ticket %s: %s", trigger.id, ticket.id, error.detail)
+            logger.warning(
+                "%s %s could not run on ticket %s: %s", rule_kind, actor.actor_id, ticket.id, error.detail
+            )
             if writes_elsewhere:
                 discard_held(self.session)
                 await self.session.refresh(ticket)
             await service.repo.add_history(
-                history_rows(ticket.id, actor, {"triggers": (None, {"failed": error.detail})})
+                history_rows(ticket.id, actor, {rule_kind: (None, {"failed": error.detail})})
             )
             return ticket, {}
-        finally:
-            _depth.reset(token)
         return ticket, service.recorded.pop(ticket.id, {})
 
     async def _apply(

@@ -17,7 +17,7 @@ from app.macros.schemas import (
     SetTypeAction,
 )
 from app.models.enums import AssignmentStrategy
-from app.rules.conditions import Conditions
+from app.rules.conditions import Conditions, refuse_time_conditions
 
 TriggerEvent = Literal[
     "ticket.created", "ticket.updated", "ticket.comment_added", "ticket.sla_warning", "ticket.sla_breached"
@@ -86,6 +86,7 @@ def _consistent(actions: list[TriggerAction]) -> list[TriggerAction]:
 
 Actions = Annotated[list[TriggerAction], Field(min_length=1, max_length=20), AfterValidator(_consistent)]
 Events = Annotated[list[TriggerEvent], Field(min_length=1, max_length=5)]
+ChangeConditions = Annotated[Conditions, AfterValidator(refuse_time_conditions)]
 
 CONDITIONS = (
     "When the ticket (after the change) meets them; `changed`, `changed_to` and `changed_from` look at the "
@@ -99,7 +100,7 @@ class TriggerCreate(RequestModel):
     position: Position = Field(0, description="Triggers run by position, then name")
     active: bool = True
     events: Events = Field(description="The events that fire the trigger")
-    conditions: Conditions = Field(Conditions(), description=CONDITIONS)
+    conditions: ChangeConditions = Field(Conditions(), description=CONDITIONS)
     actions: Actions
 
 
@@ -109,7 +110,7 @@ class TriggerUpdate(UpdateModel):
     position: Position = None
     active: bool = None
     events: Events = None
-    conditions: Conditions = Field(None, description=CONDITIONS)
+    conditions: ChangeConditions = Field(None, description=CONDITIONS)
     actions: Actions = None
 
 

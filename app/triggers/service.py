@@ -46,7 +46,7 @@ async def list_triggers(
 
 async def create_trigger(session: AsyncSession, workspace_id: UUID, data: TriggerCreate) -> Trigger:
     await check_condition_references(session, workspace_id, data.conditions.model_dump(mode="json"))
-    await _check_actions(session, workspace_id, data.actions)
+    await check_actions(session, workspace_id, data.actions)
     trigger = Trigger(id=new_id(), **data.model_dump(mode="json"))
     return await TriggerRepository(session, workspace_id).add(trigger)
 
@@ -59,7 +59,7 @@ async def update_trigger(
     if "conditions" in values:
         await check_condition_references(session, workspace_id, values["conditions"])
     if "actions" in values:
-        await _check_actions(session, workspace_id, data.actions)
+        await check_actions(session, workspace_id, data.actions)
     return await TriggerRepository(session, workspace_id).update(trigger, values)
 
 
@@ -67,7 +67,7 @@ async def delete_trigger(session: AsyncSession, workspace_id: UUID, trigger: Tri
     await TriggerRepository(session, workspace_id).delete(trigger)
 
 
-async def _check_actions(session: AsyncSession, workspace_id: UUID, actions: Sequence[TriggerAction]) -> None:
+async def check_actions(session: AsyncSession, workspace_id: UUID, actions: Sequence[TriggerAction]) -> None:
     """Everything the actions name must be of the workspace, so that running them can succeed."""
     await check_action_references(session, workspace_id, None, actions)
     for position, action in enumerate(actions):

@@ -6,6 +6,7 @@ import httpx
 
 from app.assignment.jobs import assignment_jobs
 from app.attachments.jobs import attachment_jobs
+from app.automations.jobs import automation_jobs
 from app.channels.jobs import channel_jobs
 from app.config import Settings
 from app.db import Database
@@ -29,6 +30,7 @@ def declared_jobs(
         *webhook_jobs(db, settings, secret_box),
         *assignment_jobs(db, settings),
         *sla_jobs(db, settings),
+        *automation_jobs(db, settings),
         *channel_jobs(db, settings, secret_box, client, stopping),
         *event_jobs(db, settings),
         *attachment_jobs(db, settings),
