@@ -77,6 +77,8 @@ async def test_the_worker_runs_every_job_the_domains_declare(
             "delivering webhooks",
             "assigning waiting tickets",
             "announcing SLA warnings and breaches",
+            "running automations",
+            "rescanning tickets for changed automations",
             "threading inbound messages",
             "sending replies",
             "fetching customers' profiles",

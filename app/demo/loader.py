@@ -11,9 +11,10 @@ Columns the service derives are derived as it does: `search_text` (app/kit/searc
 the subject and the description for tickets, as app/tickets/service.py; of the body for comments, as
 app/comments/service.py; of name, email, phone and its national digits for contacts, as
 app/contacts/service.py), `status_kind`, `first_response_at`, `last_public_comment_at`
-and `_by`, `solved_at` and `closed_at` from the comments and the status. The workspace's sequence of
-ticket numbers is moved past the loaded ones. Neither ticket history nor events are written, and no
-SLA clocks run on loaded tickets.
+and `_by`, `solved_at` and `closed_at` from the comments and the status, `assigned_at` as the creation of
+an assigned ticket. The workspace's sequence of ticket numbers is moved past the loaded ones. Neither
+ticket history nor events are written, no SLA clocks run on loaded tickets, and loaded tickets have no
+next automation time until a change (or a change of automations) works it out.
 """
 
 import asyncio
@@ -115,7 +116,7 @@ TICKET_COLUMNS = [
     "type", "category_id", "group_id", "assignee_id", "requester_id", "followers", "tags",
     "custom_fields", "channel", "due_at", "first_response_at", "last_public_comment_at",
     "last_public_comment_by", "last_customer_reply_at", "last_agent_reply_at", "solved_at", "closed_at",
-    "search_text", "created_at", "updated_at", "version",
+    "assigned_at", "search_text", "created_at", "updated_at", "version",
     # The metrics (app/ticket_metrics) in calendar time; the waits stay at their default 0, and business
     # time is unknown (null), as for tickets older than the metrics.
     "status_kind_changed_at", "awaiting_reply_since", "first_reply_seconds", "next_reply_count",
@@ -729,6 +730,7 @@ class WorkspaceRows:
                 f"{priority}\t{ticket_type}\t{category}\t{group}\t{assignee}\t{requester}\t{followers}\t"
                 f"{{{','.join(tags)}}}\t{{{', '.join(fields)}}}\t{channel}\t{due_at}\t{first_response}\t"
                 f"{last_public}\t{last_by}\t{last_customer}\t{last_agent}\t{solved}\t{closed}\t"
+                f"{NULL if assignee == NULL else stamp(created)}\t"
                 f"{copy_text(key)}\t{stamp(created)}\t{stamp(updated)}\t"
                 f"{1 + count + (kind in ('solved', 'closed')) + (kind == 'closed')}\t{kind_since}\t"
                 f"{waiting_since}\t{first_reply}\t{next_count}\t{next_seconds}\t{agent_replies}\t{resolution}\n"

@@ -1,7 +1,7 @@
 """A workspace's rules, read once per process and kept until they change.
 
-Triggers, SLA policies, business calendars, groups' assignment policies, ticket statuses, custom
-field definitions and the category tree change rarely and are read by every ticket change. A process
+Triggers, automations, SLA policies, business calendars, groups' assignment policies, ticket statuses,
+custom field definitions and the category tree change rarely and are read by every ticket change. A process
 keeps each workspace's rules with the workspace's `rules_version`, which a database trigger moves, to a
 value never used before, in the transaction of any change to those tables (to categories: any that
 changes the tree). A transaction reads the version once (one indexed read) and loads the rules again
