@@ -1,13 +1,21 @@
 """Events are written with the change that causes them, and the feed serves them in commit order."""
 
+from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
+from app.events.tasks import purge_expired
 from app.kit.ids import new_id
+from app.kit.time import utcnow
+from app.models import Event, IdempotencyKey, WebhookAttempt, WebhookDelivery
+from app.models.enums import ActorType, DeliveryStatus
 from app.outbox import EventType, event_row, record
 from tests.conftest import Tenant
-from tests.factories import create_agent, create_contact, create_ticket, status_id
+from tests.factories import create_agent, create_contact, create_ticket, create_webhook, status_id
+from tests.receiver import Behaviour
 from tests.test_contacts import acting_for
 
 
@@ -142,3 +150,80 @@ async def test_the_feed_never_passes_an_event_that_commits_late(app: FastAPI, te
         await first.commit()
     page = await feed(tenant, after=page["next_cursor"]) if page["next_cursor"] else await feed(tenant)
     assert [event["data"]["ticket"]["id"] for event in page["items"]] == ["early-writer", "early-committer"]
+
+
+async def test_the_retention_purge_deletes_what_outlived_it_and_keeps_the_rest(
+    app: FastAPI, tenant: Tenant, receiver: Any
+) -> None:
+    webhook = await create_webhook(tenant.admin, receiver.on("/kept", Behaviour()))
+    ticket = await create_ticket(tenant.admin, subject="Phiếu còn mới")
+    now = utcnow()
+    old, recent = now - timedelta(days=31), now - timedelta(days=29)
+    ids = {name: new_id() for name in ("old_event", "recent_event", "delivery", "attempt")}
+    async with app.state.db.sessionmaker() as session, session.begin():
+        for name, occurred_at in (("old_event", old), ("recent_event", recent)):
+            session.add(
+                Event(
+                    id=ids[name],
+                    workspace_id=tenant.workspace_id,
+                    type="ticket.updated",
+                    occurred_at=occurred_at,
+                    actor_type=ActorType.system,
+                    subject_id=UUID(ticket["id"]),
+                    data={},
+                )
+            )
+        await session.flush()
+        session.add(
+            WebhookDelivery(
+                id=ids["delivery"],
+                workspace_id=tenant.workspace_id,
+                webhook_id=UUID(webhook["id"]),
+                event_id=ids["old_event"],
+                status=DeliveryStatus.succeeded,
+            )
+        )
+        await session.flush()
+        session.add(
+            WebhookAttempt(
+                id=ids["attempt"],
+                workspace_id=tenant.workspace_id,
+                delivery_id=ids["delivery"],
+                attempted_at=old,
+                status_code=200,
+                duration_ms=12,
+            )
+        )
+        expiries = {"het-han": now - timedelta(seconds=1), "con-han": now + timedelta(hours=1)}
+        for key, expires_at in expiries.items():
+            session.add(
+                IdempotencyKey(
+                    workspace_id=tenant.workspace_id,
+                    credential_id=tenant.workspace_id,
+                    key=key,
+                    request_hash=b"\0" * 32,
+                    response_status=201,
+                    response_headers={},
+                    response_body=b"{}",
+                    expires_at=expires_at,
+                )
+            )
+
+    assert await purge_expired(app.state.db, now, timedelta(days=30)) >= 3  # the delivery goes with its event
+
+    async with app.state.db.sessionmaker() as session:
+        in_workspace = select(Event.id).where(Event.workspace_id == tenant.workspace_id)
+        events = set((await session.execute(in_workspace)).scalars())
+        deliveries = await session.scalar(select(func.count()).where(WebhookDelivery.id == ids["delivery"]))
+        attempts = await session.scalar(select(func.count()).where(WebhookAttempt.id == ids["attempt"]))
+        keys = set(
+            (
+                await session.execute(
+                    select(IdempotencyKey.key).where(IdempotencyKey.workspace_id == tenant.workspace_id)
+                )
+            ).scalars()
+        )
+    assert ids["old_event"] not in events and ids["recent_event"] in events
+    assert len(events) > 1, "the ticket's own events are kept"
+    assert deliveries == 0 and attempts == 0
+    assert keys == {"con-han"}
