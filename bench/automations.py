@@ -8,7 +8,8 @@ process, on the workers' own functions:
 1. the idle scan (`act_on_due` with nothing due) before any automation exists, `--repeat` times;
 2. three automations are made (close solved tickets 72 hours after they were solved; tag urgent tickets
    nobody took 30 minutes after they were opened; tag tickets waiting on the customer for 2 business
-   days), and the rescan works out every open ticket's next time: tickets per second;
+   days of a calendar of two shifts a day), and the rescan works out every open ticket's next time:
+   tickets per second;
 3. the due automations act (`act_on_due` until nothing is due): actions per second;
 4. the idle scan again, with every ticket scheduled, and the plan of its query.
 """
@@ -36,7 +37,9 @@ from app.automations.tasks import act_on_due, rescan  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.db import Database, create_database  # noqa: E402
 from app.kit.time import utcnow  # noqa: E402
-from app.models import BusinessCalendar, Ticket, Workspace  # noqa: E402
+from app.models import Ticket, Workspace  # noqa: E402
+from app.sla.configuration import create_calendar  # noqa: E402
+from app.sla.schemas import CalendarCreate  # noqa: E402
 from bench.common import (  # noqa: E402
     HELPDESK,
     bench_database,
@@ -57,8 +60,20 @@ def since(field: str, hours: float, **extra: str) -> dict[str, object]:
     return {"field": f"hours_since_{field}", "operator": "at_least", "value": hours, **extra}
 
 
-def automations(calendar_id: str | None) -> list[AutomationCreate]:
-    waiting = since("status_entered", 16, **({"calendar_id": calendar_id} if calendar_id else {}))
+# Working hours in Hồ Chí Minh City: two shifts a day, Monday to Saturday.
+WORKING_HOURS = CalendarCreate(
+    name="Giờ hành chính",
+    time_zone="Asia/Ho_Chi_Minh",
+    hours=[
+        {"day": day, "start": start, "end": end}
+        for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+        for start, end in (("08:00", "12:00"), ("13:30", "17:30"))
+    ],
+)
+
+
+def automations(calendar_id: str) -> list[AutomationCreate]:
+    waiting = since("status_entered", 16, calendar_id=calendar_id)
     return [
         AutomationCreate.model_validate(body)
         for body in (
@@ -126,14 +141,12 @@ async def measure(url: str, repeat: int) -> Result:
         async with database.sessionmaker() as session:
             workspace_id = await session.scalar(select(Workspace.id).limit(1))
             tickets = await session.scalar(select(func.count()).select_from(Ticket))
-            calendar_id = await session.scalar(
-                select(BusinessCalendar.id).where(BusinessCalendar.workspace_id == workspace_id).limit(1)
-            )
         assert workspace_id is not None
         before = await idle_scans(database, settings, repeat)
 
         async with database.sessionmaker() as session, session.begin():
-            for data in automations(str(calendar_id) if calendar_id else None):
+            calendar = await create_calendar(session, workspace_id, WORKING_HOURS)
+            for data in automations(str(calendar.id)):
                 await create_automation(session, workspace_id, data)
         started = time.perf_counter()
         looked_at = 0

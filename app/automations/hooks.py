@@ -29,7 +29,7 @@ class AutomationHook(TicketHook):
         if not rules.automations and ticket.automation_due_at is None and not ticket.automations_done:
             return {}
         principal = service.principal
-        acting = principal.actor_id if principal.actor_type is ActorType.automation else None
+        acting = [principal.actor_id] if principal.actor_type is ActorType.automation else []
         after = {**columns_of(ticket), **changed, "updated_at": now}
         schedule = await schedule_of(service.session, service.workspace_id, rules, after, now, acting=acting)
         return changed_schedule(after, schedule)

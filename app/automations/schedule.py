@@ -10,7 +10,7 @@ An automation that acted on a ticket is in `automations_done` until its conditio
 change the automation did not make itself is when that is checked): it acts once per time they hold.
 """
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -34,11 +34,12 @@ async def schedule_of(
     ticket: Mapping[str, Any],
     now: datetime,
     *,
-    acting: UUID | None = None,
+    acting: Collection[UUID] = (),
 ) -> dict[str, Any]:
     """The ticket's `automation_due_at` and `automations_done`, for `ticket` (its columns as they stand
-    after a change); `acting`: the automation that makes the change, which stays done."""
+    after a change); `acting`: the automations that make the change, which are done."""
     done: list[UUID] = list(ticket.get("automations_done") or [])
+    done += [automation_id for automation_id in acting if automation_id not in done]
     if not rules.automations:
         return {"automation_due_at": None, "automations_done": done}
     if ticket.get("deleted_at") is not None or ticket["status_kind"] is StatusKind.closed:
@@ -49,7 +50,7 @@ async def schedule_of(
     still_done = [
         automation_id
         for automation_id in done
-        if automation_id == acting
+        if automation_id in acting
         or (
             automation_id in rules.automation_conditions
             and matches(rules.automation_conditions[automation_id].conditions, facts)

@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
@@ -28,6 +28,7 @@ from app.rules.facts import ticket_facts
 from app.rules.snapshot import rules_of
 from app.tickets.changes import columns_of
 from app.tickets.service import TicketService
+from app.tickets.writes import holding_writes
 from app.triggers.runner import TriggerRunner
 
 logger = logging.getLogger(__name__)
@@ -76,52 +77,60 @@ async def _put_off(db: Database, workspace_id: UUID, ticket_id: UUID, until: dat
         )
 
 
+# Run for every due ticket: built once, since building a statement costs more than running it.
+_LOCK_DUE = (
+    select(Ticket)
+    .where(
+        Ticket.workspace_id == bindparam("workspace_id"),
+        Ticket.id == bindparam("ticket_id"),
+        Ticket.automation_due_at <= bindparam("now"),
+    )
+    .with_for_update(skip_locked=True)
+)
+
+
 async def _act(
     session: AsyncSession, settings: Settings, workspace_id: UUID, ticket_id: UUID, now: datetime
 ) -> int | None:
     """How many automations acted on the ticket; None when it was not looked at."""
-    locked = (
-        select(Ticket)
-        .where(Ticket.workspace_id == workspace_id, Ticket.id == ticket_id, Ticket.automation_due_at <= now)
-        .with_for_update(skip_locked=True)
-    )
-    ticket = await session.scalar(locked)
+    parameters = {"workspace_id": workspace_id, "ticket_id": ticket_id, "now": now}
+    ticket = await session.scalar(_LOCK_DUE, parameters)
     if ticket is None:
         return None  # held by another transaction, or no longer due
     rules = await rules_of(session, workspace_id)
-    acted = 0
-    for automation in rules.automations:
-        if automation.id in ticket.automations_done:
-            continue
-        if ticket.status_kind is StatusKind.closed or ticket.deleted_at is not None:
-            break
-        compiled = rules.automation_conditions[automation.id]
-        facts = await ticket_facts(
-            session, workspace_id, columns_of(ticket), needed=set(compiled.fields), rules=rules, now=now
-        )
-        if not matches(automation.conditions, facts):
-            continue
-        # Marked before it acts: its own changes keep the mark (see app.automations.schedule).
-        ticket.automations_done = [*ticket.automations_done, automation.id]
-        await session.flush()
-        actor = Principal(workspace_id, Role.admin, ActorType.automation, automation.id)
-        runner = TriggerRunner(session, workspace_id, settings)
-        ticket, changes = await runner.apply_actions(
-            actor, automation.actions, ticket, rule_kind="automations"
-        )
-        if changes:
-            service = TicketService(session, actor, settings)
-            ticket = await service.pipeline.after(service, EventType.ticket_updated, ticket, changes)
-        acted += 1
+    acted: list[UUID] = []
+    # The changes of every automation that acts, with their history and events, in one statement.
+    async with holding_writes(session, workspace_id):
+        for automation in rules.automations:
+            if automation.id in ticket.automations_done:
+                continue
+            if ticket.status_kind is StatusKind.closed or ticket.deleted_at is not None:
+                break
+            compiled = rules.automation_conditions[automation.id]
+            facts = await ticket_facts(
+                session, workspace_id, columns_of(ticket), needed=set(compiled.fields), rules=rules, now=now
+            )
+            if not matches(automation.conditions, facts):
+                continue
+            acted.append(automation.id)
+            actor = Principal(workspace_id, Role.admin, ActorType.automation, automation.id)
+            runner = TriggerRunner(session, workspace_id, settings)
+            ticket, changes = await runner.apply_actions(
+                actor, automation.actions, ticket, rule_kind="automations"
+            )
+            if changes:
+                service = TicketService(session, actor, settings)
+                ticket = await service.pipeline.after(service, EventType.ticket_updated, ticket, changes)
     current = columns_of(ticket)
-    schedule = await schedule_of(session, workspace_id, rules, current, now)
+    schedule = await schedule_of(session, workspace_id, rules, current, now, acting=acted)
     if not acted and schedule["automation_due_at"] is not None and schedule["automation_due_at"] <= now:
         # Due, yet no automation's conditions held: nothing will, until the ticket changes.
         schedule["automation_due_at"] = None
+    # What the changes did not already write (an automation that only notified, or failed).
     for name, value in changed_schedule(current, schedule).items():
         setattr(ticket, name, value)
     await session.flush()
-    return acted
+    return len(acted)
 
 
 async def rescan(db: Database, now: datetime) -> int:
