@@ -211,10 +211,10 @@ class MacroService:
         if pieces is not None:
             rendered = substitute(pieces, context)
         else:
-            # A trigger's render is part of a change under way: it waits longer for a slot than a request.
+            # A rule's render is part of a change under way: it waits longer for a slot than a request.
             wait = (
                 AUTOMATION_WAIT_SECONDS
-                if self.principal.actor_type is ActorType.trigger
+                if self.principal.actor_type in (ActorType.trigger, ActorType.automation)
                 else REQUEST_WAIT_SECONDS
             )
             renders = render_capacity(self.settings.macro)
