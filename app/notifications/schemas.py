@@ -24,7 +24,10 @@ class NotificationOut(ResponseModel):
         "`notify` action, whose text is the summary)"
     )
     ticket_id: UUID
-    comment_id: UUID | None = Field(description="The note that mentioned the agent, or the customer's reply")
+    comment_id: UUID | None = Field(
+        description="The note that mentioned the agent, the customer's reply, or (`rule`) the comment whose "
+        "change fired the rule"
+    )
     actor: NotificationActor = Field(description="Who made the change")
     summary: str = Field(description="A line to show, in the workspace's language")
     created_at: datetime
