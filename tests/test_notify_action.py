@@ -413,6 +413,9 @@ async def test_a_permanent_refusal_fails_the_email_for_good(
         await send_emails(app, settings)
         [email] = await emails_of(app, ticket_id)
         assert email.state is NotificationEmailState.failed and "550" in (email.error or "")
+        [failed] = [entry for entry in await history_of(tenant, ticket_id) if entry["field"] == "notify"]
+        assert failed["new_value"] == {"failed": email.error, "to": "lan@shophoa.vn"}
+        assert failed["actor_type"] == "system"
         with travel(datetime.now(UTC) + timedelta(days=1)):
             await send_emails(app, settings)
         assert box.raw == []
@@ -433,4 +436,6 @@ async def test_an_email_whose_worker_stopped_mid_send_fails_rather_than_go_twice
     await send_emails(app, settings)
     [email] = await emails_of(app, ticket_id)
     assert email.state is NotificationEmailState.failed and "not sent again" in (email.error or "")
+    [failed] = [entry for entry in await history_of(tenant, ticket_id) if entry["field"] == "notify"]
+    assert failed["new_value"]["failed"] == email.error
     assert outbox.raw == []

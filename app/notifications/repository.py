@@ -258,9 +258,9 @@ async def get_email(session: AsyncSession, workspace_id: UUID, email_id: UUID) -
     return await NotificationEmailRepository(session, workspace_id).get(email_id, for_update=True)
 
 
-async def fail_abandoned_emails(session: AsyncSession, now: datetime) -> int:
+async def fail_abandoned_emails(session: AsyncSession, now: datetime) -> list[NotificationEmail]:
     """Emails a worker took and never said how their sending went (it stopped): they may have gone out,
-    so they fail rather than go again."""
+    so they fail rather than go again. Returns them."""
     statement = (
         update(NotificationEmail)
         .where(NotificationEmail.state == NotificationEmailState.sending)
@@ -271,5 +271,6 @@ async def fail_abandoned_emails(session: AsyncSession, now: datetime) -> int:
             error="the worker sending it stopped before it knew whether the mail went out; "
             "it is not sent again",
         )
+        .returning(NotificationEmail)
     )
-    return (await session.execute(statement)).rowcount
+    return list((await session.execute(statement)).scalars())

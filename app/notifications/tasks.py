@@ -3,10 +3,12 @@
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.principal import Principal
 from app.channels.adapters.mail.adapter import send_by_smtp
 from app.channels.adapters.sending import NotSent, Sent
 from app.channels.service import channel_secrets
@@ -18,7 +20,7 @@ from app.kit.retention import BATCH, delete_batch
 from app.kit.retry import RetrySchedule
 from app.kit.time import utcnow
 from app.models import MessagingChannel, Notification, NotificationEmail, Ticket
-from app.models.enums import NotificationEmailState
+from app.models.enums import ActorType, NotificationEmailState, Role
 from app.notifications.mail import compose_email
 from app.notifications.repository import (
     channels_of,
@@ -27,6 +29,8 @@ from app.notifications.repository import (
     get_email,
     tickets_of,
 )
+from app.tickets.changes import history_rows
+from app.tickets.repository import TicketRepository
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +74,7 @@ async def send_due_emails(
     """
     now = utcnow()
     async with db.sessionmaker() as session, session.begin():
-        await fail_abandoned_emails(session, now)
+        await record_failures(session, await fail_abandoned_emails(session, now))
         lease = timedelta(seconds=settings.worker.lease_seconds)
         claimed = await claim_emails(session, now, now + lease, EMAIL_BATCH)
         channels = await channels_of(session, claimed)
@@ -111,10 +115,10 @@ async def _send(
 ) -> Sent | NotSent:
     if not channel.active:
         return NotSent("the notification channel was deactivated", True)
-    secrets = channel_secrets(channel, secret_box)
     try:
+        secrets = channel_secrets(channel, secret_box)
         mail = compose_email(email, channel, secrets, ticket)
-    except ValueError as error:
+    except (RuntimeError, ValueError) as error:
         return NotSent(f"the mail could not be written: {error}"[:1000], True)
     return await send_by_smtp(
         channel.settings,
@@ -141,6 +145,18 @@ async def _record(session: AsyncSession, email: NotificationEmail, outcome: Sent
         if delay is None:
             found.state = NotificationEmailState.failed
             logger.warning("notification email %s failed: %s", found.id, outcome.error)
+            await record_failures(session, [found])
         else:
             found.state, found.next_attempt_at = NotificationEmailState.queued, utcnow() + delay
     await session.flush()
+
+
+async def record_failures(session: AsyncSession, emails: Sequence[NotificationEmail]) -> None:
+    """The history of each email's ticket says that it will not go out, and why (written by the system,
+    on behalf of the notification channel)."""
+    for email in emails:
+        system = Principal(email.workspace_id, Role.admin, ActorType.system, email.channel_id)
+        failed = {"failed": email.error, "to": email.to_address}
+        await TicketRepository(session, email.workspace_id).add_history(
+            history_rows(email.ticket_id, system, {"notify": (None, failed)})
+        )
