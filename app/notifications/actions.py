@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agents.repository import AgentRepository
 from app.auth.principal import Principal
+from app.channels.adapters.mail.addresses import base_address
+from app.channels.repository import claimed_addresses
 from app.config import Settings
 from app.contacts.repository import ContactRepository
 from app.errors import Unprocessable
@@ -137,6 +139,9 @@ async def _queue_emails(
         contact = await ContactRepository(session, ticket.workspace_id).get(requester_id)
         if contact is not None and contact.email:
             recipients.append((REQUESTER, requester_id, contact.email, contact.name))
+    # Never a channel's own address, in any workspace: the mail would come back in as a customer's.
+    claimed = await claimed_addresses(session, [base_address(address) for _, _, address, _ in recipients])
+    recipients = [recipient for recipient in recipients if base_address(recipient[2]) not in claimed]
     if not recipients:
         return
     channel = await repo.notification_channel()
