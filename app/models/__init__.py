@@ -13,7 +13,7 @@ from app.models.custom_field import CustomFieldDefinition
 from app.models.event import Event
 from app.models.idempotency_key import IdempotencyKey
 from app.models.macro import Macro
-from app.models.notification import Notification
+from app.models.notification import Notification, NotificationEmail
 from app.models.sla import BusinessCalendar, SlaPolicy, TicketSla
 from app.models.status import TicketStatus
 from app.models.ticket import TagCount, Ticket, TicketHistory
@@ -49,6 +49,7 @@ __all__ = [
     "Macro",
     "MessagingChannel",
     "Notification",
+    "NotificationEmail",
     "Organization",
     "OutboundMessage",
     "Presence",

@@ -241,3 +241,13 @@ class NotificationKind(enum.StrEnum):
     customer_replied = "customer_replied"
     category_opened = "category_opened"
     category_closed = "category_closed"
+    # A rule's `notify` action: the text is the rule's.
+    rule = "rule"
+
+
+class NotificationEmailState(enum.StrEnum):
+    queued = "queued"
+    # Taken by a worker, which is sending it now.
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"

@@ -23,6 +23,9 @@ class Workspace(Versioned, Base):
     rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
     # The language of the texts the service writes: notes, call summaries, subjects.
     locale: Mapped[Locale] = mapped_column(pg_enum(Locale, "locale"), server_default=Locale.vi.value)
+    # The email channel whose SMTP server sends notification emails; null: they are not sent. No foreign
+    # key (workspaces are distributed before channels): a channel deleted since is the same as none.
+    notification_channel_id: Mapped[UUID | None]
 
 
 def ticket_number_sequence(workspace_id: UUID) -> str:

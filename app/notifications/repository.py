@@ -4,14 +4,25 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import Select, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.auth.principal import Principal
 from app.kit.pagination import Keyset, PageParams, SortColumn
 from app.kit.repository import ScopedRepository
-from app.models import Agent, Category, CategoryWatcher, GroupMember, Notification, Workspace
-from app.models.enums import ActorType, Locale, Role, TicketAccess
+from app.models import (
+    Agent,
+    Category,
+    CategoryWatcher,
+    GroupMember,
+    MessagingChannel,
+    Notification,
+    NotificationEmail,
+    Ticket,
+    Workspace,
+)
+from app.models.enums import ActorType, ChannelKind, Locale, NotificationEmailState, Role, TicketAccess
 from app.tickets.repository import TicketRepository
 
 # Built once: a change that notifies runs them, and building a statement costs more than running it.
@@ -159,3 +170,107 @@ class NotificationRepository(ScopedRepository[Notification]):
             GroupMember.workspace_id == self.workspace_id, GroupMember.group_id == group_id
         )
         return list((await self.session.execute(statement)).scalars())
+
+    async def addresses(self, agent_ids: Sequence[UUID]) -> dict[UUID, tuple[str, str]]:
+        """The email address and name of those of the agents who have an address."""
+        if not agent_ids:
+            return {}
+        statement = select(Agent.id, Agent.email, Agent.name).where(
+            Agent.workspace_id == self.workspace_id, Agent.id.in_(agent_ids), Agent.email.is_not(None)
+        )
+        return {row.id: (row.email, row.name) for row in await self.session.execute(statement)}
+
+    async def notification_channel(self) -> MessagingChannel | None:
+        """The workspace's notification channel, while it is an active email channel with an SMTP server."""
+        statement = select(MessagingChannel).where(
+            MessagingChannel.workspace_id == self.workspace_id,
+            MessagingChannel.id
+            == select(Workspace.notification_channel_id)
+            .where(Workspace.id == self.workspace_id)
+            .scalar_subquery(),
+            MessagingChannel.kind == ChannelKind.email,
+            MessagingChannel.active,
+        )
+        channel = (await self.session.execute(statement)).scalar_one_or_none()
+        return channel if channel is not None and channel.settings.get("smtp_host") else None
+
+
+class NotificationEmailRepository(ScopedRepository[NotificationEmail]):
+    model = NotificationEmail
+    resource = "Notification email"
+
+    async def insert(self, rows: Sequence[dict[str, Any]]) -> None:
+        await self.session.execute(
+            insert(NotificationEmail), [{**row, "workspace_id": self.workspace_id} for row in rows]
+        )
+
+
+async def claim_emails(
+    session: AsyncSession, now: datetime, lease_until: datetime, limit: int
+) -> list[NotificationEmail]:
+    """Due emails no other worker holds, marked as being sent by this one (the sending happens after
+    commit); with their channels loaded."""
+    due = (
+        select(NotificationEmail.workspace_id, NotificationEmail.id)
+        .where(NotificationEmail.state == NotificationEmailState.queued)
+        .where(NotificationEmail.next_attempt_at <= now)
+        .order_by(NotificationEmail.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    statement = (
+        update(NotificationEmail)
+        .where(NotificationEmail.workspace_id == due.c.workspace_id, NotificationEmail.id == due.c.id)
+        .values(
+            state=NotificationEmailState.sending,
+            leased_until=lease_until,
+            attempts=NotificationEmail.attempts + 1,
+        )
+        .returning(NotificationEmail)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def channels_of(
+    session: AsyncSession, emails: Sequence[NotificationEmail]
+) -> dict[UUID, MessagingChannel]:
+    if not emails:
+        return {}
+    statement = select(MessagingChannel).where(
+        tuple_(MessagingChannel.workspace_id, MessagingChannel.id).in_(
+            {(email.workspace_id, email.channel_id) for email in emails}
+        )
+    )
+    return {channel.id: channel for channel in (await session.execute(statement)).scalars()}
+
+
+async def tickets_of(session: AsyncSession, keys: Sequence[tuple[UUID, UUID]]) -> list[Ticket]:
+    """The tickets by (workspace id, ticket id)."""
+    if not keys:
+        return []
+    statement = select(Ticket).where(tuple_(Ticket.workspace_id, Ticket.id).in_(set(keys)))
+    return list((await session.execute(statement)).scalars())
+
+
+async def get_email(session: AsyncSession, workspace_id: UUID, email_id: UUID) -> NotificationEmail | None:
+    """The email, locked for writing its outcome."""
+    return await NotificationEmailRepository(session, workspace_id).get(email_id, for_update=True)
+
+
+async def fail_abandoned_emails(session: AsyncSession, now: datetime) -> list[NotificationEmail]:
+    """Emails a worker took and never said how their sending went (it stopped): they may have gone out,
+    so they fail rather than go again. Returns them."""
+    statement = (
+        update(NotificationEmail)
+        .where(NotificationEmail.state == NotificationEmailState.sending)
+        .where(NotificationEmail.leased_until < now)
+        .values(
+            state=NotificationEmailState.failed,
+            leased_until=None,
+            error="the worker sending it stopped before it knew whether the mail went out; "
+            "it is not sent again",
+        )
+        .returning(NotificationEmail)
+    )
+    return list((await session.execute(statement)).scalars())

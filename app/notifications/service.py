@@ -3,7 +3,9 @@
 Whatever produces them — the ticket pipeline's hook, or an automation's action — says who is concerned
 and why; `notify` keeps, for each agent, the most specific reason (the order of `NotificationKind`),
 leaves out whoever made the change, inactive agents, viewers and agents who may not see the ticket, and
-writes each row with a `notification.created` event meant for that agent alone.
+writes each row with a `notification.created` event meant for that agent alone. An agent already
+notified of the ticket in the transaction (by the hook, a trigger's assignment or a rule's `notify`) is
+not notified again: the first notification of a change is the one kept.
 """
 
 from collections.abc import Iterable
@@ -17,6 +19,7 @@ from app.kit.pagination import PageParams
 from app.kit.schemas import Page
 from app.kit.texts import text
 from app.kit.time import utcnow
+from app.kit.transaction import remember, remembered
 from app.models import Ticket
 from app.models.enums import ActorType, NotificationKind
 from app.notifications.repository import NotificationRepository
@@ -26,6 +29,8 @@ from app.outbox import Actor, EventType, event_row, record
 # Most specific first: the reason kept when a change concerns an agent in several ways.
 _PRECEDENCE = {kind: rank for rank, kind in enumerate(NotificationKind)}
 SUMMARY_LENGTH = 300
+# What the transaction remembers of the feed notifications it wrote: (ticket id, agent id).
+NOTIFIED = "notified_in_feed"
 
 
 class NotificationService:
@@ -42,15 +47,18 @@ class NotificationService:
         *,
         comment_id: UUID | None = None,
         also_not: Iterable[UUID] = (),
+        summary: str | None = None,
     ) -> list[NotificationOut]:
         """One notification per agent for one change to `ticket` made by `actor`; `also_not`: agents
-        who made the change besides the actor (the author of a note written through an API key)."""
+        who made the change besides the actor (the author of a note written through an API key);
+        `summary`: the text to show, when a rule wrote it (else it is made for the kind, in the workspace's
+        language)."""
         excluded = set(also_not)
         if actor.actor_type is ActorType.agent:
             excluded.add(actor.actor_id)
         kinds: dict[UUID, NotificationKind] = {}
         for agent_id, kind in reasons:
-            if agent_id in excluded:
+            if agent_id in excluded or remembered(self.session, NOTIFIED, (ticket.id, agent_id)):
                 continue
             if agent_id not in kinds or _PRECEDENCE[kind] < _PRECEDENCE[kinds[agent_id]]:
                 kinds[agent_id] = kind
@@ -69,12 +77,13 @@ class NotificationService:
                 ticket_id=ticket.id,
                 comment_id=comment_id,
                 actor=NotificationActor(type=actor.actor_type, id=actor.actor_id),
-                summary=_summary(locale, kinds[agent_id], ticket),
+                summary=_summary(locale, kinds[agent_id], ticket) if summary is None else _shortened(summary),
                 created_at=now,
                 read_at=None,
             )
             for agent_id in recipients
         ]
+        remember(self.session, NOTIFIED, [(ticket.id, agent_id) for agent_id in recipients])
         await self.repo.insert(
             [
                 {
@@ -126,4 +135,8 @@ class NotificationService:
 
 def _summary(locale: str, kind: NotificationKind, ticket: Ticket) -> str:
     written = text(locale, f"notification.{kind.value}", number=ticket.number, subject=ticket.subject)
+    return _shortened(written)
+
+
+def _shortened(written: str) -> str:
     return written if len(written) <= SUMMARY_LENGTH else written[: SUMMARY_LENGTH - 1] + "…"

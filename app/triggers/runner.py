@@ -27,6 +27,8 @@ from app.macros.repository import MacroRepository
 from app.macros.service import MacroService
 from app.models import Comment, Ticket, Trigger
 from app.models.enums import ActorType, CommentAuthor, Role, SlaMetric
+from app.notifications.actions import notify_new_assignee, run_notify
+from app.notifications.schemas import NotifyAction
 from app.outbox import EventType
 from app.rules.conditions import matches
 from app.rules.facts import ticket_facts
@@ -59,6 +61,9 @@ class TriggerRunner:
         self.session = session
         self.workspace_id = workspace_id
         self.settings = settings
+        # The comment whose change fired the triggers, if it was one (a notify action's recipients
+        # depend on whether it is an internal note).
+        self.comment: Comment | None = None
 
     async def listening(self, event: EventType) -> bool:
         """Whether any active trigger could run for the event (or for the updates its actions make)."""
@@ -76,6 +81,7 @@ class TriggerRunner:
         """Run the triggers of `event` for a change of the (locked) ticket; returns it as they left it."""
         if not await self.listening(event):
             return ticket
+        self.comment = comment
         depth = _depth.get()
         if depth >= MAX_DEPTH:
             await self._cut_off(ticket, f"{event.value} at depth {depth}")
@@ -177,9 +183,12 @@ class TriggerRunner:
         change, strategy = _ticket_change(actions)
         if change.changes() or strategy is not None:
             ticket = await service.change(ticket, change, strategy=strategy)
+            await notify_new_assignee(self.session, actor, ticket, service.recorded.get(ticket.id, {}))
         for action in actions:
             if isinstance(action, AddCommentAction):
                 ticket = await self._comment(ticket, action, actor)
+            elif isinstance(action, NotifyAction):
+                await run_notify(self.session, self.settings, actor, ticket, action, comment=self.comment)
         return ticket
 
     async def _comment(self, ticket: Ticket, action: AddCommentAction, actor: Principal) -> Ticket:
@@ -220,8 +229,9 @@ def _ticket_change(actions: list[TriggerAction]) -> tuple[TicketUpdate, Any]:
 
 
 _ACTIONS: TypeAdapter[TriggerAction] = TypeAdapter(TriggerAction)
-# Actions that may write more than the ticket's own row: choosing an assignee marks the group's turn.
-_WRITING_ELSEWHERE = frozenset({"add_comment", "assign_by_strategy", "set_group", "set_assignee"})
+# Actions that may write more than the ticket's own row: choosing an assignee marks the group's turn
+# (and notifies them), notify writes notifications and emails.
+_WRITING_ELSEWHERE = frozenset({"add_comment", "assign_by_strategy", "set_group", "set_assignee", "notify"})
 _MACRO_ACTIONS = frozenset(
     {
         "set_status",

@@ -17,6 +17,7 @@ from app.macros.schemas import (
     SetTypeAction,
 )
 from app.models.enums import AssignmentStrategy
+from app.notifications.schemas import NotifyAction
 from app.rules.conditions import Conditions, refuse_time_conditions
 
 TriggerEvent = Literal[
@@ -60,7 +61,8 @@ TriggerAction = Annotated[
     | AddTagsAction
     | RemoveTagsAction
     | AddFollowerAction
-    | AddCommentAction,
+    | AddCommentAction
+    | NotifyAction,
     Field(discriminator="type"),
 ]
 _ONCE = (

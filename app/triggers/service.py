@@ -14,6 +14,8 @@ from app.macros.repository import MacroRepository
 from app.macros.service import check_action_references
 from app.models import Trigger
 from app.models.enums import CustomFieldEntity
+from app.notifications.actions import check_notify_action
+from app.notifications.schemas import NotifyAction
 from app.rules.references import check_condition_references
 from app.triggers.repository import BY_POSITION, TriggerRepository
 from app.triggers.schemas import (
@@ -97,3 +99,5 @@ async def check_actions(session: AsyncSession, workspace_id: UUID, actions: Sequ
                 raise Unprocessable(
                     f"{field}.macro_id: the macro has no body to add", field=f"{field}.macro_id"
                 )
+        elif isinstance(action, NotifyAction):
+            await check_notify_action(session, workspace_id, action, field)

@@ -34,5 +34,5 @@ def declared_jobs(
         *channel_jobs(db, settings, secret_box, client, stopping),
         *event_jobs(db, settings),
         *attachment_jobs(db, settings),
-        *notification_jobs(db),
+        *notification_jobs(db, settings, secret_box),
     ]

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import CreateSequence, Sequence
 
 from app.kit.repository import write_changes
-from app.models import Workspace
+from app.models import MessagingChannel, Workspace
 from app.models.enums import Locale
 from app.models.workspace import ticket_number_sequence
 
@@ -44,3 +44,10 @@ async def add_workspace(session: AsyncSession, workspace: Workspace) -> Workspac
 
 async def update_workspace(session: AsyncSession, workspace: Workspace, values: dict[str, Any]) -> Workspace:
     return await write_changes(session, workspace, values)
+
+
+async def get_channel(session: AsyncSession, workspace_id: UUID, channel_id: UUID) -> MessagingChannel | None:
+    statement = select(MessagingChannel).where(
+        MessagingChannel.workspace_id == workspace_id, MessagingChannel.id == channel_id
+    )
+    return (await session.execute(statement)).scalar_one_or_none()

@@ -4,7 +4,7 @@ from app.api.deps import Admin, Session, Viewer
 from app.api.routing import UnitOfWorkRoute
 from app.errors import NotFound
 from app.kit.http import IfMatch, check_if_match, set_etag
-from app.workspaces import repository
+from app.workspaces import repository, service
 from app.workspaces.schemas import WorkspaceOut, WorkspaceUpdate
 
 router = APIRouter(prefix="/v1/workspace", tags=["Workspace"], route_class=UnitOfWorkRoute)
@@ -28,6 +28,6 @@ async def update_workspace(
     if workspace is None:
         raise NotFound("Workspace")
     check_if_match(if_match, workspace.version)
-    updated = await repository.update_workspace(session, workspace, data.changes())
+    updated = await service.update_workspace(session, workspace, data.changes())
     set_etag(response, updated.version)
     return updated

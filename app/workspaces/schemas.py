@@ -25,12 +25,21 @@ WorkspaceLocale = Annotated[
     ),
 ]
 
+NotificationChannel = Annotated[
+    UUID,
+    Field(
+        description="The email channel whose SMTP server sends the notification emails of rules (the "
+        "`notify` action); null: none is sent, and the ticket's history says they were skipped"
+    ),
+]
+
 
 class WorkspaceOut(ResponseModel):
     id: UUID
     name: str
     rate_limit_per_minute: RateLimit | None
     locale: WorkspaceLocale
+    notification_channel_id: NotificationChannel | None
     created_at: datetime
     updated_at: datetime
 
@@ -39,3 +48,4 @@ class WorkspaceUpdate(UpdateModel):
     name: Name = None
     rate_limit_per_minute: RateLimit | None = None
     locale: WorkspaceLocale = None
+    notification_channel_id: NotificationChannel | None = None

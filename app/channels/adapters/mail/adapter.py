@@ -12,6 +12,7 @@ import secrets
 import socket
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from email.message import EmailMessage
 from typing import Any
 
 import aiosmtplib
@@ -30,7 +31,7 @@ from app.comments.repository import CommentRepository
 from app.contacts.repository import ContactRepository
 from app.errors import Forbidden
 from app.kit.normalization import normalize_email
-from app.kit.outbound import UnsafeDestination, check_destination
+from app.kit.outbound import OutboundPolicy, Resolver, UnsafeDestination, check_destination
 from app.models import Attachment, InboundMessage, MessagingChannel, Ticket
 from app.models.enums import Channel, ChannelKind, CommentAuthor, IdentityKind, Locale
 
@@ -166,10 +167,35 @@ async def _send(reply: Reply) -> Sent | NotSent | Suppressed:
         return files
     copied = _copied_on(reply, to)
     mail = compose(reply, to, files, copied)
+    return await send_by_smtp(
+        settings,
+        reply.secrets,
+        mail,
+        [to, *(person["email"] for person in copied)],
+        timeout_seconds=reply.timeout,
+        policy=reply.policy,
+        resolve=reply.resolve,
+    )
+
+
+async def send_by_smtp(
+    settings: Mapping[str, Any],
+    secrets: Mapping[str, str],
+    mail: EmailMessage,
+    recipients: Sequence[str],
+    *,
+    timeout_seconds: float,
+    policy: OutboundPolicy,
+    resolve: Resolver,
+) -> Sent | NotSent:
+    """Send `mail` through an email channel's SMTP server (its `settings` and `secrets`), connected to an
+    address the outbound policy allows; a refusal of 5xx is permanent, anything else may pass."""
+    if not settings.get("smtp_host"):
+        return NotSent("the channel has no SMTP server to send mail through", True)
     host, port = str(settings["smtp_host"]), int(settings["smtp_port"])
     security = settings.get("smtp_security", "starttls")
     try:
-        connected = await _connect(host, port, reply)
+        connected = await _connect(host, port, timeout_seconds, policy, resolve)
     except UnsafeDestination as unsafe:
         return NotSent(f"the SMTP server may not be called: {unsafe}", True)
     except OSError as unreachable:
@@ -177,15 +203,15 @@ async def _send(reply: Reply) -> Sent | NotSent | Suppressed:
     try:
         await aiosmtplib.send(
             mail,
-            recipients=[to, *(person["email"] for person in copied)],
+            recipients=list(recipients),
             # Only for TLS: the certificate is checked for the name, and the name is sent as SNI.
             hostname=host.removesuffix("."),
             sock=connected,
             username=settings.get("smtp_username"),
-            password=reply.secrets.get("smtp_password") if settings.get("smtp_username") else None,
+            password=secrets.get("smtp_password") if settings.get("smtp_username") else None,
             use_tls=security == "tls",
             start_tls=security == "starttls",
-            timeout=reply.timeout,
+            timeout=timeout_seconds,
         )
     except aiosmtplib.SMTPResponseException as refused_by_server:
         permanent = refused_by_server.code >= 500
@@ -204,12 +230,14 @@ async def _send(reply: Reply) -> Sent | NotSent | Suppressed:
     return Sent(str(mail["Message-ID"]).strip("<>"))
 
 
-async def _connect(host: str, port: int, reply: Reply) -> socket.socket:
+async def _connect(
+    host: str, port: int, timeout_seconds: float, policy: OutboundPolicy, resolve: Resolver
+) -> socket.socket:
     """A connection to the SMTP server, made to an address the policy allowed just now: the name is
     resolved once, here, so that a DNS answer that changes (rebinding) cannot lead anywhere else.
     Raises UnsafeDestination, or OSError when no address can be reached in time."""
-    async with asyncio.timeout(reply.timeout):
-        addresses = await check_destination(smtp_url(host, port), reply.policy, reply.resolve)
+    async with asyncio.timeout(timeout_seconds):
+        addresses = await check_destination(smtp_url(host, port), policy, resolve)
         for address in addresses[:-1]:
             # As connecting by name does, move on when one cannot be reached.
             with contextlib.suppress(OSError):
