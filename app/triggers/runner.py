@@ -43,6 +43,8 @@ from app.triggers.schemas import (
     SetCustomFieldsAction,
     TriggerAction,
 )
+from app.webhooks.calls import run_call_url
+from app.webhooks.schemas import CallUrlAction
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +173,8 @@ class TriggerRunner:
         for action in actions:
             if isinstance(action, AddCommentAction):
                 ticket = await self._comment(ticket, action, actor)
+            elif isinstance(action, CallUrlAction):
+                await run_call_url(self.session, actor, ticket, action, self.settings)
         return ticket
 
     async def _comment(self, ticket: Ticket, action: AddCommentAction, actor: Principal) -> Ticket:
@@ -212,7 +216,7 @@ def _ticket_change(actions: list[TriggerAction]) -> tuple[TicketUpdate, Any]:
 
 _ACTIONS: TypeAdapter[TriggerAction] = TypeAdapter(TriggerAction)
 # Actions that may write more than the ticket's own row: choosing an assignee marks the group's turn.
-_WRITING_ELSEWHERE = frozenset({"add_comment", "assign_by_strategy", "set_group", "set_assignee"})
+_WRITING_ELSEWHERE = frozenset({"add_comment", "assign_by_strategy", "set_group", "set_assignee", "call_url"})
 _MACRO_ACTIONS = frozenset(
     {
         "set_status",

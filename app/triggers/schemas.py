@@ -18,6 +18,7 @@ from app.macros.schemas import (
 )
 from app.models.enums import AssignmentStrategy
 from app.rules.conditions import Conditions
+from app.webhooks.schemas import CallUrlAction
 
 TriggerEvent = Literal[
     "ticket.created", "ticket.updated", "ticket.comment_added", "ticket.sla_warning", "ticket.sla_breached"
@@ -60,7 +61,8 @@ TriggerAction = Annotated[
     | AddTagsAction
     | RemoveTagsAction
     | AddFollowerAction
-    | AddCommentAction,
+    | AddCommentAction
+    | CallUrlAction,
     Field(discriminator="type"),
 ]
 _ONCE = (
