@@ -234,23 +234,19 @@ def _render_text(source: str, plain: Placeholders) -> str:
         raise _refused(f"{type(exc).__name__}: {exc}", "template_error") from exc
 
 
-def json_strings(template: Any, path: str = "body") -> Iterator[tuple[str, str]]:
-    """(path, text) of every string value of a JSON template, `body.items.0.name` style; keys are not
-    templates and are not listed."""
+def _json_strings(template: Any) -> Iterator[str]:
+    """Every string value of a JSON template (keys are not templates)."""
     if isinstance(template, str):
-        yield path, template
-    elif isinstance(template, dict):
-        for key, value in template.items():
-            yield from json_strings(value, f"{path}.{key}")
-    elif isinstance(template, list):
-        for index, value in enumerate(template):
-            yield from json_strings(value, f"{path}.{index}")
+        yield template
+    elif isinstance(template, dict | list):
+        for value in template.values() if isinstance(template, dict) else template:
+            yield from _json_strings(value)
 
 
 def substitutes_only(template: Any) -> bool:
     """Whether every string of the JSON template only puts placeholders into its text (`substitution`):
     it then renders in time linear in its size, in the service itself."""
-    return all(substitution(text) is not None for _, text in json_strings(template))
+    return all(substitution(text) is not None for text in _json_strings(template))
 
 
 def render_json(template: Any, context: Placeholders) -> str:
@@ -263,9 +259,10 @@ def render_json(template: Any, context: Placeholders) -> str:
     CPU-bound, like `render`.
     """
     plain = _plain(context)
-    room = [MAX_JSON_BYTES]
+    room = MAX_JSON_BYTES
 
     def rendered(value: Any, path: str) -> Any:
+        nonlocal room
         if isinstance(value, dict):
             return {key: rendered(item, f"{path}.{key}") for key, item in value.items()}
         if isinstance(value, list):
@@ -279,8 +276,8 @@ def render_json(template: Any, context: Placeholders) -> str:
             reason = error.detail.removeprefix("body: ")
             raise Unprocessable(f"{path}: {reason}", field=path, code=error.code) from error
         # Counted as characters on the way, in bytes at the end: no string past the limit is kept.
-        room[0] -= len(text)
-        if room[0] < 0:
+        room -= len(text)
+        if room < 0:
             raise _too_large()
         return text
 
