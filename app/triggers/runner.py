@@ -61,6 +61,8 @@ class TriggerRunner:
         self.session = session
         self.workspace_id = workspace_id
         self.settings = settings
+        # The comment the change added, for the actions that read it (call_url).
+        self.comment: Comment | None = None
 
     async def listening(self, event: EventType) -> bool:
         """Whether any active trigger could run for the event (or for the updates its actions make)."""
@@ -78,6 +80,7 @@ class TriggerRunner:
         """Run the triggers of `event` for a change of the (locked) ticket; returns it as they left it."""
         if not await self.listening(event):
             return ticket
+        self.comment = comment
         depth = _depth.get()
         if depth >= MAX_DEPTH:
             await self._cut_off(ticket, f"{event.value} at depth {depth}")
@@ -174,7 +177,7 @@ class TriggerRunner:
             if isinstance(action, AddCommentAction):
                 ticket = await self._comment(ticket, action, actor)
             elif isinstance(action, CallUrlAction):
-                await run_call_url(self.session, actor, ticket, action, self.settings)
+                await run_call_url(self.session, actor, ticket, action, self.settings, comment=self.comment)
         return ticket
 
     async def _comment(self, ticket: Ticket, action: AddCommentAction, actor: Principal) -> Ticket:

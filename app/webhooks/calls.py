@@ -19,12 +19,21 @@ from app.kit.time import utcnow
 from app.macros.capacity import AUTOMATION_WAIT_SECONDS, REQUEST_WAIT_SECONDS, render_capacity
 from app.macros.rendering import SAMPLE_PLACEHOLDERS, Placeholders, render_json, substitutes_only
 from app.macros.service import MacroService
-from app.models import Ticket, WebhookDelivery
+from app.models import Comment, Ticket, WebhookDelivery
 from app.models.enums import DeliveryStatus
 from app.webhooks.repository import DeliveryRepository, WebhookRepository, add_attempts
 from app.webhooks.schemas import CallUrlAction
 
 NOT_SENT_DISABLED = "not sent: the endpoint is disabled"
+# What a body reads besides a macro's placeholders: `comment.*`, the comment added by the change that
+# ran the rule (empty strings when it added none); `public` is "true" or "false".
+COMMENT_PLACEHOLDERS = ("id", "body", "public", "author")
+SAMPLE_COMMENT = {
+    "id": "00000000-0000-7000-8000-000000000001",
+    "body": "Dạ em đã kiểm tra, đơn hàng đang được giao ạ.",
+    "public": "true",
+    "author": "agent",
+}
 
 
 async def check_call_url(
@@ -37,7 +46,8 @@ async def check_call_url(
             f"{field}.webhook_id: no such webhook", field=f"{field}.webhook_id", code="unknown_reference"
         )
     try:
-        await _render(settings, workspace_id, REQUEST_WAIT_SECONDS, action.body, SAMPLE_PLACEHOLDERS)
+        sample = {**SAMPLE_PLACEHOLDERS, "comment": SAMPLE_COMMENT}
+        await _render(settings, workspace_id, REQUEST_WAIT_SECONDS, action.body, sample)
     except Unprocessable as error:
         error.field = f"{field}.{error.field}"
         error.detail = f"{field}.{error.detail}"
@@ -45,9 +55,16 @@ async def check_call_url(
 
 
 async def run_call_url(
-    session: AsyncSession, actor: Principal, ticket: Ticket, action: CallUrlAction, settings: Settings
+    session: AsyncSession,
+    actor: Principal,
+    ticket: Ticket,
+    action: CallUrlAction,
+    settings: Settings,
+    *,
+    comment: Comment | None = None,
 ) -> WebhookDelivery:
-    """Write the action's request for the ticket, to be sent once the change commits; the delivery.
+    """Write the action's request for the ticket (and the comment the change added, if any), to be sent
+    once the change commits; the delivery.
 
     The endpoint deleted since the rule was saved, or a body that does not render for this ticket: a
     422, which fails the rule. A disabled endpoint: the request is logged as failed without being sent,
@@ -57,6 +74,7 @@ async def run_call_url(
     if webhook is None:
         raise Unprocessable("the webhook of a call_url action was deleted", field="actions")
     context = await MacroService(session, actor, settings).placeholders_for(ticket)
+    context["comment"] = _comment_placeholders(comment)
     body = await _render(settings, actor.workspace_id, AUTOMATION_WAIT_SECONDS, action.body, context)
     now = utcnow()
     delivery = WebhookDelivery(
@@ -85,6 +103,17 @@ async def run_call_url(
         }
         await add_attempts(session, [not_sent])
     return delivery
+
+
+def _comment_placeholders(comment: Comment | None) -> dict[str, str]:
+    if comment is None:
+        return dict.fromkeys(COMMENT_PLACEHOLDERS, "")
+    return {
+        "id": str(comment.id),
+        "body": comment.body,
+        "public": "true" if comment.public else "false",
+        "author": comment.author_type.value,
+    }
 
 
 async def _render(

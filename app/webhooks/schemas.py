@@ -160,7 +160,9 @@ class CallUrlAction(RequestModel):
     )
     body: BodyTemplate = Field(
         description="Any JSON value; each string in it is a macro template rendered for the ticket (keys, "
-        "numbers, booleans and nulls are sent as they are), so the body is always valid JSON. At most "
+        "numbers, booleans and nulls are sent as they are), so the body is always valid JSON. Besides a "
+        "macro's placeholders, `comment.id`, `comment.body`, `comment.public` and `comment.author` read the "
+        "comment the change added (empty when it added none). At most "
         f"{MAX_TEMPLATE_CHARS} characters and {MAX_BODY_DEPTH} levels; rendered, at most "
         f"{MAX_JSON_BYTES} bytes"
     )
