@@ -147,7 +147,7 @@ async def measure(url: str, repeat: int) -> Result:
         async with database.sessionmaker() as session, session.begin():
             calendar = await create_calendar(session, workspace_id, WORKING_HOURS)
             for data in automations(str(calendar.id)):
-                await create_automation(session, workspace_id, data)
+                await create_automation(session, workspace_id, data, settings)
         started = time.perf_counter()
         looked_at = 0
         while looked := await rescan(database, utcnow()):

@@ -1,6 +1,6 @@
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.api.deps import Admin, Session, Viewer
 from app.api.routing import UnitOfWorkRoute
@@ -23,13 +23,17 @@ async def list_automations(
 
 
 @router.post("", response_model=AutomationOut, status_code=status.HTTP_201_CREATED)
-async def create_automation(data: AutomationCreate, session: Session, principal: Admin, response: Response):
+async def create_automation(
+    data: AutomationCreate, request: Request, session: Session, principal: Admin, response: Response
+):
     """Once a ticket meets the `conditions` — which wait for time to pass: so many hours since it was
     created, updated, assigned, solved, entered its status, or since the last reply of either side —
     apply the `actions`, by a worker, within a minute. An automation acts on a ticket once, and again
     only after its conditions stopped holding and hold anew (a later change resets them). What it
     changes is in the ticket's history under its id, and fires the triggers."""
-    created = await service.create_automation(session, principal.workspace_id, data)
+    created = await service.create_automation(
+        session, principal.workspace_id, data, request.app.state.settings
+    )
     set_etag(response, created.version)
     return created
 
@@ -45,6 +49,7 @@ async def get_automation(automation_id: UUID, session: Session, principal: Viewe
 async def update_automation(
     automation_id: UUID,
     data: AutomationUpdate,
+    request: Request,
     session: Session,
     principal: Admin,
     response: Response,
@@ -52,7 +57,9 @@ async def update_automation(
 ):
     found = await service.get_automation(session, principal.workspace_id, automation_id, for_update=True)
     check_if_match(if_match, found.version)
-    updated = await service.update_automation(session, principal.workspace_id, found, data)
+    updated = await service.update_automation(
+        session, principal.workspace_id, found, data, request.app.state.settings
+    )
     set_etag(response, updated.version)
     return updated
 

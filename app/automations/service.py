@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.automations.repository import BY_POSITION, AutomationRepository
 from app.automations.schemas import AutomationCreate, AutomationUpdate
+from app.config import Settings
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.models import Automation
@@ -27,9 +28,11 @@ async def list_automations(
     return await repo.paginate(repo.filtered(active=active), BY_POSITION, page)
 
 
-async def create_automation(session: AsyncSession, workspace_id: UUID, data: AutomationCreate) -> Automation:
+async def create_automation(
+    session: AsyncSession, workspace_id: UUID, data: AutomationCreate, settings: Settings
+) -> Automation:
     await check_condition_references(session, workspace_id, data.conditions.model_dump(mode="json"))
-    await check_actions(session, workspace_id, data.actions)
+    await check_actions(session, workspace_id, data.actions, settings)
     repo = AutomationRepository(session, workspace_id)
     created = await repo.add(Automation(id=new_id(), **data.model_dump(mode="json")))
     await repo.rescan_tickets()
@@ -37,14 +40,18 @@ async def create_automation(session: AsyncSession, workspace_id: UUID, data: Aut
 
 
 async def update_automation(
-    session: AsyncSession, workspace_id: UUID, automation: Automation, data: AutomationUpdate
+    session: AsyncSession,
+    workspace_id: UUID,
+    automation: Automation,
+    data: AutomationUpdate,
+    settings: Settings,
 ) -> Automation:
     sent = data.model_dump(mode="json")
     values = {name: sent[name] for name in data.model_fields_set}
     if "conditions" in values:
         await check_condition_references(session, workspace_id, values["conditions"])
     if "actions" in values:
-        await check_actions(session, workspace_id, data.actions)
+        await check_actions(session, workspace_id, data.actions, settings)
     repo = AutomationRepository(session, workspace_id)
     updated = await repo.update(automation, values)
     await repo.rescan_tickets()

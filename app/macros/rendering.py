@@ -15,10 +15,15 @@ Every value a template makes is bounded, so that no expression can exhaust memor
 output at most `MAX_OUTPUT_CHARS`, a list at most `MAX_ITEMS` items, an integer at most
 `MAX_INTEGER`; `range()` gives at most `MAX_ITEMS` numbers. Every loop iteration and every piece of
 output checks the clock, so rendering stops after `MAX_RENDER_SECONDS`.
+
+A JSON template (the body of a rule's call_url request) is a JSON value whose string values are such
+templates: `render_json` renders each and serialises the result, so that no placeholder can leave its
+string or make the JSON invalid.
 """
 
 import contextvars
 import functools
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import wraps
@@ -43,6 +48,8 @@ from app.errors import Unprocessable
 MAX_TEMPLATE_CHARS = 20_000
 # A comment body is at most this long.
 MAX_OUTPUT_CHARS = 65_536
+# A rendered JSON body (a call_url request's) is at most this large, in UTF-8.
+MAX_JSON_BYTES = 65_536
 MAX_RENDER_SECONDS = 0.5
 MAX_ITEMS = 1_000
 MAX_INTEGER = 10**15
@@ -196,6 +203,14 @@ def render(source: str, context: Placeholders) -> str:
     plain = _plain(context)
     token = _deadline.set(time.monotonic() + MAX_RENDER_SECONDS)
     try:
+        return _render_text(source, plain)
+    finally:
+        _deadline.reset(token)
+
+
+def _render_text(source: str, plain: Placeholders) -> str:
+    """`render` within the deadline already set."""
+    try:
         template = compile_template(source)
         pieces: list[str] = []
         size = 0
@@ -217,8 +232,67 @@ def render(source: str, context: Placeholders) -> str:
     except (ArithmeticError, ValueError, TypeError, LookupError) as exc:
         # The template's own mistakes: 1 / 0, "a" + 1, int("x") and the like.
         raise _refused(f"{type(exc).__name__}: {exc}", "template_error") from exc
+
+
+def _json_strings(template: Any) -> Iterator[str]:
+    """Every string value of a JSON template (keys are not templates)."""
+    if isinstance(template, str):
+        yield template
+    elif isinstance(template, dict | list):
+        for value in template.values() if isinstance(template, dict) else template:
+            yield from _json_strings(value)
+
+
+def substitutes_only(template: Any) -> bool:
+    """Whether every string of the JSON template only puts placeholders into its text (`substitution`):
+    it then renders in time linear in its size, in the service itself."""
+    return all(substitution(text) is not None for text in _json_strings(template))
+
+
+def render_json(template: Any, context: Placeholders) -> str:
+    """The JSON template with each of its string values rendered as a template for this context, keys,
+    numbers, booleans and nulls as they are, serialised compactly.
+
+    Valid JSON whatever the placeholders hold: a placeholder only ever fills a string, which the
+    serialiser escapes. A 422 naming the string (`body.customer.name`) that cannot be rendered, or
+    `body` when the result passes `MAX_JSON_BYTES`. All the strings share one `MAX_RENDER_SECONDS`;
+    CPU-bound, like `render`.
+    """
+    plain = _plain(context)
+    room = MAX_JSON_BYTES
+
+    def rendered(value: Any, path: str) -> Any:
+        nonlocal room
+        if isinstance(value, dict):
+            return {key: rendered(item, f"{path}.{key}") for key, item in value.items()}
+        if isinstance(value, list):
+            return [rendered(item, f"{path}.{index}") for index, item in enumerate(value)]
+        if not isinstance(value, str):
+            return value
+        try:
+            pieces = substitution(value)
+            text = substitute(pieces, plain) if pieces is not None else _render_text(value, plain)
+        except Unprocessable as error:
+            reason = error.detail.removeprefix("body: ")
+            raise Unprocessable(f"{path}: {reason}", field=path, code=error.code) from error
+        # Counted as characters on the way, in bytes at the end: no string past the limit is kept.
+        room -= len(text)
+        if room < 0:
+            raise _too_large()
+        return text
+
+    token = _deadline.set(time.monotonic() + MAX_RENDER_SECONDS)
+    try:
+        body = json.dumps(rendered(template, "body"), ensure_ascii=False, separators=(",", ":"))
     finally:
         _deadline.reset(token)
+    if len(body.encode()) > MAX_JSON_BYTES:
+        raise _too_large()
+    return body
+
+
+def _too_large() -> Unprocessable:
+    return _refused(f"the JSON is larger than {MAX_JSON_BYTES} bytes", "template_limit")
 
 
 def check_template(source: str) -> None:

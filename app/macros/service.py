@@ -206,7 +206,7 @@ class MacroService:
         """The comment text; empty for a macro without a body."""
         if not macro.body.strip():
             return ""
-        context = await self._placeholders(ticket)
+        context = await self.placeholders_for(ticket)
         pieces = substitution(macro.body)
         if pieces is not None:
             rendered = substitute(pieces, context)
@@ -225,7 +225,8 @@ class MacroService:
             )
         return rendered
 
-    async def _placeholders(self, ticket: Ticket) -> Placeholders:
+    async def placeholders_for(self, ticket: Ticket) -> Placeholders:
+        """What templates read: the ticket, its requester, the caller (when an agent) and the workspace."""
         status = (await rules_of(self.session, self.workspace_id)).statuses.get(ticket.status_id)
         requester = (
             await ContactRepository(self.session, self.workspace_id).get(ticket.requester_id)

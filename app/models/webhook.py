@@ -4,6 +4,7 @@ from uuid import UUID
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamps, Versioned, WorkspaceScoped
 from app.models.columns import pg_enum
-from app.models.enums import DeliveryStatus
+from app.models.enums import ActorType, DeliveryStatus
 
 
 class Webhook(WorkspaceScoped, Timestamps, Versioned, Base):
@@ -46,7 +47,8 @@ class Webhook(WorkspaceScoped, Timestamps, Versioned, Base):
 
 
 class WebhookDelivery(WorkspaceScoped, Base):
-    """One event to deliver to one endpoint, attempted until it succeeds or the schedule ends."""
+    """One request to deliver to one endpoint, attempted until it succeeds or the schedule ends: an event,
+    or a body of its own that a rule's call_url action rendered for a ticket."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
@@ -57,6 +59,7 @@ class WebhookDelivery(WorkspaceScoped, Base):
             ["workspace_id", "event_id"], ["events.workspace_id", "events.id"], ondelete="CASCADE"
         ),
         UniqueConstraint("workspace_id", "webhook_id", "event_id"),
+        CheckConstraint("(event_id IS NULL) <> (body IS NULL)", name="event_or_body"),
         # What workers claim: due deliveries, across workspaces, oldest first.
         Index(
             "ix_webhook_deliveries_due",
@@ -64,13 +67,22 @@ class WebhookDelivery(WorkspaceScoped, Base):
             postgresql_where=text("status = 'pending'"),
         ),
         Index("ix_webhook_deliveries_workspace_id_webhook_id_id", "workspace_id", "webhook_id", "id"),
+        # The retention purge of the deliveries that carry their own body (events' go with their event).
+        Index("ix_webhook_deliveries_created_at", "created_at", postgresql_where=text("event_id IS NULL")),
     )
 
     workspace_id: Mapped[UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
     )
     webhook_id: Mapped[UUID]
-    event_id: Mapped[UUID]
+    # The event delivered; null when the delivery carries its own body.
+    event_id: Mapped[UUID | None]
+    # A call_url request: the JSON body as rendered and signed, the ticket it was rendered for, and the
+    # rule (actor) whose action made it. Its `webhook-id` is the delivery's id.
+    body: Mapped[str | None] = mapped_column(Text)
+    ticket_id: Mapped[UUID | None]
+    actor_type: Mapped[ActorType | None] = mapped_column(pg_enum(ActorType, "actor_type"))
+    actor_id: Mapped[UUID | None]
     status: Mapped[DeliveryStatus] = mapped_column(
         pg_enum(DeliveryStatus, "delivery_status"), server_default=DeliveryStatus.pending.value
     )

@@ -1,7 +1,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.api.deps import Admin, Session, Viewer
 from app.api.routing import UnitOfWorkRoute
@@ -30,11 +30,13 @@ async def list_triggers(
 
 
 @router.post("", response_model=TriggerOut, status_code=status.HTTP_201_CREATED)
-async def create_trigger(data: TriggerCreate, session: Session, principal: Admin, response: Response):
+async def create_trigger(
+    data: TriggerCreate, request: Request, session: Session, principal: Admin, response: Response
+):
     """When one of `events` happens to a ticket that meets the `conditions`, apply the `actions`: in the
     transaction of the change, in order, each trigger at most once per change. What a trigger changes
     is in the ticket's history under its id and fires the triggers after it."""
-    created = await service.create_trigger(session, principal.workspace_id, data)
+    created = await service.create_trigger(session, principal.workspace_id, data, request.app.state.settings)
     set_etag(response, created.version)
     return created
 
@@ -50,6 +52,7 @@ async def get_trigger(trigger_id: UUID, session: Session, principal: Viewer, res
 async def update_trigger(
     trigger_id: UUID,
     data: TriggerUpdate,
+    request: Request,
     session: Session,
     principal: Admin,
     response: Response,
@@ -57,7 +60,9 @@ async def update_trigger(
 ):
     found = await service.get_trigger(session, principal.workspace_id, trigger_id, for_update=True)
     check_if_match(if_match, found.version)
-    updated = await service.update_trigger(session, principal.workspace_id, found, data)
+    updated = await service.update_trigger(
+        session, principal.workspace_id, found, data, request.app.state.settings
+    )
     set_etag(response, updated.version)
     return updated
 

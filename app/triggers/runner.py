@@ -45,6 +45,8 @@ from app.triggers.schemas import (
     SetCustomFieldsAction,
     TriggerAction,
 )
+from app.webhooks.calls import run_call_url
+from app.webhooks.schemas import CallUrlAction
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +63,8 @@ class TriggerRunner:
         self.session = session
         self.workspace_id = workspace_id
         self.settings = settings
-        # The comment whose change fired the triggers, if it was one (a notify action's recipients
-        # depend on whether it is an internal note).
+        # The comment whose change fired the triggers, if it was one: a notify action's recipients depend
+        # on whether it is an internal note, and a call_url body may read it.
         self.comment: Comment | None = None
 
     async def listening(self, event: EventType) -> bool:
@@ -189,6 +191,8 @@ class TriggerRunner:
                 ticket = await self._comment(ticket, action, actor)
             elif isinstance(action, NotifyAction):
                 await run_notify(self.session, self.settings, actor, ticket, action, comment=self.comment)
+            elif isinstance(action, CallUrlAction):
+                await run_call_url(self.session, self.settings, actor, ticket, action, comment=self.comment)
         return ticket
 
     async def _comment(self, ticket: Ticket, action: AddCommentAction, actor: Principal) -> Ticket:
@@ -230,8 +234,10 @@ def _ticket_change(actions: list[TriggerAction]) -> tuple[TicketUpdate, Any]:
 
 _ACTIONS: TypeAdapter[TriggerAction] = TypeAdapter(TriggerAction)
 # Actions that may write more than the ticket's own row: choosing an assignee marks the group's turn
-# (and notifies them), notify writes notifications and emails.
-_WRITING_ELSEWHERE = frozenset({"add_comment", "assign_by_strategy", "set_group", "set_assignee", "notify"})
+# (and notifies them), notify writes notifications and emails, call_url a delivery.
+_WRITING_ELSEWHERE = frozenset(
+    {"add_comment", "assign_by_strategy", "set_group", "set_assignee", "notify", "call_url"}
+)
 _MACRO_ACTIONS = frozenset(
     {
         "set_status",

@@ -19,6 +19,7 @@ from app.macros.schemas import (
 from app.models.enums import AssignmentStrategy
 from app.notifications.schemas import NotifyAction
 from app.rules.conditions import Conditions, refuse_time_conditions
+from app.webhooks.schemas import CallUrlAction
 
 TriggerEvent = Literal[
     "ticket.created", "ticket.updated", "ticket.comment_added", "ticket.sla_warning", "ticket.sla_breached"
@@ -62,7 +63,8 @@ TriggerAction = Annotated[
     | RemoveTagsAction
     | AddFollowerAction
     | AddCommentAction
-    | NotifyAction,
+    | NotifyAction
+    | CallUrlAction,
     Field(discriminator="type"),
 ]
 _ONCE = (

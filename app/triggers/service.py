@@ -6,6 +6,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.categories.repository import CategoryRepository
+from app.config import Settings
 from app.custom_fields.validation import load_definitions, validate_custom_fields
 from app.errors import Unprocessable
 from app.kit.ids import new_id
@@ -26,6 +27,8 @@ from app.triggers.schemas import (
     TriggerCreate,
     TriggerUpdate,
 )
+from app.webhooks.calls import check_call_url
+from app.webhooks.schemas import CallUrlAction
 
 
 async def get_trigger(
@@ -46,22 +49,24 @@ async def list_triggers(
     return await repo.paginate(repo.filtered(active=active, event=event), BY_POSITION, page)
 
 
-async def create_trigger(session: AsyncSession, workspace_id: UUID, data: TriggerCreate) -> Trigger:
+async def create_trigger(
+    session: AsyncSession, workspace_id: UUID, data: TriggerCreate, settings: Settings
+) -> Trigger:
     await check_condition_references(session, workspace_id, data.conditions.model_dump(mode="json"))
-    await check_actions(session, workspace_id, data.actions)
+    await check_actions(session, workspace_id, data.actions, settings)
     trigger = Trigger(id=new_id(), **data.model_dump(mode="json"))
     return await TriggerRepository(session, workspace_id).add(trigger)
 
 
 async def update_trigger(
-    session: AsyncSession, workspace_id: UUID, trigger: Trigger, data: TriggerUpdate
+    session: AsyncSession, workspace_id: UUID, trigger: Trigger, data: TriggerUpdate, settings: Settings
 ) -> Trigger:
     sent = data.model_dump(mode="json")
     values = {name: sent[name] for name in data.model_fields_set}
     if "conditions" in values:
         await check_condition_references(session, workspace_id, values["conditions"])
     if "actions" in values:
-        await check_actions(session, workspace_id, data.actions)
+        await check_actions(session, workspace_id, data.actions, settings)
     return await TriggerRepository(session, workspace_id).update(trigger, values)
 
 
@@ -69,7 +74,9 @@ async def delete_trigger(session: AsyncSession, workspace_id: UUID, trigger: Tri
     await TriggerRepository(session, workspace_id).delete(trigger)
 
 
-async def check_actions(session: AsyncSession, workspace_id: UUID, actions: Sequence[TriggerAction]) -> None:
+async def check_actions(
+    session: AsyncSession, workspace_id: UUID, actions: Sequence[TriggerAction], settings: Settings
+) -> None:
     """Everything the actions name must be of the workspace, so that running them can succeed."""
     await check_action_references(session, workspace_id, None, actions)
     for position, action in enumerate(actions):
@@ -101,3 +108,5 @@ async def check_actions(session: AsyncSession, workspace_id: UUID, actions: Sequ
                 )
         elif isinstance(action, NotifyAction):
             await check_notify_action(session, workspace_id, action, field)
+        elif isinstance(action, CallUrlAction):
+            await check_call_url(session, workspace_id, action, settings, field=field)

@@ -39,7 +39,8 @@ class DeliveryRepository(ScopedRepository[WebhookDelivery]):
         statement = self.select().where(WebhookDelivery.webhook_id == webhook_id)
         return await self.paginate(statement, NEWEST_DELIVERIES, page)
 
-    async def event_types(self, event_ids: Sequence[UUID]) -> dict[UUID, str]:
+    async def event_types(self, event_ids: Sequence[UUID | None]) -> dict[UUID, str]:
+        event_ids = [event_id for event_id in event_ids if event_id is not None]
         if not event_ids:
             return {}
         statement = select(Event.id, Event.type).where(
@@ -153,7 +154,7 @@ async def lock_due_deliveries(
     # The conditions again on the locked table: a row another worker leased after this statement's
     # snapshot is re-checked (in its new version) against these only, never against the subquery's.
     candidates = (
-        select(_D.workspace_id, _D.id, _D.webhook_id, _D.event_id, _D.attempts)
+        select(_D.workspace_id, _D.id, _D.webhook_id, _D.event_id, _D.body, _D.attempts)
         .join(due, (_D.workspace_id == due.c.workspace_id) & (_D.id == due.c.id))
         .where(due.c.rank <= per_endpoint, *claimable)
         .order_by(due.c.rank)

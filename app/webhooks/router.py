@@ -109,7 +109,8 @@ async def list_webhook_deliveries(
     webhook_id: UUID, session: Session, principal: Admin, page: PageQuery
 ) -> Page[WebhookDeliveryOut]:
     """The delivery log, newest first: each delivery with every attempt (time, status code, duration,
-    the first 2 KB of the response, error). Kept as long as events (HELPDESK_EVENT_RETENTION_DAYS)."""
+    the first 2 KB of the response, error). Kept as long as events (HELPDESK_EVENT_RETENTION_DAYS), rules'
+    call_url requests too."""
     webhook = await service.get_webhook(session, principal.workspace_id, webhook_id)
     items, next_cursor = await service.deliveries_page(session, principal.workspace_id, webhook, page)
     return Page(items=items, next_cursor=next_cursor)
@@ -123,7 +124,7 @@ async def list_webhook_deliveries(
 async def redeliver_webhook_delivery(
     webhook_id: UUID, delivery_id: UUID, session: Session, principal: Admin
 ) -> WebhookDeliveryOut:
-    """Send the delivery's event again now (with the same `webhook-id`)."""
+    """Send the delivery's event or call_url request again now (with the same `webhook-id`)."""
     webhook = await service.get_webhook(session, principal.workspace_id, webhook_id)
     delivery = await service.redeliver(session, principal.workspace_id, webhook, delivery_id)
     [described] = await service.describe_deliveries(

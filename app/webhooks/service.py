@@ -19,7 +19,14 @@ from app.models import Webhook, WebhookDelivery
 from app.models.enums import DeliveryStatus
 from app.outbox import EventType, event_row, record
 from app.webhooks.repository import DeliveryRepository, WebhookRepository
-from app.webhooks.schemas import AttemptOut, WebhookCreate, WebhookDeliveryOut, WebhookOut, WebhookUpdate
+from app.webhooks.schemas import (
+    AttemptOut,
+    CallOut,
+    WebhookCreate,
+    WebhookDeliveryOut,
+    WebhookOut,
+    WebhookUpdate,
+)
 
 
 async def get_webhook(
@@ -91,7 +98,7 @@ async def send_test(session: AsyncSession, principal: Principal, webhook: Webhoo
 async def redeliver(
     session: AsyncSession, workspace_id: UUID, webhook: Webhook, delivery_id: UUID
 ) -> WebhookDelivery:
-    """Send the delivery's event again now, whatever became of it."""
+    """Send the delivery's event (or call_url request) again now, whatever became of it."""
     if not webhook.active:
         raise Conflict("The webhook is disabled; activate it first", code="webhook_disabled")
     repo = DeliveryRepository(session, workspace_id)
@@ -117,7 +124,8 @@ async def deliveries_page(
 async def describe_deliveries(
     repo: DeliveryRepository, deliveries: list[WebhookDelivery]
 ) -> list[WebhookDeliveryOut]:
-    """Deliveries with their event type and every attempt, read in two queries for the whole page."""
+    """Deliveries with their event type (or call_url request) and every attempt, read in two queries for
+    the whole page."""
     types = await repo.event_types([delivery.event_id for delivery in deliveries])
     attempts: dict[UUID, list[AttemptOut]] = {delivery.id: [] for delivery in deliveries}
     for attempt in await repo.attempts_of(list(attempts)):
@@ -125,8 +133,10 @@ async def describe_deliveries(
     return [
         WebhookDeliveryOut(
             id=delivery.id,
+            message_id=str(delivery.event_id or delivery.id),
             event_id=delivery.event_id,
-            event_type=types.get(delivery.event_id, ""),
+            event_type=types.get(delivery.event_id) if delivery.event_id else None,
+            call=_call(delivery),
             status=delivery.status,
             attempt_count=delivery.attempts,
             next_attempt_at=delivery.next_attempt_at,
@@ -136,3 +146,14 @@ async def describe_deliveries(
         )
         for delivery in deliveries
     ]
+
+
+def _call(delivery: WebhookDelivery) -> CallOut | None:
+    if delivery.body is None:
+        return None
+    return CallOut(
+        actor_type=delivery.actor_type,
+        actor_id=delivery.actor_id,
+        ticket_id=delivery.ticket_id,
+        body=delivery.body,
+    )

@@ -124,7 +124,8 @@ class Claim:
     webhook_id: UUID
     url: str
     secrets: list[str]
-    event_id: UUID
+    # Standard Webhooks' `webhook-id`: the same on every attempt, for receivers to deduplicate on.
+    message_id: str
     body: str
     failed_attempts: int
     leased_until: datetime
@@ -158,12 +159,13 @@ async def claim_due(
         leased_until = now + lease
         await lease_deliveries(session, [(row.workspace_id, row.id) for row in picked], leased_until)
         webhooks = await rows_by_key(session, Webhook, {(row.workspace_id, row.webhook_id) for row in picked})
-        events = await rows_by_key(session, Event, {(row.workspace_id, row.event_id) for row in picked})
+        event_keys = {(row.workspace_id, row.event_id) for row in picked if row.event_id is not None}
+        events = await rows_by_key(session, Event, event_keys) if event_keys else {}
     return [
         _claim(
             row,
             webhooks[(row.workspace_id, row.webhook_id)],
-            events[(row.workspace_id, row.event_id)],
+            events.get((row.workspace_id, row.event_id)),
             secret_box,
             now,
             leased_until,
@@ -173,24 +175,35 @@ async def claim_due(
 
 
 def _claim(
-    delivery: Any, webhook: Any, event: Any, secret_box: SecretBox, now: datetime, leased_until: datetime
+    delivery: Any,
+    webhook: Any,
+    event: Any | None,
+    secret_box: SecretBox,
+    now: datetime,
+    leased_until: datetime,
 ) -> Claim:
+    """What sending needs: an event's envelope under the event's id, or a body of its own (a call_url
+    request) under the delivery's id."""
     in_use = [secret_box.decrypt(webhook.secret_encrypted)]
     if webhook.previous_secret_encrypted is not None and (webhook.previous_secret_expires_at or now) > now:
         in_use.append(secret_box.decrypt(webhook.previous_secret_encrypted))
-    envelope = {
-        "type": event.type,
-        "timestamp": event.occurred_at.isoformat().replace("+00:00", "Z"),
-        "data": present(event).model_dump(mode="json"),
-    }
+    if event is None:
+        message_id, body = delivery.id, delivery.body
+    else:
+        envelope = {
+            "type": event.type,
+            "timestamp": event.occurred_at.isoformat().replace("+00:00", "Z"),
+            "data": present(event).model_dump(mode="json"),
+        }
+        message_id, body = event.id, json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
     return Claim(
         workspace_id=delivery.workspace_id,
         delivery_id=delivery.id,
         webhook_id=webhook.id,
         url=webhook.url,
         secrets=[secret for secret in in_use if secret is not None],
-        event_id=event.id,
-        body=json.dumps(envelope, separators=(",", ":"), ensure_ascii=False),
+        message_id=str(message_id),
+        body=body,
         failed_attempts=delivery.attempts,
         leased_until=leased_until,
     )
@@ -218,9 +231,9 @@ async def send(
     headers = {
         "content-type": "application/json",
         "user-agent": "helpdesk-webhooks/1.0",
-        "webhook-id": str(claim.event_id),
+        "webhook-id": claim.message_id,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": signature_header(claim.secrets, str(claim.event_id), now, claim.body),
+        "webhook-signature": signature_header(claim.secrets, claim.message_id, now, claim.body),
     }
     started = time.perf_counter()
     try:
