@@ -19,9 +19,17 @@ from app.kit.time import utcnow
 from app.models import Event, Ticket
 from app.models.enums import ActorType
 from tests.conftest import Tenant
-from tests.factories import create, create_agent, create_group, create_ticket, status_id
+from tests.factories import create, create_agent, create_group, create_ticket, create_webhook, status_id
+from tests.receiver import Behaviour, Receiver
+from tests.test_call_url import deliver
+from tests.test_email_channel import Outbox, email_channel
+from tests.test_email_channel import outbox as outbox  # a fixture
+from tests.test_notifications import Staff, feed
+from tests.test_notify_action import notify, parsed, send_emails, text_macro, text_of, use_channel
+from tests.test_notify_action import staff as staff  # a fixture
 from tests.test_sla import NINE_TO_FIVE, at, calendar, travel
 from tests.test_triggers import comments_of, get_ticket, history_of, macro
+from tests.test_webhooks import verify
 
 
 def since(field: str, hours: float, operator: str = "at_least", **extra: Any) -> dict[str, Any]:
@@ -355,3 +363,67 @@ async def test_an_automation_that_cannot_act_says_so_once(
     assert len(failures) == 1
     assert "failed" in failures[0]["new_value"]
     assert (await get_ticket(tenant, ticket["id"]))["assignee_id"] is None
+
+
+# Telling people
+
+
+async def test_an_automation_escalates_to_the_group_in_the_feed_and_by_email(
+    app: FastAPI, tenant: Tenant, settings: Settings, staff: Staff, outbox: Outbox
+) -> None:
+    mailbox = await email_channel(tenant, outbox)
+    await use_channel(tenant, mailbox["id"])
+    shift = await create_group(tenant.admin, "Ca trực", [staff.ids["lan"], staff.ids["minh"]])
+    text = await text_macro(tenant, body="Phiếu #{{ ticket.number }} chưa ai nhận sau 30 phút.")
+    escalating = await automation(
+        tenant.admin,
+        "Báo ca trực phiếu chưa ai nhận",
+        [condition("assignee_id", "equals", None), since("created", 0.5)],
+        [notify(text, "group", via=("feed", "email"))],
+    )
+    start = at(2026, 12, 14, 10, 0)
+    with travel(start):
+        ticket = await create_ticket(tenant.admin, subject="Khách chờ tư vấn", group_id=shift["id"])
+    await act_on_due(app.state.db, settings, start + timedelta(minutes=29))
+    assert await feed(staff.clients["lan"]) == []
+    await act_on_due(app.state.db, settings, start + timedelta(minutes=30))
+    for agent in ("lan", "minh"):
+        [notified] = await feed(staff.clients[agent])
+        assert notified["kind"] == "rule" and notified["actor"] == {
+            "type": "automation",
+            "id": escalating["id"],
+        }
+        assert notified["summary"] == f"Phiếu #{ticket['number']} chưa ai nhận sau 30 phút."
+    await send_emails(app, settings)
+    mails = parsed(outbox)
+    assert sorted(mails) == ["lan@shophoa.vn", "minh@shophoa.vn"]
+    assert text_of(mails["lan@shophoa.vn"]) == f"Phiếu #{ticket['number']} chưa ai nhận sau 30 phút."
+    # Acted once: a later look tells nobody again.
+    await act_on_due(app.state.db, settings, start + timedelta(hours=3))
+    await send_emails(app, settings)
+    assert len(outbox.raw) == 2
+    assert len(await feed(staff.clients["lan"])) == 1
+
+
+async def test_an_automation_calls_a_url_with_a_signed_body(
+    app: FastAPI, tenant: Tenant, settings: Settings, receiver: Receiver
+) -> None:
+    webhook = await create_webhook(tenant.admin, receiver.on("/crm/qua-han", Behaviour()), event_types=[])
+    body = {"su_kien": "phieu_qua_han", "so": "{{ ticket.number }}", "tieu_de": "{{ ticket.subject }}"}
+    await automation(
+        tenant.admin,
+        "Báo CRM phiếu mở quá 1 ngày",
+        [condition("status_kind", "in", ["new", "open"]), since("created", 24)],
+        [{"type": "call_url", "webhook_id": webhook["id"], "body": body}],
+    )
+    ticket = await create_ticket(tenant.admin, subject='Khiếu nại "giao trễ"')
+    later = utcnow() + timedelta(hours=25)
+    await act_on_due(app.state.db, settings, later)
+    assert await deliver(app, tenant, utcnow()) == 1
+    [request] = receiver.at("/crm/qua-han")
+    payload = verify(request, webhook["secret"])
+    assert payload == {
+        "su_kien": "phieu_qua_han",
+        "so": str(ticket["number"]),
+        "tieu_de": 'Khiếu nại "giao trễ"',
+    }
