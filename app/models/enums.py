@@ -240,3 +240,18 @@ class NotificationKind(enum.StrEnum):
     customer_replied = "customer_replied"
     category_opened = "category_opened"
     category_closed = "category_closed"
+
+
+class DataRequestKind(enum.StrEnum):
+    """What a customer asked of their data: a copy of it, or its erasure."""
+
+    export = "export"
+    erase = "erase"
+
+
+class DataRequestStatus(enum.StrEnum):
+    pending = "pending"
+    running = "running"
+    completed = "completed"
+    # An export whose archive was deleted: its time to be downloaded ran out, or the contact was erased.
+    expired = "expired"

@@ -232,6 +232,8 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     solved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    # When the workspace's retention anonymised the closed ticket (app/privacy/retention.py).
+    anonymized_at: Mapped[datetime | None]
     # Subject and description folded (app/kit/search.py `search_key`); comments keep their own.
     search_text: Mapped[str] = mapped_column(Text, server_default="")
     # Metrics (app/metrics). Times in seconds: calendar time, and business time of the ticket's calendar

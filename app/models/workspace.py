@@ -23,6 +23,9 @@ class Workspace(Versioned, Base):
     rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
     # The language of the texts the service writes: notes, call summaries, subjects.
     locale: Mapped[Locale] = mapped_column(pg_enum(Locale, "locale"), server_default=Locale.vi.value)
+    # Retention (app/privacy/retention.py); null: kept for as long as the workspace lives.
+    inbound_retention_days: Mapped[int | None] = mapped_column(Integer)
+    closed_ticket_anonymize_months: Mapped[int | None] = mapped_column(Integer)
 
 
 def ticket_number_sequence(workspace_id: UUID) -> str:

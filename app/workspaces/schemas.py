@@ -26,11 +26,33 @@ WorkspaceLocale = Annotated[
 ]
 
 
+InboundRetention = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=36_500,
+        description="Days the raw inbound messages of channels are kept (the stored mail, the provider's "
+        "event), counted from their arrival; null: kept",
+    ),
+]
+ClosedTicketAnonymization = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=1200,
+        description="Months after its closing when a closed ticket is anonymised (its texts, files and "
+        "stored messages erased; it stays counted in reports); null: never",
+    ),
+]
+
+
 class WorkspaceOut(ResponseModel):
     id: UUID
     name: str
     rate_limit_per_minute: RateLimit | None
     locale: WorkspaceLocale
+    inbound_retention_days: InboundRetention | None
+    closed_ticket_anonymize_months: ClosedTicketAnonymization | None
     created_at: datetime
     updated_at: datetime
 
@@ -39,3 +61,5 @@ class WorkspaceUpdate(UpdateModel):
     name: Name = None
     rate_limit_per_minute: RateLimit | None = None
     locale: WorkspaceLocale = None
+    inbound_retention_days: InboundRetention | None = None
+    closed_ticket_anonymize_months: ClosedTicketAnonymization | None = None

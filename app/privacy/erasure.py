@@ -1,0 +1,483 @@
+"""Erasing a customer's personal data, everywhere it lives, in steps of bounded batches.
+
+Where a customer's personal data lives (every column of app/models that may hold it), and what each
+step does with it:
+
+- contacts: name, email, phone, external_id, custom_fields, search_text — emptied, `erased_at` set
+  (`profile`, the last step: the identifiers the other steps look for are read from here until then).
+- contact_identities: email addresses, phone numbers, Messenger, Zalo and chat ids — deleted (`profile`).
+- comments they wrote: body, html_body, search_text, call, threading, delivery_error — erased
+  (`own_comments`); other comments: body, html_body, search_text where they name the customer's
+  identifiers — redacted (`mentions`).
+- attachments of their comments, and files they uploaded themselves — rows and stored bytes deleted
+  (`attachments`).
+- tickets they requested: description erased; subject and custom_fields redacted; search_text rebuilt;
+  other tickets naming them redacted likewise (`tickets`). The tickets stay, with the erased contact as
+  their requester, so reports still count them.
+- ticket_history: old and new values of their tickets' subject and description, and values naming them
+  (`history`).
+- inbound_messages: the payload and raw message (an email as received) of messages of their comments
+  and tickets — erased (`inbound_messages`).
+- conversations: the provider's thread id (a PSID, a Zalo id, a caller's number) and the reply address
+  (`conversations`).
+- events: data payloads that embed the contact, their comments or their words (`events`).
+- webhook_attempts: response bodies and errors naming them (`webhook_attempts`).
+- notifications: summaries naming them (`notifications`).
+- idempotency_keys: stored responses naming them — deleted (`idempotency_keys`).
+- data_requests: archives of their earlier exports — deleted (`exports`).
+
+Each step handles at most one batch per call, in the caller's transaction, and says where it resumes;
+every step may run again over rows it already did (a crash before commit), with the same result.
+`ERASERS` lists the steps in order: another domain adds its own (ratings) with `Eraser` before `profile`.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, delete, func, literal, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit.search import search_key
+from app.models import (
+    Attachment,
+    Comment,
+    Contact,
+    ContactIdentity,
+    Conversation,
+    DataRequest,
+    Event,
+    IdempotencyKey,
+    InboundMessage,
+    Notification,
+    Ticket,
+    TicketHistory,
+    WebhookAttempt,
+)
+from app.models.enums import ActorType, CommentAuthor, DataRequestKind, DataRequestStatus
+from app.privacy.redaction import ERASED, Redactor
+
+ERASED_PAYLOAD = {"erased": True}
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The contact being erased, with what finds their data."""
+
+    workspace_id: UUID
+    contact_id: UUID
+    redactor: Redactor
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one batch did: the rows it erased or redacted, whether the step is done, where it resumes
+    (for a step that walks rows by id), and stored files to delete once the batch has committed."""
+
+    rows: int
+    done: bool
+    resume_after: UUID | None = None
+    files: list[str] = field(default_factory=list)
+
+
+Step = Callable[[AsyncSession, Subject, UUID | None, int], Awaitable[Batch]]
+
+
+@dataclass(frozen=True)
+class Eraser:
+    name: str
+    run: Step
+
+
+def _scanned(rows: list[Any], batch: int) -> Batch:
+    """A batch of a step that walks rows by id: it resumes after the last one, unless it was the end."""
+    return Batch(len(rows), len(rows) < batch, rows[-1].id if rows else None)
+
+
+def _after(column: Any, cursor: UUID | None) -> Any:
+    return column > cursor if cursor is not None else literal(True)
+
+
+def _their_comments(subject: Subject) -> Any:
+    return select(Comment.id).where(
+        Comment.workspace_id == subject.workspace_id,
+        Comment.author_type == CommentAuthor.contact,
+        Comment.author_id == subject.contact_id,
+    )
+
+
+def _their_tickets(subject: Subject) -> Any:
+    return select(Ticket.id).where(
+        Ticket.workspace_id == subject.workspace_id, Ticket.requester_id == subject.contact_id
+    )
+
+
+async def _own_comments(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
+    statement = (
+        select(Comment)
+        .where(Comment.id.in_(_their_comments(subject)), _after(Comment.id, cursor))
+        .order_by(Comment.id)
+        .limit(batch)
+        .with_for_update()
+    )
+    comments = list((await session.execute(statement)).scalars())
+    for comment in comments:
+        comment.body = ERASED
+        comment.html_body = None
+        comment.search_text = ""
+        comment.call = None
+        comment.threading = None
+        comment.delivery_error = None
+    await session.flush()
+    return _scanned(comments, batch)
+
+
+async def _attachments(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
+    theirs = or_(
+        and_(
+            Attachment.uploaded_by_type == ActorType.contact,
+            Attachment.uploaded_by_id == subject.contact_id,
+        ),
+        Attachment.comment_id.in_(_their_comments(subject)),
+    )
+    chosen = (
+        select(Attachment.workspace_id, Attachment.id)
+        .where(Attachment.workspace_id == subject.workspace_id, theirs)
+        .limit(batch)
+        .with_for_update()
+    )
+    deleted = await session.execute(
+        delete(Attachment)
+        .where(tuple_(Attachment.workspace_id, Attachment.id).in_(chosen))
+        .returning(Attachment.storage_key)
+    )
+    keys = list(deleted.scalars())
+    return Batch(len(keys), len(keys) < batch, files=keys)
+
+
+async def _tickets(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
+    redactor = subject.redactor
+    statement = (
+        select(Ticket)
+        .where(
+            Ticket.workspace_id == subject.workspace_id,
+            _after(Ticket.id, cursor),
+            or_(
+                Ticket.requester_id == subject.contact_id,
+                redactor.mentioned_in(Ticket.search_text, folded=True),
+                redactor.mentioned_in(Ticket.subject),
+                redactor.mentioned_in(Ticket.custom_fields),
+            ),
+        )
+        .order_by(Ticket.id)
+        .limit(batch)
+        .with_for_update()
+    )
+    tickets = list((await session.execute(statement)).scalars())
+    for ticket in tickets:
+        if ticket.requester_id == subject.contact_id and ticket.description is not None:
+            ticket.description = ERASED
+        elif ticket.description is not None:
+            ticket.description = redactor.redact(ticket.description)
+        ticket.subject = redactor.redact(ticket.subject)
+        ticket.custom_fields = redactor.redact_json(ticket.custom_fields)
+        ticket.search_text = search_key(ticket.subject, ticket.description)
+        # A change like any other, so that the incremental export hands the redacted ticket on.
+        ticket.version += 1
+        ticket.updated_at = subject.now
+    await session.flush()
+    return _scanned(tickets, batch)
+
+
+async def _mentions(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
+    redactor = subject.redactor
+    statement = (
+        select(Comment)
+        .where(
+            Comment.workspace_id == subject.workspace_id,
+            _after(Comment.id, cursor),
+            or_(redactor.mentioned_in(Comment.search_text, folded=True), redactor.mentioned_in(Comment.body)),
+        )
+        .order_by(Comment.id)
+        .limit(batch)
+        .with_for_update()
+    )
+    comments = list((await session.execute(statement)).scalars())
+    for comment in comments:
+        comment.body = redactor.redact(comment.body)
+        comment.html_body = redactor.redact(comment.html_body) if comment.html_body is not None else None
+        comment.call = redactor.redact_json(comment.call)
+        comment.search_text = search_key(comment.body)
+    await session.flush()
+    return _scanned(comments, batch)
+
+
+async def _history(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
+    redactor = subject.redactor
+    requester = (
+        select(Ticket.requester_id)
+        .where(Ticket.workspace_id == TicketHistory.workspace_id, Ticket.id == TicketHistory.ticket_id)
+        .scalar_subquery()
+    )
+    statement = (
+        select(TicketHistory, requester)
+        .where(
+            TicketHistory.workspace_id == subject.workspace_id,
+            _after(TicketHistory.id, cursor),
+            or_(
+                and_(requester == subject.contact_id, TicketHistory.field.in_(("subject", "description"))),
+                redactor.mentioned_in(TicketHistory.old_value),
+                redactor.mentioned_in(TicketHistory.new_value),
+            ),
+        )
+        .order_by(TicketHistory.id)
+        .limit(batch)
+        .with_for_update(of=TicketHistory)
+    )
+    rows = list(await session.execute(statement))
+    for entry, requested_by in rows:
+        if entry.field == "description" and requested_by == subject.contact_id:
+            entry.old_value = ERASED if entry.old_value is not None else None
+            entry.new_value = ERASED if entry.new_value is not None else None
+        else:
+            entry.old_value = redactor.redact_json(entry.old_value)
+            entry.new_value = redactor.redact_json(entry.new_value)
+    await session.flush()
+    return _scanned([entry for entry, _ in rows], batch)
+
+
+async def _inbound_messages(
+    session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int
+) -> Batch:
+    chosen = (
+        select(InboundMessage.workspace_id, InboundMessage.id)
+        .where(
+            InboundMessage.workspace_id == subject.workspace_id,
+            or_(
+                InboundMessage.comment_id.in_(_their_comments(subject)),
+                InboundMessage.ticket_id.in_(_their_tickets(subject)),
+            ),
+            or_(InboundMessage.raw.is_not(None), ~InboundMessage.payload.has_key("erased")),
+        )
+        .limit(batch)
+        .with_for_update()
+    )
+    result = await session.execute(
+        update(InboundMessage)
+        .where(tuple_(InboundMessage.workspace_id, InboundMessage.id).in_(chosen))
+        .values(payload=ERASED_PAYLOAD, raw=None, error=None)
+    )
+    return Batch(result.rowcount, result.rowcount < batch)
+
+
+async def _conversations(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
+    statement = (
+        select(Conversation)
+        .where(
+            Conversation.workspace_id == subject.workspace_id,
+            Conversation.contact_id == subject.contact_id,
+            _after(Conversation.id, cursor),
+        )
+        .order_by(Conversation.id)
+        .limit(batch)
+        .with_for_update()
+    )
+    conversations = list((await session.execute(statement)).scalars())
+    for conversation in conversations:
+        # Unique per channel, as the provider's id was; it names nobody.
+        conversation.external_id = f"erased:{conversation.id}"
+        conversation.address = {}
+    await session.flush()
+    return _scanned(conversations, batch)
+
+
+async def _events(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
+    statement = (
+        select(Event)
+        .where(
+            Event.workspace_id == subject.workspace_id,
+            _after(Event.id, cursor),
+            or_(
+                Event.subject_id == subject.contact_id,
+                subject.redactor.mentioned_in(Event.data, with_id=True),
+            ),
+        )
+        .order_by(Event.id)
+        .limit(batch)
+        .with_for_update()
+    )
+    events = list((await session.execute(statement)).scalars())
+    for event in events:
+        event.data = erased_payload(event.data, subject)
+    await session.flush()
+    return _scanned(events, batch)
+
+
+def erased_payload(data: Any, subject: Subject) -> Any:
+    """An event's data with the contact's words and identifiers erased: the contact itself emptied, their
+    comments' bodies erased, their tickets' descriptions (and changes to them) erased, every other
+    string redacted."""
+    contact_id = str(subject.contact_id)
+    if isinstance(data, list):
+        return [erased_payload(item, subject) for item in data]
+    if not isinstance(data, dict):
+        return subject.redactor.redact_json(data)
+    erased = {key: erased_payload(value, subject) for key, value in data.items()}
+    if erased.get("id") == contact_id and "identities" in erased:
+        erased.update(
+            name=None,
+            display_name=None,
+            email=None,
+            phone=None,
+            external_id=None,
+            custom_fields={},
+            identities=[],
+        )
+    author = erased.get("author")
+    if isinstance(author, dict) and author.get("type") == "contact" and author.get("id") == contact_id:
+        erased.update(body=ERASED, html_body=None, attachments=[])
+    ticket = erased.get("ticket")
+    if isinstance(ticket, dict) and ticket.get("requester_id") == contact_id:
+        changes = erased.get("changes")
+        if isinstance(changes, dict) and "description" in changes:
+            changes["description"] = {"old": ERASED, "new": ERASED}
+    if erased.get("requester_id") == contact_id and erased.get("description") is not None:
+        erased["description"] = ERASED
+    return erased
+
+
+async def _webhook_attempts(
+    session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int
+) -> Batch:
+    redactor = subject.redactor
+    statement = (
+        select(WebhookAttempt)
+        .where(
+            WebhookAttempt.workspace_id == subject.workspace_id,
+            _after(WebhookAttempt.id, cursor),
+            or_(
+                redactor.mentioned_in(WebhookAttempt.response_body, with_id=True),
+                redactor.mentioned_in(WebhookAttempt.error),
+            ),
+        )
+        .order_by(WebhookAttempt.id)
+        .limit(batch)
+        .with_for_update()
+    )
+    attempts = list((await session.execute(statement)).scalars())
+    for attempt in attempts:
+        if attempt.response_body is not None:
+            attempt.response_body = redactor.redact(attempt.response_body).replace(
+                str(subject.contact_id), ERASED
+            )
+        attempt.error = redactor.redact(attempt.error) if attempt.error is not None else None
+    await session.flush()
+    return _scanned(attempts, batch)
+
+
+async def _notifications(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
+    statement = (
+        select(Notification)
+        .where(
+            Notification.workspace_id == subject.workspace_id,
+            _after(Notification.id, cursor),
+            subject.redactor.mentioned_in(Notification.summary),
+        )
+        .order_by(Notification.id)
+        .limit(batch)
+        .with_for_update()
+    )
+    notifications = list((await session.execute(statement)).scalars())
+    for notification in notifications:
+        notification.summary = subject.redactor.redact(notification.summary)[:300]
+    await session.flush()
+    return _scanned(notifications, batch)
+
+
+async def _idempotency_keys(
+    session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int
+) -> Batch:
+    stored = IdempotencyKey.response_body
+    chosen = (
+        select(IdempotencyKey.workspace_id, IdempotencyKey.credential_id, IdempotencyKey.key)
+        .where(
+            IdempotencyKey.workspace_id == subject.workspace_id,
+            subject.redactor.mentioned_in(_text_of(stored), with_id=True),
+        )
+        .limit(batch)
+        .with_for_update()
+    )
+    result = await session.execute(
+        delete(IdempotencyKey).where(
+            tuple_(IdempotencyKey.workspace_id, IdempotencyKey.credential_id, IdempotencyKey.key).in_(chosen)
+        )
+    )
+    return Batch(result.rowcount, result.rowcount < batch)
+
+
+def _text_of(column: Any) -> Any:
+    return func.convert_from(column, "UTF8")
+
+
+async def _exports(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
+    result = await session.execute(
+        update(DataRequest)
+        .where(
+            DataRequest.workspace_id == subject.workspace_id,
+            DataRequest.contact_id == subject.contact_id,
+            DataRequest.kind == DataRequestKind.export,
+            DataRequest.storage_key.is_not(None),
+        )
+        .values(storage_key=None, status=DataRequestStatus.expired)
+        .returning(DataRequest.storage_key)
+    )
+    keys = [key for key in result.scalars() if key is not None]
+    return Batch(len(keys), True, files=keys)
+
+
+async def _profile(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
+    identities = await session.execute(
+        delete(ContactIdentity).where(
+            ContactIdentity.workspace_id == subject.workspace_id,
+            ContactIdentity.contact_id == subject.contact_id,
+        )
+    )
+    await session.execute(
+        update(Contact)
+        .where(Contact.workspace_id == subject.workspace_id, Contact.id == subject.contact_id)
+        .values(
+            name=None,
+            email=None,
+            phone=None,
+            external_id=None,
+            organization_id=None,
+            vip=False,
+            custom_fields={},
+            search_text="",
+            erased_at=subject.now,
+            updated_at=subject.now,
+            version=Contact.version + 1,
+        )
+    )
+    return Batch(identities.rowcount + 1, True)
+
+
+ERASERS: list[Eraser] = [
+    Eraser("own_comments", _own_comments),
+    Eraser("attachments", _attachments),
+    Eraser("tickets", _tickets),
+    Eraser("mentions", _mentions),
+    Eraser("history", _history),
+    Eraser("inbound_messages", _inbound_messages),
+    Eraser("conversations", _conversations),
+    Eraser("events", _events),
+    Eraser("webhook_attempts", _webhook_attempts),
+    Eraser("notifications", _notifications),
+    Eraser("idempotency_keys", _idempotency_keys),
+    Eraser("exports", _exports),
+    # Last: the steps before find the contact's data by the identifiers this one erases.
+    Eraser("profile", _profile),
+]
