@@ -15,13 +15,23 @@ from sqlalchemy import select
 from app.attachments.storage import storage_for
 from app.channels.tasks import thread_due
 from app.config import Settings
+from app.kit.ids import new_id
 from app.kit.time import utcnow
-from app.models import Event, InboundMessage
+from app.models import Contact, ContactIdentity, Event, InboundMessage
+from app.models.enums import IdentityKind, Permission
 from app.privacy.erasure import ERASERS
+from app.privacy.redaction import Redactor
 from app.privacy.retention import apply_retention
 from app.privacy.tasks import carry_out_requests
-from tests.conftest import Tenant
-from tests.factories import create_webhook
+from tests.conftest import Tenant, make_client
+from tests.factories import (
+    create,
+    create_agent,
+    create_contact,
+    create_webhook,
+    mint_agent_token,
+    rotate_token_secret,
+)
 from tests.receiver import Behaviour, Receiver
 from tests.test_channels import chat_channel, receive
 from tests.test_webhooks import run_jobs
@@ -224,6 +234,46 @@ async def test_an_erased_customer_is_found_nowhere_and_their_tickets_stay_counte
 
 def export_download(request: dict[str, Any]) -> str:
     return f"/v1/contacts/{request['contact_id']}/data-requests/{request['id']}/download"
+
+
+def test_identifiers_are_redacted_however_they_are_written() -> None:
+    contact = Contact(id=new_id(), name=NAME, email=EMAIL, phone=E164, external_id="CRM-778899")
+    chat = ContactIdentity(kind=IdentityKind.chat, value="khach-lan-2026")
+    redactor = Redactor.of(contact, [chat])
+    for written in (
+        "0987 654 321",
+        "0987.654.321",
+        "+84 987 654 321",
+        "84987654321",
+        "0987-654-321",
+        "0084 987 654 321",
+    ):
+        assert redactor.redact(f"gọi {written} nhé") == "gọi [erased] nhé", written
+    assert (
+        redactor.redact(f"Chào chị {NAME.upper()}, mail {EMAIL.upper()}")
+        == "Chào chị [erased], mail [erased]"
+    )
+    assert redactor.redact("khách khach-lan-2026, mã CRM-778899") == "khách [erased], mã [erased]"
+    untouched = "đơn 10987654321, mã CRM-7788990, khach-lan-20261"
+    assert redactor.redact(untouched) == untouched, "a longer number or id is someone else's"
+    assert redactor.redact_json({"from": E164, "n": [EMAIL, 3]}) == {"from": "[erased]", "n": ["[erased]", 3]}
+
+
+async def test_only_admins_ask_even_with_a_custom_role_that_edits_contacts(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    contact = await create_contact(tenant.agent, email="khach.rieng@example.vn")
+    editor = await create(
+        tenant.admin, "/v1/roles", {"name": "Chăm sóc khách", "permissions": [p.value for p in Permission]}
+    )
+    await create_agent(tenant.admin, "cskh-01", role="agent", custom_role_id=editor["id"])
+    kid, secret = await rotate_token_secret(tenant.admin)
+    agent = make_client(app, mint_agent_token(kid, secret, "cskh-01"))
+    for path in ("export", "erase"):
+        refused = await agent.post(f"/v1/contacts/{contact['id']}/{path}")
+        assert refused.status_code == 403 and refused.json()["code"] == "insufficient_role", path
+    assert (await agent.get(f"/v1/contacts/{contact['id']}/data-requests")).status_code == 403
+    assert (await agent.patch(f"/v1/contacts/{contact['id']}", json={"vip": True})).status_code == 200
 
 
 async def test_an_erasure_a_worker_dropped_is_taken_over_when_its_lease_ends(

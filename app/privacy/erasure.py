@@ -17,11 +17,14 @@ step does with it:
 - ticket_history: old and new values of their tickets' subject and description, and values naming them
   (`history`).
 - inbound_messages: the payload and raw message (an email as received) of messages of their comments
-  and tickets — erased (`inbound_messages`).
+  and tickets, and of handled messages (ignored, failed) whose payload names them — erased
+  (`inbound_messages`).
 - conversations: the provider's thread id (a PSID, a Zalo id, a caller's number) and the reply address
   (`conversations`).
 - events: data payloads that embed the contact, their comments or their words (`events`).
 - webhook_attempts: response bodies and errors naming them (`webhook_attempts`).
+- outbound_messages: errors of replies that failed, naming them (`outbound_messages`); comments'
+  delivery_error likewise (`mentions`).
 - notifications: summaries naming them (`notifications`).
 - idempotency_keys: stored responses naming them — deleted (`idempotency_keys`).
 - data_requests: archives of their earlier exports — deleted (`exports`).
@@ -52,11 +55,12 @@ from app.models import (
     IdempotencyKey,
     InboundMessage,
     Notification,
+    OutboundMessage,
     Ticket,
     TicketHistory,
     WebhookAttempt,
 )
-from app.models.enums import ActorType, CommentAuthor, DataRequestKind, DataRequestStatus
+from app.models.enums import ActorType, CommentAuthor, DataRequestKind, DataRequestStatus, InboundState
 from app.privacy.redaction import ERASED, Redactor
 
 ERASED_PAYLOAD = {"erased": True}
@@ -199,7 +203,11 @@ async def _mentions(session: AsyncSession, subject: Subject, cursor: UUID | None
         .where(
             Comment.workspace_id == subject.workspace_id,
             _after(Comment.id, cursor),
-            or_(redactor.mentioned_in(Comment.search_text, folded=True), redactor.mentioned_in(Comment.body)),
+            or_(
+                redactor.mentioned_in(Comment.search_text, folded=True),
+                redactor.mentioned_in(Comment.body),
+                redactor.mentioned_in(Comment.delivery_error),
+            ),
         )
         .order_by(Comment.id)
         .limit(batch)
@@ -210,6 +218,7 @@ async def _mentions(session: AsyncSession, subject: Subject, cursor: UUID | None
         comment.body = redactor.redact(comment.body)
         comment.html_body = redactor.redact(comment.html_body) if comment.html_body is not None else None
         comment.call = redactor.redact_json(comment.call)
+        comment.delivery_error = redactor.redact(comment.delivery_error) if comment.delivery_error else None
         comment.search_text = search_key(comment.body)
     await session.flush()
     return _scanned(comments, batch)
@@ -259,6 +268,12 @@ async def _inbound_messages(
             or_(
                 InboundMessage.comment_id.in_(_their_comments(subject)),
                 InboundMessage.ticket_id.in_(_their_tickets(subject)),
+                # Those no ticket took (ignored, failed) by what they carry; never one still waiting
+                # for a worker, which would lose the message.
+                and_(
+                    InboundMessage.state != InboundState.received,
+                    subject.redactor.mentioned_in(InboundMessage.payload),
+                ),
             ),
             or_(InboundMessage.raw.is_not(None), ~InboundMessage.payload.has_key("erased")),
         )
@@ -378,6 +393,28 @@ async def _webhook_attempts(
     return _scanned(attempts, batch)
 
 
+async def _outbound_messages(
+    session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int
+) -> Batch:
+    """Replies whose sending failed keep the provider's or mail server's answer, which may name them."""
+    statement = (
+        select(OutboundMessage)
+        .where(
+            OutboundMessage.workspace_id == subject.workspace_id,
+            _after(OutboundMessage.id, cursor),
+            subject.redactor.mentioned_in(OutboundMessage.error),
+        )
+        .order_by(OutboundMessage.id)
+        .limit(batch)
+        .with_for_update()
+    )
+    messages = list((await session.execute(statement)).scalars())
+    for message in messages:
+        message.error = subject.redactor.redact(message.error) if message.error is not None else None
+    await session.flush()
+    return _scanned(messages, batch)
+
+
 async def _notifications(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
     statement = (
         select(Notification)
@@ -475,6 +512,7 @@ ERASERS: list[Eraser] = [
     Eraser("conversations", _conversations),
     Eraser("events", _events),
     Eraser("webhook_attempts", _webhook_attempts),
+    Eraser("outbound_messages", _outbound_messages),
     Eraser("notifications", _notifications),
     Eraser("idempotency_keys", _idempotency_keys),
     Eraser("exports", _exports),

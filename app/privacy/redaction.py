@@ -61,7 +61,8 @@ class Redactor:
             alternatives.append(prefix + _SEPARATOR.join(digits))
         if not alternatives:
             return None
-        return re.compile(rf"(?<![\w@+]){'|'.join(f'(?:{a})' for a in alternatives)}(?!\w)", re.IGNORECASE)
+        # Whole identifiers only: not inside a longer word, number or address.
+        return re.compile(rf"(?<![\w@+.])(?:{'|'.join(alternatives)})(?!\w)", re.IGNORECASE)
 
     def redact(self, text: str) -> str:
         pattern = self._pattern
