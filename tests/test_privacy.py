@@ -7,6 +7,7 @@ import json
 import zipfile
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 from fastapi import FastAPI
@@ -17,7 +18,7 @@ from app.channels.tasks import thread_due
 from app.config import Settings
 from app.kit.ids import new_id
 from app.kit.time import utcnow
-from app.models import Contact, ContactIdentity, Event, InboundMessage
+from app.models import Attachment, Contact, ContactIdentity, Event, InboundMessage
 from app.models.enums import IdentityKind, Permission
 from app.privacy.erasure import ERASERS
 from app.privacy.redaction import Redactor
@@ -109,6 +110,23 @@ async def recorded(app: FastAPI, tenant: Tenant, event_type: str) -> list[dict[s
         return list((await session.execute(statement)).scalars())
 
 
+async def storage_key(app: FastAPI, attachment_id: str) -> str:
+    async with app.state.db.sessionmaker() as session:
+        return await session.scalar(
+            select(Attachment.storage_key).where(Attachment.id == UUID(attachment_id))
+        )
+
+
+async def bytes_of(settings: Settings, key: str) -> bytes | None:
+    """A stored file's bytes (an archive's first two), or None when storage has no such file."""
+    try:
+        chunks = await storage_for(settings).open(key)
+    except FileNotFoundError:
+        return None
+    data = b"".join([chunk async for chunk in chunks])
+    return data[:2] if data.startswith(b"PK") else data
+
+
 async def follow(client: httpx.AsyncClient, request: dict[str, Any]) -> dict[str, Any]:
     response = await client.get(f"/v1/contacts/{request['contact_id']}/data-requests/{request['id']}")
     assert response.status_code == 200, response.text
@@ -158,8 +176,10 @@ async def test_an_export_is_built_by_the_worker_and_downloaded_by_admins_until_i
     exported = await recorded(app, tenant, "contact.exported")
     assert [data["data_request"]["id"] for data in exported] == [request["id"]]
 
+    assert await bytes_of(settings, UUID(request["id"]).hex) == b"PK"
     await carry_out(app, settings, now=utcnow() + timedelta(hours=settings.privacy.export_ttl_hours + 1))
     assert (await follow(tenant.admin, request))["status"] == "expired"
+    assert await bytes_of(settings, UUID(request["id"]).hex) is None
     gone = await tenant.admin.get(download)
     assert gone.status_code == 410 and gone.json()["code"] == "archive_expired"
 
@@ -176,6 +196,9 @@ async def test_an_erased_customer_is_found_nowhere_and_their_tickets_stay_counte
     export = (await tenant.admin.post(f"/v1/contacts/{contact_id}/export")).json()
     await carry_out(app, settings)
 
+    [attachment] = customer["file_comment"]["attachments"]
+    stored_files = [await storage_key(app, attachment["id"]), UUID(export["id"]).hex]
+    assert [await bytes_of(settings, key) for key in stored_files] == [PDF, b"PK"]
     url = f"/v1/contacts/{contact_id}/erase"
     assert (await tenant.agent.post(url)).status_code == 403
     first = await tenant.admin.post(url)
@@ -198,8 +221,8 @@ async def test_an_erased_customer_is_found_nowhere_and_their_tickets_stay_counte
     comments = (await tenant.admin.get(f"/v1/tickets/{ticket_id}/comments")).json()["items"]
     texts = json.dumps(comments, ensure_ascii=False)
     assert "[erased]" in texts and "Kho Bình Dương" in texts, "staff's own words stay"
-    [attachment] = customer["file_comment"]["attachments"]
     assert (await tenant.admin.get(f"/v1/attachments/{attachment['id']}")).status_code == 404
+    assert [await bytes_of(settings, key) for key in stored_files] == [None, None], "the bytes are gone"
     inbound = await tenant.admin.get(
         f"/v1/channels/{customer['channel']['id']}/inbound/{customer['inbound_id']}/raw"
     )
@@ -274,6 +297,20 @@ async def test_only_admins_ask_even_with_a_custom_role_that_edits_contacts(
         assert refused.status_code == 403 and refused.json()["code"] == "insufficient_role", path
     assert (await agent.get(f"/v1/contacts/{contact['id']}/data-requests")).status_code == 403
     assert (await agent.patch(f"/v1/contacts/{contact['id']}", json={"vip": True})).status_code == 200
+
+
+async def test_a_request_whose_contact_was_deleted_first_ends_with_nothing_kept(
+    app: FastAPI, tenant: Tenant, settings: Settings
+) -> None:
+    contact = await create_contact(tenant.agent, email="khach.xoa@example.vn")
+    export = (await tenant.admin.post(f"/v1/contacts/{contact['id']}/export")).json()
+    erase = (await tenant.admin.post(f"/v1/contacts/{contact['id']}/erase")).json()
+    assert (await tenant.agent.delete(f"/v1/contacts/{contact['id']}")).status_code == 204
+    await carry_out(app, settings)
+    assert (await follow(tenant.admin, export))["status"] == "expired"
+    assert (await follow(tenant.admin, erase))["status"] == "completed"
+    assert await bytes_of(settings, UUID(export["id"]).hex) is None
+    assert (await tenant.admin.get(f"/v1/contacts/{contact['id']}/data-requests")).status_code == 404
 
 
 async def test_an_erasure_a_worker_dropped_is_taken_over_when_its_lease_ends(

@@ -6,7 +6,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, WorkspaceScoped
-from app.models.columns import pg_enum, scoped_fk
+from app.models.columns import pg_enum
 from app.models.enums import ActorType, DataRequestKind, DataRequestStatus
 
 
@@ -16,7 +16,6 @@ class DataRequest(WorkspaceScoped, Base):
 
     __tablename__ = "data_requests"
     __table_args__ = (
-        scoped_fk("contact_id", "contacts", ondelete="CASCADE"),
         Index("ix_data_requests_workspace_id_contact_id_id", "workspace_id", "contact_id", "id"),
         # One erasure per contact: asking again finds the first.
         Index(
@@ -43,6 +42,8 @@ class DataRequest(WorkspaceScoped, Base):
     workspace_id: Mapped[UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
     )
+    # No foreign key: a request outlives its contact's deletion, so that its archive is still deleted
+    # when its time runs out.
     contact_id: Mapped[UUID]
     kind: Mapped[DataRequestKind] = mapped_column(pg_enum(DataRequestKind, "data_request_kind"))
     status: Mapped[DataRequestStatus] = mapped_column(

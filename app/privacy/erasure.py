@@ -460,19 +460,25 @@ def _text_of(column: Any) -> Any:
 
 
 async def _exports(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
-    result = await session.execute(
-        update(DataRequest)
+    """Earlier archives go, and exports under way are called off (an archive they write then goes too)."""
+    statement = (
+        select(DataRequest)
         .where(
             DataRequest.workspace_id == subject.workspace_id,
             DataRequest.contact_id == subject.contact_id,
             DataRequest.kind == DataRequestKind.export,
-            DataRequest.storage_key.is_not(None),
+            DataRequest.status != DataRequestStatus.expired,
         )
-        .values(storage_key=None, status=DataRequestStatus.expired)
-        .returning(DataRequest.storage_key)
+        .with_for_update()
     )
-    keys = [key for key in result.scalars() if key is not None]
-    return Batch(len(keys), True, files=keys)
+    exports = list((await session.execute(statement)).scalars())
+    keys = [export.storage_key for export in exports if export.storage_key is not None]
+    for export in exports:
+        export.storage_key = None
+        export.status = DataRequestStatus.expired
+        export.leased_until = None
+    await session.flush()
+    return Batch(len(exports), True, files=keys)
 
 
 async def _profile(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:

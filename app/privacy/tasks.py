@@ -53,8 +53,12 @@ async def _erase_batch(db: Database, claimed: DataRequest, batch: int, now: date
         request = await repository.locked(session, claimed.workspace_id, claimed.id)
         if request is None or request.status is not DataRequestStatus.running:
             return
+        contact = await _contact(session, request)
+        if contact is None:
+            _close_without_contact(request, DataRequestStatus.completed, now)
+            return
         eraser = ERASERS[request.steps_done]
-        subject = await _subject(session, request, now)
+        subject = await _subject(session, request, contact, now)
         done = await eraser.run(session, subject, request.step_cursor, batch)
         request.rows_processed += done.rows
         request.files_to_delete = [*request.files_to_delete, *done.files]
@@ -70,8 +74,14 @@ async def _erase_batch(db: Database, claimed: DataRequest, batch: int, now: date
         await session.flush()
 
 
-async def _subject(session: AsyncSession, request: DataRequest, now: datetime) -> Subject:
-    contact = await _contact(session, request)
+def _close_without_contact(request: DataRequest, status: DataRequestStatus, now: datetime) -> None:
+    """The contact was deleted, with what it held, before the request was carried out."""
+    request.status = status
+    request.completed_at = now
+    request.leased_until = None
+
+
+async def _subject(session: AsyncSession, request: DataRequest, contact: Contact, now: datetime) -> Subject:
     identities = (
         await session.execute(
             select(ContactIdentity).where(
@@ -83,11 +93,11 @@ async def _subject(session: AsyncSession, request: DataRequest, now: datetime) -
     return Subject(request.workspace_id, request.contact_id, Redactor.of(contact, list(identities)), now)
 
 
-async def _contact(session: AsyncSession, request: DataRequest) -> Contact:
+async def _contact(session: AsyncSession, request: DataRequest) -> Contact | None:
     statement = select(Contact).where(
         Contact.workspace_id == request.workspace_id, Contact.id == request.contact_id
     )
-    return (await session.execute(statement.execution_options(populate_existing=True))).scalar_one()
+    return (await session.execute(statement.execution_options(populate_existing=True))).scalar_one_or_none()
 
 
 async def _export(
@@ -97,6 +107,11 @@ async def _export(
     request's id: a retry overwrites it), then record it done."""
     async with db.sessionmaker() as session, session.begin():
         contact = await _contact(session, claimed)
+        if contact is None:
+            request = await repository.locked(session, claimed.workspace_id, claimed.id)
+            if request is not None:
+                _close_without_contact(request, DataRequestStatus.expired, now)
+            return
         document, files, rows = await collect(session, contact)
     archive = await build_archive(storage, document, files, now)
     key = claimed.id.hex
@@ -123,6 +138,8 @@ async def _complete(session: AsyncSession, request: DataRequest, event: EventTyp
     request.completed_at = now
     await session.flush()
     contact = await _contact(session, request)
+    if contact is None:
+        return
     [shown] = await present_contacts(session, request.workspace_id, [contact])
     requester = Principal(
         request.workspace_id, Role.admin, request.requested_by_type, request.requested_by_id

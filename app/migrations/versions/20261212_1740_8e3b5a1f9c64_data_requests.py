@@ -54,12 +54,6 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["workspace_id"], ["workspaces.id"], name=op.f("fk_data_requests_workspace_id"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["workspace_id", "contact_id"],
-            ["contacts.workspace_id", "contacts.id"],
-            name=op.f("fk_data_requests_workspace_id_contact_id"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_data_requests")),
     )
     op.create_index(
