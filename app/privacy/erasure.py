@@ -9,11 +9,11 @@ step does with it:
 - comments they wrote: body, html_body, search_text, call, threading, delivery_error — erased
   (`own_comments`); other comments: body, html_body, search_text where they name the customer's
   identifiers — redacted (`mentions`).
-- attachments of their comments, and files they uploaded themselves — rows and stored bytes deleted
-  (`attachments`).
-- tickets they requested: description erased; subject and custom_fields redacted; search_text rebuilt;
-  other tickets naming them redacted likewise (`tickets`). The tickets stay, with the erased contact as
-  their requester, so reports still count them.
+- attachments of their comments (`own_comments`), and files they uploaded themselves (`uploads`) —
+  rows and stored bytes deleted.
+- tickets they requested: description erased; subject, custom_fields and external_refs redacted;
+  search_text rebuilt; other tickets naming them redacted likewise (`tickets`). The tickets stay, with
+  the erased contact as their requester, so reports still count them.
 - ticket_history: old and new values of their tickets' subject and description, and values naming them
   (`history`).
 - inbound_messages: the payload and raw message (an email as received) of messages of their comments
@@ -27,20 +27,26 @@ step does with it:
   delivery_error likewise (`mentions`).
 - notifications: summaries naming them (`notifications`).
 - idempotency_keys: stored responses naming them — deleted (`idempotency_keys`).
-- data_requests: archives of their earlier exports — deleted (`exports`).
+- data_requests: archives of their earlier exports — deleted, and exports under way called off
+  (`exports`).
 
-Each step handles at most one batch per call, in the caller's transaction, and says where it resumes;
-every step may run again over rows it already did (a crash before commit), with the same result.
-`ERASERS` lists the steps in order: another domain adds its own (ratings) with `Eraser` before `profile`.
+Not personal data, so kept: ids (tickets' requester_id and ccs, comments' author_id), tags, the
+provider's message ids, times and metrics.
+
+Each call of a step does one bounded batch in the caller's transaction and says where the step resumes:
+a step that looks for the contact among all of a table's rows reads a window of `SCAN_FACTOR` batches
+of them, by id. Every step may run again over rows it already did (a crash before commit), with the
+same result. `ERASERS` lists the steps in order: another domain adds its own (ratings) with an
+`Eraser` before `profile`.
 """
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, delete, func, literal, or_, select, tuple_, update
+from sqlalchemy import and_, delete, exists, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.search import search_key
@@ -96,21 +102,49 @@ class Eraser:
     run: Step
 
 
-def _scanned(rows: list[Any], batch: int) -> Batch:
-    """A batch of a step that walks rows by id: it resumes after the last one, unless it was the end."""
-    return Batch(len(rows), len(rows) < batch, rows[-1].id if rows else None)
+# A step that looks for what names the contact among all the workspace's rows of a table reads them a
+# window of this many batches at a time, so that a transaction's work stays bounded however few match.
+SCAN_FACTOR = 20
+
+
+@dataclass(frozen=True)
+class Window:
+    """The next rows of a table after the cursor, by id."""
+
+    rows: Any
+    last: UUID | None
+    reaches_end: bool
+
+    def batch(self, done: int) -> Batch:
+        return Batch(done, self.reaches_end, self.last)
+
+
+async def _window(
+    session: AsyncSession, model: Any, subject: Subject, cursor: UUID | None, batch: int
+) -> Window:
+    size = batch * SCAN_FACTOR
+    ids = (
+        select(model.id)
+        .where(model.workspace_id == subject.workspace_id, _after(model.id, cursor))
+        .order_by(model.id)
+        .limit(size)
+        .subquery()
+    )
+    found = (
+        await session.execute(select(ids.c.id, func.count().over()).order_by(ids.c.id.desc()).limit(1))
+    ).first()
+    if found is None:
+        return Window(literal(False), None, True)
+    last, seen = found
+    return Window(and_(_after(model.id, cursor), model.id <= last), last, seen < size)
 
 
 def _after(column: Any, cursor: UUID | None) -> Any:
     return column > cursor if cursor is not None else literal(True)
 
 
-def _their_comments(subject: Subject) -> Any:
-    return select(Comment.id).where(
-        Comment.workspace_id == subject.workspace_id,
-        Comment.author_type == CommentAuthor.contact,
-        Comment.author_id == subject.contact_id,
-    )
+def _written_by(subject: Subject) -> Any:
+    return and_(Comment.author_type == CommentAuthor.contact, Comment.author_id == subject.contact_id)
 
 
 def _their_tickets(subject: Subject) -> Any:
@@ -120,11 +154,12 @@ def _their_tickets(subject: Subject) -> Any:
 
 
 async def _own_comments(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
+    """Their comments erased, and the files of those comments deleted."""
+    window = await _window(session, Comment, subject, cursor, batch)
     statement = (
         select(Comment)
-        .where(Comment.id.in_(_their_comments(subject)), _after(Comment.id, cursor))
+        .where(Comment.workspace_id == subject.workspace_id, window.rows, _written_by(subject))
         .order_by(Comment.id)
-        .limit(batch)
         .with_for_update()
     )
     comments = list((await session.execute(statement)).scalars())
@@ -136,48 +171,52 @@ async def _own_comments(session: AsyncSession, subject: Subject, cursor: UUID | 
         comment.threading = None
         comment.delivery_error = None
     await session.flush()
-    return _scanned(comments, batch)
-
-
-async def _attachments(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
-    theirs = or_(
-        and_(
-            Attachment.uploaded_by_type == ActorType.contact,
-            Attachment.uploaded_by_id == subject.contact_id,
-        ),
-        Attachment.comment_id.in_(_their_comments(subject)),
-    )
-    chosen = (
-        select(Attachment.workspace_id, Attachment.id)
-        .where(Attachment.workspace_id == subject.workspace_id, theirs)
-        .limit(batch)
-        .with_for_update()
-    )
     deleted = await session.execute(
         delete(Attachment)
-        .where(tuple_(Attachment.workspace_id, Attachment.id).in_(chosen))
+        .where(
+            Attachment.workspace_id == subject.workspace_id,
+            Attachment.comment_id.in_([comment.id for comment in comments]),
+        )
         .returning(Attachment.storage_key)
     )
     keys = list(deleted.scalars())
-    return Batch(len(keys), len(keys) < batch, files=keys)
+    return replace(window.batch(len(comments) + len(keys)), files=keys)
+
+
+async def _uploads(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
+    """Files they uploaded themselves (through a channel), attached or not."""
+    window = await _window(session, Attachment, subject, cursor, batch)
+    deleted = await session.execute(
+        delete(Attachment)
+        .where(
+            Attachment.workspace_id == subject.workspace_id,
+            window.rows,
+            Attachment.uploaded_by_type == ActorType.contact,
+            Attachment.uploaded_by_id == subject.contact_id,
+        )
+        .returning(Attachment.storage_key)
+    )
+    keys = list(deleted.scalars())
+    return replace(window.batch(len(keys)), files=keys)
 
 
 async def _tickets(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
     redactor = subject.redactor
+    window = await _window(session, Ticket, subject, cursor, batch)
     statement = (
         select(Ticket)
         .where(
             Ticket.workspace_id == subject.workspace_id,
-            _after(Ticket.id, cursor),
+            window.rows,
             or_(
                 Ticket.requester_id == subject.contact_id,
                 redactor.mentioned_in(Ticket.search_text, folded=True),
                 redactor.mentioned_in(Ticket.subject),
                 redactor.mentioned_in(Ticket.custom_fields),
+                redactor.mentioned_in(Ticket.external_refs),
             ),
         )
         .order_by(Ticket.id)
-        .limit(batch)
         .with_for_update()
     )
     tickets = list((await session.execute(statement)).scalars())
@@ -188,21 +227,23 @@ async def _tickets(session: AsyncSession, subject: Subject, cursor: UUID | None,
             ticket.description = redactor.redact(ticket.description)
         ticket.subject = redactor.redact(ticket.subject)
         ticket.custom_fields = redactor.redact_json(ticket.custom_fields)
+        ticket.external_refs = redactor.redact_json(ticket.external_refs)
         ticket.search_text = search_key(ticket.subject, ticket.description)
         # A change like any other, so that the incremental export hands the redacted ticket on.
         ticket.version += 1
         ticket.updated_at = subject.now
     await session.flush()
-    return _scanned(tickets, batch)
+    return window.batch(len(tickets))
 
 
 async def _mentions(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
     redactor = subject.redactor
+    window = await _window(session, Comment, subject, cursor, batch)
     statement = (
         select(Comment)
         .where(
             Comment.workspace_id == subject.workspace_id,
-            _after(Comment.id, cursor),
+            window.rows,
             or_(
                 redactor.mentioned_in(Comment.search_text, folded=True),
                 redactor.mentioned_in(Comment.body),
@@ -210,7 +251,6 @@ async def _mentions(session: AsyncSession, subject: Subject, cursor: UUID | None
             ),
         )
         .order_by(Comment.id)
-        .limit(batch)
         .with_for_update()
     )
     comments = list((await session.execute(statement)).scalars())
@@ -221,7 +261,7 @@ async def _mentions(session: AsyncSession, subject: Subject, cursor: UUID | None
         comment.delivery_error = redactor.redact(comment.delivery_error) if comment.delivery_error else None
         comment.search_text = search_key(comment.body)
     await session.flush()
-    return _scanned(comments, batch)
+    return window.batch(len(comments))
 
 
 async def _history(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
@@ -231,11 +271,12 @@ async def _history(session: AsyncSession, subject: Subject, cursor: UUID | None,
         .where(Ticket.workspace_id == TicketHistory.workspace_id, Ticket.id == TicketHistory.ticket_id)
         .scalar_subquery()
     )
+    window = await _window(session, TicketHistory, subject, cursor, batch)
     statement = (
         select(TicketHistory, requester)
         .where(
             TicketHistory.workspace_id == subject.workspace_id,
-            _after(TicketHistory.id, cursor),
+            window.rows,
             or_(
                 and_(requester == subject.contact_id, TicketHistory.field.in_(("subject", "description"))),
                 redactor.mentioned_in(TicketHistory.old_value),
@@ -243,7 +284,6 @@ async def _history(session: AsyncSession, subject: Subject, cursor: UUID | None,
             ),
         )
         .order_by(TicketHistory.id)
-        .limit(batch)
         .with_for_update(of=TicketHistory)
     )
     rows = list(await session.execute(statement))
@@ -255,18 +295,25 @@ async def _history(session: AsyncSession, subject: Subject, cursor: UUID | None,
             entry.old_value = redactor.redact_json(entry.old_value)
             entry.new_value = redactor.redact_json(entry.new_value)
     await session.flush()
-    return _scanned([entry for entry, _ in rows], batch)
+    return window.batch(len(rows))
 
 
 async def _inbound_messages(
     session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int
 ) -> Batch:
-    chosen = (
-        select(InboundMessage.workspace_id, InboundMessage.id)
+    window = await _window(session, InboundMessage, subject, cursor, batch)
+    their_comment = exists().where(
+        Comment.workspace_id == InboundMessage.workspace_id,
+        Comment.id == InboundMessage.comment_id,
+        _written_by(subject),
+    )
+    result = await session.execute(
+        update(InboundMessage)
         .where(
             InboundMessage.workspace_id == subject.workspace_id,
+            window.rows,
             or_(
-                InboundMessage.comment_id.in_(_their_comments(subject)),
+                their_comment,
                 InboundMessage.ticket_id.in_(_their_tickets(subject)),
                 # Those no ticket took (ignored, failed) by what they carry; never one still waiting
                 # for a worker, which would lose the message.
@@ -277,27 +324,21 @@ async def _inbound_messages(
             ),
             or_(InboundMessage.raw.is_not(None), ~InboundMessage.payload.has_key("erased")),
         )
-        .limit(batch)
-        .with_for_update()
-    )
-    result = await session.execute(
-        update(InboundMessage)
-        .where(tuple_(InboundMessage.workspace_id, InboundMessage.id).in_(chosen))
         .values(payload=ERASED_PAYLOAD, raw=None, error=None)
     )
-    return Batch(result.rowcount, result.rowcount < batch)
+    return window.batch(result.rowcount)
 
 
 async def _conversations(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
+    window = await _window(session, Conversation, subject, cursor, batch)
     statement = (
         select(Conversation)
         .where(
             Conversation.workspace_id == subject.workspace_id,
+            window.rows,
             Conversation.contact_id == subject.contact_id,
-            _after(Conversation.id, cursor),
         )
         .order_by(Conversation.id)
-        .limit(batch)
         .with_for_update()
     )
     conversations = list((await session.execute(statement)).scalars())
@@ -306,29 +347,29 @@ async def _conversations(session: AsyncSession, subject: Subject, cursor: UUID |
         conversation.external_id = f"erased:{conversation.id}"
         conversation.address = {}
     await session.flush()
-    return _scanned(conversations, batch)
+    return window.batch(len(conversations))
 
 
 async def _events(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
+    window = await _window(session, Event, subject, cursor, batch)
     statement = (
         select(Event)
         .where(
             Event.workspace_id == subject.workspace_id,
-            _after(Event.id, cursor),
+            window.rows,
             or_(
                 Event.subject_id == subject.contact_id,
                 subject.redactor.mentioned_in(Event.data, with_id=True),
             ),
         )
         .order_by(Event.id)
-        .limit(batch)
         .with_for_update()
     )
     events = list((await session.execute(statement)).scalars())
     for event in events:
         event.data = erased_payload(event.data, subject)
     await session.flush()
-    return _scanned(events, batch)
+    return window.batch(len(events))
 
 
 def erased_payload(data: Any, subject: Subject) -> Any:
@@ -368,18 +409,18 @@ async def _webhook_attempts(
     session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int
 ) -> Batch:
     redactor = subject.redactor
+    window = await _window(session, WebhookAttempt, subject, cursor, batch)
     statement = (
         select(WebhookAttempt)
         .where(
             WebhookAttempt.workspace_id == subject.workspace_id,
-            _after(WebhookAttempt.id, cursor),
+            window.rows,
             or_(
                 redactor.mentioned_in(WebhookAttempt.response_body, with_id=True),
                 redactor.mentioned_in(WebhookAttempt.error),
             ),
         )
         .order_by(WebhookAttempt.id)
-        .limit(batch)
         .with_for_update()
     )
     attempts = list((await session.execute(statement)).scalars())
@@ -390,48 +431,48 @@ async def _webhook_attempts(
             )
         attempt.error = redactor.redact(attempt.error) if attempt.error is not None else None
     await session.flush()
-    return _scanned(attempts, batch)
+    return window.batch(len(attempts))
 
 
 async def _outbound_messages(
     session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int
 ) -> Batch:
     """Replies whose sending failed keep the provider's or mail server's answer, which may name them."""
+    window = await _window(session, OutboundMessage, subject, cursor, batch)
     statement = (
         select(OutboundMessage)
         .where(
             OutboundMessage.workspace_id == subject.workspace_id,
-            _after(OutboundMessage.id, cursor),
+            window.rows,
             subject.redactor.mentioned_in(OutboundMessage.error),
         )
         .order_by(OutboundMessage.id)
-        .limit(batch)
         .with_for_update()
     )
     messages = list((await session.execute(statement)).scalars())
     for message in messages:
         message.error = subject.redactor.redact(message.error) if message.error is not None else None
     await session.flush()
-    return _scanned(messages, batch)
+    return window.batch(len(messages))
 
 
 async def _notifications(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
+    window = await _window(session, Notification, subject, cursor, batch)
     statement = (
         select(Notification)
         .where(
             Notification.workspace_id == subject.workspace_id,
-            _after(Notification.id, cursor),
+            window.rows,
             subject.redactor.mentioned_in(Notification.summary),
         )
         .order_by(Notification.id)
-        .limit(batch)
         .with_for_update()
     )
     notifications = list((await session.execute(statement)).scalars())
     for notification in notifications:
         notification.summary = subject.redactor.redact(notification.summary)[:300]
     await session.flush()
-    return _scanned(notifications, batch)
+    return window.batch(len(notifications))
 
 
 async def _idempotency_keys(
@@ -510,7 +551,7 @@ async def _profile(session: AsyncSession, subject: Subject, cursor: UUID | None,
 
 ERASERS: list[Eraser] = [
     Eraser("own_comments", _own_comments),
-    Eraser("attachments", _attachments),
+    Eraser("uploads", _uploads),
     Eraser("tickets", _tickets),
     Eraser("mentions", _mentions),
     Eraser("history", _history),

@@ -29,7 +29,7 @@ def steps_of(kind: DataRequestKind) -> list[str]:
 
 def present(request: DataRequest) -> DataRequestOut:
     steps = steps_of(request.kind)
-    current = steps[request.steps_done] if request.status is DataRequestStatus.running else None
+    under_way = request.status is DataRequestStatus.running and request.steps_done < len(steps)
     return DataRequestOut(
         id=request.id,
         contact_id=request.contact_id,
@@ -38,7 +38,7 @@ def present(request: DataRequest) -> DataRequestOut:
         progress=DataRequestProgress(
             steps_total=len(steps),
             steps_done=request.steps_done,
-            current_step=current if request.steps_done < len(steps) else None,
+            current_step=steps[request.steps_done] if under_way else None,
             rows_processed=request.rows_processed,
         ),
         requested_by=RequestedBy(type=request.requested_by_type, id=request.requested_by_id),
