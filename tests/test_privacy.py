@@ -317,6 +317,19 @@ async def test_a_request_whose_contact_was_deleted_first_ends_with_nothing_kept(
     assert (await tenant.admin.get(f"/v1/contacts/{contact['id']}/data-requests")).status_code == 404
 
 
+async def test_an_export_still_waiting_when_the_erasure_comes_keeps_no_archive(
+    app: FastAPI, tenant: Tenant, settings: Settings
+) -> None:
+    contact = await create_contact(tenant.agent, email="khach.doi@example.vn", phone="0912 000 111")
+    export = (await tenant.admin.post(f"/v1/contacts/{contact['id']}/export")).json()
+    erase = (await tenant.admin.post(f"/v1/contacts/{contact['id']}/erase")).json()
+    await carry_out(app, settings)
+    assert (await follow(tenant.admin, erase))["status"] == "completed"
+    assert (await follow(tenant.admin, export))["status"] == "expired"
+    assert await bytes_of(settings, UUID(export["id"]).hex) is None
+    assert (await tenant.admin.get(export_download(export))).status_code == 410
+
+
 async def test_an_erasure_a_worker_dropped_is_taken_over_when_its_lease_ends(
     app: FastAPI, tenant: Tenant, settings: Settings
 ) -> None:

@@ -119,8 +119,9 @@ async def _export(
     async with db.sessionmaker() as session, session.begin():
         request = await repository.locked(session, claimed.workspace_id, claimed.id)
         if request is None or request.status is not DataRequestStatus.running:
-            # Erased meanwhile (the contact's exports go with it), or the contact deleted.
-            if request is not None:
+            # Called off by an erasure meanwhile: the archive goes. Completed by another worker (that
+            # took the request over when this one's lease ended): the same archive, kept.
+            if request is not None and request.storage_key != key:
                 request.files_to_delete = [*request.files_to_delete, key]
             return
         request.storage_key = key
