@@ -72,6 +72,17 @@ class AttachmentSettings(BaseSettings):
     storage: Literal["local", "s3"] = "local"
 
 
+class PrivacySettings(BaseSettings):
+    """Customers' exports and erasures (app/privacy)."""
+
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_PRIVACY_", extra="ignore")
+
+    # How long an export's archive may be downloaded; then it is deleted.
+    export_ttl_hours: float = Field(72.0, gt=0, le=24 * 30)
+    # Rows an erasure or a retention handles in one transaction.
+    batch_size: int = Field(500, ge=1, le=10_000)
+
+
 class S3Settings(BaseSettings):
     """The bucket of attachments on S3 or an S3-compatible server (MinIO, Ceph, ...).
 
@@ -303,6 +314,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     attachment: AttachmentSettings = Field(default_factory=AttachmentSettings)
     s3: S3Settings = Field(default_factory=S3Settings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
     macro: MacroSettings = Field(default_factory=MacroSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)

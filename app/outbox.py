@@ -36,6 +36,9 @@ class EventType(enum.StrEnum):
     agent_availability_changed = "agent.availability_changed"
     contact_created = "contact.created"
     contact_updated = "contact.updated"
+    contact_exported = "contact.exported"
+    contact_erased = "contact.erased"
+    workspace_retention_applied = "workspace.retention_applied"
     webhook_test = "webhook.test"
     webhook_disabled = "webhook.disabled"
     # Meant for one agent (the event's subject): only that agent's feed and stream show it.

@@ -22,6 +22,7 @@ from app.macros.router import router as macros_router
 from app.notifications.router import router as notifications_router
 from app.organizations.router import router as organizations_router
 from app.presence.router import router as presence_router
+from app.privacy.router import router as privacy_router
 from app.reports.router import router as reports_router
 from app.roles.router import router as roles_router
 from app.search.router import router as search_router
@@ -62,6 +63,7 @@ DOMAIN_ROUTERS = [
     channels_mailing_router,
     organizations_router,
     contacts_router,
+    privacy_router,
     events_router,
     notifications_router,
     webhooks_router,

@@ -15,12 +15,14 @@ from tests.factories import create_contact
 from tests.processes import Server
 
 GENERATOR = str(Path(sys.executable).with_name("openapi-python-client"))
-# Files are served as their own type (`*/*`) and raw mail as `message/rfc822`: the generator is told
-# to hand both over as bytes. No formatter runs over the generated code.
+# Files are served as their own type (`*/*`), raw mail as `message/rfc822` and data exports as
+# `application/zip`: the generator is told to hand them over as bytes. No formatter runs over the
+# generated code.
 CONFIG = """\
 content_type_overrides:
   "*/*": application/octet-stream
   message/rfc822: application/octet-stream
+  application/zip: application/octet-stream
 post_hooks: []
 """
 

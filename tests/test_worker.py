@@ -86,6 +86,8 @@ async def test_the_worker_runs_every_job_the_domains_declare(
             "purging unattached uploads",
             "purging old notifications",
             "sending notification emails",
+            "carrying out data requests",
+            "applying retention",
         }
         running = asyncio.create_task(
             run_jobs([counted(job, runs) for job in declared], database_url, configured, stopping)

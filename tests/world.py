@@ -87,6 +87,8 @@ async def build_world(tenant: Tenant) -> World:
     kid, secret = await rotate_token_secret(admin)
     as_member = {"Authorization": f"Bearer {mint_agent_token(kid, secret, member['external_id'])}"}
     notification = (await admin.get("/v1/notifications", headers=as_member)).json()["items"][0]
+    data_request = await admin.post(f"/v1/contacts/{contact['id']}/export")
+    assert data_request.status_code == 202, data_request.text
     return {
         "agent_id": member["id"],
         "group_id": group["id"],
@@ -114,6 +116,7 @@ async def build_world(tenant: Tenant) -> World:
         "role_id": role["id"],
         "view_id": view["id"],
         "notification_id": notification["id"],
+        "data_request_id": data_request.json()["id"],
     }
 
 
@@ -122,7 +125,7 @@ RESOURCE_KEYS = (
     "agent_id", "group_id", "category_id", "field_id", "organization_id", "contact_id",
     "identity_id", "status_id", "ticket_id", "parent_ticket_id", "api_key_id", "webhook_id", "delivery_id",
     "comment_id", "link_id", "macro_id", "attachment_id", "calendar_id", "policy_id",
-    "trigger_id", "channel_id", "inbound_id", "role_id", "view_id", "notification_id",
+    "trigger_id", "channel_id", "inbound_id", "role_id", "view_id", "notification_id", "data_request_id",
 )  # fmt: skip
 
 

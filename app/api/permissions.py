@@ -39,6 +39,8 @@ REFERENCE_DATA = (
     "/v1/calendars",
     "/v1/macros",
 )
+# A customer's data requests (export, erasure): no permission covers them, the built-in role (admin) decides.
+PRIVACY_PATHS = ("export", "erase", "data-requests")
 # The rest, by path prefix: (to read, to write); None: the built-in role decides.
 _BY_PATH: tuple[tuple[str, Permission | None, Permission | None], ...] = (
     ("/v1/tickets", Permission.tickets_access, Permission.tickets_edit),
@@ -48,6 +50,7 @@ _BY_PATH: tuple[tuple[str, Permission | None, Permission | None], ...] = (
     # Saving views is every agent's; which views may be shared, the views service decides.
     ("/v1/views", Permission.tickets_access, None),
     ("/v1/attachments", Permission.tickets_access, None),
+    *((f"/v1/contacts/{{contact_id}}/{path}", None, None) for path in PRIVACY_PATHS),
     ("/v1/contacts", Permission.contacts_access, Permission.contacts_edit),
     ("/v1/organizations", Permission.contacts_access, Permission.reference_data_manage),
     ("/v1/reports", Permission.reports_see, None),

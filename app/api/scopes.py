@@ -5,7 +5,7 @@ document names it on the operation. A key with scopes may only do what they cove
 key without any may do all its role may; agent tokens are governed by the agent's role alone.
 """
 
-from app.api.permissions import REFERENCE_DATA
+from app.api.permissions import PRIVACY_PATHS, REFERENCE_DATA
 from app.models.enums import Scope
 
 _READS = frozenset({"GET", "HEAD"})
@@ -20,6 +20,8 @@ _BY_PATH: tuple[tuple[str, Scope, Scope], ...] = (
     ("/v1/tags", Scope.tickets_read, Scope.tickets_read),
     ("/v1/attachments", Scope.tickets_read, Scope.tickets_write),
     ("/v1/uploads", Scope.tickets_read, Scope.tickets_write),
+    # A customer's whole data, or its erasure: the admin's.
+    *((f"/v1/contacts/{{contact_id}}/{path}", Scope.admin, Scope.admin) for path in PRIVACY_PATHS),
     ("/v1/contacts", Scope.contacts_read, Scope.contacts_write),
     ("/v1/organizations", Scope.contacts_read, Scope.contacts_write),
     ("/v1/agents", Scope.settings_read, Scope.agents_write),

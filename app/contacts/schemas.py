@@ -75,5 +75,8 @@ class ContactOut(ResponseModel):
     external_id: str | None
     custom_fields: dict[str, Any]
     identities: list[IdentityOut]
+    erased_at: datetime | None = Field(
+        None, description="When the customer's personal data was erased: the contact is kept, empty"
+    )
     created_at: datetime
     updated_at: datetime

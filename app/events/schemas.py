@@ -9,6 +9,7 @@ from app.comments.schemas import CommentOut
 from app.contacts.schemas import ContactOut
 from app.kit.schemas import ResponseModel
 from app.models.enums import ActorType
+from app.privacy.schemas import DataRequestOut
 from app.tickets.schemas import SlaMetricOut, TicketMetricsOut, TicketOut
 
 
@@ -61,6 +62,20 @@ class TicketEventData(BaseModel):
 class ContactEventData(BaseModel):
     contact: ContactOut
     changes: dict[str, Change] | None = None
+    data_request: DataRequestOut | None = Field(
+        None, description="The request carried out (contact.exported, contact.erased)"
+    )
+
+
+class RetentionApplied(BaseModel):
+    inbound_messages_deleted: int = Field(description="Stored inbound messages older than the retention")
+    tickets_anonymized: int = Field(description="Closed tickets anonymised")
+    inbound_received_before: datetime | None = Field(description="The messages' horizon, if one is set")
+    tickets_closed_before: datetime | None = Field(description="The closed tickets' horizon, if one is set")
+
+
+class WorkspaceEventData(BaseModel):
+    retention: RetentionApplied
 
 
 class AgentEventData(BaseModel):

@@ -10,6 +10,7 @@ from app.models.channel import ChannelClaim, Conversation, InboundMessage, Messa
 from app.models.comment import Comment, Presence, TicketLink
 from app.models.contact import Contact, ContactIdentity, Organization
 from app.models.custom_field import CustomFieldDefinition
+from app.models.data_request import DataRequest
 from app.models.event import Event
 from app.models.idempotency_key import IdempotencyKey
 from app.models.macro import Macro
@@ -40,6 +41,7 @@ __all__ = [
     "ContactIdentity",
     "Conversation",
     "CustomFieldDefinition",
+    "DataRequest",
     "DispatchCursor",
     "Event",
     "Group",

@@ -69,6 +69,9 @@ class Contact(WorkspaceScoped, Timestamps, Versioned, Base):
     external_id: Mapped[str | None] = mapped_column(String(200))
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     search_text: Mapped[str] = mapped_column(Text, server_default="")
+    # When the customer's personal data was erased (app/privacy): the row stays, empty, so that their
+    # tickets keep their requester and reports still count them.
+    erased_at: Mapped[datetime | None]
 
 
 class ContactIdentity(WorkspaceScoped, Base):

@@ -251,3 +251,18 @@ class NotificationEmailState(enum.StrEnum):
     sending = "sending"
     sent = "sent"
     failed = "failed"
+
+
+class DataRequestKind(enum.StrEnum):
+    """What a customer asked of their data: a copy of it, or its erasure."""
+
+    export = "export"
+    erase = "erase"
+
+
+class DataRequestStatus(enum.StrEnum):
+    pending = "pending"
+    running = "running"
+    completed = "completed"
+    # An export whose archive was deleted: its time to be downloaded ran out, or the contact was erased.
+    expired = "expired"

@@ -244,6 +244,8 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     automation_due_at: Mapped[datetime | None]
     automations_done: Mapped[list[UUID]] = mapped_column(ARRAY(Uuid()), server_default="{}")
     deleted_at: Mapped[datetime | None]
+    # When the workspace's retention anonymised the closed ticket (app/privacy/retention.py).
+    anonymized_at: Mapped[datetime | None]
     # Subject and description folded (app/kit/search.py `search_key`); comments keep their own.
     search_text: Mapped[str] = mapped_column(Text, server_default="")
     # Metrics (app/metrics). Times in seconds: calendar time, and business time of the ticket's calendar

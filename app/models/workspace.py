@@ -26,6 +26,9 @@ class Workspace(Versioned, Base):
     # The email channel whose SMTP server sends notification emails; null: they are not sent. No foreign
     # key (workspaces are distributed before channels): a channel deleted since is the same as none.
     notification_channel_id: Mapped[UUID | None]
+    # Retention (app/privacy/retention.py); null: kept for as long as the workspace lives.
+    inbound_retention_days: Mapped[int | None] = mapped_column(Integer)
+    closed_ticket_anonymize_months: Mapped[int | None] = mapped_column(Integer)
 
 
 def ticket_number_sequence(workspace_id: UUID) -> str:

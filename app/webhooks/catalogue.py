@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from app.events.schemas import AgentEventData, ContactEventData, EventOut, TicketEventData
+from app.events.schemas import AgentEventData, ContactEventData, EventOut, TicketEventData, WorkspaceEventData
 from app.notifications.schemas import NotificationOut
 from app.outbox import EventType
 from app.webhooks.schemas import WebhookOut
@@ -25,6 +25,10 @@ class ContactEvent(EventOut):
 
 class AgentEvent(EventOut):
     data: AgentEventData
+
+
+class WorkspaceEvent(EventOut):
+    data: WorkspaceEventData
 
 
 class NotificationEventData(BaseModel):
@@ -75,6 +79,18 @@ DESCRIPTIONS = {
     ),
     EventType.contact_created: "A contact was created, through the API or as a ticket's requester.",
     EventType.contact_updated: "A contact's fields or identities changed.",
+    EventType.contact_exported: (
+        "A copy of a contact's data is ready (`data.data_request`): an admin may download its archive until "
+        "`expires_at`."
+    ),
+    EventType.contact_erased: (
+        "A contact's personal data was erased everywhere (`data.data_request`); the contact stays, empty, "
+        "with `erased_at`, as its tickets' requester."
+    ),
+    EventType.workspace_retention_applied: (
+        "The workspace's retention deleted stored inbound messages or anonymised closed tickets "
+        "(`data.retention` counts them)."
+    ),
     EventType.webhook_test: "Sent by POST /v1/webhooks/{id}/test to that endpoint only.",
     EventType.webhook_disabled: "The service disabled an endpoint (410 Gone, or failing for days).",
     EventType.notification_created: (
@@ -139,6 +155,7 @@ _BODIES: dict[str, type[BaseModel]] = {
     "agent": Delivery[AgentEvent],
     "webhook": Delivery[WebhookEvent],
     "notification": Delivery[NotificationEvent],
+    "workspace": Delivery[WorkspaceEvent],
 }
 for _event_type in EventType:
     _document(_event_type, _BODIES[_event_type.value.split(".")[0]])

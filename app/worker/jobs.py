@@ -14,6 +14,7 @@ from app.events.jobs import event_jobs
 from app.kit.crypto import SecretBox
 from app.kit.jobs import Job
 from app.notifications.jobs import notification_jobs
+from app.privacy.jobs import privacy_jobs
 from app.sla.jobs import sla_jobs
 from app.webhooks.jobs import webhook_jobs
 
@@ -35,4 +36,5 @@ def declared_jobs(
         *event_jobs(db, settings),
         *attachment_jobs(db, settings),
         *notification_jobs(db, settings, secret_box),
+        *privacy_jobs(db, settings),
     ]

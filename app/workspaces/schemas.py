@@ -34,12 +34,34 @@ NotificationChannel = Annotated[
 ]
 
 
+InboundRetention = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=36_500,
+        description="Days the raw inbound messages of channels are kept (the stored mail, the provider's "
+        "event), counted from their arrival; null: kept",
+    ),
+]
+ClosedTicketAnonymization = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=1200,
+        description="Months after its closing when a closed ticket is anonymised (its texts, files and "
+        "stored messages erased; it stays counted in reports); null: never",
+    ),
+]
+
+
 class WorkspaceOut(ResponseModel):
     id: UUID
     name: str
     rate_limit_per_minute: RateLimit | None
     locale: WorkspaceLocale
     notification_channel_id: NotificationChannel | None
+    inbound_retention_days: InboundRetention | None
+    closed_ticket_anonymize_months: ClosedTicketAnonymization | None
     created_at: datetime
     updated_at: datetime
 
@@ -49,3 +71,5 @@ class WorkspaceUpdate(UpdateModel):
     rate_limit_per_minute: RateLimit | None = None
     locale: WorkspaceLocale = None
     notification_channel_id: NotificationChannel | None = None
+    inbound_retention_days: InboundRetention | None = None
+    closed_ticket_anonymize_months: ClosedTicketAnonymization | None = None
