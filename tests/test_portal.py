@@ -1,19 +1,29 @@
 """The customer portal: a ticket's customer link, what it opens (and never), replies, solving, ratings."""
 
+import re
+import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.config import Settings
-from app.errors import Conflict, Gone
+from app.config import PortalSettings, Settings
+from app.errors import Conflict, Gone, NotFound
+from app.kit.outbound import outbound_policy
+from app.kit.pagination import PageParams
 from app.kit.time import utcnow
+from app.portal.access import AccessService
+from app.portal.limits import AccessLimiter
 from app.portal.service import PortalService
+from app.portal.tasks import send_due_access_links
 from app.ratings.schemas import RatingIn
 from tests.conftest import Tenant
 from tests.factories import create_ticket
+from tests.test_email_channel import Outbox, email_channel, smtp_server
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 REQUESTER = {"name": "Nguyễn Thị Hoa", "email": "hoa@example.vn"}
@@ -269,3 +279,125 @@ async def test_tickets_filter_on_their_latest_rating(tenant: Tenant) -> None:
     assert await listed(rated="true") == {numbers["good"], numbers["bad"]}
     refused = await tenant.agent.get("/v1/tickets", params={"rating": "6"})
     assert refused.status_code == 400 and refused.json()["field"] == "rating"
+
+
+# A contact's tickets through a link sent by email
+
+
+@pytest.fixture
+async def outbox() -> AsyncIterator[Outbox]:
+    async with smtp_server() as box:
+        yield box
+
+
+async def send_links(app: FastAPI, settings: Settings) -> None:
+    """What a worker sends now."""
+    await send_due_access_links(app.state.db, settings, app.state.secret_box, outbound_policy(settings))
+
+
+def access_token_in(message: EmailMessage) -> str:
+    body = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    found = re.search(r"/my/([A-Za-z0-9_=-]{64})", body)
+    assert found is not None, body
+    return found.group(1)
+
+
+async def ask_access(client: httpx.AsyncClient, workspace_id: Any, email: str) -> httpx.Response:
+    return await client.post("/v1/portal/access", json={"workspace_id": str(workspace_id), "email": email})
+
+
+async def test_a_contact_lists_their_tickets_through_a_single_use_link_sent_by_email(
+    app: FastAPI, settings: Settings, tenant: Tenant, other_tenant: Tenant, outbox: Outbox
+) -> None:
+    await email_channel(tenant, outbox)
+    email = f"hoa.{uuid.uuid4().hex[:8]}@example.vn"
+    mine = await create_ticket(
+        tenant.agent, subject="Máy lạnh kêu to", requester={"email": email, "name": "Hoa"}
+    )
+    await create_ticket(tenant.agent, subject="Ghi chú nội bộ", requester={"email": email}, internal=True)
+    theirs, _ = await linked_ticket(tenant)
+    customer = tenant.anonymous
+
+    answers = [
+        await ask_access(customer, tenant.workspace_id, email),
+        await ask_access(customer, tenant.workspace_id, f"nobody.{uuid.uuid4().hex[:8]}@example.vn"),
+        await ask_access(customer, uuid.uuid4(), email),
+        await ask_access(customer, other_tenant.workspace_id, email),
+    ]
+    assert {(answer.status_code, answer.text) for answer in answers} == {(202, answers[0].text)}
+    assert (await ask_access(customer, tenant.workspace_id, "không phải email")).status_code == 422
+
+    await send_links(app, settings)
+    sent = [message for message in outbox.received if email in str(message["To"])]
+    assert len(sent) == 1, "one link, to the known address in its own workspace only"
+    assert sent[0]["Auto-Submitted"] == "auto-generated"
+    token = access_token_in(sent[0])
+    assert f"{settings.portal.public_base_url}/my/{token}" in sent[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+    opened = await customer.post("/v1/portal/sessions", json={"token": token})
+    assert opened.status_code == 201, opened.text
+    session_token = opened.json()["session_token"]
+    used = await customer.post("/v1/portal/sessions", json={"token": token})
+    assert used.status_code == 404, "the link works once"
+
+    listed = await customer.get(f"/v1/portal/my/{session_token}")
+    assert listed.status_code == 200, listed.text
+    assert [item["number"] for item in listed.json()["items"]] == [mine["number"]]
+    link = await customer.post(f"/v1/portal/my/{session_token}/tickets/{mine['number']}/link")
+    assert link.status_code == 201, link.text
+    assert (await customer.get(f"/v1/portal/{link.json()['token']}")).json()["subject"] == "Máy lạnh kêu to"
+    # Someone else's ticket is not theirs to open.
+    other = await customer.post(f"/v1/portal/my/{session_token}/tickets/{theirs['number']}/link")
+    assert other.status_code == 404
+
+    async with app.state.db.sessionmaker() as session:
+        access = AccessService(session, settings)
+        with pytest.raises(NotFound):
+            later = utcnow() + timedelta(minutes=settings.portal.session_minutes, seconds=1)
+            await access.tickets(session_token, PageParams(None, 10), now=later)
+
+
+async def test_an_access_link_expires_unused(
+    app: FastAPI, settings: Settings, tenant: Tenant, outbox: Outbox
+) -> None:
+    await email_channel(tenant, outbox)
+    email = f"lan.{uuid.uuid4().hex[:8]}@example.vn"
+    await create_ticket(tenant.agent, requester={"email": email})
+    assert (await ask_access(tenant.anonymous, tenant.workspace_id, email)).status_code == 202
+    await send_links(app, settings)
+    token = access_token_in(next(message for message in outbox.received if email in str(message["To"])))
+    async with app.state.db.sessionmaker() as session:
+        late = utcnow() + timedelta(minutes=settings.portal.access_link_minutes, seconds=1)
+        with pytest.raises(NotFound):
+            await AccessService(session, settings).open_session(token, now=late)
+
+
+async def test_access_links_are_limited_per_address_and_per_client(
+    app: FastAPI, settings: Settings, tenant: Tenant, outbox: Outbox
+) -> None:
+    await email_channel(tenant, outbox)
+    email = f"minh.{uuid.uuid4().hex[:8]}@example.vn"
+    await create_ticket(tenant.agent, requester={"email": email})
+    now = [1000.0]
+    limits = PortalSettings(access_per_address_per_hour=2, access_per_client_per_minute=4)
+    original = getattr(app.state, "portal_access_limiter", None)
+    app.state.portal_access_limiter = AccessLimiter(limits, clock=lambda: now[0])
+    try:
+        answers = [await ask_access(tenant.anonymous, tenant.workspace_id, email) for _ in range(3)]
+        # The third is answered alike, and not sent.
+        assert [answer.status_code for answer in answers] == [202, 202, 202]
+        await send_links(app, settings)
+        assert len([message for message in outbox.received if email in str(message["To"])]) == 2
+        # The client has had 3 of its 4 a minute: one more, then a 429 until the minute passes.
+        assert (await ask_access(tenant.anonymous, tenant.workspace_id, "x@example.vn")).status_code == 202
+        refused = await ask_access(tenant.anonymous, tenant.workspace_id, "y@example.vn")
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+        now[0] += 60
+        assert (await ask_access(tenant.anonymous, tenant.workspace_id, "y@example.vn")).status_code == 202
+        # Half an hour on, the address may have one link again.
+        now[0] += 30 * 60
+        assert (await ask_access(tenant.anonymous, tenant.workspace_id, email)).status_code == 202
+        await send_links(app, settings)
+        assert len([message for message in outbox.received if email in str(message["To"])]) == 3
+    finally:
+        app.state.portal_access_limiter = original
