@@ -174,7 +174,7 @@ async def _send(reply: Reply) -> Sent | NotSent | Suppressed:
         recipients,
         policy=reply.policy,
         resolve=reply.resolve,
-        timeout=reply.timeout,
+        seconds=reply.timeout,
     )
 
 
