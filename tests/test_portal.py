@@ -22,8 +22,8 @@ from app.portal.service import PortalService
 from app.portal.tasks import send_due_access_links
 from app.ratings.schemas import RatingIn
 from tests.conftest import Tenant
-from tests.factories import create_ticket
-from tests.test_email_channel import Outbox, email_channel, smtp_server
+from tests.factories import create, create_ticket
+from tests.test_email_channel import Outbox, email_channel, mail, received, send_replies, smtp_server
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 REQUESTER = {"name": "Nguyễn Thị Hoa", "email": "hoa@example.vn"}
@@ -401,3 +401,53 @@ async def test_access_links_are_limited_per_address_and_per_client(
         assert len([message for message in outbox.received if email in str(message["To"])]) == 3
     finally:
         app.state.portal_access_limiter = original
+
+
+# Public replies that carry the link
+
+
+def link_token_in(text: str) -> str:
+    found = re.search(r"/t/([A-Za-z0-9_=-]{64})", text)
+    assert found is not None, text
+    return found.group(1)
+
+
+async def test_a_macro_hands_out_the_link_with_customer_url(tenant: Tenant) -> None:
+    ticket, token = await linked_ticket(tenant)
+    macro = await create(
+        tenant.admin,
+        "/v1/macros",
+        {
+            "name": f"Gửi liên kết {uuid.uuid4().hex[:6]}",
+            "body": "Theo dõi phiếu tại: {{ ticket.customer_url }}",
+        },
+    )
+    preview = await tenant.agent.post(f"/v1/tickets/{ticket['id']}/macros/{macro['id']}/preview")
+    assert preview.status_code == 200 and preview.json()["body"].endswith("/t/…")
+    applied = await tenant.agent.post(f"/v1/tickets/{ticket['id']}/macros/{macro['id']}/apply")
+    assert applied.status_code == 200, applied.text
+    body = (await tenant.agent.get(f"/v1/comments/{applied.json()['comment_id']}")).json()["body"]
+    handed = link_token_in(body)
+    assert handed != token
+    for opening in (handed, token):  # the link handed out before keeps working
+        assert (await tenant.anonymous.get(f"/v1/portal/{opening}")).status_code == 200
+    internal = await create_ticket(tenant.agent, requester=REQUESTER, internal=True)
+    note = await tenant.agent.post(f"/v1/tickets/{internal['id']}/macros/{macro['id']}/preview")
+    assert note.json()["body"] == "Theo dõi phiếu tại: "
+
+
+async def test_an_email_reply_carries_the_ticket_link(
+    app: FastAPI, settings: Settings, tenant: Tenant, outbox: Outbox
+) -> None:
+    channel = await email_channel(tenant, outbox)
+    stored = await received(app, settings, tenant, channel, mail(subject="Hỏi về bảo hành"))
+    ticket_id = stored["ticket_id"]
+    await comment(tenant.agent, ticket_id, "Dạ, máy còn bảo hành 6 tháng ạ.", public=True)
+    await send_replies(app, settings)
+    [sent] = outbox.received
+    text = sent.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert text.startswith("Dạ, máy còn bảo hành 6 tháng ạ.") and "Xem và trả lời yêu cầu của bạn" in text
+    token = link_token_in(text)
+    assert link_token_in(sent.get_body(("html",)).get_content()) == token  # type: ignore[union-attr]
+    opened = await tenant.anonymous.get(f"/v1/portal/{token}")
+    assert opened.status_code == 200 and opened.json()["subject"] == "Hỏi về bảo hành"
