@@ -272,8 +272,10 @@ async def test_ratings_once_per_solve_changeable_for_a_week(
     assert (await customer.get(f"/v1/portal/{token}")).json()["rating"] is None
     again = await customer.put(f"/v1/portal/{token}/rating", json={"score": 4})
     assert again.status_code == 200 and again.json()["good"]
-    ratings = (await tenant.agent.get(f"/v1/tickets/{ticket['id']}")).json()
-    assert ratings["rating_score"] == 4
+    assert (await tenant.agent.get(f"/v1/tickets/{ticket['id']}")).json()["rating_score"] == 4
+    listed = (await tenant.viewer.get(f"/v1/tickets/{ticket['id']}/ratings")).json()["items"]
+    assert [(rating["score"], rating["good"]) for rating in listed] == [(4, True), (None, True)]
+    assert listed[1]["comment"] == "Cảm ơn!" and listed[0]["solved_at"] > listed[1]["solved_at"]
 
 
 async def test_tickets_filter_on_their_latest_rating(tenant: Tenant) -> None:
