@@ -17,11 +17,11 @@ from app.errors import Conflict, Gone, NotFound
 from app.kit.outbound import outbound_policy
 from app.kit.pagination import PageParams
 from app.kit.time import utcnow
-from app.models import Event
+from app.models import Event, PortalToken
 from app.portal.access import AccessService
 from app.portal.limits import AccessLimiter
 from app.portal.service import PortalService
-from app.portal.tasks import send_due_access_links
+from app.portal.tasks import purge_expired_tokens, send_due_access_links
 from app.ratings.schemas import RatingIn
 from tests.conftest import Tenant
 from tests.factories import create, create_ticket
@@ -500,3 +500,26 @@ async def test_the_satisfaction_report_counts_ratings_and_csat(tenant: Tenant) -
         table.text.lstrip("\ufeff").splitlines()[0]
         == "key,name,ratings,good,bad,csat_percent,scored,average_score"
     )
+
+
+async def test_a_link_with_no_email_channel_to_go_by_is_given_up_and_purged_once_expired(
+    app: FastAPI, settings: Settings, tenant: Tenant
+) -> None:
+    email = f"tuan.{uuid.uuid4().hex[:8]}@example.vn"
+    await create_ticket(tenant.agent, requester={"email": email})
+    assert (await ask_access(tenant.anonymous, tenant.workspace_id, email)).status_code == 202
+    await send_links(app, settings)
+
+    async def links() -> list[PortalToken]:
+        async with app.state.db.sessionmaker() as session:
+            statement = select(PortalToken).where(PortalToken.workspace_id == tenant.workspace_id)
+            return list((await session.execute(statement)).scalars())
+
+    [link] = await links()
+    assert link.next_attempt_at is None and link.token_hash is None and link.sent_at is None
+    assert link.error == "the workspace has no active email channel that sends mail"
+    await purge_expired_tokens(app.state.db, utcnow())
+    assert len(await links()) == 1, "kept until it expires"
+    expired = utcnow() + timedelta(minutes=settings.portal.access_link_minutes)
+    await purge_expired_tokens(app.state.db, expired)
+    assert await links() == []

@@ -83,6 +83,8 @@ async def test_the_worker_runs_every_job_the_domains_declare(
             "purging expired rows",
             "purging unattached uploads",
             "purging old notifications",
+            "sending access links",
+            "purging expired portal tokens",
         }
         running = asyncio.create_task(
             run_jobs([counted(job, runs) for job in declared], database_url, configured, stopping)

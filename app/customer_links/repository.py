@@ -18,14 +18,13 @@ class CustomerLinkRepository:
         self.session.add(link)
         await self.session.flush()
 
-    async def delete_of_ticket(self, ticket_id: UUID) -> int:
-        """Every token of the ticket's link; how many there were."""
-        result = await self.session.execute(
+    async def delete_of_ticket(self, ticket_id: UUID) -> None:
+        """Every token of the ticket's link."""
+        await self.session.execute(
             delete(CustomerLink).where(
                 CustomerLink.workspace_id == self.workspace_id, CustomerLink.ticket_id == ticket_id
             )
         )
-        return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
     async def ticket_of(
         self, token_hash: str, *, for_update: bool = False

@@ -18,7 +18,7 @@ from app.customer_links.repository import CustomerLinkRepository
 from app.errors import Conflict, Gone, NotFound
 from app.kit.ids import new_id
 from app.kit.time import utcnow
-from app.kit.tokens import new_token, read_token
+from app.kit.tokens import hash_token, new_token, read_token
 from app.models import CustomerLink, Ticket
 from app.outbox import Actor
 
@@ -55,12 +55,11 @@ async def issue_link(
     if replace:
         await repo.delete_of_ticket(ticket.id)
     token = new_token(ticket.workspace_id)
-    token_hash = read_token(token)[1]  # type: ignore[index]
     await repo.add(
         CustomerLink(
             id=new_id(),
             ticket_id=ticket.id,
-            token_hash=token_hash,
+            token_hash=hash_token(token),
             created_by_type=actor.actor_type,
             created_by_id=actor.actor_id,
             created_at=utcnow(),

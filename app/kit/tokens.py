@@ -18,6 +18,11 @@ def new_token(workspace_id: UUID) -> str:
     return base64.urlsafe_b64encode(raw).decode()
 
 
+def hash_token(token: str) -> str:
+    """What a token is stored and looked up as."""
+    return hash_secret(token)
+
+
 def read_token(token: str) -> tuple[UUID, str] | None:
     """The workspace a token names and the hash it is stored as; None for what is no token at all."""
     if len(token) != 64:
@@ -28,4 +33,4 @@ def read_token(token: str) -> tuple[UUID, str] | None:
         return None
     if len(raw) != _TOKEN_BYTES:
         return None
-    return UUID(bytes=raw[:16]), hash_secret(token)
+    return UUID(bytes=raw[:16]), hash_token(token)

@@ -19,7 +19,7 @@ from app.errors import NotFound
 from app.kit.ids import new_id
 from app.kit.pagination import PageParams
 from app.kit.time import utcnow
-from app.kit.tokens import new_token, read_token
+from app.kit.tokens import hash_token, new_token, read_token
 from app.models import PortalToken, Ticket
 from app.models.enums import IdentityKind, PortalTokenKind
 from app.portal.repository import PortalTokenRepository
@@ -75,7 +75,7 @@ class AccessService:
                 id=new_id(),
                 contact_id=contact_id,
                 kind=PortalTokenKind.session,
-                token_hash=read_token(session_token)[1],  # type: ignore[index]
+                token_hash=hash_token(session_token),
                 created_at=moment,
                 expires_at=expires_at,
             )

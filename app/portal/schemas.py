@@ -60,7 +60,6 @@ class PortalTicketOut(ResponseModel):
     updated_at: datetime
     solved_at: datetime | None
     closed_at: datetime | None
-    can_reply: bool = Field(description="On a closed ticket, a reply opens a follow-up ticket")
     can_solve: bool = Field(description="Whether the customer may mark it as solved now")
     can_rate: bool = Field(description="Solved, and not rated yet or the rating still changeable")
     rating: PortalRatingOut | None = Field(description="The rating of the latest solve, if given")

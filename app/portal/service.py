@@ -68,7 +68,8 @@ class Opened:
 @dataclass(frozen=True)
 class Reply:
     comment: Comment
-    ticket: Ticket
+    # The ticket the reply went on, with its requester.
+    opened: Opened
     # A reply on a closed ticket opened a follow-up: the token of its own link.
     follow_up_token: str | None
 
@@ -132,14 +133,13 @@ class PortalService:
             follow_up_token = await issue_link(
                 self.session, self.settings.portal, opened.principal, ticket, replace=True
             )
-        return Reply(comment, ticket, follow_up_token)
+        return Reply(comment, Opened(ticket, opened.principal), follow_up_token)
 
     async def present_reply(self, reply: Reply, *, now: datetime | None = None) -> PortalReplyOut:
-        principal = customer_principal(reply.ticket.workspace_id, reply.comment.author_id)  # type: ignore[arg-type]
         token = reply.follow_up_token
         return PortalReplyOut(
-            comment=(await self.present_comments(reply.ticket.workspace_id, [reply.comment]))[0],
-            ticket=await self.present_ticket(Opened(reply.ticket, principal), now=now),
+            comment=(await self.present_comments(reply.opened.ticket.workspace_id, [reply.comment]))[0],
+            ticket=await self.present_ticket(reply.opened, now=now),
             follow_up_url=link_url(self.settings.portal, token) if token else None,
             follow_up_token=token,
         )
@@ -174,7 +174,6 @@ class PortalService:
             updated_at=ticket.updated_at,
             solved_at=ticket.solved_at,
             closed_at=ticket.closed_at,
-            can_reply=True,
             can_solve=ticket.status_kind in _UNRESOLVED,
             can_rate=rateable,
             rating=_rating_out(rating) if rating is not None else None,

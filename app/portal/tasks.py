@@ -22,7 +22,7 @@ from app.kit.retention import delete_batch
 from app.kit.retry import RetrySchedule
 from app.kit.texts import text
 from app.kit.time import utcnow
-from app.kit.tokens import new_token, read_token
+from app.kit.tokens import hash_token, new_token
 from app.models import MessagingChannel, PortalToken
 from app.portal.access import access_url
 from app.portal.repository import claim_due_links, contact_email, email_channel
@@ -93,7 +93,7 @@ async def _prepared(
         return _give_up(link, "the contact has no email address")
     workspace = await get_workspace(session, link.workspace_id)
     token = new_token(link.workspace_id)
-    link.token_hash = read_token(token)[1]  # type: ignore[index]
+    link.token_hash = hash_token(token)
     link.attempts += 1
     locale = workspace.locale.value if workspace else "vi"
     company = workspace.name if workspace else ""
@@ -146,5 +146,4 @@ async def _record(session: AsyncSession, mail: _Mail, outcome: Sent | NotSent) -
 
 async def purge_expired_tokens(db: Database, now: datetime) -> int:
     """Delete a batch of access links and sessions that expired: they open nothing any more."""
-    table = PortalToken.__table__
-    return await delete_batch(db.sessionmaker, table, table.c.expires_at < now)  # type: ignore[arg-type]
+    return await delete_batch(db.sessionmaker, PortalToken.__table__, PortalToken.expires_at < now)

@@ -22,7 +22,9 @@ class RatingIn(RequestModel):
 
     @property
     def is_good(self) -> bool:
-        return self.good if self.score is None else self.score >= 4  # type: ignore[return-value]
+        if self.score is not None:
+            return self.score >= 4
+        return bool(self.good)
 
 
 class RatingOut(ResponseModel):
