@@ -523,3 +523,24 @@ async def test_a_link_with_no_email_channel_to_go_by_is_given_up_and_purged_once
     expired = utcnow() + timedelta(minutes=settings.portal.access_link_minutes)
     await purge_expired_tokens(app.state.db, expired)
     assert await links() == []
+
+
+async def test_a_link_follows_a_merge_into_the_same_customers_ticket_only(tenant: Tenant) -> None:
+    merged, token = await linked_ticket(tenant, subject="Hỏi lần một")
+    into = await create_ticket(tenant.agent, subject="Hỏi lần hai", requester=REQUESTER)
+    await comment(tenant.agent, merged["id"], "Trả lời cho lần một", public=True)
+    response = await tenant.agent.post(f"/v1/tickets/{merged['id']}/merge", json={"into": into["id"]})
+    assert response.status_code == 200, response.text
+    opened = (await tenant.anonymous.get(f"/v1/portal/{token}")).json()
+    assert opened["number"] == into["number"] and opened["status_kind"] != "closed"
+    thread = (await tenant.anonymous.get(f"/v1/portal/{token}/comments")).json()["items"]
+    assert [item["body"] for item in thread] == ["Trả lời cho lần một"]
+
+    other, other_token = await linked_ticket(tenant, subject="Của khách khác")
+    someone_else = await create_ticket(
+        tenant.agent, requester={"email": f"{uuid.uuid4().hex[:8]}@example.vn"}
+    )
+    merging = await tenant.agent.post(f"/v1/tickets/{other['id']}/merge", json={"into": someone_else["id"]})
+    assert merging.status_code == 200, merging.text
+    stays = (await tenant.anonymous.get(f"/v1/portal/{other_token}")).json()
+    assert (stays["number"], stays["status_kind"]) == (other["number"], "closed")

@@ -5,7 +5,8 @@ by it, so that the database never holds what opens a ticket. Because the token c
 each public reply that carries the link (an email, a macro's `{{ ticket.customer_url }}`) carries a
 token of its own; revoking the link deletes every token of the ticket at once, and issuing it again
 leaves one new token. A link opens its ticket only while the ticket is neither deleted nor internal,
-and until `HELPDESK_PORTAL_LINK_DAYS_AFTER_CLOSE` after it closed.
+and until `HELPDESK_PORTAL_LINK_DAYS_AFTER_CLOSE` after it closed. A ticket merged into another of the
+same customer opens that one, where its conversation went.
 """
 
 import hmac
@@ -21,6 +22,7 @@ from app.kit.time import utcnow
 from app.kit.tokens import hash_token, new_token, read_token
 from app.models import CustomerLink, Ticket
 from app.outbox import Actor
+from app.tickets.repository import TicketRepository
 
 LINK_PATH = "/t/"
 
@@ -91,12 +93,24 @@ async def ticket_of_link(
     # The index found the row by its hash; compared again in constant time all the same.
     if found is None or not hmac.compare_digest(found[0].token_hash, token_hash):
         raise NotFound("Ticket")
-    ticket = found[1]
+    ticket = await _followed_through_merges(session, found[1], for_update=for_update)
     if ticket.deleted_at is not None or ticket.internal:
         raise NotFound("Ticket")
     expires = link_expires_at(settings, ticket)
     if expires is not None and (now or utcnow()) >= expires:
         raise Gone("The link expired: ask for a new one", code="link_expired")
+    return ticket
+
+
+async def _followed_through_merges(session: AsyncSession, ticket: Ticket, *, for_update: bool) -> Ticket:
+    """The ticket, or the one it was merged into, where its conversation went, while that is the same
+    customer's request: never a ticket of someone else."""
+    repo = TicketRepository(session, ticket.workspace_id)
+    while ticket.merged_into_id is not None:
+        into = await repo.get(ticket.merged_into_id, for_update=for_update)
+        if into is None or into.requester_id != ticket.requester_id or into.internal or into.deleted_at:
+            break
+        ticket = into
     return ticket
 
 
