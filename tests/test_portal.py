@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from app.config import PortalSettings, Settings
+from app.config import AttachmentSettings, PortalSettings, Settings
 from app.errors import Conflict, Gone, NotFound
 from app.kit.outbound import outbound_policy
 from app.kit.pagination import PageParams
@@ -544,3 +544,27 @@ async def test_a_link_follows_a_merge_into_the_same_customers_ticket_only(tenant
     assert merging.status_code == 200, merging.text
     stays = (await tenant.anonymous.get(f"/v1/portal/{other_token}")).json()
     assert (stays["number"], stays["status_kind"]) == (other["number"], "closed")
+
+
+async def test_a_reply_with_files_keeps_the_attachment_limits(app: FastAPI, tenant: Tenant) -> None:
+    ticket, token = await linked_ticket(tenant)
+    original = app.state.settings
+    app.state.settings = original.model_copy(
+        update={"attachment": AttachmentSettings(max_files_per_comment=1, max_file_bytes=len(PDF))}
+    )
+    try:
+        files = [("files", (f"{name}.pdf", PDF, "application/pdf")) for name in ("a", "b")]
+        too_many = await tenant.anonymous.post(
+            f"/v1/portal/{token}/replies/with-files", data={"body": "Hai tệp"}, files=files
+        )
+        assert too_many.status_code == 413, too_many.text
+        too_large = await tenant.anonymous.post(
+            f"/v1/portal/{token}/replies/with-files",
+            data={"body": "Tệp lớn"},
+            files=[("files", ("lon.pdf", PDF + b"x", "application/pdf"))],
+        )
+        assert too_large.status_code == 413, too_large.text
+    finally:
+        app.state.settings = original
+    thread = (await tenant.agent.get(f"/v1/tickets/{ticket['id']}/comments")).json()["items"]
+    assert thread == [], "a refused reply leaves nothing"
