@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, File, Form, Path, Request, Response, UploadFile, status
@@ -33,6 +33,10 @@ from app.ratings.schemas import RatingIn
 from app.tickets.service import TicketService
 
 StorageDep = Annotated[Storage, Depends(storage_dependency)]
+# What every route of a ticket's link may answer besides the usual: the link expired.
+EXPIRED: dict[int | str, dict[str, Any]] = {
+    410: {"description": "The link expired, a while after the ticket closed (`link_expired`)"}
+}
 Token = Annotated[str, Path(min_length=1, max_length=100, description="The token of the ticket's link")]
 
 
@@ -40,7 +44,12 @@ links = APIRouter(prefix="/v1/tickets", tags=["Tickets"], route_class=Credential
 router = APIRouter(prefix="/v1/portal", tags=["Customer portal"], route_class=PortalRoute)
 
 
-@links.post("/{ticket_id}/customer-link", response_model=CustomerLinkOut, status_code=status.HTTP_201_CREATED)
+@links.post(
+    "/{ticket_id}/customer-link",
+    response_model=CustomerLinkOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "The ticket is deleted, internal, or has no requester"}},
+)
 async def issue_customer_link(
     ticket_id: UUID, request: Request, session: Session, principal: Agent
 ) -> CustomerLinkOut:
@@ -139,14 +148,14 @@ def _service(request: Request, session: Session, storage: StorageDep) -> PortalS
 Portal = Annotated[PortalService, Depends(_service)]
 
 
-@router.get("/{token}", response_model=PortalTicketOut)
+@router.get("/{token}", response_model=PortalTicketOut, responses=EXPIRED)
 async def get_portal_ticket(token: Token, portal: Portal) -> PortalTicketOut:
     """The ticket the link opens, as its customer sees it. A token unknown or revoked, or of a ticket
     deleted since, is a 404; once the link expired (a while after the ticket closed), a 410."""
     return await portal.ticket(token)
 
 
-@router.get("/{token}/comments", response_model=Page[PortalCommentOut])
+@router.get("/{token}/comments", response_model=Page[PortalCommentOut], responses=EXPIRED)
 async def list_portal_comments(token: Token, portal: Portal, page: PageQuery) -> Page[PortalCommentOut]:
     """The ticket's public comments, oldest first; internal notes never."""
     items, next_cursor = await portal.comments(token, page)
@@ -169,7 +178,9 @@ async def download_portal_attachment(
     return await file_response(storage, await portal.attachment(token, attachment_id))
 
 
-@router.post("/{token}/replies", response_model=PortalReplyOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{token}/replies", response_model=PortalReplyOut, status_code=status.HTTP_201_CREATED, responses=EXPIRED
+)
 async def create_portal_reply(token: Token, data: PortalReplyIn, portal: Portal) -> PortalReplyOut:
     """The customer's reply, a public comment by the ticket's requester: it brings a pending or solved
     ticket back to open; on a closed ticket it opens a follow-up ticket where it goes, and the answer
@@ -178,7 +189,10 @@ async def create_portal_reply(token: Token, data: PortalReplyIn, portal: Portal)
 
 
 @router.post(
-    "/{token}/replies/with-files", response_model=PortalReplyOut, status_code=status.HTTP_201_CREATED
+    "/{token}/replies/with-files",
+    response_model=PortalReplyOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=EXPIRED,
 )
 async def create_portal_reply_with_files(
     token: Token,
@@ -191,13 +205,13 @@ async def create_portal_reply_with_files(
     return await portal.present_reply(await portal.reply(token, body, files))
 
 
-@router.post("/{token}/solve", response_model=PortalTicketOut)
+@router.post("/{token}/solve", response_model=PortalTicketOut, responses=EXPIRED)
 async def solve_portal_ticket(token: Token, portal: Portal) -> PortalTicketOut:
     """The customer marks the ticket solved (its default solved status); 409 once solved or closed."""
     return await portal.solve(token)
 
 
-@router.put("/{token}/rating", response_model=PortalRatingOut)
+@router.put("/{token}/rating", response_model=PortalRatingOut, responses=EXPIRED)
 async def rate_portal_ticket(token: Token, data: RatingIn, portal: Portal) -> PortalRatingOut:
     """Rate the ticket's latest solve: a score of 1 to 5, or good or bad, with a comment. One rating per
     solve, which may be changed for 7 days after it was given (then 409 `rating_locked`); before the
