@@ -49,6 +49,7 @@ from tests.test_channels import chat_channel, receive
 from tests.test_email_channel import Outbox, email_channel
 from tests.test_email_channel import outbox as outbox  # a fixture
 from tests.test_notify_action import notify, text_macro, use_channel
+from tests.test_portal import linked_ticket, set_status
 from tests.test_triggers import trigger
 from tests.test_webhooks import run_jobs
 
@@ -471,3 +472,30 @@ async def test_what_rules_sent_about_an_erased_customer_is_erased_too(
     assert "binh.tran@gmail.com" in everything, "other customers' emails stay"
     log = (await tenant.admin.get(f"/v1/webhooks/{webhook['id']}/deliveries")).json()["items"]
     assert NAME not in json.dumps(log, ensure_ascii=False)
+
+
+async def test_ratings_go_in_the_export_and_their_comments_and_links_go_with_the_erasure(
+    app: FastAPI, tenant: Tenant, settings: Settings
+) -> None:
+    ticket, token = await linked_ticket(tenant)
+    contact_id = ticket["requester_id"]
+    await set_status(tenant, ticket["id"], "solved")
+    rated = await tenant.anonymous.put(
+        f"/v1/portal/{token}/rating", json={"score": 2, "comment": "Chị Hoa chờ lâu quá."}
+    )
+    assert rated.status_code == 200, rated.text
+
+    export = (await tenant.admin.post(f"/v1/contacts/{contact_id}/export")).json()
+    await carry_out(app, settings)
+    archive = await tenant.admin.get(export_download(export))
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as opened:
+        data = json.loads(opened.read("data.json"))
+    assert [(r["score"], r["comment"]) for r in data["ratings"]] == [(2, "Chị Hoa chờ lâu quá.")]
+
+    await tenant.admin.post(f"/v1/contacts/{contact_id}/erase")
+    await carry_out(app, settings)
+    [shown] = (await tenant.admin.get(f"/v1/tickets/{ticket['id']}/ratings")).json()["items"]
+    assert (shown["score"], shown["comment"]) == (2, None), "the score stays counted, the words go"
+    assert (await tenant.anonymous.get(f"/v1/portal/{token}")).status_code == 404
+    [rated_event] = await recorded(app, tenant, "ticket.rated")
+    assert rated_event["rating"]["comment"] is None and rated_event["rating"]["score"] == 2

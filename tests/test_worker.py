@@ -88,6 +88,8 @@ async def test_the_worker_runs_every_job_the_domains_declare(
             "sending notification emails",
             "carrying out data requests",
             "applying retention",
+            "sending access links",
+            "purging expired portal tokens",
         }
         running = asyncio.create_task(
             run_jobs([counted(job, runs) for job in declared], database_url, configured, stopping)

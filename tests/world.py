@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from app.kit.tokens import new_token
 from tests.conftest import Tenant
 from tests.factories import (
     create,
@@ -89,6 +90,7 @@ async def build_world(tenant: Tenant) -> World:
     notification = (await admin.get("/v1/notifications", headers=as_member)).json()["items"][0]
     data_request = await admin.post(f"/v1/contacts/{contact['id']}/export")
     assert data_request.status_code == 202, data_request.text
+    customer_link = await create(agent, f"/v1/tickets/{ticket['id']}/customer-link", {})
     return {
         "agent_id": member["id"],
         "group_id": group["id"],
@@ -117,6 +119,12 @@ async def build_world(tenant: Tenant) -> World:
         "view_id": view["id"],
         "notification_id": notification["id"],
         "data_request_id": data_request.json()["id"],
+        "token": customer_link["token"],
+        "workspace_id": str(tenant.workspace_id),
+        # Well formed, and of the workspace, but of no session: the walks need none that lists anything.
+        "session_token": new_token(tenant.workspace_id),
+        "number": str(ticket["number"]),
+        "contact_email": contact["email"],
     }
 
 
@@ -220,9 +228,14 @@ MULTIPART_EXAMPLES: dict[str, Callable[[World], dict[str, Any]]] = {
     "create_comment_with_files": lambda w: {
         "comment": '{"body": "Ảnh chụp lỗi", "public": false}',
     },
+    "create_portal_reply_with_files": lambda w: {"body": "Em gửi ảnh chụp lỗi ạ"},
 }
 
 EXAMPLES: dict[str, Callable[[World], dict[str, Any]]] = {
+    "create_portal_reply": lambda w: {"body": "Dạ em vẫn chưa nhận được hàng"},
+    "rate_portal_ticket": lambda w: {"score": 5, "comment": "Hỗ trợ nhanh, cảm ơn!"},
+    "request_portal_access": lambda w: {"workspace_id": w["workspace_id"], "email": w["contact_email"]},
+    "open_portal_session": lambda w: {"token": w["token"]},
     "create_ticket": lambda w: {
         "subject": "Khách hàng phản ánh giao hàng chậm",
         "description": "Đơn hàng đặt thứ hai chưa tới",

@@ -15,6 +15,7 @@ from app.models.event import Event
 from app.models.idempotency_key import IdempotencyKey
 from app.models.macro import Macro
 from app.models.notification import Notification, NotificationEmail
+from app.models.portal import CustomerLink, PortalToken, TicketRating
 from app.models.sla import BusinessCalendar, SlaPolicy, TicketSla
 from app.models.status import TicketStatus
 from app.models.ticket import TagCount, Ticket, TicketHistory
@@ -41,6 +42,7 @@ __all__ = [
     "ContactIdentity",
     "Conversation",
     "CustomFieldDefinition",
+    "CustomerLink",
     "DataRequest",
     "DispatchCursor",
     "Event",
@@ -54,12 +56,14 @@ __all__ = [
     "NotificationEmail",
     "Organization",
     "OutboundMessage",
+    "PortalToken",
     "Presence",
     "SlaPolicy",
     "TagCount",
     "Ticket",
     "TicketHistory",
     "TicketLink",
+    "TicketRating",
     "TicketSla",
     "TicketStatus",
     "TicketView",

@@ -33,6 +33,9 @@ step does with it:
 - idempotency_keys: stored responses naming them — deleted (`idempotency_keys`).
 - data_requests: archives of their earlier exports — deleted, and exports under way called off
   (`exports`).
+- ticket_ratings: the comments of their ratings — erased, the scores kept for reports (`ratings`).
+- customer_links and portal_tokens: the links to their tickets and their sign-in links — deleted, so
+  that no link they kept opens what is left (`links`).
 
 Not personal data, so kept: ids (tickets' requester_id and ccs, comments' author_id), tags, the
 provider's message ids, times and metrics.
@@ -40,8 +43,7 @@ provider's message ids, times and metrics.
 Each call of a step does one bounded batch in the caller's transaction and says where the step resumes:
 a step that looks for the contact among all of a table's rows reads a window of `SCAN_FACTOR` batches
 of them, by id. Every step may run again over rows it already did (a crash before commit), with the
-same result. `ERASERS` lists the steps in order: another domain adds its own (ratings) with an
-`Eraser` before `profile`.
+same result. `ERASERS` lists the steps in order.
 """
 
 import json
@@ -61,6 +63,7 @@ from app.models import (
     Contact,
     ContactIdentity,
     Conversation,
+    CustomerLink,
     DataRequest,
     Event,
     IdempotencyKey,
@@ -68,8 +71,10 @@ from app.models import (
     Notification,
     NotificationEmail,
     OutboundMessage,
+    PortalToken,
     Ticket,
     TicketHistory,
+    TicketRating,
     WebhookAttempt,
     WebhookDelivery,
 )
@@ -382,8 +387,8 @@ async def _events(session: AsyncSession, subject: Subject, cursor: UUID | None, 
 
 def erased_payload(data: Any, subject: Subject) -> Any:
     """An event's data with the contact's words and identifiers erased: the contact itself emptied, their
-    comments' bodies erased, their tickets' descriptions (and changes to them) erased, every other
-    string redacted."""
+    comments' bodies erased, their tickets' descriptions (and changes to them) and ratings' comments
+    erased, every other string redacted."""
     contact_id = str(subject.contact_id)
     if isinstance(data, list):
         return [erased_payload(item, subject) for item in data]
@@ -408,6 +413,9 @@ def erased_payload(data: Any, subject: Subject) -> Any:
         changes = erased.get("changes")
         if isinstance(changes, dict) and "description" in changes:
             changes["description"] = {"old": ERASED, "new": ERASED}
+        rating = erased.get("rating")
+        if isinstance(rating, dict) and rating.get("comment") is not None:
+            rating["comment"] = None
     if erased.get("requester_id") == contact_id and erased.get("description") is not None:
         erased["description"] = ERASED
     return erased
@@ -594,6 +602,34 @@ async def _exports(session: AsyncSession, subject: Subject, cursor: UUID | None,
     return Batch(len(exports), True, files=keys)
 
 
+async def _ratings(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
+    result = await session.execute(
+        update(TicketRating)
+        .where(
+            TicketRating.workspace_id == subject.workspace_id,
+            TicketRating.ticket_id.in_(_their_tickets(subject)),
+            TicketRating.comment.is_not(None),
+        )
+        .values(comment=None)
+    )
+    return Batch(result.rowcount, True)
+
+
+async def _links(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
+    links = await session.execute(
+        delete(CustomerLink).where(
+            CustomerLink.workspace_id == subject.workspace_id,
+            CustomerLink.ticket_id.in_(_their_tickets(subject)),
+        )
+    )
+    tokens = await session.execute(
+        delete(PortalToken).where(
+            PortalToken.workspace_id == subject.workspace_id, PortalToken.contact_id == subject.contact_id
+        )
+    )
+    return Batch(links.rowcount + tokens.rowcount, True)
+
+
 async def _profile(session: AsyncSession, subject: Subject, cursor: UUID | None, batch: int) -> Batch:
     identities = await session.execute(
         delete(ContactIdentity).where(
@@ -637,6 +673,8 @@ ERASERS: list[Eraser] = [
     Eraser("notifications", _notifications),
     Eraser("idempotency_keys", _idempotency_keys),
     Eraser("exports", _exports),
+    Eraser("ratings", _ratings),
+    Eraser("links", _links),
     # Last: the steps before find the contact's data by the identifiers this one erases.
     Eraser("profile", _profile),
 ]

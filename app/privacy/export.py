@@ -1,8 +1,8 @@
 """A copy of everything held about a customer, as a zip archive: `data.json` and the files they sent or
 received.
 
-`EXPORTERS` lists what goes in, one section of `data.json` each: another domain adds its own (ratings)
-with an `Exporter` whose function gives its section and the stored files it names.
+`EXPORTERS` lists what goes in, one section of `data.json` each: an `Exporter`'s function gives its
+section and the stored files it names.
 """
 
 import io
@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attachments.storage import Storage
 from app.contacts.service import present
-from app.models import Attachment, Comment, Contact, Conversation, Ticket
+from app.models import Attachment, Comment, Contact, Conversation, Ticket, TicketRating
 from app.models.enums import CommentAuthor
+from app.ratings.schemas import RatingOut
 from app.tickets.schemas import TicketOut
 
 
@@ -147,6 +148,19 @@ async def _conversations(session: AsyncSession, contact: Contact) -> Section:
     return Section(items, len(items))
 
 
+async def _ratings(session: AsyncSession, contact: Contact) -> Section:
+    """How they rated their tickets' solves, with their comments."""
+    statement = (
+        select(TicketRating)
+        .where(
+            TicketRating.workspace_id == contact.workspace_id, TicketRating.ticket_id.in_(_requested(contact))
+        )
+        .order_by(TicketRating.id)
+    )
+    ratings = list((await session.execute(statement)).scalars())
+    return Section([RatingOut.model_validate(r).model_dump(mode="json") for r in ratings], len(ratings))
+
+
 def _text(value: UUID | None) -> str | None:
     return str(value) if value is not None else None
 
@@ -156,6 +170,7 @@ EXPORTERS: list[Exporter] = [
     Exporter("tickets", _tickets),
     Exporter("comments", _comments),
     Exporter("conversations", _conversations),
+    Exporter("ratings", _ratings),
 ]
 
 

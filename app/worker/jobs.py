@@ -14,6 +14,7 @@ from app.events.jobs import event_jobs
 from app.kit.crypto import SecretBox
 from app.kit.jobs import Job
 from app.notifications.jobs import notification_jobs
+from app.portal.jobs import portal_jobs
 from app.privacy.jobs import privacy_jobs
 from app.sla.jobs import sla_jobs
 from app.webhooks.jobs import webhook_jobs
@@ -37,4 +38,5 @@ def declared_jobs(
         *attachment_jobs(db, settings),
         *notification_jobs(db, settings, secret_box),
         *privacy_jobs(db, settings),
+        *portal_jobs(db, settings, secret_box),
     ]

@@ -153,8 +153,7 @@ async def _ccs(session: AsyncSession, ticket: Ticket) -> list[dict[str, str | No
 
 
 async def _send(reply: Reply) -> Sent | NotSent | Suppressed:
-    settings = reply.channel.settings
-    if not settings.get("smtp_host"):
+    if not reply.channel.settings.get("smtp_host"):
         return NotSent("the channel has no SMTP server to send replies through", True)
     to = reply.conversation.address.get("email")
     if not to:
@@ -168,7 +167,7 @@ async def _send(reply: Reply) -> Sent | NotSent | Suppressed:
     copied = _copied_on(reply, to)
     mail = compose(reply, to, files, copied)
     return await send_by_smtp(
-        settings,
+        reply.channel.settings,
         reply.secrets,
         mail,
         [to, *(person["email"] for person in copied)],
@@ -302,6 +301,7 @@ async def _files(reply: Reply) -> list[tuple[Attachment, bytes]] | NotSent:
 
 
 class EmailAdapter(ChannelAdapter):
+    carries_customer_link = True
     kind = ChannelKind.email
     settings_model = EmailSettings
     secrets_model = EmailSecrets
