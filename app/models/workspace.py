@@ -9,6 +9,8 @@ from app.models.base import Base, Versioned
 from app.models.columns import pg_enum
 from app.models.enums import Locale
 
+DEFAULT_BRAND_COLOR = "#1d4ed8"
+
 
 class Workspace(Versioned, Base):
     __tablename__ = "workspaces"
@@ -23,6 +25,8 @@ class Workspace(Versioned, Base):
     rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
     # The language of the texts the service writes: notes, call summaries, subjects.
     locale: Mapped[Locale] = mapped_column(pg_enum(Locale, "locale"), server_default=Locale.vi.value)
+    # The colour of the customer pages' header and buttons, `#rrggbb` in lower case.
+    brand_color: Mapped[str] = mapped_column(String(7), server_default=DEFAULT_BRAND_COLOR)
 
 
 def ticket_number_sequence(workspace_id: UUID) -> str:

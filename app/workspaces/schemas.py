@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from app.kit.schemas import Name, ResponseModel, UpdateModel
 from app.models.enums import Locale
@@ -25,12 +25,24 @@ WorkspaceLocale = Annotated[
     ),
 ]
 
+BrandColor = Annotated[
+    str,
+    Field(
+        pattern=r"^#[0-9a-fA-F]{6}$",
+        examples=["#1d4ed8"],
+        description="The colour of the customer pages' header and buttons, `#rrggbb` (default `#1d4ed8`); "
+        "their text on it is black or white, whichever contrasts more",
+    ),
+    AfterValidator(str.lower),
+]
+
 
 class WorkspaceOut(ResponseModel):
     id: UUID
     name: str
     rate_limit_per_minute: RateLimit | None
     locale: WorkspaceLocale
+    brand_color: BrandColor
     created_at: datetime
     updated_at: datetime
 
@@ -39,3 +51,4 @@ class WorkspaceUpdate(UpdateModel):
     name: Name = None
     rate_limit_per_minute: RateLimit | None = None
     locale: WorkspaceLocale = None
+    brand_color: BrandColor = None
