@@ -7,6 +7,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.config import AttachmentSettings
 from app.customer_pages.security import (
     FORM_TOKEN_TTL_SECONDS,
     contrast_ratio,
@@ -15,7 +16,46 @@ from app.customer_pages.security import (
     negotiate_locale,
     text_color_on,
 )
-from tests.conftest import Tenant
+from tests.conftest import Tenant, create_tenant
+from tests.factories import create_ticket
+
+FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
+PAGE_HEADERS = {
+    "cache-control": "private, no-store",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+}
+
+
+async def linked_ticket(tenant: Tenant, **fields: object) -> tuple[dict, str]:
+    """A ticket with a requester, and the token of its customer link."""
+    ticket = await create_ticket(
+        tenant.agent, requester={"email": "le.thi.mai@example.vn", "name": "Lê Thị Mai"}, **fields
+    )
+    issued = await tenant.agent.post(f"/v1/tickets/{ticket['id']}/customer-link")
+    assert issued.status_code == 201, issued.text
+    return ticket, issued.json()["token"]
+
+
+def assert_page_headers(answer: httpx.Response) -> None:
+    for name, value in PAGE_HEADERS.items():
+        assert answer.headers[name] == value, name
+    policy = answer.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert "'unsafe-inline'" not in policy and "script-src" not in policy
+    assert answer.headers["content-type"].startswith("text/html")
+
+
+async def form_token_of(tenant: Tenant, token: str) -> str:
+    page = await tenant.anonymous.get(f"/t/{token}")
+    assert page.status_code == 200, page.text
+    return FORM_TOKEN.findall(page.text)[0]
+
+
+async def public_comments(tenant: Tenant, ticket_id: str) -> list[dict]:
+    answer = await tenant.agent.get(f"/v1/tickets/{ticket_id}/comments", params={"limit": 100})
+    return [comment for comment in answer.json()["items"] if comment["public"]]
 
 
 async def set_brand_color(tenant: Tenant, color: object) -> httpx.Response:
@@ -118,3 +158,165 @@ def test_a_form_token_holds_for_its_link_and_a_while_only(app: FastAPI) -> None:
     assert not form_token_valid(box, "link-a", forged, now=1_000_000 + 200)
     for wrong in ("", ".", "abc.def", "1000000.", issued + "x"):
         assert not form_token_valid(box, "link-a", wrong, now=1_000_000 + 60), wrong
+
+
+# The ticket's page
+
+
+async def test_the_page_shows_the_public_thread_escaped_and_never_a_note(tenant: Tenant) -> None:
+    ticket, token = await linked_ticket(tenant, subject="Hóa đơn <script>alert(1)</script> sai")
+    await tenant.agent.post(
+        f"/v1/tickets/{ticket['id']}/comments",
+        json={"body": "Chị vui lòng chờ <b>5 phút</b>", "public": True},
+    )
+    await tenant.agent.post(
+        f"/v1/tickets/{ticket['id']}/comments", json={"body": "Khách này hay khiếu nại", "public": False}
+    )
+    page = await tenant.anonymous.get(f"/t/{token}")
+    assert page.status_code == 200, page.text
+    assert_page_headers(page)
+    assert "Hóa đơn &lt;script&gt;alert(1)&lt;/script&gt; sai" in page.text and "<script" not in page.text
+    assert "Chị vui lòng chờ &lt;b&gt;5 phút&lt;/b&gt;" in page.text
+    assert "Khách này hay khiếu nại" not in page.text
+    assert "Công ty TNHH Ánh Dương" in page.text
+    assert 'href="/pages/theme/1d4ed8.css"' in page.text and "style=" not in page.text
+
+
+@pytest.mark.parametrize("path", ["/t/{token}", "/t/not-a-token", "/t/{other}"])
+async def test_an_unknown_or_revoked_link_is_the_not_found_page(tenant: Tenant, path: str) -> None:
+    ticket, token = await linked_ticket(tenant)
+    _, other = await linked_ticket(tenant)
+    revoked = await tenant.agent.delete(f"/v1/tickets/{ticket['id']}/customer-link")
+    assert revoked.status_code == 204, revoked.text
+    # `{other}`: a token of the same workspace that no link ever had.
+    url = path.format(token=token, other=other[:-8] + "AAAAAAAA")
+    for language, title in (("vi", "Không tìm thấy trang"), ("en-GB,en;q=0.8", "Page not found")):
+        page = await tenant.anonymous.get(url, headers={"Accept-Language": language})
+        assert page.status_code == 404
+        assert_page_headers(page)
+        assert f"<h1>{title}</h1>" in page.text
+    assert (await tenant.anonymous.get(f"/t/{other}")).status_code == 200
+
+
+async def test_a_posted_form_for_an_unknown_link_is_the_not_found_page(tenant: Tenant) -> None:
+    answer = await tenant.anonymous.post("/t/not-a-token/solve", data={"form_token": "1.x"})
+    assert answer.status_code == 404 and "<h1>Không tìm thấy trang</h1>" in answer.text
+    assert_page_headers(answer)
+
+
+async def test_the_language_is_the_browsers_else_the_workspaces(tenant: Tenant) -> None:
+    _, token = await linked_ticket(tenant, subject="Đổi size áo")
+    english = await tenant.anonymous.get(f"/t/{token}", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert '<html lang="en">' in english.text and "Ticket #" in english.text
+    assert "Accept-Language" in english.headers["vary"]
+    default = await tenant.anonymous.get(f"/t/{token}", headers={"Accept-Language": "fr-FR"})
+    assert '<html lang="vi">' in default.text and "Phiếu #" in default.text
+    current = await tenant.admin.get("/v1/workspace")
+    changed = await tenant.admin.patch(
+        "/v1/workspace", json={"locale": "en"}, headers={"If-Match": current.headers["ETag"]}
+    )
+    assert changed.status_code == 200
+    assert '<html lang="en">' in (await tenant.anonymous.get(f"/t/{token}")).text
+    vietnamese = await tenant.anonymous.get(f"/t/{token}", headers={"Accept-Language": "vi"})
+    assert '<html lang="vi">' in vietnamese.text
+
+
+async def test_the_page_carries_the_workspaces_colour_and_readable_text(tenant: Tenant) -> None:
+    _, token = await linked_ticket(tenant)
+    assert (await set_brand_color(tenant, "#FACC15")).status_code == 200
+    page = await tenant.anonymous.get(f"/t/{token}")
+    theme_url = re.search(r'href="(/pages/theme/[0-9a-f]{6}\.css)"', page.text)[1]
+    theme = await tenant.anonymous.get(theme_url)
+    assert "--brand: #facc15;" in theme.text and "--on-brand: #000000;" in theme.text
+
+
+# Forms: CSRF, and what each does
+
+
+async def test_a_form_without_a_valid_token_or_from_another_site_is_refused_and_changes_nothing(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    ticket, token = await linked_ticket(tenant)
+    _, other_token = await linked_ticket(tenant)
+    valid = await form_token_of(tenant, token)
+    of_other_link = await form_token_of(tenant, other_token)
+    refused_forms = [
+        ({"body": "Không có mã biểu mẫu"}, {}),
+        ({"body": "Mã của liên kết khác", "form_token": of_other_link}, {}),
+        ({"body": "Mã giả", "form_token": valid[:-2] + "xx"}, {}),
+        ({"body": "Từ trang khác", "form_token": valid}, {"Origin": "https://lua-dao.example"}),
+        ({"body": "Từ trang khác", "form_token": valid}, {"Sec-Fetch-Site": "cross-site"}),
+        ({"body": "Từ trang rỗng", "form_token": valid}, {"Origin": "null"}),
+    ]
+    for form, headers in refused_forms:
+        answer = await tenant.anonymous.post(f"/t/{token}/reply", data=form, headers=headers)
+        expected = 422 if "form_token" not in form else 403
+        assert answer.status_code == expected, (form, headers, answer.text)
+        assert_page_headers(answer)
+    stale = form_token(app.state.secret_box, token, now=1)
+    answer = await tenant.anonymous.post(f"/t/{token}/solve", data={"form_token": stale})
+    assert answer.status_code == 403 and "Biểu mẫu đã hết hạn" in answer.text
+    assert await public_comments(tenant, ticket["id"]) == []
+    assert (await tenant.agent.get(f"/v1/tickets/{ticket['id']}")).json()["status_kind"] == "new"
+
+    sent = await tenant.anonymous.post(
+        f"/t/{token}/reply",
+        data={"body": "Gửi từ chính trang", "form_token": valid},
+        headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},
+    )
+    assert sent.status_code == 303, sent.text
+    assert sent.headers["location"] == f"/t/{token}?done=replied"
+    assert [comment["body"] for comment in await public_comments(tenant, ticket["id"])] == [
+        "Gửi từ chính trang"
+    ]
+
+
+async def test_the_customer_solves_then_rates_and_an_early_rating_is_explained(tenant: Tenant) -> None:
+    ticket, token = await linked_ticket(tenant)
+    valid = await form_token_of(tenant, token)
+    early = await tenant.anonymous.post(f"/t/{token}/rating", data={"form_token": valid, "score": "4"})
+    assert early.status_code == 409 and "khi phiếu đã được giải quyết" in early.text
+    assert f'href="/t/{token}"' in early.text
+    solved = await tenant.anonymous.post(f"/t/{token}/solve", data={"form_token": valid})
+    assert solved.status_code == 303 and solved.headers["location"] == f"/t/{token}?done=solved"
+    assert (await tenant.agent.get(f"/v1/tickets/{ticket['id']}")).json()["status_kind"] == "solved"
+    page = await tenant.anonymous.get(f"/t/{token}?done=solved")
+    assert "Phiếu đã được đánh dấu là đã giải quyết." in page.text and 'action="/t/' in page.text
+    for wrong in ({"score": "6"}, {"score": "tốt"}, {}):
+        refused = await tenant.anonymous.post(f"/t/{token}/rating", data={"form_token": valid, **wrong})
+        assert refused.status_code == 422, wrong
+    rated = await tenant.anonymous.post(
+        f"/t/{token}/rating", data={"form_token": valid, "score": "2", "comment": "  Chờ lâu quá  "}
+    )
+    assert rated.status_code == 303 and rated.headers["location"] == f"/t/{token}?done=rated"
+    shown = (await tenant.agent.get(f"/v1/tickets/{ticket['id']}")).json()
+    assert shown["rating_score"] == 2
+    again = await tenant.anonymous.get(f"/t/{token}")
+    assert "Bạn đã đánh giá 2/5." in again.text and "Chờ lâu quá</textarea>" in again.text
+
+
+async def test_a_reply_too_large_is_refused_with_a_page(app: FastAPI, tenant: Tenant) -> None:
+    ticket, token = await linked_ticket(tenant)
+    valid = await form_token_of(tenant, token)
+    original = app.state.settings
+    # Not with monkeypatch: it restores through the instance `__dict__`, which the app's state does not use.
+    small = AttachmentSettings(max_file_bytes=1000, max_files_per_comment=1)
+    app.state.settings = original.model_copy(update={"attachment": small})
+    try:
+        answer = await tenant.anonymous.post(
+            f"/t/{token}/reply",
+            data={"body": "Tệp lớn", "form_token": valid},
+            files={"files": ("lon.bin", b"x" * 200_000, "application/octet-stream")},
+        )
+    finally:
+        app.state.settings = original
+    assert answer.status_code == 413 and "Tệp đính kèm quá lớn" in answer.text
+    assert_page_headers(answer)
+    assert await public_comments(tenant, ticket["id"]) == []
+
+
+async def test_a_ticket_of_another_workspace_shows_its_own_name(app: FastAPI, tenant: Tenant) -> None:
+    other = await create_tenant(app, "Cửa hàng Bình Minh")
+    _, token = await linked_ticket(other)
+    page = await tenant.anonymous.get(f"/t/{token}")
+    assert "Cửa hàng Bình Minh" in page.text and "Công ty TNHH Ánh Dương" not in page.text

@@ -12,7 +12,7 @@ from starlette.types import Receive, Scope, Send
 from app.api.routing import Handler, UnitOfWorkRoute
 from app.customer_pages.rendering import NEUTRAL, Brand, page_locale, render
 from app.customer_pages.texts import has_text, page_text
-from app.errors import AppError
+from app.errors import AppError, Unprocessable
 
 # Kept on the request by a page once it knows whose page it is, for an error answered after that.
 BRAND_STATE = "page_brand"
@@ -41,7 +41,7 @@ class PageRoute(UnitOfWorkRoute):
             except AppError as error:
                 return error_page(request, error)
             except RequestValidationError:
-                return error_page(request, AppError("The form is incomplete", code="form_incomplete"))
+                return error_page(request, Unprocessable("The form is incomplete", code="form_incomplete"))
 
         return page
 

@@ -50,6 +50,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "rating_send": ("Gửi đánh giá", "Send rating"),
     "rating_change": ("Cập nhật đánh giá", "Update rating"),
     "rating_given": ("Bạn đã đánh giá {score}/5.", "You rated {score}/5."),
+    "rating_given_good": ("Bạn đã đánh giá: hài lòng.", "You rated it good."),
+    "rating_given_bad": ("Bạn đã đánh giá: chưa hài lòng.", "You rated it bad."),
     "rating_after_solved": (
         "Bạn có thể đánh giá khi phiếu đã được giải quyết.",
         "You can rate once the ticket is solved.",
