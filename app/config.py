@@ -153,11 +153,40 @@ class RateLimitSettings(BaseSettings):
     # Requests whose credentials are refused (401), per client address.
     failed_auth_per_minute: int = Field(20, ge=1)
     failed_auth_burst: int = Field(20, ge=1)
+    # What customers ask of the portal (/v1/portal), per client address.
+    portal_per_minute: int = Field(120, ge=1)
+    portal_burst: int = Field(60, ge=1)
     # What a channel receives (messages, provider events, mail, calls, uploads), per channel.
     channel_per_minute: int = Field(3000, ge=1)
     channel_burst: int = Field(300, ge=1)
     # How long a process keeps a workspace's own limit before reading it again.
     workspace_cache_seconds: float = Field(60.0, ge=0)
+
+
+class PortalSettings(BaseSettings):
+    """What customers open without an account: a ticket's link, and their list of tickets by email."""
+
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_PORTAL_", extra="ignore")
+
+    # Where customers open the pages of the portal: a ticket's link is `{public_base_url}/t/{token}`,
+    # the list sent by email `{public_base_url}/my/{token}`.
+    public_base_url: str = "http://localhost:8000"
+    # A ticket's link stops opening it this long after the ticket closed.
+    link_days_after_close: float = Field(30.0, gt=0)
+    # How long the link sent by email opens a contact's list (once), and the session it gives lasts.
+    access_link_minutes: int = Field(15, ge=1, le=24 * 60)
+    session_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
+    # Links sent to one email address, and requests of one client address (per minute), at most.
+    access_per_address_per_hour: int = Field(5, ge=1)
+    access_per_client_per_minute: int = Field(10, ge=1)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL without query or fragment")
+        return value.rstrip("/")
 
 
 class CustomerPagesSettings(BaseSettings):
@@ -322,6 +351,7 @@ class Settings(BaseSettings):
     macro: MacroSettings = Field(default_factory=MacroSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
+    portal: PortalSettings = Field(default_factory=PortalSettings)
     pages: CustomerPagesSettings = Field(default_factory=CustomerPagesSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
 

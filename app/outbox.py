@@ -33,6 +33,7 @@ class EventType(enum.StrEnum):
     ticket_merged = "ticket.merged"
     ticket_sla_warning = "ticket.sla_warning"
     ticket_sla_breached = "ticket.sla_breached"
+    ticket_rated = "ticket.rated"
     agent_availability_changed = "agent.availability_changed"
     contact_created = "contact.created"
     contact_updated = "contact.updated"

@@ -22,6 +22,8 @@ from app.kit.schemas import refuse_unstorable_parameters
 from app.macros.router import router as macros_router
 from app.notifications.router import router as notifications_router
 from app.organizations.router import router as organizations_router
+from app.portal.router import links as customer_links_router
+from app.portal.router import router as portal_router
 from app.presence.router import router as presence_router
 from app.reports.router import router as reports_router
 from app.roles.router import router as roles_router
@@ -41,6 +43,7 @@ DOMAIN_ROUTERS = [
     search_router,
     ticket_metrics_router,
     views_router,
+    customer_links_router,
     attachments_router,
     comments_router,
     presence_router,
@@ -65,6 +68,7 @@ DOMAIN_ROUTERS = [
     events_router,
     notifications_router,
     webhooks_router,
+    portal_router,
 ]
 
 # Checks shared by every route, so that a route added later has them without anyone remembering.

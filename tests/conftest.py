@@ -24,7 +24,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from app.config import RateLimitSettings, Settings, WebhookSettings, WorkerSettings
+from app.config import PortalSettings, RateLimitSettings, Settings, WebhookSettings, WorkerSettings
 from app.db import Database, migrate
 from app.embedded import asyncpg_url, start_embedded_postgres
 from app.main import create_app
@@ -93,6 +93,10 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         # Tests run the worker's jobs themselves, with clocks of their own.
         worker=WorkerSettings(in_api="false"),
         rate_limit=RateLimitSettings(**dict.fromkeys(RATE_LIMIT_FIELDS, GENEROUS_RATE_LIMIT)),
+        # The suite asks for access links from one address; tests/test_portal.py sets its own limits.
+        portal=PortalSettings(
+            access_per_address_per_hour=GENEROUS_RATE_LIMIT, access_per_client_per_minute=GENEROUS_RATE_LIMIT
+        ),
     )
 
 

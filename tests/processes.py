@@ -17,7 +17,7 @@ HELPDESK = str(Path(sys.executable).with_name("helpdesk"))
 GENEROUS_RATE_LIMIT = 1_000_000
 RATE_LIMIT_FIELDS = [
     f"{kind}_{measure}"
-    for kind in ("credential", "workspace", "failed_auth", "channel")
+    for kind in ("credential", "workspace", "failed_auth", "channel", "portal")
     for measure in ("per_minute", "burst")
 ]
 GENEROUS_RATE_LIMITS = {

@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from app.kit.tokens import new_token
 from tests.conftest import Tenant
 from tests.factories import (
     create,
@@ -87,6 +88,7 @@ async def build_world(tenant: Tenant) -> World:
     kid, secret = await rotate_token_secret(admin)
     as_member = {"Authorization": f"Bearer {mint_agent_token(kid, secret, member['external_id'])}"}
     notification = (await admin.get("/v1/notifications", headers=as_member)).json()["items"][0]
+    customer_link = await create(agent, f"/v1/tickets/{ticket['id']}/customer-link", {})
     return {
         "agent_id": member["id"],
         "group_id": group["id"],
@@ -114,6 +116,12 @@ async def build_world(tenant: Tenant) -> World:
         "role_id": role["id"],
         "view_id": view["id"],
         "notification_id": notification["id"],
+        "token": customer_link["token"],
+        "workspace_id": str(tenant.workspace_id),
+        # Well formed, and of the workspace, but of no session: the walks need none that lists anything.
+        "session_token": new_token(tenant.workspace_id),
+        "number": str(ticket["number"]),
+        "contact_email": contact["email"],
     }
 
 
@@ -217,9 +225,14 @@ MULTIPART_EXAMPLES: dict[str, Callable[[World], dict[str, Any]]] = {
     "create_comment_with_files": lambda w: {
         "comment": '{"body": "Ảnh chụp lỗi", "public": false}',
     },
+    "create_portal_reply_with_files": lambda w: {"body": "Em gửi ảnh chụp lỗi ạ"},
 }
 
 EXAMPLES: dict[str, Callable[[World], dict[str, Any]]] = {
+    "create_portal_reply": lambda w: {"body": "Dạ em vẫn chưa nhận được hàng"},
+    "rate_portal_ticket": lambda w: {"score": 5, "comment": "Hỗ trợ nhanh, cảm ơn!"},
+    "request_portal_access": lambda w: {"workspace_id": w["workspace_id"], "email": w["contact_email"]},
+    "open_portal_session": lambda w: {"token": w["token"]},
     "create_ticket": lambda w: {
         "subject": "Khách hàng phản ánh giao hàng chậm",
         "description": "Đơn hàng đặt thứ hai chưa tới",

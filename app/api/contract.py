@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.deps import stream_token
 from app.api.idempotency import REPLAYED_HEADER
 from app.api.problems import PROBLEM_JSON
-from app.api.routing import CredentialIssuingRoute, ProviderRoute, UnitOfWorkRoute
+from app.api.routing import CredentialIssuingRoute, PortalRoute, ProviderRoute, UnitOfWorkRoute
 
 
 class FieldError(BaseModel):
@@ -140,9 +140,9 @@ _REQUEST_ID_REF = {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}
 
 
 def _rate_limited(route: UnitOfWorkRoute) -> bool:
-    """Whether the route counts its requests: against the caller's credential and workspace, or the
-    channel's budget."""
-    return route.authenticated or isinstance(route, ProviderRoute)
+    """Whether the route counts its requests: against the caller's credential and workspace, the
+    channel's budget, or a customer's address."""
+    return route.authenticated or isinstance(route, ProviderRoute | PortalRoute)
 
 
 def _statuses(route: UnitOfWorkRoute) -> list[int]:

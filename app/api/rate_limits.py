@@ -39,7 +39,8 @@ class RateLimited(AppError):
 
 @dataclass(frozen=True, slots=True)
 class Budget:
-    per_minute: int
+    # May be a fraction: a budget counted by the hour.
+    per_minute: float
     burst: int
 
     @property
@@ -168,11 +169,13 @@ class RateLimiter:
         self.workspace = Budget(settings.workspace_per_minute, settings.workspace_burst)
         self.failed_authentication = Budget(settings.failed_auth_per_minute, settings.failed_auth_burst)
         self.channel = Budget(settings.channel_per_minute, settings.channel_burst)
+        self.portal = Budget(settings.portal_per_minute, settings.portal_burst)
         self._workspace_cache_seconds = settings.workspace_cache_seconds
         self._credentials = Buckets(clock)
         self._workspaces = Buckets(clock)
         self._addresses = Buckets(clock)
         self._channels = Buckets(clock)
+        self._portal_clients = Buckets(clock)
         # A workspace's own requests a minute (or None), with when it was read.
         self._workspace_limits: Recent[tuple[int | None, float]] = Recent()
 
@@ -212,6 +215,14 @@ class RateLimiter:
         bucket = self._channels.of(channel_id, self.channel)
         per_minute = self.channel.per_minute
         return _take([bucket], lambda _: f"This channel may receive {per_minute} requests a minute")
+
+    def admit_portal_client(self, client_host: str) -> Quota:
+        """A customer's request to the portal, counted by their address: they hold no credential."""
+        bucket = self._portal_clients.of(client_network(client_host), self.portal)
+        per_minute = self.portal.per_minute
+        return _take(
+            [bucket], lambda _: f"This address may make {per_minute} requests a minute to the portal"
+        )
 
     def count_failed_authentication(self, client_host: str) -> None:
         """A refused credential from this client; once the client has had its share, RateLimited."""

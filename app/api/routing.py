@@ -310,6 +310,30 @@ class CredentialIssuingRoute(UnitOfWorkRoute):
     honours_idempotency_keys = False
 
 
+class PortalRoute(UnitOfWorkRoute):
+    """For customers, who hold no credential but the token in the path: their requests are counted by
+    client address; no Idempotency-Key (it belongs to a credential); and no answer is kept by a cache or
+    handed on as a referrer, since its URL opens a ticket."""
+
+    honours_idempotency_keys = False
+
+    def limit_intake(self, request: Request, limiter: RateLimiter) -> None:
+        request.scope[QUOTA_SCOPE_KEY] = limiter.admit_portal_client(
+            request.client.host if request.client else ""
+        )
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def private(request: Request) -> Response:
+            response = await handler(request)
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["Referrer-Policy"] = "no-referrer"
+            return response
+
+        return private
+
+
 class ProviderRoute(UnitOfWorkRoute):
     """For channels' inbound endpoints: the caller proves itself with the channel's secret, and a
     re-sent message is recognised by its provider id rather than by an Idempotency-Key."""

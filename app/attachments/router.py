@@ -1,18 +1,18 @@
 from typing import Annotated
-from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, File, Request, Response, UploadFile, status
-from fastapi.responses import RedirectResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from app.api.contract import download
 from app.api.deps import Agent, Session, Viewer
 from app.api.routing import UnitOfWorkRoute
+from app.attachments.downloads import file_response
 from app.attachments.schemas import UploadOut
 from app.attachments.service import get_attachment, store_files, uploaded_by
 from app.attachments.storage import Storage, storage_dependency
 from app.auth.principal import Principal
-from app.errors import Gone, NotFound
+from app.errors import NotFound
 from app.kit.schemas import Page
 from app.models import Attachment
 from app.tickets.service import TicketService
@@ -64,24 +64,7 @@ async def download_attachment(
     Streamed through the API, or, when the storage signs downloads, a redirect to the storage itself.
     """
     attachment = await _readable(request, session, principal, attachment_id)
-    disposition = f"attachment; filename*=UTF-8''{quote(attachment.filename, safe='')}"
-    try:
-        url = await storage.download_url(attachment.storage_key, attachment.content_type, disposition)
-        if url is not None:
-            # The URL is a credential for a while: no cache along the way keeps it.
-            return RedirectResponse(url, status.HTTP_307_TEMPORARY_REDIRECT, {"Cache-Control": "no-store"})
-        chunks = await storage.open(attachment.storage_key)
-    except FileNotFoundError:
-        raise Gone("The attachment's file is missing from storage", code="file_missing") from None
-    return StreamingResponse(
-        chunks,
-        media_type=attachment.content_type,
-        headers={
-            "Content-Disposition": disposition,
-            "Content-Length": str(attachment.size),
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return await file_response(storage, attachment)
 
 
 async def _readable(

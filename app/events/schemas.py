@@ -9,6 +9,7 @@ from app.comments.schemas import CommentOut
 from app.contacts.schemas import ContactOut
 from app.kit.schemas import ResponseModel
 from app.models.enums import ActorType
+from app.ratings.schemas import RatingOut
 from app.tickets.schemas import SlaMetricOut, TicketMetricsOut, TicketOut
 
 
@@ -51,6 +52,7 @@ class TicketEventData(BaseModel):
     sla: SlaMetricOut | None = Field(
         None, description="The metric warned about or breached (ticket.sla_warning, ticket.sla_breached)"
     )
+    rating: RatingOut | None = Field(None, description="The rating given or changed (ticket.rated)")
     metrics: TicketMetricsOut | None = Field(
         None,
         description="The ticket's metrics after the change (ticket.status_changed, and ticket.comment_added "

@@ -10,6 +10,16 @@ LOCALES = ("vi", "en")
 
 # key: (Vietnamese, English)
 _CATALOGUE: dict[str, tuple[str, str]] = {
+    # The link to a contact's tickets, sent by email.
+    "portal_access_subject": ("Các yêu cầu hỗ trợ của bạn tại {workspace}", "Your requests at {workspace}"),
+    "portal_access_body": (
+        "Xin chào {name},\n\nMở liên kết sau để xem các yêu cầu hỗ trợ của bạn tại {workspace}:\n{url}\n\n"
+        "Liên kết chỉ dùng được một lần, trong {minutes} phút. Nếu bạn không yêu cầu, hãy bỏ qua thư này.",
+        "Hello {name},\n\nOpen this link to see your requests at {workspace}:\n{url}\n\n"
+        "The link works once, within {minutes} minutes. If you did not ask for it, ignore this email.",
+    ),
+    # What a public reply sent by email ends with: the ticket's page.
+    "customer_link_footer": ("Xem và trả lời yêu cầu của bạn: {url}", "See and answer your request: {url}"),
     # A ticket made from another.
     "sub_ticket_note": ("Phiếu con của #{number}: {subject}", "Sub-ticket of #{number}: {subject}"),
     # A message on a channel.

@@ -13,6 +13,7 @@ from app.models.event import Event
 from app.models.idempotency_key import IdempotencyKey
 from app.models.macro import Macro
 from app.models.notification import Notification
+from app.models.portal import CustomerLink, PortalToken, TicketRating
 from app.models.sla import BusinessCalendar, SlaPolicy, TicketSla
 from app.models.status import TicketStatus
 from app.models.ticket import TagCount, Ticket, TicketHistory
@@ -37,6 +38,7 @@ __all__ = [
     "ContactIdentity",
     "Conversation",
     "CustomFieldDefinition",
+    "CustomerLink",
     "DispatchCursor",
     "Event",
     "Group",
@@ -48,12 +50,14 @@ __all__ = [
     "Notification",
     "Organization",
     "OutboundMessage",
+    "PortalToken",
     "Presence",
     "SlaPolicy",
     "TagCount",
     "Ticket",
     "TicketHistory",
     "TicketLink",
+    "TicketRating",
     "TicketSla",
     "TicketStatus",
     "TicketView",

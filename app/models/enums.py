@@ -177,6 +177,12 @@ class LinkKind(enum.StrEnum):
     follow_up_of = "follow_up_of"
 
 
+class PortalTokenKind(enum.StrEnum):
+    # Sent by email, exchanged once for a session.
+    magic_link = "magic_link"
+    session = "session"
+
+
 class PresenceState(enum.StrEnum):
     viewing = "viewing"
     typing = "typing"

@@ -232,6 +232,10 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
     solved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    # The customer's latest rating (ticket_ratings holds one per solve), for lists to show and filter on.
+    rating_score: Mapped[int | None] = mapped_column(SmallInteger)
+    rating_good: Mapped[bool | None] = mapped_column(Boolean)
+    rated_at: Mapped[datetime | None]
     # Subject and description folded (app/kit/search.py `search_key`); comments keep their own.
     search_text: Mapped[str] = mapped_column(Text, server_default="")
     # Metrics (app/metrics). Times in seconds: calendar time, and business time of the ticket's calendar

@@ -115,6 +115,10 @@ class TicketFilters:
     sla_breached: bool | None = None
     solved_after: datetime | None = None
     has_missed_call: bool | None = None
+    # The latest rating: good or bad, or its score.
+    rating_good: bool | None = None
+    rating_score: int | None = None
+    rated: bool | None = None
     sla_due_after: datetime | None = None
     sla_due_before: datetime | None = None
     deleted: bool = False
@@ -307,6 +311,17 @@ async def ticket_filters(
         bool | None,
         Query(description="true: a call record on the ticket was not answered; false: none was (or no call)"),
     ] = None,
+    rating: Annotated[
+        str | None,
+        Query(
+            max_length=4,
+            description="The customer's latest rating: `good` or `bad` (a score of 4 or 5 is good), or a "
+            "score `1` to `5`",
+        ),
+    ] = None,
+    rated: Annotated[
+        bool | None, Query(description="true: the customer rated the ticket; false: never rated")
+    ] = None,
     sla_due_after: Annotated[
         AwareDatetime | None, Query(description="The soonest SLA due time is at or after this")
     ] = None,
@@ -387,6 +402,8 @@ def _filters(
     updated_before: datetime | None,
     sla_breached: bool | None,
     has_missed_call: bool | None,
+    rating: str | None,
+    rated: bool | None,
     sla_due_after: datetime | None,
     sla_due_before: datetime | None,
     solved_within_days: int | None,
@@ -429,11 +446,24 @@ def _filters(
         sla_breached=sla_breached,
         solved_after=utcnow() - timedelta(days=solved_within_days) if solved_within_days else None,
         has_missed_call=has_missed_call,
+        **_rating(rating),
+        rated=rated,
         sla_due_after=sla_due_after,
         sla_due_before=sla_due_before,
         deleted=deleted,
         text=_text_query(q, phone_region),
     )
+
+
+def _rating(value: str | None) -> dict[str, Any]:
+    """`rating=good|bad|1..5` as the filter's fields."""
+    if value is None:
+        return {}
+    if value in ("good", "bad"):
+        return {"rating_good": value == "good"}
+    if value in ("1", "2", "3", "4", "5"):
+        return {"rating_score": int(value)}
+    raise BadRequest("rating must be good, bad or a score 1 to 5", field="rating", code="invalid_filter")
 
 
 def _text_query(q: str | None, phone_region: str) -> TextQuery | None:

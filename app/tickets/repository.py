@@ -149,7 +149,7 @@ TICKET_COLUMNS = Ticket.__table__.c
 # What a new ticket does not have yet.
 UNSET_AT_CREATION = (
     "deleted_at", "first_response_at", "last_public_comment_at", "last_public_comment_by", "merged_into_id",
-    "last_customer_reply_at", "last_agent_reply_at",
+    "last_customer_reply_at", "last_agent_reply_at", "rating_score", "rating_good", "rated_at",
 )  # fmt: skip
 # The columns a new ticket gets from the service; the database fills in the rest.
 _CREATED_COLUMNS = [
@@ -552,6 +552,12 @@ class TicketRepository(ScopedRepository[Ticket]):
             conditions.append(Ticket.sla_breached == filters.sla_breached)
         if filters.solved_after is not None:
             conditions.append(Ticket.solved_at >= filters.solved_after)
+        if filters.rating_good is not None:
+            conditions.append(Ticket.rating_good.is_(filters.rating_good))
+        if filters.rating_score is not None:
+            conditions.append(Ticket.rating_score == filters.rating_score)
+        if filters.rated is not None:
+            conditions.append(Ticket.rated_at.is_not(None) if filters.rated else Ticket.rated_at.is_(None))
         if filters.has_missed_call is not None:
             # The partial index's own predicate, so that only the comments of missed calls are read.
             missed = exists().where(

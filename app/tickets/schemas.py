@@ -301,6 +301,11 @@ class TicketOut(ResponseModel):
     solved_at: datetime | None
     closed_at: datetime | None
     deleted_at: datetime | None
+    rating_score: int | None = Field(
+        None, description="The customer's latest rating: 1 to 5, or null for one given as good or bad alone"
+    )
+    rating_good: bool | None = Field(None, description="Whether the latest rating is good; null: never rated")
+    rated_at: datetime | None = Field(None, description="When the customer last rated the ticket")
     version: int
     sla: TicketSlaOut | None = Field(
         None, description="Each SLA metric: on single-ticket responses when a policy applies; null in lists"

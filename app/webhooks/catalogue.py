@@ -73,6 +73,10 @@ DESCRIPTIONS = {
     EventType.ticket_sla_breached: (
         "An SLA metric of the ticket passed its due time (`data.sla`); once per metric cycle."
     ),
+    EventType.ticket_rated: (
+        "The customer rated a solve of the ticket, or changed that rating (`data.rating`); the ticket "
+        "carries its latest rating."
+    ),
     EventType.contact_created: "A contact was created, through the API or as a ticket's requester.",
     EventType.contact_updated: "A contact's fields or identities changed.",
     EventType.webhook_test: "Sent by POST /v1/webhooks/{id}/test to that endpoint only.",

@@ -13,6 +13,7 @@ from app.events.jobs import event_jobs
 from app.kit.crypto import SecretBox
 from app.kit.jobs import Job
 from app.notifications.jobs import notification_jobs
+from app.portal.jobs import portal_jobs
 from app.sla.jobs import sla_jobs
 from app.webhooks.jobs import webhook_jobs
 
@@ -33,4 +34,5 @@ def declared_jobs(
         *event_jobs(db, settings),
         *attachment_jobs(db, settings),
         *notification_jobs(db),
+        *portal_jobs(db, settings, secret_box),
     ]

@@ -1,7 +1,7 @@
 """workspace brand color
 
 Revision ID: 9b4e2f6a1c57
-Revises: 6c1d9e27a4b3
+Revises: 8e3b6f1d4c27
 Create Date: 2026-12-12 17:30:00.000000+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "9b4e2f6a1c57"
-down_revision: str | None = "6c1d9e27a4b3"
+down_revision: str | None = "8e3b6f1d4c27"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -12,6 +12,7 @@ import secrets
 import socket
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from email.message import EmailMessage
 from typing import Any
 
 import aiosmtplib
@@ -30,7 +31,7 @@ from app.comments.repository import CommentRepository
 from app.contacts.repository import ContactRepository
 from app.errors import Forbidden
 from app.kit.normalization import normalize_email
-from app.kit.outbound import UnsafeDestination, check_destination
+from app.kit.outbound import OutboundPolicy, Resolver, UnsafeDestination, check_destination
 from app.models import Attachment, InboundMessage, MessagingChannel, Ticket
 from app.models.enums import Channel, ChannelKind, CommentAuthor, IdentityKind, Locale
 
@@ -152,8 +153,7 @@ async def _ccs(session: AsyncSession, ticket: Ticket) -> list[dict[str, str | No
 
 
 async def _send(reply: Reply) -> Sent | NotSent | Suppressed:
-    settings = reply.channel.settings
-    if not settings.get("smtp_host"):
+    if not reply.channel.settings.get("smtp_host"):
         return NotSent("the channel has no SMTP server to send replies through", True)
     to = reply.conversation.address.get("email")
     if not to:
@@ -166,10 +166,37 @@ async def _send(reply: Reply) -> Sent | NotSent | Suppressed:
         return files
     copied = _copied_on(reply, to)
     mail = compose(reply, to, files, copied)
+    recipients = [to, *(person["email"] for person in copied)]
+    return await send_mail(
+        reply.channel,
+        reply.secrets,
+        mail,
+        recipients,
+        policy=reply.policy,
+        resolve=reply.resolve,
+        seconds=reply.timeout,
+    )
+
+
+async def send_mail(
+    channel: MessagingChannel,
+    secrets: Mapping[str, str],
+    mail: EmailMessage,
+    recipients: Sequence[str],
+    *,
+    policy: OutboundPolicy,
+    resolve: Resolver,
+    seconds: float,
+) -> Sent | NotSent:
+    """`mail` sent through the email channel's SMTP server, reached only at an address `policy` allows;
+    each step within `seconds`."""
+    settings = channel.settings
+    if not settings.get("smtp_host"):
+        return NotSent("the channel has no SMTP server to send mail through", True)
     host, port = str(settings["smtp_host"]), int(settings["smtp_port"])
     security = settings.get("smtp_security", "starttls")
     try:
-        connected = await _connect(host, port, reply)
+        connected = await _connect(host, port, policy, resolve, seconds)
     except UnsafeDestination as unsafe:
         return NotSent(f"the SMTP server may not be called: {unsafe}", True)
     except OSError as unreachable:
@@ -177,15 +204,15 @@ async def _send(reply: Reply) -> Sent | NotSent | Suppressed:
     try:
         await aiosmtplib.send(
             mail,
-            recipients=[to, *(person["email"] for person in copied)],
+            recipients=list(recipients),
             # Only for TLS: the certificate is checked for the name, and the name is sent as SNI.
             hostname=host.removesuffix("."),
             sock=connected,
             username=settings.get("smtp_username"),
-            password=reply.secrets.get("smtp_password") if settings.get("smtp_username") else None,
+            password=secrets.get("smtp_password") if settings.get("smtp_username") else None,
             use_tls=security == "tls",
             start_tls=security == "starttls",
-            timeout=reply.timeout,
+            timeout=seconds,
         )
     except aiosmtplib.SMTPResponseException as refused_by_server:
         permanent = refused_by_server.code >= 500
@@ -204,12 +231,14 @@ async def _send(reply: Reply) -> Sent | NotSent | Suppressed:
     return Sent(str(mail["Message-ID"]).strip("<>"))
 
 
-async def _connect(host: str, port: int, reply: Reply) -> socket.socket:
+async def _connect(
+    host: str, port: int, policy: OutboundPolicy, resolve: Resolver, seconds: float
+) -> socket.socket:
     """A connection to the SMTP server, made to an address the policy allowed just now: the name is
     resolved once, here, so that a DNS answer that changes (rebinding) cannot lead anywhere else.
     Raises UnsafeDestination, or OSError when no address can be reached in time."""
-    async with asyncio.timeout(reply.timeout):
-        addresses = await check_destination(smtp_url(host, port), reply.policy, reply.resolve)
+    async with asyncio.timeout(seconds):
+        addresses = await check_destination(smtp_url(host, port), policy, resolve)
         for address in addresses[:-1]:
             # As connecting by name does, move on when one cannot be reached.
             with contextlib.suppress(OSError):
