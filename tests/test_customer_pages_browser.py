@@ -164,9 +164,9 @@ async def test_a_customer_reads_downloads_replies_with_a_file_and_rates(
     assert _hex(await header.evaluate("(element) => getComputedStyle(element).backgroundColor")) == "#ffcc00"
     assert _hex(await header.evaluate("(element) => getComputedStyle(element).color")) == "#000000"
     await check_accessible(page, width)
+    await page.screenshot(path=screenshot_path(f"{name}-1-opened"), full_page=True)
     await page.keyboard.press("Tab")
     assert await page.evaluate("document.activeElement.className") == "skip"
-    await page.screenshot(path=screenshot_path(f"{name}-1-opened"), full_page=True)
 
     # The agent's file downloads through the link.
     async with page.expect_download() as waiting:

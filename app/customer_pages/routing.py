@@ -9,7 +9,8 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.types import Receive, Scope, Send
 
-from app.api.routing import Handler, UnitOfWorkRoute
+from app.api.rate_limits import RateLimiter
+from app.api.routing import QUOTA_SCOPE_KEY, Handler, UnitOfWorkRoute
 from app.customer_pages.rendering import NEUTRAL, Brand, page_locale, render
 from app.customer_pages.texts import has_text, page_text
 from app.errors import AppError, Unprocessable
@@ -24,6 +25,11 @@ class PageRoute(UnitOfWorkRoute):
     honours_idempotency_keys = False
     # Links pasted from mail and chat carry what those add (utm_source…): the page shows all the same.
     refuses_unknown_query_parameters = False
+
+    def limit_intake(self, request: Request, limiter: RateLimiter) -> None:
+        """Pages count against their visitor's address, in the same budget as the portal's API."""
+        client = request.client.host if request.client else ""
+        request.scope[QUOTA_SCOPE_KEY] = limiter.admit_portal_client(client)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:

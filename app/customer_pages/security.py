@@ -63,14 +63,19 @@ def form_token_valid(secret_box: SecretBox, link_token: str, token: str, now: fl
 
 
 def same_origin(request: Request) -> bool:
-    """Whether a form was posted from the service's own pages, by what the browser says: `Origin`
-    naming this host (absent from old browsers), and no `Sec-Fetch-Site` telling of another site."""
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-        return False
+    """Whether a form was posted from the service's own pages, by what the browser says.
+
+    `Sec-Fetch-Site` first: browsers send it on every request, and a page cannot forge it. `Origin`
+    only without it (older browsers), and only when it names an origin: under `Referrer-Policy:
+    no-referrer` browsers post the pages' own forms with `Origin: null`. The form token decides the rest.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = request.headers.get("origin")
-    if origin is None:
+    if origin is None or origin == "null":
         return True
-    return origin != "null" and urlsplit(origin).netloc == request.headers.get("host")
+    return urlsplit(origin).netloc == request.headers.get("host")
 
 
 def negotiate_locale(accept_language: str | None, default: str) -> str:
