@@ -2,12 +2,14 @@
 (CSRF), the language they choose, the workspace's colours, and what a wrong link shows."""
 
 import re
+import uuid
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.config import AttachmentSettings
+from app.config import AttachmentSettings, Settings
 from app.customer_pages.security import (
     FORM_TOKEN_TTL_SECONDS,
     contrast_ratio,
@@ -16,8 +18,10 @@ from app.customer_pages.security import (
     negotiate_locale,
     text_color_on,
 )
-from tests.conftest import Tenant, create_tenant
+from tests.conftest import Tenant, create_tenant, make_client
 from tests.factories import create_ticket
+from tests.test_email_channel import Outbox, email_channel, smtp_server
+from tests.test_portal import access_token_in, ask_access, send_links
 
 FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 PAGE_HEADERS = {
@@ -321,3 +325,75 @@ async def test_a_ticket_of_another_workspace_shows_its_own_name(app: FastAPI, te
     _, token = await linked_ticket(other)
     page = await tenant.anonymous.get(f"/t/{token}")
     assert "Cửa hàng Bình Minh" in page.text and "Công ty TNHH Ánh Dương" not in page.text
+
+
+# A contact's tickets, through the link sent by email
+
+
+@pytest.fixture
+async def outbox() -> AsyncIterator[Outbox]:
+    async with smtp_server() as box:
+        yield box
+
+
+async def emailed_access_token(
+    app: FastAPI, settings: Settings, tenant: Tenant, outbox: Outbox, email: str
+) -> str:
+    """The token of the link a contact asked for, as the worker mailed it through the SMTP server."""
+    await email_channel(tenant, outbox)
+    assert (await ask_access(tenant.anonymous, tenant.workspace_id, email)).status_code == 202
+    await send_links(app, settings)
+    [mail] = [message for message in outbox.received if email in str(message["To"])]
+    return access_token_in(mail)
+
+
+async def test_the_emailed_link_opens_the_contacts_tickets_once_and_each_ticket_by_a_button(
+    app: FastAPI, settings: Settings, tenant: Tenant, outbox: Outbox
+) -> None:
+    email = f"ngoc.{uuid.uuid4().hex[:8]}@example.vn"
+    older = await create_ticket(tenant.agent, subject="Đổi địa chỉ giao hàng", requester={"email": email})
+    newer = await create_ticket(tenant.agent, subject="Hoàn tiền đơn DH-2207", requester={"email": email})
+    someone_elses, _ = await linked_ticket(tenant)
+    token = await emailed_access_token(app, settings, tenant, outbox, email)
+    customer = tenant.anonymous
+
+    # Opening the link spends nothing, and tells nothing of the workspace: a mail scanner may follow it.
+    for _ in range(2):
+        landing = await customer.get(f"/my/{token}")
+        assert landing.status_code == 200
+        assert_page_headers(landing)
+        assert "Công ty TNHH Ánh Dương" not in landing.text
+    refused = await customer.post(f"/my/{token}", data={"form_token": "1.x"})
+    assert refused.status_code == 403
+    opened = await customer.post(f"/my/{token}", data={"form_token": FORM_TOKEN.findall(landing.text)[0]})
+    assert opened.status_code == 303 and opened.headers["location"] == "/my"
+    cookie = opened.headers["set-cookie"]
+    for attribute in ("HttpOnly", "Path=/my", "SameSite=strict"):
+        assert attribute.lower() in cookie.lower(), attribute
+    again = await make_client(app).post(
+        f"/my/{token}", data={"form_token": FORM_TOKEN.findall(landing.text)[0]}
+    )
+    assert again.status_code == 404, "the link works once"
+
+    listed = await customer.get("/my")
+    assert listed.status_code == 200, listed.text
+    assert_page_headers(listed)
+    assert "Công ty TNHH Ánh Dương" in listed.text
+    assert listed.text.index("Hoàn tiền đơn DH-2207") < listed.text.index("Đổi địa chỉ giao hàng")
+    assert someone_elses["subject"] not in listed.text
+    valid = FORM_TOKEN.findall(listed.text)[0]
+    opening = await customer.post(f"/my/tickets/{newer['number']}", data={"form_token": valid})
+    assert opening.status_code == 303 and opening.headers["location"].startswith("/t/")
+    page = await customer.get(opening.headers["location"])
+    assert page.status_code == 200 and "Hoàn tiền đơn DH-2207" in page.text
+    not_mine = await customer.post(f"/my/tickets/{someone_elses['number']}", data={"form_token": valid})
+    assert not_mine.status_code == 404
+    forged = await customer.post(f"/my/tickets/{older['number']}", data={"form_token": valid[:-2] + "xx"})
+    assert forged.status_code == 403
+
+    # Without the session's cookie (another browser), nothing is listed.
+    stranger = make_client(app)
+    assert (await stranger.get("/my")).status_code == 404
+    assert (
+        await stranger.post(f"/my/tickets/{older['number']}", data={"form_token": valid})
+    ).status_code == 404

@@ -1,12 +1,14 @@
 """The customer pages in a real browser (Debian's Chromium, headless, through Playwright), at a phone's
 width and a desktop's: open the link, read the conversation and download its file, reply with a file,
-rate. Screenshots of each step are kept (tests/browser.py says where).
+rate; and open one's tickets from the link sent by email. Screenshots of each step are kept
+(tests/browser.py says where).
 
 The page is also held to what the browser itself can tell: no request refused by the Content Security
 Policy, nothing wider than the screen, every control labelled, every text at 4.5:1 or more on what is
 behind it, and the keyboard reaching the skip link first.
 """
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,10 +17,13 @@ import pytest
 from fastapi import FastAPI
 from playwright.async_api import Browser, ConsoleMessage, Page
 
+from app.config import Settings
 from app.customer_pages.security import contrast_ratio
 from tests.browser import headless_chromium, screenshot_path
 from tests.conftest import Tenant
 from tests.factories import create_ticket
+from tests.test_email_channel import Outbox, email_channel, smtp_server
+from tests.test_portal import access_token_in, ask_access, send_links
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PNG = (
@@ -213,4 +218,53 @@ async def test_a_customer_reads_downloads_replies_with_a_file_and_rates(
     assert rated["rating_score"] == 5
 
     assert refused == [], "the Content Security Policy refused nothing"
+    await context.close()
+
+
+@pytest.fixture
+async def outbox() -> AsyncIterator[Outbox]:
+    async with smtp_server() as box:
+        yield box
+
+
+@pytest.mark.parametrize(("width", "height", "accept_language"), WIDTHS)
+async def test_a_contact_opens_their_tickets_from_the_emailed_link(
+    app: FastAPI,
+    settings: Settings,
+    live_url: str,
+    browser: Browser,
+    tenant: Tenant,
+    outbox: Outbox,
+    width: int,
+    height: int,
+    accept_language: str,
+) -> None:
+    email = f"hanh.{uuid.uuid4().hex[:8]}@example.vn"
+    await create_ticket(tenant.agent, subject="Bảo hành nồi cơm điện", requester={"email": email})
+    wanted = await create_ticket(tenant.agent, subject="Xuất hóa đơn VAT", requester={"email": email})
+    await email_channel(tenant, outbox)
+    assert (await ask_access(tenant.anonymous, tenant.workspace_id, email)).status_code == 202
+    await send_links(app, settings)
+    [mail] = [message for message in outbox.received if email in str(message["To"])]
+    english = accept_language.startswith("en")
+
+    context = await browser.new_context(
+        viewport={"width": width, "height": height}, extra_http_headers={"Accept-Language": accept_language}
+    )
+    page = await context.new_page()
+    await page.goto(f"{live_url}/my/{access_token_in(mail)}")
+    await check_accessible(page, width)
+    await page.get_by_role("button", name="Show my tickets" if english else "Xem phiếu của tôi").click()
+    await page.wait_for_url(f"{live_url}/my")
+    assert "Xuất hóa đơn VAT" in await page.inner_text("main")
+    assert "Bảo hành nồi cơm điện" in await page.inner_text("main")
+    await check_accessible(page, width)
+    await page.screenshot(path=screenshot_path(f"customer-pages-{width}px-4-my-tickets"), full_page=True)
+
+    number = wanted["number"]
+    await page.get_by_role(
+        "button", name=f"Open ticket #{number}" if english else f"Mở phiếu #{number}"
+    ).click()
+    await page.wait_for_url(f"{live_url}/t/**")
+    assert "Xuất hóa đơn VAT" in await page.get_by_role("heading", level=1).inner_text()
     await context.close()

@@ -9,19 +9,21 @@ service's own pages.
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Cookie, Depends, File, Form, Path, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import Session
 from app.attachments.storage import Storage, storage_dependency
-from app.customer_pages.rendering import Brand, page_locale, render, stylesheet, theme
+from app.customer_pages.rendering import NEUTRAL, Brand, page_locale, render, stylesheet, theme
 from app.customer_pages.routing import BACK_STATE, BRAND_STATE, LOCALE_STATE, PageRoute
 from app.customer_pages.security import form_token, form_token_valid, same_origin
 from app.customer_pages.texts import has_text, page_text
 from app.errors import Forbidden, NotFound
-from app.kit.pagination import MAX_LIMIT, PageParams
+from app.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams
 from app.kit.schemas import refuse_unstorable_parameters
+from app.kit.tokens import read_token
+from app.portal.access import AccessService
 from app.portal.schemas import PortalAttachmentOut, PortalCommentOut
 from app.portal.service import Opened, PortalService
 from app.ratings.schemas import RatingIn
@@ -31,6 +33,9 @@ from app.workspaces.repository import get_workspace
 ASSET_CACHE = "public, max-age=31536000, immutable"
 LinkToken = Annotated[str, Path(min_length=1, max_length=100)]
 FormToken = Annotated[str, Form(max_length=200)]
+# The session a link sent by email opened: HttpOnly, sent to /my only, and never from another site.
+SESSION_COOKIE = "helpdesk_portal_session"
+SessionCookie = Annotated[str | None, Cookie(alias=SESSION_COOKIE, max_length=100)]
 
 assets = APIRouter(include_in_schema=False)
 router = APIRouter(
@@ -43,6 +48,13 @@ def _portal(request: Request, session: Session, storage: Annotated[Storage, Depe
 
 
 Portal = Annotated[PortalService, Depends(_portal)]
+
+
+def _access(request: Request, session: Session) -> AccessService:
+    return AccessService(session, request.app.state.settings)
+
+
+Access = Annotated[AccessService, Depends(_access)]
 
 
 def _ticket_url(token: str) -> str:
@@ -164,6 +176,97 @@ async def rating_form(
     _check_form(request, token, form_token)
     await portal.rate(token, RatingIn(score=score, comment=comment.strip() or None))
     return _done(token, "rated")
+
+
+@router.get("/my/{token}")
+async def my_access_page(token: LinkToken, request: Request) -> Response:
+    """What the link sent by email opens: a button that uses it. The link works once, and mail scanners
+    follow links on their own: only the customer's press spends it. Nothing here says whether the link
+    is valid, nor whose it is."""
+    locale = page_locale(request, "vi")
+    return render(
+        request,
+        "my_access.html",
+        locale=locale,
+        brand=NEUTRAL,
+        title=page_text(locale, "my_title"),
+        open_url=f"/my/{quote(token, safe='')}",
+        form_token=form_token(request.app.state.secret_box, token),
+    )
+
+
+@router.post("/my/{token}")
+async def my_access_form(
+    token: LinkToken, request: Request, access: Access, form_token: FormToken
+) -> Response:
+    """Spend the link for a session, kept in a cookie, and show the customer's tickets."""
+    _check_form(request, token, form_token)
+    opened = await access.open_session(token)
+    answer = RedirectResponse("/my", status_code=303)
+    answer.set_cookie(
+        SESSION_COOKIE,
+        opened.session_token,
+        expires=opened.expires_at,
+        path="/my",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
+    return answer
+
+
+async def _my_brand(request: Request, session: AsyncSession, session_token: str | None) -> str:
+    """The session's token, with its workspace's brand and the page's language kept on the request; no
+    session is the not-found page."""
+    read = read_token(session_token or "")
+    workspace = await get_workspace(session, read[0]) if read else None
+    if session_token is None or workspace is None:
+        raise NotFound("Session")
+    setattr(request.state, BRAND_STATE, Brand(workspace.name, workspace.brand_color))
+    setattr(request.state, LOCALE_STATE, page_locale(request, workspace.locale.value))
+    setattr(request.state, BACK_STATE, "/my")
+    return session_token
+
+
+@router.get("/my")
+async def my_tickets_page(
+    request: Request,
+    session: Session,
+    access: Access,
+    session_token: SessionCookie = None,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    """The customer's tickets, newest first, each with a button that opens it."""
+    token = await _my_brand(request, session, session_token)
+    tickets, next_cursor = await access.tickets(token, PageParams(cursor, DEFAULT_LIMIT))
+    locale: str = getattr(request.state, LOCALE_STATE)
+    return render(
+        request,
+        "my.html",
+        locale=locale,
+        brand=getattr(request.state, BRAND_STATE),
+        title=page_text(locale, "my_title"),
+        tickets=tickets,
+        more_url=f"/my?cursor={quote(next_cursor, safe='')}" if next_cursor else None,
+        open_ticket_url=lambda ticket: f"/my/tickets/{ticket.number}",
+        form_token=form_token(request.app.state.secret_box, token),
+    )
+
+
+@router.post("/my/tickets/{number}")
+async def my_ticket_form(
+    number: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    request: Request,
+    session: Session,
+    access: Access,
+    form_token: FormToken,
+    session_token: SessionCookie = None,
+) -> Response:
+    """Open one of the customer's tickets: a new token of its link, and its page."""
+    token = await _my_brand(request, session, session_token)
+    _check_form(request, token, form_token)
+    link = await access.open_ticket(token, number)
+    return RedirectResponse(_ticket_url(link.token), status_code=303)
 
 
 @assets.get("/pages/pages.css")

@@ -65,10 +65,14 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "my_title": ("Phiếu hỗ trợ của bạn", "Your support tickets"),
     "my_empty": ("Bạn chưa có phiếu hỗ trợ nào.", "You have no support tickets."),
-    "my_number": ("Số phiếu", "Number"),
-    "my_subject": ("Tiêu đề", "Subject"),
     "my_updated": ("Cập nhật", "Updated"),
-    "my_next": ("Trang sau", "Next page"),
+    "my_access_intro": (
+        "Liên kết trong email chỉ dùng được một lần: nhấn nút dưới đây để xem các phiếu hỗ trợ của bạn.",
+        "The link in the email works once: press the button below to see your support tickets.",
+    ),
+    "my_access_send": ("Xem phiếu của tôi", "Show my tickets"),
+    "my_open_ticket": ("Mở phiếu #{number}", "Open ticket #{number}"),
+    "next_page": ("Trang sau", "Next page"),
     "error.not_found": ("Không tìm thấy trang", "Page not found"),
     "error.not_found_detail": (
         "Liên kết không đúng, đã hết hạn hoặc đã bị thu hồi. Hãy dùng liên kết mới nhất bạn nhận được.",
