@@ -397,3 +397,21 @@ async def test_the_emailed_link_opens_the_contacts_tickets_once_and_each_ticket_
     assert (
         await stranger.post(f"/my/tickets/{older['number']}", data={"form_token": valid})
     ).status_code == 404
+
+
+async def test_a_reply_on_a_closed_ticket_goes_on_at_the_follow_ups_page(tenant: Tenant) -> None:
+    ticket, token = await linked_ticket(tenant, subject="Lắp đặt máy giặt")
+    closed = await tenant.agent.patch(f"/v1/tickets/{ticket['id']}", json={"status_kind": "closed"})
+    assert closed.status_code == 200, closed.text
+    page = await tenant.anonymous.get(f"/t/{token}")
+    assert "trả lời của bạn sẽ mở một phiếu mới tiếp nối" in page.text
+    sent = await tenant.anonymous.post(
+        f"/t/{token}/reply", data={"body": "Máy lại rò nước", "form_token": FORM_TOKEN.findall(page.text)[0]}
+    )
+    assert sent.status_code == 303, sent.text
+    follow_up_url = sent.headers["location"]
+    assert follow_up_url.endswith("?done=follow_up") and not follow_up_url.startswith(f"/t/{token}")
+    follow_up = await tenant.anonymous.get(follow_up_url)
+    assert "nên trả lời của bạn đã mở phiếu mới này" in follow_up.text
+    assert "Máy lại rò nước" in follow_up.text
+    assert await public_comments(tenant, ticket["id"]) == []
