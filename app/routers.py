@@ -25,6 +25,7 @@ from app.organizations.router import router as organizations_router
 from app.portal.router import links as customer_links_router
 from app.portal.router import router as portal_router
 from app.presence.router import router as presence_router
+from app.ratings.router import router as ratings_router
 from app.reports.router import router as reports_router
 from app.roles.router import router as roles_router
 from app.search.router import router as search_router
@@ -44,6 +45,7 @@ DOMAIN_ROUTERS = [
     ticket_metrics_router,
     views_router,
     customer_links_router,
+    ratings_router,
     attachments_router,
     comments_router,
     presence_router,

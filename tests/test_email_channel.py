@@ -75,6 +75,15 @@ class Outbox:
         return "250 OK"
 
 
+# What sets the ticket's customer link, at the end of a reply, apart from the reply itself.
+SIGNATURE_SEPARATOR = "\n\n-- \n"
+
+
+def reply_text(sent: EmailMessage) -> str:
+    """The reply's text, without the customer link that closes it."""
+    return sent.get_body(("plain",)).get_content().split(SIGNATURE_SEPARATOR)[0].strip()  # type: ignore[union-attr]
+
+
 def assert_accepted_by_mail_servers(raw: bytes) -> None:
     """What RFC 5322 and MIME require of a mail, parsed by the standard library's strict policy (any
     defect raises)."""
@@ -243,7 +252,8 @@ async def test_a_mail_opens_a_ticket_and_the_reply_goes_back_threaded(
     assert reply_to.startswith(f"cskh+t{ticket['number']}-") and reply_to.endswith(address.partition("@")[2])
     assert "Auto-Submitted" not in sent, "a person's reply"
     text = sent.get_body(("plain",)).get_content()
-    assert text.strip() == "Dạ shop xin lỗi chị, đơn sẽ giao trong hôm nay ạ."
+    assert reply_text(sent) == "Dạ shop xin lỗi chị, đơn sẽ giao trong hôm nay ạ."
+    assert "/t/" in text.rsplit(SIGNATURE_SEPARATOR, 1)[1], "the ticket's customer link closes the reply"
     assert_accepted_by_mail_servers(outbox.raw[0])
     html = sent.get_body(("html",)).get_content()
     assert "<p>Dạ shop xin lỗi chị, đơn sẽ giao trong hôm nay ạ.</p>" in html, "an HTML part, from the text"
@@ -557,7 +567,7 @@ async def test_a_reply_goes_to_the_address_checked_when_the_name_moves_after(
             await send_replies(app, settings, ONLY_CHECKED, resolve=dns)
     assert connected == [], "nothing reached the address the name moved to"
     [sent] = server.received
-    assert sent.get_body(("plain",)).get_content().strip() == "Dạ shop đã gửi hàng ạ"
+    assert reply_text(sent) == "Dạ shop đã gửi hàng ạ"
     assert dns.asked == ["localhost"], "resolved once: the connection is made to what was checked"
     assert (await agent.get(f"/v1/comments/{reply_id}")).json()["delivery"]["state"] == "sent"
 
@@ -609,7 +619,7 @@ async def test_tls_to_the_checked_address_is_verified_for_the_servers_name(
             app, settings, tenant, server, "thu-tls", smtp_host=SMTP_NAME, smtp_security=security
         )
         await send_replies(app, settings, ONLY_CHECKED, resolve=Rebinding(CHECKED, CHECKED))
-        texts = [sent.get_body(("plain",)).get_content().strip() for sent in server.received]
+        texts = [reply_text(sent) for sent in server.received]
         assert texts == ["Dạ shop đã gửi hàng ạ"]
         assert server.server_names == [SMTP_NAME], "the name, not the address, is asked for"
         assert (await agent.get(f"/v1/comments/{named}")).json()["delivery"]["state"] == "sent"

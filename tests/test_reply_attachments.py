@@ -21,7 +21,7 @@ from tests.receiver import Behaviour, Receiver, payload
 from tests.test_attachments import PDF, upload
 from tests.test_channels import SIGNING, TOKEN, chat_channel, receive, threaded
 from tests.test_comments import comment
-from tests.test_email_channel import Outbox, agent_of, email_channel, mail, received, send_replies
+from tests.test_email_channel import Outbox, agent_of, email_channel, mail, received, reply_text, send_replies
 
 # The SMTP server standing in for the business's mail server.
 outbox = test_email_channel.outbox
@@ -73,7 +73,7 @@ async def test_an_emailed_reply_carries_its_files_byte_for_byte_with_their_names
     await send_replies(app, settings)
 
     [sent] = outbox.received
-    assert sent.get_body(("plain",)).get_content().strip() == REPLY
+    assert reply_text(sent) == REPLY
     parts = list(sent.iter_attachments())
     assert [(part.get_filename(), part.get_content_type()) for part in parts] == [
         ("Hóa đơn tháng 11.pdf", "application/pdf"),

@@ -30,9 +30,10 @@ from app.channels.repository import (
     claim_inbound,
     claim_outbound,
 )
-from app.channels.service import channel_secrets, secrets_saver
+from app.channels.service import channel_principal, channel_secrets, secrets_saver
 from app.comments.repository import CommentRepository
 from app.config import Settings
+from app.customer_links.service import issue_link, link_url, linkable
 from app.db import Database
 from app.errors import AppError
 from app.kit import metrics
@@ -43,6 +44,7 @@ from app.kit.time import utcnow
 from app.models import Attachment, Comment, Conversation, MessagingChannel, OutboundMessage, Ticket
 from app.models.enums import DeliveryState, InboundState
 from app.tickets.repository import TicketRepository
+from app.workspaces.repository import get_locale
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +170,9 @@ async def send_due_replies(
         contexts = [
             await adapter_for(channel.kind).context(session, ticket) for _, channel, _, ticket, _, _ in loaded
         ]
+        for (_, channel, _, ticket, _, _), context in zip(loaded, contexts, strict=True):
+            if adapter_for(channel.kind).carries_customer_link:
+                context["customer_link"] = await _customer_link(session, settings, channel, ticket)
     replies = [
         Reply(
             message,
@@ -199,6 +204,18 @@ async def send_due_replies(
         if recorded is not None:
             metrics.REPLIES.labels(recorded).inc()
     return len(claimed)
+
+
+async def _customer_link(
+    session: AsyncSession, settings: Settings, channel: MessagingChannel, ticket: Ticket
+) -> dict[str, str] | None:
+    """A token of the ticket's customer link of its own, for the reply to end with (and the workspace's
+    locale to say it in); None for a ticket the customer may not open (internal, without requester)."""
+    if not linkable(ticket):
+        return None
+    token = await issue_link(session, settings.portal, channel_principal(channel), ticket, replace=False)
+    locale = await get_locale(session, ticket.workspace_id)
+    return {"url": link_url(settings.portal, token), "locale": locale.value}
 
 
 async def _load(

@@ -30,6 +30,11 @@ def link_url(settings: PortalSettings, token: str) -> str:
     return f"{settings.public_base_url}{LINK_PATH}{token}"
 
 
+def linkable(ticket: Ticket) -> bool:
+    """Whether the ticket's customer may be given a link to it."""
+    return ticket.deleted_at is None and not ticket.internal and ticket.requester_id is not None
+
+
 def refuse_unlinkable(ticket: Ticket) -> None:
     """A ticket a customer may not be shown: deleted, opened for colleagues, or without a requester."""
     if ticket.deleted_at is not None:

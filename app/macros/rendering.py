@@ -49,7 +49,17 @@ MAX_INTEGER = 10**15
 
 # What a template can read: section → the keys of that section, every value a string.
 PLACEHOLDERS: dict[str, tuple[str, ...]] = {
-    "ticket": ("id", "number", "subject", "status", "status_kind", "priority", "type", "channel"),
+    "ticket": (
+        "id",
+        "number",
+        "subject",
+        "status",
+        "status_kind",
+        "priority",
+        "type",
+        "channel",
+        "customer_url",
+    ),
     "requester": ("name", "email", "phone"),
     "agent": ("name", "email"),
     "workspace": ("name",),
@@ -111,6 +121,7 @@ SAMPLE_PLACEHOLDERS = placeholders(
         "priority": "normal",
         "type": "question",
         "channel": "email",
+        "customer_url": "https://support.example.vn/t/AZsE4Xn6cKqGCsWbhUAXWT4Bqz3ooPo4Rr1cRxUAhuRb4SlG2FeZiQ2yPbqgnfno",
     },
     requester={"name": "Nguyễn Thị Hoa", "email": "hoa@example.vn", "phone": "+84901234567"},
     agent={"name": "Trần Văn An", "email": "an@example.vn"},

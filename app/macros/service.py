@@ -13,6 +13,8 @@ from app.comments.schemas import CommentCreate
 from app.comments.service import CommentService
 from app.config import Settings
 from app.contacts.repository import ContactRepository
+from app.customer_links.service import issue_link as issue_customer_link
+from app.customer_links.service import link_url, linkable
 from app.errors import Conflict, Forbidden, Unprocessable
 from app.groups.repository import GroupRepository
 from app.kit.ids import new_id
@@ -155,6 +157,10 @@ def _unknown(field: str, resource: str) -> Unprocessable:
     return Unprocessable(f"{field}: no such {resource}", field=field, code="unknown_reference")
 
 
+# The placeholder that hands the customer a link to the ticket.
+CUSTOMER_URL = "customer_url"
+
+
 class MacroService:
     """Macros used on a ticket by one caller within one unit of work."""
 
@@ -170,7 +176,7 @@ class MacroService:
         """The comment and the changes the macro would make on the ticket; nothing is written."""
         macro = await self._usable(macro_id)
         ticket = await self.tickets.get(ticket_id)
-        body = await self.render_for(macro, ticket)
+        body = await self.render_for(macro, ticket, issue_link=False)
         return MacroPreview(
             body=body, public=macro.public, actions=STORED_ACTIONS.validate_python(macro.actions)
         )
@@ -202,11 +208,20 @@ class MacroService:
             raise Forbidden("The macro is limited to a group you are not in", code="macro_group_only")
         return macro
 
-    async def render_for(self, macro: Macro, ticket: Ticket) -> str:
-        """The comment text; empty for a macro without a body."""
+    async def render_for(self, macro: Macro, ticket: Ticket, *, issue_link: bool = True) -> str:
+        """The comment text; empty for a macro without a body. A body that names `customer_url` gets a
+        token of the ticket's customer link of its own (empty for a ticket its customer may not open);
+        without `issue_link` (a preview) the URL shows where the token will go."""
         if not macro.body.strip():
             return ""
-        context = await self._placeholders(ticket)
+        customer_url = ""
+        if CUSTOMER_URL in macro.body and linkable(ticket):
+            portal = self.settings.portal
+            customer_url = link_url(portal, "…")
+            if issue_link:
+                token = await issue_customer_link(self.session, portal, self.principal, ticket, replace=False)
+                customer_url = link_url(portal, token)
+        context = await self._placeholders(ticket, customer_url)
         pieces = substitution(macro.body)
         if pieces is not None:
             rendered = substitute(pieces, context)
@@ -225,7 +240,7 @@ class MacroService:
             )
         return rendered
 
-    async def _placeholders(self, ticket: Ticket) -> Placeholders:
+    async def _placeholders(self, ticket: Ticket, customer_url: str) -> Placeholders:
         status = (await rules_of(self.session, self.workspace_id)).statuses.get(ticket.status_id)
         requester = (
             await ContactRepository(self.session, self.workspace_id).get(ticket.requester_id)
@@ -248,6 +263,7 @@ class MacroService:
                 "priority": ticket.priority,
                 "type": ticket.type,
                 "channel": ticket.channel,
+                "customer_url": customer_url,
             },
             requester={"name": requester.name, "email": requester.email, "phone": requester.phone}
             if requester

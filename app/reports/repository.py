@@ -7,7 +7,7 @@ from sqlalchemy import Date, Row, and_, case, cast, func, literal_column, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.auth.principal import Principal
-from app.models import Agent, Category, Group, Ticket, TicketSla
+from app.models import Agent, Category, Group, Ticket, TicketRating, TicketSla
 from app.models.enums import SlaState
 from app.tickets.filters import TicketFilters
 from app.tickets.repository import UNRESOLVED_KINDS, TicketRepository
@@ -104,6 +104,34 @@ class ReportRepository:
             statement = select(literal_column("NULL").label("key"), *figures).select_from(created)
         else:
             statement = select(key.label("key"), *figures).group_by(key).order_by(key)
+        return list((await self.tickets.session.execute(statement)).all())
+
+    async def satisfaction(
+        self, principal: Principal, filters: TicketFilters, start: datetime, end: datetime, group_by: str
+    ) -> list[Row[Any]]:
+        """Per key: the ratings first given in [start, end) to the tickets that match, good ones, and
+        the scores."""
+        tickets = self.tickets.filtered(principal, filters).subquery()
+        key = getattr(tickets.c, KEY_COLUMNS[group_by].key) if group_by in KEY_COLUMNS else None
+        figures = [
+            func.count().label("ratings"),
+            func.count().filter(TicketRating.good).label("good"),
+            func.count(TicketRating.score).label("scored"),
+            func.avg(TicketRating.score).label("average_score"),
+        ]
+        joined = (
+            select(literal_column("NULL").label("key") if key is None else key.label("key"), *figures)
+            .select_from(tickets)
+            .join(
+                TicketRating,
+                and_(
+                    TicketRating.workspace_id == tickets.c.workspace_id,
+                    TicketRating.ticket_id == tickets.c.id,
+                ),
+            )
+            .where(TicketRating.created_at >= start, TicketRating.created_at < end)
+        )
+        statement = joined if key is None else joined.group_by(key).order_by(key)
         return list((await self.tickets.session.execute(statement)).all())
 
     async def backlog(

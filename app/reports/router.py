@@ -17,6 +17,7 @@ from app.reports.schemas import (
     BacklogReport,
     BacklogTrendReport,
     ReportGroupBy,
+    SatisfactionReport,
     SlaReport,
     TimesGroupBy,
     TimesReport,
@@ -200,6 +201,31 @@ async def get_backlog_trend_report(
     report = await reports.backlog_trend(*_period(start, end), zone, utcnow())
     rows = [[day.day, day.unresolved] for day in report.days]
     return _table(request, "backlog-trend", ["day", "unresolved"], rows) or report
+
+
+@router.get(
+    "/satisfaction", response_model=SatisfactionReport, response_model_by_alias=True, responses=CSV_RESPONSE
+)
+async def get_satisfaction_report(
+    request: Request,
+    reports: Reports,
+    start: Annotated[
+        AwareDatetime | None, Query(alias="from", description="Ratings given from (default: 30 days ago)")
+    ] = None,
+    end: To = None,
+    group_by: TimesGroupBy = "none",
+) -> Any:
+    """Customer satisfaction: the ratings customers gave in the period (one per solve, as it stands now)
+    to the tickets that match the ticket list's filters, how many good and bad, CSAT (the share of good
+    ones) and the average score, per priority, group, agent (assignee), category or channel, or all
+    together."""
+    report = await reports.satisfaction(*_period(start, end), group_by)
+    rows = [
+        [row.key, row.name, row.ratings, row.good, row.bad, row.csat_percent, row.scored, row.average_score]
+        for row in report.rows
+    ]
+    header = ["key", "name", "ratings", "good", "bad", "csat_percent", "scored", "average_score"]
+    return _table(request, "satisfaction", header, rows) or report
 
 
 @router.get("/agents", response_model=AgentsReport, response_model_by_alias=True, responses=CSV_RESPONSE)

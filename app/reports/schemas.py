@@ -110,6 +110,22 @@ class BacklogTrendReport(ReportPeriod):
     days: list[BacklogDay]
 
 
+class SatisfactionRow(ResponseModel):
+    key: str | None = Field(description="The priority or channel, or the id of the group, agent or category")
+    name: str | None = Field(description="The group's, agent's or category's name")
+    ratings: int = Field(description="Solves rated in the period")
+    good: int = Field(description="Rated good: a score of 4 or 5, or good itself")
+    bad: int
+    csat_percent: float | None = Field(description="Good ratings out of all, in percent (CSAT); null: none")
+    scored: int = Field(description="Ratings given as a score of 1 to 5")
+    average_score: float | None = Field(description="The average of those scores")
+
+
+class SatisfactionReport(ReportPeriod):
+    group_by: TimesGroupBy
+    rows: list[SatisfactionRow]
+
+
 class AgentRow(ResponseModel):
     agent_id: str | None = Field(description="null: the tickets assigned to nobody")
     name: str | None

@@ -15,6 +15,8 @@ from app.reports.schemas import (
     BacklogTrendReport,
     MetricFigures,
     Percentiles,
+    SatisfactionReport,
+    SatisfactionRow,
     SlaReport,
     SlaReportRow,
     TimesReport,
@@ -119,6 +121,25 @@ class ReportService:
         return BacklogTrendReport.model_validate(
             {"from": start, "to": end, "time_zone": zone.key, "days": trend}
         )
+
+    async def satisfaction(self, start: datetime, end: datetime, group_by: str) -> SatisfactionReport:
+        counted = await self.repo.satisfaction(self.principal, self.filters, start, end, group_by)
+        names = await self.repo.names(group_by, [row.key for row in counted])
+        rows = [
+            SatisfactionRow(
+                key=_key(row.key),
+                name=names.get(row.key),
+                ratings=row.ratings,
+                good=row.good,
+                bad=row.ratings - row.good,
+                csat_percent=round(100 * row.good / row.ratings, 1) if row.ratings else None,
+                scored=row.scored,
+                average_score=round(float(row.average_score), 2) if row.average_score is not None else None,
+            )
+            for row in counted
+        ]
+        period = {"from": start, "to": end}
+        return SatisfactionReport.model_validate({**period, "group_by": group_by, "rows": rows})
 
     async def agents(self, start: datetime, end: datetime) -> AgentsReport:
         open_assigned, solved = await self.repo.agents(self.principal, self.filters, start, end)

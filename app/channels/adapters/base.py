@@ -59,6 +59,8 @@ class ChannelAdapter(ABC):
     # Whether the provider tells a customer's name (`profile`): a new customer who came without one is
     # then marked for the worker to ask.
     fetches_profiles: bool = False
+    # Whether public replies carry the ticket's customer link (a page the customer can answer on).
+    carries_customer_link: bool = False
 
     def claimed(self, settings: Mapping[str, Any]) -> dict[str, str | None]:
         """The claims of a channel with these settings, by column."""

@@ -303,6 +303,7 @@ async def _files(reply: Reply) -> list[tuple[Attachment, bytes]] | NotSent:
 
 
 class EmailAdapter(ChannelAdapter):
+    carries_customer_link = True
     kind = ChannelKind.email
     settings_model = EmailSettings
     secrets_model = EmailSecrets

@@ -8,6 +8,7 @@ from typing import Any
 
 from app.channels.adapters.mail.addresses import reply_address
 from app.channels.adapters.sending import Reply
+from app.kit.texts import text
 from app.kit.time import utcnow
 from app.models import Attachment
 from app.models.enums import CommentAuthor
@@ -45,9 +46,16 @@ def compose(
         mail["References"] = " ".join(f"<{reference}>" for reference in references)
     if comment.author_type is not CommentAuthor.agent:
         mail["Auto-Submitted"] = "auto-replied"
-    mail.set_content(comment.body)
+    body, html = comment.body, comment.html_body or _html_of(comment.body)
+    link = reply.context.get("customer_link")
+    if link:
+        # The ticket's page, where the customer can read the whole thread and answer.
+        footer = text(link["locale"], "customer_link_footer", url=link["url"])
+        body = f"{body}\n\n-- \n{footer}"
+        html = f"{html}<p>{escape(footer)}</p>"
+    mail.set_content(body)
     # A text and an HTML part: mail clients show the HTML one, filters expect both.
-    mail.add_alternative(comment.html_body or _html_of(comment.body), subtype="html")
+    mail.add_alternative(html, subtype="html")
     for attachment, data in files:
         maintype, _, subtype = attachment.content_type.partition("/")
         # Text is only ever sniffed as such when it is UTF-8; without the charset clients guess ASCII.
