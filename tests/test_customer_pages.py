@@ -415,3 +415,15 @@ async def test_a_reply_on_a_closed_ticket_goes_on_at_the_follow_ups_page(tenant:
     assert "nên trả lời của bạn đã mở phiếu mới này" in follow_up.text
     assert "Máy lại rò nước" in follow_up.text
     assert await public_comments(tenant, ticket["id"]) == []
+
+
+async def test_solving_a_solved_ticket_again_is_explained_in_the_pages_language(tenant: Tenant) -> None:
+    _, token = await linked_ticket(tenant)
+    valid = await form_token_of(tenant, token)
+    assert (await tenant.anonymous.post(f"/t/{token}/solve", data={"form_token": valid})).status_code == 303
+    again = await tenant.anonymous.post(
+        f"/t/{token}/solve", data={"form_token": valid}, headers={"Accept-Language": "en"}
+    )
+    assert again.status_code == 409
+    assert_page_headers(again)
+    assert "This ticket is already solved or closed." in again.text and '<html lang="en">' in again.text

@@ -43,7 +43,9 @@ router = APIRouter(
 )
 
 
-def _portal(request: Request, session: Session, storage: Annotated[Storage, Depends(storage_dependency)]):
+def _portal(
+    request: Request, session: Session, storage: Annotated[Storage, Depends(storage_dependency)]
+) -> PortalService:
     return PortalService(session, request.app.state.settings, storage)
 
 
@@ -102,9 +104,9 @@ async def ticket_page(
     base = _ticket_url(token)
 
     def author_of(comment: PortalCommentOut) -> str:
-        if comment.author == "customer":
-            return page_text(locale, "you")
-        return comment.author_name or page_text(locale, "support")
+        """Who wrote it by name; else "you" for a customer (a contact copied in writes too) or "support"."""
+        fallback = "you" if comment.author == "customer" else "support"
+        return comment.author_name or page_text(locale, fallback)
 
     def download_url(file: PortalAttachmentOut) -> str:
         return f"/v1/portal/{quote(token, safe='')}/attachments/{file.id}"

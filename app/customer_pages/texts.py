@@ -99,6 +99,10 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
         "Tệp đính kèm quá lớn. Hãy gửi tệp nhỏ hơn.",
         "The attached files are too large. Send smaller files.",
     ),
+    "error.ticket_resolved": (
+        "Phiếu này đã được giải quyết hoặc đã đóng.",
+        "This ticket is already solved or closed.",
+    ),
     "error.rating_locked": (
         "Đánh giá này không thể thay đổi nữa.",
         "This rating can no longer be changed.",
