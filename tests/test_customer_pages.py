@@ -18,7 +18,7 @@ from app.customer_pages.security import (
     negotiate_locale,
     text_color_on,
 )
-from tests.conftest import Tenant, create_tenant, make_client
+from tests.conftest import Tenant, create_tenant, make_client, running_app
 from tests.factories import create_ticket
 from tests.test_email_channel import Outbox, email_channel, smtp_server
 from tests.test_portal import access_token_in, ask_access, send_links
@@ -427,3 +427,18 @@ async def test_solving_a_solved_ticket_again_is_explained_in_the_pages_language(
     assert again.status_code == 409
     assert_page_headers(again)
     assert "This ticket is already solved or closed." in again.text and '<html lang="en">' in again.text
+
+
+async def test_too_many_pages_from_one_address_is_a_page_that_says_when_to_come_back(
+    database_url: str, settings: Settings, tenant: Tenant
+) -> None:
+    _, token = await linked_ticket(tenant)
+    limits = settings.rate_limit.model_copy(update={"portal_per_minute": 1, "portal_burst": 2})
+    async with running_app(settings.model_copy(update={"rate_limit": limits}), database_url) as limited:
+        visitor = make_client(limited)
+        answers = [await visitor.get(f"/t/{token}") for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    refused = answers[-1]
+    assert_page_headers(refused)
+    seconds = refused.headers["retry-after"]
+    assert f"Hãy thử lại sau {seconds} giây." in refused.text
