@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format openapi bench clean pgbouncer
+.PHONY: install run test lint format openapi bench clean pgbouncer chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ run: install
 	$(BIN)/helpdesk serve --host $(HOST) --port $(PORT) --migrate --demo
 
 ## Lint and run the whole suite (TEST_DATABASE_URL's server when set, else an embedded one).
-test: install lint pgbouncer
+test: install lint pgbouncer chromium
 	$(BIN)/pytest
 
 ## Debian's PgBouncer, which tests/test_pgbouncer.py starts in front of the test database, installed when
@@ -30,6 +30,14 @@ pgbouncer:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer || \
 		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer; } || \
 		echo "pgbouncer could not be installed (apt-get install -y pgbouncer): tests/test_pgbouncer.py will fail" >&2
+
+## Debian's Chromium, which the customer pages' browser test drives headless (Playwright downloads no
+## browser of its own), installed when it is missing. When it cannot be, that test fails, saying so.
+chromium:
+	@command -v chromium >/dev/null || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } || \
+		echo "chromium could not be installed (apt-get install -y chromium): tests/test_customer_pages_browser.py will fail" >&2
 
 lint: install
 	$(BIN)/ruff check .

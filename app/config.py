@@ -2,6 +2,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -201,6 +202,22 @@ class PortalSettings(BaseSettings):
         return value.rstrip("/")
 
 
+class CustomerPagesSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_PAGES_", extra="ignore")
+
+    # The time zone the customer pages (/t/…, /my/…) show times in.
+    time_zone: str = "Asia/Ho_Chi_Minh"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not a time zone of the IANA database") from exc
+        return value
+
+
 class CorsSettings(BaseSettings):
     """Which browser pages, by origin, may call the API (CORS). The API authenticates with bearer
     credentials, never cookies, so a page needs no credentials mode to call it."""
@@ -349,6 +366,7 @@ class Settings(BaseSettings):
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
     portal: PortalSettings = Field(default_factory=PortalSettings)
+    pages: CustomerPagesSettings = Field(default_factory=CustomerPagesSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @field_validator("secret_key")

@@ -13,6 +13,8 @@ from app.comments.router import router as comments_router
 from app.contacts.router import router as contacts_router
 from app.credentials.router import router as credentials_router
 from app.custom_fields.router import router as custom_fields_router
+from app.customer_pages.router import assets as customer_page_assets
+from app.customer_pages.router import router as customer_pages_router
 from app.events.router import router as events_router
 from app.exports.router import router as exports_router
 from app.groups.router import router as groups_router
@@ -79,4 +81,5 @@ DOMAIN_ROUTERS = [
 api = APIRouter(dependencies=[Depends(refuse_unstorable_parameters)])
 for router in DOMAIN_ROUTERS:
     api.include_router(router)
-ROUTERS = [api]
+# The customer pages are HTML for people, outside the API and its contract.
+ROUTERS = [api, customer_pages_router, customer_page_assets]

@@ -93,6 +93,11 @@ def test_the_installed_wheel_migrates_and_serves_ready(empty_database_url: str, 
                 pass
             assert time.monotonic() < deadline, "the installed service did not become ready within 60 s"
             time.sleep(0.2)
+        # The customer pages' templates and stylesheet are read from the installed package.
+        unknown_link = httpx.get(f"http://127.0.0.1:{port}/t/not-a-token", timeout=5)
+        assert unknown_link.status_code == 404 and "<h1>Không tìm thấy trang</h1>" in unknown_link.text
+        stylesheet = httpx.get(f"http://127.0.0.1:{port}/pages/pages.css", timeout=5)
+        assert stylesheet.status_code == 200 and "--brand" in stylesheet.text
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -9,6 +9,8 @@ from app.models.base import Base, Versioned
 from app.models.columns import pg_enum
 from app.models.enums import Locale
 
+DEFAULT_BRAND_COLOR = "#1d4ed8"
+
 
 class Workspace(Versioned, Base):
     __tablename__ = "workspaces"
@@ -29,6 +31,8 @@ class Workspace(Versioned, Base):
     # Retention (app/privacy/retention.py); null: kept for as long as the workspace lives.
     inbound_retention_days: Mapped[int | None] = mapped_column(Integer)
     closed_ticket_anonymize_months: Mapped[int | None] = mapped_column(Integer)
+    # The colour of the customer pages' header and buttons, `#rrggbb` in lower case.
+    brand_color: Mapped[str] = mapped_column(String(7), server_default=DEFAULT_BRAND_COLOR)
 
 
 def ticket_number_sequence(workspace_id: UUID) -> str:

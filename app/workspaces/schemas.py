@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from app.kit.schemas import Name, ResponseModel, UpdateModel
 from app.models.enums import Locale
@@ -52,6 +52,16 @@ ClosedTicketAnonymization = Annotated[
         "stored messages erased; it stays counted in reports); null: never",
     ),
 ]
+BrandColor = Annotated[
+    str,
+    Field(
+        pattern=r"^#[0-9a-fA-F]{6}$",
+        examples=["#1d4ed8"],
+        description="The colour of the customer pages' header and buttons, `#rrggbb` (default `#1d4ed8`); "
+        "their text on it is black or white, whichever contrasts more",
+    ),
+    AfterValidator(str.lower),
+]
 
 
 class WorkspaceOut(ResponseModel):
@@ -62,6 +72,7 @@ class WorkspaceOut(ResponseModel):
     notification_channel_id: NotificationChannel | None
     inbound_retention_days: InboundRetention | None
     closed_ticket_anonymize_months: ClosedTicketAnonymization | None
+    brand_color: BrandColor
     created_at: datetime
     updated_at: datetime
 
@@ -73,3 +84,4 @@ class WorkspaceUpdate(UpdateModel):
     notification_channel_id: NotificationChannel | None = None
     inbound_retention_days: InboundRetention | None = None
     closed_ticket_anonymize_months: ClosedTicketAnonymization | None = None
+    brand_color: BrandColor = None

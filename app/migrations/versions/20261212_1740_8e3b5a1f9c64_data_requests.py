@@ -1,7 +1,7 @@
 """data requests: a customer's export and erasure; retention per workspace
 
 Revision ID: 8e3b5a1f9c64
-Revises: 8e3b6f1d4c27
+Revises: 9b4e2f6a1c57
 Create Date: 2026-12-12 17:40:00.000000+00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "8e3b5a1f9c64"
-down_revision: str | None = "8e3b6f1d4c27"
+down_revision: str | None = "9b4e2f6a1c57"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
