@@ -30,6 +30,7 @@ from app.notifications.mail import REQUESTER
 from app.notifications.repository import NotificationEmailRepository, NotificationRepository
 from app.notifications.schemas import NotifyAction
 from app.notifications.service import NotificationService
+from app.rules.snapshot import rules_of
 from app.tickets.changes import history_rows
 from app.tickets.repository import TicketRepository
 
@@ -106,7 +107,8 @@ async def _agents_named(session: AsyncSession, ticket: Ticket, action: NotifyAct
         elif target == "followers":
             found += ticket.followers
         elif target == "category_watchers" and ticket.category_id is not None:
-            found += await repo.category_watchers(ticket.category_id)
+            rules = await rules_of(session, ticket.workspace_id)
+            found += await repo.category_watchers(rules.category_path(ticket.category_id))
     return list(dict.fromkeys([*found, *action.agent_ids]))
 
 

@@ -20,6 +20,7 @@ from app.models.enums import ActorType, CommentAuthor, NotificationKind, SlaMetr
 from app.notifications.repository import NotificationRepository
 from app.notifications.service import NotificationService
 from app.outbox import EventType
+from app.rules.snapshot import rules_of
 from app.tickets.pipeline import Changes, TicketHook
 from app.tickets.service import TicketService
 
@@ -74,13 +75,12 @@ class NotificationHook(TicketHook):
             old, new = changes["assignee_id"]
             if new is not None and new != old:
                 reasons.append((new, NotificationKind.assigned))
-        if ticket.category_id is not None:
-            if event is EventType.ticket_created:
-                watchers = await repo.category_watchers(ticket.category_id)
-                reasons += [(agent_id, NotificationKind.category_opened) for agent_id in watchers]
-            elif _closed(changes):
-                watchers = await repo.category_watchers(ticket.category_id)
-                reasons += [(agent_id, NotificationKind.category_closed) for agent_id in watchers]
+        opened_or_closed = {EventType.ticket_created: NotificationKind.category_opened}.get(event)
+        if opened_or_closed is None and _closed(changes):
+            opened_or_closed = NotificationKind.category_closed
+        if ticket.category_id is not None and opened_or_closed is not None:
+            path = (await rules_of(service.session, service.workspace_id)).category_path(ticket.category_id)
+            reasons += [(agent_id, opened_or_closed) for agent_id in await repo.category_watchers(path)]
         if event in _SLA_KINDS:
             kind = _SLA_KINDS[event]
             if ticket.assignee_id is not None:

@@ -6,14 +6,12 @@ from uuid import UUID
 
 from sqlalchemy import Select, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from app.auth.principal import Principal
 from app.kit.pagination import Keyset, PageParams, SortColumn
 from app.kit.repository import ScopedRepository
 from app.models import (
     Agent,
-    Category,
     CategoryWatcher,
     GroupMember,
     MessagingChannel,
@@ -141,25 +139,13 @@ class NotificationRepository(ScopedRepository[Notification]):
                     seeing.add(agent.id)
         return seeing
 
-    async def category_watchers(self, category_id: UUID) -> list[UUID]:
-        """The watchers of the category and of every category above it."""
-        above = (
-            select(Category.id, Category.parent_id)
-            .where(Category.workspace_id == self.workspace_id, Category.id == category_id)
-            .cte(recursive=True)
-        )
-        parent = aliased(Category)
-        # UNION (not UNION ALL) ends the recursion even on a cycle.
-        above = above.union(
-            select(parent.id, parent.parent_id).where(
-                parent.workspace_id == self.workspace_id, parent.id == above.c.parent_id
-            )
-        )
+    async def category_watchers(self, category_path: Sequence[UUID]) -> list[UUID]:
+        """The watchers of the categories of a path (a category and those above it)."""
         statement = (
             select(CategoryWatcher.agent_id)
             .where(
                 CategoryWatcher.workspace_id == self.workspace_id,
-                CategoryWatcher.category_id.in_(select(above.c.id)),
+                CategoryWatcher.category_id.in_(category_path),
             )
             .distinct()
         )
