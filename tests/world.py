@@ -64,6 +64,9 @@ async def build_world(tenant: Tenant) -> World:
     api_key = await create(admin, "/v1/api-keys", {"name": f"khóa {suffix}", "role": "viewer"})
     macro = await create(admin, "/v1/macros", macro_example(member["id"], group["id"], status["id"], suffix))
     trigger = await create(admin, "/v1/triggers", trigger_example(group["id"], macro["id"], suffix))
+    automation = await create(
+        admin, "/v1/automations", automation_example(calendar["id"], group["id"], macro["id"], suffix)
+    )
     channel = await create(admin, "/v1/channels", channel_example(group["id"], suffix))
     received = await tenant.anonymous.post(
         f"/v1/channels/{channel['id']}/messages", json=message_example(suffix), headers=CHANNEL_AUTH
@@ -113,6 +116,7 @@ async def build_world(tenant: Tenant) -> World:
         "calendar_id": calendar["id"],
         "policy_id": policy["id"],
         "trigger_id": trigger["id"],
+        "automation_id": automation["id"],
         "channel_id": channel["id"],
         "inbound_id": received.json()["id"],
         "role_id": role["id"],
@@ -134,6 +138,7 @@ RESOURCE_KEYS = (
     "identity_id", "status_id", "ticket_id", "parent_ticket_id", "api_key_id", "webhook_id", "delivery_id",
     "comment_id", "link_id", "macro_id", "attachment_id", "calendar_id", "policy_id",
     "trigger_id", "channel_id", "inbound_id", "role_id", "view_id", "notification_id", "data_request_id",
+    "automation_id",
 )  # fmt: skip
 
 
@@ -191,6 +196,28 @@ def trigger_example(group_id: str, macro_id: str, suffix: str) -> dict[str, Any]
             {"type": "set_group", "group_id": group_id},
             {"type": "set_priority", "priority": "high"},
             {"type": "add_comment", "macro_id": macro_id, "public": True},
+        ],
+    }
+
+
+def automation_example(calendar_id: str, group_id: str, macro_id: str, suffix: str) -> dict[str, Any]:
+    return {
+        "name": f"Nhắc khách sau 2 ngày làm việc {suffix}",
+        "conditions": {
+            "all": [
+                {"field": "status_kind", "operator": "equals", "value": "pending"},
+                {
+                    "field": "hours_since_status_entered",
+                    "operator": "at_least",
+                    "value": 16,
+                    "calendar_id": calendar_id,
+                },
+            ]
+        },
+        "actions": [
+            {"type": "add_comment", "macro_id": macro_id, "public": True},
+            {"type": "notify", "to": ["group"], "via": ["feed"], "macro_id": macro_id},
+            {"type": "set_group", "group_id": group_id},
         ],
     }
 
@@ -347,6 +374,13 @@ EXAMPLES: dict[str, Callable[[World], dict[str, Any]]] = {
     "update_trigger": lambda w: {
         "position": 5,
         "conditions": {"all": [{"field": "tags", "operator": "contains", "value": "vip"}]},
+    },
+    "create_automation": lambda w: automation_example(
+        w["calendar_id"], w["group_id"], w["macro_id"], secrets.token_hex(3)
+    ),
+    "update_automation": lambda w: {
+        "position": 3,
+        "conditions": {"all": [{"field": "hours_since_solved", "operator": "at_least", "value": 72}]},
     },
     "create_channel": lambda w: channel_example(w["group_id"], secrets.token_hex(3)),
     "update_channel": lambda w: {"defaults": {"group_id": w["group_id"], "tags": ["zalo"]}, "active": True},
