@@ -499,3 +499,15 @@ async def test_ratings_go_in_the_export_and_their_comments_and_links_go_with_the
     assert (await tenant.anonymous.get(f"/v1/portal/{token}")).status_code == 404
     [rated_event] = await recorded(app, tenant, "ticket.rated")
     assert rated_event["rating"]["comment"] is None and rated_event["rating"]["score"] == 2
+
+
+async def test_erasures_asked_many_times_over_keep_answering(app: FastAPI, tenant: Tenant) -> None:
+    """More erasures than PostgreSQL plans one statement for before it plans it generically (five)."""
+    for number in range(8):
+        contact = await create_contact(
+            tenant.admin, name=f"Khách số {number}", email=f"khach{number}@gmail.com"
+        )
+        url = f"/v1/contacts/{contact['id']}/erase"
+        first, again = await tenant.admin.post(url), await tenant.admin.post(url)
+        assert (first.status_code, again.status_code) == (202, 200), (number, first.text, again.text)
+        assert again.json()["id"] == first.json()["id"]

@@ -7,6 +7,7 @@ the request. An erasure is asked once per contact: asking again answers the firs
 from datetime import datetime
 from uuid import UUID
 
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,7 +71,9 @@ async def request_erasure(
         .values({key: value for key, value in values.items() if value is not None})
         .on_conflict_do_nothing(
             index_elements=[DataRequest.workspace_id, DataRequest.contact_id],
-            index_where=DataRequest.kind == DataRequestKind.erase,
+            # A literal, not a parameter: PostgreSQL cannot infer the partial index from a parameter once
+            # it plans the statement generically.
+            index_where=text(f"kind = '{DataRequestKind.erase.value}'"),
         )
         .returning(DataRequest.id)
     )
