@@ -15,6 +15,7 @@ from uuid import UUID
 
 from app.errors import Unprocessable
 from app.kit.mentions import mentioned_handles
+from app.kit.transaction import transaction_info
 from app.models import Comment, Ticket
 from app.models.enums import ActorType, CommentAuthor, NotificationKind, SlaMetric, StatusKind
 from app.notifications.repository import NotificationRepository
@@ -37,6 +38,7 @@ _SLA_KINDS = {
     EventType.ticket_sla_warning: NotificationKind.sla_warning,
     EventType.ticket_sla_breached: NotificationKind.sla_breached,
 }
+_MENTIONED = "mentioned_agents"
 # Whose notes are refused for a mention of someone who may not see the ticket: the callers of the API.
 # A trigger's note is never refused: its mentions of such agents stay plain text.
 _REFUSED_FOR = (ActorType.agent, ActorType.api_key)
@@ -109,10 +111,14 @@ class NotificationHook(TicketHook):
 
 
 async def _mentioned(service: TicketService, ticket: Ticket, comment: Comment, *, refuse: bool) -> list[UUID]:
-    """The agents the note mentions who may see the ticket; with `refuse`, one who may not is a 422."""
+    """The agents the note mentions who may see the ticket; with `refuse`, one who may not is a 422.
+    Worked out once per note: as it is written (its mentions follow the ticket), and kept for `after`."""
     handles = mentioned_handles(comment.body)
     if not handles:
         return []
+    known: dict[UUID, list[UUID]] = transaction_info(service.session).setdefault(_MENTIONED, {})
+    if comment.id in known:
+        return known[comment.id]
     repo = NotificationRepository(service.session, service.workspace_id)
     agents = await repo.agents_by_handles(handles)
     seeing = await repo.who_may_see(ticket.id, list(agents.values()))
@@ -127,7 +133,8 @@ async def _mentioned(service: TicketService, ticket: Ticket, comment: Comment, *
                 code="mention_not_visible",
                 extra={"handle": handle},
             )
-    return list(dict.fromkeys(mentioned))
+    known[comment.id] = list(dict.fromkeys(mentioned))
+    return known[comment.id]
 
 
 def _closed(changes: Changes) -> bool:
