@@ -24,8 +24,6 @@ from app.rules.conditions import TIME_FIELDS, Facts, Operator, matches
 from app.rules.facts import ticket_facts
 from app.rules.snapshot import Rules
 
-SCHEDULE_COLUMNS = ("automation_due_at", "automations_done")
-
 
 async def schedule_of(
     session: AsyncSession,
@@ -38,10 +36,10 @@ async def schedule_of(
 ) -> dict[str, Any]:
     """The ticket's `automation_due_at` and `automations_done`, for `ticket` (its columns as they stand
     after a change); `acting`: the automations that make the change, which are done."""
+    if not rules.automations:  # none active: none of their marks counts any more
+        return {"automation_due_at": None, "automations_done": []}
     done: list[UUID] = list(ticket.get("automations_done") or [])
     done += [automation_id for automation_id in acting if automation_id not in done]
-    if not rules.automations:
-        return {"automation_due_at": None, "automations_done": done}
     if ticket.get("deleted_at") is not None or ticket["status_kind"] is StatusKind.closed:
         return {"automation_due_at": None, "automations_done": done}
     facts = await ticket_facts(

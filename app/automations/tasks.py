@@ -1,9 +1,9 @@
 """The automation workers: act on the tickets whose next automation time has come, and work out the
 times again across a workspace whose automations changed.
 
-The scan reads the index of next automation times, not the tickets: an idle scan reads nothing. Each
-ticket is acted on in a transaction of its own, locked as every ticket change locks it; one that
-another transaction holds is left for the next scan. The automation's changes, its mark on the ticket
+The scan reads the index of next automation times, not the tickets: an idle scan reads only the
+index. Each ticket is acted on in a transaction of its own, locked as every ticket change locks it;
+one that another transaction holds is left for the next scan. The automation's changes, its mark on the ticket
 and the ticket's next time commit together, so that several workers never act twice, and a worker that
 dies mid-ticket leaves it to the next.
 """
