@@ -17,9 +17,10 @@ from uuid import UUID
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.attachments.service import attachments_of_comments
 from app.attachments.storage import Storage
 from app.contacts.service import present
-from app.models import Attachment, Comment, Contact, Conversation, Ticket, TicketRating
+from app.models import Comment, Contact, Conversation, Ticket, TicketRating
 from app.models.enums import CommentAuthor
 from app.ratings.schemas import RatingOut
 from app.tickets.schemas import TicketOut
@@ -80,12 +81,12 @@ async def _comments(session: AsyncSession, contact: Contact) -> Section:
         .order_by(Comment.id)
     )
     comments = list((await session.execute(statement)).scalars())
-    attachments = await _attachments_of(session, contact.workspace_id, [c.id for c in comments])
+    attachments = await attachments_of_comments(session, contact.workspace_id, [c.id for c in comments])
     files: list[StoredFile] = []
     items = []
     for comment in comments:
         listed = []
-        for attachment in attachments.get(comment.id, []):
+        for attachment in attachments[comment.id]:
             path = f"files/{attachment.id}/{attachment.filename}"
             files.append(StoredFile(attachment.storage_key, path))
             listed.append(
@@ -110,22 +111,6 @@ async def _comments(session: AsyncSession, contact: Contact) -> Section:
             }
         )
     return Section(items, len(items), files)
-
-
-async def _attachments_of(
-    session: AsyncSession, workspace_id: UUID, comment_ids: Sequence[UUID]
-) -> dict[UUID, list[Attachment]]:
-    found: dict[UUID, list[Attachment]] = {}
-    if not comment_ids:
-        return found
-    statement = (
-        select(Attachment)
-        .where(Attachment.workspace_id == workspace_id, Attachment.comment_id.in_(comment_ids))
-        .order_by(Attachment.created_at, Attachment.id)
-    )
-    for attachment in (await session.execute(statement)).scalars():
-        found.setdefault(attachment.comment_id, []).append(attachment)  # type: ignore[arg-type]
-    return found
 
 
 async def _conversations(session: AsyncSession, contact: Contact) -> Section:
