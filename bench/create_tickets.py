@@ -1,9 +1,13 @@
 """Ticket creation over HTTP against the same rows written by raw asyncpg transactions.
 
 Starts PostgreSQL (BENCH_DATABASE_URL's server when set, else an embedded one), migrates a fresh
-database, serves the API with one process per core, drives `POST /v1/tickets` at a fixed
+database, writes tickets for the warm-up's length and takes the planner's statistics (`analyze`),
+serves the API with one process per core, drives `POST /v1/tickets` at a fixed
 concurrency after a warm-up, then inserts the same rows (ticket, history, event) with plain asyncpg and
 prints both rates and their ratio. Everything stays on 127.0.0.1 and is bounded in time.
+
+`--without-read-side` first drops what serves search, tags, filters, views and reports (READ_SIDE), and
+`--drop NAME` an index or a trigger (`tag_counts`: the tag counting ones), to measure what they cost writes.
 """
 
 import argparse
@@ -25,6 +29,7 @@ from app.models.workspace import ticket_number_sequence  # noqa: E402
 from bench.common import (  # noqa: E402
     BODY,
     Tenant,
+    analyze,
     api_memory_mb,
     bench_database,
     drive_http,
@@ -54,6 +59,47 @@ INSERT INTO tickets (workspace_id, id, number, subject, description, status_id, 
 SELECT $1, $2, number.value, $5, $6, $7, 'new', 'high', 'question', $8, $9, 'call', $10 FROM number
 RETURNING *
 """
+
+
+# The objects kept up to date by every ticket write only to serve search, tags, filters, views and
+# reports: the indexes, and the triggers counting tags.
+READ_SIDE = (
+    "ix_comments_search_text",
+    "ix_tickets_tag_keys",
+    "ix_tickets_custom_fields",
+    "ix_tickets_unresolved",
+    "ix_tickets_unresolved_group_id",
+    "ix_tickets_unassigned",
+    "ix_tickets_sla_breached",
+    "ix_tickets_workspace_id_solved_at",
+    "ix_tickets_reports",
+    "ix_tickets_unresolved_reports",
+    "tag_counts",
+)
+
+
+async def drop(url: str, names: list[str]) -> None:
+    """Drop the named indexes or triggers (`tag_counts`: the tag counting ones)."""
+    connection = await asyncpg.connect(plain(url))
+    try:
+        for name in names:
+            if name == "ix_tickets_tag_keys":  # what the tag filter read before the folded tags
+                await connection.execute("CREATE INDEX ix_tickets_tags ON tickets USING gin (tags)")
+            triggers = (
+                ["tickets_count_tags_inserted", "tickets_count_tags_updated"]
+                if name == "tag_counts"
+                else [name]
+            )
+            found = await connection.fetch(
+                "SELECT tgname, tgrelid::regclass::text AS tablename FROM pg_trigger WHERE tgname = ANY($1)",
+                triggers,
+            )
+            for trigger in found:
+                await connection.execute(f'DROP TRIGGER "{trigger["tgname"]}" ON "{trigger["tablename"]}"')
+            if not found:
+                await connection.execute(f'DROP INDEX "{name}"')
+    finally:
+        await connection.close()
 
 
 async def drive_asyncpg(url: str, tenants: list[Tenant], concurrency: int, duration: float) -> dict:
@@ -118,15 +164,30 @@ def main() -> None:
         default=0.0,
         help="PostgreSQL this far away, each way (a relay holds every packet): 2.5 is a 5 ms round trip",
     )
+    parser.add_argument("--without-read-side", action="store_true", help="drop READ_SIDE first")
+    parser.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        help="an index or trigger (tag_counts: those counting tags) to drop first",
+    )
+    parser.add_argument("--raw-only", action="store_true", help="only the plain statements")
     args = parser.parse_args()
+    dropped = [*(READ_SIDE if args.without_read_side else ()), *args.drop]
 
+    http = memory = None
     with bench_database() as direct_url, relayed(direct_url, args.latency_ms) as url:
+        asyncio.run(drop(direct_url, dropped))
         tenants = asyncio.run(prepare(direct_url, args.workspaces))
-        with serve_api(url, args.workers) as base:
-            http = asyncio.run(drive_http(base, tenants, args.concurrency, args.warmup, args.duration))
-            memory = api_memory_mb(base)
+        asyncio.run(drive_asyncpg(url, tenants, args.concurrency, args.warmup))
+        asyncio.run(analyze(direct_url))
+        if not args.raw_only:
+            with serve_api(url, args.workers) as base:
+                http = asyncio.run(drive_http(base, tenants, args.concurrency, args.warmup, args.duration))
+                memory = api_memory_mb(base)
         raw = asyncio.run(drive_asyncpg(url, tenants, args.concurrency, args.duration))
     result = {
+        "dropped": dropped,
         "database": server_kind(),
         "one_way_latency_ms": args.latency_ms,
         "api_process_rss_mb": memory,
@@ -136,7 +197,7 @@ def main() -> None:
         "duration_s": args.duration,
         "http": http,
         "raw_asyncpg": raw,
-        "api_to_raw_ratio": round(http["requests_per_second"] / raw["transactions_per_second"], 3),
+        "api_to_raw_ratio": http and round(http["requests_per_second"] / raw["transactions_per_second"], 3),
     }
     print(json.dumps(result, indent=2))
 

@@ -33,6 +33,7 @@ from app.db import create_database  # noqa: E402
 from app.kit.pagination import PageParams  # noqa: E402
 from app.kit.search import fold, parse_query  # noqa: E402
 from app.models.enums import ActorType, Role  # noqa: E402
+from app.search.tasks import FOLD_BATCH, FOLD_TAG_COUNT_CHANGES  # noqa: E402
 from app.workspaces.service import create_workspace  # noqa: E402
 from bench.common import bench_database, plain, server_kind, server_version, table  # noqa: E402
 
@@ -274,9 +275,6 @@ async def fill_tickets(url: str, tickets: int) -> UUID:
     status = await connection.fetchval(
         "SELECT id FROM ticket_statuses WHERE workspace_id = $1 AND kind = 'open' LIMIT 1", workspace
     )
-    # Counted once at the end, as the migration does: the trigger would update the same few rows of
-    # tag_counts once per ticket in this one transaction.
-    await connection.execute("ALTER TABLE tickets DISABLE TRIGGER tickets_count_tags_inserted")
     await connection.execute(
         f"""
         INSERT INTO tickets (workspace_id, id, number, subject, description, status_id, status_kind, priority,
@@ -289,12 +287,8 @@ async def fill_tickets(url: str, tickets: int) -> UUID:
         workspace,
         status,
     )
-    await connection.execute("ALTER TABLE tickets ENABLE TRIGGER tickets_count_tags_inserted")
-    await connection.execute(
-        "INSERT INTO tag_counts (workspace_id, tag, shard, tickets) SELECT workspace_id, tag, 0, count(*) "
-        "FROM tickets, unnest(tags) AS tag WHERE workspace_id = $1 GROUP BY workspace_id, tag",
-        workspace,
-    )
+    while await connection.fetchval(FOLD_TAG_COUNT_CHANGES) == FOLD_BATCH:
+        pass
     await connection.execute(
         f"UPDATE tickets SET search_text = {FOLDED.replace('body', 'subject')} || ' | ' || "
         f"{FOLDED.replace('body', 'description')} WHERE workspace_id = $1",
@@ -382,7 +376,7 @@ async def time_service(url: str, workspace: UUID, tickets: int) -> None:
 
 async def tag_count_cost(url: str, workspace: UUID, count: int = 2_000) -> None:
     """Tickets with two tags inserted one at a time, each in its own transaction, with the triggers that
-    keep tag_counts and without them."""
+    record what they change in the tags' counts and without them."""
     connection = await asyncpg.connect(plain(url))
     status = await connection.fetchval(
         "SELECT id FROM ticket_statuses WHERE workspace_id = $1 AND kind = 'open' LIMIT 1", workspace

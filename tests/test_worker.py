@@ -90,6 +90,7 @@ async def test_the_worker_runs_every_job_the_domains_declare(
             "applying retention",
             "sending access links",
             "purging expired portal tokens",
+            "folding tag count changes",
         }
         running = asyncio.create_task(
             run_jobs([counted(job, runs) for job in declared], database_url, configured, stopping)

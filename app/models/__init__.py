@@ -18,7 +18,7 @@ from app.models.notification import Notification, NotificationEmail
 from app.models.portal import CustomerLink, PortalToken, TicketRating
 from app.models.sla import BusinessCalendar, SlaPolicy, TicketSla
 from app.models.status import TicketStatus
-from app.models.ticket import TagCount, Ticket, TicketHistory
+from app.models.ticket import TagCount, Ticket, TicketHistory, tag_count_changes
 from app.models.trigger import Trigger
 from app.models.view import TicketView
 from app.models.webhook import DispatchCursor, Webhook, WebhookAttempt, WebhookDelivery
@@ -72,4 +72,5 @@ __all__ = [
     "WebhookAttempt",
     "WebhookDelivery",
     "Workspace",
+    "tag_count_changes",
 ]

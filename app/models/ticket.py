@@ -5,12 +5,14 @@ from uuid import UUID
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Column,
     Computed,
     ForeignKey,
     Index,
     Integer,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     Uuid,
@@ -284,10 +286,8 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
 
 
 class TagCount(Base):
-    """How many tickets (not deleted) carry a tag, kept by triggers on tickets in the write's transaction.
-
-    A tag's count is the sum of its shards: each change adds to a shard drawn at random among 128, so that
-    concurrent writes of one tag seldom wait for each other's commit."""
+    """How many tickets (not deleted) carry a tag, as of the last changes workers folded in: a tag's count
+    is this plus its rows in `tag_count_changes`."""
 
     __tablename__ = "tag_counts"
     __table_args__ = (
@@ -303,9 +303,21 @@ class TagCount(Base):
         ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
     )
     tag: Mapped[str] = mapped_column(String(100), primary_key=True)
-    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     tickets: Mapped[int] = mapped_column(Integer)
     tag_key: Mapped[str] = mapped_column(Text, Computed("helpdesk_fold(tag)", persisted=True))
+
+
+# What each ticket write did to its tags' counts, appended by triggers on tickets in the write's
+# transaction: +1 for a tag added (or a ticket restored), -1 for one removed (or a ticket deleted). No
+# index, no key, no foreign key, so that a write looks nothing up and no other write waits for its rows;
+# workers fold them into tag_counts.
+tag_count_changes = Table(
+    "tag_count_changes",
+    Base.metadata,
+    Column("workspace_id", Uuid, nullable=False),
+    Column("tag", String(100), nullable=False),
+    Column("delta", Integer, nullable=False),
+)
 
 
 class TicketHistory(WorkspaceScoped, Base):

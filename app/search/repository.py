@@ -12,7 +12,7 @@ from app.auth.principal import Principal
 from app.errors import BadRequest
 from app.kit.pagination import Keyset, SortColumn, decode_cursor, encode_cursor
 from app.kit.search import TextQuery, like_pattern
-from app.models import Comment, Contact, Organization, TagCount, Ticket
+from app.models import Comment, Contact, Organization, TagCount, Ticket, tag_count_changes
 from app.tickets.repository import RARE_ROWS, TicketRepository
 
 NEWEST_TICKETS = Keyset(
@@ -201,12 +201,16 @@ class SearchRepository:
                 .group_by(unnested.c.tag)
             )
         else:
-            count = func.sum(TagCount.tickets).label("tickets")
-            statement = (
-                select(TagCount.tag, count)
-                .where(TagCount.workspace_id == self.workspace_id, TagCount.tag_key.like(starts))
-                .group_by(TagCount.tag)
-                .having(func.sum(TagCount.tickets) > 0)
+            # The counts folded in, and the changes not folded in yet.
+            counted = select(TagCount.tag, TagCount.tickets).where(
+                TagCount.workspace_id == self.workspace_id, TagCount.tag_key.like(starts)
             )
+            changes = tag_count_changes.c
+            pending = select(changes.tag, changes.delta).where(
+                changes.workspace_id == self.workspace_id, func.helpdesk_fold(changes.tag).like(starts)
+            )
+            both = counted.union_all(pending).subquery()
+            count = func.sum(both.c.tickets).label("tickets")
+            statement = select(both.c.tag, count).group_by(both.c.tag).having(count > 0)
         statement = statement.order_by(count.desc(), statement.selected_columns[0]).limit(limit)
         return [(tag, int(tickets)) for tag, tickets in (await self.session.execute(statement)).all()]

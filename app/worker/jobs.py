@@ -16,6 +16,7 @@ from app.kit.jobs import Job
 from app.notifications.jobs import notification_jobs
 from app.portal.jobs import portal_jobs
 from app.privacy.jobs import privacy_jobs
+from app.search.jobs import search_jobs
 from app.sla.jobs import sla_jobs
 from app.webhooks.jobs import webhook_jobs
 
@@ -39,4 +40,5 @@ def declared_jobs(
         *notification_jobs(db, settings, secret_box),
         *privacy_jobs(db, settings),
         *portal_jobs(db, settings, secret_box),
+        *search_jobs(db, settings),
     ]
