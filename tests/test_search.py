@@ -4,11 +4,14 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from app.models import tag_count_changes
+from app.search import repository as search_repository
 from app.search.tasks import fold_tag_count_changes
+from app.tickets import repository as tickets_repository
 from tests.conftest import Tenant, make_client
 from tests.factories import (
     create,
@@ -201,6 +204,45 @@ async def test_the_cursor_walks_every_match_once_across_tiers(tenant: Tenant) ->
     assert sorted(ids) == sorted(created) and len(ids) == len(set(ids))
     # The three typed with accents come first, newest first; then the rest, newest first.
     assert ids == [created[5], created[3], created[1], created[6], created[4], created[2], created[0]]
+
+
+async def test_walked_tiers_read_a_bounded_number_of_tickets_a_page(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing counts as rare, so every tier is walked newest first, three tickets a page at most.
+    monkeypatch.setattr(search_repository, "WALK_TICKETS", 3)
+    monkeypatch.setattr(search_repository, "RARE_ROWS", 0)
+    monkeypatch.setattr(tickets_repository, "RARE_ROWS", 0)
+    subjects = [
+        "Giao hàng chậm",
+        "Đổi mật khẩu",
+        "Hoá đơn VAT",
+        "Hàng về chậm, chưa giao",
+        "Bảo hành máy lọc nước",
+        "Hoàn tiền đơn DH-1042",
+        "Đơn giao hang cham",
+        "Khuyến mãi tháng 12",
+        "Tài khoản bị khoá",
+        "Giao hàng chậm quá",
+    ]
+    created = [(await create_ticket(tenant.agent, subject=subject))["id"] for subject in subjects]
+    pages: list[list[str]] = []
+    cursor = None
+    while True:
+        params = {"q": "giao hàng chậm", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        response = await tenant.viewer.get("/v1/search", params=params)
+        assert response.status_code == 200, response.text
+        pages.append([hit["id"] for hit in response.json()["items"]])
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            break
+    # Exact first, then side by side, then apart; each once, newest first in its tier.
+    assert [hit for page in pages for hit in page] == [created[9], created[0], created[6], created[3]]
+    assert all(len(page) <= 2 for page in pages)
+    # A page ends where its walk did: the first read the three newest tickets, one of which matched.
+    assert pages[0] == [created[9]]
+    # Each tier takes at most four walks of three tickets over the ten.
+    assert len(pages) <= 3 * 4
 
 
 async def test_contacts_and_organizations_are_searched_as_their_lists_allow(

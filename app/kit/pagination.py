@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Query
-from sqlalchemy import BigInteger, Select, and_, false, or_
+from sqlalchemy import BigInteger, Select, and_, false, not_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.errors import BadRequest
@@ -112,11 +112,27 @@ class Keyset:
         values = decode_cursor(cursor, self.name, len(self.columns))
         if not all(column.holds(value) for column, value in zip(self.columns, values, strict=True)):
             raise BadRequest("The cursor is not valid", field="cursor", code="invalid_cursor")
+        return statement.where(self._after(values))
+
+    def _after(self, values: Sequence[Any]) -> Any:
         alternatives = []
         for position, column in enumerate(self.columns):
             earlier = [self.columns[i].equals(values[i]) for i in range(position)]
             alternatives.append(and_(*earlier, column.after(values[position])))
-        return statement.where(or_(*alternatives))
+        return or_(*alternatives)
+
+    def through(self, values: Sequence[Any]) -> Any:
+        """The rows up to `values`' row in this order, that row included. The first column is bounded on
+        its own too, so that a scan of an index in this order stops there."""
+        first = self.columns[0]
+        within = not_(self._after(values))
+        if first.nullable or values[0] is None:
+            return within
+        bound = first.attribute >= values[0] if first.descending else first.attribute <= values[0]
+        return and_(bound, within)
+
+    def cursor(self, values: Sequence[Any]) -> str:
+        return encode_cursor(self.name, values)
 
     def page(self, rows: Sequence[Any], limit: int) -> tuple[list[Any], str | None]:
         """The rows of the page, and the cursor of the next page if there is one."""
@@ -124,7 +140,7 @@ class Keyset:
             return list(rows), None
         rows = list(rows[:limit])
         last = rows[-1]
-        return rows, encode_cursor(self.name, [getattr(last, column.key) for column in self.columns])
+        return rows, self.cursor([getattr(last, column.key) for column in self.columns])
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from app.tickets.repository import RARE_ROWS, TicketRepository
 NEWEST_TICKETS = Keyset(
     "tickets", [SortColumn(Ticket.updated_at, descending=True), SortColumn(Ticket.id, descending=True)]
 )
+# How many tickets a page of a walked tier of search reads at most (see SearchRepository.tiered).
+WALK_TICKETS = 5_000
 NEWEST_COMMENTS = Keyset("comments", [SortColumn(Comment.id, descending=True)])
 NEWEST_CONTACTS = Keyset(
     "contacts", [SortColumn(Contact.updated_at, descending=True), SortColumn(Contact.id, descending=True)]
@@ -51,10 +53,20 @@ class SearchRepository:
         self.tickets = TicketRepository(session, principal.workspace_id)
 
     async def tiered(
-        self, tiers: Sequence[Select[Any]], keyset: Keyset, cursor: str | None, limit: int
+        self,
+        tiers: Sequence[Select[Any]],
+        keyset: Keyset,
+        cursor: str | None,
+        limit: int,
+        walked: frozenset[int] = frozenset(),
     ) -> tuple[list[tuple[int, Any]], str | None]:
         """The page of matches: each tier newest first by its index, the next tier only once one is
-        exhausted, so no page sorts all matches; the cursor says the tier and where in it."""
+        exhausted, so no page sorts all matches; the cursor says the tier and where in it.
+
+        A tier in `walked` (of tickets, its matches too many to look up by index) is read at most
+        WALK_TICKETS tickets a page: when they hold fewer matches than the page wants, the page ends
+        there, shorter (even empty), with a cursor from the last ticket read. A sparse tier so takes a
+        few short requests, never one that reads every ticket of the workspace."""
         start, inner = 0, None
         if cursor is not None:
             start, inner = decode_cursor(cursor, f"search:{keyset.name}", 2)
@@ -62,22 +74,37 @@ class SearchRepository:
                 raise BadRequest("The cursor is not valid", field="cursor", code="invalid_cursor")
         found: list[tuple[int, Any]] = []
         for tier in range(start, len(tiers)):
+            after = inner if tier == start else None
+            statement = tiers[tier]
+            walk_end = await self._walk_end(keyset, after) if tier in walked else None
+            if walk_end is not None:
+                statement = statement.where(keyset.through(walk_end))
             wanted = limit - len(found)
             if wanted == 0:
-                more = await self.session.scalar(select(exists(tiers[tier])))
+                more = walk_end is not None or await self.session.scalar(select(exists(statement)))
                 return found, encode_cursor(f"search:{keyset.name}", [tier, None]) if more else None
-            statement = keyset.apply(tiers[tier], inner if tier == start else None, wanted)
-            rows = (await self.session.execute(statement)).scalars().all()
+            rows = (await self.session.execute(keyset.apply(statement, after, wanted))).scalars().all()
             page, following = keyset.page(rows, wanted)
             found.extend((tier, row) for row in page)
+            if following is None and walk_end is not None:
+                following = keyset.cursor(walk_end)
             if following is not None:
                 return found, encode_cursor(f"search:{keyset.name}", [tier, following])
         return found, None
 
-    async def ticket_tiers(self, query: TextQuery) -> list[Select[Any]]:
-        """The three tiers of tickets. A tier with few matches (fewer than RARE_ROWS, counted by index
-        and no further) is looked up by index; a dense one is walked newest first by the index on
-        `updated_at`, checking each ticket, and a page comes after a few hundred of them."""
+    async def _walk_end(self, keyset: Keyset, after: str | None) -> list[Any] | None:
+        """Where a walk from `after` ends after WALK_TICKETS of the workspace's tickets (read from the
+        index in the walk's order alone), or None when fewer are left."""
+        columns = [column.attribute for column in keyset.columns]
+        statement = keyset.apply(select(*columns).where(Ticket.workspace_id == self.workspace_id), after, 0)
+        row = (await self.session.execute(statement.offset(WALK_TICKETS - 1))).first()
+        return None if row is None else list(row)
+
+    async def ticket_tiers(self, query: TextQuery) -> tuple[list[Select[Any]], frozenset[int]]:
+        """The three tiers of tickets, and which of them are walked. A tier with few matches (fewer than
+        RARE_ROWS, counted by index and no further) is looked up by index; a dense one is walked newest
+        first by the index on `updated_at`, checking each ticket, and a page comes after a few hundred of
+        them."""
         principal = self.principal
         visible = self.tickets.visible(principal).where(Ticket.deleted_at.is_(None))
         phrase = like_pattern(query.phrase)
@@ -98,18 +125,26 @@ class SearchRepository:
         ]
         # A tier whose matches are few is looked up by index; a dense one is walked newest first. The
         # exact matches are among those of the phrase, so they are counted only when the phrase is common.
+        # A tier that only names tickets or contacts (a number, an email, a phone) is looked up by index.
+        walked = set()
         phrase_ids = self.tickets.candidates(principal, query, query.phrase)
         if await self.tickets.rows_holding(query.phrase) < RARE_ROWS:
             tiers[0] = tiers[0].where(Ticket.id.in_(phrase_ids))
             tiers[1] = tiers[1].where(Ticket.id.in_(phrase_ids))
-        elif query.accented:
-            exact_ids = self.tickets.candidates(principal, query, query.phrase, exact=exact_pattern)
-            if await self.tickets.estimated_rows(select(exact_ids.subquery())) < RARE_ROWS:
-                tiers[0] = tiers[0].where(Ticket.id.in_(exact_ids))
+        else:
+            walked.add(1)
+            if query.accented:
+                exact_ids = self.tickets.candidates(principal, query, query.phrase, exact=exact_pattern)
+                if await self.tickets.estimated_rows(select(exact_ids.subquery())) < RARE_ROWS:
+                    tiers[0] = tiers[0].where(Ticket.id.in_(exact_ids))
+                else:
+                    walked.add(0)
         rare_term = await self.tickets.rare_term(query) if len(query.terms) > 1 else None
         if rare_term is not None:
             tiers[2] = tiers[2].where(Ticket.id.in_(self.tickets.candidates(principal, query, rare_term)))
-        return tiers
+        elif len(query.terms) > 1:
+            walked.add(2)
+        return tiers, frozenset(walked)
 
     def comment_tiers(self, query: TextQuery) -> list[Select[Any]]:
         visible_tickets = (

@@ -33,9 +33,8 @@ class SearchService:
         if type in ("contacts", "organizations"):
             self._check_contacts_access()
         if type == "tickets":
-            found, cursor = await self.repo.tiered(
-                await self.repo.ticket_tiers(query), NEWEST_TICKETS, page.cursor, page.limit
-            )
+            tiers, walked = await self.repo.ticket_tiers(query)
+            found, cursor = await self.repo.tiered(tiers, NEWEST_TICKETS, page.cursor, page.limit, walked)
             return await self._ticket_hits(found, query), cursor
         if type == "comments":
             found, cursor = await self.repo.tiered(
