@@ -310,7 +310,7 @@ async def fill_tickets(url: str, tickets: int) -> UUID:
     await connection.execute(f"UPDATE comments SET search_text = {FOLDED} WHERE workspace_id = $1", workspace)
     await connection.execute("VACUUM ANALYZE tickets")
     await connection.execute("VACUUM ANALYZE comments")
-    await connection.execute("VACUUM ANALYZE tag_counts")
+    await connection.execute("VACUUM ANALYZE tag_counts, tag_count_changes")
     await connection.close()
     return workspace
 

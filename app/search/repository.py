@@ -4,7 +4,21 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, exists, false, func, literal, or_, select, true
+from sqlalchemy import (
+    ARRAY,
+    CompoundSelect,
+    Select,
+    Uuid,
+    and_,
+    any_,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +33,9 @@ NEWEST_TICKETS = Keyset(
     "tickets", [SortColumn(Ticket.updated_at, descending=True), SortColumn(Ticket.id, descending=True)]
 )
 # How many tickets a page of a walked tier of search reads at most (see SearchRepository.tiered).
-WALK_TICKETS = 5_000
+WALK_TICKETS = 1_000
+# How many candidates a tier looked up by index may have; past that it is walked.
+LOOKED_UP_IDS = 20_000
 NEWEST_COMMENTS = Keyset("comments", [SortColumn(Comment.id, descending=True)])
 NEWEST_CONTACTS = Keyset(
     "contacts", [SortColumn(Contact.updated_at, descending=True), SortColumn(Contact.id, descending=True)]
@@ -127,24 +143,44 @@ class SearchRepository:
         # exact matches are among those of the phrase, so they are counted only when the phrase is common.
         # A tier that only names tickets or contacts (a number, an email, a phone) is looked up by index.
         walked = set()
-        phrase_ids = self.tickets.candidates(principal, query, query.phrase)
+        phrase = None
         if await self.tickets.rows_holding(query.phrase) < RARE_ROWS:
-            tiers[0] = tiers[0].where(Ticket.id.in_(phrase_ids))
-            tiers[1] = tiers[1].where(Ticket.id.in_(phrase_ids))
+            phrase = await self._among(self.tickets.candidates(principal, query, query.phrase))
+        if phrase is not None:
+            tiers[0] = tiers[0].where(phrase)
+            tiers[1] = tiers[1].where(phrase)
         else:
             walked.add(1)
             if query.accented:
                 exact_ids = self.tickets.candidates(principal, query, query.phrase, exact=exact_pattern)
+                exact_found = None
                 if await self.tickets.estimated_rows(select(exact_ids.subquery())) < RARE_ROWS:
-                    tiers[0] = tiers[0].where(Ticket.id.in_(exact_ids))
+                    exact_found = await self._among(exact_ids)
+                if exact_found is not None:
+                    tiers[0] = tiers[0].where(exact_found)
                 else:
                     walked.add(0)
         rare_term = await self.tickets.rare_term(query) if len(query.terms) > 1 else None
+        rare = None
         if rare_term is not None:
-            tiers[2] = tiers[2].where(Ticket.id.in_(self.tickets.candidates(principal, query, rare_term)))
+            rare = await self._among(self.tickets.candidates(principal, query, rare_term))
+        if rare is not None:
+            tiers[2] = tiers[2].where(rare)
         elif len(query.terms) > 1:
             walked.add(2)
         return tiers, frozenset(walked)
+
+    async def _among(self, candidates: CompoundSelect) -> Any | None:
+        """The condition that a ticket is one of the candidates, whose ids are read first (by index), or
+        None when there are more than LOOKED_UP_IDS: their tier is walked instead. With the ids in hand,
+        PostgreSQL looks the tier's tickets up by their key; with the candidates as a subquery, it may
+        instead walk the workspace's tickets expecting to meet one soon, and read all of them when the
+        tier holds none."""
+        found = candidates.subquery()
+        ids = (await self.session.scalars(select(found.c.id).distinct().limit(LOOKED_UP_IDS + 1))).all()
+        if len(ids) > LOOKED_UP_IDS:
+            return None
+        return Ticket.id == any_(literal(list(ids), ARRAY(Uuid)))
 
     def comment_tiers(self, query: TextQuery) -> list[Select[Any]]:
         visible_tickets = (

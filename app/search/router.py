@@ -38,7 +38,7 @@ async def search(
     typed without accents, only the ticket or contact it names) first, then those with its words side
     by side, then those with all its words apart; newest first in each. A
     ticket is found by its subject, description and conversation (internal notes only for callers who
-    may read them), and says where it matched. A page of tickets reads at most 5,000 tickets where
+    may read them), and says where it matched. A page of tickets reads at most 1,000 tickets where
     matches are sparse, so it may hold fewer hits than `limit` (even none) and still have a
     `next_cursor`: the matches end only where `next_cursor` is null."""
     hits, next_cursor = await _service(request, session, principal).search(q, type, page)
