@@ -118,12 +118,13 @@ class Ticket(WorkspaceScoped, Timestamps, Versioned, Base):
             postgresql_where=text(f"assignee_id IS NULL AND group_id IS NOT NULL AND {_UNRESOLVED}"),
         ),
         # Reports read these alone (index-only scans), not the rows: what was created in a period, with
-        # what reports group by, filter on and add up; the backlog; what was solved in a period.
+        # what reports group by, filter on and add up; the backlog; what was solved in a period. The
+        # first also counts the list by status (`status_id`).
         Index(
             "ix_tickets_reports",
             "workspace_id",
             "created_at",
-            postgresql_include=[*REPORTED_COLUMNS, *REPORTED_METRICS],
+            postgresql_include=[*REPORTED_COLUMNS, "status_id", *REPORTED_METRICS],
         ),
         Index(
             "ix_tickets_unresolved_reports",
