@@ -245,6 +245,20 @@ async def test_walked_tiers_read_a_bounded_number_of_tickets_a_page(
     assert len(pages) <= 3 * 4
 
 
+async def test_tiers_with_too_many_candidates_are_walked(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every candidate list is too long to read first: the tiers are walked instead, and find the same.
+    monkeypatch.setattr(search_repository, "LOOKED_UP_IDS", 0)
+    first = await create_ticket(tenant.agent, subject="Giao hàng chậm")
+    await create_ticket(tenant.agent, subject="Đổi mật khẩu")
+    second = await create_ticket(tenant.agent, subject="Đơn giao hang cham")
+    third = await create_ticket(tenant.agent, subject="Hàng về chậm, chưa giao")
+    hits = await searched(tenant.viewer, "giao hàng chậm", limit=2)
+    assert [hit["id"] for hit in hits] == [first["id"], second["id"], third["id"]]
+    assert [hit["exact"] for hit in hits] == [True, False, False]
+
+
 async def test_contacts_and_organizations_are_searched_as_their_lists_allow(
     app: FastAPI, tenant: Tenant
 ) -> None:
