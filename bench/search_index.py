@@ -33,7 +33,7 @@ from app.db import create_database  # noqa: E402
 from app.kit.pagination import PageParams  # noqa: E402
 from app.kit.search import fold, parse_query  # noqa: E402
 from app.models.enums import ActorType, Role  # noqa: E402
-from app.search.tasks import FOLD_BATCH, FOLD_TAG_COUNT_CHANGES  # noqa: E402
+from app.search.tasks import fold_tag_count_changes_on  # noqa: E402
 from app.workspaces.service import create_workspace  # noqa: E402
 from bench.common import bench_database, plain, server_kind, server_version, table  # noqa: E402
 
@@ -287,8 +287,7 @@ async def fill_tickets(url: str, tickets: int) -> UUID:
         workspace,
         status,
     )
-    while await connection.fetchval(FOLD_TAG_COUNT_CHANGES) == FOLD_BATCH:
-        pass
+    await fold_tag_count_changes_on(connection)
     await connection.execute(
         f"UPDATE tickets SET search_text = {FOLDED.replace('body', 'subject')} || ' | ' || "
         f"{FOLDED.replace('body', 'description')} WHERE workspace_id = $1",

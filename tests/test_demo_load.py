@@ -131,6 +131,20 @@ async def test_loaded_tickets_are_consistent_served_and_resumed_without_duplicat
             "SELECT body, search_text FROM comments WHERE workspace_id = ANY ($1)", workspace_ids
         )
         assert all(comment["search_text"] == search_key(comment["body"]) for comment in comments)
+        # The tags' counts are folded in by the load itself, and match the tickets.
+        assert await connection.fetchval(
+            "SELECT count(*) FROM tag_count_changes WHERE workspace_id = ANY ($1)", workspace_ids
+        ) == 0  # fmt: skip
+        counted = await connection.fetch(
+            "SELECT workspace_id, tag, tickets FROM tag_counts WHERE workspace_id = ANY ($1) AND tickets > 0",
+            workspace_ids,
+        )
+        carried = await connection.fetch(
+            "SELECT workspace_id, tag, count(*) AS tickets FROM tickets, unnest(tags) AS tag "
+            "WHERE workspace_id = ANY ($1) AND deleted_at IS NULL GROUP BY workspace_id, tag",
+            workspace_ids,
+        )
+        assert carried and sorted(map(tuple, counted)) == sorted(map(tuple, carried))
         async with app.state.db.sessionmaker() as session:
             definitions = list(
                 await session.scalars(

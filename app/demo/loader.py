@@ -53,7 +53,7 @@ from app.models.enums import (
 from app.models.workspace import ticket_number_sequence
 from app.organizations.schemas import OrganizationCreate
 from app.organizations.service import create_organization
-from app.search.tasks import FOLD_BATCH, FOLD_TAG_COUNT_CHANGES
+from app.search.tasks import fold_tag_count_changes_on
 from app.workspaces.service import CreatedWorkspace, create_workspace
 
 # Tickets a transaction writes. Fixed, so that a rerun cuts the batches where the first run did and
@@ -872,8 +872,7 @@ class Loader:
         await self.restore_constraints()
         self.report.restore_seconds = time.perf_counter() - restoring
         # The tags' counts of what was written, added up now rather than by a worker.
-        while await self.connection.fetchval(FOLD_TAG_COUNT_CHANGES) == FOLD_BATCH:
-            pass
+        await fold_tag_count_changes_on(self.connection)
         self.report.seconds = time.perf_counter() - started
         if self.report.tickets_written or self.report.contacts_written:
             # Fresh statistics, so that the planner knows the tables' new sizes at once; and the new rows'

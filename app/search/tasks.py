@@ -1,5 +1,6 @@
 """Tag counts brought up to date: the changes ticket writes appended, folded into tag_counts."""
 
+import asyncpg
 from sqlalchemy import text
 
 from app.db import Database
@@ -23,6 +24,16 @@ WITH taken AS (
 )
 SELECT count(*) FROM taken
 """  # noqa: S608 (a constant)
+
+
+async def fold_tag_count_changes_on(connection: asyncpg.Connection) -> int:
+    """The same on a plain connection (the demo loader's, after a load): each batch its own transaction."""
+    folded = 0
+    while True:
+        taken = await connection.fetchval(FOLD_TAG_COUNT_CHANGES)
+        folded += taken
+        if taken < FOLD_BATCH:
+            return folded
 
 
 async def fold_tag_count_changes(db: Database) -> int:
