@@ -6,10 +6,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from app.auth.principal import Principal
+from app.db import Database
+from app.kit.pagination import PageParams
 from app.models import tag_count_changes
+from app.models.enums import ActorType, Role
 from app.search import repository as search_repository
+from app.search.service import SearchService
 from app.search.tasks import fold_tag_count_changes
 from app.tickets import repository as tickets_repository
 from tests.conftest import Tenant, make_client
@@ -257,6 +262,23 @@ async def test_tiers_with_too_many_candidates_are_walked(
     hits = await searched(tenant.viewer, "giao hàng chậm", limit=2)
     assert [hit["id"] for hit in hits] == [first["id"], second["id"], third["id"]]
     assert [hit["exact"] for hit in hits] == [True, False, False]
+
+
+async def test_a_search_plans_without_parallel_workers_for_its_transaction_only(
+    db: Database, tenant: Tenant
+) -> None:
+    await create_ticket(tenant.agent, subject="Hoàn tiền hai lần")
+    principal = Principal(tenant.workspace_id, Role.admin, ActorType.api_key, tenant.workspace_id)
+    show = text("SHOW max_parallel_workers_per_gather")
+    async with db.sessionmaker() as session, session.begin():
+        default = await session.scalar(show)
+        hits, _ = await SearchService(session, principal, "VN").search(
+            "hoàn tiền", "tickets", PageParams(None, 50)
+        )
+        assert len(hits) == 1
+        assert await session.scalar(show) == "0"
+    async with db.sessionmaker() as session, session.begin():
+        assert await session.scalar(show) == default != "0"
 
 
 async def test_contacts_and_organizations_are_searched_as_their_lists_allow(

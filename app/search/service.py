@@ -32,6 +32,7 @@ class SearchService:
             raise Unprocessable("q: give at least one word to look for", field="q", code="invalid_query")
         if type in ("contacts", "organizations"):
             self._check_contacts_access()
+        await self.repo.plan_serially()
         if type == "tickets":
             tiers, walked = await self.repo.ticket_tiers(query)
             found, cursor = await self.repo.tiered(tiers, NEWEST_TICKETS, page.cursor, page.limit, walked)
