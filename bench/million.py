@@ -124,6 +124,16 @@ CASES = [
         lambda c: ("%giao hàng%",),
     ),
     Case(
+        "/v1/search: a rare phrase (bộ công thương), top 50",
+        "/v1/search",
+        lambda c: {"q": "bộ công thương", "type": "tickets", "limit": "50"},
+        """SELECT * FROM tickets WHERE workspace_id = $1 AND deleted_at IS NULL AND id IN (
+             SELECT id FROM tickets WHERE workspace_id = $1 AND search_text LIKE $2
+             UNION ALL SELECT ticket_id FROM comments WHERE workspace_id = $1 AND search_text LIKE $2)
+           ORDER BY updated_at DESC, id DESC LIMIT 51""",
+        lambda c: ("%bo cong thuong%",),
+    ),
+    Case(
         "view count: all open",
         "/v1/views/{all_open}/count",
         lambda c: {},

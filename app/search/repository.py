@@ -15,6 +15,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    not_,
     or_,
     select,
     text,
@@ -143,11 +144,8 @@ class SearchRepository:
             anywhere = self.tickets.matching(principal, query)
         else:
             anywhere = self.tickets.requester_holding(query)
-        tiers = [
-            visible.where(exact),
-            visible.where(adjacent, _not(exact)),
-            visible.where(anywhere, _not(adjacent), _not(exact)),
-        ]
+        tiers = [visible.where(exact), visible.where(adjacent, _not(exact))]
+        before = and_(_not(adjacent), _not(exact))
         # A tier whose matches are few is looked up by index; a dense one is walked newest first. The
         # exact matches are among those of the phrase, so they are counted only when the phrase is common.
         # A tier that only names tickets or contacts (a number, an email, a phone) is looked up by index.
@@ -158,6 +156,9 @@ class SearchRepository:
         if phrase is not None:
             tiers[0] = tiers[0].where(phrase)
             tiers[1] = tiers[1].where(phrase)
+            # A ticket among none of the phrase's candidates is in neither tier before, told by its id
+            # alone: only the candidates have their comments read again.
+            before = or_(not_(phrase), before)
         else:
             walked.add(1)
             if query.accented:
@@ -169,6 +170,7 @@ class SearchRepository:
                     tiers[0] = tiers[0].where(exact_found)
                 else:
                     walked.add(0)
+        tiers.append(visible.where(anywhere, before))
         rare_term = await self.tickets.rare_term(query) if len(query.terms) > 1 else None
         rare = None
         if rare_term is not None:

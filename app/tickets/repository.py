@@ -622,15 +622,16 @@ class TicketRepository(ScopedRepository[Ticket]):
         reads every entry of a common trigram. Exactness does not matter: between a few and a few
         thousand rows, either way of reading serves a page quickly."""
         pattern = like_pattern(term)
-        return sum(
-            [
-                await self.estimated_rows(
+        # One EXPLAIN for both: the rows of a UNION ALL are the sum of its branches'.
+        return await self.estimated_rows(
+            union_all(
+                *(
                     select(literal(1)).where(
                         model.workspace_id == self.workspace_id, model.search_text.like(pattern)
                     )
+                    for model in (Ticket, Comment)
                 )
-                for model in (Ticket, Comment)
-            ]
+            )
         )
 
     async def estimated_rows(self, statement: Any) -> float:
