@@ -15,6 +15,7 @@ from app.config import Settings
 from app.embedded import asyncpg_url, start_embedded_postgres
 from app.errors import DatabaseUnavailable, connection_lost
 from app.kit.tracing import trace_statements
+from app.kit.wakeups import WAKEUPS, Wakeups
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,10 @@ def direct_database_url(settings: Settings, url: str) -> str:
 class Database:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    wakeups: Wakeups
 
     async def dispose(self) -> None:
+        await self.wakeups.flush()
         await self.engine.dispose()
 
 
@@ -101,7 +104,11 @@ def create_database(url: str, settings: Settings) -> Database:
     )
     event.listen(engine.sync_engine, "handle_error", _invalidate_lost_connections)
     trace_statements(engine.sync_engine)
-    return Database(engine, async_sessionmaker(engine, expire_on_commit=False, autoflush=False))
+    wakeups = Wakeups(engine)
+    sessionmaker = async_sessionmaker(
+        engine, expire_on_commit=False, autoflush=False, info={WAKEUPS: wakeups}
+    )
+    return Database(engine, sessionmaker, wakeups)
 
 
 async def warn_of_server_settings_behind_pooler(db: Database, settings: Settings) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.ids import new_id
 from app.kit.time import utcnow
+from app.kit.wakeups import EVENTS_CHANNEL, wake_after_commit
 from app.models import Event
 from app.models.enums import ActorType
 
@@ -94,3 +95,4 @@ async def record_in(session: AsyncSession, workspace_id: UUID, rows: Sequence[di
     """Write `rows` (from event_row, by any actors) in the session's transaction, in the workspace."""
     if rows:
         await session.execute(_INSERT, [{**row, "workspace_id": workspace_id} for row in rows])
+        wake_after_commit(session, EVENTS_CHANNEL)

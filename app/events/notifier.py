@@ -7,9 +7,9 @@ import logging
 import asyncpg
 from sqlalchemy.engine import make_url
 
-logger = logging.getLogger(__name__)
+from app.kit.wakeups import EVENTS_CHANNEL
 
-EVENTS_CHANNEL = "helpdesk_events"
+logger = logging.getLogger(__name__)
 
 
 class EventNotifier:

@@ -44,6 +44,7 @@ from app.kit.pagination import Keyset, PageParams, SortColumn
 from app.kit.plain import PlainStatement
 from app.kit.repository import ScopedRepository
 from app.kit.search import TextQuery, like_pattern
+from app.kit.wakeups import EVENTS_CHANNEL, wake_after_commit
 from app.models import (
     Category,
     CategoryWatcher,
@@ -353,7 +354,9 @@ class TicketRepository(ScopedRepository[Ticket]):
         parameters["number_sequence"] = ticket_number_sequence(self.workspace_id)
         parameters["history"] = [to_json(row) for row in history]
         parameters.update({f"event_{name}": event[name] for name in [*_EVENT_COLUMNS, "data"]})
-        return dict(await _INSERT_NUMBERED.fetchrow(self.session, parameters))
+        row = await _INSERT_NUMBERED.fetchrow(self.session, parameters)
+        wake_after_commit(self.session, EVENTS_CHANNEL)
+        return dict(row)
 
     def adopt(self, row: dict[str, Any]) -> Ticket:
         """The ticket this transaction just inserted (and so holds locked), as the session's own, without
@@ -386,6 +389,8 @@ class TicketRepository(ScopedRepository[Ticket]):
             events=[to_json(row) for row in events],
         )
         await self.session.execute(_held_write_of(frozenset(values)), parameters)
+        if events:
+            wake_after_commit(self.session, EVENTS_CHANNEL)
 
     async def add_history(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:

@@ -2,10 +2,10 @@
 
 from app.config import Settings
 from app.db import Database
-from app.events.notifier import EVENTS_CHANNEL
 from app.kit.crypto import SecretBox
 from app.kit.jobs import Job, PeriodicJob, Service, Wake
 from app.kit.time import utcnow
+from app.kit.wakeups import EVENTS_CHANNEL
 from app.webhooks.scheduler import DeliveryScheduler
 from app.webhooks.tasks import dispatch_events
 
