@@ -133,12 +133,12 @@ class SearchRepository:
         them."""
         principal = self.principal
         visible = self.tickets.visible(principal).where(Ticket.deleted_at.is_(None))
-        phrase = like_pattern(query.phrase)
+        phrase_pattern = like_pattern(query.phrase)
         exact_pattern = _exact(query)
         exact = self.tickets.naming(query)
         if query.accented:
-            exact = or_(exact, self.tickets.containing(principal, phrase, exact=exact_pattern))
-        adjacent = self.tickets.containing(principal, phrase)
+            exact = or_(exact, self.tickets.containing(principal, phrase_pattern, exact=exact_pattern))
+        adjacent = self.tickets.containing(principal, phrase_pattern)
         # One term found in the text is found side by side: what is left are the requester's matches.
         if len(query.terms) > 1:
             anywhere = self.tickets.matching(principal, query)
@@ -150,15 +150,15 @@ class SearchRepository:
         # exact matches are among those of the phrase, so they are counted only when the phrase is common.
         # A tier that only names tickets or contacts (a number, an email, a phone) is looked up by index.
         walked = set()
-        phrase = None
+        among_phrase = None
         if await self.tickets.rows_holding(query.phrase) < RARE_ROWS:
-            phrase = await self._among(self.tickets.candidates(principal, query, query.phrase))
-        if phrase is not None:
-            tiers[0] = tiers[0].where(phrase)
-            tiers[1] = tiers[1].where(phrase)
+            among_phrase = await self._among(self.tickets.candidates(principal, query, query.phrase))
+        if among_phrase is not None:
+            tiers[0] = tiers[0].where(among_phrase)
+            tiers[1] = tiers[1].where(among_phrase)
             # A ticket among none of the phrase's candidates is in neither tier before, told by its id
             # alone: only the candidates have their comments read again.
-            before = or_(not_(phrase), before)
+            before = or_(not_(among_phrase), before)
         else:
             walked.add(1)
             if query.accented:
